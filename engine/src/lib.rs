@@ -1,0 +1,15 @@
+//! ringmaster's engine.
+//!
+//! Two halves with one rule between them:
+//!
+//! * **Cores** (`sip`, `store` records, later `call` and `media`) are sans-IO: plain structs
+//!   driven by `handle(now, input)` and drained with `poll_output()`. They never read a clock,
+//!   touch a socket or spawn a task; the caller passes `now` in. That is what lets the tests run
+//!   retransmissions and timer expiry on a virtual clock, in milliseconds, deterministically.
+//! * **Shells** (`actors`) do the I/O: sockets, timers, disk flushes, HTTP. They turn what
+//!   arrives into core inputs, step the core, and carry out what it asks. They hold no protocol
+//!   logic of their own.
+#![forbid(unsafe_code)]
+
+pub mod sip;
+pub mod store;

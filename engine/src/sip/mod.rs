@@ -1,0 +1,12 @@
+//! SIP, sans-IO.
+//!
+//! Everything here is a plain struct driven with explicit inputs: bytes that arrived (with their
+//! source and transport), the current time as an `Instant` (for RFC 3261 timers) and, where a
+//! record must outlive a restart, the wall-clock time as Unix seconds. Outputs are polled:
+//! bytes to transmit and where, events for the layer above, and the next deadline. Nothing in
+//! this module reads a clock, opens a socket or spawns a task.
+
+pub mod registrar;
+pub mod transport;
+
+pub use transport::Transport;

@@ -1,0 +1,1 @@
+//! The PCMO call-script language. Placeholder until the PCMO issue lands.

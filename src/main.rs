@@ -1,0 +1,2 @@
+//! The `ringmaster` binary. Placeholder.
+fn main() {}
