@@ -141,8 +141,8 @@ fn specific_values_from_the_torture_set() {
     let r = read("rfc4475/wsinv.dat");
     assert_eq!(r.cseq().unwrap().seq, 9);
     assert_eq!(r.headers.get_all(&HeaderName::Via).count(), 3);
-    assert_eq!(r.to_addr().unwrap().tag(), Some("1918181833n"));
-    assert_eq!(r.from_addr().unwrap().tag(), Some("98asjd8"));
+    assert_eq!(r.to_hdr().unwrap().tag(), Some("1918181833n"));
+    assert_eq!(r.from_hdr().unwrap().tag(), Some("98asjd8"));
     assert_eq!(r.body.len(), 150);
     // dblreq: the REGISTER is processed, the junk after its empty body ignored.
     let r = read("rfc4475/dblreq.dat");
@@ -151,7 +151,7 @@ fn specific_values_from_the_torture_set() {
     // esc01: compare after unescaping.
     let r = read("rfc4475/esc01.dat");
     assert_eq!(
-        r.to_addr()
+        r.to_hdr()
             .unwrap()
             .uri
             .as_sip()
@@ -163,7 +163,7 @@ fn specific_values_from_the_torture_set() {
     // escnull: the NUL is kept.
     let r = read("rfc4475/escnull.dat");
     assert!(r
-        .to_addr()
+        .to_hdr()
         .unwrap()
         .uri
         .as_sip()

@@ -273,7 +273,7 @@ pub trait HeaderView {
         )
     }
 
-    fn from_addr(&self) -> Result<NameAddr, ParseError> {
+    fn from_hdr(&self) -> Result<NameAddr, ParseError> {
         NameAddr::parse(
             self.headers()
                 .get(&HeaderName::From)
@@ -281,7 +281,7 @@ pub trait HeaderView {
         )
     }
 
-    fn to_addr(&self) -> Result<NameAddr, ParseError> {
+    fn to_hdr(&self) -> Result<NameAddr, ParseError> {
         NameAddr::parse(
             self.headers()
                 .get(&HeaderName::To)
