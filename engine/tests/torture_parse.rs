@@ -141,8 +141,8 @@ fn specific_values_from_the_torture_set() {
     let r = read("rfc4475/wsinv.dat");
     assert_eq!(r.cseq().unwrap().seq, 9);
     assert_eq!(r.headers.get_all(&HeaderName::Via).count(), 3);
-    assert_eq!(r.to_hdr().unwrap().tag(), Some("1918181833n"));
-    assert_eq!(r.from_hdr().unwrap().tag(), Some("98asjd8"));
+    assert_eq!(r.hdr_to().unwrap().tag(), Some("1918181833n"));
+    assert_eq!(r.hdr_from().unwrap().tag(), Some("98asjd8"));
     assert_eq!(r.body.len(), 150);
     // dblreq: the REGISTER is processed, the junk after its empty body ignored.
     let r = read("rfc4475/dblreq.dat");
@@ -151,7 +151,7 @@ fn specific_values_from_the_torture_set() {
     // esc01: compare after unescaping.
     let r = read("rfc4475/esc01.dat");
     assert_eq!(
-        r.to_hdr()
+        r.hdr_to()
             .unwrap()
             .uri
             .as_sip()
@@ -163,7 +163,7 @@ fn specific_values_from_the_torture_set() {
     // escnull: the NUL is kept.
     let r = read("rfc4475/escnull.dat");
     assert!(r
-        .to_hdr()
+        .hdr_to()
         .unwrap()
         .uri
         .as_sip()

@@ -273,7 +273,7 @@ pub trait HeaderView {
         )
     }
 
-    fn from_hdr(&self) -> Result<NameAddr, ParseError> {
+    fn hdr_from(&self) -> Result<NameAddr, ParseError> {
         NameAddr::parse(
             self.headers()
                 .get(&HeaderName::From)
@@ -281,7 +281,7 @@ pub trait HeaderView {
         )
     }
 
-    fn to_hdr(&self) -> Result<NameAddr, ParseError> {
+    fn hdr_to(&self) -> Result<NameAddr, ParseError> {
         NameAddr::parse(
             self.headers()
                 .get(&HeaderName::To)
