@@ -8,6 +8,7 @@
 
 pub mod message;
 pub mod registrar;
+pub mod transaction;
 pub mod transport;
 
-pub use transport::Transport;
+pub use transport::{ConnId, Inbound, Peer, Transmit, Transport};

@@ -10,6 +10,7 @@
 //! every transaction needs are validated once, at parse time, so later accessors only fail on
 //! headers the caller changed.
 
+mod build;
 mod headers;
 mod name_addr;
 mod params;
@@ -21,6 +22,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
+pub use build::{new_branch, new_token, response_from_headers, response_to};
 pub use headers::{Header, HeaderName, Headers};
 pub use name_addr::{ContactList, NameAddr};
 pub use params::Params;

@@ -1,0 +1,694 @@
+//! The transaction layer (RFC 3261 §17) together with the receiving duties of the transport
+//! layer (§18.2.1: Via `received`/`rport`, RFC 3581; §18.2.2: where responses go).
+//!
+//! Run loop contract (sans-IO, str0m/quinn style):
+//! * feed bytes with [`TransactionLayer::handle_inbound`], and call
+//!   [`TransactionLayer::handle_timeout`] once the instant from
+//!   [`TransactionLayer::poll_timeout`] has passed;
+//! * act for the TU with [`TransactionLayer::respond`], [`TransactionLayer::send_request`],
+//!   [`TransactionLayer::cancel`] and [`TransactionLayer::send_ack`];
+//! * after every call, drain [`TransactionLayer::poll_output`] until it returns `None`:
+//!   bytes to transmit, and events for the TU.
+//!
+//! Retransmissions are absorbed here: the TU sees each request once, each client response once
+//! per state change, and never a stray response. Malformed requests are answered statelessly
+//! (400/505, to the packet's source: the Via of a broken message is not trusted).
+
+mod client_invite;
+mod client_non_invite;
+mod key;
+mod server_invite;
+mod server_non_invite;
+mod timer;
+mod tx;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+pub use key::{AckKey, ClientKey, ServerKey};
+pub use timer::Timers;
+pub use tx::State;
+
+use self::tx::{Cancel, Key, Kind, Slot, Step, Tx};
+use super::message::{
+    new_branch, new_token, parse_with_limits, response_from_headers, HeaderName, HeaderView, Host,
+    Limits, Message, Method, ParseError, ParseFailure, Request, Response, Via,
+};
+use super::{ConnId, Inbound, Peer, Transmit, Transport};
+
+/// A transaction's number, unique for the life of the layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TxId(pub u64);
+
+/// What the layer tells the TU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxEvent {
+    /// A new request (never an ACK, never a retransmission). Answer it with
+    /// [`TransactionLayer::respond`]. INVITEs have been answered 100 Trying already.
+    Request {
+        tx: TxId,
+        request: Request,
+        peer: Peer,
+    },
+    /// An ACK for a 2xx (or one that matched nothing): for the dialog layer.
+    Ack { request: Request, peer: Peer },
+    /// A CANCEL matched an INVITE still proceeding; the CANCEL got its 200. The TU should
+    /// answer the INVITE (487).
+    Cancelled { invite: TxId },
+    /// A response on a client transaction.
+    Response { tx: TxId, response: Response },
+    /// Timer B or F (no final response), Timer H (no ACK for our final response), Timer L
+    /// (no ACK for our 2xx), or a CANCELled INVITE that never got its final response.
+    Timeout { tx: TxId },
+    /// The connection a transaction used failed.
+    TransportError { tx: TxId },
+    /// A message that did not parse; `answered` is the status sent back, if any.
+    Malformed {
+        peer: Peer,
+        error: ParseError,
+        answered: Option<u16>,
+    },
+    /// A new request was refused with 503 because the transaction table is full.
+    Overloaded { peer: Peer },
+}
+
+/// One unit of output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Transmit(Transmit),
+    Event(TxEvent),
+}
+
+/// Misuse of the layer by the TU.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    #[error("no such transaction")]
+    UnknownTransaction,
+    #[error("the transaction cannot take this now")]
+    WrongState,
+    #[error("the request has no usable Via or CSeq")]
+    BadRequest,
+    #[error("ACK is not sent in a transaction; use send_ack")]
+    AckNeedsNoTransaction,
+}
+
+/// Settings of the layer.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub timers: Timers,
+    /// Answer UDP requests at their source address and port, whatever their Via says (as if
+    /// every client had asked for `rport`). Devices behind NAT need it; RFC 3261 routing is
+    /// used when false.
+    pub force_rport: bool,
+    /// The sent-by we put in our Vias, per transport.
+    pub sent_by: Vec<(Transport, Host, u16)>,
+    /// The most live transactions; new requests past it get 503.
+    pub max_transactions: usize,
+    pub limits: Limits,
+    /// Seed of the generator for branches and tags (fixed in tests).
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            timers: Timers::default(),
+            force_rport: true,
+            sent_by: Vec::new(),
+            max_transactions: 200_000,
+            limits: Limits::default(),
+            seed: 0,
+        }
+    }
+}
+
+/// RFC 3261 transactions for every dialog and registration of one engine.
+pub struct TransactionLayer {
+    cfg: Config,
+    txs: HashMap<TxId, Tx>,
+    server_keys: HashMap<ServerKey, TxId>,
+    client_keys: HashMap<ClientKey, TxId>,
+    ack_keys: HashMap<AckKey, TxId>,
+    /// Deadlines; an entry is stale unless the transaction's slot still holds that instant.
+    heap: BinaryHeap<Reverse<(Instant, TxId, Slot)>>,
+    out: VecDeque<Output>,
+    next_id: u64,
+    rng: StdRng,
+}
+
+impl TransactionLayer {
+    pub fn new(cfg: Config) -> Self {
+        let rng = StdRng::seed_from_u64(cfg.seed);
+        TransactionLayer {
+            cfg,
+            txs: HashMap::new(),
+            server_keys: HashMap::new(),
+            client_keys: HashMap::new(),
+            ack_keys: HashMap::new(),
+            heap: BinaryHeap::new(),
+            out: VecDeque::new(),
+            next_id: 1,
+            rng,
+        }
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The earliest instant at which [`Self::handle_timeout`] has work (possibly a little
+    /// early: stale deadlines are skipped then).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Live transactions (for metrics and leak checks).
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    /// The state of a transaction, if it is alive.
+    pub fn state(&self, tx: TxId) -> Option<State> {
+        self.txs.get(&tx).map(|t| t.state)
+    }
+
+    /// The request that created a transaction.
+    pub fn request(&self, tx: TxId) -> Option<&Request> {
+        self.txs.get(&tx).map(|t| &t.request)
+    }
+
+    /// A fresh random token (tags, Call-IDs) from the layer's generator.
+    pub fn token(&mut self, len: usize) -> String {
+        new_token(&mut self.rng, len)
+    }
+
+    pub fn handle_inbound(&mut self, now: Instant, inbound: Inbound) {
+        let peer = inbound.peer;
+        match parse_with_limits(inbound.bytes, &self.cfg.limits) {
+            Ok(Message::Request(req)) => self.on_request(now, req, peer),
+            Ok(Message::Response(resp)) => self.on_response(now, resp),
+            Err(ParseFailure::Drop(error)) => {
+                self.out.push_back(Output::Event(TxEvent::Malformed {
+                    peer,
+                    error,
+                    answered: None,
+                }))
+            }
+            Err(ParseFailure::Reject { error, headers }) => {
+                let tag = self.token(10);
+                let mut resp = response_from_headers(&headers, error.status(), Some(&tag));
+                if error.status() == 400 {
+                    resp.reason = format!("Bad Request ({error})");
+                }
+                let status = resp.status;
+                self.transmit(peer, resp.encode());
+                self.out.push_back(Output::Event(TxEvent::Malformed {
+                    peer,
+                    error,
+                    answered: Some(status),
+                }));
+            }
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, id, slot))) = self.heap.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            let Some(tx) = self.txs.get_mut(&id) else {
+                continue;
+            };
+            let current = match slot {
+                Slot::Retransmit => tx.retransmit_at,
+                Slot::Timeout => tx.timeout_at,
+            };
+            if current != Some(at) {
+                continue;
+            }
+            match slot {
+                Slot::Retransmit => tx.retransmit_at = None,
+                Slot::Timeout => tx.timeout_at = None,
+            }
+            let t = &self.cfg.timers;
+            let step = match tx.kind {
+                Kind::ClientInvite => client_invite::on_timer(tx, t, now, slot),
+                Kind::ClientNonInvite => client_non_invite::on_timer(tx, t, now, slot),
+                Kind::ServerInvite => server_invite::on_timer(tx, t, now, slot),
+                Kind::ServerNonInvite => server_non_invite::on_timer(tx, slot),
+            };
+            self.apply(id, step);
+        }
+    }
+
+    /// Sends the TU's response on a server transaction.
+    pub fn respond(&mut self, now: Instant, id: TxId, response: Response) -> Result<(), TxError> {
+        let tx = self.txs.get_mut(&id).ok_or(TxError::UnknownTransaction)?;
+        let bytes = response.encode();
+        let t = &self.cfg.timers;
+        let step = match tx.kind {
+            Kind::ServerInvite => {
+                let step = server_invite::on_respond(tx, t, now, bytes, response.status)
+                    .ok_or(TxError::WrongState)?;
+                if (200..300).contains(&response.status) && tx.ack_key.is_none() {
+                    tx.ack_key = AckKey::of(&tx.request);
+                    if let Some(k) = tx.ack_key.clone() {
+                        self.ack_keys.insert(k, id);
+                    }
+                }
+                step
+            }
+            Kind::ServerNonInvite => {
+                server_non_invite::on_respond(tx, t, now, bytes, response.is_provisional())
+                    .ok_or(TxError::WrongState)?
+            }
+            _ => return Err(TxError::WrongState),
+        };
+        self.apply(id, step);
+        Ok(())
+    }
+
+    /// Starts a client transaction for `request` towards `peer`. A missing top Via is added
+    /// (our sent-by, a new branch, `rport`); a Via without a branch gets one.
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        mut request: Request,
+        peer: Peer,
+    ) -> Result<TxId, TxError> {
+        if request.method == Method::Ack {
+            return Err(TxError::AckNeedsNoTransaction);
+        }
+        self.ensure_via(&mut request, peer.transport)?;
+        let key = ClientKey::of_request(&request).ok_or(TxError::BadRequest)?;
+        let kind = if request.method == Method::Invite {
+            Kind::ClientInvite
+        } else {
+            Kind::ClientNonInvite
+        };
+        Ok(self.start_client(now, request, peer, key, kind, false))
+    }
+
+    /// CANCELs a client INVITE (§9.1): at once if a provisional response arrived, else as soon
+    /// as one does. Too late (a final response came) is not an error: nothing is sent.
+    pub fn cancel(&mut self, now: Instant, invite: TxId) -> Result<(), TxError> {
+        let tx = self
+            .txs
+            .get_mut(&invite)
+            .ok_or(TxError::UnknownTransaction)?;
+        if tx.kind != Kind::ClientInvite {
+            return Err(TxError::WrongState);
+        }
+        match (tx.state, tx.cancel) {
+            (State::Calling, Cancel::None) => tx.cancel = Cancel::Pending,
+            (State::Proceeding, Cancel::None) => self.send_cancel(now, invite),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Sends an ACK for a 2xx (its own branch, no transaction, §13.2.2.4).
+    pub fn send_ack(&mut self, mut ack: Request, peer: Peer) -> Result<(), TxError> {
+        self.ensure_via(&mut ack, peer.transport)?;
+        self.transmit(peer, ack.encode());
+        Ok(())
+    }
+
+    /// A connection closed or failed: transactions that depended on it end.
+    pub fn transport_error(&mut self, conn: ConnId) {
+        let ids: Vec<TxId> = self
+            .txs
+            .values()
+            .filter(|t| t.peer.conn == Some(conn) && t.peer.transport.is_reliable())
+            .map(|t| t.id)
+            .collect();
+        for id in ids {
+            let client = self
+                .txs
+                .get(&id)
+                .is_some_and(|t| matches!(t.kind, Kind::ClientInvite | Kind::ClientNonInvite));
+            let mut step = Step::terminate();
+            if client {
+                step.event = Some(TxEvent::TransportError { tx: id });
+            }
+            self.apply(id, step);
+        }
+    }
+
+    // ---- internals ----
+
+    fn on_request(&mut self, now: Instant, mut req: Request, source: Peer) {
+        let reply = self.stamp_via(&mut req, source);
+        match req.method {
+            Method::Ack => self.on_ack(now, req, reply),
+            Method::Cancel => self.on_cancel(now, req, reply),
+            _ => {
+                let Some(key) = ServerKey::of(&req, None) else {
+                    return;
+                };
+                if let Some(&id) = self.server_keys.get(&key) {
+                    let tx = self
+                        .txs
+                        .get_mut(&id)
+                        .expect("key index points at a live tx");
+                    let step = match tx.kind {
+                        Kind::ServerInvite => server_invite::on_request(tx),
+                        _ => server_non_invite::on_request(tx),
+                    };
+                    self.apply(id, step);
+                    return;
+                }
+                if self.txs.len() >= self.cfg.max_transactions {
+                    self.reject_stateless(&req, reply, 503);
+                    self.out
+                        .push_back(Output::Event(TxEvent::Overloaded { peer: reply }));
+                    return;
+                }
+                let invite = req.method == Method::Invite;
+                let kind = if invite {
+                    Kind::ServerInvite
+                } else {
+                    Kind::ServerNonInvite
+                };
+                let id = self.insert(kind, Key::Server(key.clone()), reply, req.clone(), false);
+                self.server_keys.insert(key, id);
+                let tx = self.txs.get_mut(&id).expect("just inserted");
+                if invite {
+                    server_invite::start(tx);
+                } else {
+                    server_non_invite::start(tx);
+                }
+                self.out.push_back(Output::Event(TxEvent::Request {
+                    tx: id,
+                    request: req.clone(),
+                    peer: reply,
+                }));
+                if invite {
+                    // §17.2.1: a 100 Trying at once quenches the client's INVITE retransmissions.
+                    let trying = super::message::response_to(&req, 100, None);
+                    let _ = self.respond(now, id, trying);
+                }
+            }
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, req: Request, peer: Peer) {
+        if let Some(&id) = ServerKey::of(&req, None)
+            .as_ref()
+            .and_then(|k| self.server_keys.get(k))
+        {
+            let tx = self
+                .txs
+                .get_mut(&id)
+                .expect("key index points at a live tx");
+            if tx.state != State::Accepted {
+                let step = server_invite::on_ack(tx, &self.cfg.timers, now);
+                self.apply(id, step);
+                return;
+            }
+            // Some clients reuse the INVITE's branch for the 2xx ACK: still the 2xx's ACK.
+            server_invite::on_2xx_ack(tx);
+        } else if let Some(&id) = AckKey::of(&req).as_ref().and_then(|k| self.ack_keys.get(k)) {
+            if let Some(tx) = self.txs.get_mut(&id) {
+                server_invite::on_2xx_ack(tx);
+            }
+        }
+        self.out
+            .push_back(Output::Event(TxEvent::Ack { request: req, peer }));
+    }
+
+    fn on_cancel(&mut self, now: Instant, req: Request, peer: Peer) {
+        let Some(key) = ServerKey::of(&req, None) else {
+            return;
+        };
+        if let Some(&id) = self.server_keys.get(&key) {
+            let tx = self
+                .txs
+                .get_mut(&id)
+                .expect("key index points at a live tx");
+            let step = server_non_invite::on_request(tx);
+            self.apply(id, step);
+            return;
+        }
+        let invite = ServerKey::of(&req, Some(Method::Invite))
+            .and_then(|k| self.server_keys.get(&k).copied());
+        let id = self.insert(
+            Kind::ServerNonInvite,
+            Key::Server(key.clone()),
+            peer,
+            req.clone(),
+            false,
+        );
+        self.server_keys.insert(key, id);
+        if let Some(tx) = self.txs.get_mut(&id) {
+            server_non_invite::start(tx);
+        }
+        let proceeding = invite.is_some_and(|i| self.state(i) == Some(State::Proceeding));
+        let status = if invite.is_some() { 200 } else { 481 };
+        let tag = self.token(10);
+        let _ = self.respond(
+            now,
+            id,
+            super::message::response_to(&req, status, Some(&tag)),
+        );
+        if let (Some(invite), true) = (invite, proceeding) {
+            self.out
+                .push_back(Output::Event(TxEvent::Cancelled { invite }));
+        }
+    }
+
+    fn on_response(&mut self, now: Instant, resp: Response) {
+        let Some(id) =
+            ClientKey::of_response(&resp).and_then(|k| self.client_keys.get(&k).copied())
+        else {
+            // No transaction: dropped (RFC 3261 §18.1.2), e.g. RFC 4475 bcast.
+            return;
+        };
+        let tx = self
+            .txs
+            .get_mut(&id)
+            .expect("key index points at a live tx");
+        let t = &self.cfg.timers;
+        match tx.kind {
+            Kind::ClientInvite => {
+                let outcome = client_invite::on_response(tx, t, now, resp);
+                self.apply(id, outcome.step);
+                if outcome.send_cancel {
+                    self.send_cancel(now, id);
+                }
+            }
+            _ => {
+                let step = client_non_invite::on_response(tx, t, now, resp);
+                self.apply(id, step);
+            }
+        }
+    }
+
+    fn send_cancel(&mut self, now: Instant, invite: TxId) {
+        let Some(tx) = self.txs.get_mut(&invite) else {
+            return;
+        };
+        tx.cancel = Cancel::Sent;
+        // If the INVITE never gets its final response, give up 64*T1 after the CANCEL.
+        if tx.timeout_at.is_none() {
+            tx.timeout_at = Some(now + self.cfg.timers.transaction_timeout());
+        }
+        let cancel = client_invite::build_cancel(&tx.request);
+        let peer = tx.peer;
+        self.apply(invite, Step::none());
+        if let Some(key) = ClientKey::of_request(&cancel) {
+            self.start_client(now, cancel, peer, key, Kind::ClientNonInvite, true);
+        }
+    }
+
+    fn start_client(
+        &mut self,
+        now: Instant,
+        request: Request,
+        peer: Peer,
+        key: ClientKey,
+        kind: Kind,
+        internal: bool,
+    ) -> TxId {
+        let bytes = request.encode();
+        let id = self.insert(kind, Key::Client(key.clone()), peer, request, internal);
+        self.client_keys.insert(key, id);
+        let tx = self.txs.get_mut(&id).expect("just inserted");
+        tx.last = Some(bytes.clone());
+        match kind {
+            Kind::ClientInvite => client_invite::start(tx, &self.cfg.timers, now),
+            _ => client_non_invite::start(tx, &self.cfg.timers, now),
+        }
+        self.apply(id, Step::send(bytes));
+        id
+    }
+
+    fn insert(
+        &mut self,
+        kind: Kind,
+        key: Key,
+        peer: Peer,
+        request: Request,
+        internal: bool,
+    ) -> TxId {
+        let id = TxId(self.next_id);
+        self.next_id += 1;
+        self.txs.insert(
+            id,
+            Tx {
+                id,
+                kind,
+                state: State::Trying,
+                key,
+                peer,
+                request,
+                last: None,
+                ack: None,
+                interval: self.cfg.timers.t1,
+                retransmit_at: None,
+                timeout_at: None,
+                cancel: Cancel::None,
+                ack_key: None,
+                acked: false,
+                internal,
+            },
+        );
+        id
+    }
+
+    /// Carries out a step: transmit, report, and either terminate or (re)arm timers.
+    fn apply(&mut self, id: TxId, step: Step) {
+        let Some(tx) = self.txs.get(&id) else {
+            return;
+        };
+        let peer = tx.peer;
+        let internal = tx.internal;
+        if let Some(bytes) = step.send {
+            self.transmit(peer, bytes);
+        }
+        if let Some(ev) = step.event {
+            if !internal {
+                self.out.push_back(Output::Event(ev));
+            }
+        }
+        if step.terminate {
+            self.remove(id);
+            return;
+        }
+        let tx = &self.txs[&id];
+        for (slot, at) in [
+            (Slot::Retransmit, tx.retransmit_at),
+            (Slot::Timeout, tx.timeout_at),
+        ] {
+            if let Some(at) = at {
+                // Duplicates are harmless: the second pop finds the slot already cleared.
+                self.heap.push(Reverse((at, id, slot)));
+            }
+        }
+    }
+
+    fn remove(&mut self, id: TxId) {
+        let Some(tx) = self.txs.remove(&id) else {
+            return;
+        };
+        match tx.key {
+            Key::Server(k) => {
+                self.server_keys.remove(&k);
+            }
+            Key::Client(k) => {
+                self.client_keys.remove(&k);
+            }
+        }
+        if let Some(k) = tx.ack_key {
+            self.ack_keys.remove(&k);
+        }
+    }
+
+    fn transmit(&mut self, peer: Peer, bytes: bytes::Bytes) {
+        self.out
+            .push_back(Output::Transmit(Transmit { peer, bytes }));
+    }
+
+    fn reject_stateless(&mut self, req: &Request, peer: Peer, status: u16) {
+        let tag = self.token(10);
+        let mut resp = super::message::response_to(req, status, Some(&tag));
+        if status == 503 {
+            resp.headers.push(HeaderName::RetryAfter, "5");
+        }
+        self.transmit(peer, resp.encode());
+    }
+
+    /// §18.2.1 and RFC 3581: records where the request really came from in its top Via, and
+    /// returns where responses must go.
+    fn stamp_via(&self, req: &mut Request, source: Peer) -> Peer {
+        let Ok(mut via) = req.top_via() else {
+            return source;
+        };
+        let src_ip = source.addr.ip();
+        let asked_rport = via.rport().is_some();
+        if via.host.ip() != Some(src_ip) || asked_rport || self.cfg.force_rport {
+            via.params.set(
+                "received",
+                Some(
+                    Host::from(src_ip)
+                        .to_string()
+                        .trim_matches(['[', ']'])
+                        .to_string(),
+                ),
+            );
+        }
+        if asked_rport || (self.cfg.force_rport && source.transport == Transport::Udp) {
+            via.params
+                .set("rport", Some(source.addr.port().to_string()));
+        }
+        req.headers.replace_first(&HeaderName::Via, via.to_string());
+        if source.transport.is_reliable() || asked_rport || self.cfg.force_rport {
+            return source;
+        }
+        // RFC 3261 routing: the received address, the sent-by port (default 5060).
+        let port = via.port.unwrap_or(5060);
+        Peer {
+            addr: std::net::SocketAddr::new(src_ip, port),
+            ..source
+        }
+    }
+
+    fn ensure_via(&mut self, req: &mut Request, transport: Transport) -> Result<(), TxError> {
+        match req.top_via() {
+            Ok(mut via) => {
+                if via.branch().is_none() {
+                    via.params.set("branch", Some(new_branch(&mut self.rng)));
+                    req.headers.replace_first(&HeaderName::Via, via.to_string());
+                }
+            }
+            Err(_) => {
+                let (host, port) = self
+                    .cfg
+                    .sent_by
+                    .iter()
+                    .find(|(t, _, _)| *t == transport)
+                    .map(|(_, h, p)| (h.clone(), *p))
+                    .unwrap_or((Host::V4(std::net::Ipv4Addr::LOCALHOST), 5060));
+                let mut via = Via::new(
+                    transport.via_token(),
+                    host,
+                    Some(port),
+                    &new_branch(&mut self.rng),
+                );
+                via.params.set("rport", None);
+                req.headers.push_front(HeaderName::Via, via.to_string());
+            }
+        }
+        req.cseq().map(|_| ()).map_err(|_| TxError::BadRequest)
+    }
+}
