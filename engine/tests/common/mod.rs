@@ -65,6 +65,9 @@ pub fn first_word(b: &Bytes) -> String {
     }
 }
 
+/// Decides whether the wire loses a message (sender index, message).
+pub type DropRule = Box<dyn FnMut(usize, &Transmit) -> bool>;
+
 pub struct Net {
     pub start: Instant,
     pub now: Instant,
@@ -72,7 +75,7 @@ pub struct Net {
     /// In flight: (destination index, message).
     wire: VecDeque<(usize, Transmit, SocketAddr)>,
     /// Returns true to drop a message (sees the sender index and the bytes).
-    pub drop: Box<dyn FnMut(usize, &Transmit) -> bool>,
+    pub drop: DropRule,
     pub transport: Transport,
 }
 
