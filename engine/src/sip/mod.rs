@@ -8,7 +8,9 @@
 
 pub mod message;
 pub mod registrar;
+pub mod stream;
 pub mod transaction;
 pub mod transport;
+pub mod uas;
 
 pub use transport::{ConnId, Inbound, Peer, Transmit, Transport};
