@@ -1,0 +1,107 @@
+//! API errors: one enum, each variant with its HTTP status and a stable machine-readable code.
+//!
+//! The PIOPIY-style endpoint API answers `{"code":"cmi-<status>","error":"<code>","msg":"..."}`
+//! with PIOPIY's own statuses (400, 420, 502); the admin API answers `{"error","msg"}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use engine::directory::DirectoryError;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    #[error("Invalid JSON body: {0}")]
+    InvalidJson(String),
+    #[error("Request body larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("Missing required property: {0}")]
+    MissingProperty(&'static str),
+    #[error("Invalid property {0}: {1}")]
+    InvalidProperty(&'static str, &'static str),
+    #[error("Invalid app id or secret")]
+    BadAppCredentials,
+    #[error("Username already exists")]
+    UsernameExists,
+    #[error("Username does not exist")]
+    UsernameMissing,
+    #[error("Invalid username: {0}")]
+    InvalidUsername(&'static str),
+    #[error("Invalid password: {0}")]
+    InvalidPassword(&'static str),
+    #[error("Invalid app: {0}")]
+    InvalidApp(&'static str),
+    #[error("App does not exist")]
+    NoSuchApp,
+    #[error("Missing or wrong admin token")]
+    Unauthorized,
+    #[error("Storage failure; nothing was changed")]
+    Storage,
+}
+
+impl ApiError {
+    /// The stable code clients can match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::TooLarge(_) => "body_too_large",
+            ApiError::MissingProperty(_) => "missing_property",
+            ApiError::InvalidProperty(..) => "invalid_property",
+            ApiError::BadAppCredentials => "invalid_credentials",
+            ApiError::UsernameExists => "username_exists",
+            ApiError::UsernameMissing => "username_not_found",
+            ApiError::InvalidUsername(_) => "invalid_username",
+            ApiError::InvalidPassword(_) => "invalid_password",
+            ApiError::InvalidApp(_) => "invalid_app",
+            ApiError::NoSuchApp => "app_not_found",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Storage => "storage_failure",
+        }
+    }
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::InvalidUsername(r) => ApiError::InvalidUsername(r),
+            DirectoryError::InvalidPassword(r) => ApiError::InvalidPassword(r),
+            DirectoryError::InvalidApp(r) => ApiError::InvalidApp(r),
+            DirectoryError::UsernameTaken => ApiError::UsernameExists,
+            DirectoryError::NoSuchEndpoint => ApiError::UsernameMissing,
+            DirectoryError::NoSuchApp => ApiError::NoSuchApp,
+            DirectoryError::BadCredentials => ApiError::BadAppCredentials,
+            _ => ApiError::Storage,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        let s = match self {
+            ApiError::InvalidJson(_)
+            | ApiError::InvalidProperty(..)
+            | ApiError::UsernameExists
+            | ApiError::UsernameMissing
+            | ApiError::InvalidUsername(_)
+            | ApiError::InvalidPassword(_)
+            | ApiError::InvalidApp(_) => 400,
+            ApiError::Unauthorized => 401,
+            ApiError::NoSuchApp => 404,
+            ApiError::TooLarge(_) => 413,
+            // PIOPIY's own codes.
+            ApiError::BadAppCredentials => 420,
+            ApiError::MissingProperty(_) => 502,
+            ApiError::Storage => 503,
+        };
+        StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        HttpResponse::build(status).json(json!({
+            "code": format!("cmi-{}", status.as_u16()),
+            "error": self.code(),
+            "msg": self.to_string(),
+        }))
+    }
+}

@@ -1,0 +1,101 @@
+//! Secrets kept in the data directory: the admin API token, the nonce key (so digest nonces
+//! stay valid across a restart) and the password-sealing key. Each is created once, written
+//! atomically with mode 0600, and never logged.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+
+/// Reading or creating a key file failed.
+#[derive(Debug, thiserror::Error)]
+#[error("key file {path}: {source}")]
+pub struct KeyError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+    move |source| KeyError {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The bytes of `name` in `dir`, creating it with `len` random bytes (hex-encoded when `text`)
+/// if it does not exist.
+fn load_or_create(dir: &Path, name: &str, len: usize, text: bool) -> Result<Vec<u8>, KeyError> {
+    let path = dir.join(name);
+    match fs::read(&path) {
+        Ok(b) => return Ok(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&path)(e)),
+    }
+    let mut raw = vec![0u8; len];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let content = if text { hex::encode(&raw).into_bytes() } else { raw };
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        f.write_all(&content).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(io(&tmp))?;
+    fs::rename(&tmp, &path).map_err(io(&path))?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(content)
+}
+
+/// The admin bearer token (`<data-dir>/admin.token`, 64 hex characters).
+pub fn admin_token(dir: &Path) -> Result<String, KeyError> {
+    let b = load_or_create(dir, "admin.token", 32, true)?;
+    Ok(String::from_utf8_lossy(&b).trim().to_string())
+}
+
+fn key32(dir: &Path, name: &str) -> Result<[u8; 32], KeyError> {
+    let b = load_or_create(dir, name, 32, false)?;
+    b.try_into().map_err(|_| KeyError {
+        path: dir.join(name),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "expected 32 bytes"),
+    })
+}
+
+/// The HMAC key of digest nonces.
+pub fn nonce_key(dir: &Path) -> Result<[u8; 32], KeyError> {
+    key32(dir, "nonce.key")
+}
+
+/// The password-sealing key.
+pub fn seal_key(dir: &Path) -> Result<[u8; 32], KeyError> {
+    key32(dir, "password.key")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let t1 = admin_token(dir.path()).unwrap();
+        assert_eq!(t1.len(), 64);
+        assert_eq!(admin_token(dir.path()).unwrap(), t1);
+        let mode = fs::metadata(dir.path().join("admin.token")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let k = nonce_key(dir.path()).unwrap();
+        assert_eq!(nonce_key(dir.path()).unwrap(), k);
+        fs::write(dir.path().join("password.key"), b"short").unwrap();
+        assert!(seal_key(dir.path()).is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! The shells: actix actors and tokio tasks that do ringmaster's I/O around the sans-IO cores.
+//!
+//! [`Engine::start`] opens the store, loads the secrets, binds the SIP sockets on a dedicated
+//! arbiter (thread) with the SIP actor, restores live registrations, and returns a handle the
+//! HTTP API uses. Must be called inside a running actix `System`.
+
+pub mod directory;
+mod keys;
+pub mod registration;
+pub mod sip;
+pub mod transport;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use serde::Serialize;
+
+pub use directory::DirectoryService;
+pub use keys::KeyError;
+use sip::{unix_now, SipActor};
+use transport::Sockets;
+
+use crate::config::Settings;
+use crate::directory::seal::Sealer;
+use crate::directory::Domains;
+use crate::sip::auth::{AuthConfig, Authenticator};
+use crate::sip::message::{Host, Limits};
+use crate::sip::registrar::{Aor, Binding, RegistrarConfig};
+use crate::sip::transaction::{Config as TxConfig, Timers, TransactionLayer};
+use crate::sip::Transport;
+use crate::store::{AppId, GroupCommit, SledStore, Store, StoreError};
+
+/// Why the engine did not start. Each says what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("cannot listen for SIP on {addr} (UDP and TCP): {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid setting: {0}")]
+    Setting(String),
+    #[error("the SIP thread stopped during start-up")]
+    SipThread,
+}
+
+/// A live binding as the admin API and CLI show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistrationView {
+    pub appid: Option<u64>,
+    pub username: String,
+    pub realm: String,
+    pub aor: String,
+    pub contact: String,
+    pub transport: Transport,
+    pub source: SocketAddr,
+    /// Absolute expiry, Unix seconds.
+    pub expires_at: u64,
+    pub expires_in: u64,
+    pub registered_at: u64,
+    pub user_agent: Option<String>,
+}
+
+/// The running engine, as the HTTP side sees it.
+#[derive(Clone)]
+pub struct Engine {
+    pub directory: DirectoryService,
+    pub sip: Addr<SipActor>,
+    /// Where SIP is bound (UDP and TCP).
+    pub sip_bound: SocketAddr,
+    /// Where SIP clients should send (the `connect_URL`).
+    pub sip_advertised: SocketAddr,
+    pub admin_token: String,
+    pub domains: Domains,
+    store: Arc<dyn Store>,
+    commit: GroupCommit,
+}
+
+impl Engine {
+    pub async fn start(settings: &Settings) -> Result<Engine, StartError> {
+        let dir = settings.data_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join("store"))?);
+        let commit = GroupCommit::start(store.clone())?;
+        let admin_token = keys::admin_token(&dir)?;
+        let nonce_key = keys::nonce_key(&dir)?;
+        let sealer = if settings.reveal_sip_passwords {
+            Some(Arc::new(Sealer::new(&keys::seal_key(&dir)?)))
+        } else {
+            None
+        };
+
+        let default_domain = settings.sip_domain.clone().unwrap_or_else(host_name);
+        let domains = Domains::new(&default_domain);
+        for app in store.apps()? {
+            domains.add(&app.domain);
+        }
+
+        let live = restore_bindings(store.as_ref())?;
+        commit.sync().await?;
+
+        let auth_cfg = AuthConfig::from_names(&settings.digest.algorithms, settings.digest.nonce_ttl_secs)
+            .map_err(StartError::Setting)?;
+        let limits = Limits {
+            max_message: settings.sip.max_message_bytes,
+            ..Limits::default()
+        };
+        let advertised_ip = advertised_ip(settings);
+        let registrar = RegistrarConfig {
+            min_expires: settings.registrar.min_expires,
+            max_expires: settings.registrar.max_expires,
+            default_expires: settings.registrar.default_expires,
+            max_contacts: settings.registrar.max_contacts,
+        };
+
+        // Bind first, on the SIP thread, so the advertised port is known (port 0 in tests).
+        let arbiter = Arbiter::new();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let addr = settings.sip_listen;
+        let max_conns = settings.sip.max_tcp_connections;
+        let sip_settings = settings.sip.clone();
+        let (store2, commit2, domains2) = (store.clone(), commit.clone(), domains.clone());
+        arbiter.spawn(async move {
+            // The sockets deliver to the actor and the actor sends through the sockets: take
+            // the actor's address before it runs, bind, then start it.
+            let ctx: Context<SipActor> = Context::new();
+            let me = ctx.address();
+            let sockets = match Sockets::bind(addr, limits, max_conns, me.clone().recipient(), me.clone().recipient()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let local = sockets.local_addr();
+            let advertised = SocketAddr::new(advertised_ip.unwrap_or(local.ip()), local.port());
+            let layer = TransactionLayer::new(TxConfig {
+                timers: Timers {
+                    t1: Duration::from_millis(sip_settings.t1_ms),
+                    t2: Duration::from_millis(sip_settings.t2_ms),
+                    t4: Duration::from_millis(sip_settings.t4_ms),
+                },
+                force_rport: sip_settings.force_rport,
+                sent_by: vec![
+                    (Transport::Udp, Host::from(advertised.ip()), advertised.port()),
+                    (Transport::Tcp, Host::from(advertised.ip()), advertised.port()),
+                ],
+                max_transactions: sip_settings.max_transactions,
+                limits,
+                seed: rand::random(),
+            });
+            let auth = Authenticator::new(nonce_key, auth_cfg);
+            let mut actor = SipActor::new(layer, auth, registrar, domains2, store2, commit2);
+            actor.set_sockets(sockets);
+            let addr = ctx.run(actor);
+            addr.do_send(sip::Restore(live));
+            let _ = tx.send(Ok((addr, local, advertised)));
+        });
+        let (sip, bound, advertised) = match rx.await {
+            Ok(Ok(v)) => v,
+            Ok(Err(source)) => return Err(StartError::Bind { addr, source }),
+            Err(_) => return Err(StartError::SipThread),
+        };
+        let directory = DirectoryService::new(store.clone(), commit.clone(), domains.clone(), sealer, sip.clone());
+        Ok(Engine {
+            directory,
+            sip,
+            sip_bound: bound,
+            sip_advertised: advertised,
+            admin_token,
+            domains,
+            store,
+            commit,
+        })
+    }
+
+    /// `sip:<host>:<port>`, what PIOPIY calls the `connect_URL`.
+    pub fn connect_url(&self) -> String {
+        format!("sip:{}", self.sip_advertised)
+    }
+
+    /// Live registrations, optionally of one app, ordered by realm and user.
+    pub fn registrations(&self, app: Option<AppId>) -> Result<Vec<RegistrationView>, StoreError> {
+        let now = unix_now();
+        let mut out = Vec::new();
+        for (aor, bindings) in self.store.all_bindings()? {
+            let owner = self.store.endpoint(&aor.domain, &aor.user)?.map(|e| e.app);
+            if app.is_some() && owner != app {
+                continue;
+            }
+            for b in bindings.into_iter().filter(|b| b.expires_at > now) {
+                out.push(view(&aor, b, owner, now));
+            }
+        }
+        out.sort_by(|a, b| (&a.realm, &a.username, &a.contact).cmp(&(&b.realm, &b.username, &b.contact)));
+        Ok(out)
+    }
+
+    /// Waits until every write so far is durable (used at shutdown).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.commit.sync().await
+    }
+}
+
+fn view(aor: &Aor, b: Binding, owner: Option<AppId>, now: u64) -> RegistrationView {
+    RegistrationView {
+        appid: owner.map(|a| a.0),
+        username: aor.user.clone(),
+        realm: aor.domain.clone(),
+        aor: format!("sip:{aor}"),
+        contact: b.contact,
+        transport: b.transport,
+        source: b.source,
+        expires_at: b.expires_at,
+        expires_in: b.expires_at.saturating_sub(now),
+        registered_at: b.registered_at,
+        user_agent: b.user_agent,
+    }
+}
+
+/// Loads bindings, drops the expired ones from the store, returns the live ones.
+fn restore_bindings(store: &dyn Store) -> Result<Vec<(Aor, Vec<Binding>)>, StoreError> {
+    let now = unix_now();
+    let mut live = Vec::new();
+    let mut purged = 0;
+    for (aor, bindings) in store.all_bindings()? {
+        let keep: Vec<Binding> = bindings.iter().filter(|b| b.expires_at > now).cloned().collect();
+        if keep.len() != bindings.len() {
+            purged += bindings.len() - keep.len();
+            store.put_bindings(&aor, &keep)?;
+        }
+        if !keep.is_empty() {
+            live.push((aor, keep));
+        }
+    }
+    let count: usize = live.iter().map(|(_, b)| b.len()).sum();
+    tracing::info!(live = count, expired = purged, "registrations restored");
+    Ok(live)
+}
+
+/// The host name, for the default SIP domain.
+fn host_name() -> String {
+    for p in ["/proc/sys/kernel/hostname", "/etc/hostname"] {
+        if let Ok(s) = std::fs::read_to_string(p) {
+            let s = s.trim();
+            if !s.is_empty() {
+                return s.to_ascii_lowercase();
+            }
+        }
+    }
+    "localhost".into()
+}
+
+/// The address to advertise when listening on a wildcard: the configured one, else the source
+/// address the kernel would pick towards a public destination (nothing is sent), else none.
+fn advertised_ip(settings: &Settings) -> Option<IpAddr> {
+    if let Some(ip) = settings.advertised_address {
+        return Some(ip);
+    }
+    if !settings.sip_listen.ip().is_unspecified() {
+        return None;
+    }
+    let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    probe.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
+    let ip = probe.local_addr().ok()?.ip();
+    Some(if ip.is_unspecified() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { ip })
+}

@@ -1,0 +1,193 @@
+//! One actor per address of record: it owns that AOR's bindings, applies REGISTERs to them in
+//! arrival order (the §10.3 read-modify-write needs no lock that way), makes each change
+//! durable before its 200 is sent, and purges bindings when they expire.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::sip::{unix_now, RegistrationIdle, Respond, SipActor};
+use crate::sip::message::{response_to, Request};
+use crate::sip::registrar::{self, Aor, Binding, RegistrarConfig};
+use crate::sip::transaction::TxId;
+use crate::sip::Peer;
+use crate::store::{GroupCommit, Store};
+
+/// An authenticated REGISTER for this actor's address of record.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Register {
+    pub tx: TxId,
+    pub request: Request,
+    pub peer: Peer,
+    pub now: u64,
+    pub to_tag: String,
+}
+
+/// Drop every binding now (endpoint removed or disabled) and stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Purge;
+
+/// The live bindings.
+#[derive(Message)]
+#[rtype(result = "Vec<Binding>")]
+pub struct Current;
+
+pub struct RegistrationActor {
+    aor: Aor,
+    bindings: Vec<Binding>,
+    cfg: RegistrarConfig,
+    store: Arc<dyn Store>,
+    commit: GroupCommit,
+    sip: Addr<SipActor>,
+    expiry: Option<SpawnHandle>,
+}
+
+impl RegistrationActor {
+    pub fn new(
+        aor: Aor,
+        bindings: Vec<Binding>,
+        cfg: RegistrarConfig,
+        store: Arc<dyn Store>,
+        commit: GroupCommit,
+        sip: Addr<SipActor>,
+    ) -> Self {
+        RegistrationActor {
+            aor,
+            bindings,
+            cfg,
+            store,
+            commit,
+            sip,
+            expiry: None,
+        }
+    }
+
+    /// Arms one timer for the earliest expiry.
+    fn schedule_expiry(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.expiry.take() {
+            ctx.cancel_future(h);
+        }
+        let Some(next) = self.bindings.iter().map(|b| b.expires_at).min() else {
+            return;
+        };
+        let delay = Duration::from_secs(next.saturating_sub(unix_now())) + Duration::from_millis(50);
+        self.expiry = Some(ctx.run_later(delay, |act, ctx| {
+            act.expiry = None;
+            act.expire(ctx);
+        }));
+    }
+
+    fn expire(&mut self, ctx: &mut Context<Self>) {
+        let now = unix_now();
+        let before = self.bindings.len();
+        self.bindings.retain(|b| b.expires_at > now);
+        if self.bindings.len() != before {
+            // An expiry needs no acknowledgement, so it rides on the next group commit.
+            if let Err(e) = self.store.put_bindings(&self.aor, &self.bindings) {
+                tracing::error!(aor = %self.aor, error = %e, "could not purge expired bindings");
+            }
+            tracing::info!(aor = %self.aor, expired = before - self.bindings.len(), "bindings expired");
+        }
+        if self.bindings.is_empty() {
+            ctx.stop();
+        } else {
+            self.schedule_expiry(ctx);
+        }
+    }
+}
+
+impl Actor for RegistrationActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.schedule_expiry(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.sip.do_send(RegistrationIdle(self.aor.clone()));
+    }
+}
+
+impl Handler<Register> for RegistrationActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Register, ctx: &mut Context<Self>) {
+        let update = match registrar::apply(
+            &msg.request,
+            &self.bindings,
+            msg.now,
+            msg.peer,
+            &self.cfg,
+            &msg.to_tag,
+        ) {
+            Ok(u) => u,
+            Err(resp) => {
+                self.sip.do_send(Respond {
+                    tx: msg.tx,
+                    response: *resp,
+                });
+                return;
+            }
+        };
+        if !update.changed {
+            self.sip.do_send(Respond {
+                tx: msg.tx,
+                response: update.response,
+            });
+            return;
+        }
+        if let Err(e) = self.store.put_bindings(&self.aor, &update.bindings) {
+            tracing::error!(aor = %self.aor, error = %e, "could not store bindings");
+            self.sip.do_send(Respond {
+                tx: msg.tx,
+                response: response_to(&msg.request, 500, Some(&msg.to_tag)),
+            });
+            return;
+        }
+        self.bindings = update.bindings;
+        self.schedule_expiry(ctx);
+        tracing::debug!(aor = %self.aor, bindings = self.bindings.len(), "registration updated");
+        // The 200 leaves only once the binding is on disk (a group commit with every other
+        // write of the moment).
+        let commit = self.commit.clone();
+        let sip = self.sip.clone();
+        let ok = update.response;
+        let failed = response_to(&msg.request, 500, Some(&msg.to_tag));
+        let tx = msg.tx;
+        ctx.spawn(
+            async move {
+                let response = match commit.sync().await {
+                    Ok(()) => ok,
+                    Err(e) => {
+                        tracing::error!(error = %e, "store flush failed; REGISTER answered 500");
+                        failed
+                    }
+                };
+                sip.do_send(Respond { tx, response });
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+impl Handler<Purge> for RegistrationActor {
+    type Result = ();
+    fn handle(&mut self, _: Purge, ctx: &mut Context<Self>) {
+        self.bindings.clear();
+        if let Err(e) = self.store.put_bindings(&self.aor, &[]) {
+            tracing::error!(aor = %self.aor, error = %e, "could not purge bindings");
+        }
+        ctx.stop();
+    }
+}
+
+impl Handler<Current> for RegistrationActor {
+    type Result = MessageResult<Current>;
+    fn handle(&mut self, _: Current, _ctx: &mut Context<Self>) -> Self::Result {
+        let now = unix_now();
+        MessageResult(self.bindings.iter().filter(|b| b.expires_at > now).cloned().collect())
+    }
+}

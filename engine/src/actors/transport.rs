@@ -1,0 +1,276 @@
+//! The SIP sockets: one UDP socket and one TCP listener on the same address (RFC 3261 §18).
+//!
+//! Tasks here only move bytes. Datagrams and framed stream messages go to the SIP actor as
+//! [`SipInbound`]; the actor's transmissions come back through [`Sockets::send`], which writes a
+//! datagram directly (non-blocking) or hands the bytes to the connection's writer task. Nothing
+//! here parses SIP beyond stream framing.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use crate::sip::message::Limits;
+use crate::sip::stream::{Frame, StreamFramer};
+use crate::sip::{ConnId, Inbound, Peer, Transmit, Transport};
+
+/// Bytes that arrived, for the SIP actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SipInbound(pub Inbound);
+
+/// A stream connection closed (transactions using it fail).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ConnClosed(pub ConnId);
+
+/// A connection that sent no complete message within this time is closed (slowloris).
+const INCOMPLETE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Messages queued per connection before the connection is considered stuck and closed.
+const WRITE_QUEUE: usize = 256;
+
+struct Conn {
+    addr: SocketAddr,
+    tx: mpsc::Sender<Bytes>,
+}
+
+#[derive(Default)]
+struct Conns {
+    by_id: HashMap<ConnId, Conn>,
+    by_addr: HashMap<SocketAddr, ConnId>,
+    next: u64,
+}
+
+/// Handle on the sockets, shared by the SIP actor.
+#[derive(Clone)]
+pub struct Sockets {
+    udp: Arc<UdpSocket>,
+    conns: Arc<Mutex<Conns>>,
+    sink: Recipient<SipInbound>,
+    closed: Recipient<ConnClosed>,
+    limits: Limits,
+    max_conns: usize,
+    local: SocketAddr,
+}
+
+impl Sockets {
+    /// Binds UDP and TCP on `addr` and starts the receive tasks on the current arbiter.
+    pub async fn bind(
+        addr: SocketAddr,
+        limits: Limits,
+        max_conns: usize,
+        sink: Recipient<SipInbound>,
+        closed: Recipient<ConnClosed>,
+    ) -> std::io::Result<Sockets> {
+        let udp = UdpSocket::bind(addr).await?;
+        let local = udp.local_addr()?;
+        // TCP on the same port as UDP, even when the caller asked for port 0.
+        let tcp = TcpListener::bind(local).await?;
+        let sockets = Sockets {
+            udp: Arc::new(udp),
+            conns: Arc::new(Mutex::new(Conns::default())),
+            sink,
+            closed,
+            limits,
+            max_conns,
+            local,
+        };
+        actix::spawn(udp_loop(sockets.clone()));
+        actix::spawn(accept_loop(sockets.clone(), tcp));
+        Ok(sockets)
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Sends without blocking. A full UDP buffer drops the datagram (retransmission covers
+    /// it); a stream without a live connection gets one.
+    pub fn send(&self, t: Transmit) {
+        match t.peer.transport {
+            Transport::Udp => {
+                if let Err(e) = self.udp.try_send_to(&t.bytes, t.peer.addr) {
+                    tracing::debug!(to = %t.peer.addr, error = %e, "udp send failed");
+                }
+            }
+            Transport::Tcp => self.send_stream(t),
+        }
+    }
+
+    fn send_stream(&self, t: Transmit) {
+        let existing = {
+            let conns = self.conns.lock().expect("conns lock");
+            t.peer
+                .conn
+                .filter(|id| conns.by_id.contains_key(id))
+                .or_else(|| conns.by_addr.get(&t.peer.addr).copied())
+                .and_then(|id| conns.by_id.get(&id).map(|c| (id, c.tx.clone())))
+        };
+        match existing {
+            Some((id, tx)) => {
+                if tx.try_send(t.bytes).is_err() {
+                    tracing::warn!(conn = id.0, "tcp write queue full; closing");
+                    self.forget(id);
+                }
+            }
+            None => {
+                let me = self.clone();
+                actix::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(t.peer.addr)).await {
+                        Ok(Ok(stream)) => {
+                            let id = me.adopt(stream, t.peer.addr);
+                            if let Some(id) = id {
+                                let tx = me.conns.lock().expect("conns lock").by_id.get(&id).map(|c| c.tx.clone());
+                                if let Some(tx) = tx {
+                                    let _ = tx.try_send(t.bytes);
+                                }
+                            }
+                        }
+                        _ => tracing::debug!(to = %t.peer.addr, "tcp connect failed"),
+                    }
+                });
+            }
+        }
+    }
+
+    /// Registers a connection and starts its reader and writer. None when over the limit.
+    fn adopt(&self, stream: TcpStream, addr: SocketAddr) -> Option<ConnId> {
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        let id = {
+            let mut conns = self.conns.lock().expect("conns lock");
+            if conns.by_id.len() >= self.max_conns {
+                tracing::warn!(%addr, "tcp connection limit reached; refusing");
+                return None;
+            }
+            conns.next += 1;
+            let id = ConnId(conns.next);
+            conns.by_id.insert(id, Conn { addr, tx });
+            conns.by_addr.insert(addr, id);
+            id
+        };
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        actix::spawn(write_loop(write, rx));
+        actix::spawn(read_loop(self.clone(), read, id, addr));
+        Some(id)
+    }
+
+    fn forget(&self, id: ConnId) {
+        let mut conns = self.conns.lock().expect("conns lock");
+        if let Some(c) = conns.by_id.remove(&id) {
+            if conns.by_addr.get(&c.addr) == Some(&id) {
+                conns.by_addr.remove(&c.addr);
+            }
+        }
+    }
+
+    /// Open stream connections.
+    pub fn connections(&self) -> usize {
+        self.conns.lock().expect("conns lock").by_id.len()
+    }
+}
+
+async fn udp_loop(s: Sockets) {
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        match s.udp.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                if n > s.limits.max_message {
+                    continue;
+                }
+                s.sink.do_send(SipInbound(Inbound {
+                    peer: Peer::udp(from),
+                    bytes: Bytes::copy_from_slice(&buf[..n]),
+                }));
+            }
+            // ICMP port-unreachable surfaces as an error on some platforms: keep serving.
+            Err(e) => tracing::debug!(error = %e, "udp recv error"),
+        }
+    }
+}
+
+async fn accept_loop(s: Sockets, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                s.adopt(stream, addr);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn write_loop(mut w: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
+    while let Some(b) = rx.recv().await {
+        if w.write_all(&b).await.is_err() {
+            break;
+        }
+    }
+    let _ = w.shutdown().await;
+}
+
+async fn read_loop(s: Sockets, mut r: tokio::net::tcp::OwnedReadHalf, id: ConnId, addr: SocketAddr) {
+    let mut framer = StreamFramer::new(s.limits);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut delivered_any = false;
+    loop {
+        // Until a first complete message, and while one is half-read, the peer has
+        // INCOMPLETE_TIMEOUT to finish it; an idle connection between messages may stay.
+        let read = if !delivered_any || framer.buffered() > 0 {
+            match tokio::time::timeout(INCOMPLETE_TIMEOUT, r.read(&mut buf)).await {
+                Ok(res) => res,
+                Err(_) => {
+                    tracing::debug!(%addr, "tcp connection without a complete message; closing");
+                    break;
+                }
+            }
+        } else {
+            r.read(&mut buf).await
+        };
+        let n = match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        framer.push(&buf[..n]);
+        loop {
+            match framer.next_frame() {
+                Ok(Some(Frame::Message(bytes))) => {
+                    delivered_any = true;
+                    s.sink.do_send(SipInbound(Inbound {
+                        peer: Peer {
+                            transport: Transport::Tcp,
+                            addr,
+                            conn: Some(id),
+                        },
+                        bytes,
+                    }));
+                }
+                Ok(Some(Frame::Ping)) => {
+                    delivered_any = true;
+                    let tx = s.conns.lock().expect("conns lock").by_id.get(&id).map(|c| c.tx.clone());
+                    if let Some(tx) = tx {
+                        let _ = tx.try_send(Bytes::from_static(b"\r\n"));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::info!(%addr, error = %e, "tcp framing error; closing");
+                    s.forget(id);
+                    s.closed.do_send(ConnClosed(id));
+                    return;
+                }
+            }
+        }
+    }
+    s.forget(id);
+    s.closed.do_send(ConnClosed(id));
+}

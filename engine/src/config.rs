@@ -1,0 +1,188 @@
+//! Engine settings: one serde struct with embedded defaults, filled from a TOML file, then
+//! overridden by `RINGMASTER_*` environment variables and command-line flags (the binary does
+//! the overriding; this module only defines the shape and the defaults).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything `ringmaster serve` can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where the store, the admin token and the key files live.
+    pub data_dir: PathBuf,
+    /// SIP over UDP and TCP, on the same address.
+    pub sip_listen: SocketAddr,
+    /// The HTTP API (PIOPIY-style REST, admin API, health, metrics).
+    pub http_listen: SocketAddr,
+    /// The default SIP domain, also the digest realm of apps without their own domain.
+    /// Default: the machine's host name.
+    pub sip_domain: Option<String>,
+    /// The address put in Via, Contact and `connect_URL` when `sip_listen` is a wildcard.
+    /// Default: the listen address, or the first non-loopback address of the machine.
+    pub advertised_address: Option<IpAddr>,
+    /// RTP ports for media relaying (used once calls land).
+    pub rtp_ports: PortRange,
+    /// Keep a sealed copy of SIP passwords so `get_sip`/`list_sip` can show them (PIOPIY
+    /// does). Off by default: only digest HA1 values are stored.
+    pub reveal_sip_passwords: bool,
+    pub registrar: RegistrarSettings,
+    pub digest: DigestSettings,
+    pub sip: SipSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("./data"),
+            sip_listen: "0.0.0.0:5060".parse().expect("constant address"),
+            http_listen: "0.0.0.0:8080".parse().expect("constant address"),
+            sip_domain: None,
+            advertised_address: None,
+            rtp_ports: PortRange {
+                low: 20000,
+                high: 29999,
+            },
+            reveal_sip_passwords: false,
+            registrar: RegistrarSettings::default(),
+            digest: DigestSettings::default(),
+            sip: SipSettings::default(),
+        }
+    }
+}
+
+/// Registration limits (RFC 3261 §10.3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrarSettings {
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    pub max_contacts: usize,
+}
+
+impl Default for RegistrarSettings {
+    fn default() -> Self {
+        let d = crate::sip::registrar::RegistrarConfig::default();
+        RegistrarSettings {
+            min_expires: d.min_expires,
+            max_expires: d.max_expires,
+            default_expires: d.default_expires,
+            max_contacts: d.max_contacts,
+        }
+    }
+}
+
+/// Digest authentication.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigestSettings {
+    /// Algorithms offered, in order, one challenge each. MD5 first by default: Debian's SIPp
+    /// 3.6.1 answers only MD5 and reads only the first challenge; RFC 8760 clients pick the
+    /// first they support, so list SHA-256 first once every client of yours handles it.
+    pub algorithms: Vec<String>,
+    /// Nonce lifetime in seconds; older nonces are answered `stale=true`.
+    pub nonce_ttl_secs: u64,
+}
+
+impl Default for DigestSettings {
+    fn default() -> Self {
+        DigestSettings {
+            algorithms: vec!["MD5".into(), "SHA-256".into()],
+            nonce_ttl_secs: 300,
+        }
+    }
+}
+
+/// SIP transport and transaction settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipSettings {
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+    /// Answer UDP requests at their source port even without `rport` (NAT).
+    pub force_rport: bool,
+    pub max_transactions: usize,
+    pub max_message_bytes: usize,
+    pub max_tcp_connections: usize,
+}
+
+impl Default for SipSettings {
+    fn default() -> Self {
+        SipSettings {
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+            force_rport: true,
+            max_transactions: 200_000,
+            max_message_bytes: 64 * 1024,
+            max_tcp_connections: 10_000,
+        }
+    }
+}
+
+/// An inclusive port range written `LOW-HIGH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PortRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+/// A settings value that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid port range {0:?}: expected LOW-HIGH with LOW <= HIGH")]
+pub struct PortRangeError(String);
+
+impl FromStr for PortRange {
+    type Err = PortRangeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || PortRangeError(s.to_string());
+        let (a, b) = s.split_once('-').ok_or_else(bad)?;
+        let low: u16 = a.trim().parse().map_err(|_| bad())?;
+        let high: u16 = b.trim().parse().map_err(|_| bad())?;
+        if low == 0 || low > high {
+            return Err(bad());
+        }
+        Ok(PortRange { low, high })
+    }
+}
+
+impl TryFrom<String> for PortRange {
+    type Error = PortRangeError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<PortRange> for String {
+    fn from(p: PortRange) -> String {
+        format!("{}-{}", p.low, p.high)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_toml() {
+        let s: Settings = toml::from_str("").unwrap();
+        assert_eq!(s.sip_listen.port(), 5060);
+        assert_eq!(s.http_listen.port(), 8080);
+        let s: Settings = toml::from_str(
+            "sip_listen = \"127.0.0.1:5070\"\nrtp_ports = \"30000-30100\"\n[registrar]\nmin_expires = 30\n",
+        )
+        .unwrap();
+        assert_eq!(s.sip_listen.port(), 5070);
+        assert_eq!(s.rtp_ports, PortRange { low: 30000, high: 30100 });
+        assert_eq!(s.registrar.min_expires, 30);
+        assert_eq!(s.registrar.max_expires, 7200);
+        assert!(toml::from_str::<Settings>("nonsense = 1").is_err());
+        assert!(toml::from_str::<Settings>("rtp_ports = \"9-1\"").is_err());
+    }
+}

@@ -1,0 +1,58 @@
+//! Command-line parsing and dispatch.
+
+mod admin;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "ringmaster", version, about = "SIP registrar, B2BUA and RTP relay driven by PCMO call scripts")]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How the operator commands reach the running server.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClientOpts {
+    /// The running server's HTTP address.
+    #[arg(long, env = "RINGMASTER_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    pub server: String,
+    /// The server's data directory, to read `admin.token` from.
+    #[arg(long, env = "RINGMASTER_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the engine (SIP on UDP+TCP, HTTP API).
+    Serve(serve::ServeArgs),
+    /// Manage apps.
+    App {
+        #[command(flatten)]
+        client: ClientOpts,
+        #[command(subcommand)]
+        command: admin::AppCommand,
+    },
+    /// List live SIP registrations.
+    Registrations {
+        #[command(flatten)]
+        client: ClientOpts,
+        /// Only this app's endpoints.
+        #[arg(long)]
+        app: Option<u64>,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        Command::Serve(a) => serve::run(a),
+        Command::App { client, command } => admin::app(client, command),
+        Command::Registrations { client, app, json } => admin::registrations(client, app, json),
+    }
+}

@@ -1,0 +1,87 @@
+//! `ringmaster serve`: settings from defaults, a TOML file, `RINGMASTER_*` variables and
+//! flags (later ones win), then the server.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use engine::config::{PortRange, Settings};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// A TOML settings file (see README); flags and environment override it.
+    #[arg(long, env = "RINGMASTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (store, admin token, keys). Default ./data
+    #[arg(long, env = "RINGMASTER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// SIP address for UDP and TCP. Default 0.0.0.0:5060
+    #[arg(long, env = "RINGMASTER_SIP_LISTEN")]
+    sip_listen: Option<SocketAddr>,
+    /// HTTP API address. Default 0.0.0.0:8080
+    #[arg(long, env = "RINGMASTER_HTTP_LISTEN")]
+    http_listen: Option<SocketAddr>,
+    /// Default SIP domain and digest realm. Default: the host name.
+    #[arg(long, env = "RINGMASTER_SIP_DOMAIN")]
+    sip_domain: Option<String>,
+    /// Address advertised in SIP and connect_URL when listening on 0.0.0.0.
+    #[arg(long, env = "RINGMASTER_ADVERTISED_ADDRESS")]
+    advertised_address: Option<IpAddr>,
+    /// RTP port range LOW-HIGH. Default 20000-29999
+    #[arg(long, env = "RINGMASTER_RTP_PORTS")]
+    rtp_ports: Option<PortRange>,
+    /// Keep sealed copies of SIP passwords so get_sip/list_sip can show them.
+    #[arg(long, env = "RINGMASTER_REVEAL_SIP_PASSWORDS")]
+    reveal_sip_passwords: Option<bool>,
+    /// Log format: text or json.
+    #[arg(long, env = "RINGMASTER_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
+    let mut s = match &a.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
+        }
+        None => Settings::default(),
+    };
+    if let Some(v) = &a.data_dir {
+        s.data_dir = v.clone();
+    }
+    if let Some(v) = a.sip_listen {
+        s.sip_listen = v;
+    }
+    if let Some(v) = a.http_listen {
+        s.http_listen = v;
+    }
+    if let Some(v) = &a.sip_domain {
+        s.sip_domain = Some(v.clone());
+    }
+    if let Some(v) = a.advertised_address {
+        s.advertised_address = Some(v);
+    }
+    if let Some(v) = a.rtp_ports {
+        s.rtp_ports = v;
+    }
+    if let Some(v) = a.reveal_sip_passwords {
+        s.reveal_sip_passwords = v;
+    }
+    Ok(s)
+}
+
+pub fn run(a: ServeArgs) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    if a.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let s = settings(&a)?;
+    actix_web::rt::System::new()
+        .block_on(api::run(s))
+        .context("ringmaster serve")?;
+    Ok(())
+}
