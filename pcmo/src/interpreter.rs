@@ -198,6 +198,12 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// Any instant will do as the origin of a test's virtual clock.
+    #[allow(clippy::disallowed_methods)]
+    fn origin() -> Instant {
+        Instant::now()
+    }
+
     fn run(json: &str, answered: bool) -> (Interpreter, Instant) {
         let script = Script::parse(json).unwrap();
         let call = if answered {
@@ -205,7 +211,7 @@ mod tests {
         } else {
             CallInfo::inbound("c1", "914400000001", "914471000000")
         };
-        (Interpreter::new(script, call), Instant::now())
+        (Interpreter::new(script, call), origin())
     }
 
     fn drain(i: &mut Interpreter) -> Vec<Command> {
@@ -257,7 +263,7 @@ mod tests {
             Script::from_actions(Vec::new()),
             CallInfo::inbound("c", "a", "b"),
         );
-        i.handle(Instant::now(), Event::Start);
+        i.handle(origin(), Event::Start);
         assert_eq!(
             drain(&mut i),
             vec![Command::Hangup {
