@@ -483,7 +483,7 @@ pub enum WarningKind {
         field: &'static str,
     },
     /// The same target twice.
-    #[error("the same target is already listed at index {first}; it is rung once per attempt")]
+    #[error("the same target is already listed at index {first}; this repeat is ignored")]
     DuplicateTarget {
         /// Index of the first listing.
         first: usize,

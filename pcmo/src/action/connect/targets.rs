@@ -11,7 +11,8 @@
 //! the headers the B2BUA owns (Via, From, To, Call-ID, CSeq, Contact, ...), never with a line
 //! break in the value.
 //!
-//! v3 rules kept for every dialect: at most 2 `agent` targets, and they come last.
+//! v3 rules kept for every dialect: at most 2 `agent` targets, and they come last. A target
+//! listed twice is rung once (the repeat is dropped with a `duplicate_target` warning).
 
 use std::fmt;
 
@@ -440,6 +441,10 @@ pub(crate) fn parse_targets(
     }
     let mut targets: Vec<Target> = Vec::new();
     let mut first_index: Vec<usize> = Vec::new();
+    let total_agents = items
+        .iter()
+        .filter(|v| v.get("type").and_then(Value::as_str) == Some("agent"))
+        .count();
     let mut agents = 0usize;
     let mut agent_seen = false;
     for (i, item) in items.iter().enumerate() {
@@ -447,6 +452,15 @@ pub(crate) fn parse_targets(
         let Some(target) = parse_target(item, at.clone(), dialect, d) else {
             continue;
         };
+        // Ringing the same target twice in one attempt would fork its devices twice.
+        if let Some(pos) = targets
+            .iter()
+            .position(|t| t.destination == target.destination)
+        {
+            let first = first_index.get(pos).copied().unwrap_or(pos);
+            d.warn(at, WarningKind::DuplicateTarget { first });
+            continue;
+        }
         if matches!(target.destination, Destination::Agent(_)) {
             agents += 1;
             agent_seen = true;
@@ -454,20 +468,13 @@ pub(crate) fn parse_targets(
                 d.error(
                     at.clone(),
                     ErrorKind::TooManyAgents {
-                        count: items.len().min(agents),
+                        count: total_agents,
                         limit: MAX_AGENTS,
                     },
                 );
             }
         } else if agent_seen {
             d.error(at.clone(), ErrorKind::AgentNotLast);
-        }
-        if let Some(pos) = targets
-            .iter()
-            .position(|t| t.destination == target.destination)
-        {
-            let first = first_index.get(pos).copied().unwrap_or(pos);
-            d.warn(at, WarningKind::DuplicateTarget { first });
         }
         targets.push(target);
         first_index.push(i);
@@ -590,10 +597,11 @@ mod tests {
 
     #[test]
     fn duplicates_are_warned_empty_and_oversized_lists_are_errors() {
-        let (_, e, w) = parse(
+        let (t, e, w) = parse(
             json!([{"type": "sip", "user": "a"}, {"type": "sip", "user": "a"}]),
             Dialect::Legacy,
         );
+        assert_eq!(t.len(), 1, "the repeat is dropped");
         assert!(e.is_empty());
         assert_eq!(w, vec!["duplicate_target /0/call/1".to_string()]);
         let (_, e, _) = parse(json!([]), Dialect::Legacy);
