@@ -20,7 +20,7 @@ pub fn explain(script: &Script) -> String {
     };
     let _ = writeln!(
         out,
-        "This script has {steps}. They run in order; when the steps run out, the call is hung up."
+        "This script has {steps}, run in order. When they run out, the call is hung up."
     );
     for (i, action) in actions.iter().enumerate() {
         let then = if i + 1 < count {
@@ -58,7 +58,10 @@ mod tests {
         )
         .unwrap();
         let text = explain(&script);
-        assert!(text.starts_with("This script has 2 steps."), "{text}");
+        assert!(
+            text.starts_with("This script has 2 steps, run in order."),
+            "{text}"
+        );
         assert!(text.contains("1. connect: rings SIP user alice and SIP user bob at the same time for up to 20 s."), "{text}");
         assert!(
             text.contains("2 rounds in all (at most 40 s of ringing)"),

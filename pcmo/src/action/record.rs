@@ -88,7 +88,7 @@ pub(crate) fn describe(recording: &Recording, then: &str) -> Vec<String> {
         format!(" ({})", how.join(", "))
     };
     vec![format!(
-        "record: answers the call if needed and starts recording it{how} until it ends; meanwhile {then} at once."
+        "record: answers the call if needed and starts recording it{how} until it ends; {then} right away."
     )]
 }
 

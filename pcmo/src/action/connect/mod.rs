@@ -402,10 +402,12 @@ impl Connect {
         let mut lines = Vec::new();
         let how = match (self.plan.ring_type, names.len()) {
             (_, 1) => format!("rings {} for up to {timeout}", list(&names, "and")),
-            (RingType::Group, _) => format!(
-                "rings {} at the same time for up to {timeout}",
-                list(&names, "and")
-            ),
+            (RingType::Group, _) => {
+                format!(
+                    "rings {} at the same time for up to {timeout}",
+                    list(&names, "and")
+                )
+            }
             (RingType::Single, _) => {
                 format!(
                     "rings {}, one at a time, each for up to {timeout}",
@@ -420,7 +422,8 @@ impl Connect {
                 RingType::Single => self.plan.timeout.as_duration() * names.len() as u32,
             };
             lines.push(format!(
-                "If nobody answers, the whole round is tried again: {loops} rounds in all (at most {} of ringing).",
+                "If nobody answers, the whole round is tried again: {loops} rounds in all \
+                 (at most {} of ringing).",
                 seconds(per_round * u32::from(loops))
             ));
         }
@@ -432,22 +435,24 @@ impl Connect {
             MediaKind::Audio => "audio only",
             MediaKind::Video => "audio and video",
         };
-        lines.push(format!("{caller}; {media}."));
-        if let Some(music) = &self.waiting_music {
-            lines.push(format!("While it rings, the caller hears {music}."));
-        }
-        let winner = if names.len() > 1 && self.plan.ring_type == RingType::Group {
-            "The first to answer is connected to the caller and the others stop ringing"
+        let meanwhile = match &self.waiting_music {
+            Some(music) => format!(" While it rings, the caller hears {music}."),
+            None => String::new(),
+        };
+        lines.push(format!("{caller}; {media}.{meanwhile}"));
+        let group = names.len() > 1 && self.plan.ring_type == RingType::Group;
+        let winner = if group {
+            "The first to answer is connected to the caller and the others stop ringing."
         } else {
-            "Whoever answers is connected to the caller"
+            "Whoever answers is connected to the caller."
         };
         let recorded = if self.recording.is_some() {
-            " and recorded"
+            " The connected call is recorded."
         } else {
             ""
         };
         lines.push(format!(
-            "{winner}; the connected call is{recorded} cut after {}, which hangs up the whole call.",
+            "{winner}{recorded} The connected call is cut after {}, which hangs up the whole call.",
             seconds(self.duration.as_duration())
         ));
         if self
@@ -455,16 +460,30 @@ impl Connect {
             .iter()
             .any(|t| matches!(t.destination, targets::Destination::SipUser(_)))
         {
-            lines.push("A SIP user with no live registration is skipped at once, without waiting for the timeout.".into());
+            lines.push(
+                "A SIP user with no live registration is skipped at once, without waiting for \
+                 the timeout."
+                    .into(),
+            );
         }
-        let again = if loops > 1 {
-            " and not rung again in a later round"
+        let later = if loops > 1 {
+            " and is not rung again in a later round"
         } else {
             ""
         };
-        lines.push(format!(
-            "A target that is busy (486) or declines (600/603) stops ringing{again}; the others go on."
-        ));
+        lines.push(match (names.len(), self.plan.ring_type) {
+            (1, _) => format!(
+                "If the target is busy (486) or declines (600/603), ringing ends at once{later}."
+            ),
+            (_, RingType::Group) => format!(
+                "A target that is busy (486) or declines (600/603) is given up at once{later}; \
+                 the others keep ringing."
+            ),
+            (_, RingType::Single) => format!(
+                "A target that is busy (486) or declines (600/603) is given up at once{later}; \
+                 the next one rings."
+            ),
+        });
         lines.push(format!(
             "If nobody answers (no answer, busy, declined or failed), {then}."
         ));
