@@ -113,6 +113,9 @@ pub enum Command {
     ScriptError(ScriptError),
     /// End the call: hang up the A leg if it is still up and every B leg that is still up.
     /// Always the last command; [`crate::Interpreter::is_finished`] is true afterwards.
+    ///
+    /// An A leg that was never answered is rejected instead of hung up; after a failed connect
+    /// [`ConnectOutcome::sip_status`] of the last `ConnectFinished` gives a fitting status.
     Hangup {
         /// Why.
         reason: HangupReason,
@@ -252,6 +255,21 @@ impl ConnectOutcome {
     }
 }
 
+impl ConnectOutcome {
+    /// A final SIP response for an A leg that was never answered when the script ends after
+    /// this outcome: busy → 486, declined → 603, no answer or not registered → 480, failed →
+    /// 503. `None` for `Answered` (the A leg was answered).
+    pub const fn sip_status(self) -> Option<u16> {
+        match self {
+            ConnectOutcome::Answered => None,
+            ConnectOutcome::Busy => Some(486),
+            ConnectOutcome::Declined => Some(603),
+            ConnectOutcome::NoAnswer | ConnectOutcome::NotRegistered => Some(480),
+            ConnectOutcome::Failed => Some(503),
+        }
+    }
+}
+
 impl fmt::Display for ConnectOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -308,6 +326,14 @@ mod tests {
         assert_eq!(v["dtmf"], "0123");
         assert_eq!(v["cmiuuid"], "c-1");
         assert_eq!(v["cmuuid"], "c-1");
+    }
+
+    #[test]
+    fn outcomes_map_to_final_responses_for_an_unanswered_caller() {
+        assert_eq!(ConnectOutcome::Busy.sip_status(), Some(486));
+        assert_eq!(ConnectOutcome::Declined.sip_status(), Some(603));
+        assert_eq!(ConnectOutcome::NoAnswer.sip_status(), Some(480));
+        assert_eq!(ConnectOutcome::Answered.sip_status(), None);
     }
 
     #[test]

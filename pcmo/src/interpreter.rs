@@ -273,6 +273,49 @@ mod tests {
     }
 
     #[test]
+    fn interpreter_can_move_between_threads() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<Interpreter>();
+        assert_send::<Command>();
+        assert_send::<Event>();
+    }
+
+    #[test]
+    fn a_fetched_script_replaces_the_rest() {
+        let (mut i, now) = run(
+            r#"[{"action":"input","action_url":"https://a.example.com/x"},{"action":"play","file_name":"old.wav"}]"#,
+            true,
+        );
+        i.handle(now, Event::Start);
+        i.handle(now, Event::Digits { digits: "5".into() });
+        let fetch_id = drain(&mut i)
+            .into_iter()
+            .find_map(|c| match c {
+                Command::FetchScript {
+                    fetch_id, payload, ..
+                } => {
+                    assert_eq!(payload.dtmf, "5");
+                    Some(fetch_id)
+                }
+                _ => None,
+            })
+            .unwrap();
+        i.handle(
+            now,
+            Event::ScriptFetched {
+                fetch_id,
+                result: Ok(r#"[{"action":"hangup"}]"#.into()),
+            },
+        );
+        assert_eq!(
+            drain(&mut i),
+            vec![Command::Hangup {
+                reason: HangupReason::Hangup
+            }]
+        );
+    }
+
+    #[test]
     fn timers_are_relative_to_now() {
         let (mut i, now) = run(
             r#"[{"action":"input","action_url":"https://a.example.com/x","timeout":7}]"#,
