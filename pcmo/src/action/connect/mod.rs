@@ -419,12 +419,15 @@ impl Connect {
         if loops > 1 {
             let per_round = match self.plan.ring_type {
                 RingType::Group => self.plan.timeout.as_duration(),
-                RingType::Single => self.plan.timeout.as_duration() * names.len() as u32,
+                RingType::Single => {
+                    let targets = u32::try_from(names.len()).unwrap_or(u32::MAX);
+                    self.plan.timeout.as_duration().saturating_mul(targets)
+                }
             };
             lines.push(format!(
                 "If nobody answers, the whole round is tried again: {loops} rounds in all \
                  (at most {} of ringing).",
-                seconds(per_round * u32::from(loops))
+                seconds(per_round.saturating_mul(u32::from(loops)))
             ));
         }
         let caller = match &self.caller_id {
