@@ -7,7 +7,7 @@ mod cli;
 
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     let args = cli::Args::parse();
     cli::run(args)
 }

@@ -22,7 +22,9 @@ pub async fn json_object(mut payload: web::Payload) -> Result<Map<String, Value>
     }
     match serde_json::from_slice::<Value>(&buf) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::InvalidJson("the body must be a JSON object".into())),
+        Ok(_) => Err(ApiError::InvalidJson(
+            "the body must be a JSON object".into(),
+        )),
         Err(e) => Err(ApiError::InvalidJson(e.to_string())),
     }
 }
@@ -37,7 +39,10 @@ pub fn string<'a>(m: &'a Map<String, Value>, key: &'static str) -> Result<&'a st
 }
 
 /// An optional string property (`null` counts as absent: some SDKs send unset fields so).
-pub fn opt_string<'a>(m: &'a Map<String, Value>, key: &'static str) -> Result<Option<&'a str>, ApiError> {
+pub fn opt_string<'a>(
+    m: &'a Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<&'a str>, ApiError> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -50,7 +55,10 @@ pub fn opt_string<'a>(m: &'a Map<String, Value>, key: &'static str) -> Result<Op
 pub fn number(m: &Map<String, Value>, key: &'static str) -> Result<u64, ApiError> {
     match m.get(key) {
         None | Some(Value::Null) => Err(ApiError::MissingProperty(key)),
-        Some(v) => as_number(v).ok_or(ApiError::InvalidProperty(key, "must be a non-negative integer")),
+        Some(v) => as_number(v).ok_or(ApiError::InvalidProperty(
+            key,
+            "must be a non-negative integer",
+        )),
     }
 }
 
@@ -58,16 +66,19 @@ pub fn number(m: &Map<String, Value>, key: &'static str) -> Result<u64, ApiError
 pub fn opt_number(m: &Map<String, Value>, key: &'static str) -> Result<Option<u64>, ApiError> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => as_number(v)
-            .map(Some)
-            .ok_or(ApiError::InvalidProperty(key, "must be a non-negative integer")),
+        Some(v) => as_number(v).map(Some).ok_or(ApiError::InvalidProperty(
+            key,
+            "must be a non-negative integer",
+        )),
     }
 }
 
 fn as_number(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64(),
-        Value::String(s) if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) => {
+        Value::String(s)
+            if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
             s.parse().ok()
         }
         _ => None,
@@ -87,10 +98,22 @@ mod tests {
             .clone();
         assert_eq!(number(&m, "a").unwrap(), 2222223);
         assert_eq!(number(&m, "b").unwrap(), 2222223);
-        assert!(matches!(number(&m, "c"), Err(ApiError::InvalidProperty("c", _))));
-        assert!(matches!(number(&m, "d"), Err(ApiError::InvalidProperty("d", _))));
-        assert!(matches!(number(&m, "e"), Err(ApiError::MissingProperty("e"))));
-        assert!(matches!(number(&m, "zz"), Err(ApiError::MissingProperty("zz"))));
+        assert!(matches!(
+            number(&m, "c"),
+            Err(ApiError::InvalidProperty("c", _))
+        ));
+        assert!(matches!(
+            number(&m, "d"),
+            Err(ApiError::InvalidProperty("d", _))
+        ));
+        assert!(matches!(
+            number(&m, "e"),
+            Err(ApiError::MissingProperty("e"))
+        ));
+        assert!(matches!(
+            number(&m, "zz"),
+            Err(ApiError::MissingProperty("zz"))
+        ));
         assert_eq!(opt_number(&m, "zz").unwrap(), None);
     }
 }

@@ -179,7 +179,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.sip_listen.port(), 5070);
-        assert_eq!(s.rtp_ports, PortRange { low: 30000, high: 30100 });
+        assert_eq!(
+            s.rtp_ports,
+            PortRange {
+                low: 30000,
+                high: 30100
+            }
+        );
         assert_eq!(s.registrar.min_expires, 30);
         assert_eq!(s.registrar.max_expires, 7200);
         assert!(toml::from_str::<Settings>("nonsense = 1").is_err());

@@ -46,7 +46,12 @@ impl Client {
             _ => {
                 let p = o.data_dir.join("admin.token");
                 std::fs::read_to_string(&p)
-                    .with_context(|| format!("reading the admin token from {} (or set RINGMASTER_ADMIN_TOKEN)", p.display()))?
+                    .with_context(|| {
+                        format!(
+                            "reading the admin token from {} (or set RINGMASTER_ADMIN_TOKEN)",
+                            p.display()
+                        )
+                    })?
                     .trim()
                     .to_string()
             }
@@ -55,22 +60,35 @@ impl Client {
             base: o.server.trim_end_matches('/').to_string(),
             token,
             http: reqwest::Client::new(),
-            rt: tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
         })
     }
 
-    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let url = format!("{}{}", self.base, path);
         self.rt.block_on(async {
             let mut req = self.http.request(method, &url).bearer_auth(&self.token);
             if let Some(b) = body {
                 req = req.json(&b);
             }
-            let resp = req.send().await.with_context(|| format!("cannot reach {url}; is `ringmaster serve` running?"))?;
+            let resp = req
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {url}; is `ringmaster serve` running?"))?;
             let status = resp.status();
             let v: Value = resp.json().await.unwrap_or(Value::Null);
             if !status.is_success() {
-                let msg = v.get("msg").and_then(Value::as_str).unwrap_or("request failed");
+                let msg = v
+                    .get("msg")
+                    .and_then(Value::as_str)
+                    .unwrap_or("request failed");
                 bail!("{status}: {msg}");
             }
             Ok(v)
@@ -81,14 +99,23 @@ impl Client {
 pub fn app(o: ClientOpts, cmd: AppCommand) -> anyhow::Result<()> {
     let c = Client::new(&o)?;
     match cmd {
-        AppCommand::Create { name, answer_url, event_url, domain, json } => {
+        AppCommand::Create {
+            name,
+            answer_url,
+            event_url,
+            domain,
+            json,
+        } => {
             let v = c.call(
                 reqwest::Method::POST,
                 "/admin/v1/apps",
                 Some(json!({"name": name, "answer_url": answer_url, "event_url": event_url, "domain": domain})),
             )?;
             if json {
-                println!("{}", json!({"appid": v["appid"], "secret": v["secret"], "realm": v["realm"]}));
+                println!(
+                    "{}",
+                    json!({"appid": v["appid"], "secret": v["secret"], "realm": v["realm"]})
+                );
             } else {
                 println!("appid:  {}", v["appid"]);
                 println!("secret: {}", v["secret"].as_str().unwrap_or(""));
@@ -97,7 +124,9 @@ pub fn app(o: ClientOpts, cmd: AppCommand) -> anyhow::Result<()> {
         }
         AppCommand::List { json } => {
             let v = c.call(reqwest::Method::GET, "/admin/v1/apps", None)?;
-            let apps = v["apps"].as_array().ok_or_else(|| anyhow!("unexpected answer"))?;
+            let apps = v["apps"]
+                .as_array()
+                .ok_or_else(|| anyhow!("unexpected answer"))?;
             if json {
                 println!("{}", Value::Array(apps.clone()));
             } else {
@@ -114,7 +143,11 @@ pub fn app(o: ClientOpts, cmd: AppCommand) -> anyhow::Result<()> {
             }
         }
         AppCommand::Delete { appid } => {
-            c.call(reqwest::Method::DELETE, &format!("/admin/v1/apps/{appid}"), None)?;
+            c.call(
+                reqwest::Method::DELETE,
+                &format!("/admin/v1/apps/{appid}"),
+                None,
+            )?;
             println!("deleted app {appid}");
         }
     }
@@ -128,12 +161,17 @@ pub fn registrations(o: ClientOpts, app: Option<u64>, json: bool) -> anyhow::Res
         None => "/admin/v1/registrations".into(),
     };
     let v = c.call(reqwest::Method::GET, &path, None)?;
-    let list = v["registrations"].as_array().ok_or_else(|| anyhow!("unexpected answer"))?;
+    let list = v["registrations"]
+        .as_array()
+        .ok_or_else(|| anyhow!("unexpected answer"))?;
     if json {
         println!("{}", Value::Array(list.clone()));
         return Ok(());
     }
-    println!("{:<20} {:<24} {:<40} {:<4} {:<22} EXPIRES_AT", "USERNAME", "REALM", "CONTACT", "TP", "SOURCE");
+    println!(
+        "{:<20} {:<24} {:<40} {:<4} {:<22} EXPIRES_AT",
+        "USERNAME", "REALM", "CONTACT", "TP", "SOURCE"
+    );
     for r in list {
         println!(
             "{:<20} {:<24} {:<40} {:<4} {:<22} {}",

@@ -1,14 +1,20 @@
 //! Command-line parsing and dispatch.
 
 mod admin;
+mod pcmo;
 mod serve;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "ringmaster", version, about = "SIP registrar, B2BUA and RTP relay driven by PCMO call scripts")]
+#[command(
+    name = "ringmaster",
+    version,
+    about = "SIP registrar, B2BUA and RTP relay driven by PCMO call scripts"
+)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
@@ -18,10 +24,20 @@ pub struct Args {
 #[derive(clap::Args, Debug, Clone)]
 pub struct ClientOpts {
     /// The running server's HTTP address.
-    #[arg(long, env = "RINGMASTER_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "RINGMASTER_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub server: String,
     /// The server's data directory, to read `admin.token` from.
-    #[arg(long, env = "RINGMASTER_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "RINGMASTER_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 }
 
@@ -47,12 +63,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check and explain PCMO call scripts, offline.
+    Pcmo {
+        #[command(subcommand)]
+        command: pcmo::PcmoCommand,
+    },
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        Command::Serve(a) => serve::run(a),
-        Command::App { client, command } => admin::app(client, command),
-        Command::Registrations { client, app, json } => admin::registrations(client, app, json),
+        Command::Serve(a) => serve::run(a).map(|_| ExitCode::SUCCESS),
+        Command::App { client, command } => admin::app(client, command).map(|_| ExitCode::SUCCESS),
+        Command::Registrations { client, app, json } => {
+            admin::registrations(client, app, json).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Pcmo { command } => pcmo::run(command),
     }
 }

@@ -41,7 +41,8 @@ pub struct ServeArgs {
 fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
     let mut s = match &a.config {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
         }
         None => Settings::default(),
@@ -73,7 +74,9 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
     if a.log_format == "json" {
         builder.json().init();
     } else {

@@ -48,7 +48,11 @@ fn app_json(app: &App) -> Value {
     })
 }
 
-async fn create_app(state: web::Data<State>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn create_app(
+    state: web::Data<State>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     check_token(&state, &req)?;
     let body = json_object(payload).await?;
     let new = NewApp {
@@ -63,7 +67,13 @@ async fn create_app(state: web::Data<State>, req: HttpRequest, payload: web::Pay
 
 async fn list_apps(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     check_token(&state, &req)?;
-    let apps: Vec<Value> = state.engine.directory.apps()?.iter().map(app_json).collect();
+    let apps: Vec<Value> = state
+        .engine
+        .directory
+        .apps()?
+        .iter()
+        .map(app_json)
+        .collect();
     Ok(HttpResponse::Ok().json(json!({ "apps": apps })))
 }
 
@@ -73,14 +83,22 @@ fn parse_appid(raw: &str) -> Result<AppId, ApiError> {
         .map_err(|_| ApiError::InvalidProperty("appid", "must be a non-negative integer"))
 }
 
-async fn get_app(state: web::Data<State>, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_app(
+    state: web::Data<State>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     check_token(&state, &req)?;
     let id = parse_appid(&path)?;
     let app = state.engine.directory.app(id)?.ok_or(ApiError::NoSuchApp)?;
     Ok(HttpResponse::Ok().json(app_json(&app)))
 }
 
-async fn delete_app(state: web::Data<State>, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn delete_app(
+    state: web::Data<State>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     check_token(&state, &req)?;
     let id = parse_appid(&path)?;
     state.engine.directory.delete_app(id).await?;
@@ -92,7 +110,11 @@ struct RegQuery {
     app: Option<u64>,
 }
 
-async fn registrations(state: web::Data<State>, req: HttpRequest, q: web::Query<RegQuery>) -> Result<HttpResponse, ApiError> {
+async fn registrations(
+    state: web::Data<State>,
+    req: HttpRequest,
+    q: web::Query<RegQuery>,
+) -> Result<HttpResponse, ApiError> {
     check_token(&state, &req)?;
     let list = state
         .engine

@@ -26,7 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Reads the body and authenticates the app. Missing `appid`/`secret` is 502 (PIOPIY);
 /// an unknown app and a wrong secret give the same 420.
-async fn authed(state: &State, payload: web::Payload) -> Result<(App, Map<String, Value>), ApiError> {
+async fn authed(
+    state: &State,
+    payload: web::Payload,
+) -> Result<(App, Map<String, Value>), ApiError> {
     let body = json_object(payload).await?;
     let appid = number(&body, "appid")?;
     let secret = string(&body, "secret")?;
@@ -53,15 +56,26 @@ async fn add_sip(state: web::Data<State>, payload: web::Payload) -> Result<HttpR
     let (app, body) = authed(&state, payload).await?;
     let username = string(&body, "username")?;
     let password = string(&body, "password")?;
-    let ep = state.engine.directory.add_endpoint(&app, username, password).await?;
+    let ep = state
+        .engine
+        .directory
+        .add_endpoint(&app, username, password)
+        .await?;
     Ok(HttpResponse::Ok().json(details(&state, &ep, Some(password.to_string()))))
 }
 
-async fn update_sip(state: web::Data<State>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn update_sip(
+    state: web::Data<State>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let (app, body) = authed(&state, payload).await?;
     let username = string(&body, "username")?;
     let password = string(&body, "password")?;
-    let ep = state.engine.directory.update_password(&app, username, password).await?;
+    let ep = state
+        .engine
+        .directory
+        .update_password(&app, username, password)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({
         "code": "cmi-200",
         "username": ep.username,
@@ -78,7 +92,10 @@ async fn get_sip(state: web::Data<State>, payload: web::Payload) -> Result<HttpR
     Ok(HttpResponse::Ok().json(details(&state, &ep, password)))
 }
 
-async fn list_sip(state: web::Data<State>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn list_sip(
+    state: web::Data<State>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let (app, body) = authed(&state, payload).await?;
     // Pages count from 1 (10 records each); an absent page is the first.
     let page = opt_number(&body, "page")?.unwrap_or(1).max(1) as usize;
@@ -99,10 +116,17 @@ async fn list_sip(state: web::Data<State>, payload: web::Payload) -> Result<Http
     })))
 }
 
-async fn remove_sip(state: web::Data<State>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn remove_sip(
+    state: web::Data<State>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let (app, body) = authed(&state, payload).await?;
     let username = string(&body, "username")?;
-    state.engine.directory.remove_endpoint(&app, username).await?;
+    state
+        .engine
+        .directory
+        .remove_endpoint(&app, username)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({
         "code": "cmi-200",
         "username": username,

@@ -19,7 +19,11 @@ async fn health(state: web::Data<State>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<State>) -> HttpResponse {
-    let regs = state.engine.registrations(None).map(|r| r.len()).unwrap_or(0);
+    let regs = state
+        .engine
+        .registrations(None)
+        .map(|r| r.len())
+        .unwrap_or(0);
     let apps = state.engine.directory.apps().map(|a| a.len()).unwrap_or(0);
     let uptime = state.started.elapsed().as_secs();
     let body = format!(

@@ -47,7 +47,8 @@ impl AuthConfig {
     pub fn from_names(names: &[String], nonce_ttl: u64) -> Result<AuthConfig, String> {
         let mut algorithms = Vec::new();
         for n in names {
-            let a = Algorithm::from_name(n).ok_or_else(|| format!("unknown digest algorithm {n:?}"))?;
+            let a =
+                Algorithm::from_name(n).ok_or_else(|| format!("unknown digest algorithm {n:?}"))?;
             if !algorithms.contains(&a) {
                 algorithms.push(a);
             }
@@ -94,7 +95,9 @@ pub enum AuthFailure {
 /// The outcome of [`Authenticator::verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Authenticated { username: String },
+    Authenticated {
+        username: String,
+    },
     /// Send [`Authenticator::challenge`]. `failure` is `None` when no credentials came.
     Challenge {
         stale: bool,
@@ -210,9 +213,223 @@ impl Authenticator {
         let mut r = response_to(req, kind.status(), Some(to_tag));
         for alg in self.cfg.algorithms.clone() {
             let nonce = self.signer.issue(now, realm);
-            r.headers
-                .push(kind.challenge_header(), digest::challenge(realm, alg, &nonce, stale));
+            r.headers.push(
+                kind.challenge_header(),
+                digest::challenge(realm, alg, &nonce, stale),
+            );
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::sip::message::{parse, Message};
+
+    const REALM: &str = "example.com";
+
+    fn register(auth: Option<&str>) -> Request {
+        let auth = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        let text = format!(
+            "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:alice@example.com>\r\nCall-ID: c\r\nCSeq: 2 REGISTER\r\n{auth}\r\n"
+        );
+        match parse(Bytes::from(text)) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn authenticator() -> Authenticator {
+        Authenticator::new(
+            [9; 32],
+            AuthConfig::from_names(&["MD5".into(), "SHA-256".into()], 300).unwrap(),
+        )
+    }
+
+    fn alice(user: &str) -> Option<StoredCredentials> {
+        (user == "alice").then(|| StoredCredentials {
+            ha1_md5: digest::ha1(Algorithm::Md5, "alice", REALM, "wonderland"),
+            ha1_sha256: digest::ha1(Algorithm::Sha256, "alice", REALM, "wonderland"),
+        })
+    }
+
+    /// A client's answer to `nonce`, qop=auth with count `nc`.
+    fn answer(alg: Algorithm, user: &str, password: &str, nonce: &str, nc: u32) -> String {
+        let h = digest::ha1(alg, user, REALM, password);
+        let mut c = Credentials::parse(&format!(
+            "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"sip:example.com\", response=\"0\", algorithm={}, qop=auth, nc={nc:08x}, cnonce=\"cn\"",
+            alg.name()
+        ))
+        .unwrap();
+        c.response = digest::expected_response(&c, "REGISTER", &h);
+        format!(
+            "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"sip:example.com\", response=\"{}\", algorithm={}, qop=auth, nc={nc:08x}, cnonce=\"cn\"",
+            c.response,
+            alg.name()
+        )
+    }
+
+    fn nonce_of(a: &mut Authenticator, now: u64) -> String {
+        a.signer.issue(now, REALM)
+    }
+
+    #[test]
+    fn challenge_offers_md5_then_sha256() {
+        let mut a = authenticator();
+        let r = a.challenge(100, &register(None), ChallengeKind::Www, REALM, false, "t");
+        assert_eq!(r.status, 401);
+        let v: Vec<&str> = r.headers.get_all(&HeaderName::WwwAuthenticate).collect();
+        assert_eq!(v.len(), 2);
+        assert!(v[0].contains("algorithm=MD5") && v[1].contains("algorithm=SHA-256"));
+        let p = a.challenge(100, &register(None), ChallengeKind::Proxy, REALM, true, "t");
+        assert_eq!(p.status, 407);
+        assert!(p
+            .headers
+            .get(&HeaderName::ProxyAuthenticate)
+            .unwrap()
+            .ends_with("stale=true"));
+    }
+
+    #[test]
+    fn right_password_authenticates_with_either_algorithm() {
+        let mut a = authenticator();
+        for alg in [Algorithm::Md5, Algorithm::Sha256] {
+            let n = nonce_of(&mut a, 100);
+            let req = register(Some(&answer(alg, "alice", "wonderland", &n, 1)));
+            assert_eq!(
+                a.verify(100, &req, ChallengeKind::Www, REALM, alice),
+                Verdict::Authenticated {
+                    username: "alice".into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_user_and_wrong_password_look_the_same() {
+        let mut a = authenticator();
+        let n = nonce_of(&mut a, 100);
+        let wrong = register(Some(&answer(Algorithm::Md5, "alice", "guess", &n, 1)));
+        let unknown = register(Some(&answer(Algorithm::Md5, "mallory", "guess", &n, 1)));
+        let v1 = a.verify(100, &wrong, ChallengeKind::Www, REALM, alice);
+        let v2 = a.verify(100, &unknown, ChallengeKind::Www, REALM, alice);
+        assert_eq!(
+            v1,
+            Verdict::Challenge {
+                stale: false,
+                failure: Some(AuthFailure::WrongPassword)
+            }
+        );
+        assert_eq!(
+            v2,
+            Verdict::Challenge {
+                stale: false,
+                failure: Some(AuthFailure::UnknownUser)
+            }
+        );
+        // The responses differ only in their nonces.
+        let r1 = a
+            .challenge(100, &wrong, ChallengeKind::Www, REALM, false, "t")
+            .encode();
+        let r2 = a
+            .challenge(100, &unknown, ChallengeKind::Www, REALM, false, "t")
+            .encode();
+        let strip = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .split("nonce=\"")
+                .map(|p| {
+                    p.split_once('"')
+                        .map(|(_, rest)| rest.to_string())
+                        .unwrap_or(p.to_string())
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&r1), strip(&r2));
+    }
+
+    #[test]
+    fn stale_nonce_gets_stale_true() {
+        let mut a = authenticator();
+        let n = nonce_of(&mut a, 100);
+        let req = register(Some(&answer(Algorithm::Md5, "alice", "wonderland", &n, 1)));
+        assert_eq!(
+            a.verify(100 + 301, &req, ChallengeKind::Www, REALM, alice),
+            Verdict::Challenge {
+                stale: true,
+                failure: Some(AuthFailure::StaleNonce)
+            }
+        );
+    }
+
+    #[test]
+    fn replayed_nonce_count_is_refused() {
+        let mut a = authenticator();
+        let n = nonce_of(&mut a, 100);
+        let req = register(Some(&answer(Algorithm::Md5, "alice", "wonderland", &n, 1)));
+        assert!(matches!(
+            a.verify(100, &req, ChallengeKind::Www, REALM, alice),
+            Verdict::Authenticated { .. }
+        ));
+        assert_eq!(
+            a.verify(101, &req, ChallengeKind::Www, REALM, alice),
+            Verdict::Challenge {
+                stale: true,
+                failure: Some(AuthFailure::Replay)
+            }
+        );
+        let next = register(Some(&answer(Algorithm::Md5, "alice", "wonderland", &n, 2)));
+        assert!(matches!(
+            a.verify(102, &next, ChallengeKind::Www, REALM, alice),
+            Verdict::Authenticated { .. }
+        ));
+    }
+
+    #[test]
+    fn foreign_schemes_realms_and_forged_nonces() {
+        let mut a = authenticator();
+        // RFC 4475 regaut01: an unknown scheme is ignored: a plain challenge follows.
+        let req = register(Some("NoOneKnowsThisScheme opaque-data=here"));
+        assert_eq!(
+            a.verify(100, &req, ChallengeKind::Www, REALM, alice),
+            Verdict::Challenge {
+                stale: false,
+                failure: None
+            }
+        );
+        let forged = register(Some(&answer(
+            Algorithm::Md5,
+            "alice",
+            "wonderland",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            1,
+        )));
+        assert_eq!(
+            a.verify(100, &forged, ChallengeKind::Www, REALM, alice),
+            Verdict::Challenge {
+                stale: false,
+                failure: Some(AuthFailure::BadNonce)
+            }
+        );
+        let n = nonce_of(&mut a, 100);
+        let other_realm = answer(Algorithm::Md5, "alice", "wonderland", &n, 1)
+            .replace("realm=\"example.com\"", "realm=\"elsewhere\"");
+        assert_eq!(
+            a.verify(
+                100,
+                &register(Some(&other_realm)),
+                ChallengeKind::Www,
+                REALM,
+                alice
+            ),
+            Verdict::Challenge {
+                stale: false,
+                failure: None
+            }
+        );
     }
 }
