@@ -12,7 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
-//TMP pub mod actors;
-//TMP pub mod directory;
+pub mod actors;
+pub mod directory;
 pub mod sip;
 pub mod store;

@@ -21,7 +21,7 @@ use serde::Serialize;
 pub use directory::DirectoryService;
 pub use keys::KeyError;
 use sip::{unix_now, SipActor};
-use transport::Sockets;
+use transport::{Bound, Sockets};
 
 use crate::config::Settings;
 use crate::directory::seal::Sealer;
@@ -139,11 +139,18 @@ impl Engine {
         let sip_settings = settings.sip.clone();
         let (store2, commit2, domains2) = (store.clone(), commit.clone(), domains.clone());
         arbiter.spawn(async move {
+            let bound = match Bound::bind(addr).await {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
             // The sockets deliver to the actor and the actor sends through the sockets: take
-            // the actor's address before it runs, bind, then start it.
+            // the actor's address before it runs, start the sockets, then start the actor.
             let ctx: Context<SipActor> = Context::new();
             let me = ctx.address();
-            let sockets = match Sockets::bind(addr, limits, max_conns, me.clone().recipient(), me.clone().recipient()).await {
+            let sockets = match Sockets::start(bound, limits, max_conns, me.clone().recipient(), me.recipient()) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = tx.send(Err(e));

@@ -15,7 +15,7 @@ use super::registration::{Register, RegistrationActor};
 use super::transport::{ConnClosed, SipInbound, Sockets};
 use crate::directory::Domains;
 use crate::sip::auth::{Authenticator, ChallengeKind, StoredCredentials, Verdict};
-use crate::sip::message::{response_to, HeaderView, Method, Request, Response};
+use crate::sip::message::{response_to, Method, Request, Response};
 use crate::sip::registrar::{Aor, Binding, RegistrarConfig};
 use crate::sip::transaction::{Output, TransactionLayer, TxEvent, TxId};
 use crate::sip::uas::{self, Capabilities};

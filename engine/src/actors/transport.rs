@@ -59,19 +59,37 @@ pub struct Sockets {
     local: SocketAddr,
 }
 
+/// The bound but not yet serving sockets.
+pub struct Bound {
+    udp: UdpSocket,
+    tcp: TcpListener,
+}
+
+impl Bound {
+    /// Binds UDP and TCP on `addr` (TCP on the UDP port, even when `addr` asks for port 0).
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Bound> {
+        let udp = UdpSocket::bind(addr).await?;
+        let local = udp.local_addr()?;
+        let tcp = TcpListener::bind(local).await?;
+        Ok(Bound { udp, tcp })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.udp.local_addr()
+    }
+}
+
 impl Sockets {
-    /// Binds UDP and TCP on `addr` and starts the receive tasks on the current arbiter.
-    pub async fn bind(
-        addr: SocketAddr,
+    /// Starts the receive tasks on the current arbiter.
+    pub fn start(
+        bound: Bound,
         limits: Limits,
         max_conns: usize,
         sink: Recipient<SipInbound>,
         closed: Recipient<ConnClosed>,
     ) -> std::io::Result<Sockets> {
-        let udp = UdpSocket::bind(addr).await?;
+        let Bound { udp, tcp } = bound;
         let local = udp.local_addr()?;
-        // TCP on the same port as UDP, even when the caller asked for port 0.
-        let tcp = TcpListener::bind(local).await?;
         let sockets = Sockets {
             udp: Arc::new(udp),
             conns: Arc::new(Mutex::new(Conns::default())),

@@ -8,22 +8,73 @@
 //! Reads may be served from memory. All records are serialised in one format (JSON), so a record
 //! that fails to decode is reported as [`StoreError::Corrupt`] with its key, never skipped
 //! silently.
+//!
+//! Invariants every backend keeps (the conformance suite in `conformance.rs` checks them on
+//! each one):
+//!
+//! * Keys: an endpoint (and its address of record) is identified by `(domain, username)`; the
+//!   domain compares case-insensitively (it is lower-cased in keys, RFC 3261 §19.1.4), the
+//!   username exactly. Neither may contain a NUL byte ([`StoreError::InvalidKey`]).
+//! * An endpoint belongs to an existing app; bindings belong to an existing, *enabled*
+//!   endpoint. Deleting an app deletes its endpoints and their bindings; deleting or disabling an
+//!   endpoint deletes its bindings, in the same atomic write. So the registrar cannot leave a
+//!   binding behind for a user that was just removed, whatever the interleaving.
+//!
+//! Backends: [`sled_store::SledStore`] (the default, on disk) and [`memory::MemoryStore`] (for
+//! tests of the cores that sit on top).
 
+pub mod commit;
+#[cfg(test)]
+mod conformance;
+mod key;
+pub mod memory;
 pub mod record;
+pub mod sled_store;
+
+use std::sync::Arc;
 
 use crate::sip::registrar::{Aor, Binding};
+pub use commit::GroupCommit;
+pub use memory::MemoryStore;
 pub use record::{App, AppId, Endpoint};
+pub use sled_store::SledStore;
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The backend could not be opened (path, permissions, lock held by another process).
+    /// The backend could not be opened (path missing or not a directory, permissions, the
+    /// backend refused its files). Nothing in the directory was changed.
     #[error("cannot open the store at {path}: {source}")]
     Open {
         path: String,
         #[source]
         source: std::io::Error,
+    },
+    /// Another process (or another handle in this process) has the store open. Only one may.
+    #[error(
+        "the store at {path} is locked: another ringmaster process has it open \
+         (talk to that process's admin API, or stop it first)"
+    )]
+    Locked { path: String },
+    /// The directory holds files but no store marker: it is not a ringmaster store, and we
+    /// refuse to write into it (give the store a directory of its own).
+    #[error(
+        "{path} is not empty and holds no ringmaster store (no {marker}); \
+         refusing to write into it: point the store at an empty or new directory"
+    )]
+    NotAStore { path: String, marker: &'static str },
+    /// The store was written in a format this build does not read (a newer ringmaster, or a
+    /// damaged marker). `found` is `None` when the marker does not decode.
+    #[error(
+        "the store at {path} has format version {}, but this build reads version {supported}; \
+         run the ringmaster version that wrote it",
+        found.map_or_else(|| "unknown".to_owned(), |v| v.to_string())
+    )]
+    FormatVersion {
+        path: String,
+        found: Option<u64>,
+        supported: u64,
     },
     /// An I/O error from the backend.
     #[error("store I/O error: {0}")]
@@ -34,9 +85,19 @@ pub enum StoreError {
     /// A unique key is already taken (app id, endpoint username within a domain).
     #[error("already exists")]
     Conflict,
-    /// The record to update or delete does not exist.
+    /// The record to update or delete does not exist (or a record it depends on does not: the
+    /// app of a new endpoint, the enabled endpoint of new bindings).
     #[error("not found")]
     NotFound,
+    /// A key part (domain, username) contains a NUL byte, which keys use as a separator.
+    #[error("the {0} must not contain a NUL byte")]
+    InvalidKey(&'static str),
+    /// A group-commit flush failed; every caller waiting on that flush gets the same error.
+    #[error("flushing the store failed: {0}")]
+    FlushFailed(#[source] Arc<StoreError>),
+    /// The group-commit flusher thread is gone (it panicked), so durability cannot be confirmed.
+    #[error("the store's flusher has stopped")]
+    CommitStopped,
 }
 
 /// Typed access to everything ringmaster persists.
@@ -53,9 +114,11 @@ pub trait Store: Send + Sync + 'static {
     fn delete_app(&self, id: AppId) -> Result<(), StoreError>;
 
     // ---- endpoints (SIP users) ----
-    /// Inserts a new endpoint; `Conflict` if `(domain, username)` is taken.
+    /// Inserts a new endpoint; `Conflict` if `(domain, username)` is taken, `NotFound` if its
+    /// app does not exist.
     fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
-    /// Replaces an existing endpoint; `NotFound` if absent.
+    /// Replaces an existing endpoint; `NotFound` if absent (or if it moves to an app that does
+    /// not exist). Disabling an endpoint (`enabled == false`) deletes its bindings too.
     fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
     fn endpoint(&self, domain: &str, username: &str) -> Result<Option<Endpoint>, StoreError>;
     /// One page of an app's endpoints ordered by username, and the app's total count.
@@ -69,7 +132,8 @@ pub trait Store: Send + Sync + 'static {
     fn delete_endpoint(&self, domain: &str, username: &str) -> Result<(), StoreError>;
 
     // ---- registrations ----
-    /// Replaces the bindings of one address of record; an empty slice deletes them.
+    /// Replaces the bindings of one address of record; an empty slice deletes them. Non-empty
+    /// bindings need an enabled endpoint for the AOR, else `NotFound` (and nothing is written).
     fn put_bindings(&self, aor: &Aor, bindings: &[Binding]) -> Result<(), StoreError>;
     fn bindings(&self, aor: &Aor) -> Result<Vec<Binding>, StoreError>;
     /// Every stored address of record with its bindings (expired ones included: the caller

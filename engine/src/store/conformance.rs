@@ -1,0 +1,365 @@
+//! One behavioural test suite for every [`Store`] backend.
+//!
+//! Each backend's tests call [`run`] with a fresh, empty store (and [`concurrent_inserts`] with
+//! a shared one), so the backends cannot drift apart: same errors, same cascades, same orders.
+//! The checks use disjoint app ids and domains, so they can share one store.
+
+use std::sync::{Arc, Barrier};
+
+use super::{App, AppId, Endpoint, Store, StoreError};
+use crate::sip::registrar::{Aor, Binding};
+use crate::sip::Transport;
+
+/// Appears in every fixture HA1, so a test can assert that it never shows up in `Debug` output.
+pub(crate) const HA1_MARK: &str = "5ec12e7";
+
+pub(crate) fn app(id: u64, domain: &str) -> App {
+    App {
+        id: AppId(id),
+        name: format!("app {id}"),
+        secret: format!("secret-{id}"),
+        answer_url: "https://app.example.com/answer".to_owned(),
+        event_url: None,
+        domain: domain.to_owned(),
+        created_at: 1_700_000_000,
+    }
+}
+
+pub(crate) fn endpoint(app: u64, domain: &str, username: &str) -> Endpoint {
+    Endpoint {
+        app: AppId(app),
+        domain: domain.to_owned(),
+        username: username.to_owned(),
+        ha1_md5: format!("{HA1_MARK}md5"),
+        ha1_sha256: format!("{HA1_MARK}sha256"),
+        enabled: true,
+        sealed_password: None,
+        created_at: 1_700_000_000,
+        updated_at: 1_700_000_000,
+    }
+}
+
+pub(crate) fn binding(contact: &str, expires_at: u64) -> Binding {
+    Binding {
+        contact: contact.to_owned(),
+        instance: Some("<urn:uuid:00000000-0000-0000-0000-000000000001>".to_owned()),
+        reg_id: Some(1),
+        q: None,
+        call_id: "a84b4c76e66710@pc33.example.com".to_owned(),
+        cseq: 7,
+        expires_at,
+        registered_at: 1_700_000_000,
+        transport: Transport::Udp,
+        source: "192.0.2.10:5060".parse().expect("a literal socket address"),
+        user_agent: Some("conformance".to_owned()),
+    }
+}
+
+/// App 1 in `seed.example` with three endpoints, one of them registered.
+pub(crate) fn seed(store: &dyn Store) {
+    store.insert_app(&app(1, "seed.example")).unwrap();
+    for user in ["carol", "alice", "bob"] {
+        store
+            .insert_endpoint(&endpoint(1, "seed.example", user))
+            .unwrap();
+    }
+    let aor = Aor::new("alice", "seed.example");
+    store
+        .put_bindings(&aor, &[binding("sip:alice@192.0.2.10", 1_700_003_600)])
+        .unwrap();
+}
+
+/// Runs every check against an empty store.
+pub(crate) fn run(store: &dyn Store) {
+    apps(store);
+    endpoints(store);
+    paging(store);
+    bindings(store);
+    cascades(store);
+    moving_between_apps(store);
+    store.flush().unwrap();
+}
+
+fn usernames(list: &[Endpoint]) -> Vec<&str> {
+    list.iter().map(|e| e.username.as_str()).collect()
+}
+
+fn apps(store: &dyn Store) {
+    for id in [300, 2, 70_000] {
+        store.insert_app(&app(id, "apps.example")).unwrap();
+    }
+    assert!(matches!(
+        store.insert_app(&app(300, "other.example")),
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.app(AppId(300)).unwrap(),
+        Some(app(300, "apps.example"))
+    );
+    assert_eq!(store.app(AppId(301)).unwrap(), None);
+    let ids: Vec<u64> = store.apps().unwrap().iter().map(|a| a.id.0).collect();
+    assert_eq!(ids, [2, 300, 70_000], "apps come back in id order");
+    assert!(matches!(
+        store.delete_app(AppId(301)),
+        Err(StoreError::NotFound)
+    ));
+    for id in [300, 2, 70_000] {
+        store.delete_app(AppId(id)).unwrap();
+    }
+    assert!(store.apps().unwrap().is_empty());
+}
+
+fn endpoints(store: &dyn Store) {
+    let alice = endpoint(10, "ep.example", "alice");
+    assert!(
+        matches!(store.insert_endpoint(&alice), Err(StoreError::NotFound)),
+        "an endpoint needs its app"
+    );
+    store.insert_app(&app(10, "ep.example")).unwrap();
+    store.insert_endpoint(&alice).unwrap();
+    let shouting = endpoint(10, "EP.Example", "alice");
+    assert!(
+        matches!(store.insert_endpoint(&shouting), Err(StoreError::Conflict)),
+        "domains compare case-insensitively"
+    );
+    store
+        .insert_endpoint(&endpoint(10, "ep.example", "Alice"))
+        .expect("usernames are case-sensitive");
+    store
+        .insert_endpoint(&endpoint(10, "other.example", "alice"))
+        .expect("the same username in another domain is another endpoint");
+    assert_eq!(store.endpoint("EP.EXAMPLE", "alice").unwrap(), Some(alice));
+    assert_eq!(store.endpoint("ep.example", "ALICE").unwrap(), None);
+
+    let mut changed = endpoint(10, "ep.example", "alice");
+    changed.ha1_md5 = "00".repeat(16);
+    changed.updated_at += 60;
+    store.update_endpoint(&changed).unwrap();
+    assert_eq!(
+        store.endpoint("ep.example", "alice").unwrap(),
+        Some(changed)
+    );
+    assert!(matches!(
+        store.update_endpoint(&endpoint(10, "ep.example", "nobody")),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_endpoint("ep.example", "nobody"),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.insert_endpoint(&endpoint(10, "ep.example", "a\0b")),
+        Err(StoreError::InvalidKey("username"))
+    ));
+    assert!(matches!(
+        store.endpoint("ep\0example", "alice"),
+        Err(StoreError::InvalidKey("domain"))
+    ));
+    store.delete_endpoint("Ep.Example", "alice").unwrap();
+    assert_eq!(store.endpoint("ep.example", "alice").unwrap(), None);
+    assert_eq!(store.endpoints_of_app(AppId(10), 0, 10).unwrap().1, 2);
+    store
+        .insert_endpoint(&endpoint(10, "ep.example", "alice"))
+        .expect("a deleted username can be taken again");
+}
+
+fn paging(store: &dyn Store) {
+    store.insert_app(&app(20, "page.example")).unwrap();
+    store.insert_app(&app(21, "page.example")).unwrap();
+    // Inserted out of order; 25 users u00..u24, plus one of another app in between.
+    for n in (0..25).map(|i| (i * 7) % 25) {
+        let user = format!("u{n:02}");
+        store
+            .insert_endpoint(&endpoint(20, "page.example", &user))
+            .unwrap();
+    }
+    store
+        .insert_endpoint(&endpoint(21, "page.example", "u10x"))
+        .unwrap();
+
+    let (first, total) = store.endpoints_of_app(AppId(20), 0, 10).unwrap();
+    assert_eq!(total, 25);
+    let expected: Vec<String> = (0..10).map(|n| format!("u{n:02}")).collect();
+    assert_eq!(usernames(&first), expected);
+    let (last, total) = store.endpoints_of_app(AppId(20), 20, 10).unwrap();
+    assert_eq!(
+        (usernames(&last), total),
+        (vec!["u20", "u21", "u22", "u23", "u24"], 25)
+    );
+    let (beyond, total) = store.endpoints_of_app(AppId(20), 30, 10).unwrap();
+    assert!(beyond.is_empty());
+    assert_eq!(total, 25);
+    assert_eq!(store.endpoints_of_app(AppId(20), 0, 0).unwrap().1, 25);
+    let (other, total) = store.endpoints_of_app(AppId(21), 0, 10).unwrap();
+    assert_eq!((usernames(&other), total), (vec!["u10x"], 1));
+    assert_eq!(store.endpoints_of_app(AppId(22), 0, 10).unwrap().1, 0);
+}
+
+fn bindings(store: &dyn Store) {
+    store.insert_app(&app(30, "reg.example")).unwrap();
+    store
+        .insert_endpoint(&endpoint(30, "reg.example", "dave"))
+        .unwrap();
+    let mut off = endpoint(30, "reg.example", "erin");
+    off.enabled = false;
+    store.insert_endpoint(&off).unwrap();
+
+    let dave = Aor::new("dave", "REG.example");
+    let one = vec![binding("sip:dave@192.0.2.20:5060", 1_700_000_600)];
+    assert!(store.bindings(&dave).unwrap().is_empty());
+    store.put_bindings(&dave, &one).unwrap();
+    assert_eq!(
+        store.bindings(&Aor::new("dave", "reg.example")).unwrap(),
+        one
+    );
+    let two = vec![
+        binding("sip:dave@192.0.2.20:5060", 1_700_000_900),
+        binding("sip:dave@192.0.2.21:5070;transport=tcp", 1_700_001_200),
+    ];
+    store.put_bindings(&dave, &two).unwrap();
+    assert_eq!(store.bindings(&dave).unwrap(), two, "put replaces the list");
+
+    for nobody in [
+        Aor::new("erin", "reg.example"),
+        Aor::new("frank", "reg.example"),
+    ] {
+        assert!(
+            matches!(store.put_bindings(&nobody, &one), Err(StoreError::NotFound)),
+            "bindings need an enabled endpoint ({nobody})"
+        );
+        assert!(store.bindings(&nobody).unwrap().is_empty());
+    }
+
+    let all = store.all_bindings().unwrap();
+    let listed: Vec<_> = all
+        .iter()
+        .filter(|(aor, _)| aor.domain == "reg.example")
+        .collect();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0], &(Aor::new("dave", "reg.example"), two));
+
+    store.put_bindings(&dave, &[]).unwrap();
+    assert!(store.bindings(&dave).unwrap().is_empty());
+    assert!(!store
+        .all_bindings()
+        .unwrap()
+        .iter()
+        .any(|(aor, _)| aor.domain == "reg.example"));
+}
+
+fn cascades(store: &dyn Store) {
+    let domain = "cascade.example";
+    store.insert_app(&app(40, domain)).unwrap();
+    store.insert_app(&app(41, domain)).unwrap();
+    for (app_id, user) in [(40, "gina"), (40, "hank"), (40, "ivan"), (41, "jane")] {
+        store
+            .insert_endpoint(&endpoint(app_id, domain, user))
+            .unwrap();
+        let aor = Aor::new(user, domain);
+        store
+            .put_bindings(
+                &aor,
+                &[binding(&format!("sip:{user}@192.0.2.30"), 1_700_009_000)],
+            )
+            .unwrap();
+    }
+
+    store.delete_endpoint(domain, "gina").unwrap();
+    assert!(store
+        .bindings(&Aor::new("gina", domain))
+        .unwrap()
+        .is_empty());
+    let (page, total) = store.endpoints_of_app(AppId(40), 0, 10).unwrap();
+    assert_eq!((usernames(&page), total), (vec!["hank", "ivan"], 2));
+
+    let mut hank = endpoint(40, domain, "hank");
+    hank.enabled = false;
+    store.update_endpoint(&hank).unwrap();
+    assert!(
+        store
+            .bindings(&Aor::new("hank", domain))
+            .unwrap()
+            .is_empty(),
+        "disabling an endpoint drops its bindings"
+    );
+
+    store.delete_app(AppId(40)).unwrap();
+    assert_eq!(store.app(AppId(40)).unwrap(), None);
+    for user in ["hank", "ivan"] {
+        assert_eq!(store.endpoint(domain, user).unwrap(), None);
+        assert!(store.bindings(&Aor::new(user, domain)).unwrap().is_empty());
+    }
+    assert_eq!(store.endpoints_of_app(AppId(40), 0, 10).unwrap().1, 0);
+    assert!(
+        store.endpoint(domain, "jane").unwrap().is_some(),
+        "other apps keep theirs"
+    );
+    assert_eq!(store.bindings(&Aor::new("jane", domain)).unwrap().len(), 1);
+    assert!(matches!(
+        store.insert_endpoint(&endpoint(40, domain, "ivan")),
+        Err(StoreError::NotFound)
+    ));
+}
+
+fn moving_between_apps(store: &dyn Store) {
+    let domain = "move.example";
+    store.insert_app(&app(50, domain)).unwrap();
+    store.insert_app(&app(51, domain)).unwrap();
+    store.insert_endpoint(&endpoint(50, domain, "kim")).unwrap();
+    assert!(matches!(
+        store.update_endpoint(&endpoint(59, domain, "kim")),
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.endpoint(domain, "kim").unwrap().unwrap().app,
+        AppId(50)
+    );
+    store.update_endpoint(&endpoint(51, domain, "kim")).unwrap();
+    assert_eq!(store.endpoints_of_app(AppId(50), 0, 10).unwrap().1, 0);
+    let (page, total) = store.endpoints_of_app(AppId(51), 0, 10).unwrap();
+    assert_eq!((usernames(&page), total), (vec!["kim"], 1));
+}
+
+/// Eight threads race to insert the same app and the same 50 endpoints: exactly one insert of
+/// each succeeds, the rest get `Conflict`, and the index counts each endpoint once.
+pub(crate) fn concurrent_inserts(store: Arc<dyn Store>) {
+    const THREADS: usize = 8;
+    const USERS: usize = 50;
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut won = 0;
+                let mut app_won = 0;
+                match store.insert_app(&app(60, "race.example")) {
+                    Ok(()) => app_won += 1,
+                    Err(StoreError::Conflict) => {}
+                    Err(e) => panic!("unexpected {e}"),
+                }
+                // Wait until the app exists, whoever created it.
+                while store.app(AppId(60)).unwrap().is_none() {
+                    std::thread::yield_now();
+                }
+                for n in 0..USERS {
+                    let e = endpoint(60, "race.example", &format!("r{n:02}"));
+                    match store.insert_endpoint(&e) {
+                        Ok(()) => won += 1,
+                        Err(StoreError::Conflict) => {}
+                        Err(e) => panic!("unexpected {e}"),
+                    }
+                }
+                (app_won, won)
+            })
+        })
+        .collect();
+    let (apps, endpoints) = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .fold((0, 0), |(a, e), (a2, e2)| (a + a2, e + e2));
+    assert_eq!(apps, 1, "exactly one insert of the app wins");
+    assert_eq!(endpoints, USERS, "exactly one insert of each endpoint wins");
+    assert_eq!(store.endpoints_of_app(AppId(60), 0, 100).unwrap().1, USERS);
+}

@@ -1,0 +1,125 @@
+//! Key encoding shared by the backends.
+//!
+//! Keys are byte strings whose order is the order callers page in:
+//!
+//! * app: `id` as big-endian `u64` (so byte order is numeric order);
+//! * endpoint and bindings: `domain \0 username`, the domain lower-cased;
+//! * endpoint-by-app index: `id_be \0 username \0 domain`. The brief's index key was
+//!   `id_be \0 username`; the domain is appended so that two endpoints of one app with the same
+//!   username in different domains cannot collide, while the order stays username order.
+//!
+//! A NUL byte inside a domain or username would make two different pairs encode to the same key,
+//! so such names are refused with [`StoreError::InvalidKey`] rather than escaped: no valid SIP
+//! user or host name contains one.
+
+use crate::sip::registrar::Aor;
+
+use super::{AppId, StoreError};
+
+/// The separator between key parts.
+const SEP: u8 = 0;
+
+/// The lower-cased domain, after checking both parts for NUL bytes.
+pub(crate) fn normalize(domain: &str, username: &str) -> Result<String, StoreError> {
+    if domain.as_bytes().contains(&SEP) {
+        return Err(StoreError::InvalidKey("domain"));
+    }
+    if username.as_bytes().contains(&SEP) {
+        return Err(StoreError::InvalidKey("username"));
+    }
+    Ok(domain.to_ascii_lowercase())
+}
+
+pub(crate) fn app(id: AppId) -> [u8; 8] {
+    id.0.to_be_bytes()
+}
+
+/// `domain \0 username`: the key of an endpoint and of its AOR's bindings.
+pub(crate) fn endpoint(domain: &str, username: &str) -> Result<Vec<u8>, StoreError> {
+    let domain = normalize(domain, username)?;
+    let mut key = Vec::with_capacity(domain.len() + 1 + username.len());
+    key.extend_from_slice(domain.as_bytes());
+    key.push(SEP);
+    key.extend_from_slice(username.as_bytes());
+    Ok(key)
+}
+
+/// `id_be \0`: every index key of one app starts with this.
+pub(crate) fn app_index_prefix(id: AppId) -> [u8; 9] {
+    let mut prefix = [SEP; 9];
+    prefix[..8].copy_from_slice(&app(id));
+    prefix
+}
+
+/// `id_be \0 username \0 domain`.
+pub(crate) fn app_index(id: AppId, domain: &str, username: &str) -> Result<Vec<u8>, StoreError> {
+    let domain = normalize(domain, username)?;
+    let mut key = Vec::with_capacity(9 + username.len() + 1 + domain.len());
+    key.extend_from_slice(&app_index_prefix(id));
+    key.extend_from_slice(username.as_bytes());
+    key.push(SEP);
+    key.extend_from_slice(domain.as_bytes());
+    Ok(key)
+}
+
+/// Decodes a bindings key back into its address of record.
+pub(crate) fn aor_of(key: &[u8]) -> Result<Aor, StoreError> {
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        key: printable(key),
+        reason: reason.to_owned(),
+    };
+    let sep = key
+        .iter()
+        .position(|&b| b == SEP)
+        .ok_or_else(|| corrupt("no separator in a bindings key"))?;
+    let domain = std::str::from_utf8(&key[..sep]).map_err(|_| corrupt("domain is not UTF-8"))?;
+    let user = std::str::from_utf8(&key[sep + 1..]).map_err(|_| corrupt("user is not UTF-8"))?;
+    Ok(Aor::new(user, domain))
+}
+
+/// A key as text for error messages: NUL and other non-printables escaped (`\x00`).
+pub(crate) fn printable(key: &[u8]) -> String {
+    key.escape_ascii().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_keys_fold_the_domain_case_only() {
+        assert_eq!(
+            endpoint("Example.COM", "Alice").unwrap(),
+            b"example.com\0Alice"
+        );
+    }
+
+    #[test]
+    fn nul_bytes_are_refused() {
+        assert!(matches!(
+            endpoint("a\0b", "c"),
+            Err(StoreError::InvalidKey("domain"))
+        ));
+        assert!(matches!(
+            app_index(AppId(1), "a", "b\0c"),
+            Err(StoreError::InvalidKey("username"))
+        ));
+    }
+
+    #[test]
+    fn app_ids_sort_numerically_and_index_keys_by_username() {
+        assert!(app(AppId(2)) < app(AppId(256)));
+        let a = app_index(AppId(7), "z.example", "alice").unwrap();
+        let b = app_index(AppId(7), "a.example", "bob").unwrap();
+        assert!(a < b);
+        assert!(a.starts_with(&app_index_prefix(AppId(7))));
+        assert!(!a.starts_with(&app_index_prefix(AppId(8))));
+    }
+
+    #[test]
+    fn aor_round_trips_through_its_key() {
+        let key = endpoint("example.com", "alice").unwrap();
+        assert_eq!(aor_of(&key).unwrap(), Aor::new("alice", "example.com"));
+        assert!(matches!(aor_of(b"nosep"), Err(StoreError::Corrupt { .. })));
+    }
+}

@@ -1,0 +1,239 @@
+//! An in-memory [`Store`] for tests of the cores built on the store.
+//!
+//! Same semantics as the sled backend (the conformance suite runs against both): the same
+//! `Conflict`/`NotFound`/`InvalidKey` rules, the same cascades, the same orders (apps by id,
+//! an app's endpoints by username in byte order, bindings by `domain \0 user`). Every method
+//! takes one lock over all maps, so each call is atomic. Nothing is durable: [`Store::flush`]
+//! returns `Ok` at once.
+
+use std::collections::BTreeMap;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::{key, App, AppId, Endpoint, Store, StoreError};
+use crate::sip::registrar::{Aor, Binding};
+
+/// `(lower-cased domain, username)`.
+type EndpointKey = (String, String);
+
+#[derive(Default)]
+struct State {
+    apps: BTreeMap<AppId, App>,
+    endpoints: BTreeMap<EndpointKey, Endpoint>,
+    /// `(app, username, domain)`: iterates in the same order as the sled index.
+    by_app: BTreeMap<(AppId, String, String), EndpointKey>,
+    /// Keyed like sled's bindings tree (`domain \0 user` bytes), so `all_bindings` iterates in
+    /// the same order.
+    bindings: BTreeMap<Vec<u8>, (Aor, Vec<Binding>)>,
+}
+
+/// The in-memory store. Holds endpoint HA1s, so its `Debug` shows only sizes.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: RwLock<State>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.read();
+        f.debug_struct("MemoryStore")
+            .field("apps", &state.apps.len())
+            .field("endpoints", &state.endpoints.len())
+            .field("aors_with_bindings", &state.bindings.len())
+            .finish()
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    // Every method leaves the maps consistent before it can panic (the only panics possible are
+    // allocation failures), so a poisoned lock is safe to take over.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn endpoint_key(domain: &str, username: &str) -> Result<EndpointKey, StoreError> {
+    Ok((key::normalize(domain, username)?, username.to_owned()))
+}
+
+impl Store for MemoryStore {
+    fn insert_app(&self, app: &App) -> Result<(), StoreError> {
+        let mut state = self.write();
+        if state.apps.contains_key(&app.id) {
+            return Err(StoreError::Conflict);
+        }
+        state.apps.insert(app.id, app.clone());
+        Ok(())
+    }
+
+    fn app(&self, id: AppId) -> Result<Option<App>, StoreError> {
+        Ok(self.read().apps.get(&id).cloned())
+    }
+
+    fn apps(&self) -> Result<Vec<App>, StoreError> {
+        Ok(self.read().apps.values().cloned().collect())
+    }
+
+    fn delete_app(&self, id: AppId) -> Result<(), StoreError> {
+        let mut state = self.write();
+        if state.apps.remove(&id).is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let members: Vec<_> = state
+            .by_app
+            .range((id, String::new(), String::new())..)
+            .take_while(|((app, _, _), _)| *app == id)
+            .map(|(index, endpoint)| (index.clone(), endpoint.clone()))
+            .collect();
+        for (index, (domain, username)) in members {
+            state.by_app.remove(&index);
+            state.bindings.remove(&key::endpoint(&domain, &username)?);
+            state.endpoints.remove(&(domain, username));
+        }
+        Ok(())
+    }
+
+    fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let k = endpoint_key(&endpoint.domain, &endpoint.username)?;
+        let mut state = self.write();
+        if !state.apps.contains_key(&endpoint.app) {
+            return Err(StoreError::NotFound);
+        }
+        if state.endpoints.contains_key(&k) {
+            return Err(StoreError::Conflict);
+        }
+        let index = (endpoint.app, k.1.clone(), k.0.clone());
+        state.by_app.insert(index, k.clone());
+        state.endpoints.insert(k, endpoint.clone());
+        Ok(())
+    }
+
+    fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let k = endpoint_key(&endpoint.domain, &endpoint.username)?;
+        let mut state = self.write();
+        let Some(old_app) = state.endpoints.get(&k).map(|old| old.app) else {
+            return Err(StoreError::NotFound);
+        };
+        if old_app != endpoint.app {
+            if !state.apps.contains_key(&endpoint.app) {
+                return Err(StoreError::NotFound);
+            }
+            state.by_app.remove(&(old_app, k.1.clone(), k.0.clone()));
+            state
+                .by_app
+                .insert((endpoint.app, k.1.clone(), k.0.clone()), k.clone());
+        }
+        if !endpoint.enabled {
+            state
+                .bindings
+                .remove(&key::endpoint(&endpoint.domain, &endpoint.username)?);
+        }
+        state.endpoints.insert(k, endpoint.clone());
+        Ok(())
+    }
+
+    fn endpoint(&self, domain: &str, username: &str) -> Result<Option<Endpoint>, StoreError> {
+        let k = endpoint_key(domain, username)?;
+        Ok(self.read().endpoints.get(&k).cloned())
+    }
+
+    fn endpoints_of_app(
+        &self,
+        app: AppId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Endpoint>, usize), StoreError> {
+        let state = self.read();
+        let members = || {
+            state
+                .by_app
+                .range((app, String::new(), String::new())..)
+                .take_while(|((id, _, _), _)| *id == app)
+        };
+        let page = members()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|(_, k)| state.endpoints.get(k).cloned())
+            .collect();
+        Ok((page, members().count()))
+    }
+
+    fn delete_endpoint(&self, domain: &str, username: &str) -> Result<(), StoreError> {
+        let k = endpoint_key(domain, username)?;
+        let mut state = self.write();
+        let Some(old) = state.endpoints.remove(&k) else {
+            return Err(StoreError::NotFound);
+        };
+        state.by_app.remove(&(old.app, k.1, k.0));
+        state.bindings.remove(&key::endpoint(domain, username)?);
+        Ok(())
+    }
+
+    fn put_bindings(&self, aor: &Aor, bindings: &[Binding]) -> Result<(), StoreError> {
+        let bytes = key::endpoint(&aor.domain, &aor.user)?;
+        let mut state = self.write();
+        if bindings.is_empty() {
+            state.bindings.remove(&bytes);
+            return Ok(());
+        }
+        let k = endpoint_key(&aor.domain, &aor.user)?;
+        if !state.endpoints.get(&k).is_some_and(|e| e.enabled) {
+            return Err(StoreError::NotFound);
+        }
+        let aor = Aor::new(aor.user.clone(), &aor.domain);
+        state.bindings.insert(bytes, (aor, bindings.to_vec()));
+        Ok(())
+    }
+
+    fn bindings(&self, aor: &Aor) -> Result<Vec<Binding>, StoreError> {
+        let bytes = key::endpoint(&aor.domain, &aor.user)?;
+        Ok(self
+            .read()
+            .bindings
+            .get(&bytes)
+            .map(|(_, list)| list.clone())
+            .unwrap_or_default())
+    }
+
+    fn all_bindings(&self) -> Result<Vec<(Aor, Vec<Binding>)>, StoreError> {
+        Ok(self.read().bindings.values().cloned().collect())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::conformance;
+
+    #[test]
+    fn conformance() {
+        conformance::run(&MemoryStore::new());
+    }
+
+    #[test]
+    fn concurrent_inserts_conflict() {
+        conformance::concurrent_inserts(Arc::new(MemoryStore::new()));
+    }
+
+    #[test]
+    fn debug_shows_no_records() {
+        let store = MemoryStore::new();
+        conformance::seed(&store);
+        let shown = format!("{store:?}");
+        assert!(shown.contains("endpoints: 3"), "{shown}");
+        assert!(!shown.contains(conformance::HA1_MARK), "{shown}");
+    }
+}

@@ -1,0 +1,358 @@
+//! The embedded default backend: [`Store`] on sled 0.34.
+//!
+//! Layout: one sled database per store directory, with four trees, every value JSON:
+//!
+//! | tree                 | key                              | value                      |
+//! |----------------------|----------------------------------|----------------------------|
+//! | `apps`               | app id, big-endian `u64`         | [`App`]                    |
+//! | `endpoints`          | `domain \0 username`             | [`Endpoint`]               |
+//! | `endpoints_by_app`   | `id_be \0 username \0 domain`    | the endpoint's key         |
+//! | `bindings`           | `domain \0 user`                 | the AOR's `Vec<Binding>`   |
+//!
+//! The index lets [`Store::endpoints_of_app`] page in username order by scanning only that
+//! app's index entries, and count them exactly.
+//!
+//! **Atomicity.** Every write that touches more than one key (endpoint + index, the cascades of
+//! `delete_app`, `delete_endpoint` and disabling an endpoint, bindings checked against their
+//! endpoint) runs as one sled multi-tree transaction. sled seals a transaction's writes as one
+//! batch in its log, so after a crash they are recovered all or nothing; and sled 0.34 runs
+//! transactions under a process-wide write lock, so reads inside one are consistent and a
+//! uniqueness check (`Conflict`) cannot race another insert. We chose transactions over one tree
+//! with key prefixes and `apply_batch` because a batch cannot read: the check and the write
+//! would be two steps again.
+//!
+//! One gap remains: sled transactions cannot iterate, and `delete_app` must find the app's
+//! endpoints by scanning the index. So membership-changing writes (insert, update and delete of
+//! endpoints, `delete_app`) and the paging read also take `writer`, a mutex of this handle:
+//! nothing can join or leave an app between the scan and the transaction. Only one handle per
+//! directory can exist (sled locks the files), so a process-local mutex is enough.
+//!
+//! **Durability.** Writes land in sled's in-memory log; [`Store::flush`] calls sled's `flush`,
+//! which writes out and `fsync`s the log. sled also flushes on its own every 500 ms, but nothing
+//! may rely on that.
+//!
+//! **Opening** is in `sled_store/open.rs`: a store that fails to open leaves its directory as
+//! it was.
+
+mod open;
+#[cfg(test)]
+mod process_tests;
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sled::transaction::{abort, ConflictableTransactionError, TransactionError, Transactional};
+
+use super::{key, App, AppId, Endpoint, Store, StoreError};
+use crate::sip::registrar::{Aor, Binding};
+
+pub use open::{FORMAT_VERSION, MARKER_FILE};
+
+/// The sled-backed store. Cheap to share behind an `Arc`; all methods take `&self`.
+pub struct SledStore {
+    path: PathBuf,
+    db: sled::Db,
+    apps: sled::Tree,
+    endpoints: sled::Tree,
+    by_app: sled::Tree,
+    bindings: sled::Tree,
+    /// Serialises membership-changing writes with the index scans they depend on (module doc).
+    writer: Mutex<()>,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`, which must be a directory of its own: missing or
+    /// empty (a new store is created) or holding a store written by this format version.
+    ///
+    /// Errors, all without changing anything in `dir`: [`StoreError::Open`] (a file where the
+    /// directory should be, permission denied, sled refused its files), [`StoreError::Locked`]
+    /// (another handle, in this or another process, has it open), [`StoreError::NotAStore`]
+    /// (a non-empty directory without our marker), [`StoreError::FormatVersion`].
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        let db = open::open_db(dir)?;
+        let tree = |name: &str| db.open_tree(name).map_err(backend);
+        Ok(SledStore {
+            path: dir.to_path_buf(),
+            apps: tree("apps")?,
+            endpoints: tree("endpoints")?,
+            by_app: tree("endpoints_by_app")?,
+            bindings: tree("bindings")?,
+            db,
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// The directory this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn writer(&self) -> MutexGuard<'_, ()> {
+        // The mutex guards no data (sled transactions keep the trees consistent), so a panic
+        // while it was held leaves nothing half-done: a poisoned lock is safe to take over.
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// sled's errors as ours: I/O errors keep their kind, the rest (corruption, sled bugs) are
+/// wrapped so their message and source chain survive.
+fn backend(err: sled::Error) -> StoreError {
+    match err {
+        sled::Error::Io(e) => StoreError::Io(e),
+        other => StoreError::Io(io::Error::other(other)),
+    }
+}
+
+fn tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
+    result.map_err(|err| match err {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => backend(e),
+    })
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising these records cannot fail: they are plain structs of strings, numbers,
+    // options and vectors (no maps with non-string keys, no fallible Serialize impls), written
+    // to a Vec (no I/O).
+    serde_json::to_vec(value).expect("plain records always serialise to JSON")
+}
+
+fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: key::printable(key),
+        reason: e.to_string(),
+    })
+}
+
+/// Aborts the surrounding transaction with a decoding error.
+fn decode_tx<T: DeserializeOwned>(
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<T, ConflictableTransactionError<StoreError>> {
+    decode(key, bytes).map_err(ConflictableTransactionError::Abort)
+}
+
+impl Store for SledStore {
+    fn insert_app(&self, app: &App) -> Result<(), StoreError> {
+        let k = key::app(app.id);
+        let value = encode(app);
+        tx(self.apps.transaction(|apps| {
+            if apps.get(k)?.is_some() {
+                return abort(StoreError::Conflict);
+            }
+            apps.insert(&k, value.as_slice())?;
+            Ok(())
+        }))
+    }
+
+    fn app(&self, id: AppId) -> Result<Option<App>, StoreError> {
+        let k = key::app(id);
+        match self.apps.get(k).map_err(backend)? {
+            Some(bytes) => decode(&k, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn apps(&self) -> Result<Vec<App>, StoreError> {
+        self.apps
+            .iter()
+            .map(|item| {
+                let (k, v) = item.map_err(backend)?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    fn delete_app(&self, id: AppId) -> Result<(), StoreError> {
+        let _writer = self.writer();
+        let members = self
+            .by_app
+            .scan_prefix(key::app_index_prefix(id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        let k = key::app(id);
+        tx(
+            (&self.apps, &self.endpoints, &self.by_app, &self.bindings).transaction(
+                |(apps, endpoints, by_app, bindings)| {
+                    if apps.remove(&k)?.is_none() {
+                        return abort(StoreError::NotFound);
+                    }
+                    for (index_key, endpoint_key) in &members {
+                        by_app.remove(index_key)?;
+                        endpoints.remove(endpoint_key)?;
+                        bindings.remove(endpoint_key)?;
+                    }
+                    Ok(())
+                },
+            ),
+        )
+    }
+
+    fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let k = key::endpoint(&endpoint.domain, &endpoint.username)?;
+        let index = key::app_index(endpoint.app, &endpoint.domain, &endpoint.username)?;
+        let app = key::app(endpoint.app);
+        let value = encode(endpoint);
+        let _writer = self.writer();
+        tx(
+            (&self.apps, &self.endpoints, &self.by_app).transaction(|(apps, endpoints, by_app)| {
+                if apps.get(app)?.is_none() {
+                    return abort(StoreError::NotFound);
+                }
+                if endpoints.get(&k)?.is_some() {
+                    return abort(StoreError::Conflict);
+                }
+                endpoints.insert(k.as_slice(), value.as_slice())?;
+                by_app.insert(index.as_slice(), k.as_slice())?;
+                Ok(())
+            }),
+        )
+    }
+
+    fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let k = key::endpoint(&endpoint.domain, &endpoint.username)?;
+        let new_index = key::app_index(endpoint.app, &endpoint.domain, &endpoint.username)?;
+        let new_app = key::app(endpoint.app);
+        let value = encode(endpoint);
+        let _writer = self.writer();
+        tx(
+            (&self.apps, &self.endpoints, &self.by_app, &self.bindings).transaction(
+                |(apps, endpoints, by_app, bindings)| {
+                    let Some(old) = endpoints.get(&k)? else {
+                        return abort(StoreError::NotFound);
+                    };
+                    let old: Endpoint = decode_tx(&k, &old)?;
+                    if old.app != endpoint.app {
+                        if apps.get(new_app)?.is_none() {
+                            return abort(StoreError::NotFound);
+                        }
+                        let old_index = key::app_index(old.app, &old.domain, &old.username)
+                            .map_err(ConflictableTransactionError::Abort)?;
+                        by_app.remove(old_index)?;
+                        by_app.insert(new_index.as_slice(), k.as_slice())?;
+                    }
+                    endpoints.insert(k.as_slice(), value.as_slice())?;
+                    if !endpoint.enabled {
+                        bindings.remove(k.as_slice())?;
+                    }
+                    Ok(())
+                },
+            ),
+        )
+    }
+
+    fn endpoint(&self, domain: &str, username: &str) -> Result<Option<Endpoint>, StoreError> {
+        let k = key::endpoint(domain, username)?;
+        match self.endpoints.get(&k).map_err(backend)? {
+            Some(bytes) => decode(&k, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn endpoints_of_app(
+        &self,
+        app: AppId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Endpoint>, usize), StoreError> {
+        // Under the writer lock, so the page and the total describe the same moment.
+        let _writer = self.writer();
+        let mut page = Vec::with_capacity(limit.min(100));
+        let mut total = 0;
+        for item in self.by_app.scan_prefix(key::app_index_prefix(app)) {
+            let (index_key, endpoint_key) = item.map_err(backend)?;
+            if total >= offset && page.len() < limit {
+                let bytes = self
+                    .endpoints
+                    .get(&endpoint_key)
+                    .map_err(backend)?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        key: key::printable(&index_key),
+                        reason: "index entry points to a missing endpoint".to_owned(),
+                    })?;
+                page.push(decode(&endpoint_key, &bytes)?);
+            }
+            total += 1;
+        }
+        Ok((page, total))
+    }
+
+    fn delete_endpoint(&self, domain: &str, username: &str) -> Result<(), StoreError> {
+        let k = key::endpoint(domain, username)?;
+        let _writer = self.writer();
+        tx((&self.endpoints, &self.by_app, &self.bindings).transaction(
+            |(endpoints, by_app, bindings)| {
+                let Some(old) = endpoints.remove(k.as_slice())? else {
+                    return abort(StoreError::NotFound);
+                };
+                let old: Endpoint = decode_tx(&k, &old)?;
+                let index = key::app_index(old.app, &old.domain, &old.username)
+                    .map_err(ConflictableTransactionError::Abort)?;
+                by_app.remove(index)?;
+                bindings.remove(k.as_slice())?;
+                Ok(())
+            },
+        ))
+    }
+
+    fn put_bindings(&self, aor: &Aor, list: &[Binding]) -> Result<(), StoreError> {
+        let k = key::endpoint(&aor.domain, &aor.user)?;
+        if list.is_empty() {
+            self.bindings.remove(k).map_err(backend)?;
+            return Ok(());
+        }
+        let value = encode(&list);
+        tx(
+            (&self.endpoints, &self.bindings).transaction(|(endpoints, bindings)| {
+                let Some(endpoint) = endpoints.get(&k)? else {
+                    return abort(StoreError::NotFound);
+                };
+                let endpoint: Endpoint = decode_tx(&k, &endpoint)?;
+                if !endpoint.enabled {
+                    return abort(StoreError::NotFound);
+                }
+                bindings.insert(k.as_slice(), value.as_slice())?;
+                Ok(())
+            }),
+        )
+    }
+
+    fn bindings(&self, aor: &Aor) -> Result<Vec<Binding>, StoreError> {
+        let k = key::endpoint(&aor.domain, &aor.user)?;
+        match self.bindings.get(&k).map_err(backend)? {
+            Some(bytes) => decode(&k, &bytes),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn all_bindings(&self) -> Result<Vec<(Aor, Vec<Binding>)>, StoreError> {
+        self.bindings
+            .iter()
+            .map(|item| {
+                let (k, v) = item.map_err(backend)?;
+                Ok((key::aor_of(&k)?, decode(&k, &v)?))
+            })
+            .collect()
+    }
+
+    /// sled's `flush`: writes out the log and `fsync`s it. Every write that returned before this
+    /// call is durable when it returns `Ok`.
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(drop).map_err(backend)
+    }
+}
