@@ -11,8 +11,8 @@
 //!   logic of their own.
 #![forbid(unsafe_code)]
 
-pub mod config;
 pub mod actors;
+pub mod config;
 pub mod directory;
 pub mod sip;
 pub mod store;

@@ -9,7 +9,9 @@ use rand::rngs::OsRng;
 
 use super::sip::{unix_now, EndpointGone, SipActor};
 use crate::directory::seal::Sealer;
-use crate::directory::{self, build_app, build_endpoint, secret_matches, DirectoryError, Domains, NewApp};
+use crate::directory::{
+    self, build_app, build_endpoint, secret_matches, DirectoryError, Domains, NewApp,
+};
 use crate::sip::registrar::Aor;
 use crate::store::{App, AppId, Endpoint, GroupCommit, Store, StoreError};
 
@@ -85,7 +87,10 @@ impl DirectoryService {
 
     pub async fn delete_app(&self, id: AppId) -> Result<(), DirectoryError> {
         let app = self.app(id)?.ok_or(DirectoryError::NoSuchApp)?;
-        let (endpoints, _) = self.store.endpoints_of_app(id, 0, usize::MAX).map_err(store_err)?;
+        let (endpoints, _) = self
+            .store
+            .endpoints_of_app(id, 0, usize::MAX)
+            .map_err(store_err)?;
         match self.store.delete_app(id) {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(DirectoryError::NoSuchApp),
@@ -93,7 +98,8 @@ impl DirectoryService {
         }
         self.durable().await?;
         for ep in endpoints {
-            self.sip.do_send(EndpointGone(Aor::new(ep.username, &ep.domain)));
+            self.sip
+                .do_send(EndpointGone(Aor::new(ep.username, &ep.domain)));
         }
         if !self.apps()?.iter().any(|a| a.domain == app.domain) {
             self.domains.remove(&app.domain);
@@ -106,7 +112,10 @@ impl DirectoryService {
     /// the same error, reached after the same work.
     pub fn authenticate(&self, appid: u64, secret: &str) -> Result<App, DirectoryError> {
         let app = self.store.app(AppId(appid)).map_err(store_err)?;
-        let expected = app.as_ref().map(|a| a.secret.as_str()).unwrap_or("00000000-0000-4000-8000-000000000000");
+        let expected = app
+            .as_ref()
+            .map(|a| a.secret.as_str())
+            .unwrap_or("00000000-0000-4000-8000-000000000000");
         let ok = secret_matches(expected, secret);
         match app {
             Some(a) if ok => Ok(a),
@@ -114,7 +123,12 @@ impl DirectoryService {
         }
     }
 
-    pub async fn add_endpoint(&self, app: &App, username: &str, password: &str) -> Result<Endpoint, DirectoryError> {
+    pub async fn add_endpoint(
+        &self,
+        app: &App,
+        username: &str,
+        password: &str,
+    ) -> Result<Endpoint, DirectoryError> {
         directory::check_username(username)?;
         directory::check_password(password)?;
         let sealed = self.seal(app, username, password);
@@ -129,7 +143,12 @@ impl DirectoryService {
         Ok(ep)
     }
 
-    pub async fn update_password(&self, app: &App, username: &str, password: &str) -> Result<Endpoint, DirectoryError> {
+    pub async fn update_password(
+        &self,
+        app: &App,
+        username: &str,
+        password: &str,
+    ) -> Result<Endpoint, DirectoryError> {
         let old = self.endpoint(app, username)?;
         directory::check_password(password)?;
         let sealed = self.seal(app, username, password);
@@ -146,7 +165,12 @@ impl DirectoryService {
         Ok(ep)
     }
 
-    pub async fn set_enabled(&self, app: &App, username: &str, enabled: bool) -> Result<Endpoint, DirectoryError> {
+    pub async fn set_enabled(
+        &self,
+        app: &App,
+        username: &str,
+        enabled: bool,
+    ) -> Result<Endpoint, DirectoryError> {
         let mut ep = self.endpoint(app, username)?;
         ep.enabled = enabled;
         ep.updated_at = unix_now();
@@ -158,23 +182,34 @@ impl DirectoryService {
         }
         self.durable().await?;
         if !enabled {
-            self.sip.do_send(EndpointGone(Aor::new(&ep.username, &ep.domain)));
+            self.sip
+                .do_send(EndpointGone(Aor::new(&ep.username, &ep.domain)));
         }
         Ok(ep)
     }
 
     /// An endpoint of `app` (an endpoint of another app is "does not exist").
     pub fn endpoint(&self, app: &App, username: &str) -> Result<Endpoint, DirectoryError> {
-        match self.store.endpoint(&app.domain, username).map_err(store_err)? {
+        match self
+            .store
+            .endpoint(&app.domain, username)
+            .map_err(store_err)?
+        {
             Some(ep) if ep.app == app.id => Ok(ep),
             _ => Err(DirectoryError::NoSuchEndpoint),
         }
     }
 
     /// Page `page` (from 1) of the app's endpoints, and their total.
-    pub fn list_endpoints(&self, app: &App, page: usize) -> Result<(Vec<Endpoint>, usize), DirectoryError> {
+    pub fn list_endpoints(
+        &self,
+        app: &App,
+        page: usize,
+    ) -> Result<(Vec<Endpoint>, usize), DirectoryError> {
         let offset = page.saturating_sub(1).saturating_mul(PAGE_SIZE);
-        self.store.endpoints_of_app(app.id, offset, PAGE_SIZE).map_err(store_err)
+        self.store
+            .endpoints_of_app(app.id, offset, PAGE_SIZE)
+            .map_err(store_err)
     }
 
     pub async fn remove_endpoint(&self, app: &App, username: &str) -> Result<(), DirectoryError> {
@@ -185,7 +220,8 @@ impl DirectoryService {
             Err(e) => return Err(store_err(e)),
         }
         self.durable().await?;
-        self.sip.do_send(EndpointGone(Aor::new(&ep.username, &ep.domain)));
+        self.sip
+            .do_send(EndpointGone(Aor::new(&ep.username, &ep.domain)));
         tracing::info!(appid = %app.id, username, "endpoint removed");
         Ok(())
     }

@@ -36,7 +36,11 @@ fn load_or_create(dir: &Path, name: &str, len: usize, text: bool) -> Result<Vec<
     }
     let mut raw = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut raw);
-    let content = if text { hex::encode(&raw).into_bytes() } else { raw };
+    let content = if text {
+        hex::encode(&raw).into_bytes()
+    } else {
+        raw
+    };
     let tmp = dir.join(format!(".{name}.tmp"));
     {
         let mut f = fs::OpenOptions::new()
@@ -91,7 +95,10 @@ mod tests {
         let t1 = admin_token(dir.path()).unwrap();
         assert_eq!(t1.len(), 64);
         assert_eq!(admin_token(dir.path()).unwrap(), t1);
-        let mode = fs::metadata(dir.path().join("admin.token")).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join("admin.token"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let k = nonce_key(dir.path()).unwrap();
         assert_eq!(nonce_key(dir.path()).unwrap(), k);

@@ -117,8 +117,9 @@ impl Engine {
         let live = restore_bindings(store.as_ref())?;
         commit.sync().await?;
 
-        let auth_cfg = AuthConfig::from_names(&settings.digest.algorithms, settings.digest.nonce_ttl_secs)
-            .map_err(StartError::Setting)?;
+        let auth_cfg =
+            AuthConfig::from_names(&settings.digest.algorithms, settings.digest.nonce_ttl_secs)
+                .map_err(StartError::Setting)?;
         let limits = Limits {
             max_message: settings.sip.max_message_bytes,
             ..Limits::default()
@@ -150,7 +151,13 @@ impl Engine {
             // the actor's address before it runs, start the sockets, then start the actor.
             let ctx: Context<SipActor> = Context::new();
             let me = ctx.address();
-            let sockets = match Sockets::start(bound, limits, max_conns, me.clone().recipient(), me.recipient()) {
+            let sockets = match Sockets::start(
+                bound,
+                limits,
+                max_conns,
+                me.clone().recipient(),
+                me.recipient(),
+            ) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = tx.send(Err(e));
@@ -167,8 +174,16 @@ impl Engine {
                 },
                 force_rport: sip_settings.force_rport,
                 sent_by: vec![
-                    (Transport::Udp, Host::from(advertised.ip()), advertised.port()),
-                    (Transport::Tcp, Host::from(advertised.ip()), advertised.port()),
+                    (
+                        Transport::Udp,
+                        Host::from(advertised.ip()),
+                        advertised.port(),
+                    ),
+                    (
+                        Transport::Tcp,
+                        Host::from(advertised.ip()),
+                        advertised.port(),
+                    ),
                 ],
                 max_transactions: sip_settings.max_transactions,
                 limits,
@@ -186,7 +201,13 @@ impl Engine {
             Ok(Err(source)) => return Err(StartError::Bind { addr, source }),
             Err(_) => return Err(StartError::SipThread),
         };
-        let directory = DirectoryService::new(store.clone(), commit.clone(), domains.clone(), sealer, sip.clone());
+        let directory = DirectoryService::new(
+            store.clone(),
+            commit.clone(),
+            domains.clone(),
+            sealer,
+            sip.clone(),
+        );
         Ok(Engine {
             directory,
             sip,
@@ -217,7 +238,9 @@ impl Engine {
                 out.push(view(&aor, b, owner, now));
             }
         }
-        out.sort_by(|a, b| (&a.realm, &a.username, &a.contact).cmp(&(&b.realm, &b.username, &b.contact)));
+        out.sort_by(|a, b| {
+            (&a.realm, &a.username, &a.contact).cmp(&(&b.realm, &b.username, &b.contact))
+        });
         Ok(out)
     }
 
@@ -249,7 +272,11 @@ fn restore_bindings(store: &dyn Store) -> Result<Vec<(Aor, Vec<Binding>)>, Store
     let mut live = Vec::new();
     let mut purged = 0;
     for (aor, bindings) in store.all_bindings()? {
-        let keep: Vec<Binding> = bindings.iter().filter(|b| b.expires_at > now).cloned().collect();
+        let keep: Vec<Binding> = bindings
+            .iter()
+            .filter(|b| b.expires_at > now)
+            .cloned()
+            .collect();
         if keep.len() != bindings.len() {
             purged += bindings.len() - keep.len();
             store.put_bindings(&aor, &keep)?;
@@ -288,5 +315,9 @@ fn advertised_ip(settings: &Settings) -> Option<IpAddr> {
     let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
     probe.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
     let ip = probe.local_addr().ok()?.ip();
-    Some(if ip.is_unspecified() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { ip })
+    Some(if ip.is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        ip
+    })
 }

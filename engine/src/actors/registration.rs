@@ -73,7 +73,8 @@ impl RegistrationActor {
         let Some(next) = self.bindings.iter().map(|b| b.expires_at).min() else {
             return;
         };
-        let delay = Duration::from_secs(next.saturating_sub(unix_now())) + Duration::from_millis(50);
+        let delay =
+            Duration::from_secs(next.saturating_sub(unix_now())) + Duration::from_millis(50);
         self.expiry = Some(ctx.run_later(delay, |act, ctx| {
             act.expiry = None;
             act.expire(ctx);
@@ -188,6 +189,12 @@ impl Handler<Current> for RegistrationActor {
     type Result = MessageResult<Current>;
     fn handle(&mut self, _: Current, _ctx: &mut Context<Self>) -> Self::Result {
         let now = unix_now();
-        MessageResult(self.bindings.iter().filter(|b| b.expires_at > now).cloned().collect())
+        MessageResult(
+            self.bindings
+                .iter()
+                .filter(|b| b.expires_at > now)
+                .cloned()
+                .collect(),
+        )
     }
 }

@@ -13,10 +13,11 @@ use actix::prelude::*;
 
 use super::registration::{Register, RegistrationActor};
 use super::transport::{ConnClosed, SipInbound, Sockets};
-use crate::directory::Domains;
-use crate::sip::auth::{Authenticator, ChallengeKind, StoredCredentials, Verdict};
-use crate::sip::message::{response_to, Method, Request, Response};
-use crate::sip::registrar::{Aor, Binding, RegistrarConfig};
+use crate::sip::auth::{Authenticator, StoredCredentials};
+use crate::sip::message::{HeaderName, Method, Request, Response};
+use crate::sip::registrar::{
+    admit, Admission, Aor, Binding, Domains, EndpointAuth, RegistrarConfig,
+};
 use crate::sip::transaction::{Output, TransactionLayer, TxEvent, TxId};
 use crate::sip::uas::{self, Capabilities};
 use crate::sip::Peer;
@@ -133,7 +134,11 @@ impl SipActor {
     fn on_event(&mut self, ev: TxEvent, ctx: &mut Context<Self>) {
         match ev {
             TxEvent::Request { tx, request, peer } => self.on_request(tx, request, peer, ctx),
-            TxEvent::Malformed { peer, error, answered } => {
+            TxEvent::Malformed {
+                peer,
+                error,
+                answered,
+            } => {
                 tracing::debug!(source = %peer.addr, %error, ?answered, "malformed SIP message");
             }
             TxEvent::Overloaded { peer } => {
@@ -167,55 +172,50 @@ impl SipActor {
         }
     }
 
-    /// RFC 3261 §10.3 steps 1–5 here (address of record, digest, authorisation); steps 6–8
-    /// in the address of record's registration actor, which answers once the binding is
-    /// durable.
-    fn on_register(&mut self, tx: TxId, req: Request, peer: Peer, tag: String, ctx: &mut Context<Self>) {
-        let aor = match self.domains.aor_of(&req) {
-            Ok(a) => a,
-            Err(status) => {
-                self.respond(tx, response_to(&req, status, Some(&tag)));
-                return;
-            }
-        };
+    /// Admission (§10.3 steps 1–5) is decided by the registrar core; an accepted REGISTER goes
+    /// to its address of record's actor, which answers once the binding is durable.
+    fn on_register(
+        &mut self,
+        tx: TxId,
+        req: Request,
+        peer: Peer,
+        tag: String,
+        ctx: &mut Context<Self>,
+    ) {
         let now = unix_now();
         let store = self.store.clone();
-        let domain = aor.domain.clone();
-        let mut endpoint = None;
-        let verdict = self.auth.verify(now, &req, ChallengeKind::Www, &aor.domain, |user| {
-            let ep = store.endpoint(&domain, user).ok().flatten()?;
-            let creds = StoredCredentials {
-                ha1_md5: ep.ha1_md5.clone(),
-                ha1_sha256: ep.ha1_sha256.clone(),
-            };
-            endpoint = Some(ep);
-            Some(creds)
-        });
-        match verdict {
-            Verdict::Challenge { stale, failure } => {
-                if let Some(failure) = failure {
+        let decision = admit(
+            &mut self.auth,
+            &self.domains,
+            now,
+            &req,
+            &tag,
+            |domain, user| {
+                let ep = store.endpoint(domain, user).ok().flatten()?;
+                Some(EndpointAuth {
+                    credentials: StoredCredentials {
+                        ha1_md5: ep.ha1_md5,
+                        ha1_sha256: ep.ha1_sha256,
+                    },
+                    enabled: ep.enabled,
+                })
+            },
+        );
+        match decision {
+            Admission::Respond { response, failure } => {
+                if let Some(reason) = failure {
                     tracing::info!(
                         target: "security",
                         source = %peer.addr,
-                        realm = %aor.domain,
-                        user = %aor.user,
-                        reason = ?failure,
+                        to = req.headers.get(&HeaderName::To).unwrap_or(""),
+                        ?reason,
                         "digest authentication failed"
                     );
                 }
-                let resp = self.auth.challenge(now, &req, ChallengeKind::Www, &aor.domain, stale, &tag);
-                self.respond(tx, resp);
+                self.respond(tx, *response);
             }
-            Verdict::Authenticated { username } => {
-                let enabled = endpoint.as_ref().is_some_and(|e| e.enabled);
-                if username != aor.user || !enabled {
-                    // Binding a contact to somebody else's address of record, or a disabled
-                    // endpoint.
-                    let why = if enabled { "not your address of record" } else { "endpoint disabled" };
-                    self.respond(tx, uas::reject_with(&req, 403, &tag, why));
-                    return;
-                }
-                let actor = self.registration(aor.clone(), ctx);
+            Admission::Accept { aor } => {
+                let actor = self.registration(aor, ctx);
                 actor.do_send(Register {
                     tx,
                     request: req,
@@ -321,7 +321,11 @@ impl Handler<Restore> for SipActor {
 impl Handler<RegistrationIdle> for SipActor {
     type Result = ();
     fn handle(&mut self, msg: RegistrationIdle, _ctx: &mut Context<Self>) {
-        if self.registrations.get(&msg.0).is_some_and(|a| !a.connected()) {
+        if self
+            .registrations
+            .get(&msg.0)
+            .is_some_and(|a| !a.connected())
+        {
             self.registrations.remove(&msg.0);
         }
     }
@@ -333,7 +337,10 @@ impl Handler<LookupBindings> for SipActor {
         let actor = self.registrations.get(&msg.0).cloned();
         Box::pin(async move {
             match actor {
-                Some(a) => a.send(super::registration::Current).await.unwrap_or_default(),
+                Some(a) => a
+                    .send(super::registration::Current)
+                    .await
+                    .unwrap_or_default(),
                 None => Vec::new(),
             }
         })

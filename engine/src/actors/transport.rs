@@ -140,11 +140,22 @@ impl Sockets {
             None => {
                 let me = self.clone();
                 actix::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(t.peer.addr)).await {
+                    match tokio::time::timeout(
+                        Duration::from_secs(5),
+                        TcpStream::connect(t.peer.addr),
+                    )
+                    .await
+                    {
                         Ok(Ok(stream)) => {
                             let id = me.adopt(stream, t.peer.addr);
                             if let Some(id) = id {
-                                let tx = me.conns.lock().expect("conns lock").by_id.get(&id).map(|c| c.tx.clone());
+                                let tx = me
+                                    .conns
+                                    .lock()
+                                    .expect("conns lock")
+                                    .by_id
+                                    .get(&id)
+                                    .map(|c| c.tx.clone());
                                 if let Some(tx) = tx {
                                     let _ = tx.try_send(t.bytes);
                                 }
@@ -236,7 +247,12 @@ async fn write_loop(mut w: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiv
     let _ = w.shutdown().await;
 }
 
-async fn read_loop(s: Sockets, mut r: tokio::net::tcp::OwnedReadHalf, id: ConnId, addr: SocketAddr) {
+async fn read_loop(
+    s: Sockets,
+    mut r: tokio::net::tcp::OwnedReadHalf,
+    id: ConnId,
+    addr: SocketAddr,
+) {
     let mut framer = StreamFramer::new(s.limits);
     let mut buf = vec![0u8; 16 * 1024];
     let mut delivered_any = false;
@@ -274,7 +290,13 @@ async fn read_loop(s: Sockets, mut r: tokio::net::tcp::OwnedReadHalf, id: ConnId
                 }
                 Ok(Some(Frame::Ping)) => {
                     delivered_any = true;
-                    let tx = s.conns.lock().expect("conns lock").by_id.get(&id).map(|c| c.tx.clone());
+                    let tx = s
+                        .conns
+                        .lock()
+                        .expect("conns lock")
+                        .by_id
+                        .get(&id)
+                        .map(|c| c.tx.clone());
                     if let Some(tx) = tx {
                         let _ = tx.try_send(Bytes::from_static(b"\r\n"));
                     }

@@ -6,10 +6,9 @@
 //! realm (MD5 and SHA-256), and, only when the operator enabled `reveal_sip_passwords`, a copy
 //! sealed with ChaCha20-Poly1305 under a key in the data directory.
 
-mod domains;
 pub mod seal;
 
-pub use domains::Domains;
+pub use crate::sip::registrar::Domains;
 
 use rand::Rng;
 
@@ -49,7 +48,9 @@ pub fn check_username(u: &str) -> Result<(), DirectoryError> {
         return Err(DirectoryError::InvalidUsername("at most 64 characters"));
     }
     if !u.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(DirectoryError::InvalidUsername("must start with a letter or digit"));
+        return Err(DirectoryError::InvalidUsername(
+            "must start with a letter or digit",
+        ));
     }
     if !u
         .bytes()
@@ -87,14 +88,18 @@ pub fn check_domain(d: &str) -> Result<String, DirectoryError> {
         && d.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
     if ok || d.parse::<std::net::IpAddr>().is_ok() {
         Ok(d)
     } else {
-        Err(DirectoryError::InvalidApp("domain is not a valid host name"))
+        Err(DirectoryError::InvalidApp(
+            "domain is not a valid host name",
+        ))
     }
 }
 
@@ -104,7 +109,9 @@ pub fn check_url(u: &str) -> Result<(), DirectoryError> {
     let rest = lower
         .strip_prefix("http://")
         .or_else(|| lower.strip_prefix("https://"))
-        .ok_or(DirectoryError::InvalidApp("URLs must start with http:// or https://"))?;
+        .ok_or(DirectoryError::InvalidApp(
+            "URLs must start with http:// or https://",
+        ))?;
     if rest.is_empty() || u.len() > 2048 || u.chars().any(char::is_whitespace) {
         return Err(DirectoryError::InvalidApp("malformed URL"));
     }
@@ -130,7 +137,9 @@ pub fn build_app(
 ) -> Result<App, DirectoryError> {
     let name = new.name.trim();
     if name.is_empty() || name.len() > 128 {
-        return Err(DirectoryError::InvalidApp("name must be 1 to 128 characters"));
+        return Err(DirectoryError::InvalidApp(
+            "name must be 1 to 128 characters",
+        ));
     }
     check_url(&new.answer_url)?;
     if let Some(e) = &new.event_url {
@@ -158,7 +167,14 @@ pub fn new_secret(rng: &mut impl Rng) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Builds an endpoint record for `app` (HA1 values for the app's realm).
@@ -241,7 +257,10 @@ mod tests {
             domain: Some("Sip.Example.ORG.".into()),
             ..new
         };
-        assert_eq!(build_app(&own, "d", 1, &mut rng).unwrap().domain, "sip.example.org");
+        assert_eq!(
+            build_app(&own, "d", 1, &mut rng).unwrap().domain,
+            "sip.example.org"
+        );
     }
 
     #[test]
@@ -262,7 +281,10 @@ mod tests {
         let ep = build_endpoint(&app, "alice", "wonderland", None, 5).unwrap();
         let json = serde_json::to_string(&ep).unwrap();
         assert!(!json.contains("wonderland"));
-        assert_eq!(ep.ha1_md5, ha1(Algorithm::Md5, "alice", "example.com", "wonderland"));
+        assert_eq!(
+            ep.ha1_md5,
+            ha1(Algorithm::Md5, "alice", "example.com", "wonderland")
+        );
         assert_eq!(ep.ha1_sha256.len(), 64);
     }
 

@@ -32,7 +32,13 @@ impl Sealer {
     }
 
     /// nonce (12 bytes) || ciphertext+tag.
-    pub fn seal(&self, domain: &str, username: &str, password: &str, rng: &mut impl RngCore) -> Vec<u8> {
+    pub fn seal(
+        &self,
+        domain: &str,
+        username: &str,
+        password: &str,
+        rng: &mut impl RngCore,
+    ) -> Vec<u8> {
         let mut nonce = [0u8; 12];
         rng.fill_bytes(&mut nonce);
         let aad = format!("{domain}\0{username}");
@@ -82,9 +88,14 @@ mod tests {
         let s = Sealer::new(&[7u8; 32]);
         let sealed = s.seal("example.com", "alice", "wonderland", &mut rng);
         assert!(!sealed.windows(10).any(|w| w == b"wonderland"));
-        assert_eq!(s.open("example.com", "alice", &sealed).unwrap(), "wonderland");
+        assert_eq!(
+            s.open("example.com", "alice", &sealed).unwrap(),
+            "wonderland"
+        );
         assert!(s.open("example.com", "bob", &sealed).is_err());
-        assert!(Sealer::new(&[8u8; 32]).open("example.com", "alice", &sealed).is_err());
+        assert!(Sealer::new(&[8u8; 32])
+            .open("example.com", "alice", &sealed)
+            .is_err());
         let mut tampered = sealed.clone();
         tampered[20] ^= 1;
         assert!(s.open("example.com", "alice", &tampered).is_err());

@@ -27,11 +27,17 @@ impl Domains {
     }
 
     pub fn add(&self, domain: &str) {
-        self.own.write().expect("domains lock").insert(domain.to_ascii_lowercase());
+        self.own
+            .write()
+            .expect("domains lock")
+            .insert(domain.to_ascii_lowercase());
     }
 
     pub fn remove(&self, domain: &str) {
-        self.own.write().expect("domains lock").remove(&domain.to_ascii_lowercase());
+        self.own
+            .write()
+            .expect("domains lock")
+            .remove(&domain.to_ascii_lowercase());
     }
 
     /// The domain a host names: an app's own domain if it is one, else the default domain (a
@@ -66,11 +72,26 @@ mod tests {
     fn unknown_hosts_and_addresses_belong_to_the_default_domain() {
         let d = Domains::new("PBX.example.com");
         d.add("Sip.Acme.test");
-        assert_eq!(d.resolve(&Host::Name("sip.acme.TEST".into())), "sip.acme.test");
-        assert_eq!(d.resolve(&Host::Name("pbx.example.com".into())), "pbx.example.com");
-        assert_eq!(d.resolve(&Host::Name("other.test".into())), "pbx.example.com");
-        assert_eq!(d.resolve(&Host::V4("192.0.2.1".parse().unwrap())), "pbx.example.com");
+        assert_eq!(
+            d.resolve(&Host::Name("sip.acme.TEST".into())),
+            "sip.acme.test"
+        );
+        assert_eq!(
+            d.resolve(&Host::Name("pbx.example.com".into())),
+            "pbx.example.com"
+        );
+        assert_eq!(
+            d.resolve(&Host::Name("other.test".into())),
+            "pbx.example.com"
+        );
+        assert_eq!(
+            d.resolve(&Host::V4("192.0.2.1".parse().unwrap())),
+            "pbx.example.com"
+        );
         d.remove("sip.acme.test");
-        assert_eq!(d.resolve(&Host::Name("sip.acme.test".into())), "pbx.example.com");
+        assert_eq!(
+            d.resolve(&Host::Name("sip.acme.test".into())),
+            "pbx.example.com"
+        );
     }
 }

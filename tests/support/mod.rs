@@ -1,0 +1,206 @@
+//! End-to-end test support: the real `ringmaster` binary on loopback, its CLI, HTTP calls and
+//! SIPp. Every process started here is stopped by PID when its handle drops, every wait is
+//! bounded, and every address is on 127.0.0.0/8.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ringmaster");
+
+/// A port free for both UDP and TCP on 127.0.0.1.
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().expect("addr").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+/// A running `ringmaster serve`.
+pub struct Server {
+    pub dir: PathBuf,
+    pub sip: SocketAddr,
+    pub http: SocketAddr,
+    extra: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts the server on fresh loopback ports with its data in `dir`.
+    pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut s = Server {
+            dir: dir.to_path_buf(),
+            sip: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            http: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            child: None,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .expect("log file");
+        let child = Command::new(BIN)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .arg("--sip-listen")
+            .arg(self.sip.to_string())
+            .arg("--http-listen")
+            .arg(self.http.to_string())
+            .arg("--sip-domain")
+            .arg("test.local")
+            .args(&self.extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ringmaster");
+        self.child = Some(child);
+        self.wait_healthy();
+    }
+
+    fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let url = format!("http://{}/health", self.http);
+        while Instant::now() < deadline {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!(
+                        "ringmaster exited during start: {status}; log:\n{}",
+                        self.log()
+                    );
+                }
+            }
+            if ureq::get(&url)
+                .timeout(Duration::from_millis(500))
+                .call()
+                .is_ok()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("ringmaster did not become healthy; log:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// `kill -9`, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts again on the same ports and data directory.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Runs an operator command against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--server")
+            .arg(format!("http://{}", self.http))
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .output()
+            .expect("run ringmaster cli");
+        out
+    }
+
+    /// Runs an operator command that prints JSON and parses it.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// POSTs JSON to the HTTP API; returns the status and the JSON answer.
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let url = format!("http://{}{}", self.http, path);
+        let resp = ureq::post(&url)
+            .timeout(Duration::from_secs(10))
+            .send_json(body);
+        let resp = match resp {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("POST {url}: {e}"),
+        };
+        let status = resp.status();
+        (status, resp.into_json().unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// SIPp, bounded in time, killed by PID if it overruns. Returns its exit code (0: every call
+/// succeeded).
+pub fn sipp(args: &[&str], limit: Duration) -> i32 {
+    assert!(
+        Command::new("sipp").arg("-v").output().is_ok(),
+        "SIPp is not installed; run scripts/setup (installs Debian's sip-tester)"
+    );
+    let mut child = Command::new("sipp")
+        .args(args)
+        .args(["-nostdin", "-timeout_error"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sipp");
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sipp overran {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Path of a file under tests/.
+pub fn test_file(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(rel)
+}
