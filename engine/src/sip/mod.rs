@@ -6,6 +6,7 @@
 //! bytes to transmit and where, events for the layer above, and the next deadline. Nothing in
 //! this module reads a clock, opens a socket or spawns a task.
 
+pub mod digest;
 pub mod registrar;
 pub mod transport;
 
