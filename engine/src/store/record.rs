@@ -13,8 +13,8 @@ impl std::fmt::Display for AppId {
     }
 }
 
-/// An application: the owner of endpoints, numbers and call scripts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An application: the owner of endpoints, numbers and call scripts. `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct App {
     pub id: AppId,
     pub name: String,
@@ -31,7 +31,8 @@ pub struct App {
 
 /// A SIP user of an app. The password is never stored in clear: only the digest HA1 values for
 /// the endpoint's realm, and, if the operator enabled `reveal_sip_passwords`, a sealed copy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` hides all three: an HA1 is as good as the password for digest authentication.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub app: AppId,
     pub domain: String,
@@ -47,4 +48,60 @@ pub struct Endpoint {
     /// Unix seconds.
     pub created_at: u64,
     pub updated_at: u64,
+}
+
+/// Shown in place of a secret in `Debug` output.
+const HIDDEN: &str = "<hidden>";
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("secret", &HIDDEN)
+            .field("answer_url", &self.answer_url)
+            .field("event_url", &self.event_url)
+            .field("domain", &self.domain)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("app", &self.app)
+            .field("domain", &self.domain)
+            .field("username", &self.username)
+            .field("ha1_md5", &HIDDEN)
+            .field("ha1_sha256", &HIDDEN)
+            .field("enabled", &self.enabled)
+            .field(
+                "sealed_password",
+                &self.sealed_password.as_ref().map(|_| HIDDEN),
+            )
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::conformance;
+
+    #[test]
+    fn debug_hides_secrets_and_ha1s() {
+        let mut endpoint = conformance::endpoint(1, "example.com", "alice");
+        endpoint.sealed_password = Some(vec![0xab; 40]);
+        let shown = format!("{endpoint:?}");
+        assert!(
+            shown.contains("\"alice\"") && shown.contains("<hidden>"),
+            "{shown}"
+        );
+        assert!(!shown.contains(conformance::HA1_MARK), "{shown}");
+        assert!(!shown.contains("171"), "sealed bytes are hidden: {shown}");
+        let shown = format!("{:?}", conformance::app(7, "example.com"));
+        assert!(!shown.contains("secret-7"), "{shown}");
+    }
 }
