@@ -11,8 +11,9 @@ use super::sip::{unix_now, RegistrationIdle, Respond, SipActor};
 use crate::sip::message::{response_to, Request};
 use crate::sip::registrar::{self, Aor, Binding, RegistrarConfig};
 use crate::sip::transaction::TxId;
+use crate::sip::uas::reject_with;
 use crate::sip::Peer;
-use crate::store::{GroupCommit, Store};
+use crate::store::{GroupCommit, Store, StoreError};
 
 /// An authenticated REGISTER for this actor's address of record.
 #[derive(Message)]
@@ -140,13 +141,24 @@ impl Handler<Register> for RegistrationActor {
             });
             return;
         }
-        if let Err(e) = self.store.put_bindings(&self.aor, &update.bindings) {
-            tracing::error!(aor = %self.aor, error = %e, "could not store bindings");
-            self.sip.do_send(Respond {
-                tx: msg.tx,
-                response: response_to(&msg.request, 500, Some(&msg.to_tag)),
-            });
-            return;
+        match self.store.put_bindings(&self.aor, &update.bindings) {
+            Ok(()) => {}
+            // The endpoint was removed or disabled since the REGISTER was admitted.
+            Err(StoreError::NotFound) => {
+                self.sip.do_send(Respond {
+                    tx: msg.tx,
+                    response: reject_with(&msg.request, 403, &msg.to_tag, "endpoint removed"),
+                });
+                return;
+            }
+            Err(e) => {
+                tracing::error!(aor = %self.aor, error = %e, "could not store bindings");
+                self.sip.do_send(Respond {
+                    tx: msg.tx,
+                    response: response_to(&msg.request, 500, Some(&msg.to_tag)),
+                });
+                return;
+            }
         }
         self.bindings = update.bindings;
         self.schedule_expiry(ctx);
