@@ -80,9 +80,12 @@ impl Default for RegistrarSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DigestSettings {
-    /// Algorithms offered, in order, one challenge each. MD5 first by default: Debian's SIPp
-    /// 3.6.1 answers only MD5 and reads only the first challenge; RFC 8760 clients pick the
-    /// first they support, so list SHA-256 first once every client of yours handles it.
+    /// Algorithms offered, in order, one challenge each. Default: MD5 alone, because older
+    /// clients fail on a challenge they cannot answer instead of skipping it: Debian's baresip
+    /// 1.0 aborts the registration ("Function not implemented") when any challenge is SHA-256,
+    /// PJSIP before 2.14 returns PJSIP_EINVALIDALGORITHM the same way, and SIPp 3.6.1 reads
+    /// only the first challenge and only knows MD5. With modern clients set
+    /// `["SHA-256", "MD5"]` (RFC 8760 clients pick the first they support).
     pub algorithms: Vec<String>,
     /// Nonce lifetime in seconds; older nonces are answered `stale=true`.
     pub nonce_ttl_secs: u64,
@@ -91,7 +94,7 @@ pub struct DigestSettings {
 impl Default for DigestSettings {
     fn default() -> Self {
         DigestSettings {
-            algorithms: vec!["MD5".into(), "SHA-256".into()],
+            algorithms: vec!["MD5".into()],
             nonce_ttl_secs: 300,
         }
     }
