@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{request, Net, Node};
 use engine::sip::message::{response_to, HeaderName, HeaderView};
-use engine::sip::transaction::{Config, State, TxEvent, TxId};
+use engine::sip::transaction::{Config, State, TxEvent};
 use engine::sip::Transport;
 
 const UAC: usize = 0;
@@ -34,19 +34,6 @@ fn invite() -> engine::sip::message::Request {
 
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
-}
-
-/// The server transaction of the last Request event at the UAS.
-fn server_tx(net: &mut Net) -> TxId {
-    net.nodes[UAS]
-        .events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            TxEvent::Request { tx, .. } => Some(*tx),
-            _ => None,
-        })
-        .expect("a request reached the UAS")
 }
 
 #[test]
@@ -93,13 +80,7 @@ fn non_invite_server_absorbs_retransmissions_and_replays_its_final_response() {
         .send_request(now, options(), peer)
         .unwrap();
     net.run();
-    let stx = server_tx(&mut net);
-    let req = net.nodes[UAS].layer.request(stx).unwrap().clone();
-    let now = net.now;
-    net.nodes[UAS]
-        .layer
-        .respond(now, stx, response_to(&req, 200, Some("b1")))
-        .unwrap();
+    let stx = net.answer(UAS, 200);
     net.advance(secs(1.0));
     // The UAS saw one request; the retransmission got the stored 200.
     let requests = net.nodes[UAS]
@@ -160,17 +141,10 @@ fn trying_stops_invite_retransmissions_and_a_retransmitted_invite_gets_the_provi
     assert_eq!(net.nodes[UAC].sent_lines(), ["INVITE"]);
     assert_eq!(net.nodes[UAS].sent_lines(), ["SIP/2.0 100"]);
     // A duplicate INVITE from the network: answered from the transaction, not passed up.
-    let stx = server_tx(&mut net);
+    let stx = net.last_server_tx(UAS);
     let dup = net.nodes[UAC].sent[0].1.clone();
-    let now = net.now;
     let from = net.peer(UAC);
-    net.nodes[UAS].layer.handle_inbound(
-        now,
-        engine::sip::Inbound {
-            peer: from,
-            bytes: dup.bytes,
-        },
-    );
+    net.inject(UAS, from, dup.bytes);
     net.run();
     assert_eq!(net.nodes[UAS].sent_lines(), ["SIP/2.0 100", "SIP/2.0 100"]);
     let requests = net.nodes[UAS]
@@ -201,13 +175,7 @@ fn non_2xx_final_is_acked_by_the_client_and_retransmitted_by_timer_g_until_then(
         .send_request(now, invite(), peer)
         .unwrap();
     net.run();
-    let stx = server_tx(&mut net);
-    let req = net.nodes[UAS].layer.request(stx).unwrap().clone();
-    let now = net.now;
-    net.nodes[UAS]
-        .layer
-        .respond(now, stx, response_to(&req, 486, Some("b1")))
-        .unwrap();
+    let stx = net.answer(UAS, 486);
     net.advance(secs(1.0));
     assert_eq!(
         net.nodes[UAS].sent_lines(),
@@ -250,13 +218,7 @@ fn server_without_ack_for_its_error_response_times_out_with_timer_h() {
         .send_request(now, invite(), peer)
         .unwrap();
     net.run();
-    let stx = server_tx(&mut net);
-    let req = net.nodes[UAS].layer.request(stx).unwrap().clone();
-    let now = net.now;
-    net.nodes[UAS]
-        .layer
-        .respond(now, stx, response_to(&req, 480, Some("b1")))
-        .unwrap();
+    let stx = net.answer(UAS, 480);
     net.advance(secs(40.0));
     // Timer G: 0.5, 1, 2, 4, 4, ... until Timer H at 32 s.
     let times: Vec<f64> = net.nodes[UAS]
@@ -285,13 +247,7 @@ fn two_hundred_is_retransmitted_until_the_ack_and_the_ack_reaches_the_tu() {
         .send_request(now, invite(), peer)
         .unwrap();
     net.run();
-    let stx = server_tx(&mut net);
-    let req = net.nodes[UAS].layer.request(stx).unwrap().clone();
-    let now = net.now;
-    net.nodes[UAS]
-        .layer
-        .respond(now, stx, response_to(&req, 200, Some("b1")))
-        .unwrap();
+    let stx = net.answer(UAS, 200);
     net.run();
     // The UAC's TU sees the 200; it does not ACK until 1.6 s later (2xx resent at 0.5, 1.5).
     assert!(net.nodes[UAC].events.iter().any(
@@ -348,13 +304,7 @@ fn unacknowledged_two_hundred_is_reported_after_timer_l() {
         .send_request(now, invite(), peer)
         .unwrap();
     net.run();
-    let stx = server_tx(&mut net);
-    let req = net.nodes[UAS].layer.request(stx).unwrap().clone();
-    let now = net.now;
-    net.nodes[UAS]
-        .layer
-        .respond(now, stx, response_to(&req, 200, Some("b1")))
-        .unwrap();
+    let stx = net.answer(UAS, 200);
     net.advance(secs(40.0));
     assert!(net.nodes[UAS]
         .events
@@ -373,23 +323,14 @@ fn cancel_after_ringing_gets_200_then_the_invite_gets_487_and_is_acked() {
         .send_request(now, invite(), peer)
         .unwrap();
     net.run();
-    let stx = server_tx(&mut net);
-    let req = net.nodes[UAS].layer.request(stx).unwrap().clone();
-    let now = net.now;
-    net.nodes[UAS]
-        .layer
-        .respond(now, stx, response_to(&req, 180, Some("b1")))
-        .unwrap();
+    let stx = net.answer(UAS, 180);
     net.run();
     net.nodes[UAC].layer.cancel(now, ctx).unwrap();
     net.run();
     assert!(net.nodes[UAS]
         .events
         .contains(&TxEvent::Cancelled { invite: stx }));
-    net.nodes[UAS]
-        .layer
-        .respond(now, stx, response_to(&req, 487, Some("b1")))
-        .unwrap();
+    net.respond(UAS, stx, 487);
     net.run();
     assert_eq!(
         net.nodes[UAS].sent_lines(),
@@ -425,12 +366,7 @@ fn cancel_before_any_provisional_waits_for_one() {
     net.nodes[UAC].layer.cancel(now, ctx).unwrap();
     net.run();
     assert_eq!(net.nodes[UAC].sent_lines(), ["INVITE"], "CANCEL held back");
-    let stx = server_tx(&mut net);
-    let req = net.nodes[UAS].layer.request(stx).unwrap().clone();
-    net.nodes[UAS]
-        .layer
-        .respond(now, stx, response_to(&req, 180, Some("b1")))
-        .unwrap();
+    net.answer(UAS, 180);
     net.run();
     assert_eq!(net.nodes[UAC].sent_lines(), ["INVITE", "CANCEL"]);
 }
@@ -441,15 +377,8 @@ fn cancel_for_an_unknown_invite_gets_481() {
     let cancel = request(
         "CANCEL sip:b@192.0.2.2 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKnothere\nFrom: <sip:a@192.0.2.1>;tag=a1\nTo: <sip:b@192.0.2.2>\nCall-ID: x\nCSeq: 1 CANCEL\nMax-Forwards: 70\n\n",
     );
-    let now = net.now;
     let from = net.peer(UAC);
-    net.nodes[UAS].layer.handle_inbound(
-        now,
-        engine::sip::Inbound {
-            peer: from,
-            bytes: cancel.encode(),
-        },
-    );
+    net.inject(UAS, from, cancel.encode());
     net.run();
     assert_eq!(net.nodes[UAS].sent_lines(), ["SIP/2.0 481"]);
 }
@@ -478,12 +407,7 @@ fn tcp_has_no_retransmissions_and_no_completed_wait() {
         .send_request(now, options(), peer)
         .unwrap();
     net.run();
-    let stx = server_tx(&mut net);
-    let req = net.nodes[UAS].layer.request(stx).unwrap().clone();
-    net.nodes[UAS]
-        .layer
-        .respond(now, stx, response_to(&req, 200, Some("b1")))
-        .unwrap();
+    net.answer(UAS, 200);
     net.run();
     // Timers J and K are zero over TCP: both ends are clean without any time passing.
     assert!(net.nodes[UAS].layer.is_empty());
@@ -494,15 +418,8 @@ fn tcp_has_no_retransmissions_and_no_completed_wait() {
 fn stray_responses_are_dropped() {
     let mut net = pair();
     let resp = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.2:5060;branch=z9hG4bKstray\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
-    let now = net.now;
     let from = net.peer(UAS);
-    net.nodes[UAC].layer.handle_inbound(
-        now,
-        engine::sip::Inbound {
-            peer: from,
-            bytes: resp.into(),
-        },
-    );
+    net.inject(UAC, from, resp);
     net.run();
     assert!(net.nodes[UAC].events.is_empty());
     assert!(net.nodes[UAC].sent.is_empty());
@@ -512,15 +429,8 @@ fn stray_responses_are_dropped() {
 fn malformed_request_gets_a_400_with_a_reason_at_its_source() {
     let mut net = pair();
     let bad = "OPTIONS sip:b@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5070;branch=z9hG4bKm\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
-    let now = net.now;
     let from = net.peer(UAC);
-    net.nodes[UAS].layer.handle_inbound(
-        now,
-        engine::sip::Inbound {
-            peer: from,
-            bytes: bad.into(),
-        },
-    );
+    net.inject(UAS, from, bad);
     let out = net.nodes[UAS].layer.poll_output().unwrap();
     let engine::sip::transaction::Output::Transmit(t) = out else {
         panic!("{out:?}")
@@ -555,15 +465,9 @@ fn via_gets_received_and_rport_and_responses_follow_rfc_routing_without_force_rp
     );
     let now = net.now;
     let from = net.peer(0);
-    net.nodes[1].layer.handle_inbound(
-        now,
-        engine::sip::Inbound {
-            peer: from,
-            bytes: req.encode(),
-        },
-    );
+    net.inject(1, from, req.encode());
     net.run();
-    let stx = server_tx_of(&net, 1);
+    let stx = net.last_server_tx(1);
     let stamped = net.nodes[1].layer.request(stx).unwrap().clone();
     let via = stamped.top_via().unwrap();
     assert_eq!(via.params.value("received"), Some("192.0.2.1"));
@@ -579,15 +483,9 @@ fn via_gets_received_and_rport_and_responses_follow_rfc_routing_without_force_rp
     let req = request(
         "OPTIONS sip:b@192.0.2.2 SIP/2.0\nVia: SIP/2.0/UDP client.example.com;branch=z9hG4bKv2;rport\nFrom: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: v2\nCSeq: 1 OPTIONS\nMax-Forwards: 70\n\n",
     );
-    net.nodes[1].layer.handle_inbound(
-        now,
-        engine::sip::Inbound {
-            peer: from,
-            bytes: req.encode(),
-        },
-    );
+    net.inject(1, from, req.encode());
     net.run();
-    let stx = server_tx_of(&net, 1);
+    let stx = net.last_server_tx(1);
     let stamped = net.nodes[1].layer.request(stx).unwrap().clone();
     assert_eq!(stamped.top_via().unwrap().rport(), Some(Some(40000)));
     net.nodes[1]
@@ -602,18 +500,6 @@ fn via_gets_received_and_rport_and_responses_follow_rfc_routing_without_force_rp
             || resp.contains("rport=40000;received=192.0.2.1"),
         "{resp}"
     );
-}
-
-fn server_tx_of(net: &Net, i: usize) -> TxId {
-    net.nodes[i]
-        .events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            TxEvent::Request { tx, .. } => Some(*tx),
-            _ => None,
-        })
-        .unwrap()
 }
 
 #[test]

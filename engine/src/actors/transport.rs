@@ -147,18 +147,10 @@ impl Sockets {
                     .await
                     {
                         Ok(Ok(stream)) => {
-                            let id = me.adopt(stream, t.peer.addr);
-                            if let Some(id) = id {
-                                let tx = me
-                                    .conns
-                                    .lock()
-                                    .expect("conns lock")
-                                    .by_id
-                                    .get(&id)
-                                    .map(|c| c.tx.clone());
-                                if let Some(tx) = tx {
-                                    let _ = tx.try_send(t.bytes);
-                                }
+                            if let Some(tx) =
+                                me.adopt(stream, t.peer.addr).and_then(|id| me.writer(id))
+                            {
+                                let _ = tx.try_send(t.bytes);
                             }
                         }
                         _ => tracing::debug!(to = %t.peer.addr, "tcp connect failed"),
@@ -188,6 +180,16 @@ impl Sockets {
         actix::spawn(write_loop(write, rx));
         actix::spawn(read_loop(self.clone(), read, id, addr));
         Some(id)
+    }
+
+    /// The writer queue of a live connection.
+    fn writer(&self, id: ConnId) -> Option<mpsc::Sender<Bytes>> {
+        self.conns
+            .lock()
+            .expect("conns lock")
+            .by_id
+            .get(&id)
+            .map(|c| c.tx.clone())
     }
 
     fn forget(&self, id: ConnId) {
@@ -290,14 +292,7 @@ async fn read_loop(
                 }
                 Ok(Some(Frame::Ping)) => {
                     delivered_any = true;
-                    let tx = s
-                        .conns
-                        .lock()
-                        .expect("conns lock")
-                        .by_id
-                        .get(&id)
-                        .map(|c| c.tx.clone());
-                    if let Some(tx) = tx {
+                    if let Some(tx) = s.writer(id) {
                         let _ = tx.try_send(Bytes::from_static(b"\r\n"));
                     }
                 }

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use engine::sip::message::{parse, Message, Request};
-use engine::sip::transaction::{Config, Output, TransactionLayer, TxEvent};
+use engine::sip::message::{parse, response_to, Message, Request};
+use engine::sip::transaction::{Config, Output, TransactionLayer, TxEvent, TxId};
 use engine::sip::{Inbound, Peer, Transmit, Transport};
 
 pub struct Node {
@@ -175,6 +175,54 @@ impl Net {
         }
         self.now = end;
         self.run();
+    }
+}
+
+impl Net {
+    /// Delivers raw bytes to node `to` as if sent by `from`.
+    pub fn inject(&mut self, to: usize, from: Peer, bytes: impl Into<Bytes>) {
+        let now = self.now;
+        self.nodes[to].layer.handle_inbound(
+            now,
+            Inbound {
+                peer: from,
+                bytes: bytes.into(),
+            },
+        );
+    }
+
+    /// The server transaction of the last request node `i` received.
+    pub fn last_server_tx(&self, i: usize) -> TxId {
+        self.nodes[i]
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                TxEvent::Request { tx, .. } => Some(*tx),
+                _ => None,
+            })
+            .expect("a request reached the node")
+    }
+
+    /// Node `i` answers its server transaction `tx` with `status` (To tag "b1"), now.
+    pub fn respond(&mut self, i: usize, tx: TxId, status: u16) {
+        let req = self.nodes[i]
+            .layer
+            .request(tx)
+            .expect("live transaction")
+            .clone();
+        let now = self.now;
+        self.nodes[i]
+            .layer
+            .respond(now, tx, response_to(&req, status, Some("b1")))
+            .expect("respond");
+    }
+
+    /// Node `i` answers the last request it received; returns that transaction.
+    pub fn answer(&mut self, i: usize, status: u16) -> TxId {
+        let tx = self.last_server_tx(i);
+        self.respond(i, tx, status);
+        tx
     }
 }
 
