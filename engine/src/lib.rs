@@ -11,5 +11,6 @@
 //!   logic of their own.
 #![forbid(unsafe_code)]
 
+pub mod media;
 pub mod sip;
 pub mod store;
