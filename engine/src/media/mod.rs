@@ -4,4 +4,9 @@
 //! Only `forwarder` touches tokio, sockets or the clock; everything else here is pure and is
 //! handed time as an `Instant`.
 
+pub mod control;
+pub mod latch;
+pub mod ports;
+pub mod relay;
+pub mod rtp;
 pub mod sdp;
