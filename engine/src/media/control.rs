@@ -129,14 +129,14 @@ pub struct Stats {
 
 impl Stats {
     /// The counters of what arrives from `leg`.
-    pub fn from_leg(&self, leg: Leg) -> &DirectionStats {
+    pub fn sent_by(&self, leg: Leg) -> &DirectionStats {
         match leg {
             Leg::A => &self.a_to_b,
             Leg::B => &self.b_to_a,
         }
     }
 
-    pub(crate) fn from_leg_mut(&mut self, leg: Leg) -> &mut DirectionStats {
+    pub(crate) fn sent_by_mut(&mut self, leg: Leg) -> &mut DirectionStats {
         match leg {
             Leg::A => &mut self.a_to_b,
             Leg::B => &mut self.b_to_a,

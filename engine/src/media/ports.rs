@@ -63,7 +63,7 @@ impl PortRange {
         if high < first + 1 {
             return 0;
         }
-        ((high - first + 1) / 2) as usize
+        (high - first).div_ceil(2) as usize
     }
 
     pub fn low(self) -> u16 {

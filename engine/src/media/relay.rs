@@ -149,7 +149,7 @@ impl Relay {
             latched: None,
         };
         let state = &mut self.legs[leg.index()];
-        let dropped = &mut self.stats.from_leg_mut(leg).dropped;
+        let dropped = &mut self.stats.sent_by_mut(leg).dropped;
         let valid = match channel {
             Channel::Rtp => check_rtp(packet).map(Some),
             Channel::Rtcp => check_rtcp(packet).map(|()| None),
@@ -200,7 +200,7 @@ impl Relay {
 
     /// A forwarded datagram from `leg` went out.
     pub fn on_sent(&mut self, leg: Leg, channel: Channel, len: usize) {
-        let stats = self.stats.from_leg_mut(leg);
+        let stats = self.stats.sent_by_mut(leg);
         let len = len as u64;
         match channel {
             Channel::Rtp => {
@@ -216,7 +216,7 @@ impl Relay {
 
     /// A forwarded datagram from `leg` could not be sent.
     pub fn on_send_failed(&mut self, leg: Leg) {
-        self.stats.from_leg_mut(leg).dropped.send_failed += 1;
+        self.stats.sent_by_mut(leg).dropped.send_failed += 1;
     }
 
     /// The periodic inactivity check; returns the legs that just timed out.
