@@ -39,8 +39,14 @@ pub struct Latch {
 }
 
 impl Latch {
-    /// The address the leg's SDP gave. It is where we send until something latches.
+    /// The address the leg's SDP gave. It is where we send until something latches. A
+    /// *different* address means the endpoint moved its media (re-INVITE), so the old latch is
+    /// forgotten; the same address again (a NATed endpoint repeating its private address)
+    /// keeps it.
     pub fn set_signalled(&mut self, addr: SocketAddr) {
+        if self.signalled != Some(addr) {
+            self.latched = None;
+        }
         self.signalled = Some(addr);
     }
 
@@ -153,6 +159,22 @@ mod tests {
             Admit::Latched(addr(10, 4000))
         );
         assert_eq!(latch.admit(addr(10, 4000), t0), Admit::Known);
+    }
+
+    #[test]
+    fn a_new_sdp_address_forgets_the_latch_and_the_same_one_keeps_it() {
+        let t0 = Instant::now();
+        let mut latch = Latch::default();
+        latch.set_signalled(addr(10, 4000));
+        latch.open_window(t0, WINDOW);
+        assert_eq!(
+            latch.admit(addr(99, 31000), t0),
+            Admit::Latched(addr(99, 31000))
+        );
+        latch.set_signalled(addr(10, 4000));
+        assert_eq!(latch.remote(), Some(addr(99, 31000)));
+        latch.set_signalled(addr(11, 4000));
+        assert_eq!(latch.remote(), Some(addr(11, 4000)));
     }
 
     #[test]

@@ -31,11 +31,12 @@ impl Drop for PortLease {
     }
 }
 
-/// One leg's bound sockets.
+/// One leg's bound sockets. The sockets are declared first so that, dropped unused, they
+/// close before the lease frees their ports.
 pub(super) struct BoundPair {
-    pub lease: PortLease,
     pub rtp: UdpSocket,
     pub rtcp: UdpSocket,
+    pub lease: PortLease,
 }
 
 /// Take pairs from the allocator until one binds on `ip`. Pairs held by another process
@@ -51,7 +52,7 @@ pub(super) fn bind_pair(ports: &SharedPorts, ip: IpAddr) -> Result<BoundPair, Me
         };
         let rtcp_port = rtp_port.wrapping_add(1);
         match (bind(ip, rtp_port), bind(ip, rtcp_port)) {
-            (Ok(rtp), Ok(rtcp)) => return Ok(BoundPair { lease, rtp, rtcp }),
+            (Ok(rtp), Ok(rtcp)) => return Ok(BoundPair { rtp, rtcp, lease }),
             (Err(e), _) | (_, Err(e)) if e.kind() == io::ErrorKind::AddrInUse => {
                 tracing::debug!(rtp_port, "RTP port pair in use by another process, skipped");
             }

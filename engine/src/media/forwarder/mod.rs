@@ -227,7 +227,7 @@ impl MediaEngine {
         let a = bind_pair(&self.ports, self.config.bind_ip)?;
         let b = bind_pair(&self.ports, self.config.bind_ip)?;
         let legs = [leg_addrs(&a.rtp, &a.rtcp)?, leg_addrs(&b.rtp, &b.rtcp)?];
-        let handle = self.next_handle();
+        let handle = self.next_handle().ok_or(MediaError::Stopped)?;
         // Sockets register with the reactor of the runtime whose context is entered.
         let _context = handle.enter();
         let register = |s| UdpSocket::from_std(s).map_err(MediaError::Runtime);
@@ -275,17 +275,14 @@ impl MediaEngine {
         self.stop(true);
     }
 
-    fn next_handle(&self) -> Handle {
+    /// The runtime for the next call; `None` once the engine is stopping.
+    fn next_handle(&self) -> Option<Handle> {
         match &self.runtimes {
             Runtimes::PerCore { shards, next } => {
                 let i = next.fetch_add(1, Ordering::Relaxed) % shards.len().max(1);
-                shards[i].handle.clone()
+                shards.get(i).map(|shard| shard.handle.clone())
             }
-            Runtimes::Shared(runtime) => match runtime {
-                Some(runtime) => runtime.handle().clone(),
-                // Only reachable after `stop`, which consumes the engine.
-                None => Handle::current(),
-            },
+            Runtimes::Shared(runtime) => runtime.as_ref().map(|r| r.handle().clone()),
         }
     }
 

@@ -30,7 +30,7 @@ mod write;
 
 use std::net::IpAddr;
 
-pub use anchor::{Anchor, LocalOrigin};
+pub use anchor::{anchor, Anchor, AnchorError, LocalOrigin};
 pub use attr::{Direction, Fmtp, RtcpAttr, RtpMap};
 
 /// Largest SDP body we accept; real offers are well under 4 KiB.
