@@ -76,7 +76,7 @@ fn receive(socket: UdpSocket, start: Instant, stop: Arc<AtomicBool>) -> (u64, Ve
     (count, delays)
 }
 
-/// utime + stime of the threads named `media*`, in clock ticks (100 per second on Linux).
+/// utime + stime of the media runtime's threads, in clock ticks (100 per second on Linux).
 fn media_cpu_ticks() -> u64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return 0;
@@ -85,7 +85,10 @@ fn media_cpu_ticks() -> u64 {
         .flatten()
         .filter_map(|task| {
             let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
-            if !comm.starts_with("media") {
+            // "media-N" (per-core shards) or "media" (shared runtime workers); not this
+            // program's own "media_bench" threads.
+            let comm = comm.trim_end();
+            if comm != "media" && !comm.starts_with("media-") {
                 return None;
             }
             let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
