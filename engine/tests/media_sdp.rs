@@ -149,3 +149,63 @@ fn torture_bodies_print_back_verbatim() {
         );
     }
 }
+
+/// The offer/answer round a B2BUA runs for an anchored audio-only call, on sdp01's offer.
+#[test]
+fn offer_answer_round_for_an_audio_only_anchored_call() {
+    let offer_from_a = parse("rfc4475/sdp01.dat");
+    let (filtered, relayed) = policy::plan_offer(&offer_from_a, CallType::Audio, SUPPORTED);
+    let ours = |port| {
+        Some(Anchor {
+            addr: OURS,
+            rtp_port: port,
+            rtcp_port: port + 1,
+        })
+    };
+    let to_b: Vec<_> = relayed
+        .iter()
+        .map(|&r| if r { ours(30002) } else { None })
+        .collect();
+    let mut origin_b = LocalOrigin::new("ringmaster", 77, OURS);
+    let offer_to_b = anchor(&filtered, &to_b, &mut origin_b).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (offer_to_b.media[0].port, offer_to_b.media[1].port),
+        (30002, 0)
+    );
+
+    let answer_from_b = SessionDescription::parse(
+        b"v=0\r\no=b 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n\
+m=audio 5004 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\nm=video 0 RTP/AVP 31\r\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let accepted =
+        policy::match_answer(&offer_to_b, &answer_from_b).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(accepted, vec![true, false]);
+    let b_remote = SocketAddr::from(([198, 51, 100, 20], 5004));
+    assert_eq!(
+        policy::media_remote(&answer_from_b, 0),
+        Some((b_remote, None))
+    );
+    let a_remote = SocketAddr::from(([192, 0, 2, 5], 49217));
+    assert_eq!(
+        policy::media_remote(&offer_from_a, 0),
+        Some((a_remote, None))
+    );
+
+    let to_a: Vec<_> = accepted
+        .iter()
+        .map(|&ok| if ok { ours(30000) } else { None })
+        .collect();
+    let mut origin_a = LocalOrigin::new("ringmaster", 78, OURS);
+    let answer_to_a =
+        anchor(&answer_from_b, &to_a, &mut origin_a).unwrap_or_else(|e| panic!("{e}"));
+    let text = answer_to_a.to_string();
+    assert!(text.contains("c=IN IP4 203.0.113.1\r\n"), "{text}");
+    assert!(text.contains("m=audio 30000 RTP/AVP 0\r\n"), "{text}");
+    assert!(text.ends_with("m=video 0 RTP/AVP 31\r\n"), "{text}");
+    // The answer to A matches A's offer by index too.
+    assert_eq!(
+        policy::match_answer(&offer_from_a, &answer_to_a),
+        Ok(vec![true, false])
+    );
+}

@@ -8,11 +8,11 @@
 //! * The model keeps every line it does not interpret **verbatim and in order** ([`Field`]), so
 //!   what we relay is what the endpoint wrote, minus what we deliberately rewrite. Only the lines
 //!   a B2BUA changes are typed up front: `o=`, `c=` and `m=`. Attributes are typed on demand
-//!   ([`MediaDescription::rtpmaps`], [`MediaDescription::direction`], …) because offers and
+//!   ([`MediaDescription::rtpmaps`], [`MediaDescription::own_direction`], …) because offers and
 //!   answers are handled a few times per call, never per packet.
 //! * Printing ([`std::fmt::Display`]) always emits CRLF line ends and the RFC 8866 §5 line order
 //!   for the lines we own (`c=` after `i u e p` and before `b t r z k a`).
-//! * [`anchor`] rewrites a description so that media flows through our relay; [`policy`] holds
+//! * [`anchor()`] rewrites a description so that media flows through our relay; [`policy`] holds
 //!   the decisions around it (audio-only calls, codec filtering, answer matching, hold).
 //!
 //! # Why our own parser and not `sdp-types`

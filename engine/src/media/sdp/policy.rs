@@ -137,7 +137,7 @@ pub fn filter_codecs(media: &mut MediaDescription, supported: &[Codec]) -> usize
 
 /// Prepare an offer from one leg for the other: filter codecs and decide which m-lines the
 /// relay carries. Returns the filtered description and, per m-line, whether it is relayed;
-/// pass it to [`super::anchor`] with an [`super::Anchor`] for each `true`.
+/// pass it to [`super::anchor()`] with an [`super::Anchor`] for each `true`.
 pub fn plan_offer(
     offer: &SessionDescription,
     call_type: CallType,
