@@ -14,5 +14,6 @@
 pub mod actors;
 pub mod config;
 pub mod directory;
+pub mod media;
 pub mod sip;
 pub mod store;

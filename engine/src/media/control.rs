@@ -1,0 +1,145 @@
+//! The vocabulary between the call core and a call's media task: legs, commands, events and
+//! statistics. Pure data, so the call core can produce commands and consume events without
+//! touching tokio.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::rtp::PayloadTypes;
+
+/// One side of a bridged call. Leg A is the leg that came in (or was dialled first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Leg {
+    A,
+    B,
+}
+
+impl Leg {
+    /// The leg whose media this leg's media is relayed to.
+    pub fn other(self) -> Leg {
+        match self {
+            Leg::A => Leg::B,
+            Leg::B => Leg::A,
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Leg::A => 0,
+            Leg::B => 1,
+        }
+    }
+}
+
+/// RTP or RTCP: each has its own port, latch and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Rtp,
+    Rtcp,
+}
+
+/// What the call core asks of a call's media task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// The address the leg's SDP gave (offer or answer). `rtcp: None` means RTP port + 1.
+    SetRemote {
+        leg: Leg,
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+    },
+    /// Open the leg's symmetric-latching window (after the answer, or after a re-INVITE).
+    OpenLatchWindow { leg: Leg },
+    /// Which payload types the leg may send us (from the negotiated SDP); others are dropped.
+    SetPayloadTypes { leg: Leg, allowed: PayloadTypes },
+    /// The RTP inactivity timeout while bridged; `None` switches it off (e.g. while a leg is
+    /// on hold with `inactive` and sends nothing).
+    SetRtpTimeout { after: Option<Duration> },
+    /// Relay A↔B, RTP and RTCP, both ways.
+    Bridge,
+    /// Stop relaying; packets are still received, checked and counted as not bridged.
+    Unbridge,
+    /// End the task, release the ports, and send the final [`Event::Stats`].
+    Stop,
+}
+
+/// What a call's media task reports to the call core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The leg's media source for `channel` is now `addr` (symmetric latching).
+    Latched {
+        leg: Leg,
+        channel: Channel,
+        addr: SocketAddr,
+    },
+    /// Nothing valid arrived from the leg for the configured time while bridged. Reported once
+    /// until packets flow again (or until the next `Bridge`).
+    RtpTimeout { leg: Leg },
+    /// The last event of a task: its counters. Sent after the ports were released.
+    Stats(Stats),
+}
+
+/// Counters for the packets received from one leg (the direction towards the other leg).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DirectionStats {
+    /// RTP packets relayed.
+    pub packets: u64,
+    /// RTP bytes relayed (UDP payload).
+    pub bytes: u64,
+    pub rtcp_packets: u64,
+    pub rtcp_bytes: u64,
+    pub dropped: Drops,
+}
+
+/// Why packets were not relayed, by cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Drops {
+    /// Not RTP/RTCP version 2, or a truncated header.
+    pub malformed: u64,
+    /// From an address other than the leg's latched remote (hijack attempts, stale sources).
+    pub foreign_source: u64,
+    /// An RTP payload type the leg did not negotiate.
+    pub payload_type: u64,
+    /// Arrived while the legs were not bridged.
+    pub not_bridged: u64,
+    /// The other leg has no remote address yet.
+    pub no_remote: u64,
+    /// The send failed (socket buffer full, unreachable network).
+    pub send_failed: u64,
+}
+
+impl Drops {
+    pub fn total(&self) -> u64 {
+        self.malformed
+            + self.foreign_source
+            + self.payload_type
+            + self.not_bridged
+            + self.no_remote
+            + self.send_failed
+    }
+}
+
+/// A call's counters, per direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub a_to_b: DirectionStats,
+    pub b_to_a: DirectionStats,
+}
+
+impl Stats {
+    /// The counters of what arrives from `leg`.
+    pub fn sent_by(&self, leg: Leg) -> &DirectionStats {
+        match leg {
+            Leg::A => &self.a_to_b,
+            Leg::B => &self.b_to_a,
+        }
+    }
+
+    pub(crate) fn sent_by_mut(&mut self, leg: Leg) -> &mut DirectionStats {
+        match leg {
+            Leg::A => &mut self.a_to_b,
+            Leg::B => &mut self.b_to_a,
+        }
+    }
+}

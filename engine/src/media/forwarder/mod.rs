@@ -1,0 +1,357 @@
+//! The socket side of the media plane: [`MediaEngine`] owns the media runtime(s) and the port
+//! allocator; [`MediaEngine::allocate_call`] binds a call's four sockets and starts its task.
+//!
+//! # Run-loop contract
+//!
+//! * One task per call owns that call's sockets (leg A RTP+RTCP, leg B RTP+RTCP). RTP never
+//!   passes through an actor mailbox.
+//! * The call core drives it with [`Command`]s over a bounded queue
+//!   ([`MediaControl::send`] never blocks: a full queue is an error, not a wait) and reads
+//!   [`Event`]s from [`MediaCall::events`] (or the receiver from [`MediaCall::into_parts`]).
+//! * `Stop`, or dropping every [`MediaControl`], ends the task: sockets close, the port pairs
+//!   return to the allocator, then a final [`Event::Stats`] is sent.
+//!
+//! # Runtime layout
+//!
+//! [`RuntimeLayout::PerCore`] (the default) runs one current-thread tokio runtime per thread
+//! and deals calls to them in turn; a call's packets are then handled on one thread with no
+//! work stealing and no cross-thread wakeups. [`RuntimeLayout::Shared`] is one multi-thread
+//! runtime, kept for comparison (see the `media_bench` example). Dropping the engine stops
+//! every call task.
+
+mod bind;
+mod task;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::runtime::{Builder, Handle, Runtime};
+use tokio::sync::{mpsc, oneshot};
+
+use super::control::{Command, Event, Leg};
+use super::ports::{PortAllocator, PortError, PortRange};
+use super::relay::{Relay, RelayConfig};
+use super::sdp::Anchor;
+use bind::{bind_pair, SharedPorts};
+use task::{tick_interval, CallTask};
+
+/// Capacity of a call's command queue; commands come at signalling pace.
+const COMMAND_QUEUE: usize = 32;
+/// Capacity of a call's event queue; a call produces a handful of events in its life.
+const EVENT_QUEUE: usize = 64;
+
+/// How the media runtime is laid out over threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeLayout {
+    /// One current-thread runtime per thread; calls dealt round-robin.
+    PerCore,
+    /// One multi-thread runtime with work stealing.
+    Shared,
+}
+
+/// Settings of the media plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// RTP ports to use (`--rtp-ports`).
+    pub ports: PortRange,
+    /// Where sockets are bound; `::` binds dual-stack.
+    pub bind_ip: IpAddr,
+    /// The address written into SDP (differs from `bind_ip` behind 1:1 NAT or when bound to
+    /// a wildcard).
+    pub advertised_ip: IpAddr,
+    /// Media threads; 0 means one per available core.
+    pub threads: usize,
+    pub layout: RuntimeLayout,
+    pub relay: RelayConfig,
+}
+
+impl MediaConfig {
+    /// Defaults: one thread per core, per-core layout, 3 s latch window, 60 s RTP timeout.
+    pub fn new(ports: PortRange, bind_ip: IpAddr, advertised_ip: IpAddr) -> Self {
+        MediaConfig {
+            ports,
+            bind_ip,
+            advertised_ip,
+            threads: 0,
+            layout: RuntimeLayout::PerCore,
+            relay: RelayConfig::default(),
+        }
+    }
+}
+
+/// Why the media plane could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaError {
+    #[error(transparent)]
+    Ports(#[from] PortError),
+    #[error("no free RTP port pair could be bound ({tried} tried; the others are held by other programs)")]
+    NoBindablePorts { tried: usize },
+    #[error("cannot bind UDP port {port}")]
+    Bind {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the media runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("the media task of this call has stopped")]
+    Stopped,
+    #[error("the media task's command queue is full")]
+    Busy,
+}
+
+/// The addresses of one leg's sockets as bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegAddrs {
+    pub rtp: SocketAddr,
+    pub rtcp: SocketAddr,
+}
+
+/// Sends commands to one call's media task. Cheap to clone; the task ends when every clone is
+/// dropped.
+#[derive(Debug, Clone)]
+pub struct MediaControl {
+    commands: mpsc::Sender<Command>,
+}
+
+impl MediaControl {
+    /// Queue a command without waiting (safe inside an actor's `handle`).
+    pub fn send(&self, command: Command) -> Result<(), MediaError> {
+        self.commands.try_send(command).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => MediaError::Busy,
+            mpsc::error::TrySendError::Closed(_) => MediaError::Stopped,
+        })
+    }
+}
+
+/// One call's media: its local addresses, its control handle and its events.
+#[derive(Debug)]
+pub struct MediaCall {
+    legs: [LegAddrs; 2],
+    advertised_ip: IpAddr,
+    control: MediaControl,
+    events: mpsc::Receiver<Event>,
+}
+
+impl MediaCall {
+    /// Where `leg`'s media arrives at us, as bound.
+    pub fn local(&self, leg: Leg) -> LegAddrs {
+        self.legs[leg.index()]
+    }
+
+    /// The anchor to write into the SDP sent to `leg` (advertised address, our ports).
+    pub fn anchor(&self, leg: Leg) -> Anchor {
+        let local = self.local(leg);
+        Anchor {
+            addr: self.advertised_ip,
+            rtp_port: local.rtp.port(),
+            rtcp_port: local.rtcp.port(),
+        }
+    }
+
+    pub fn control(&self) -> &MediaControl {
+        &self.control
+    }
+
+    pub fn send(&self, command: Command) -> Result<(), MediaError> {
+        self.control.send(command)
+    }
+
+    pub fn events(&mut self) -> &mut mpsc::Receiver<Event> {
+        &mut self.events
+    }
+
+    /// Split into the control handle and the event receiver (e.g. to add the receiver to an
+    /// actor as a stream).
+    pub fn into_parts(self) -> (MediaControl, mpsc::Receiver<Event>) {
+        (self.control, self.events)
+    }
+}
+
+/// A current-thread runtime on its own thread.
+struct Shard {
+    handle: Handle,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+enum Runtimes {
+    PerCore {
+        shards: Vec<Shard>,
+        next: AtomicUsize,
+    },
+    Shared(Option<Runtime>),
+}
+
+/// The media plane: runtimes, ports, and the factory for call media.
+pub struct MediaEngine {
+    config: MediaConfig,
+    ports: SharedPorts,
+    runtimes: Runtimes,
+}
+
+impl MediaEngine {
+    pub fn new(config: MediaConfig) -> Result<Self, MediaError> {
+        let threads = match config.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let runtimes = match config.layout {
+            RuntimeLayout::Shared => Runtimes::Shared(Some(
+                Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .thread_name("media")
+                    .enable_all()
+                    .build()
+                    .map_err(MediaError::Runtime)?,
+            )),
+            RuntimeLayout::PerCore => Runtimes::PerCore {
+                shards: (0..threads).map(start_shard).collect::<Result<_, _>>()?,
+                next: AtomicUsize::new(0),
+            },
+        };
+        Ok(MediaEngine {
+            ports: Arc::new(Mutex::new(PortAllocator::new(config.ports))),
+            config,
+            runtimes,
+        })
+    }
+
+    /// Bind two port pairs (leg A, leg B) and start the call's media task.
+    pub fn allocate_call(&self) -> Result<MediaCall, MediaError> {
+        let a = bind_pair(&self.ports, self.config.bind_ip)?;
+        let b = bind_pair(&self.ports, self.config.bind_ip)?;
+        let legs = [leg_addrs(&a.rtp, &a.rtcp)?, leg_addrs(&b.rtp, &b.rtcp)?];
+        let handle = self.next_handle().ok_or(MediaError::Stopped)?;
+        // Sockets register with the reactor of the runtime whose context is entered.
+        let _context = handle.enter();
+        let register = |s| UdpSocket::from_std(s).map_err(MediaError::Runtime);
+        let sockets = [
+            register(a.rtp)?,
+            register(a.rtcp)?,
+            register(b.rtp)?,
+            register(b.rtcp)?,
+        ];
+        let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+        let relay = Relay::new(self.config.relay, Instant::now());
+        let task = CallTask {
+            sockets,
+            leases: [a.lease, b.lease],
+            ipv6: self.config.bind_ip.is_ipv6(),
+            commands: command_rx,
+            events: event_tx,
+            tick: tick_interval(relay.tick_interval()),
+            relay,
+        };
+        handle.spawn(task.run());
+        Ok(MediaCall {
+            legs,
+            advertised_ip: self.config.advertised_ip,
+            control: MediaControl {
+                commands: command_tx,
+            },
+            events: event_rx,
+        })
+    }
+
+    /// Free port pairs right now (for metrics and tests).
+    pub fn free_pairs(&self) -> usize {
+        bind::lock(&self.ports).free_pairs()
+    }
+
+    pub fn config(&self) -> &MediaConfig {
+        &self.config
+    }
+
+    /// Stop every call task and wait for the media threads to end. Must not be called from a
+    /// media thread. Dropping the engine does the same without waiting.
+    pub fn shutdown(mut self) {
+        self.stop(true);
+    }
+
+    /// The runtime for the next call; `None` once the engine is stopping.
+    fn next_handle(&self) -> Option<Handle> {
+        match &self.runtimes {
+            Runtimes::PerCore { shards, next } => {
+                let i = next.fetch_add(1, Ordering::Relaxed) % shards.len().max(1);
+                shards.get(i).map(|shard| shard.handle.clone())
+            }
+            Runtimes::Shared(runtime) => runtime.as_ref().map(|r| r.handle().clone()),
+        }
+    }
+
+    fn stop(&mut self, wait: bool) {
+        match &mut self.runtimes {
+            Runtimes::PerCore { shards, .. } => {
+                for shard in shards.iter_mut() {
+                    if let Some(stop) = shard.stop.take() {
+                        let _ = stop.send(());
+                    }
+                }
+                for shard in shards.iter_mut() {
+                    if let Some(thread) = shard.thread.take().filter(|_| wait) {
+                        let _ = thread.join();
+                    }
+                }
+            }
+            Runtimes::Shared(runtime) => {
+                // Waiting blocks, which tokio forbids inside an async context (it panics);
+                // there the runtime is shut down in the background instead.
+                let may_block = wait && Handle::try_current().is_err();
+                if let Some(runtime) = runtime.take() {
+                    if may_block {
+                        runtime.shutdown_timeout(Duration::from_secs(1));
+                    } else {
+                        runtime.shutdown_background();
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for MediaEngine {
+    fn drop(&mut self) {
+        self.stop(false);
+    }
+}
+
+fn leg_addrs(
+    rtp: &std::net::UdpSocket,
+    rtcp: &std::net::UdpSocket,
+) -> Result<LegAddrs, MediaError> {
+    Ok(LegAddrs {
+        rtp: rtp.local_addr().map_err(MediaError::Runtime)?,
+        rtcp: rtcp.local_addr().map_err(MediaError::Runtime)?,
+    })
+}
+
+/// Start a thread that drives a current-thread runtime until told to stop; dropping the
+/// runtime there cancels its call tasks, which closes their sockets and frees their ports.
+fn start_shard(index: usize) -> Result<Shard, MediaError> {
+    let runtime = Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(MediaError::Runtime)?;
+    let handle = runtime.handle().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name(format!("media-{index}"))
+        .spawn(move || {
+            runtime.block_on(async {
+                let _ = stopped.await;
+            });
+        })
+        .map_err(MediaError::Runtime)?;
+    Ok(Shard {
+        handle,
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
