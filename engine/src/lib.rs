@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actors;
+pub mod call;
 pub mod config;
 pub mod directory;
 pub mod media;

@@ -3,6 +3,8 @@
 //! same result every time, and 32 s of RFC 3261 timers run in microseconds.
 #![allow(dead_code)]
 
+pub mod call_rig;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

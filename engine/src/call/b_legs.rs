@@ -1,0 +1,315 @@
+//! Rings and B legs: resolving targets, building branch INVITEs, following the fork's reports,
+//! hanging B legs up.
+
+use pcmo::action::connect::targets::Target;
+use pcmo::{FailReason, TargetId};
+
+use super::core::{
+    header, BLeg, BState, Call, Contact, Output, Purpose, Resolution, RingId, CMI_UUID_HEADER,
+};
+use super::fork::{BranchPlan, ForkEvent};
+use super::report::{Direction, EventStatus, LegRecord, Side};
+use super::LegId;
+use crate::sip::message::{new_token, HeaderName, Headers, Method, Request};
+
+impl Call {
+    pub(super) fn start_ring(&mut self, ring: pcmo::Ring) {
+        let id = RingId(self.next_ring);
+        self.next_ring += 1;
+        let state = self.new_ring_state(&ring);
+        let targets = ring
+            .targets
+            .iter()
+            .map(|t| (t.target_id, t.target.destination.clone()))
+            .collect();
+        self.rings.insert(id, state);
+        self.out.push_back(Output::Resolve { ring: id, targets });
+    }
+
+    pub(super) fn on_resolved(&mut self, ring: RingId, results: Vec<(TargetId, Resolution)>) {
+        if self.ending {
+            return;
+        }
+        let Some(state) = self.rings.get(&ring) else {
+            return;
+        };
+        let caller = state
+            .caller_id
+            .clone()
+            .unwrap_or_else(|| self.setup.from.clone());
+        let mut branches = Vec::new();
+        let mut failures = Vec::new();
+        for (target_id, resolution) in results {
+            let Some(target) = self
+                .rings
+                .get(&ring)
+                .and_then(|r| r.targets.get(&target_id))
+                .cloned()
+            else {
+                continue;
+            };
+            match resolution {
+                Resolution::Contacts(contacts) if !contacts.is_empty() => {
+                    for c in contacts {
+                        let leg = LegId(self.next_leg);
+                        self.next_leg += 1;
+                        let invite = self.branch_invite(&caller, &target, &c);
+                        let to = display_target(&target);
+                        let record = LegRecord::new(
+                            leg,
+                            Side::B,
+                            Direction::Outbound,
+                            &caller,
+                            &to,
+                            self.wall_ms,
+                        );
+                        self.b_legs.insert(
+                            leg,
+                            BLeg {
+                                target: target_id,
+                                record,
+                                state: BState::Ringing,
+                                dialog: None,
+                                answer: None,
+                                end_cause: None,
+                            },
+                        );
+                        branches.push(BranchPlan {
+                            leg,
+                            target: target_id,
+                            invite,
+                            peer: c.peer,
+                        });
+                    }
+                }
+                Resolution::Contacts(_) | Resolution::NotRegistered => {
+                    failures.push((target_id, FailReason::NotRegistered));
+                }
+                Resolution::Unroutable(status) => {
+                    failures.push((target_id, FailReason::Failed(status)))
+                }
+            }
+        }
+        if !branches.is_empty() {
+            if let Some(r) = self.rings.get_mut(&ring) {
+                r.forked = true;
+            }
+            self.out.push_back(Output::StartFork { ring, branches });
+        }
+        for (target_id, reason) in failures {
+            self.events
+                .push_back(pcmo::Event::TargetFailed { target_id, reason });
+        }
+    }
+
+    /// The INVITE of one branch: our caller id, the target, our Contact, B's offer.
+    fn branch_invite(&mut self, caller: &str, target: &Target, c: &Contact) -> Request {
+        let mut h = Headers::with_capacity(12);
+        let tag = new_token(&mut self.rng, 12);
+        h.push(
+            HeaderName::From,
+            format!("<sip:{caller}@{}>;tag={tag}", self.setup.domain),
+        );
+        h.push(HeaderName::To, c.to.clone());
+        h.push(
+            HeaderName::CallId,
+            format!("{}@{}", new_token(&mut self.rng, 20), self.setup.domain),
+        );
+        h.push(HeaderName::CSeq, "1 INVITE");
+        h.push(HeaderName::Contact, self.setup.contact.clone());
+        // Loop bound: every hop through us costs one (RFC 3261 §16.6 step 3 in spirit).
+        h.push(
+            HeaderName::MaxForwards,
+            self.setup
+                .max_forwards
+                .saturating_sub(1)
+                .min(69)
+                .to_string(),
+        );
+        h.push(HeaderName::Allow, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
+        h.push(header(CMI_UUID_HEADER), self.setup.cmiuuid.clone());
+        for extra in &target.headers {
+            h.push(header(&extra.name), extra.value.clone());
+        }
+        let body = self
+            .plan
+            .as_ref()
+            .and_then(|p| p.offer_to_b())
+            .unwrap_or_default();
+        if !body.is_empty() {
+            h.push(HeaderName::ContentType, "application/sdp");
+        }
+        Request {
+            method: Method::Invite,
+            uri: c.uri.clone(),
+            headers: h,
+            body,
+        }
+    }
+
+    pub(super) fn on_fork(&mut self, ring: RingId, event: ForkEvent) {
+        match event {
+            ForkEvent::Ringing { leg, target, .. } => {
+                if let Some(b) = self.b_legs.get_mut(&leg) {
+                    if !b.record.ringing {
+                        b.record.ringing = true;
+                        let ev =
+                            b.record
+                                .event(EventStatus::Ringing, self.wall_ms, &self.extra_params);
+                        self.report(ev);
+                    }
+                }
+                if !self.ending {
+                    self.events
+                        .push_back(pcmo::Event::TargetRinging { target_id: target });
+                }
+            }
+            ForkEvent::Answered {
+                leg,
+                target,
+                dialog,
+                response,
+            } => {
+                let wall = self.wall_ms;
+                let answer = self.plan.as_mut().map(|p| p.on_b_answer(&response.body));
+                let Some(b) = self.b_legs.get_mut(&leg) else {
+                    return;
+                };
+                b.dialog = Some(*dialog);
+                b.record.answer_ms = Some(wall);
+                b.state = BState::Answered;
+                let ev = b
+                    .record
+                    .event(EventStatus::OutAnswered, wall, &self.extra_params);
+                self.report(ev);
+                match answer {
+                    Some(Ok(a)) if !self.ending => {
+                        if let Some(b) = self.b_legs.get_mut(&leg) {
+                            b.answer = Some(a);
+                        }
+                        self.events
+                            .push_back(pcmo::Event::TargetAnswered { target_id: target });
+                    }
+                    Some(Err(problem)) => {
+                        tracing::info!(call = %self.setup.cmiuuid, %problem, "B leg answer unusable");
+                        self.hang_up_b(leg, "sdp-refused");
+                        if !self.ending {
+                            self.events.push_back(pcmo::Event::TargetFailed {
+                                target_id: target,
+                                reason: FailReason::Failed(488),
+                            });
+                        }
+                    }
+                    _ => self.hang_up_b(leg, "cancelled"),
+                }
+            }
+            ForkEvent::LegEnded { leg, status, .. } => {
+                let cause = match status {
+                    487 => "cancelled",
+                    486 | 600 => "busy",
+                    603 => "declined",
+                    408 | 480 => "no-answer",
+                    200 => "cancelled",
+                    _ => "failed",
+                };
+                self.end_b(leg, cause, Some(status));
+            }
+            ForkEvent::TargetFailed { target, status } => {
+                if !self.ending {
+                    let reason = match status {
+                        480 => FailReason::NoAnswer,
+                        s => FailReason::from_sip_status(s),
+                    };
+                    self.events.push_back(pcmo::Event::TargetFailed {
+                        target_id: target,
+                        reason,
+                    });
+                }
+            }
+            ForkEvent::Done => {
+                if let Some(r) = self.rings.get_mut(&ring) {
+                    r.done = true;
+                }
+            }
+        }
+    }
+
+    /// The script gives up these targets: stop the ringing ones, hang up answered ones.
+    pub(super) fn cancel_targets(&mut self, targets: &[TargetId]) {
+        let mut by_ring: std::collections::HashMap<RingId, Vec<TargetId>> = Default::default();
+        let answered: Vec<LegId> = self
+            .b_legs
+            .iter()
+            .filter(|(_, b)| targets.contains(&b.target))
+            .filter(|(_, b)| matches!(b.state, BState::Answered | BState::Bridged))
+            .map(|(l, _)| *l)
+            .collect();
+        for leg in answered {
+            self.hang_up_b(leg, "cancelled");
+        }
+        for (id, r) in &self.rings {
+            let mine: Vec<TargetId> = targets
+                .iter()
+                .filter(|t| r.targets.contains_key(t))
+                .copied()
+                .collect();
+            if !mine.is_empty() && r.forked && !r.done {
+                by_ring.insert(*id, mine);
+            }
+        }
+        for (ring, targets) in by_ring {
+            self.out.push_back(Output::CancelFork { ring, targets });
+        }
+    }
+
+    /// BYE an answered B leg (ringing ones are the fork's to cancel).
+    pub(super) fn hang_up_b(&mut self, leg: LegId, cause: &str) {
+        let Some(b) = self.b_legs.get_mut(&leg) else {
+            return;
+        };
+        if !matches!(b.state, BState::Answered | BState::Bridged) {
+            return;
+        }
+        let Some(dialog) = b.dialog.as_mut() else {
+            return;
+        };
+        let bye = dialog.request(Method::Bye, None);
+        let peer = dialog.peer;
+        b.state = BState::Ending;
+        b.end_cause = Some(cause.to_string());
+        if self.bridged == Some(leg) {
+            self.bridged = None;
+            self.media(crate::media::Command::Unbridge);
+        }
+        self.out.push_back(Output::Send {
+            leg,
+            purpose: Purpose::Bye,
+            request: bye,
+            peer,
+        });
+    }
+
+    /// A B leg is over: its terminal event and CDR.
+    pub(super) fn end_b(&mut self, leg: LegId, cause: &str, status: Option<u16>) {
+        let extra = self.extra_params.clone();
+        let wall = self.wall_ms;
+        let Some(b) = self.b_legs.get_mut(&leg) else {
+            return;
+        };
+        b.state = BState::Ended;
+        let reports = b.record.end(wall, cause, status, &extra);
+        for r in reports {
+            self.report(r);
+        }
+    }
+}
+
+fn display_target(t: &Target) -> String {
+    use pcmo::action::connect::targets::Destination;
+    match &t.destination {
+        Destination::SipUser(u) => u.clone(),
+        Destination::SipUri(u) => u.clone(),
+        Destination::Pstn(n) => n.trim_start_matches('+').to_string(),
+        Destination::Agent(a) => a.clone(),
+    }
+}

@@ -1,0 +1,588 @@
+//! The call core: one call's state machine, sans-IO.
+//!
+//! Contract: create with [`Call::new`] from the A leg's INVITE, then feed [`Input`]s with
+//! [`Call::handle`] (always with the current `Instant` and wall-clock milliseconds) and drain
+//! [`Output`]s with [`Call::poll`] after each. The shell carries outputs out in order and
+//! turns what happens into inputs; it never decides anything about the call.
+//!
+//! Life of an inbound call: 180 to A at once, ports allocated, the answer URL fetched; its
+//! PCMO runs in a [`pcmo::Interpreter`]; `connect`/`bridge` become rings (one fork per round,
+//! see [`super::fork`]); an answered B leg is bridged, A answered with B's SDP re-anchored on
+//! our ports; a BYE on either side, the caller's CANCEL, the script's hangup or the end of
+//! the script tears the call down, each leg ending with exactly one terminal event and CDR.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use pcmo::{ConnectOutcome, Interpreter, TargetId, TimerId};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::dialog::Dialog;
+use super::fork::{BranchPlan, ForkEvent};
+use super::media_plan::MediaPlan;
+use super::report::{Direction, EventStatus, LegRecord, Report, Side};
+use super::LegId;
+use crate::media::sdp::policy::CallType;
+use crate::media::sdp::Anchor;
+use crate::media::Command as MediaCommand;
+use crate::sip::message::{new_token, response_to, HeaderName, Request, Response, Uri};
+use crate::sip::transaction::TxId;
+use crate::sip::Peer;
+
+/// A connect round's number within the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RingId(pub u32);
+
+/// Why a request the call sent was sent, so its response finds its way back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    Bye,
+    /// A re-INVITE relayed from the other leg, whose server transaction waits for the answer.
+    Reinvite {
+        origin: LegId,
+        tx: TxId,
+    },
+}
+
+/// Where a target can be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// One contact per device (a SIP user's registrations), or the trunk for a number.
+    Contacts(Vec<Contact>),
+    /// A SIP user without a live registration.
+    NotRegistered,
+    /// Cannot be called (no trunk configured, unknown agent...): this status.
+    Unroutable(u16),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// The Request-URI of the branch INVITE.
+    pub uri: Uri,
+    /// The To header value.
+    pub to: String,
+    pub peer: Peer,
+}
+
+/// Why the answer URL gave no script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchFailure {
+    Timeout,
+    Unreachable,
+    Status(u16),
+    TooLarge,
+}
+
+impl FetchFailure {
+    pub fn describe(self) -> String {
+        match self {
+            FetchFailure::Timeout => "the answer URL did not answer in time".into(),
+            FetchFailure::Unreachable => "the answer URL could not be reached".into(),
+            FetchFailure::Status(s) => format!("the answer URL answered HTTP {s}"),
+            FetchFailure::TooLarge => "the answer URL's response was too large".into(),
+        }
+    }
+}
+
+/// What a call is created with.
+#[derive(Debug, Clone)]
+pub struct CallSetup {
+    pub cmiuuid: String,
+    pub appid: u64,
+    pub answer_url: String,
+    /// The app's fallback PCMO, run when the answer URL fails.
+    pub fallback: Option<String>,
+    /// The caller and the called party as the app sees them (user names or numbers).
+    pub from: String,
+    pub to: String,
+    /// Our Contact header value.
+    pub contact: String,
+    /// Our SIP domain (host part of the caller id on B legs).
+    pub domain: String,
+    /// The address put in SDP `o=` lines.
+    pub local_ip: IpAddr,
+    /// Max-Forwards of the A leg's INVITE (B legs get one less).
+    pub max_forwards: u32,
+    pub seed: u64,
+}
+
+/// Everything that can happen to a call.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// The media ports are bound.
+    MediaReady {
+        a: Anchor,
+        b: Anchor,
+    },
+    MediaFailed,
+    /// The answer URL's body, or why there is none.
+    AnswerScript(Result<String, FetchFailure>),
+    /// An action URL's body.
+    ScriptFetched {
+        fetch_id: pcmo::FetchId,
+        result: Result<String, pcmo::FetchError>,
+    },
+    Resolved {
+        ring: RingId,
+        results: Vec<(TargetId, Resolution)>,
+    },
+    Fork {
+        ring: RingId,
+        event: ForkEvent,
+    },
+    /// A request in one of the call's dialogs.
+    Request {
+        leg: LegId,
+        tx: TxId,
+        request: Request,
+    },
+    /// The ACK of our 2xx on a leg.
+    Ack {
+        leg: LegId,
+    },
+    /// The caller CANCELled its INVITE.
+    CallerCancelled,
+    /// Our 2xx to A was never acknowledged.
+    AckTimeout,
+    /// A response to a request the call sent.
+    Response {
+        leg: LegId,
+        purpose: Purpose,
+        response: Response,
+    },
+    /// A request the call sent got no response (timeout or broken connection).
+    RequestFailed {
+        leg: LegId,
+        purpose: Purpose,
+    },
+    Timer(TimerId),
+    Media(crate::media::Event),
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Answer a server transaction (A's INVITE or an in-dialog request).
+    Respond {
+        tx: TxId,
+        response: Response,
+    },
+    /// Send an in-dialog request on a leg (a client transaction).
+    Send {
+        leg: LegId,
+        purpose: Purpose,
+        request: Request,
+        peer: Peer,
+    },
+    SendAck {
+        request: Request,
+        peer: Peer,
+    },
+    /// Bind the media ports; answer with `MediaReady` or `MediaFailed`.
+    AllocateMedia,
+    Media(MediaCommand),
+    /// POST `body` to `url`: the answer URL (`fetch_id` None) or an action URL.
+    Fetch {
+        fetch_id: Option<pcmo::FetchId>,
+        url: String,
+        body: serde_json::Value,
+    },
+    /// Look up where these targets can be reached; answer with `Resolved`.
+    Resolve {
+        ring: RingId,
+        targets: Vec<(TargetId, pcmo::action::connect::targets::Destination)>,
+    },
+    /// Start ringing (a group-ring actor).
+    StartFork {
+        ring: RingId,
+        branches: Vec<BranchPlan>,
+    },
+    /// Stop ringing these targets of a round.
+    CancelFork {
+        ring: RingId,
+        targets: Vec<TargetId>,
+    },
+    Timer {
+        id: TimerId,
+        at: Instant,
+    },
+    Report(Report),
+    /// The call is over: every leg ended and reported.
+    Finished,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum AState {
+    /// Our 180 went out; no final response yet.
+    Ringing,
+    Answered(Box<Dialog>),
+    /// BYE sent, waiting for its answer.
+    Ending,
+    Ended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BState {
+    Ringing,
+    /// Answered and ACKed, waiting for the script to bridge (or cancel) it.
+    Answered,
+    Bridged,
+    Ending,
+    Ended,
+}
+
+pub(super) struct BLeg {
+    pub target: TargetId,
+    pub record: LegRecord,
+    pub state: BState,
+    pub dialog: Option<Dialog>,
+    /// B's answer, re-anchored for A, and where B receives.
+    pub answer: Option<(
+        super::media_plan::Remote,
+        crate::media::rtp::PayloadTypes,
+        Bytes,
+    )>,
+    /// Why the leg is being hung up (used when its BYE is answered).
+    pub end_cause: Option<String>,
+}
+
+pub(super) struct RingState {
+    pub caller_id: Option<String>,
+    pub targets: HashMap<TargetId, pcmo::action::connect::targets::Target>,
+    pub forked: bool,
+    pub done: bool,
+}
+
+/// One call.
+pub struct Call {
+    pub(super) setup: CallSetup,
+    pub(super) rng: StdRng,
+    pub(super) a_tx: TxId,
+    pub(super) a_invite: Request,
+    pub(super) a_peer: Peer,
+    pub(super) a_tag: String,
+    pub(super) a_state: AState,
+    pub(super) a_record: LegRecord,
+    /// Why the A leg is being hung up (used when its BYE is answered).
+    pub(super) a_end_cause: Option<String>,
+    pub(super) plan: Option<MediaPlan>,
+    pub(super) media_ready: bool,
+    pub(super) interp: Option<Interpreter>,
+    pub(super) events: VecDeque<pcmo::Event>,
+    pub(super) next_leg: u32,
+    pub(super) next_ring: u32,
+    pub(super) rings: HashMap<RingId, RingState>,
+    pub(super) b_legs: HashMap<LegId, BLeg>,
+    pub(super) bridged: Option<LegId>,
+    pub(super) extra_params: Option<String>,
+    pub(super) last_outcome: Option<ConnectOutcome>,
+    pub(super) ending: bool,
+    pub(super) finished: bool,
+    pub(super) out: VecDeque<Output>,
+    /// Re-INVITEs relayed to the other leg, by their server transaction, until answered.
+    pub(super) relayed: HashMap<TxId, Request>,
+    pub(super) now: Instant,
+    pub(super) wall_ms: u64,
+}
+
+impl Call {
+    /// A call for an authenticated inbound INVITE on server transaction `a_tx`.
+    pub fn new(
+        setup: CallSetup,
+        a_tx: TxId,
+        a_invite: Request,
+        a_peer: Peer,
+        now: Instant,
+        wall_ms: u64,
+    ) -> Call {
+        let mut rng = StdRng::seed_from_u64(setup.seed);
+        let a_tag = new_token(&mut rng, 12);
+        let a_record = LegRecord::new(
+            LegId::A,
+            Side::A,
+            Direction::Inbound,
+            &setup.from,
+            &setup.to,
+            wall_ms,
+        );
+        let mut call = Call {
+            setup,
+            rng,
+            a_tx,
+            a_invite,
+            a_peer,
+            a_tag,
+            a_state: AState::Ringing,
+            a_record,
+            a_end_cause: None,
+            plan: None,
+            media_ready: false,
+            interp: None,
+            events: VecDeque::new(),
+            next_leg: 1,
+            next_ring: 1,
+            rings: HashMap::new(),
+            b_legs: HashMap::new(),
+            bridged: None,
+            extra_params: None,
+            last_outcome: None,
+            ending: false,
+            finished: false,
+            out: VecDeque::new(),
+            relayed: HashMap::new(),
+            now,
+            wall_ms,
+        };
+        call.start();
+        call
+    }
+
+    fn start(&mut self) {
+        let session = u64::from(self.setup.max_forwards) ^ self.setup.seed;
+        match MediaPlan::from_offer(
+            &self.a_invite.body,
+            CallType::Audio,
+            session,
+            self.setup.local_ip,
+        ) {
+            Ok(p) => self.plan = Some(p),
+            Err(problem) => {
+                tracing::info!(call = %self.setup.cmiuuid, %problem, "A leg SDP refused");
+                self.report(
+                    self.a_record
+                        .event(EventStatus::Started, self.wall_ms, &None),
+                );
+                let mut r = response_to(&self.a_invite, 488, Some(&self.a_tag));
+                r.reason = format!("Not Acceptable Here ({problem})");
+                self.out.push_back(Output::Respond {
+                    tx: self.a_tx,
+                    response: r,
+                });
+                self.end_a("sdp-refused", Some(488));
+                self.check_finished();
+                return;
+            }
+        }
+        self.report(
+            self.a_record
+                .event(EventStatus::Started, self.wall_ms, &None),
+        );
+        // The caller hears ringback while the app is asked what to do.
+        let ringing = response_to(&self.a_invite, 180, Some(&self.a_tag));
+        self.out.push_back(Output::Respond {
+            tx: self.a_tx,
+            response: ringing,
+        });
+        self.out.push_back(Output::AllocateMedia);
+        let body = serde_json::json!({
+            "from": number_like(&self.setup.from),
+            "to": number_like(&self.setup.to),
+            "time": self.wall_ms,
+            "cmiuuid": self.setup.cmiuuid,
+            "cmuuid": self.setup.cmiuuid,
+            "action": "inbound",
+            "appid": self.setup.appid,
+            "leg": "a",
+        });
+        self.out.push_back(Output::Fetch {
+            fetch_id: None,
+            url: self.setup.answer_url.clone(),
+            body,
+        });
+    }
+
+    pub fn poll(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    pub fn cmiuuid(&self) -> &str {
+        &self.setup.cmiuuid
+    }
+
+    pub fn handle(&mut self, now: Instant, wall_ms: u64, input: Input) {
+        self.now = now;
+        self.wall_ms = wall_ms;
+        if self.finished {
+            return;
+        }
+        match input {
+            Input::MediaReady { a, b } => self.on_media_ready(a, b),
+            Input::MediaFailed => {
+                tracing::warn!(call = %self.setup.cmiuuid, "no media ports; refusing the call");
+                self.hangup_all("media-unavailable", Some(503));
+            }
+            Input::AnswerScript(result) => self.on_answer_script(result),
+            Input::ScriptFetched { fetch_id, result } => {
+                self.events
+                    .push_back(pcmo::Event::ScriptFetched { fetch_id, result });
+            }
+            Input::Resolved { ring, results } => self.on_resolved(ring, results),
+            Input::Fork { ring, event } => self.on_fork(ring, event),
+            Input::Request { leg, tx, request } => self.on_request(leg, tx, request),
+            Input::Ack { leg } => self.on_ack(leg),
+            Input::CallerCancelled => self.on_caller_cancelled(),
+            Input::AckTimeout => {
+                tracing::info!(call = %self.setup.cmiuuid, "our 200 to the caller was never acknowledged");
+                self.hangup_all("no-ack", None);
+            }
+            Input::Response {
+                leg,
+                purpose,
+                response,
+            } => self.on_response(leg, purpose, response),
+            Input::RequestFailed { leg, purpose } => self.on_request_failed(leg, purpose),
+            Input::Timer(id) => self.events.push_back(pcmo::Event::TimerFired(id)),
+            Input::Media(ev) => self.on_media_event(ev),
+        }
+        self.run_events();
+        self.check_finished();
+    }
+
+    fn on_media_ready(&mut self, a: Anchor, b: Anchor) {
+        self.media_ready = true;
+        let Some(plan) = self.plan.as_mut() else {
+            return;
+        };
+        if plan.set_anchors(a, b).is_err() {
+            self.hangup_all("media-unavailable", Some(503));
+            return;
+        }
+        if let Some((rtp, rtcp)) = plan.a_remote() {
+            let pts = plan.a_payload_types();
+            self.media(MediaCommand::SetRemote {
+                leg: crate::media::Leg::A,
+                rtp,
+                rtcp,
+            });
+            self.media(MediaCommand::SetPayloadTypes {
+                leg: crate::media::Leg::A,
+                allowed: pts,
+            });
+        }
+    }
+
+    fn on_media_event(&mut self, ev: crate::media::Event) {
+        if let crate::media::Event::RtpTimeout { leg } = ev {
+            tracing::info!(call = %self.setup.cmiuuid, ?leg, "no RTP; ending the call");
+            self.hangup_all("rtp-timeout", None);
+        }
+    }
+
+    pub(super) fn media(&mut self, c: MediaCommand) {
+        self.out.push_back(Output::Media(c));
+    }
+
+    pub(super) fn report(&mut self, r: Report) {
+        self.out.push_back(Output::Report(r));
+    }
+
+    pub(super) fn script_error(&mut self, code: &str, path: &str, message: &str) {
+        tracing::info!(call = %self.setup.cmiuuid, code, path, message, "script error");
+        self.report(Report::ScriptError {
+            code: code.into(),
+            path: path.into(),
+            message: message.into(),
+            at_ms: self.wall_ms,
+        });
+    }
+
+    /// Ends the A leg's record (terminal event and CDR).
+    pub(super) fn end_a(&mut self, cause: &str, status: Option<u16>) {
+        self.a_state = AState::Ended;
+        let reports = self
+            .a_record
+            .end(self.wall_ms, cause, status, &self.extra_params);
+        for r in reports {
+            self.report(r);
+        }
+    }
+
+    /// Tears everything down: A gets a final response or a BYE, answered B legs a BYE, ringing
+    /// ones a CANCEL. Legs report their end when it is confirmed.
+    pub(super) fn hangup_all(&mut self, cause: &str, a_status: Option<u16>) {
+        self.ending = true;
+        match std::mem::replace(&mut self.a_state, AState::Ending) {
+            AState::Ringing => {
+                let status = a_status.unwrap_or(480);
+                let r = response_to(&self.a_invite, status, Some(&self.a_tag));
+                self.out.push_back(Output::Respond {
+                    tx: self.a_tx,
+                    response: r,
+                });
+                self.end_a(cause, Some(status));
+            }
+            AState::Answered(mut dialog) => {
+                let bye = dialog.request(crate::sip::message::Method::Bye, None);
+                let peer = dialog.peer;
+                self.out.push_back(Output::Send {
+                    leg: LegId::A,
+                    purpose: Purpose::Bye,
+                    request: bye,
+                    peer,
+                });
+                self.a_end_cause = Some(cause.to_string());
+            }
+            other => self.a_state = other,
+        }
+        let legs: Vec<LegId> = self.b_legs.keys().copied().collect();
+        for leg in legs {
+            self.hang_up_b(leg, cause);
+        }
+        let pending: Vec<(RingId, Vec<TargetId>)> = self
+            .rings
+            .iter()
+            .filter(|(_, r)| r.forked && !r.done)
+            .map(|(id, r)| (*id, r.targets.keys().copied().collect()))
+            .collect();
+        for (ring, targets) in pending {
+            self.out.push_back(Output::CancelFork { ring, targets });
+        }
+        // The script is over; nothing it would still do matters.
+        self.interp = None;
+        self.events.clear();
+    }
+
+    pub(super) fn check_finished(&mut self) {
+        if self.finished {
+            return;
+        }
+        let a_done = self.a_state == AState::Ended;
+        let b_done = self.b_legs.values().all(|b| b.state == BState::Ended);
+        let rings_done = self.rings.values().all(|r| !r.forked || r.done);
+        if a_done && b_done && rings_done && (self.ending || self.interp.is_none()) {
+            self.finished = true;
+            self.interp = None;
+            if self.media_ready {
+                self.media(MediaCommand::Stop);
+            }
+            self.out.push_back(Output::Finished);
+        }
+    }
+}
+
+/// From/to in the answer-URL request: JSON numbers when they are plain digits (PIOPIY's
+/// documents show numbers), strings otherwise.
+pub(super) fn number_like(v: &str) -> serde_json::Value {
+    let plain = !v.is_empty()
+        && !v.starts_with('0')
+        && v.len() <= 18
+        && v.bytes().all(|b| b.is_ascii_digit());
+    match v.parse::<u64>() {
+        Ok(n) if plain => serde_json::Value::from(n),
+        _ => serde_json::Value::from(v),
+    }
+}
+
+/// A header for our INVITEs that some PIOPIY clients read.
+pub(super) const CMI_UUID_HEADER: &str = "X-cmi-uuid";
+
+pub(super) fn header(name: &str) -> HeaderName {
+    HeaderName::parse(name)
+}

@@ -1,0 +1,279 @@
+//! Requests inside the call's dialogs (BYE, re-INVITE, INFO), the caller's CANCEL, and the
+//! answers to the requests the call sent itself.
+
+use super::core::{AState, BState, Call, Output, Purpose};
+use super::LegId;
+use crate::media::{Command as MediaCommand, Leg};
+use crate::sip::message::{response_to, HeaderName, HeaderView, Method, Request, Response};
+use crate::sip::transaction::TxId;
+
+impl Call {
+    pub(super) fn on_request(&mut self, leg: LegId, tx: TxId, req: Request) {
+        let tag = self.a_tag.clone();
+        let in_order = self.dialog_mut(leg).map(|d| d.accept_remote_cseq(&req));
+        match in_order {
+            None => {
+                // No dialog on that leg (any more): §12.2.2.
+                let r = response_to(&req, 481, Some(&tag));
+                return self.out.push_back(Output::Respond { tx, response: r });
+            }
+            Some(false) => {
+                let mut r = response_to(&req, 500, Some(&tag));
+                r.reason = "Server Internal Error (CSeq out of order)".into();
+                r.headers.push(HeaderName::RetryAfter, "1");
+                return self.out.push_back(Output::Respond { tx, response: r });
+            }
+            Some(true) => {}
+        }
+        match req.method {
+            Method::Bye => {
+                self.out.push_back(Output::Respond {
+                    tx,
+                    response: response_to(&req, 200, None),
+                });
+                if leg == LegId::A {
+                    self.end_a("caller-hung-up", None);
+                    if self.interp.is_some() && !self.ending {
+                        self.events.push_back(pcmo::Event::CallerHungUp);
+                        self.run_events();
+                    }
+                    if !self.ending {
+                        self.hangup_all("caller-hung-up", None);
+                    }
+                } else {
+                    let target = self.b_legs.get(&leg).map(|b| b.target);
+                    if self.bridged == Some(leg) {
+                        self.bridged = None;
+                        self.media(MediaCommand::Unbridge);
+                    }
+                    self.end_b(leg, "callee-hung-up", None);
+                    if let (Some(target_id), false) = (target, self.ending) {
+                        self.events.push_back(pcmo::Event::BLegHungUp { target_id });
+                    }
+                }
+            }
+            Method::Invite => self.on_reinvite(leg, tx, req),
+            _ => {
+                // INFO (DTMF relay comes with the media issue), OPTIONS, UPDATE without SDP.
+                self.out.push_back(Output::Respond {
+                    tx,
+                    response: response_to(&req, 200, None),
+                });
+            }
+        }
+    }
+
+    fn dialog_mut(&mut self, leg: LegId) -> Option<&mut super::dialog::Dialog> {
+        if leg == LegId::A {
+            match &mut self.a_state {
+                AState::Answered(d) => Some(d),
+                _ => None,
+            }
+        } else {
+            self.b_legs
+                .get_mut(&leg)
+                .filter(|b| matches!(b.state, BState::Answered | BState::Bridged))
+                .and_then(|b| b.dialog.as_mut())
+        }
+    }
+
+    /// A re-INVITE (hold, unhold, a new address): relayed to the bridged leg with our ports
+    /// in place of the sender's; without a bridge, answered with what we last offered.
+    fn on_reinvite(&mut self, leg: LegId, tx: TxId, req: Request) {
+        let other = if leg == LegId::A {
+            self.bridged
+        } else {
+            Some(LegId::A)
+        };
+        let other = other.filter(|o| self.dialog_mut(*o).is_some() && (self.bridged.is_some()));
+        if let (Some(other), false) = (other, req.body.is_empty()) {
+            let towards = if other == LegId::A { Leg::A } else { Leg::B };
+            let from = if leg == LegId::A { Leg::A } else { Leg::B };
+            let relayed = self
+                .plan
+                .as_mut()
+                .map(|p| p.relay(towards, &req.body, true));
+            match relayed {
+                Some(Ok((sdp, remote))) => {
+                    if let Some((rtp, rtcp)) = remote {
+                        self.media(MediaCommand::SetRemote {
+                            leg: from,
+                            rtp,
+                            rtcp,
+                        });
+                    }
+                    self.media(MediaCommand::OpenLatchWindow { leg: from });
+                    let Some(d) = self.dialog_mut(other) else {
+                        return;
+                    };
+                    let reinvite = d.request(Method::Invite, Some(("application/sdp", sdp)));
+                    let peer = d.peer;
+                    self.relayed.insert(tx, req);
+                    self.out.push_back(Output::Send {
+                        leg: other,
+                        purpose: Purpose::Reinvite { origin: leg, tx },
+                        request: reinvite,
+                        peer,
+                    });
+                }
+                _ => {
+                    let r = response_to(&req, 488, None);
+                    self.out.push_back(Output::Respond { tx, response: r });
+                }
+            }
+            return;
+        }
+        let sdp = if leg == LegId::A {
+            self.plan.as_ref().and_then(|p| p.last_to_a())
+        } else {
+            self.plan.as_ref().and_then(|p| p.offer_to_b())
+        };
+        let mut ok = response_to(&req, 200, None);
+        ok.headers
+            .push(HeaderName::Contact, self.setup.contact.clone());
+        if let Some(sdp) = sdp {
+            ok.headers.push(HeaderName::ContentType, "application/sdp");
+            ok.body = sdp;
+        }
+        self.out.push_back(Output::Respond { tx, response: ok });
+    }
+
+    pub(super) fn on_ack(&mut self, _leg: LegId) {
+        // The transaction layer already stopped retransmitting our 2xx; nothing else waits.
+    }
+
+    pub(super) fn on_caller_cancelled(&mut self) {
+        if self.a_state != AState::Ringing {
+            return;
+        }
+        let r = response_to(&self.a_invite, 487, Some(&self.a_tag));
+        self.out.push_back(Output::Respond {
+            tx: self.a_tx,
+            response: r,
+        });
+        self.end_a("caller-cancelled", Some(487));
+        if self.interp.is_some() {
+            self.events.push_back(pcmo::Event::CallerHungUp);
+            self.run_events();
+        }
+        if !self.ending {
+            self.hangup_all("caller-cancelled", None);
+        }
+    }
+
+    pub(super) fn on_response(&mut self, leg: LegId, purpose: Purpose, resp: Response) {
+        match purpose {
+            Purpose::Bye => {
+                if resp.status >= 200 {
+                    self.bye_done(leg, Some(resp.status));
+                }
+            }
+            Purpose::Reinvite { origin, tx } => {
+                if resp.status < 200 {
+                    return;
+                }
+                if (200..300).contains(&resp.status) {
+                    let seq = resp.cseq().map(|c| c.seq).unwrap_or(1);
+                    if let Some(d) = self.dialog_mut(leg) {
+                        let ack = d.ack(seq, None);
+                        let peer = d.peer;
+                        self.out.push_back(Output::SendAck { request: ack, peer });
+                    }
+                    let towards = if origin == LegId::A { Leg::A } else { Leg::B };
+                    let answered = if leg == LegId::A { Leg::A } else { Leg::B };
+                    let relayed = if resp.body.is_empty() {
+                        None
+                    } else {
+                        self.plan
+                            .as_mut()
+                            .map(|p| p.relay(towards, &resp.body, false))
+                    };
+                    let mut ok = Response {
+                        status: resp.status,
+                        reason: resp.reason.clone(),
+                        headers: Default::default(),
+                        body: Default::default(),
+                    };
+                    if let Some(Ok((sdp, remote))) = relayed {
+                        if let Some((rtp, rtcp)) = remote {
+                            self.media(MediaCommand::SetRemote {
+                                leg: answered,
+                                rtp,
+                                rtcp,
+                            });
+                        }
+                        self.media(MediaCommand::OpenLatchWindow { leg: answered });
+                        ok.headers.push(HeaderName::ContentType, "application/sdp");
+                        ok.body = sdp;
+                    }
+                    self.respond_relayed(tx, ok);
+                } else {
+                    let r = Response {
+                        status: resp.status,
+                        reason: resp.reason.clone(),
+                        headers: Default::default(),
+                        body: Default::default(),
+                    };
+                    self.respond_relayed(tx, r);
+                }
+            }
+        }
+    }
+
+    /// Answers a relayed re-INVITE on its own server transaction with the status (and SDP)
+    /// the other leg gave.
+    fn respond_relayed(&mut self, tx: TxId, answer: Response) {
+        let Some(req) = self.relayed.remove(&tx) else {
+            return;
+        };
+        let mut r = response_to(&req, answer.status, None);
+        r.reason = answer.reason;
+        if answer.status < 300 {
+            r.headers
+                .push(HeaderName::Contact, self.setup.contact.clone());
+        }
+        for h in answer.headers.iter() {
+            r.headers.push(h.name.clone(), h.value.clone());
+        }
+        r.body = answer.body;
+        self.out.push_back(Output::Respond { tx, response: r });
+    }
+
+    pub(super) fn on_request_failed(&mut self, leg: LegId, purpose: Purpose) {
+        match purpose {
+            Purpose::Bye => self.bye_done(leg, None),
+            Purpose::Reinvite { tx, .. } => {
+                let r = Response {
+                    status: 408,
+                    reason: "Request Timeout".into(),
+                    headers: Default::default(),
+                    body: Default::default(),
+                };
+                self.respond_relayed(tx, r);
+            }
+        }
+    }
+
+    /// The BYE we sent on `leg` was answered (or got nothing): that leg is over.
+    fn bye_done(&mut self, leg: LegId, status: Option<u16>) {
+        if leg == LegId::A {
+            if self.a_state != AState::Ended {
+                let cause = self.a_end_cause.clone().unwrap_or_else(|| "hangup".into());
+                self.end_a(&cause, status);
+            }
+        } else {
+            let cause = self
+                .b_legs
+                .get(&leg)
+                .and_then(|b| b.end_cause.clone())
+                .unwrap_or_else(|| "hangup".into());
+            if self
+                .b_legs
+                .get(&leg)
+                .is_some_and(|b| b.state != BState::Ended)
+            {
+                self.end_b(leg, &cause, status);
+            }
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The SDP side of an anchored call: A's offer, what B is offered, what A is answered.
+//!
+//! Every SDP that leaves ringmaster carries ringmaster's relay address and ports, never a
+//! leg's own (that is what makes legs behind NAT work and what lets media actions run inside
+//! any call). Built on `media::sdp`'s parse/anchor/policy; this file only keeps the state of
+//! one call's offer/answer exchange.
+
+use std::net::{IpAddr, SocketAddr};
+
+use bytes::Bytes;
+
+use crate::media::rtp::PayloadTypes;
+use crate::media::sdp::policy::{self, CallType, SUPPORTED};
+use crate::media::sdp::{anchor, Anchor, LocalOrigin, SessionDescription};
+use crate::media::Leg;
+
+/// Why a leg's SDP cannot be used (answered 488).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SdpProblem {
+    #[error("no SDP offer")]
+    NoOffer,
+    #[error("unreadable SDP")]
+    Unreadable,
+    #[error("no audio stream with PCMU or PCMA")]
+    NoCommonCodec,
+    #[error("the answer does not match the offer")]
+    BadAnswer,
+}
+
+/// Remote RTP and optional RTCP address of a leg.
+pub type Remote = (SocketAddr, Option<SocketAddr>);
+
+/// One call's offer/answer state.
+#[derive(Debug, Clone)]
+pub struct MediaPlan {
+    /// A's offer, codecs filtered, and which m-lines the relay carries.
+    filtered: SessionDescription,
+    relayed: Vec<bool>,
+    index: usize,
+    a: Option<Anchor>,
+    b: Option<Anchor>,
+    origin_a: LocalOrigin,
+    origin_b: LocalOrigin,
+    offer_to_b: Option<SessionDescription>,
+    /// The last SDP we sent A (re-sent on refreshes).
+    to_a: Option<SessionDescription>,
+}
+
+impl MediaPlan {
+    /// From A's offer (an INVITE body).
+    pub fn from_offer(
+        body: &[u8],
+        call_type: CallType,
+        session_id: u64,
+        local_ip: IpAddr,
+    ) -> Result<MediaPlan, SdpProblem> {
+        if body.is_empty() {
+            return Err(SdpProblem::NoOffer);
+        }
+        let offer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let (filtered, relayed) = policy::plan_offer(&offer, call_type, SUPPORTED);
+        let index = relayed
+            .iter()
+            .position(|r| *r)
+            .ok_or(SdpProblem::NoCommonCodec)?;
+        Ok(MediaPlan {
+            filtered,
+            relayed,
+            index,
+            a: None,
+            b: None,
+            origin_a: LocalOrigin::new("ringmaster", session_id, local_ip),
+            origin_b: LocalOrigin::new("ringmaster", session_id.wrapping_add(1), local_ip),
+            offer_to_b: None,
+            to_a: None,
+        })
+    }
+
+    /// Where A sends and receives, from its offer.
+    pub fn a_remote(&self) -> Option<Remote> {
+        policy::media_remote(&self.filtered, self.index)
+    }
+
+    /// The payload types A offered (and may send).
+    pub fn a_payload_types(&self) -> PayloadTypes {
+        self.filtered
+            .media
+            .get(self.index)
+            .map(|m| m.payload_types().collect())
+            .unwrap_or_default()
+    }
+
+    /// Ports are allocated: prepare the offer for B legs.
+    pub fn set_anchors(&mut self, a: Anchor, b: Anchor) -> Result<(), SdpProblem> {
+        self.a = Some(a);
+        self.b = Some(b);
+        let anchors: Vec<Option<Anchor>> = self.relayed.iter().map(|r| r.then_some(b)).collect();
+        let offer = anchor(&self.filtered, &anchors, &mut self.origin_b)
+            .map_err(|_| SdpProblem::Unreadable)?;
+        self.offer_to_b = Some(offer);
+        Ok(())
+    }
+
+    /// The offer every B branch gets.
+    pub fn offer_to_b(&self) -> Option<Bytes> {
+        self.offer_to_b.as_ref().map(|s| Bytes::from(s.to_bytes()))
+    }
+
+    /// B answered with `body`: where B receives, what B may send, and the answer for A.
+    pub fn on_b_answer(
+        &mut self,
+        body: &[u8],
+    ) -> Result<(Remote, PayloadTypes, Bytes), SdpProblem> {
+        let offer = self.offer_to_b.as_ref().ok_or(SdpProblem::NoOffer)?;
+        let answer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let accepted = policy::match_answer(offer, &answer).map_err(|_| SdpProblem::BadAnswer)?;
+        if !accepted.get(self.index).copied().unwrap_or(false) {
+            return Err(SdpProblem::NoCommonCodec);
+        }
+        let remote = policy::media_remote(&answer, self.index).ok_or(SdpProblem::BadAnswer)?;
+        let pts: PayloadTypes = answer
+            .media
+            .get(self.index)
+            .map(|m| m.payload_types().collect())
+            .unwrap_or_default();
+        let a = self.a.ok_or(SdpProblem::NoOffer)?;
+        let anchors: Vec<Option<Anchor>> = accepted.iter().map(|ok| ok.then_some(a)).collect();
+        let to_a =
+            anchor(&answer, &anchors, &mut self.origin_a).map_err(|_| SdpProblem::BadAnswer)?;
+        let bytes = Bytes::from(to_a.to_bytes());
+        self.to_a = Some(to_a);
+        Ok((remote, pts, bytes))
+    }
+
+    /// An answer for A made by ringmaster itself (no B leg yet: the script answered to play or
+    /// collect digits): A's filtered offer, anchored on our A-side ports.
+    pub fn own_answer_to_a(&mut self) -> Option<Bytes> {
+        if let Some(s) = &self.to_a {
+            return Some(Bytes::from(s.to_bytes()));
+        }
+        let a = self.a?;
+        let anchors: Vec<Option<Anchor>> = self.relayed.iter().map(|r| r.then_some(a)).collect();
+        let to_a = anchor(&self.filtered, &anchors, &mut self.origin_a).ok()?;
+        let bytes = Bytes::from(to_a.to_bytes());
+        self.to_a = Some(to_a);
+        Some(bytes)
+    }
+
+    /// Re-anchors an SDP one leg sent mid-call (a re-INVITE's offer, or its answer) for the
+    /// other leg: returns what to send `towards`, and where the sender now receives (None
+    /// while on hold with `c=0.0.0.0`, or for a disabled stream).
+    pub fn relay(
+        &mut self,
+        towards: Leg,
+        body: &[u8],
+        is_offer: bool,
+    ) -> Result<(Bytes, Option<Remote>), SdpProblem> {
+        let sdp = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let (sdp, relayed) = if is_offer {
+            policy::plan_offer(&sdp, CallType::Audio, SUPPORTED)
+        } else {
+            let accepted = sdp.media.iter().map(|m| m.port != 0).collect();
+            (sdp, accepted)
+        };
+        let index = relayed.iter().position(|r| *r);
+        let (ours, origin) = match towards {
+            Leg::A => (self.a, &mut self.origin_a),
+            Leg::B => (self.b, &mut self.origin_b),
+        };
+        let ours = ours.ok_or(SdpProblem::NoOffer)?;
+        let anchors: Vec<Option<Anchor>> = relayed.iter().map(|r| r.then_some(ours)).collect();
+        let out = anchor(&sdp, &anchors, origin).map_err(|_| SdpProblem::Unreadable)?;
+        let remote = index.and_then(|i| policy::media_remote(&sdp, i));
+        let bytes = Bytes::from(out.to_bytes());
+        if towards == Leg::A {
+            self.to_a = Some(out);
+        }
+        Ok((bytes, remote))
+    }
+
+    /// The SDP A last got from us (for a re-INVITE that does not change media).
+    pub fn last_to_a(&self) -> Option<Bytes> {
+        self.to_a.as_ref().map(|s| Bytes::from(s.to_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFER: &str = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 18 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\nm=video 40002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+    const ANSWER: &str = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\nm=video 0 RTP/AVP 96\r\n";
+    const US: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 1));
+
+    fn anchor_at(port: u16) -> Anchor {
+        Anchor {
+            addr: US,
+            rtp_port: port,
+            rtcp_port: port + 1,
+        }
+    }
+
+    #[test]
+    fn b_is_offered_our_ports_and_a_is_answered_with_ours_too() {
+        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        assert_eq!(
+            p.a_remote(),
+            Some(("192.0.2.10:40000".parse().unwrap(), None))
+        );
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        let offer = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
+        assert!(offer.contains("c=IN IP4 203.0.113.1\r\n"), "{offer}");
+        assert!(
+            offer.contains("m=audio 30002 RTP/AVP 0 8 101\r\n"),
+            "G.729 filtered out: {offer}"
+        );
+        assert!(offer.contains("m=video 0 "), "{offer}");
+        assert!(!offer.contains("192.0.2.10"));
+        let (remote, pts, to_a) = p.on_b_answer(ANSWER.as_bytes()).unwrap();
+        assert_eq!(remote.0, "198.51.100.5:50000".parse().unwrap());
+        assert!(pts.contains(8) && pts.contains(101) && !pts.contains(0));
+        let to_a = String::from_utf8(to_a.to_vec()).unwrap();
+        assert!(to_a.contains("m=audio 30000 RTP/AVP 8 101\r\n"), "{to_a}");
+        assert!(!to_a.contains("198.51.100.5"));
+        assert_eq!(p.last_to_a().map(|b| b.len()), Some(to_a.len()));
+    }
+
+    #[test]
+    fn unusable_offers_and_answers() {
+        assert_eq!(
+            MediaPlan::from_offer(b"", CallType::Audio, 1, US).unwrap_err(),
+            SdpProblem::NoOffer
+        );
+        assert_eq!(
+            MediaPlan::from_offer(b"garbage", CallType::Audio, 1, US).unwrap_err(),
+            SdpProblem::Unreadable
+        );
+        let g729 = "v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
+        assert_eq!(
+            MediaPlan::from_offer(g729.as_bytes(), CallType::Audio, 1, US).unwrap_err(),
+            SdpProblem::NoCommonCodec
+        );
+        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        let one_line = "v=0\r\no=b 1 1 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+        assert_eq!(
+            p.on_b_answer(one_line.as_bytes()).unwrap_err(),
+            SdpProblem::BadAnswer
+        );
+    }
+
+    #[test]
+    fn own_answer_when_the_script_answers_first() {
+        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        assert!(p.own_answer_to_a().is_none(), "no ports yet");
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        let a = String::from_utf8(p.own_answer_to_a().unwrap().to_vec()).unwrap();
+        assert!(a.contains("m=audio 30000 RTP/AVP 0 8 101\r\n"), "{a}");
+    }
+}

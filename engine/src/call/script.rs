@@ -1,0 +1,258 @@
+//! Running the script: the answer URL's PCMO (or the app's fallback) in the interpreter, and
+//! carrying out its commands.
+
+use pcmo::{Command, HangupReason, Interpreter, Script};
+
+use super::core::{AState, BState, Call, FetchFailure, Output, RingState};
+use super::report::EventStatus;
+use crate::media::Command as MediaCommand;
+use crate::sip::message::{response_to, HeaderName};
+
+impl Call {
+    pub(super) fn on_answer_script(&mut self, result: Result<String, FetchFailure>) {
+        if self.ending {
+            return;
+        }
+        let body = match result {
+            Ok(b) => b,
+            Err(f) => {
+                self.script_error("answer_url_failed", "", &f.describe());
+                return self.run_fallback();
+            }
+        };
+        match Script::parse(&body) {
+            Ok(script) => self.run_script(script),
+            Err(report) => {
+                for e in &report.errors {
+                    self.script_error(e.code().as_str(), e.path.as_str(), &e.message());
+                }
+                self.run_fallback();
+            }
+        }
+    }
+
+    /// The app's fallback script, else a clean refusal (503).
+    fn run_fallback(&mut self) {
+        let fallback = self
+            .setup
+            .fallback
+            .clone()
+            .and_then(|f| Script::parse(&f).ok());
+        match fallback {
+            Some(script) => self.run_script(script),
+            None => self.hangup_all("answer-url-failed", Some(503)),
+        }
+    }
+
+    fn run_script(&mut self, script: Script) {
+        let info = pcmo::CallInfo::inbound(
+            self.setup.cmiuuid.clone(),
+            self.setup.from.clone(),
+            self.setup.to.clone(),
+        );
+        self.interp = Some(Interpreter::new(script, info));
+        self.events.push_back(pcmo::Event::Start);
+    }
+
+    /// Feeds queued events to the interpreter and carries out what it says, until quiet.
+    pub(super) fn run_events(&mut self) {
+        while let Some(ev) = self.events.pop_front() {
+            let Some(interp) = self.interp.as_mut() else {
+                self.events.clear();
+                return;
+            };
+            interp.handle(self.now, ev);
+            let mut cmds = Vec::new();
+            while let Some(c) = interp.poll() {
+                cmds.push(c);
+            }
+            self.run_commands(cmds);
+        }
+    }
+
+    fn run_commands(&mut self, cmds: Vec<Command>) {
+        // `Answer` waits for the end of the batch: if an action the engine cannot run yet
+        // follows, the caller gets a clean refusal rather than an answer and an instant BYE.
+        let mut answer = false;
+        for c in cmds {
+            if self.ending {
+                return;
+            }
+            match c {
+                Command::Answer => answer = true,
+                Command::Ring(ring) => self.start_ring(ring),
+                Command::Cancel { target_ids } => self.cancel_targets(&target_ids),
+                Command::Bridge { target_id } => self.bridge(target_id),
+                Command::Unbridge { target_id } if self.is_bridged_to(target_id) => {
+                    self.media(MediaCommand::Unbridge);
+                    self.bridged = None;
+                }
+                Command::Hangup { reason } => {
+                    // A caller never answered hears why the last connect failed (busy: 486,
+                    // declined: 603, nobody: 480), whether the script ended or said hangup.
+                    let status = match reason {
+                        HangupReason::ScriptEnded | HangupReason::Hangup => {
+                            self.last_outcome.and_then(|o| o.sip_status())
+                        }
+                        _ => None,
+                    };
+                    self.hangup_all(reason.as_str(), status);
+                }
+                Command::StartTimer { id, at } => self.out.push_back(Output::Timer { id, at }),
+                Command::SetParam(v) => self.extra_params = Some(v.to_extra_params()),
+                Command::PostEvent(pcmo::ScriptEvent::ConnectFinished { outcome, .. }) => {
+                    self.last_outcome = Some(outcome);
+                }
+                Command::ScriptError(e) => {
+                    self.script_error(e.code().as_str(), e.path.as_str(), &e.message());
+                }
+                Command::FetchScript {
+                    fetch_id,
+                    source,
+                    payload,
+                } => match source {
+                    pcmo::ScriptSource::Url(url) => {
+                        let body = serde_json::to_value(&payload).unwrap_or_default();
+                        self.out.push_back(Output::Fetch {
+                            fetch_id: Some(fetch_id),
+                            url,
+                            body,
+                        });
+                    }
+                    pcmo::ScriptSource::Reference(_) => {
+                        self.events.push_back(pcmo::Event::ScriptFetched {
+                            fetch_id,
+                            result: Err(pcmo::FetchError::UnknownReference),
+                        })
+                    }
+                },
+                Command::Play { .. }
+                | Command::Speak { .. }
+                | Command::StopMedia { .. }
+                | Command::Record(_)
+                | Command::Stream { .. }
+                | Command::CollectDigits(_) => {
+                    let name = media_action_name(&c);
+                    self.script_error(
+                        "unsupported_action",
+                        "",
+                        &format!("{name} is not supported by this version of ringmaster"),
+                    );
+                    self.hangup_all("unsupported-action", Some(500));
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if answer {
+            self.answer_a_own();
+        }
+    }
+
+    fn is_bridged_to(&self, target: pcmo::TargetId) -> bool {
+        self.bridged
+            .and_then(|l| self.b_legs.get(&l))
+            .is_some_and(|b| b.target == target)
+    }
+
+    /// Answers A with our own SDP (the script needs media before any B leg).
+    fn answer_a_own(&mut self) {
+        if self.a_state != AState::Ringing {
+            return;
+        }
+        let Some(sdp) = self.plan.as_mut().and_then(|p| p.own_answer_to_a()) else {
+            return self.hangup_all("media-unavailable", Some(503));
+        };
+        self.answer_a(sdp);
+    }
+
+    /// Sends A our 200 with `sdp` and records the dialog.
+    pub(super) fn answer_a(&mut self, sdp: bytes::Bytes) {
+        let mut ok = response_to(&self.a_invite, 200, Some(&self.a_tag));
+        ok.headers
+            .push(HeaderName::Contact, self.setup.contact.clone());
+        ok.headers.push(HeaderName::ContentType, "application/sdp");
+        ok.body = sdp;
+        let Some(dialog) = super::dialog::Dialog::uas(
+            &self.a_invite,
+            &self.a_tag,
+            self.a_peer,
+            &self.setup.contact,
+        ) else {
+            return self.hangup_all("error", Some(500));
+        };
+        self.out.push_back(Output::Respond {
+            tx: self.a_tx,
+            response: ok,
+        });
+        self.a_state = AState::Answered(Box::new(dialog));
+        self.a_record.answer_ms = Some(self.wall_ms);
+        let ev = self
+            .a_record
+            .event(EventStatus::InAnswered, self.wall_ms, &self.extra_params);
+        self.report(ev);
+        self.media(MediaCommand::OpenLatchWindow {
+            leg: crate::media::Leg::A,
+        });
+    }
+
+    /// The script bridges an answered B leg with the caller.
+    fn bridge(&mut self, target: pcmo::TargetId) {
+        let Some((leg, b)) = self
+            .b_legs
+            .iter_mut()
+            .find(|(_, b)| b.target == target && b.state == BState::Answered)
+        else {
+            return;
+        };
+        let leg = *leg;
+        b.state = BState::Bridged;
+        let answer = b.answer.clone();
+        let ev = b
+            .record
+            .event(EventStatus::OutBridged, self.wall_ms, &self.extra_params);
+        self.bridged = Some(leg);
+        if let Some(((rtp, rtcp), pts, to_a)) = answer {
+            self.media(MediaCommand::SetRemote {
+                leg: crate::media::Leg::B,
+                rtp,
+                rtcp,
+            });
+            self.media(MediaCommand::SetPayloadTypes {
+                leg: crate::media::Leg::B,
+                allowed: pts,
+            });
+            self.media(MediaCommand::OpenLatchWindow {
+                leg: crate::media::Leg::B,
+            });
+            if self.a_state == AState::Ringing {
+                self.answer_a(to_a);
+            }
+        }
+        self.media(MediaCommand::Bridge);
+        self.report(ev);
+    }
+
+    pub(super) fn new_ring_state(&mut self, ring: &pcmo::Ring) -> RingState {
+        RingState {
+            caller_id: ring.caller_id.as_ref().map(|c| c.as_str().to_string()),
+            targets: ring
+                .targets
+                .iter()
+                .map(|t| (t.target_id, t.target.clone()))
+                .collect(),
+            forked: false,
+            done: false,
+        }
+    }
+}
+
+fn media_action_name(c: &Command) -> &'static str {
+    match c {
+        Command::Play { .. } | Command::StopMedia { .. } => "play",
+        Command::Speak { .. } => "speak",
+        Command::Record(_) => "record",
+        Command::Stream { .. } => "stream",
+        _ => "input",
+    }
+}

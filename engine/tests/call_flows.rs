@@ -1,0 +1,298 @@
+//! Call flows on the virtual clock, no sockets: which SIP messages go out, in which order, and
+//! which events and CDRs result (issue "Calls": one test per flow).
+
+mod common;
+
+use common::call_rig::Rig;
+use engine::call::FetchFailure;
+use engine::sip::message::{HeaderName, HeaderView};
+
+fn ones(rig: &Rig) {
+    for (leg, hangups, cdrs) in rig.terminal_counts() {
+        assert_eq!(
+            (hangups, cdrs),
+            (1, 1),
+            "leg {leg}: exactly one terminal event and one CDR\n{:#?}",
+            rig.log
+        );
+    }
+}
+
+#[test]
+fn group_ring_second_device_answers_others_cancelled_then_bye() {
+    let mut rig = Rig::inbound(&[("bob", &[1, 2]), ("carol", &[3])], None);
+    assert_eq!(
+        rig.sip(),
+        ["A<-180"],
+        "ringback while the answer URL is fetched"
+    );
+    assert_eq!(rig.fetches.len(), 1);
+    let body = &rig.fetches[0].2;
+    assert_eq!(body["action"], "inbound");
+    assert_eq!(body["cmiuuid"], "call-1");
+    assert_eq!(body["to"], 5000);
+    assert_eq!(body["leg"], "a");
+    rig.answer_url(r#"[{"action":"connect","ring_type":"group","timeout":20,"call":[{"type":"sip","user":"bob"},{"type":"sip","user":"carol"}]}]"#);
+    assert_eq!(rig.sip()[1..], ["B1<-INVITE", "B2<-INVITE", "B3<-INVITE"]);
+    // Every branch is offered our relay ports, not the caller's.
+    let offer = String::from_utf8(rig.invite_of(1).body.to_vec()).unwrap();
+    assert!(
+        offer.contains("c=IN IP4 203.0.113.1") && offer.contains("m=audio 30002 "),
+        "{offer}"
+    );
+    assert!(!offer.contains("192.0.2.10"));
+    assert_eq!(
+        rig.invite_of(1).headers.get_other("X-cmi-uuid"),
+        Some("call-1")
+    );
+    assert_eq!(
+        rig.invite_of(1).headers.get(&HeaderName::MaxForwards),
+        Some("69")
+    );
+    rig.b(1, 180);
+    rig.b(2, 180);
+    rig.b(3, 180);
+    rig.log.clear();
+    rig.b(2, 200);
+    let sip = rig.sip();
+    assert_eq!(sip[0], "B2<-ACK", "the winner is acknowledged first");
+    let mut rest: Vec<&str> = sip[1..].to_vec();
+    rest.sort();
+    // bob's other device (by the fork) and carol (by the script) are cancelled; A answered.
+    assert_eq!(rest, ["A<-200", "B1<-CANCEL", "B3<-CANCEL"]);
+    // A's 200 carries B's answer re-anchored on our A-side port.
+    let ok = rig.a_ok().unwrap();
+    let sdp = String::from_utf8(ok.body.to_vec()).unwrap();
+    assert!(sdp.contains("m=audio 30000 RTP/AVP 0 101"), "{sdp}");
+    assert!(!sdp.contains("198.51.100.2"));
+    assert!(rig.log.contains(&"ev B2 out_bridged".to_string()));
+    assert!(rig.media.contains(&"Bridge".to_string()));
+    rig.cancelled_ones_answer_487();
+    rig.a_bye();
+    assert!(rig.sip().contains(&"B2<-BYE"));
+    rig.answer_pending(200);
+    assert!(rig.finished, "{:#?}", rig.log);
+    ones(&rig);
+    let cdrs: Vec<&String> = rig.log.iter().filter(|l| l.starts_with("cdr")).collect();
+    assert!(
+        cdrs.contains(&&"cdr A in_answered caller-hung-up".to_string()),
+        "{cdrs:?}"
+    );
+    assert!(
+        cdrs.contains(&&"cdr B2 out_answered caller-hung-up".to_string()),
+        "{cdrs:?}"
+    );
+    assert!(
+        cdrs.contains(&&"cdr B1 out_missed cancelled".to_string()),
+        "{cdrs:?}"
+    );
+    assert_eq!(rig.terminal_counts().len(), 4);
+}
+
+#[test]
+fn sequential_first_times_out_second_answers() {
+    let mut rig = Rig::inbound(&[("bob", &[1]), ("carol", &[2])], None);
+    rig.answer_url(r#"[{"action":"connect","timeout":10,"call":[{"type":"sip","user":"bob"},{"type":"sip","user":"carol"}]},{"action":"hangup"}]"#);
+    assert_eq!(rig.sip(), ["A<-180", "B1<-INVITE"]);
+    rig.b(1, 180);
+    rig.advance(9.9);
+    assert_eq!(rig.sip().len(), 2, "still ringing bob");
+    rig.advance(0.2);
+    assert_eq!(rig.sip()[2..], ["B1<-CANCEL", "B2<-INVITE"]);
+    rig.b(1, 487);
+    rig.b(2, 200);
+    assert_eq!(rig.sip()[4..], ["B2<-ACK", "A<-200"]);
+    rig.b_bye(2);
+    // carol hung up: the script goes on with its next action, a hangup.
+    assert!(rig.sip().contains(&"A<-BYE"));
+    rig.answer_pending(200);
+    assert!(rig.finished);
+    ones(&rig);
+}
+
+#[test]
+fn loop_two_rings_two_rounds_then_the_next_action_runs() {
+    let mut rig = Rig::inbound(&[("bob", &[1])], None);
+    rig.answer_url(r#"[{"action":"connect","ring_type":"group","timeout":5,"loop":2,"call":[{"type":"sip","user":"bob"}]},{"action":"hangup"}]"#);
+    rig.b(1, 180);
+    rig.advance(5.0);
+    rig.b(1, 487);
+    assert_eq!(
+        rig.sip(),
+        ["A<-180", "B1<-INVITE", "B1<-CANCEL", "B2<-INVITE"],
+        "second round"
+    );
+    rig.b(2, 180);
+    rig.advance(5.0);
+    rig.b(2, 487);
+    // Nobody answered: the next action (hangup) refuses the unanswered caller with 480.
+    assert_eq!(rig.sip()[4..], ["B2<-CANCEL", "A<-480"]);
+    assert!(rig.finished);
+    ones(&rig);
+}
+
+#[test]
+fn duration_cuts_a_connected_call() {
+    let mut rig = Rig::inbound(&[("bob", &[1])], None);
+    rig.answer_url(
+        r#"[{"action":"connect","duration":30,"timeout":20,"call":[{"type":"sip","user":"bob"}]}]"#,
+    );
+    rig.b(1, 200);
+    assert!(rig.sip().contains(&"A<-200"));
+    rig.advance(29.0);
+    assert!(!rig.sip().contains(&"A<-BYE"));
+    rig.advance(1.5);
+    let sip = rig.sip();
+    assert!(
+        sip.contains(&"A<-BYE") && sip.contains(&"B1<-BYE"),
+        "{sip:?}"
+    );
+    rig.answer_pending(200);
+    assert!(rig.finished);
+    assert!(
+        rig.log
+            .iter()
+            .any(|l| l == "cdr A in_answered duration-limit"),
+        "{:#?}",
+        rig.log
+    );
+    ones(&rig);
+}
+
+#[test]
+fn caller_cancels_while_b_legs_ring() {
+    let mut rig = Rig::inbound(&[("bob", &[1, 2]), ("carol", &[3])], None);
+    rig.answer_url(r#"[{"action":"connect","ring_type":"group","call":[{"type":"sip","user":"bob"},{"type":"sip","user":"carol"}]}]"#);
+    rig.b(1, 180);
+    rig.log.clear();
+    rig.caller_cancels();
+    let sip = rig.sip();
+    assert_eq!(sip[0], "A<-487");
+    for b in ["B1<-CANCEL", "B2<-CANCEL", "B3<-CANCEL"] {
+        assert!(sip.contains(&b), "{sip:?}");
+    }
+    rig.cancelled_ones_answer_487();
+    assert!(rig.finished, "{:#?}", rig.log);
+    ones(&rig);
+    assert_eq!(rig.terminal_counts().len(), 4);
+    assert!(rig
+        .log
+        .contains(&"cdr A in_missed caller-cancelled".to_string()));
+}
+
+#[test]
+fn bridge_dials_a_number_through_the_trunk_with_the_caller_id() {
+    let mut rig = Rig::inbound(&[], None);
+    rig.answer_url(r#"[{"action":"bridge","from":914471000000,"connect":[{"type":"pstn","number":919876543210}]}]"#);
+    assert_eq!(rig.sip()[1], "B1<-INVITE");
+    let inv = rig.invite_of(1);
+    assert_eq!(inv.uri.to_string(), "sip:919876543210@192.0.2.200:5060");
+    assert!(inv
+        .headers
+        .get(&HeaderName::From)
+        .unwrap()
+        .starts_with("<sip:914471000000@test.local>"));
+    rig.b(1, 200);
+    assert!(rig.sip().contains(&"A<-200"));
+}
+
+#[test]
+fn answer_url_down_without_fallback_is_a_503_and_an_error_event() {
+    let mut rig = Rig::inbound(&[], None);
+    rig.answer_url_fails(FetchFailure::Timeout);
+    assert_eq!(rig.sip(), ["A<-180", "A<-503"]);
+    assert!(rig.log.contains(&"error answer_url_failed".to_string()));
+    assert!(rig.finished);
+    ones(&rig);
+}
+
+#[test]
+fn answer_url_down_runs_the_fallback_script() {
+    let mut rig = Rig::inbound(
+        &[("bob", &[1])],
+        Some(r#"[{"action":"connect","call":[{"type":"sip","user":"bob"}]}]"#),
+    );
+    rig.answer_url_fails(FetchFailure::Status(500));
+    assert!(rig.log.contains(&"error answer_url_failed".to_string()));
+    assert_eq!(rig.sip(), ["A<-180", "B1<-INVITE"]);
+}
+
+#[test]
+fn invalid_json_gets_its_error_and_a_503() {
+    let mut rig = Rig::inbound(&[], None);
+    rig.answer_url("{not json");
+    assert!(
+        rig.log.contains(&"error invalid_json".to_string()),
+        "{:#?}",
+        rig.log
+    );
+    assert_eq!(rig.sip(), ["A<-180", "A<-503"]);
+}
+
+#[test]
+fn a_media_action_is_refused_cleanly_until_media_lands() {
+    let mut rig = Rig::inbound(&[], None);
+    rig.answer_url(r#"[{"action":"play","file_name":"welcome.wav"}]"#);
+    assert!(
+        rig.log.contains(&"error unsupported_action".to_string()),
+        "{:#?}",
+        rig.log
+    );
+    assert_eq!(
+        rig.sip(),
+        ["A<-180", "A<-500"],
+        "never answered and then dropped"
+    );
+    ones(&rig);
+}
+
+#[test]
+fn an_unregistered_user_is_skipped_at_once() {
+    let mut rig = Rig::inbound(&[], None);
+    rig.answer_url(r#"[{"action":"connect","timeout":30,"call":[{"type":"sip","user":"nobody"}]},{"action":"hangup"}]"#);
+    assert_eq!(
+        rig.sip(),
+        ["A<-180", "A<-480"],
+        "no INVITE, no waiting for the timeout"
+    );
+}
+
+#[test]
+fn busy_callee_is_not_retried_by_loop() {
+    let mut rig = Rig::inbound(&[("bob", &[1])], None);
+    rig.answer_url(r#"[{"action":"connect","loop":3,"call":[{"type":"sip","user":"bob"}]},{"action":"hangup"}]"#);
+    rig.b(1, 486);
+    assert_eq!(rig.sip(), ["A<-180", "B1<-INVITE", "A<-486"]);
+    ones(&rig);
+}
+
+#[test]
+fn when_the_b_leg_hangs_up_the_script_goes_on() {
+    let mut rig = Rig::inbound(&[("bob", &[1]), ("carol", &[2])], None);
+    rig.answer_url(r#"[{"action":"connect","call":[{"type":"sip","user":"bob"}]},{"action":"connect","call":[{"type":"sip","user":"carol"}]}]"#);
+    rig.b(1, 200);
+    rig.b_bye(1);
+    assert_eq!(
+        rig.sip()[..5],
+        ["A<-180", "B1<-INVITE", "B1<-ACK", "A<-200", "B1<-200"]
+    );
+    assert_eq!(rig.sip()[5], "B2<-INVITE");
+    rig.b(2, 200);
+    assert_eq!(rig.sip()[6..], ["B2<-ACK"], "A is already answered");
+    rig.a_bye();
+    rig.answer_pending(200);
+    assert!(rig.finished);
+    ones(&rig);
+}
+
+#[test]
+fn in_dialog_requests_check_cseq_and_unknown_dialogs() {
+    let mut rig = Rig::inbound(&[("bob", &[1])], None);
+    rig.answer_url(r#"[{"action":"connect","call":[{"type":"sip","user":"bob"}]}]"#);
+    rig.b(1, 200);
+    rig.a_bye();
+    // A second BYE with the same CSeq: out of order (the dialog is gone): 481.
+    rig.a_bye();
+    assert!(rig.sip().contains(&"A<-481"), "{:?}", rig.sip());
+    assert_eq!(rig.a_invite().call_id(), Some("a-call"));
+}

@@ -1,0 +1,480 @@
+//! A rig for the call core on a virtual clock: it plays the shell (media always allocates,
+//! targets resolve from a table, rings run in real fork cores) and the phones (responses are
+//! built from the very requests the call sent), and logs every SIP message and report in
+//! order, e.g. `A<-180`, `B2<-INVITE`, `B1<-CANCEL`, `ev B2 out_bridged`, `cdr A in_answered`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use engine::call::fork::{Fork, ForkEvent, ForkOutput};
+use engine::call::report::Report;
+use engine::call::{
+    Call, CallSetup, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId,
+};
+use engine::media::sdp::Anchor;
+use engine::sip::message::{
+    parse, response_to, HeaderName, HeaderView, Message, Method, Request, Response, Uri,
+};
+use engine::sip::transaction::TxId;
+use engine::sip::Peer;
+use pcmo::action::connect::targets::Destination;
+
+pub const A_SDP: &str = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+fn b_sdp(leg: u32) -> String {
+    format!("v=0\r\no=b{leg} 1 1 IN IP4 198.51.100.{leg}\r\ns=-\r\nc=IN IP4 198.51.100.{leg}\r\nt=0 0\r\nm=audio 5000{leg} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+}
+
+pub fn request(text: &str) -> Request {
+    match parse(Bytes::from(text.replace('\n', "\r\n"))) {
+        Ok(Message::Request(r)) => r,
+        other => panic!("bad request: {other:?}"),
+    }
+}
+
+pub struct Rig {
+    pub call: Call,
+    pub start: Instant,
+    pub now: Instant,
+    pub log: Vec<String>,
+    pub reports: Vec<Report>,
+    pub finished: bool,
+    forks: HashMap<RingId, Fork>,
+    /// Each B leg's INVITE and, once answered, its 2xx.
+    invites: HashMap<LegId, Request>,
+    answers: HashMap<LegId, Response>,
+    /// Requests the call sent in dialogs, waiting for an answer from the rig.
+    pending: Vec<(LegId, Purpose, Request)>,
+    timers: Vec<(Instant, pcmo::TimerId)>,
+    pub directory: HashMap<String, Vec<u32>>,
+    /// Legs whose ringing fork belongs to which ring.
+    ring_of: HashMap<LegId, RingId>,
+    a_tx: TxId,
+    a_invite: Request,
+    a_ok: Option<Response>,
+    next_tx: u64,
+    tx_leg: HashMap<TxId, LegId>,
+    pub fetches: Vec<(Option<pcmo::FetchId>, String, serde_json::Value)>,
+    pub media: Vec<String>,
+}
+
+impl Rig {
+    /// A call from alice to `to`, with `users` mapping user names to device numbers (device n
+    /// is B leg peer 198.51.100.n). The answer URL returns `script` (None: not yet answered).
+    pub fn inbound(users: &[(&str, &[u32])], fallback: Option<&str>) -> Rig {
+        let now = Instant::now();
+        let invite = request(&format!(
+            "INVITE sip:5000@test.local SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKa1\nFrom: <sip:alice@test.local>;tag=at\nTo: <sip:5000@test.local>\nCall-ID: a-call\nCSeq: 1 INVITE\nContact: <sip:alice@192.0.2.10:5062>\nMax-Forwards: 70\nContent-Type: application/sdp\n\n{}",
+            A_SDP.replace("\r\n", "\n")
+        ));
+        let setup = CallSetup {
+            cmiuuid: "call-1".into(),
+            appid: 1234567,
+            answer_url: "http://127.0.0.1:9/answer".into(),
+            fallback: fallback.map(str::to_string),
+            from: "alice".into(),
+            to: "5000".into(),
+            contact: "<sip:ringmaster@203.0.113.1:5060>".into(),
+            domain: "test.local".into(),
+            local_ip: "203.0.113.1".parse().unwrap(),
+            max_forwards: 70,
+            seed: 7,
+        };
+        let a_tx = TxId(1);
+        let peer = Peer::udp("192.0.2.10:5062".parse().unwrap());
+        let call = Call::new(setup, a_tx, invite.clone(), peer, now, 1_000_000);
+        let mut rig = Rig {
+            call,
+            start: now,
+            now,
+            log: Vec::new(),
+            reports: Vec::new(),
+            finished: false,
+            forks: HashMap::new(),
+            invites: HashMap::new(),
+            answers: HashMap::new(),
+            pending: Vec::new(),
+            timers: Vec::new(),
+            directory: users
+                .iter()
+                .map(|(u, d)| (u.to_string(), d.to_vec()))
+                .collect(),
+            ring_of: HashMap::new(),
+            a_tx,
+            a_invite: invite,
+            a_ok: None,
+            next_tx: 100,
+            tx_leg: HashMap::new(),
+            fetches: Vec::new(),
+            media: Vec::new(),
+        };
+        rig.drain();
+        rig
+    }
+
+    fn wall(&self) -> u64 {
+        1_000_000 + (self.now - self.start).as_millis() as u64
+    }
+
+    pub fn feed(&mut self, input: Input) {
+        let (now, wall) = (self.now, self.wall());
+        self.call.handle(now, wall, input);
+        self.drain();
+    }
+
+    pub fn answer_url(&mut self, script: &str) {
+        self.feed(Input::AnswerScript(Ok(script.to_string())));
+    }
+
+    pub fn answer_url_fails(&mut self, f: FetchFailure) {
+        self.feed(Input::AnswerScript(Err(f)));
+    }
+
+    fn drain(&mut self) {
+        while let Some(o) = self.call.poll() {
+            match o {
+                Output::Respond { tx, response } => {
+                    let who = if tx == self.a_tx {
+                        "A".to_string()
+                    } else {
+                        leg_name(self.tx_leg[&tx])
+                    };
+                    if tx == self.a_tx && response.status == 200 {
+                        self.a_ok = Some(response.clone());
+                    }
+                    self.log.push(format!("{who}<-{}", response.status));
+                }
+                Output::Send {
+                    leg,
+                    purpose,
+                    request,
+                    ..
+                } => {
+                    self.log
+                        .push(format!("{}<-{}", leg_name(leg), request.method));
+                    self.pending.push((leg, purpose, request));
+                }
+                Output::SendAck { request, .. } => {
+                    let leg = self.leg_of_call_id(request.call_id().unwrap());
+                    self.log.push(format!("{}<-ACK", leg_name(leg)));
+                }
+                Output::AllocateMedia => {
+                    let a = Anchor {
+                        addr: "203.0.113.1".parse().unwrap(),
+                        rtp_port: 30000,
+                        rtcp_port: 30001,
+                    };
+                    let b = Anchor {
+                        addr: "203.0.113.1".parse().unwrap(),
+                        rtp_port: 30002,
+                        rtcp_port: 30003,
+                    };
+                    let (now, wall) = (self.now, self.wall());
+                    self.call.handle(now, wall, Input::MediaReady { a, b });
+                }
+                Output::Media(c) => self.media.push(
+                    format!("{c:?}")
+                        .split([' ', '{'])
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                ),
+                Output::Fetch {
+                    fetch_id,
+                    url,
+                    body,
+                } => self.fetches.push((fetch_id, url, body)),
+                Output::Resolve { ring, targets } => {
+                    let results = targets
+                        .into_iter()
+                        .map(|(id, d)| (id, self.resolve(&d)))
+                        .collect();
+                    let (now, wall) = (self.now, self.wall());
+                    self.call
+                        .handle(now, wall, Input::Resolved { ring, results });
+                }
+                Output::StartFork { ring, branches } => {
+                    for b in &branches {
+                        self.invites.insert(b.leg, b.invite.clone());
+                        self.ring_of.insert(b.leg, ring);
+                    }
+                    let mut fork = Fork::new(branches, "<sip:ringmaster@203.0.113.1:5060>");
+                    fork.start();
+                    self.forks.insert(ring, fork);
+                    self.run_fork(ring);
+                }
+                Output::CancelFork { ring, targets } => {
+                    if let Some(f) = self.forks.get_mut(&ring) {
+                        f.cancel_targets(&targets);
+                    }
+                    self.run_fork(ring);
+                }
+                Output::Timer { id, at } => self.timers.push((at, id)),
+                Output::Report(r) => {
+                    self.log.push(describe(&r));
+                    self.reports.push(r);
+                }
+                Output::Finished => {
+                    self.finished = true;
+                    self.log.push("finished".into());
+                }
+            }
+        }
+    }
+
+    fn resolve(&self, d: &Destination) -> Resolution {
+        match d {
+            Destination::SipUser(u) => match self.directory.get(u) {
+                Some(devices) if !devices.is_empty() => Resolution::Contacts(
+                    devices
+                        .iter()
+                        .map(|n| Contact {
+                            uri: Uri::parse(&format!("sip:{u}@198.51.100.{n}:5060")).unwrap(),
+                            to: format!("<sip:{u}@test.local>"),
+                            peer: Peer::udp(format!("198.51.100.{n}:5060").parse().unwrap()),
+                        })
+                        .collect(),
+                ),
+                _ => Resolution::NotRegistered,
+            },
+            Destination::Pstn(n) => Resolution::Contacts(vec![Contact {
+                uri: Uri::parse(&format!("sip:{n}@192.0.2.200:5060")).unwrap(),
+                to: format!("<sip:{n}@192.0.2.200>"),
+                peer: Peer::udp("192.0.2.200:5060".parse().unwrap()),
+            }]),
+            _ => Resolution::Unroutable(404),
+        }
+    }
+
+    fn leg_of_call_id(&self, call_id: &str) -> LegId {
+        self.invites
+            .iter()
+            .find(|(_, r)| r.call_id() == Some(call_id))
+            .map(|(l, _)| *l)
+            .unwrap_or(LegId::A)
+    }
+
+    fn run_fork(&mut self, ring: RingId) {
+        let Some(fork) = self.forks.get_mut(&ring) else {
+            return;
+        };
+        let outs = fork.drain();
+        for o in outs {
+            match o {
+                ForkOutput::SendInvite { leg, .. } => {
+                    self.log.push(format!("{}<-INVITE", leg_name(leg)))
+                }
+                ForkOutput::Cancel { leg } => self.log.push(format!("{}<-CANCEL", leg_name(leg))),
+                ForkOutput::SendAck { request, .. } => {
+                    let leg = self.leg_of_call_id(request.call_id().unwrap());
+                    self.log.push(format!("{}<-ACK", leg_name(leg)));
+                }
+                ForkOutput::SendBye { leg, .. } => {
+                    self.log.push(format!("{}<-BYE", leg_name(leg)));
+                    if let Some(f) = self.forks.get_mut(&ring) {
+                        f.on_bye_done(leg);
+                    }
+                    self.run_fork(ring);
+                }
+                ForkOutput::Event(ev) => {
+                    let done = matches!(ev, ForkEvent::Done);
+                    self.feed(Input::Fork { ring, event: ev });
+                    if done {
+                        continue;
+                    }
+                }
+            }
+        }
+    }
+
+    /// B leg `n` answers its INVITE with `status` (180, 200 with SDP, 486...).
+    pub fn b(&mut self, n: u32, status: u16) {
+        let leg = LegId(n);
+        let invite = self.invites[&leg].clone();
+        let mut r = response_to(&invite, status, Some(&format!("bt{n}")));
+        r.headers
+            .push(HeaderName::Contact, format!("<sip:b@198.51.100.{n}:5060>"));
+        if status == 200 {
+            r.headers.push(HeaderName::ContentType, "application/sdp");
+            r.body = Bytes::from(b_sdp(n));
+            self.answers.insert(leg, r.clone());
+        }
+        let ring = self.ring_of[&leg];
+        if let Some(f) = self.forks.get_mut(&ring) {
+            f.on_response(leg, r);
+        }
+        self.run_fork(ring);
+    }
+
+    /// B legs that received a CANCEL answer 487 (as phones do).
+    pub fn cancelled_ones_answer_487(&mut self) {
+        let cancelled: Vec<u32> = self
+            .log
+            .iter()
+            .filter_map(|l| {
+                l.strip_suffix("<-CANCEL")
+                    .and_then(|b| b.strip_prefix('B'))
+                    .and_then(|n| n.parse().ok())
+            })
+            .collect();
+        for n in cancelled {
+            if !self.answers.contains_key(&LegId(n)) {
+                self.b(n, 487);
+            }
+        }
+    }
+
+    /// Every request the call sent in a dialog gets `status`.
+    pub fn answer_pending(&mut self, status: u16) {
+        for (leg, purpose, req) in std::mem::take(&mut self.pending) {
+            let r = response_to(&req, status, None);
+            self.feed(Input::Response {
+                leg,
+                purpose,
+                response: r,
+            });
+        }
+    }
+
+    /// The caller hangs up (BYE in its dialog).
+    pub fn a_bye(&mut self) {
+        let ok = self.a_ok.clone().expect("A was answered");
+        let to = ok.headers.get(&HeaderName::To).unwrap();
+        let bye = request(&format!(
+            "BYE sip:ringmaster@203.0.113.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKbye\nFrom: <sip:alice@test.local>;tag=at\nTo: {to}\nCall-ID: a-call\nCSeq: 2 BYE\nMax-Forwards: 70\n\n"
+        ));
+        let tx = self.tx(LegId::A);
+        self.feed(Input::Request {
+            leg: LegId::A,
+            tx,
+            request: bye,
+        });
+    }
+
+    /// B leg `n` hangs up.
+    pub fn b_bye(&mut self, n: u32) {
+        let leg = LegId(n);
+        let inv = self.invites[&leg].clone();
+        let ok = self.answers[&leg].clone();
+        let bye = request(&format!(
+            "BYE sip:ringmaster@203.0.113.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 198.51.100.{n}:5060;branch=z9hG4bKbb{n}\nFrom: {}\nTo: {}\nCall-ID: {}\nCSeq: 5 BYE\nMax-Forwards: 70\n\n",
+            ok.headers.get(&HeaderName::To).unwrap(),
+            inv.headers.get(&HeaderName::From).unwrap(),
+            inv.call_id().unwrap()
+        ));
+        let tx = self.tx(leg);
+        self.feed(Input::Request {
+            leg,
+            tx,
+            request: bye,
+        });
+    }
+
+    pub fn caller_cancels(&mut self) {
+        self.feed(Input::CallerCancelled);
+    }
+
+    fn tx(&mut self, leg: LegId) -> TxId {
+        self.next_tx += 1;
+        let tx = TxId(self.next_tx);
+        self.tx_leg.insert(tx, leg);
+        tx
+    }
+
+    /// Moves the clock, firing the call's timers in order.
+    pub fn advance(&mut self, secs: f64) {
+        let end = self.now + Duration::from_secs_f64(secs);
+        loop {
+            self.timers.sort_by_key(|(at, _)| *at);
+            match self.timers.first().copied() {
+                Some((at, id)) if at <= end => {
+                    self.timers.remove(0);
+                    self.now = self.now.max(at);
+                    self.feed(Input::Timer(id));
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+
+    /// Log lines that are SIP messages only.
+    pub fn sip(&self) -> Vec<&str> {
+        self.log
+            .iter()
+            .filter(|l| l.contains("<-"))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Terminal events and CDRs per leg: (leg, hangups, cdrs).
+    pub fn terminal_counts(&self) -> Vec<(String, usize, usize)> {
+        let mut legs: Vec<String> = self
+            .log
+            .iter()
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .filter(|_| l.starts_with("ev ") || l.starts_with("cdr "))
+                    .map(str::to_string)
+            })
+            .collect();
+        legs.sort();
+        legs.dedup();
+        legs.into_iter()
+            .map(|leg| {
+                let hangups = self
+                    .log
+                    .iter()
+                    .filter(|l| l.starts_with(&format!("ev {leg} hangup")))
+                    .count();
+                let cdrs = self
+                    .log
+                    .iter()
+                    .filter(|l| l.starts_with(&format!("cdr {leg} ")))
+                    .count();
+                (leg, hangups, cdrs)
+            })
+            .collect()
+    }
+
+    pub fn a_invite(&self) -> &Request {
+        &self.a_invite
+    }
+
+    pub fn invite_of(&self, n: u32) -> &Request {
+        &self.invites[&LegId(n)]
+    }
+
+    pub fn a_ok(&self) -> Option<&Response> {
+        self.a_ok.as_ref()
+    }
+}
+
+fn leg_name(l: LegId) -> String {
+    if l == LegId::A {
+        "A".into()
+    } else {
+        format!("B{}", l.0)
+    }
+}
+
+fn describe(r: &Report) -> String {
+    match r {
+        Report::Event(e) => {
+            let leg = leg_name(e.leg);
+            match &e.cause {
+                Some(c) => format!("ev {leg} {}({c})", e.status.as_str()),
+                None => format!("ev {leg} {}", e.status.as_str()),
+            }
+        }
+        Report::Cdr(c) => format!("cdr {} {} {}", leg_name(c.leg), c.kind(), c.cause),
+        Report::ScriptError { code, .. } => format!("error {code}"),
+    }
+}
+
+#[allow(dead_code)]
+pub fn method(r: &Request) -> Method {
+    r.method.clone()
+}
