@@ -4,6 +4,7 @@
 //! round (the group-ring actor's logic), and the call core drives a script. The actors in
 //! `actors::call` only carry their inputs and outputs.
 
+pub mod admission;
 mod b_legs;
 mod core;
 pub mod dialog;

@@ -66,6 +66,8 @@ pub enum TxEvent {
     Timeout { tx: TxId },
     /// The connection a transaction used failed.
     TransportError { tx: TxId },
+    /// A transaction ended (its timers ran out or it failed): forget what was kept for it.
+    Terminated { tx: TxId },
     /// A message that did not parse; `answered` is the status sent back, if any.
     Malformed {
         peer: Peer,
@@ -601,6 +603,10 @@ impl TransactionLayer {
         let Some(tx) = self.txs.remove(&id) else {
             return;
         };
+        if !tx.internal {
+            self.out
+                .push_back(Output::Event(TxEvent::Terminated { tx: id }));
+        }
         match tx.key {
             Key::Server(k) => {
                 self.server_keys.remove(&k);

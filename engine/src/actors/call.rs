@@ -1,0 +1,355 @@
+//! The call actor: the shell around one `call::Call`. It carries out the core's outputs —
+//! SIP through the SIP actor, media through the call's media task, the answer and action URLs
+//! over HTTP, rings through group-ring actors, reports to the app's sink — and turns what
+//! comes back into the core's inputs. No call logic lives here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use pcmo::action::connect::targets::Destination;
+
+use super::fork::{CancelTargets, ForkActor};
+use super::sip::routes::{CallSignal, RequestKey, TxOutcome, TxReport};
+use super::sip::{CallEnded, RouteDialog, SendAck, SendRequest, SipActor};
+use super::Respond;
+use crate::call::fork::ForkEvent;
+use crate::call::report::Report;
+use crate::call::{Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId};
+use crate::media::{Leg, MediaControl, MediaEngine};
+use crate::sip::message::Uri;
+use crate::sip::registrar::Aor;
+use crate::sip::{Peer, Transport};
+use crate::store::{App, Store};
+
+/// Where a call's reports go (the app's event URL through the outbox, the CDR store).
+pub trait ReportSink: Send + Sync + 'static {
+    fn deliver(&self, app: &App, cmiuuid: &str, report: &Report);
+}
+
+/// Largest answer/action URL body read (the PCMO limit).
+const MAX_SCRIPT_BYTES: usize = 256 * 1024;
+
+/// What every call actor shares.
+#[derive(Clone)]
+pub struct CallEnv {
+    pub sip: Addr<SipActor>,
+    pub media: Arc<MediaEngine>,
+    pub http: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub reports: Arc<dyn ReportSink>,
+    /// Our Contact for dialogs.
+    pub contact: String,
+    /// Total time allowed for the answer URL (connect timeout is in the client).
+    pub fetch_timeout: Duration,
+}
+
+/// A report from a group-ring actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ForkReport {
+    pub ring: RingId,
+    pub event: ForkEvent,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct MediaSignal(crate::media::Event);
+
+pub struct CallActor {
+    call: Call,
+    app: App,
+    env: CallEnv,
+    media: Option<MediaControl>,
+    pending: HashMap<RequestKey, (LegId, Purpose)>,
+    forks: HashMap<RingId, Addr<ForkActor>>,
+    dialogs: Vec<String>,
+    a_call_id: String,
+}
+
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl CallActor {
+    pub fn new(call: Call, app: App, env: CallEnv, a_call_id: String) -> Self {
+        CallActor {
+            call,
+            app,
+            env,
+            media: None,
+            pending: HashMap::new(),
+            forks: HashMap::new(),
+            dialogs: Vec::new(),
+            a_call_id,
+        }
+    }
+
+    fn input(&mut self, ctx: &mut Context<Self>, input: Input) {
+        self.call.handle(Instant::now(), wall_ms(), input);
+        self.drain(ctx);
+    }
+
+    fn drain(&mut self, ctx: &mut Context<Self>) {
+        while let Some(out) = self.call.poll() {
+            match out {
+                Output::Respond { tx, response } => self.env.sip.do_send(Respond { tx, response }),
+                Output::Send { leg, purpose, request, peer } => {
+                    let key = RequestKey::next();
+                    self.pending.insert(key, (leg, purpose));
+                    self.env.sip.do_send(SendRequest { key, request, peer, owner: ctx.address().recipient() });
+                }
+                Output::SendAck { request, peer } => self.env.sip.do_send(SendAck { request, peer }),
+                Output::AllocateMedia => self.allocate_media(ctx),
+                Output::Media(cmd) => {
+                    if let Some(m) = &self.media {
+                        if let Err(e) = m.send(cmd) {
+                            tracing::debug!(call = %self.call.cmiuuid(), error = %e, "media command not delivered");
+                        }
+                    }
+                }
+                Output::Fetch { fetch_id, url, body } => self.fetch(ctx, fetch_id, url, body),
+                Output::Resolve { ring, targets } => {
+                    let results = targets.into_iter().map(|(id, d)| (id, self.resolve(&d))).collect();
+                    self.call.handle(Instant::now(), wall_ms(), Input::Resolved { ring, results });
+                }
+                Output::StartFork { ring, branches } => {
+                    let fork = ForkActor::new(ring, branches, &self.env.contact, ctx.address(), self.env.sip.clone()).start();
+                    self.forks.insert(ring, fork);
+                }
+                Output::CancelFork { ring, targets } => {
+                    if let Some(f) = self.forks.get(&ring) {
+                        f.do_send(CancelTargets(targets));
+                    }
+                }
+                Output::Timer { id, at } => {
+                    let delay = at.saturating_duration_since(Instant::now());
+                    ctx.run_later(delay, move |act, ctx| act.input(ctx, Input::Timer(id)));
+                }
+                Output::Report(r) => self.env.reports.deliver(&self.app, self.call.cmiuuid(), &r),
+                Output::Finished => {
+                    self.env.sip.do_send(CallEnded {
+                        appid: self.app.id.0,
+                        call_ids: std::mem::take(&mut self.dialogs),
+                    });
+                    ctx.stop();
+                }
+            }
+        }
+    }
+
+    fn allocate_media(&mut self, ctx: &mut Context<Self>) {
+        match self.env.media.allocate_call() {
+            Ok(call) => {
+                let (a, b) = (call.anchor(Leg::A), call.anchor(Leg::B));
+                let (control, mut events) = call.into_parts();
+                self.media = Some(control);
+                let me = ctx.address();
+                actix::spawn(async move {
+                    while let Some(ev) = events.recv().await {
+                        me.do_send(MediaSignal(ev));
+                    }
+                });
+                self.call.handle(Instant::now(), wall_ms(), Input::MediaReady { a, b });
+            }
+            Err(e) => {
+                tracing::warn!(call = %self.call.cmiuuid(), error = %e, "media allocation failed");
+                self.call.handle(Instant::now(), wall_ms(), Input::MediaFailed);
+            }
+        }
+    }
+
+    /// POSTs to the answer or an action URL, signed like every webhook.
+    fn fetch(&mut self, ctx: &mut Context<Self>, fetch_id: Option<pcmo::FetchId>, url: String, body: serde_json::Value) {
+        let http = self.env.http.clone();
+        let secret = self.app.secret.clone();
+        let timeout = self.env.fetch_timeout;
+        let fut = async move { post_for_script(&http, &url, &secret, &body, timeout).await };
+        ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| match fetch_id {
+            None => act.input(ctx, Input::AnswerScript(result)),
+            Some(fetch_id) => {
+                let result = result.map_err(|f| match f {
+                    FetchFailure::Timeout => pcmo::FetchError::Timeout,
+                    FetchFailure::Unreachable => pcmo::FetchError::Unreachable,
+                    FetchFailure::Status(s) => pcmo::FetchError::Status(s),
+                    FetchFailure::TooLarge => pcmo::FetchError::TooLarge,
+                });
+                act.input(ctx, Input::ScriptFetched { fetch_id, result })
+            }
+        }));
+    }
+
+    /// Where a target can be reached right now.
+    fn resolve(&self, d: &Destination) -> Resolution {
+        match d {
+            Destination::SipUser(user) => {
+                let aor = Aor::new(user.clone(), &self.app.domain);
+                let now = wall_ms() / 1000;
+                let bindings = self.env.store.bindings(&aor).unwrap_or_default();
+                let contacts: Vec<Contact> = bindings
+                    .into_iter()
+                    .filter(|b| b.expires_at > now)
+                    .filter_map(|b| {
+                        Some(Contact {
+                            uri: Uri::parse(&b.contact).ok()?,
+                            to: format!("<sip:{}@{}>", aor.user, aor.domain),
+                            peer: Peer { transport: b.transport, addr: b.source, conn: None },
+                        })
+                    })
+                    .collect();
+                if contacts.is_empty() {
+                    Resolution::NotRegistered
+                } else {
+                    Resolution::Contacts(contacts)
+                }
+            }
+            Destination::SipUri(text) => match Uri::parse(text) {
+                Ok(Uri::Sip(u)) => match u.host.ip() {
+                    Some(ip) => {
+                        let transport = match u.transport_param().as_deref() {
+                            Some("tcp") => Transport::Tcp,
+                            _ => Transport::Udp,
+                        };
+                        let addr = std::net::SocketAddr::new(ip, u.port.unwrap_or(5060));
+                        Resolution::Contacts(vec![Contact {
+                            uri: Uri::Sip(u.clone()),
+                            to: format!("<{u}>"),
+                            peer: Peer { transport, addr, conn: None },
+                        }])
+                    }
+                    // Host names need DNS (RFC 3263), not done yet.
+                    None => Resolution::Unroutable(502),
+                },
+                _ => Resolution::Unroutable(416),
+            },
+            Destination::Pstn(number) => self.trunk_contact(number),
+            Destination::Agent(_) => Resolution::Unroutable(404),
+        }
+    }
+
+    fn trunk_contact(&self, _number: &str) -> Resolution {
+        Resolution::Unroutable(503)
+    }
+
+    fn route(&mut self, call_id: &str, leg: LegId, ctx: &mut Context<Self>) {
+        self.dialogs.push(call_id.to_string());
+        self.env.sip.do_send(RouteDialog {
+            call_id: call_id.to_string(),
+            leg,
+            owner: ctx.address().recipient(),
+        });
+    }
+}
+
+async fn post_for_script(
+    http: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> Result<String, FetchFailure> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let resp = http
+        .post(url)
+        .timeout(timeout)
+        .header("content-type", "application/json")
+        .header("x-ringmaster-signature", crate::webhook::signature(secret, t, &bytes))
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|e| if e.is_timeout() { FetchFailure::Timeout } else { FetchFailure::Unreachable })?;
+    if !resp.status().is_success() {
+        return Err(FetchFailure::Status(resp.status().as_u16()));
+    }
+    if resp.content_length().is_some_and(|l| l as usize > MAX_SCRIPT_BYTES) {
+        return Err(FetchFailure::TooLarge);
+    }
+    let mut resp = resp;
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                body.extend_from_slice(&c);
+                if body.len() > MAX_SCRIPT_BYTES {
+                    return Err(FetchFailure::TooLarge);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return Err(if e.is_timeout() { FetchFailure::Timeout } else { FetchFailure::Unreachable }),
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+impl Actor for CallActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let a = self.a_call_id.clone();
+        self.route(&a, LegId::A, ctx);
+        self.drain(ctx);
+    }
+}
+
+impl Handler<CallSignal> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: CallSignal, ctx: &mut Context<Self>) {
+        let input = match msg {
+            CallSignal::Request { leg, tx, request } => Input::Request { leg, tx, request },
+            CallSignal::Ack { leg } => Input::Ack { leg },
+            CallSignal::CallerCancelled => Input::CallerCancelled,
+            CallSignal::AckTimeout => Input::AckTimeout,
+        };
+        self.input(ctx, input);
+    }
+}
+
+impl Handler<TxReport> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: TxReport, ctx: &mut Context<Self>) {
+        let Some((leg, purpose)) = self.pending.get(&msg.key).copied() else { return };
+        let input = match msg.outcome {
+            TxOutcome::Response(response) => {
+                if response.status >= 200 {
+                    self.pending.remove(&msg.key);
+                }
+                Input::Response { leg, purpose, response }
+            }
+            TxOutcome::Failed => {
+                self.pending.remove(&msg.key);
+                Input::RequestFailed { leg, purpose }
+            }
+        };
+        self.input(ctx, input);
+    }
+}
+
+impl Handler<ForkReport> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: ForkReport, ctx: &mut Context<Self>) {
+        if let ForkEvent::Answered { leg, dialog, .. } = &msg.event {
+            // From now on the B leg's in-dialog requests (its BYE) come to this call.
+            let call_id = dialog.call_id.clone();
+            self.route(&call_id, *leg, ctx);
+        }
+        if let ForkEvent::Done = msg.event {
+            self.forks.remove(&msg.ring);
+        }
+        self.input(ctx, Input::Fork { ring: msg.ring, event: msg.event });
+    }
+}
+
+impl Handler<MediaSignal> for CallActor {
+    type Result = ();
+    fn handle(&mut self, msg: MediaSignal, ctx: &mut Context<Self>) {
+        if let crate::media::Event::Stats(s) = &msg.0 {
+            tracing::debug!(call = %self.call.cmiuuid(), a_to_b = s.a_to_b.packets, b_to_a = s.b_to_a.packets, "media stats");
+        }
+        self.input(ctx, Input::Media(msg.0));
+    }
+}

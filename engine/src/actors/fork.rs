@@ -1,0 +1,110 @@
+//! The group-ring actor: one connect round's branches, driven by the fork core
+//! (`call::fork`). It sends the INVITEs and CANCELs through the SIP actor, feeds the answers
+//! back to the core, reports to its call, and stops once nothing of the round is alive.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+use pcmo::TargetId;
+
+use super::call::{CallActor, ForkReport};
+use super::sip::routes::{RequestKey, TxOutcome, TxReport};
+use super::sip::{CancelRequest, SendAck, SendRequest, SipActor};
+use crate::call::fork::{BranchPlan, Fork, ForkEvent, ForkOutput};
+use crate::call::{LegId, RingId};
+
+/// Stop ringing these targets.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CancelTargets(pub Vec<TargetId>);
+
+#[derive(Clone, Copy)]
+enum Sent {
+    Invite(LegId),
+    Bye(LegId),
+}
+
+pub struct ForkActor {
+    ring: RingId,
+    fork: Fork,
+    call: Addr<CallActor>,
+    sip: Addr<SipActor>,
+    sent: HashMap<RequestKey, Sent>,
+    invites: HashMap<LegId, RequestKey>,
+}
+
+impl ForkActor {
+    pub fn new(ring: RingId, branches: Vec<BranchPlan>, contact: &str, call: Addr<CallActor>, sip: Addr<SipActor>) -> Self {
+        ForkActor {
+            ring,
+            fork: Fork::new(branches, contact),
+            call,
+            sip,
+            sent: HashMap::new(),
+            invites: HashMap::new(),
+        }
+    }
+
+    fn drain(&mut self, ctx: &mut Context<Self>) {
+        for out in self.fork.drain() {
+            match out {
+                ForkOutput::SendInvite { leg, request, peer } => {
+                    let key = RequestKey::next();
+                    self.sent.insert(key, Sent::Invite(leg));
+                    self.invites.insert(leg, key);
+                    self.sip.do_send(SendRequest { key, request, peer, owner: ctx.address().recipient() });
+                }
+                ForkOutput::Cancel { leg } => {
+                    if let Some(key) = self.invites.get(&leg) {
+                        self.sip.do_send(CancelRequest(*key));
+                    }
+                }
+                ForkOutput::SendAck { request, peer } => self.sip.do_send(SendAck { request, peer }),
+                ForkOutput::SendBye { leg, request, peer } => {
+                    let key = RequestKey::next();
+                    self.sent.insert(key, Sent::Bye(leg));
+                    self.sip.do_send(SendRequest { key, request, peer, owner: ctx.address().recipient() });
+                }
+                ForkOutput::Event(ev) => {
+                    let done = matches!(ev, ForkEvent::Done);
+                    self.call.do_send(ForkReport { ring: self.ring, event: ev });
+                    if done {
+                        ctx.stop();
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Actor for ForkActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.fork.start();
+        self.drain(ctx);
+    }
+}
+
+impl Handler<TxReport> for ForkActor {
+    type Result = ();
+    fn handle(&mut self, msg: TxReport, ctx: &mut Context<Self>) {
+        let Some(sent) = self.sent.get(&msg.key).copied() else { return };
+        match (sent, msg.outcome) {
+            (Sent::Invite(leg), TxOutcome::Response(r)) => self.fork.on_response(leg, r),
+            (Sent::Invite(leg), TxOutcome::Failed) => self.fork.on_timeout(leg),
+            (Sent::Bye(leg), TxOutcome::Response(r)) if r.status >= 200 => self.fork.on_bye_done(leg),
+            (Sent::Bye(_), TxOutcome::Response(_)) => {}
+            (Sent::Bye(leg), TxOutcome::Failed) => self.fork.on_bye_done(leg),
+        }
+        self.drain(ctx);
+    }
+}
+
+impl Handler<CancelTargets> for ForkActor {
+    type Result = ();
+    fn handle(&mut self, msg: CancelTargets, ctx: &mut Context<Self>) {
+        self.fork.cancel_targets(&msg.0);
+        self.drain(ctx);
+    }
+}

@@ -1,0 +1,126 @@
+//! Who gets what the transaction layer reports: client transactions to the actor that sent
+//! them, in-dialog requests to the call that owns the dialog, the caller's CANCEL to its call.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix::prelude::*;
+
+use crate::call::LegId;
+use crate::sip::message::{Request, Response};
+use crate::sip::transaction::TxId;
+
+/// A request's number chosen by the actor that sends it, so it can cancel it and recognise
+/// its answers without waiting for the transaction id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestKey(pub u64);
+
+impl RequestKey {
+    pub fn next() -> RequestKey {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        RequestKey(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// How a client transaction ended up.
+#[derive(Debug, Clone)]
+pub enum TxOutcome {
+    Response(Response),
+    /// No final response (Timer B/F) or the connection broke.
+    Failed,
+}
+
+/// A client transaction's news, for the actor that sent the request.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct TxReport {
+    pub key: RequestKey,
+    pub outcome: TxOutcome,
+}
+
+/// What happens in a call's dialogs, for its call actor.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub enum CallSignal {
+    Request { leg: LegId, tx: TxId, request: Request },
+    Ack { leg: LegId },
+    CallerCancelled,
+    /// Our 2xx to the caller was never ACKed.
+    AckTimeout,
+}
+
+#[derive(Default)]
+pub(crate) struct Routes {
+    client: HashMap<TxId, (Recipient<TxReport>, RequestKey)>,
+    keys: HashMap<RequestKey, TxId>,
+    dialogs: HashMap<String, (Recipient<CallSignal>, LegId)>,
+    invites: HashMap<TxId, Recipient<CallSignal>>,
+    calls_per_app: HashMap<u64, usize>,
+}
+
+impl Routes {
+    pub fn client_sent(&mut self, tx: TxId, key: RequestKey, owner: Recipient<TxReport>) {
+        self.client.insert(tx, (owner, key));
+        self.keys.insert(key, tx);
+    }
+
+    pub fn tx_of(&self, key: RequestKey) -> Option<TxId> {
+        self.keys.get(&key).copied()
+    }
+
+    pub fn report(&self, tx: TxId, outcome: TxOutcome) -> bool {
+        match self.client.get(&tx) {
+            Some((owner, key)) => {
+                owner.do_send(TxReport { key: *key, outcome });
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn dialog(&mut self, call_id: &str, owner: Recipient<CallSignal>, leg: LegId) {
+        self.dialogs.insert(call_id.to_string(), (owner, leg));
+    }
+
+    pub fn forget_dialog(&mut self, call_id: &str) {
+        self.dialogs.remove(call_id);
+    }
+
+    pub fn dialog_owner(&self, call_id: &str) -> Option<(Recipient<CallSignal>, LegId)> {
+        self.dialogs.get(call_id).cloned()
+    }
+
+    pub fn invite(&mut self, tx: TxId, owner: Recipient<CallSignal>) {
+        self.invites.insert(tx, owner);
+    }
+
+    pub fn invite_owner(&self, tx: TxId) -> Option<&Recipient<CallSignal>> {
+        self.invites.get(&tx)
+    }
+
+    /// The transaction is gone: nothing more will be reported for it.
+    pub fn terminated(&mut self, tx: TxId) {
+        if let Some((_, key)) = self.client.remove(&tx) {
+            self.keys.remove(&key);
+        }
+        self.invites.remove(&tx);
+    }
+
+    pub fn calls_of(&self, app: u64) -> usize {
+        self.calls_per_app.get(&app).copied().unwrap_or(0)
+    }
+
+    pub fn call_started(&mut self, app: u64) {
+        *self.calls_per_app.entry(app).or_default() += 1;
+    }
+
+    pub fn call_ended(&mut self, app: u64) {
+        if let Some(n) = self.calls_per_app.get_mut(&app) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    pub fn live_calls(&self) -> usize {
+        self.calls_per_app.values().sum()
+    }
+}

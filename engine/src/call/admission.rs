@@ -1,0 +1,243 @@
+//! Which app an INVITE belongs to, decided before anything is fetched (issue "Calls", "Where
+//! calls come from"):
+//!
+//! * from a **trunk** (the source address is on a trunk's allow list) to a **number** an app
+//!   owns: that number's app; to anything else: 404;
+//! * otherwise from a **registered endpoint**, which proves who it is with digest (407, the
+//!   same rules as REGISTER): that endpoint's app, whatever it dials (a number or a user). The
+//!   authenticated user must be the From user (no calling as somebody else): 403.
+//!
+//! Pure: the store is reached through the lookups the caller passes.
+
+use std::net::IpAddr;
+
+use crate::sip::auth::{AuthFailure, Authenticator, ChallengeKind, StoredCredentials, Verdict};
+use crate::sip::message::{response_to, HeaderView, Request, Response, Uri};
+use crate::sip::registrar::{Domains, EndpointAuth};
+use crate::sip::uas::reject_with;
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An endpoint of the app, by user name.
+    Endpoint { user: String, domain: String },
+    /// A carrier, by trunk name.
+    Trunk { name: String },
+}
+
+/// The decision.
+#[derive(Debug)]
+pub enum InviteAdmission {
+    Respond {
+        response: Box<Response>,
+        failure: Option<AuthFailure>,
+    },
+    Accept {
+        appid: u64,
+        caller: Caller,
+        /// The caller and the dialled party as the app sees them.
+        from: String,
+        to: String,
+    },
+}
+
+/// The lookups admission needs.
+pub trait CallDirectory {
+    /// The trunk whose allow list holds `ip`.
+    fn trunk_for_source(&self, ip: IpAddr) -> Option<String>;
+    /// The app owning the number (E.164 digits).
+    fn app_for_number(&self, digits: &str) -> Option<u64>;
+    /// An endpoint's credentials and app.
+    fn endpoint(&self, domain: &str, user: &str) -> Option<(EndpointAuth, u64)>;
+}
+
+fn user_of(uri: &Uri) -> Option<String> {
+    match uri {
+        Uri::Sip(u) => u.user_unescaped(),
+        Uri::Other { scheme, rest } if scheme == "tel" => Some(rest.split(';').next().unwrap_or("").to_string()),
+        Uri::Other { .. } => None,
+    }
+}
+
+/// Digits of a dialled number (`+` and visual separators dropped), if it is one.
+pub fn as_number(s: &str) -> Option<String> {
+    let digits: String = s
+        .chars()
+        .filter(|c| !matches!(c, '+' | '-' | '.' | ' ' | '(' | ')'))
+        .collect();
+    (!digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+}
+
+pub fn admit_invite(
+    auth: &mut Authenticator,
+    domains: &Domains,
+    dir: &dyn CallDirectory,
+    now: u64,
+    req: &Request,
+    source: IpAddr,
+    to_tag: &str,
+) -> InviteAdmission {
+    let respond = |r: Response| InviteAdmission::Respond {
+        response: Box::new(r),
+        failure: None,
+    };
+    let (Ok(from), Ok(to)) = (req.hdr_from(), req.hdr_to()) else {
+        return respond(response_to(req, 400, Some(to_tag)));
+    };
+    // The dialled party: the Request-URI's user (what the phone dialled), else To's.
+    let dialled = user_of(&req.uri).or_else(|| user_of(&to.uri));
+    let Some(dialled) = dialled.filter(|d| !d.is_empty()) else {
+        return respond(reject_with(req, 404, to_tag, "no user or number dialled"));
+    };
+    if let Some(name) = dir.trunk_for_source(source) {
+        let Some(digits) = as_number(&dialled) else {
+            return respond(reject_with(req, 404, to_tag, "not a number"));
+        };
+        return match dir.app_for_number(&digits) {
+            Some(appid) => InviteAdmission::Accept {
+                appid,
+                caller: Caller::Trunk { name },
+                from: user_of(&from.uri).unwrap_or_default(),
+                to: digits,
+            },
+            None => respond(reject_with(req, 404, to_tag, "number not assigned")),
+        };
+    }
+    let Some(from_user) = user_of(&from.uri) else {
+        return respond(response_to(req, 403, Some(to_tag)));
+    };
+    let domain = match &from.uri {
+        Uri::Sip(u) => domains.resolve(&u.host),
+        Uri::Other { .. } => domains.default_domain().to_string(),
+    };
+    let mut found: Option<(bool, u64)> = None;
+    let verdict = auth.verify(now, req, ChallengeKind::Proxy, &domain, |user| {
+        let (ep, appid) = dir.endpoint(&domain, user)?;
+        found = Some((ep.enabled, appid));
+        Some(StoredCredentials {
+            ha1_md5: ep.credentials.ha1_md5,
+            ha1_sha256: ep.credentials.ha1_sha256,
+        })
+    });
+    match verdict {
+        Verdict::Challenge { stale, failure } => InviteAdmission::Respond {
+            response: Box::new(auth.challenge(now, req, ChallengeKind::Proxy, &domain, stale, to_tag)),
+            failure,
+        },
+        Verdict::Authenticated { username } if username != from_user => {
+            respond(reject_with(req, 403, to_tag, "From is not the authenticated user"))
+        }
+        Verdict::Authenticated { username } => match found {
+            Some((true, appid)) => InviteAdmission::Accept {
+                appid,
+                caller: Caller::Endpoint {
+                    user: username.clone(),
+                    domain,
+                },
+                from: username,
+                to: as_number(&dialled).unwrap_or(dialled),
+            },
+            _ => respond(reject_with(req, 403, to_tag, "endpoint disabled")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::sip::auth::AuthConfig;
+    use crate::sip::digest::{self, Algorithm, Credentials};
+    use crate::sip::message::{parse, HeaderName, Message};
+
+    struct Dir;
+    impl CallDirectory for Dir {
+        fn trunk_for_source(&self, ip: IpAddr) -> Option<String> {
+            (ip == "192.0.2.200".parse::<IpAddr>().unwrap()).then(|| "carrier".to_string())
+        }
+        fn app_for_number(&self, digits: &str) -> Option<u64> {
+            (digits == "914471000000").then_some(42)
+        }
+        fn endpoint(&self, _domain: &str, user: &str) -> Option<(EndpointAuth, u64)> {
+            (user == "alice").then(|| {
+                (
+                    EndpointAuth {
+                        credentials: StoredCredentials {
+                            ha1_md5: digest::ha1(Algorithm::Md5, "alice", "test.local", "pw"),
+                            ha1_sha256: String::new(),
+                        },
+                        enabled: true,
+                    },
+                    7,
+                )
+            })
+        }
+    }
+
+    fn invite(from_user: &str, ruri: &str, auth: Option<&str>) -> Request {
+        let auth = auth.map(|a| format!("Proxy-Authorization: {a}\r\n")).unwrap_or_default();
+        let t = format!("INVITE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1\r\nFrom: <sip:{from_user}@test.local>;tag=f\r\nTo: <{ruri}>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n{auth}\r\n");
+        match parse(Bytes::from(t)) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn setup() -> (Authenticator, Domains) {
+        (
+            Authenticator::new([5; 32], AuthConfig::from_names(&["MD5".into()], 300).unwrap()),
+            Domains::new("test.local"),
+        )
+    }
+
+    fn answer(a: &mut Authenticator, user: &str, ruri: &str) -> String {
+        let r = a.challenge(10, &invite(user, ruri, None), ChallengeKind::Proxy, "test.local", false, "t");
+        let v = r.headers.get(&HeaderName::ProxyAuthenticate).unwrap().to_string();
+        let nonce = v.split("nonce=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let h = digest::ha1(Algorithm::Md5, user, "test.local", "pw");
+        let mut c = Credentials::parse(&format!("Digest username=\"{user}\", realm=\"test.local\", nonce=\"{nonce}\", uri=\"{ruri}\", response=\"0\", qop=auth, nc=00000001, cnonce=\"x\"")).unwrap();
+        c.response = digest::expected_response(&c, "INVITE", &h);
+        format!("Digest username=\"{user}\", realm=\"test.local\", nonce=\"{nonce}\", uri=\"{ruri}\", response=\"{}\", qop=auth, nc=00000001, cnonce=\"x\"", c.response)
+    }
+
+    #[test]
+    fn endpoints_are_challenged_with_407_then_accepted_into_their_app() {
+        let (mut a, d) = setup();
+        let here: IpAddr = "192.0.2.10".parse().unwrap();
+        let first = admit_invite(&mut a, &d, &Dir, 10, &invite("alice", "sip:5000@test.local", None), here, "t");
+        assert!(matches!(first, InviteAdmission::Respond { ref response, .. } if response.status == 407));
+        let creds = answer(&mut a, "alice", "sip:5000@test.local");
+        let ok = admit_invite(&mut a, &d, &Dir, 10, &invite("alice", "sip:5000@test.local", Some(&creds)), here, "t");
+        match ok {
+            InviteAdmission::Accept { appid, from, to, .. } => assert_eq!((appid, from.as_str(), to.as_str()), (7, "alice", "5000")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn calling_as_somebody_else_is_forbidden() {
+        let (mut a, d) = setup();
+        let creds = answer(&mut a, "alice", "sip:bob@test.local");
+        let req = invite("mallory", "sip:bob@test.local", Some(&creds));
+        let got = admit_invite(&mut a, &d, &Dir, 10, &req, "192.0.2.10".parse().unwrap(), "t");
+        assert!(matches!(got, InviteAdmission::Respond { ref response, .. } if response.status == 403));
+    }
+
+    #[test]
+    fn trunks_reach_owned_numbers_only() {
+        let (mut a, d) = setup();
+        let carrier: IpAddr = "192.0.2.200".parse().unwrap();
+        let got = admit_invite(&mut a, &d, &Dir, 10, &invite("15550001", "sip:+91-4471000000@192.0.2.1", None), carrier, "t");
+        match got {
+            InviteAdmission::Accept { appid, caller, to, .. } => {
+                assert_eq!(appid, 42);
+                assert_eq!(caller, Caller::Trunk { name: "carrier".into() });
+                assert_eq!(to, "914471000000");
+            }
+            other => panic!("{other:?}"),
+        }
+        let got = admit_invite(&mut a, &d, &Dir, 10, &invite("15550001", "sip:123@192.0.2.1", None), carrier, "t");
+        assert!(matches!(got, InviteAdmission::Respond { ref response, .. } if response.status == 404));
+    }
+}
