@@ -4,9 +4,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::media::PortRange;
 
 /// Everything `ringmaster serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +33,7 @@ pub struct Settings {
     pub registrar: RegistrarSettings,
     pub digest: DigestSettings,
     pub sip: SipSettings,
+    pub calls: CallSettings,
 }
 
 impl Default for Settings {
@@ -42,14 +44,12 @@ impl Default for Settings {
             http_listen: "0.0.0.0:8080".parse().expect("constant address"),
             sip_domain: None,
             advertised_address: None,
-            rtp_ports: PortRange {
-                low: 20000,
-                high: 29999,
-            },
+            rtp_ports: PortRange::new(20000, 29999).expect("constant range"),
             reveal_sip_passwords: false,
             registrar: RegistrarSettings::default(),
             digest: DigestSettings::default(),
             sip: SipSettings::default(),
+            calls: CallSettings::default(),
         }
     }
 }
@@ -128,43 +128,28 @@ impl Default for SipSettings {
     }
 }
 
-/// An inclusive port range written `LOW-HIGH`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PortRange {
-    pub low: u16,
-    pub high: u16,
+/// Calls.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallSettings {
+    /// Concurrent calls per app; past it new calls get 503 with Retry-After.
+    pub max_calls_per_app: usize,
+    /// Connecting to the answer URL (and action URLs).
+    pub answer_connect_timeout_ms: u64,
+    /// The whole answer-URL exchange; then the fallback script or 503.
+    pub answer_timeout_ms: u64,
+    /// A bridged call without RTP from a leg for this long ends (0: never).
+    pub rtp_timeout_secs: u64,
 }
 
-/// A settings value that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid port range {0:?}: expected LOW-HIGH with LOW <= HIGH")]
-pub struct PortRangeError(String);
-
-impl FromStr for PortRange {
-    type Err = PortRangeError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || PortRangeError(s.to_string());
-        let (a, b) = s.split_once('-').ok_or_else(bad)?;
-        let low: u16 = a.trim().parse().map_err(|_| bad())?;
-        let high: u16 = b.trim().parse().map_err(|_| bad())?;
-        if low == 0 || low > high {
-            return Err(bad());
+impl Default for CallSettings {
+    fn default() -> Self {
+        CallSettings {
+            max_calls_per_app: 1000,
+            answer_connect_timeout_ms: 2000,
+            answer_timeout_ms: 5000,
+            rtp_timeout_secs: 60,
         }
-        Ok(PortRange { low, high })
-    }
-}
-
-impl TryFrom<String> for PortRange {
-    type Error = PortRangeError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<PortRange> for String {
-    fn from(p: PortRange) -> String {
-        format!("{}-{}", p.low, p.high)
     }
 }
 
@@ -182,13 +167,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.sip_listen.port(), 5070);
-        assert_eq!(
-            s.rtp_ports,
-            PortRange {
-                low: 30000,
-                high: 30100
-            }
-        );
+        assert_eq!(s.rtp_ports, PortRange::new(30000, 30100).unwrap());
         assert_eq!(s.registrar.min_expires, 30);
         assert_eq!(s.registrar.max_expires, 7200);
         assert!(toml::from_str::<Settings>("nonsense = 1").is_err());

@@ -2,7 +2,7 @@
 //!
 //! Two halves with one rule between them:
 //!
-//! * **Cores** (`sip`, `store` records, later `call` and `media`) are sans-IO: plain structs
+//! * **Cores** (`sip`, `store` records, `webhook`, later `call` and `media`) are sans-IO: plain structs
 //!   driven by `handle(now, input)` and drained with `poll_output()`. They never read a clock,
 //!   touch a socket or spawn a task; the caller passes `now` in. That is what lets the tests run
 //!   retransmissions and timer expiry on a virtual clock, in milliseconds, deterministically.
@@ -18,3 +18,4 @@ pub mod directory;
 pub mod media;
 pub mod sip;
 pub mod store;
+pub mod webhook;

@@ -57,7 +57,10 @@ fn non_invite_client_retransmits_with_timer_e_then_times_out_with_timer_f() {
         times,
         [0.0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5]
     );
-    assert_eq!(net.nodes[UAC].take_events(), [TxEvent::Timeout { tx }]);
+    assert_eq!(
+        net.nodes[UAC].take_events(),
+        [TxEvent::Timeout { tx }, TxEvent::Terminated { tx }]
+    );
     assert!(net.nodes[UAC].layer.is_empty());
 }
 
@@ -124,7 +127,10 @@ fn invite_client_retransmits_with_timer_a_doubling_then_timer_b() {
         .map(|(t, _)| t.as_secs_f64())
         .collect();
     assert_eq!(times, [0.0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5]);
-    assert_eq!(net.nodes[UAC].take_events(), [TxEvent::Timeout { tx }]);
+    assert_eq!(
+        net.nodes[UAC].take_events(),
+        [TxEvent::Timeout { tx }, TxEvent::Terminated { tx }]
+    );
     assert!(net.nodes[UAC].layer.is_empty());
 }
 
@@ -396,7 +402,10 @@ fn tcp_has_no_retransmissions_and_no_completed_wait() {
         .unwrap();
     net.advance(secs(40.0));
     assert_eq!(net.nodes[UAC].sent.len(), 1);
-    assert_eq!(net.nodes[UAC].take_events(), [TxEvent::Timeout { tx }]);
+    assert_eq!(
+        net.nodes[UAC].take_events(),
+        [TxEvent::Timeout { tx }, TxEvent::Terminated { tx }]
+    );
 
     let mut net = pair();
     net.transport = Transport::Tcp;

@@ -44,6 +44,7 @@ fn app_json(app: &App) -> Value {
         "realm": app.domain,
         "answer_url": app.answer_url,
         "event_url": app.event_url,
+        "fallback_pcmo": app.fallback_pcmo.as_deref().and_then(|f| serde_json::from_str::<Value>(f).ok()),
         "created_at": app.created_at,
     })
 }
@@ -60,9 +61,33 @@ async fn create_app(
         answer_url: string(&body, "answer_url")?.to_string(),
         event_url: opt_string(&body, "event_url")?.map(str::to_string),
         domain: opt_string(&body, "domain")?.map(str::to_string),
+        fallback_pcmo: fallback_pcmo(&body)?,
     };
     let app = state.engine.directory.create_app(new).await?;
     Ok(HttpResponse::Created().json(app_json(&app)))
+}
+
+/// `fallback_pcmo`: a script (JSON array, or a string holding one) run when the answer URL
+/// fails. Checked now, so a broken fallback is refused at once rather than at 3 a.m.
+fn fallback_pcmo(body: &serde_json::Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let text = match body.get("fallback_pcmo") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ Value::Array(_)) => v.to_string(),
+        Some(_) => {
+            return Err(ApiError::InvalidProperty(
+                "fallback_pcmo",
+                "must be a PCMO array",
+            ))
+        }
+    };
+    if !pcmo::check(&text).is_ok() {
+        return Err(ApiError::InvalidProperty(
+            "fallback_pcmo",
+            "is not a valid PCMO script (see `ringmaster pcmo check`)",
+        ));
+    }
+    Ok(Some(text))
 }
 
 async fn list_apps(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {

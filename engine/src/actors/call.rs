@@ -12,8 +12,7 @@ use pcmo::action::connect::targets::Destination;
 
 use super::fork::{CancelTargets, ForkActor};
 use super::sip::routes::{CallSignal, RequestKey, TxOutcome, TxReport};
-use super::sip::{CallEnded, RouteDialog, SendAck, SendRequest, SipActor};
-use super::Respond;
+use super::sip::{CallEnded, Respond, RouteDialog, SendAck, SendRequest, SipActor};
 use crate::call::fork::ForkEvent;
 use crate::call::report::Report;
 use crate::call::{Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId};
@@ -25,7 +24,8 @@ use crate::store::{App, Store};
 
 /// Where a call's reports go (the app's event URL through the outbox, the CDR store).
 pub trait ReportSink: Send + Sync + 'static {
-    fn deliver(&self, app: &App, cmiuuid: &str, report: &Report);
+    /// `seq` numbers the call's reports from 1, in the order the call made them.
+    fn deliver(&self, app: &App, cmiuuid: &str, seq: u64, report: &Report);
 }
 
 /// Largest answer/action URL body read (the PCMO limit).
@@ -66,9 +66,10 @@ pub struct CallActor {
     forks: HashMap<RingId, Addr<ForkActor>>,
     dialogs: Vec<String>,
     a_call_id: String,
+    reports_sent: u64,
 }
 
-fn wall_ms() -> u64 {
+pub(crate) fn wall_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -86,6 +87,7 @@ impl CallActor {
             forks: HashMap::new(),
             dialogs: Vec::new(),
             a_call_id,
+            reports_sent: 0,
         }
     }
 
@@ -98,12 +100,24 @@ impl CallActor {
         while let Some(out) = self.call.poll() {
             match out {
                 Output::Respond { tx, response } => self.env.sip.do_send(Respond { tx, response }),
-                Output::Send { leg, purpose, request, peer } => {
+                Output::Send {
+                    leg,
+                    purpose,
+                    request,
+                    peer,
+                } => {
                     let key = RequestKey::next();
                     self.pending.insert(key, (leg, purpose));
-                    self.env.sip.do_send(SendRequest { key, request, peer, owner: ctx.address().recipient() });
+                    self.env.sip.do_send(SendRequest {
+                        key,
+                        request,
+                        peer,
+                        owner: ctx.address().recipient(),
+                    });
                 }
-                Output::SendAck { request, peer } => self.env.sip.do_send(SendAck { request, peer }),
+                Output::SendAck { request, peer } => {
+                    self.env.sip.do_send(SendAck { request, peer })
+                }
                 Output::AllocateMedia => self.allocate_media(ctx),
                 Output::Media(cmd) => {
                     if let Some(m) = &self.media {
@@ -112,13 +126,30 @@ impl CallActor {
                         }
                     }
                 }
-                Output::Fetch { fetch_id, url, body } => self.fetch(ctx, fetch_id, url, body),
+                Output::Fetch {
+                    fetch_id,
+                    url,
+                    body,
+                } => self.fetch(ctx, fetch_id, url, body),
                 Output::Resolve { ring, targets } => {
-                    let results = targets.into_iter().map(|(id, d)| (id, self.resolve(&d))).collect();
-                    self.call.handle(Instant::now(), wall_ms(), Input::Resolved { ring, results });
+                    tracing::debug!(call = %self.call.cmiuuid(), ring = ring.0, targets = targets.len(), "resolving");
+                    let results = targets
+                        .into_iter()
+                        .map(|(id, d)| (id, self.resolve(&d)))
+                        .collect();
+                    self.call
+                        .handle(Instant::now(), wall_ms(), Input::Resolved { ring, results });
                 }
                 Output::StartFork { ring, branches } => {
-                    let fork = ForkActor::new(ring, branches, &self.env.contact, ctx.address(), self.env.sip.clone()).start();
+                    tracing::debug!(call = %self.call.cmiuuid(), ring = ring.0, branches = branches.len(), "ringing");
+                    let fork = ForkActor::new(
+                        ring,
+                        branches,
+                        &self.env.contact,
+                        ctx.address(),
+                        self.env.sip.clone(),
+                    )
+                    .start();
                     self.forks.insert(ring, fork);
                 }
                 Output::CancelFork { ring, targets } => {
@@ -130,7 +161,12 @@ impl CallActor {
                     let delay = at.saturating_duration_since(Instant::now());
                     ctx.run_later(delay, move |act, ctx| act.input(ctx, Input::Timer(id)));
                 }
-                Output::Report(r) => self.env.reports.deliver(&self.app, self.call.cmiuuid(), &r),
+                Output::Report(r) => {
+                    self.reports_sent += 1;
+                    self.env
+                        .reports
+                        .deliver(&self.app, self.call.cmiuuid(), self.reports_sent, &r);
+                }
                 Output::Finished => {
                     self.env.sip.do_send(CallEnded {
                         appid: self.app.id.0,
@@ -154,33 +190,44 @@ impl CallActor {
                         me.do_send(MediaSignal(ev));
                     }
                 });
-                self.call.handle(Instant::now(), wall_ms(), Input::MediaReady { a, b });
+                self.call
+                    .handle(Instant::now(), wall_ms(), Input::MediaReady { a, b });
             }
             Err(e) => {
                 tracing::warn!(call = %self.call.cmiuuid(), error = %e, "media allocation failed");
-                self.call.handle(Instant::now(), wall_ms(), Input::MediaFailed);
+                self.call
+                    .handle(Instant::now(), wall_ms(), Input::MediaFailed);
             }
         }
     }
 
     /// POSTs to the answer or an action URL, signed like every webhook.
-    fn fetch(&mut self, ctx: &mut Context<Self>, fetch_id: Option<pcmo::FetchId>, url: String, body: serde_json::Value) {
+    fn fetch(
+        &mut self,
+        ctx: &mut Context<Self>,
+        fetch_id: Option<pcmo::FetchId>,
+        url: String,
+        body: serde_json::Value,
+    ) {
         let http = self.env.http.clone();
         let secret = self.app.secret.clone();
         let timeout = self.env.fetch_timeout;
         let fut = async move { post_for_script(&http, &url, &secret, &body, timeout).await };
-        ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| match fetch_id {
-            None => act.input(ctx, Input::AnswerScript(result)),
-            Some(fetch_id) => {
-                let result = result.map_err(|f| match f {
-                    FetchFailure::Timeout => pcmo::FetchError::Timeout,
-                    FetchFailure::Unreachable => pcmo::FetchError::Unreachable,
-                    FetchFailure::Status(s) => pcmo::FetchError::Status(s),
-                    FetchFailure::TooLarge => pcmo::FetchError::TooLarge,
-                });
-                act.input(ctx, Input::ScriptFetched { fetch_id, result })
-            }
-        }));
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(move |result, act, ctx| match fetch_id {
+                    None => act.input(ctx, Input::AnswerScript(result)),
+                    Some(fetch_id) => {
+                        let result = result.map_err(|f| match f {
+                            FetchFailure::Timeout => pcmo::FetchError::Timeout,
+                            FetchFailure::Unreachable => pcmo::FetchError::Unreachable,
+                            FetchFailure::Status(s) => pcmo::FetchError::Status(s),
+                            FetchFailure::TooLarge => pcmo::FetchError::TooLarge,
+                        });
+                        act.input(ctx, Input::ScriptFetched { fetch_id, result })
+                    }
+                }),
+        );
     }
 
     /// Where a target can be reached right now.
@@ -197,7 +244,11 @@ impl CallActor {
                         Some(Contact {
                             uri: Uri::parse(&b.contact).ok()?,
                             to: format!("<sip:{}@{}>", aor.user, aor.domain),
-                            peer: Peer { transport: b.transport, addr: b.source, conn: None },
+                            peer: Peer {
+                                transport: b.transport,
+                                addr: b.source,
+                                conn: None,
+                            },
                         })
                     })
                     .collect();
@@ -218,7 +269,11 @@ impl CallActor {
                         Resolution::Contacts(vec![Contact {
                             uri: Uri::Sip(u.clone()),
                             to: format!("<{u}>"),
-                            peer: Peer { transport, addr, conn: None },
+                            peer: Peer {
+                                transport,
+                                addr,
+                                conn: None,
+                            },
                         }])
                     }
                     // Host names need DNS (RFC 3263), not done yet.
@@ -253,20 +308,35 @@ async fn post_for_script(
     timeout: Duration,
 ) -> Result<String, FetchFailure> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let resp = http
         .post(url)
         .timeout(timeout)
         .header("content-type", "application/json")
-        .header("x-ringmaster-signature", crate::webhook::signature(secret, t, &bytes))
+        .header(
+            "x-ringmaster-signature",
+            crate::webhook::signature(secret, t, &bytes),
+        )
         .body(bytes)
         .send()
         .await
-        .map_err(|e| if e.is_timeout() { FetchFailure::Timeout } else { FetchFailure::Unreachable })?;
+        .map_err(|e| {
+            if e.is_timeout() {
+                FetchFailure::Timeout
+            } else {
+                FetchFailure::Unreachable
+            }
+        })?;
     if !resp.status().is_success() {
         return Err(FetchFailure::Status(resp.status().as_u16()));
     }
-    if resp.content_length().is_some_and(|l| l as usize > MAX_SCRIPT_BYTES) {
+    if resp
+        .content_length()
+        .is_some_and(|l| l as usize > MAX_SCRIPT_BYTES)
+    {
         return Err(FetchFailure::TooLarge);
     }
     let mut resp = resp;
@@ -280,7 +350,13 @@ async fn post_for_script(
                 }
             }
             Ok(None) => break,
-            Err(e) => return Err(if e.is_timeout() { FetchFailure::Timeout } else { FetchFailure::Unreachable }),
+            Err(e) => {
+                return Err(if e.is_timeout() {
+                    FetchFailure::Timeout
+                } else {
+                    FetchFailure::Unreachable
+                })
+            }
         }
     }
     Ok(String::from_utf8_lossy(&body).into_owned())
@@ -300,7 +376,11 @@ impl Handler<CallSignal> for CallActor {
     type Result = ();
     fn handle(&mut self, msg: CallSignal, ctx: &mut Context<Self>) {
         let input = match msg {
-            CallSignal::Request { leg, tx, request } => Input::Request { leg, tx, request },
+            CallSignal::Request { leg, tx, request } => Input::Request {
+                leg,
+                tx,
+                request: *request,
+            },
             CallSignal::Ack { leg } => Input::Ack { leg },
             CallSignal::CallerCancelled => Input::CallerCancelled,
             CallSignal::AckTimeout => Input::AckTimeout,
@@ -312,13 +392,19 @@ impl Handler<CallSignal> for CallActor {
 impl Handler<TxReport> for CallActor {
     type Result = ();
     fn handle(&mut self, msg: TxReport, ctx: &mut Context<Self>) {
-        let Some((leg, purpose)) = self.pending.get(&msg.key).copied() else { return };
+        let Some((leg, purpose)) = self.pending.get(&msg.key).copied() else {
+            return;
+        };
         let input = match msg.outcome {
             TxOutcome::Response(response) => {
                 if response.status >= 200 {
                     self.pending.remove(&msg.key);
                 }
-                Input::Response { leg, purpose, response }
+                Input::Response {
+                    leg,
+                    purpose,
+                    response,
+                }
             }
             TxOutcome::Failed => {
                 self.pending.remove(&msg.key);
@@ -340,7 +426,13 @@ impl Handler<ForkReport> for CallActor {
         if let ForkEvent::Done = msg.event {
             self.forks.remove(&msg.ring);
         }
-        self.input(ctx, Input::Fork { ring: msg.ring, event: msg.event });
+        self.input(
+            ctx,
+            Input::Fork {
+                ring: msg.ring,
+                event: msg.event,
+            },
+        );
     }
 }
 

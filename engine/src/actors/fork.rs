@@ -34,7 +34,13 @@ pub struct ForkActor {
 }
 
 impl ForkActor {
-    pub fn new(ring: RingId, branches: Vec<BranchPlan>, contact: &str, call: Addr<CallActor>, sip: Addr<SipActor>) -> Self {
+    pub fn new(
+        ring: RingId,
+        branches: Vec<BranchPlan>,
+        contact: &str,
+        call: Addr<CallActor>,
+        sip: Addr<SipActor>,
+    ) -> Self {
         ForkActor {
             ring,
             fork: Fork::new(branches, contact),
@@ -49,25 +55,41 @@ impl ForkActor {
         for out in self.fork.drain() {
             match out {
                 ForkOutput::SendInvite { leg, request, peer } => {
+                    tracing::debug!(ring = self.ring.0, leg = leg.0, to = %peer.addr, "branch INVITE");
                     let key = RequestKey::next();
                     self.sent.insert(key, Sent::Invite(leg));
                     self.invites.insert(leg, key);
-                    self.sip.do_send(SendRequest { key, request, peer, owner: ctx.address().recipient() });
+                    self.sip.do_send(SendRequest {
+                        key,
+                        request,
+                        peer,
+                        owner: ctx.address().recipient(),
+                    });
                 }
                 ForkOutput::Cancel { leg } => {
                     if let Some(key) = self.invites.get(&leg) {
                         self.sip.do_send(CancelRequest(*key));
                     }
                 }
-                ForkOutput::SendAck { request, peer } => self.sip.do_send(SendAck { request, peer }),
+                ForkOutput::SendAck { request, peer } => {
+                    self.sip.do_send(SendAck { request, peer })
+                }
                 ForkOutput::SendBye { leg, request, peer } => {
                     let key = RequestKey::next();
                     self.sent.insert(key, Sent::Bye(leg));
-                    self.sip.do_send(SendRequest { key, request, peer, owner: ctx.address().recipient() });
+                    self.sip.do_send(SendRequest {
+                        key,
+                        request,
+                        peer,
+                        owner: ctx.address().recipient(),
+                    });
                 }
                 ForkOutput::Event(ev) => {
                     let done = matches!(ev, ForkEvent::Done);
-                    self.call.do_send(ForkReport { ring: self.ring, event: ev });
+                    self.call.do_send(ForkReport {
+                        ring: self.ring,
+                        event: ev,
+                    });
                     if done {
                         ctx.stop();
                     }
@@ -81,6 +103,7 @@ impl Actor for ForkActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        tracing::debug!(ring = self.ring.0, "group ring started");
         self.fork.start();
         self.drain(ctx);
     }
@@ -89,11 +112,15 @@ impl Actor for ForkActor {
 impl Handler<TxReport> for ForkActor {
     type Result = ();
     fn handle(&mut self, msg: TxReport, ctx: &mut Context<Self>) {
-        let Some(sent) = self.sent.get(&msg.key).copied() else { return };
+        let Some(sent) = self.sent.get(&msg.key).copied() else {
+            return;
+        };
         match (sent, msg.outcome) {
             (Sent::Invite(leg), TxOutcome::Response(r)) => self.fork.on_response(leg, r),
             (Sent::Invite(leg), TxOutcome::Failed) => self.fork.on_timeout(leg),
-            (Sent::Bye(leg), TxOutcome::Response(r)) if r.status >= 200 => self.fork.on_bye_done(leg),
+            (Sent::Bye(leg), TxOutcome::Response(r)) if r.status >= 200 => {
+                self.fork.on_bye_done(leg)
+            }
             (Sent::Bye(_), TxOutcome::Response(_)) => {}
             (Sent::Bye(leg), TxOutcome::Failed) => self.fork.on_bye_done(leg),
         }

@@ -4,9 +4,12 @@
 //! arbiter (thread) with the SIP actor, restores live registrations, and returns a handle the
 //! HTTP API uses. Must be called inside a running actix `System`.
 
+pub mod call;
 pub mod directory;
+pub mod fork;
 mod keys;
 pub mod registration;
+pub mod reports;
 pub mod sip;
 pub mod transport;
 
@@ -20,12 +23,14 @@ use serde::Serialize;
 
 pub use directory::DirectoryService;
 pub use keys::KeyError;
-use sip::{unix_now, SipActor};
+use reports::StoreReports;
+use sip::{unix_now, CallDeps, EnableCalls, SipActor};
 use transport::{Bound, Sockets};
 
 use crate::config::Settings;
 use crate::directory::seal::Sealer;
 use crate::directory::Domains;
+use crate::media::{MediaConfig, MediaEngine};
 use crate::sip::auth::{AuthConfig, Authenticator};
 use crate::sip::message::{Host, Limits};
 use crate::sip::registrar::{Aor, Binding, RegistrarConfig};
@@ -57,6 +62,10 @@ pub enum StartError {
     Setting(String),
     #[error("the SIP thread stopped during start-up")]
     SipThread,
+    #[error("media relay: {0}")]
+    Media(#[from] crate::media::MediaError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
 /// A live binding as the admin API and CLI show it.
@@ -201,6 +210,29 @@ impl Engine {
             Ok(Err(source)) => return Err(StartError::Bind { addr, source }),
             Err(_) => return Err(StartError::SipThread),
         };
+        // Calls: the media relay on its own threads, the HTTP client for answer URLs.
+        let mut media_cfg = MediaConfig::new(
+            settings.rtp_ports,
+            settings.sip_listen.ip(),
+            advertised.ip(),
+        );
+        media_cfg.relay.rtp_timeout = (settings.calls.rtp_timeout_secs > 0)
+            .then(|| Duration::from_secs(settings.calls.rtp_timeout_secs));
+        let media = Arc::new(MediaEngine::new(media_cfg)?);
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(
+                settings.calls.answer_connect_timeout_ms,
+            ))
+            .build()?;
+        sip.do_send(EnableCalls(CallDeps {
+            media,
+            http,
+            reports: Arc::new(StoreReports::new(store.clone())),
+            contact: format!("<sip:ringmaster@{advertised}>"),
+            local_ip: advertised.ip(),
+            fetch_timeout: Duration::from_millis(settings.calls.answer_timeout_ms),
+            max_calls_per_app: settings.calls.max_calls_per_app,
+        }));
         let directory = DirectoryService::new(
             store.clone(),
             commit.clone(),

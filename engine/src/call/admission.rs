@@ -54,7 +54,9 @@ pub trait CallDirectory {
 fn user_of(uri: &Uri) -> Option<String> {
     match uri {
         Uri::Sip(u) => u.user_unescaped(),
-        Uri::Other { scheme, rest } if scheme == "tel" => Some(rest.split(';').next().unwrap_or("").to_string()),
+        Uri::Other { scheme, rest } if scheme == "tel" => {
+            Some(rest.split(';').next().unwrap_or("").to_string())
+        }
         Uri::Other { .. } => None,
     }
 }
@@ -65,7 +67,8 @@ pub fn as_number(s: &str) -> Option<String> {
         .chars()
         .filter(|c| !matches!(c, '+' | '-' | '.' | ' ' | '(' | ')'))
         .collect();
-    (!digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+    (!digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(digits)
 }
 
 pub fn admit_invite(
@@ -121,12 +124,22 @@ pub fn admit_invite(
     });
     match verdict {
         Verdict::Challenge { stale, failure } => InviteAdmission::Respond {
-            response: Box::new(auth.challenge(now, req, ChallengeKind::Proxy, &domain, stale, to_tag)),
+            response: Box::new(auth.challenge(
+                now,
+                req,
+                ChallengeKind::Proxy,
+                &domain,
+                stale,
+                to_tag,
+            )),
             failure,
         },
-        Verdict::Authenticated { username } if username != from_user => {
-            respond(reject_with(req, 403, to_tag, "From is not the authenticated user"))
-        }
+        Verdict::Authenticated { username } if username != from_user => respond(reject_with(
+            req,
+            403,
+            to_tag,
+            "From is not the authenticated user",
+        )),
         Verdict::Authenticated { username } => match found {
             Some((true, appid)) => InviteAdmission::Accept {
                 appid,
@@ -176,7 +189,9 @@ mod tests {
     }
 
     fn invite(from_user: &str, ruri: &str, auth: Option<&str>) -> Request {
-        let auth = auth.map(|a| format!("Proxy-Authorization: {a}\r\n")).unwrap_or_default();
+        let auth = auth
+            .map(|a| format!("Proxy-Authorization: {a}\r\n"))
+            .unwrap_or_default();
         let t = format!("INVITE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1\r\nFrom: <sip:{from_user}@test.local>;tag=f\r\nTo: <{ruri}>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n{auth}\r\n");
         match parse(Bytes::from(t)) {
             Ok(Message::Request(r)) => r,
@@ -186,15 +201,36 @@ mod tests {
 
     fn setup() -> (Authenticator, Domains) {
         (
-            Authenticator::new([5; 32], AuthConfig::from_names(&["MD5".into()], 300).unwrap()),
+            Authenticator::new(
+                [5; 32],
+                AuthConfig::from_names(&["MD5".into()], 300).unwrap(),
+            ),
             Domains::new("test.local"),
         )
     }
 
     fn answer(a: &mut Authenticator, user: &str, ruri: &str) -> String {
-        let r = a.challenge(10, &invite(user, ruri, None), ChallengeKind::Proxy, "test.local", false, "t");
-        let v = r.headers.get(&HeaderName::ProxyAuthenticate).unwrap().to_string();
-        let nonce = v.split("nonce=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let r = a.challenge(
+            10,
+            &invite(user, ruri, None),
+            ChallengeKind::Proxy,
+            "test.local",
+            false,
+            "t",
+        );
+        let v = r
+            .headers
+            .get(&HeaderName::ProxyAuthenticate)
+            .unwrap()
+            .to_string();
+        let nonce = v
+            .split("nonce=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
         let h = digest::ha1(Algorithm::Md5, user, "test.local", "pw");
         let mut c = Credentials::parse(&format!("Digest username=\"{user}\", realm=\"test.local\", nonce=\"{nonce}\", uri=\"{ruri}\", response=\"0\", qop=auth, nc=00000001, cnonce=\"x\"")).unwrap();
         c.response = digest::expected_response(&c, "INVITE", &h);
@@ -205,12 +241,32 @@ mod tests {
     fn endpoints_are_challenged_with_407_then_accepted_into_their_app() {
         let (mut a, d) = setup();
         let here: IpAddr = "192.0.2.10".parse().unwrap();
-        let first = admit_invite(&mut a, &d, &Dir, 10, &invite("alice", "sip:5000@test.local", None), here, "t");
-        assert!(matches!(first, InviteAdmission::Respond { ref response, .. } if response.status == 407));
+        let first = admit_invite(
+            &mut a,
+            &d,
+            &Dir,
+            10,
+            &invite("alice", "sip:5000@test.local", None),
+            here,
+            "t",
+        );
+        assert!(
+            matches!(first, InviteAdmission::Respond { ref response, .. } if response.status == 407)
+        );
         let creds = answer(&mut a, "alice", "sip:5000@test.local");
-        let ok = admit_invite(&mut a, &d, &Dir, 10, &invite("alice", "sip:5000@test.local", Some(&creds)), here, "t");
+        let ok = admit_invite(
+            &mut a,
+            &d,
+            &Dir,
+            10,
+            &invite("alice", "sip:5000@test.local", Some(&creds)),
+            here,
+            "t",
+        );
         match ok {
-            InviteAdmission::Accept { appid, from, to, .. } => assert_eq!((appid, from.as_str(), to.as_str()), (7, "alice", "5000")),
+            InviteAdmission::Accept {
+                appid, from, to, ..
+            } => assert_eq!((appid, from.as_str(), to.as_str()), (7, "alice", "5000")),
             other => panic!("{other:?}"),
         }
     }
@@ -220,24 +276,59 @@ mod tests {
         let (mut a, d) = setup();
         let creds = answer(&mut a, "alice", "sip:bob@test.local");
         let req = invite("mallory", "sip:bob@test.local", Some(&creds));
-        let got = admit_invite(&mut a, &d, &Dir, 10, &req, "192.0.2.10".parse().unwrap(), "t");
-        assert!(matches!(got, InviteAdmission::Respond { ref response, .. } if response.status == 403));
+        let got = admit_invite(
+            &mut a,
+            &d,
+            &Dir,
+            10,
+            &req,
+            "192.0.2.10".parse().unwrap(),
+            "t",
+        );
+        assert!(
+            matches!(got, InviteAdmission::Respond { ref response, .. } if response.status == 403)
+        );
     }
 
     #[test]
     fn trunks_reach_owned_numbers_only() {
         let (mut a, d) = setup();
         let carrier: IpAddr = "192.0.2.200".parse().unwrap();
-        let got = admit_invite(&mut a, &d, &Dir, 10, &invite("15550001", "sip:+91-4471000000@192.0.2.1", None), carrier, "t");
+        let got = admit_invite(
+            &mut a,
+            &d,
+            &Dir,
+            10,
+            &invite("15550001", "sip:+91-4471000000@192.0.2.1", None),
+            carrier,
+            "t",
+        );
         match got {
-            InviteAdmission::Accept { appid, caller, to, .. } => {
+            InviteAdmission::Accept {
+                appid, caller, to, ..
+            } => {
                 assert_eq!(appid, 42);
-                assert_eq!(caller, Caller::Trunk { name: "carrier".into() });
+                assert_eq!(
+                    caller,
+                    Caller::Trunk {
+                        name: "carrier".into()
+                    }
+                );
                 assert_eq!(to, "914471000000");
             }
             other => panic!("{other:?}"),
         }
-        let got = admit_invite(&mut a, &d, &Dir, 10, &invite("15550001", "sip:123@192.0.2.1", None), carrier, "t");
-        assert!(matches!(got, InviteAdmission::Respond { ref response, .. } if response.status == 404));
+        let got = admit_invite(
+            &mut a,
+            &d,
+            &Dir,
+            10,
+            &invite("15550001", "sip:123@192.0.2.1", None),
+            carrier,
+            "t",
+        );
+        assert!(
+            matches!(got, InviteAdmission::Respond { ref response, .. } if response.status == 404)
+        );
     }
 }

@@ -126,6 +126,8 @@ pub struct NewApp {
     pub event_url: Option<String>,
     /// The app's own SIP domain; the engine's default domain when `None`.
     pub domain: Option<String>,
+    /// PCMO run when the answer URL fails (already checked by the caller).
+    pub fallback_pcmo: Option<String>,
 }
 
 /// Builds a validated app record with a fresh id and secret.
@@ -157,6 +159,7 @@ pub fn build_app(
         answer_url: new.answer_url.clone(),
         event_url: new.event_url.clone(),
         domain,
+        fallback_pcmo: new.fallback_pcmo.clone(),
         created_at: now,
     })
 }
@@ -243,6 +246,7 @@ mod tests {
             answer_url: "http://127.0.0.1:9000/answer".into(),
             event_url: None,
             domain: None,
+            fallback_pcmo: None,
         };
         let app = build_app(&new, "PBX.example.com", 1, &mut rng).unwrap();
         assert!((1_000_000..10_000_000).contains(&app.id.0));
@@ -272,6 +276,7 @@ mod tests {
                 answer_url: "https://x/a".into(),
                 event_url: None,
                 domain: Some("example.com".into()),
+                fallback_pcmo: None,
             },
             "d",
             1,

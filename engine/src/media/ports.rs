@@ -13,10 +13,24 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An inclusive UDP port range, `LOW-HIGH` in configuration (`--rtp-ports 30000-39999`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct PortRange {
     low: u16,
     high: u16,
+}
+
+impl TryFrom<String> for PortRange {
+    type Error = PortRangeError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<PortRange> for String {
+    fn from(p: PortRange) -> String {
+        format!("{}-{}", p.low, p.high)
+    }
 }
 
 /// Why a port range is not usable.

@@ -4,9 +4,15 @@
 //! a shared one), so the backends cannot drift apart: same errors, same cascades, same orders.
 //! The checks use disjoint app ids and domains, so they can share one store.
 
+pub(crate) mod calls;
+mod routing;
+
 use std::sync::{Arc, Barrier};
 
-use super::{App, AppId, Endpoint, Store, StoreError};
+use super::{
+    App, AppId, CallUuid, Cdr, CdrKind, CdrStatus, Delivery, DeliveryKind, Direction, Endpoint,
+    Leg, Store, StoreError, Trunk,
+};
 use crate::sip::registrar::{Aor, Binding};
 use crate::sip::Transport;
 
@@ -21,6 +27,7 @@ pub(crate) fn app(id: u64, domain: &str) -> App {
         answer_url: "https://app.example.com/answer".to_owned(),
         event_url: None,
         domain: domain.to_owned(),
+        fallback_pcmo: None,
         created_at: 1_700_000_000,
     }
 }
@@ -55,6 +62,69 @@ pub(crate) fn binding(contact: &str, expires_at: u64) -> Binding {
     }
 }
 
+/// A trunk at `sip.carrier.example:5060` (UDP) accepting calls from `ips`.
+pub(crate) fn trunk(name: &str, ips: &[&str]) -> Trunk {
+    Trunk {
+        name: name.to_owned(),
+        host: "sip.carrier.example".to_owned(),
+        port: 5060,
+        transport: Transport::Udp,
+        allow_ips: ips
+            .iter()
+            .map(|ip| ip.parse().expect("a literal IP"))
+            .collect(),
+        username: None,
+        sealed_password: None,
+        created_at: 1_700_000_000,
+    }
+}
+
+/// An answered inbound CDR of `app` for leg `leg_id` of call `call`, made at `time` (ms).
+pub(crate) fn cdr(app: u64, call: &str, leg_id: &str, time: u64) -> Cdr {
+    let leg = if leg_id == "a" { Leg::A } else { Leg::B };
+    Cdr {
+        tag: Default::default(),
+        cmiuuid: CallUuid::from(call),
+        leg_id: leg_id.to_owned(),
+        leg,
+        conversation_uuid: format!("conv-{call}"),
+        appid: AppId(app),
+        from: "14155550100".to_owned(),
+        to: "14155550199".to_owned(),
+        callerid: "14155550100".to_owned(),
+        direction: Direction::Inbound,
+        time,
+        start_time: (time / 1000).saturating_sub(30),
+        answer_time: Some((time / 1000).saturating_sub(20)),
+        end_time: time / 1000,
+        duration: 20,
+        status: CdrStatus::Answered,
+        cdr_kind: CdrKind::InAnswered,
+        extra_params: String::new(),
+        call_rate: 0.0,
+        balance: 0.0,
+        hangup_cause: "NORMAL_CLEARING".to_owned(),
+        sip_status: Some(200),
+        request_id: None,
+    }
+}
+
+/// A pending event delivery of app 1 for `call`.
+pub(crate) fn delivery(seq: u64, call: Option<&str>) -> Delivery {
+    Delivery {
+        seq,
+        id: format!("d-{seq}"),
+        app: AppId(1),
+        url: "https://app.example.com/events".to_owned(),
+        kind: DeliveryKind::Event,
+        call: call.map(str::to_owned),
+        body: format!(r#"{{"seq":{seq}}}"#),
+        attempt: 0,
+        due_at: 1_700_000_000_000,
+        created_at: 1_700_000_000_000,
+    }
+}
+
 /// App 1 in `seed.example` with three endpoints, one of them registered.
 pub(crate) fn seed(store: &dyn Store) {
     store.insert_app(&app(1, "seed.example")).unwrap();
@@ -77,6 +147,12 @@ pub(crate) fn run(store: &dyn Store) {
     bindings(store);
     cascades(store);
     moving_between_apps(store);
+    routing::trunks(store);
+    routing::numbers(store);
+    routing::numbers_go_with_their_app(store);
+    calls::cdrs(store);
+    calls::cdr_listing(store);
+    calls::outbox(store);
     store.flush().unwrap();
 }
 

@@ -7,6 +7,11 @@
 //! * endpoint-by-app index: `id_be \0 username \0 domain`. The brief's index key was
 //!   `id_be \0 username`; the domain is appended so that two endpoints of one app with the same
 //!   username in different domains cannot collide, while the order stays username order.
+//! * trunk: its name; number: its digits; number-by-app index: `id_be \0 digits`;
+//! * CDR: `cmiuuid \0 leg_id` (a call's legs are adjacent); the newest-first indexes put the
+//!   CDR's `time` (ms, big-endian) in front: `time_be cmiuuid \0 leg_id`, and per app
+//!   `id_be time_be cmiuuid \0 leg_id`;
+//! * outbox delivery: its `seq`, big-endian (so iteration is enqueue order).
 //!
 //! A NUL byte inside a domain or username would make two different pairs encode to the same key,
 //! so such names are refused with [`StoreError::InvalidKey`] rather than escaped: no valid SIP
@@ -62,6 +67,54 @@ pub(crate) fn app_index(id: AppId, domain: &str, username: &str) -> Result<Vec<u
     Ok(key)
 }
 
+/// A single-part key (trunk name, number) after checking it for NUL bytes.
+pub(crate) fn plain(part: &str, what: &'static str) -> Result<Vec<u8>, StoreError> {
+    if part.as_bytes().contains(&SEP) {
+        return Err(StoreError::InvalidKey(what));
+    }
+    Ok(part.as_bytes().to_vec())
+}
+
+/// `id_be \0 digits`: a number in its app's index.
+pub(crate) fn number_index(id: AppId, digits: &str) -> Result<Vec<u8>, StoreError> {
+    let mut key = app_index_prefix(id).to_vec();
+    key.extend_from_slice(&plain(digits, "number")?);
+    Ok(key)
+}
+
+/// `cmiuuid \0`: every CDR key of one call starts with this.
+pub(crate) fn call_prefix(cmiuuid: &str) -> Result<Vec<u8>, StoreError> {
+    let mut key = plain(cmiuuid, "cmiuuid")?;
+    key.push(SEP);
+    Ok(key)
+}
+
+/// `cmiuuid \0 leg_id`: a CDR.
+pub(crate) fn cdr(cmiuuid: &str, leg_id: &str) -> Result<Vec<u8>, StoreError> {
+    let mut key = call_prefix(cmiuuid)?;
+    key.extend_from_slice(&plain(leg_id, "leg id")?);
+    Ok(key)
+}
+
+/// `time_be cmiuuid \0 leg_id`: a CDR in the newest-first index; the CDR key is `[8..]`.
+pub(crate) fn cdr_by_time(time: u64, cdr_key: &[u8]) -> Vec<u8> {
+    let mut key = time.to_be_bytes().to_vec();
+    key.extend_from_slice(cdr_key);
+    key
+}
+
+/// `id_be time_be cmiuuid \0 leg_id`: a CDR in its app's newest-first index; the CDR key is
+/// `[16..]`.
+pub(crate) fn cdr_by_app(id: AppId, time: u64, cdr_key: &[u8]) -> Vec<u8> {
+    let mut key = app(id).to_vec();
+    key.extend_from_slice(&cdr_by_time(time, cdr_key));
+    key
+}
+
+pub(crate) fn delivery(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
 /// Decodes a bindings key back into its address of record.
 pub(crate) fn aor_of(key: &[u8]) -> Result<Aor, StoreError> {
     let corrupt = |reason: &str| StoreError::Corrupt {
@@ -114,6 +167,29 @@ mod tests {
         assert!(a < b);
         assert!(a.starts_with(&app_index_prefix(AppId(7))));
         assert!(!a.starts_with(&app_index_prefix(AppId(8))));
+    }
+
+    #[test]
+    fn cdr_keys_order_by_time_then_call_then_leg() {
+        let a = cdr("call-1", "a").unwrap();
+        assert_eq!(a, b"call-1\0a");
+        assert!(cdr("call-1", "b")
+            .unwrap()
+            .starts_with(&call_prefix("call-1").unwrap()));
+        assert!(!cdr("call-10", "a")
+            .unwrap()
+            .starts_with(&call_prefix("call-1").unwrap()));
+        assert!(cdr_by_time(255, &a) < cdr_by_time(256, &a));
+        assert!(cdr_by_app(AppId(1), u64::MAX, &a) < cdr_by_app(AppId(2), 0, &a));
+        assert_eq!(&cdr_by_app(AppId(1), 9, &a)[16..], a.as_slice());
+        assert!(matches!(
+            cdr("c", "a\0"),
+            Err(StoreError::InvalidKey("leg id"))
+        ));
+        assert!(matches!(
+            number_index(AppId(1), "1\x002"),
+            Err(StoreError::InvalidKey("number"))
+        ));
     }
 
     #[test]

@@ -2,14 +2,19 @@
 //!
 //! Same semantics as the sled backend (the conformance suite runs against both): the same
 //! `Conflict`/`NotFound`/`InvalidKey` rules, the same cascades, the same orders (apps by id,
-//! an app's endpoints by username in byte order, bindings by `domain \0 user`). Every method
-//! takes one lock over all maps, so each call is atomic. Nothing is durable: [`Store::flush`]
-//! returns `Ok` at once.
+//! an app's endpoints by username in byte order, bindings by `domain \0 user`, CDRs by the
+//! same byte keys as sled's indexes). Every method takes one lock over all maps, so each call
+//! is atomic. Nothing is durable: [`Store::flush`] returns `Ok` at once. Trunks, numbers,
+//! CDRs and the outbox are in `memory/calls.rs`.
 
-use std::collections::BTreeMap;
+mod calls;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::{key, App, AppId, Endpoint, Store, StoreError};
+use super::{
+    key, App, AppId, Cdr, CdrCursor, Delivery, Endpoint, Number, Store, StoreError, Trunk,
+};
 use crate::sip::registrar::{Aor, Binding};
 
 /// `(lower-cased domain, username)`.
@@ -24,6 +29,15 @@ struct State {
     /// Keyed like sled's bindings tree (`domain \0 user` bytes), so `all_bindings` iterates in
     /// the same order.
     bindings: BTreeMap<Vec<u8>, (Aor, Vec<Binding>)>,
+    trunks: BTreeMap<String, Trunk>,
+    numbers: BTreeMap<String, Number>,
+    numbers_by_app: BTreeSet<(AppId, String)>,
+    /// Keyed like sled's trees (`key::cdr`, `key::cdr_by_time`, `key::cdr_by_app`), so the
+    /// listing orders match byte for byte.
+    cdrs: BTreeMap<Vec<u8>, Cdr>,
+    cdrs_by_time: BTreeSet<Vec<u8>>,
+    cdrs_by_app: BTreeSet<Vec<u8>>,
+    deliveries: BTreeMap<u64, Delivery>,
 }
 
 /// The in-memory store. Holds endpoint HA1s, so its `Debug` shows only sizes.
@@ -96,6 +110,16 @@ impl Store for MemoryStore {
             state.by_app.remove(&index);
             state.bindings.remove(&key::endpoint(&domain, &username)?);
             state.endpoints.remove(&(domain, username));
+        }
+        let owned: Vec<_> = state
+            .numbers_by_app
+            .range((id, String::new())..)
+            .take_while(|(app, _)| *app == id)
+            .cloned()
+            .collect();
+        for entry in owned {
+            state.numbers.remove(&entry.1);
+            state.numbers_by_app.remove(&entry);
         }
         Ok(())
     }
@@ -206,6 +230,83 @@ impl Store for MemoryStore {
         Ok(self.read().bindings.values().cloned().collect())
     }
 
+    fn insert_trunk(&self, trunk: &Trunk) -> Result<(), StoreError> {
+        self.put_trunk(trunk)
+    }
+
+    fn trunk(&self, name: &str) -> Result<Option<Trunk>, StoreError> {
+        key::plain(name, "trunk name")?;
+        Ok(self.read().trunks.get(name).cloned())
+    }
+
+    fn trunks(&self) -> Result<Vec<Trunk>, StoreError> {
+        Ok(self.read().trunks.values().cloned().collect())
+    }
+
+    fn delete_trunk(&self, name: &str) -> Result<(), StoreError> {
+        key::plain(name, "trunk name")?;
+        match self.write().trunks.remove(name) {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    fn insert_number(&self, number: &Number) -> Result<(), StoreError> {
+        self.put_number(number)
+    }
+
+    fn number(&self, digits: &str) -> Result<Option<Number>, StoreError> {
+        key::plain(digits, "number")?;
+        Ok(self.read().numbers.get(digits).cloned())
+    }
+
+    fn numbers(&self, app: Option<AppId>) -> Result<Vec<Number>, StoreError> {
+        Ok(self.list_numbers(app))
+    }
+
+    fn delete_number(&self, digits: &str) -> Result<(), StoreError> {
+        self.remove_number(digits)
+    }
+
+    fn insert_cdr(&self, cdr: &Cdr, delivery: Option<&Delivery>) -> Result<bool, StoreError> {
+        self.put_cdr(cdr, delivery)
+    }
+
+    fn cdrs_of_call(&self, cmiuuid: &str) -> Result<Vec<Cdr>, StoreError> {
+        let prefix = key::call_prefix(cmiuuid)?;
+        Ok(self
+            .read()
+            .cdrs
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, cdr)| cdr.clone())
+            .collect())
+    }
+
+    fn cdrs(
+        &self,
+        app: Option<AppId>,
+        limit: usize,
+        before: Option<&CdrCursor>,
+    ) -> Result<Vec<Cdr>, StoreError> {
+        self.newest_cdrs(app, limit, before)
+    }
+
+    fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.write()
+            .deliveries
+            .insert(delivery.seq, delivery.clone());
+        Ok(())
+    }
+
+    fn delete_delivery(&self, seq: u64) -> Result<bool, StoreError> {
+        Ok(self.write().deliveries.remove(&seq).is_some())
+    }
+
+    fn deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
+        Ok(self.read().deliveries.values().cloned().collect())
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
@@ -226,6 +327,11 @@ mod tests {
     #[test]
     fn concurrent_inserts_conflict() {
         conformance::concurrent_inserts(Arc::new(MemoryStore::new()));
+    }
+
+    #[test]
+    fn concurrent_cdr_inserts_store_one() {
+        conformance::calls::concurrent_cdr_inserts(Arc::new(MemoryStore::new()));
     }
 
     #[test]

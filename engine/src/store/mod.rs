@@ -19,13 +19,21 @@
 //!   endpoint. Deleting an app deletes its endpoints and their bindings; deleting or disabling an
 //!   endpoint deletes its bindings, in the same atomic write. So the registrar cannot leave a
 //!   binding behind for a user that was just removed, whatever the interleaving.
+//! * A number belongs to an existing app; deleting the app deletes its numbers in the same
+//!   atomic write. Trunks stand alone (keyed by name).
+//! * A CDR is identified by `(cmiuuid, leg_id)`; inserting one that exists changes nothing
+//!   (idempotent), and the outbox delivery that goes with it is written in the same atomic
+//!   write, only when the CDR is new. CDRs outlive their app (they are history).
+//! * Outbox deliveries are keyed by `seq` and listed in `seq` order.
 //!
 //! Backends: [`sled_store::SledStore`] (the default, on disk) and [`memory::MemoryStore`] (for
 //! tests of the cores that sit on top).
 
+pub mod cdr;
 pub mod commit;
 #[cfg(test)]
 mod conformance;
+pub mod delivery;
 mod key;
 pub mod memory;
 pub mod record;
@@ -34,9 +42,11 @@ pub mod sled_store;
 use std::sync::Arc;
 
 use crate::sip::registrar::{Aor, Binding};
+pub use cdr::{CallUuid, Cdr, CdrCursor, CdrKind, CdrStatus, Direction, Leg};
 pub use commit::GroupCommit;
+pub use delivery::{Delivery, DeliveryKind};
 pub use memory::MemoryStore;
-pub use record::{App, AppId, Endpoint};
+pub use record::{App, AppId, Endpoint, Number, Trunk};
 pub use sled_store::SledStore;
 
 /// Errors of the storage layer.
@@ -82,14 +92,16 @@ pub enum StoreError {
     /// A record exists but does not decode.
     #[error("corrupt record under key {key}: {reason}")]
     Corrupt { key: String, reason: String },
-    /// A unique key is already taken (app id, endpoint username within a domain).
+    /// A unique key is already taken (app id, endpoint username within a domain, trunk name,
+    /// number).
     #[error("already exists")]
     Conflict,
     /// The record to update or delete does not exist (or a record it depends on does not: the
     /// app of a new endpoint, the enabled endpoint of new bindings).
     #[error("not found")]
     NotFound,
-    /// A key part (domain, username) contains a NUL byte, which keys use as a separator.
+    /// A key part (domain, username, trunk name, number, cmiuuid, leg id) contains a NUL byte,
+    /// which keys use as a separator.
     #[error("the {0} must not contain a NUL byte")]
     InvalidKey(&'static str),
     /// A group-commit flush failed; every caller waiting on that flush gets the same error.
@@ -110,7 +122,7 @@ pub trait Store: Send + Sync + 'static {
     fn insert_app(&self, app: &App) -> Result<(), StoreError>;
     fn app(&self, id: AppId) -> Result<Option<App>, StoreError>;
     fn apps(&self) -> Result<Vec<App>, StoreError>;
-    /// Deletes an app with its endpoints and their bindings. `NotFound` if absent.
+    /// Deletes an app with its endpoints, their bindings and its numbers. `NotFound` if absent.
     fn delete_app(&self, id: AppId) -> Result<(), StoreError>;
 
     // ---- endpoints (SIP users) ----
@@ -139,6 +151,49 @@ pub trait Store: Send + Sync + 'static {
     /// Every stored address of record with its bindings (expired ones included: the caller
     /// decides, because only the caller knows the time).
     fn all_bindings(&self) -> Result<Vec<(Aor, Vec<Binding>)>, StoreError>;
+
+    // ---- trunks (carriers) ----
+    /// Inserts a new trunk; `Conflict` if its name is taken.
+    fn insert_trunk(&self, trunk: &Trunk) -> Result<(), StoreError>;
+    fn trunk(&self, name: &str) -> Result<Option<Trunk>, StoreError>;
+    /// Every trunk, by name.
+    fn trunks(&self) -> Result<Vec<Trunk>, StoreError>;
+    /// `NotFound` if absent.
+    fn delete_trunk(&self, name: &str) -> Result<(), StoreError>;
+
+    // ---- numbers ----
+    /// Inserts a new number; `Conflict` if it is taken (by any app), `NotFound` if its app does
+    /// not exist.
+    fn insert_number(&self, number: &Number) -> Result<(), StoreError>;
+    /// `digits` exactly as stored (E.164 digits without `+`).
+    fn number(&self, digits: &str) -> Result<Option<Number>, StoreError>;
+    /// Every number, or one app's, in digit order.
+    fn numbers(&self, app: Option<AppId>) -> Result<Vec<Number>, StoreError>;
+    /// `NotFound` if absent.
+    fn delete_number(&self, digits: &str) -> Result<(), StoreError>;
+
+    // ---- CDRs ----
+    /// Stores a CDR and, if given, the outbox delivery of its webhook, atomically. Returns
+    /// `false` (and writes nothing) when a CDR with the same `(cmiuuid, leg_id)` exists.
+    fn insert_cdr(&self, cdr: &Cdr, delivery: Option<&Delivery>) -> Result<bool, StoreError>;
+    /// Every CDR of one call, by leg id.
+    fn cdrs_of_call(&self, cmiuuid: &str) -> Result<Vec<Cdr>, StoreError>;
+    /// At most `limit` CDRs, of every app or of one, newest (`time`) first, starting after
+    /// `before` (the cursor of the last CDR of the previous page) when given.
+    fn cdrs(
+        &self,
+        app: Option<AppId>,
+        limit: usize,
+        before: Option<&CdrCursor>,
+    ) -> Result<Vec<Cdr>, StoreError>;
+
+    // ---- webhook outbox ----
+    /// Inserts or replaces the delivery with `delivery.seq`.
+    fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Removes a delivery; `false` if there was none.
+    fn delete_delivery(&self, seq: u64) -> Result<bool, StoreError>;
+    /// Every pending delivery, in `seq` order.
+    fn deliveries(&self) -> Result<Vec<Delivery>, StoreError>;
 
     // ---- durability ----
     /// Blocks until every write made before the call is on stable storage.

@@ -1,6 +1,10 @@
 //! The records the store keeps, as plain serde structs.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
+
+use crate::sip::Transport;
 
 /// An app's number, as PIOPIY shows it (`"appid": 2222223`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -25,6 +29,9 @@ pub struct App {
     pub event_url: Option<String>,
     /// The SIP domain (and digest realm) of the app's endpoints.
     pub domain: String,
+    /// PCMO run when the answer URL fails (unreachable, slow, invalid script).
+    #[serde(default)]
+    pub fallback_pcmo: Option<String>,
     /// Unix seconds.
     pub created_at: u64,
 }
@@ -48,6 +55,51 @@ pub struct Endpoint {
     /// Unix seconds.
     pub created_at: u64,
     pub updated_at: u64,
+}
+
+/// A carrier's SIP trunk: where calls to phone numbers leave, and who may send calls in.
+///
+/// The password (for digest authentication towards the carrier) is never stored in clear:
+/// `sealed_password` is `nonce || ciphertext` under the data directory's `password.key`
+/// (see `actors::trunks`). `Debug` hides it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trunk {
+    /// Unique, `[A-Za-z0-9_-]{1,64}`.
+    pub name: String,
+    /// A DNS name or an IP literal (IPv6 without brackets).
+    pub host: String,
+    pub port: u16,
+    pub transport: Transport,
+    /// Calls from these source addresses are calls from this trunk.
+    #[serde(default)]
+    pub allow_ips: Vec<IpAddr>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub sealed_password: Option<Vec<u8>>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+impl Trunk {
+    /// `host:port`, with an IPv6 host in brackets.
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A phone number owned by an app: calls to it run the app's script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Number {
+    /// E.164 digits only, without the `+` (1 to 15 digits).
+    pub number: String,
+    pub app: AppId,
+    /// Unix seconds.
+    pub created_at: u64,
 }
 
 /// Shown in place of a secret in `Debug` output.
@@ -86,6 +138,24 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
+impl std::fmt::Debug for Trunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trunk")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("transport", &self.transport)
+            .field("allow_ips", &self.allow_ips)
+            .field("username", &self.username)
+            .field(
+                "sealed_password",
+                &self.sealed_password.as_ref().map(|_| HIDDEN),
+            )
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::store::conformance;
@@ -103,5 +173,21 @@ mod tests {
         assert!(!shown.contains("171"), "sealed bytes are hidden: {shown}");
         let shown = format!("{:?}", conformance::app(7, "example.com"));
         assert!(!shown.contains("secret-7"), "{shown}");
+        let mut trunk = conformance::trunk("carrier", &["192.0.2.1"]);
+        trunk.sealed_password = Some(vec![0xab; 40]);
+        let shown = format!("{trunk:?}");
+        assert!(
+            shown.contains("<hidden>") && !shown.contains("171"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn trunk_addresses_bracket_ipv6() {
+        let mut trunk = conformance::trunk("carrier", &[]);
+        assert_eq!(trunk.address(), "sip.carrier.example:5060");
+        trunk.host = "2001:db8::1".into();
+        trunk.port = 5080;
+        assert_eq!(trunk.address(), "[2001:db8::1]:5080");
     }
 }

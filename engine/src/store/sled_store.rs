@@ -1,6 +1,6 @@
 //! The embedded default backend: [`Store`] on sled 0.34.
 //!
-//! Layout: one sled database per store directory, with four trees, every value JSON:
+//! Layout: one sled database per store directory, with these trees, every value JSON:
 //!
 //! | tree                 | key                              | value                      |
 //! |----------------------|----------------------------------|----------------------------|
@@ -8,9 +8,20 @@
 //! | `endpoints`          | `domain \0 username`             | [`Endpoint`]               |
 //! | `endpoints_by_app`   | `id_be \0 username \0 domain`    | the endpoint's key         |
 //! | `bindings`           | `domain \0 user`                 | the AOR's `Vec<Binding>`   |
+//! | `trunks`             | name                             | [`Trunk`]                  |
+//! | `numbers`            | digits                           | [`Number`]                 |
+//! | `numbers_by_app`     | `id_be \0 digits`                | empty                      |
+//! | `cdrs`               | `cmiuuid \0 leg_id`              | [`Cdr`]                    |
+//! | `cdrs_by_time`       | `time_be cmiuuid \0 leg_id`      | empty                      |
+//! | `cdrs_by_app`        | `id_be time_be cmiuuid \0 leg_id`| empty                      |
+//! | `deliveries`         | seq, big-endian `u64`            | [`Delivery`]               |
 //!
-//! The index lets [`Store::endpoints_of_app`] page in username order by scanning only that
-//! app's index entries, and count them exactly.
+//! The indexes let [`Store::endpoints_of_app`] page in username order by scanning only that
+//! app's index entries (and count them exactly), list an app's numbers, and list CDRs newest
+//! first by iterating an index backwards. Stores written before the number, trunk, CDR and
+//! outbox trees existed open unchanged: sled creates an empty tree on first use.
+//! Trunks, numbers, CDRs and the outbox are in `sled_store/routing.rs` and
+//! `sled_store/calls.rs`.
 //!
 //! **Atomicity.** Every write that touches more than one key (endpoint + index, the cascades of
 //! `delete_app`, `delete_endpoint` and disabling an endpoint, bindings checked against their
@@ -22,8 +33,9 @@
 //! would be two steps again.
 //!
 //! One gap remains: sled transactions cannot iterate, and `delete_app` must find the app's
-//! endpoints by scanning the index. So membership-changing writes (insert, update and delete of
-//! endpoints, `delete_app`) and the paging read also take `writer`, a mutex of this handle:
+//! endpoints and numbers by scanning the indexes. So membership-changing writes (insert, update
+//! and delete of endpoints, insert of numbers, `delete_app`) and the paging read also take
+//! `writer`, a mutex of this handle:
 //! nothing can join or leave an app between the scan and the transaction. Only one handle per
 //! directory can exist (sled locks the files), so a process-local mutex is enough.
 //!
@@ -34,9 +46,11 @@
 //! **Opening** is in `sled_store/open.rs`: a store that fails to open leaves its directory as
 //! it was.
 
+mod calls;
 mod open;
 #[cfg(test)]
 mod process_tests;
+mod routing;
 #[cfg(test)]
 mod tests;
 
@@ -48,7 +62,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sled::transaction::{abort, ConflictableTransactionError, TransactionError, Transactional};
 
-use super::{key, App, AppId, Endpoint, Store, StoreError};
+use super::{
+    key, App, AppId, Cdr, CdrCursor, Delivery, Endpoint, Number, Store, StoreError, Trunk,
+};
 use crate::sip::registrar::{Aor, Binding};
 
 pub use open::{FORMAT_VERSION, MARKER_FILE};
@@ -61,6 +77,13 @@ pub struct SledStore {
     endpoints: sled::Tree,
     by_app: sled::Tree,
     bindings: sled::Tree,
+    trunks: sled::Tree,
+    numbers: sled::Tree,
+    numbers_by_app: sled::Tree,
+    cdrs: sled::Tree,
+    cdrs_by_time: sled::Tree,
+    cdrs_by_app: sled::Tree,
+    deliveries: sled::Tree,
     /// Serialises membership-changing writes with the index scans they depend on (module doc).
     writer: Mutex<()>,
 }
@@ -90,6 +113,13 @@ impl SledStore {
             endpoints: tree("endpoints")?,
             by_app: tree("endpoints_by_app")?,
             bindings: tree("bindings")?,
+            trunks: tree("trunks")?,
+            numbers: tree("numbers")?,
+            numbers_by_app: tree("numbers_by_app")?,
+            cdrs: tree("cdrs")?,
+            cdrs_by_time: tree("cdrs_by_time")?,
+            cdrs_by_app: tree("cdrs_by_app")?,
+            deliveries: tree("deliveries")?,
             db,
             writer: Mutex::new(()),
         })
@@ -185,10 +215,23 @@ impl Store for SledStore {
             .scan_prefix(key::app_index_prefix(id))
             .collect::<Result<Vec<_>, _>>()
             .map_err(backend)?;
+        let owned = self
+            .numbers_by_app
+            .scan_prefix(key::app_index_prefix(id))
+            .keys()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
         let k = key::app(id);
-        tx(
-            (&self.apps, &self.endpoints, &self.by_app, &self.bindings).transaction(
-                |(apps, endpoints, by_app, bindings)| {
+        tx((
+            &self.apps,
+            &self.endpoints,
+            &self.by_app,
+            &self.bindings,
+            &self.numbers,
+            &self.numbers_by_app,
+        )
+            .transaction(
+                |(apps, endpoints, by_app, bindings, numbers, numbers_by_app)| {
                     if apps.remove(&k)?.is_none() {
                         return abort(StoreError::NotFound);
                     }
@@ -197,10 +240,14 @@ impl Store for SledStore {
                         endpoints.remove(endpoint_key)?;
                         bindings.remove(endpoint_key)?;
                     }
+                    for index_key in &owned {
+                        numbers_by_app.remove(index_key)?;
+                        // The index key is `id_be \0 digits`; the number's key is the digits.
+                        numbers.remove(&index_key[9..])?;
+                    }
                     Ok(())
                 },
-            ),
-        )
+            ))
     }
 
     fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
@@ -348,6 +395,67 @@ impl Store for SledStore {
                 Ok((key::aor_of(&k)?, decode(&k, &v)?))
             })
             .collect()
+    }
+
+    fn insert_trunk(&self, trunk: &Trunk) -> Result<(), StoreError> {
+        self.put_trunk(trunk)
+    }
+
+    fn trunk(&self, name: &str) -> Result<Option<Trunk>, StoreError> {
+        self.get_trunk(name)
+    }
+
+    fn trunks(&self) -> Result<Vec<Trunk>, StoreError> {
+        self.all_trunks()
+    }
+
+    fn delete_trunk(&self, name: &str) -> Result<(), StoreError> {
+        self.remove_trunk(name)
+    }
+
+    fn insert_number(&self, number: &Number) -> Result<(), StoreError> {
+        self.put_number(number)
+    }
+
+    fn number(&self, digits: &str) -> Result<Option<Number>, StoreError> {
+        self.get_number(digits)
+    }
+
+    fn numbers(&self, app: Option<AppId>) -> Result<Vec<Number>, StoreError> {
+        self.list_numbers(app)
+    }
+
+    fn delete_number(&self, digits: &str) -> Result<(), StoreError> {
+        self.remove_number(digits)
+    }
+
+    fn insert_cdr(&self, cdr: &Cdr, delivery: Option<&Delivery>) -> Result<bool, StoreError> {
+        self.put_cdr(cdr, delivery)
+    }
+
+    fn cdrs_of_call(&self, cmiuuid: &str) -> Result<Vec<Cdr>, StoreError> {
+        self.call_cdrs(cmiuuid)
+    }
+
+    fn cdrs(
+        &self,
+        app: Option<AppId>,
+        limit: usize,
+        before: Option<&CdrCursor>,
+    ) -> Result<Vec<Cdr>, StoreError> {
+        self.newest_cdrs(app, limit, before)
+    }
+
+    fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.write_delivery(delivery)
+    }
+
+    fn delete_delivery(&self, seq: u64) -> Result<bool, StoreError> {
+        self.remove_delivery(seq)
+    }
+
+    fn deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
+        self.pending_deliveries()
     }
 
     /// sled's `flush`: writes out the log and `fsync`s it. Every write that returned before this

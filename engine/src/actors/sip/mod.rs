@@ -3,7 +3,13 @@
 //! It feeds inbound bytes and timer wake-ups to [`TransactionLayer`], drains its output —
 //! transmissions go straight to the sockets, events are routed — and schedules one actix timer
 //! for the layer's next deadline. Routing decisions are the cores' (`sip::uas` screening,
-//! `sip::auth` digest checks, `sip::registrar` bindings); this file only wires them to I/O.
+//! `sip::auth` digest checks, `sip::registrar` bindings, `call::admission`); this module only
+//! wires them to I/O and keeps the routing tables ([`routes`]) that send each transaction
+//! event to the actor it belongs to.
+
+mod invite;
+mod register;
+pub mod routes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,13 +17,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 
-use super::registration::{Register, RegistrationActor};
+pub use invite::CallDeps;
+use routes::{CallSignal, RequestKey, Routes, TxOutcome, TxReport};
+
+use super::registration::RegistrationActor;
 use super::transport::{ConnClosed, SipInbound, Sockets};
-use crate::sip::auth::{Authenticator, StoredCredentials};
-use crate::sip::message::{HeaderName, Method, Request, Response};
-use crate::sip::registrar::{
-    admit, Admission, Aor, Binding, Domains, EndpointAuth, RegistrarConfig,
-};
+use crate::call::LegId;
+use crate::sip::auth::Authenticator;
+use crate::sip::message::{HeaderView, Method, Request, Response};
+use crate::sip::registrar::{Aor, Binding, Domains, RegistrarConfig};
 use crate::sip::transaction::{Output, TransactionLayer, TxEvent, TxId};
 use crate::sip::uas::{self, Capabilities};
 use crate::sip::Peer;
@@ -59,6 +67,51 @@ pub(crate) struct Restore(pub Vec<(Aor, Vec<Binding>)>);
 #[rtype(result = "Vec<Binding>")]
 pub struct LookupBindings(pub Aor);
 
+/// Send a request in a new client transaction; its news go to `owner` under `key`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SendRequest {
+    pub key: RequestKey,
+    pub request: Request,
+    pub peer: Peer,
+    pub owner: Recipient<TxReport>,
+}
+
+/// CANCEL the INVITE sent under `key` (RFC 3261 §9.1; deferred until a provisional came).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CancelRequest(pub RequestKey);
+
+/// Send an ACK for a 2xx (no transaction).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SendAck {
+    pub request: Request,
+    pub peer: Peer,
+}
+
+/// In-dialog requests with this Call-ID belong to `owner`'s leg `leg`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RouteDialog {
+    pub call_id: String,
+    pub leg: LegId,
+    pub owner: Recipient<CallSignal>,
+}
+
+/// A call is over: forget its dialogs, free its slot in the app's call limit.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CallEnded {
+    pub appid: u64,
+    pub call_ids: Vec<String>,
+}
+
+/// Hands the SIP actor what calls need (the media engine, the HTTP client, the report sink).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EnableCalls(pub CallDeps);
+
 pub struct SipActor {
     layer: TransactionLayer,
     sockets: Option<Sockets>,
@@ -70,6 +123,8 @@ pub struct SipActor {
     commit: GroupCommit,
     registrations: HashMap<Aor, Addr<RegistrationActor>>,
     timer: Option<(Instant, SpawnHandle)>,
+    routes: Routes,
+    calls: Option<CallDeps>,
 }
 
 impl SipActor {
@@ -92,6 +147,8 @@ impl SipActor {
             commit,
             registrations: HashMap::new(),
             timer: None,
+            routes: Routes::default(),
+            calls: None,
         }
     }
 
@@ -144,12 +201,30 @@ impl SipActor {
             TxEvent::Overloaded { peer } => {
                 tracing::warn!(source = %peer.addr, "transaction table full; answered 503");
             }
-            // Dialogs and client transactions arrive with the calls issue.
-            TxEvent::Ack { .. }
-            | TxEvent::Cancelled { .. }
-            | TxEvent::Response { .. }
-            | TxEvent::Timeout { .. }
-            | TxEvent::TransportError { .. } => {}
+            TxEvent::Ack { request, .. } => {
+                if let Some((owner, leg)) =
+                    request.call_id().and_then(|c| self.routes.dialog_owner(c))
+                {
+                    owner.do_send(CallSignal::Ack { leg });
+                }
+            }
+            TxEvent::Cancelled { invite } => {
+                if let Some(owner) = self.routes.invite_owner(invite) {
+                    owner.do_send(CallSignal::CallerCancelled);
+                }
+            }
+            TxEvent::Response { tx, response } => {
+                self.routes.report(tx, TxOutcome::Response(response));
+            }
+            TxEvent::Timeout { tx } | TxEvent::TransportError { tx } => {
+                if !self.routes.report(tx, TxOutcome::Failed) {
+                    // A server INVITE whose 2xx (or error) was never acknowledged.
+                    if let Some(owner) = self.routes.invite_owner(tx) {
+                        owner.do_send(CallSignal::AckTimeout);
+                    }
+                }
+            }
+            TxEvent::Terminated { tx } => self.routes.terminated(tx),
         }
     }
 
@@ -165,100 +240,28 @@ impl SipActor {
                 self.respond(tx, resp);
             }
             Method::Register => self.on_register(tx, req, peer, tag, ctx),
+            _ if has_to_tag(&req) => self.in_dialog(tx, req, tag),
+            Method::Invite => self.on_invite(tx, req, peer, tag, ctx),
             _ => {
-                let resp = uas::reject_with(&req, 501, &tag, "not served yet");
+                // BYE, INFO... outside any dialog (§12.2.2).
+                let resp = uas::reject_with(&req, 481, &tag, "no such dialog");
                 self.respond(tx, resp);
             }
         }
     }
 
-    /// Admission (§10.3 steps 1–5) is decided by the registrar core; an accepted REGISTER goes
-    /// to its address of record's actor, which answers once the binding is durable.
-    fn on_register(
-        &mut self,
-        tx: TxId,
-        req: Request,
-        peer: Peer,
-        tag: String,
-        ctx: &mut Context<Self>,
-    ) {
-        let now = unix_now();
-        let store = self.store.clone();
-        let decision = admit(
-            &mut self.auth,
-            &self.domains,
-            now,
-            &req,
-            &tag,
-            |domain, user| {
-                let ep = store.endpoint(domain, user).ok().flatten()?;
-                Some(EndpointAuth {
-                    credentials: StoredCredentials {
-                        ha1_md5: ep.ha1_md5,
-                        ha1_sha256: ep.ha1_sha256,
-                    },
-                    enabled: ep.enabled,
-                })
-            },
-        );
-        match decision {
-            Admission::Respond { response, failure } => {
-                if let Some(reason) = failure {
-                    tracing::info!(
-                        target: "security",
-                        source = %peer.addr,
-                        to = req.headers.get(&HeaderName::To).unwrap_or(""),
-                        ?reason,
-                        "digest authentication failed"
-                    );
-                }
-                self.respond(tx, *response);
+    /// A request in an existing dialog goes to the call that owns it.
+    fn in_dialog(&mut self, tx: TxId, req: Request, tag: String) {
+        match req.call_id().and_then(|c| self.routes.dialog_owner(c)) {
+            Some((owner, leg)) => owner.do_send(CallSignal::Request {
+                leg,
+                tx,
+                request: Box::new(req),
+            }),
+            None => {
+                let resp = uas::reject_with(&req, 481, &tag, "no such dialog");
+                self.respond(tx, resp);
             }
-            Admission::Accept { aor } => {
-                let actor = self.registration(aor, ctx);
-                actor.do_send(Register {
-                    tx,
-                    request: req,
-                    peer,
-                    now,
-                    to_tag: tag,
-                });
-            }
-        }
-    }
-
-    fn registration(&mut self, aor: Aor, ctx: &mut Context<Self>) -> Addr<RegistrationActor> {
-        if let Some(a) = self.registrations.get(&aor) {
-            if a.connected() {
-                return a.clone();
-            }
-        }
-        let actor = RegistrationActor::new(
-            aor.clone(),
-            Vec::new(),
-            self.registrar,
-            self.store.clone(),
-            self.commit.clone(),
-            ctx.address(),
-        )
-        .start();
-        self.registrations.insert(aor, actor.clone());
-        actor
-    }
-
-    /// Starts registration actors for bindings loaded at start-up.
-    fn restore(&mut self, loaded: Vec<(Aor, Vec<Binding>)>, ctx: &mut Context<Self>) {
-        for (aor, bindings) in loaded {
-            let actor = RegistrationActor::new(
-                aor.clone(),
-                bindings,
-                self.registrar,
-                self.store.clone(),
-                self.commit.clone(),
-                ctx.address(),
-            )
-            .start();
-            self.registrations.insert(aor, actor);
         }
     }
 
@@ -302,47 +305,71 @@ impl Handler<Respond> for SipActor {
     }
 }
 
-impl Handler<EndpointGone> for SipActor {
+impl Handler<SendRequest> for SipActor {
     type Result = ();
-    fn handle(&mut self, msg: EndpointGone, _ctx: &mut Context<Self>) {
-        if let Some(a) = self.registrations.remove(&msg.0) {
-            a.do_send(super::registration::Purge);
-        }
-    }
-}
-
-impl Handler<Restore> for SipActor {
-    type Result = ();
-    fn handle(&mut self, msg: Restore, ctx: &mut Context<Self>) {
-        self.restore(msg.0, ctx);
-    }
-}
-
-impl Handler<RegistrationIdle> for SipActor {
-    type Result = ();
-    fn handle(&mut self, msg: RegistrationIdle, _ctx: &mut Context<Self>) {
-        if self
-            .registrations
-            .get(&msg.0)
-            .is_some_and(|a| !a.connected())
+    fn handle(&mut self, msg: SendRequest, ctx: &mut Context<Self>) {
+        match self
+            .layer
+            .send_request(Instant::now(), msg.request, msg.peer)
         {
-            self.registrations.remove(&msg.0);
+            Ok(tx) => self.routes.client_sent(tx, msg.key, msg.owner),
+            Err(e) => {
+                tracing::warn!(error = %e, "request not sent");
+                msg.owner.do_send(TxReport {
+                    key: msg.key,
+                    outcome: TxOutcome::Failed,
+                });
+            }
         }
+        self.drain(ctx);
     }
 }
 
-impl Handler<LookupBindings> for SipActor {
-    type Result = ResponseFuture<Vec<Binding>>;
-    fn handle(&mut self, msg: LookupBindings, _ctx: &mut Context<Self>) -> Self::Result {
-        let actor = self.registrations.get(&msg.0).cloned();
-        Box::pin(async move {
-            match actor {
-                Some(a) => a
-                    .send(super::registration::Current)
-                    .await
-                    .unwrap_or_default(),
-                None => Vec::new(),
-            }
-        })
+impl Handler<CancelRequest> for SipActor {
+    type Result = ();
+    fn handle(&mut self, msg: CancelRequest, ctx: &mut Context<Self>) {
+        if let Some(tx) = self.routes.tx_of(msg.0) {
+            let _ = self.layer.cancel(Instant::now(), tx);
+        }
+        self.drain(ctx);
     }
+}
+
+impl Handler<SendAck> for SipActor {
+    type Result = ();
+    fn handle(&mut self, msg: SendAck, ctx: &mut Context<Self>) {
+        if let Err(e) = self.layer.send_ack(msg.request, msg.peer) {
+            tracing::debug!(error = %e, "ACK not sent");
+        }
+        self.drain(ctx);
+    }
+}
+
+impl Handler<RouteDialog> for SipActor {
+    type Result = ();
+    fn handle(&mut self, msg: RouteDialog, _ctx: &mut Context<Self>) {
+        self.routes.dialog(&msg.call_id, msg.owner, msg.leg);
+    }
+}
+
+impl Handler<CallEnded> for SipActor {
+    type Result = ();
+    fn handle(&mut self, msg: CallEnded, _ctx: &mut Context<Self>) {
+        for c in &msg.call_ids {
+            self.routes.forget_dialog(c);
+        }
+        self.routes.call_ended(msg.appid);
+    }
+}
+
+impl Handler<EnableCalls> for SipActor {
+    type Result = ();
+    fn handle(&mut self, msg: EnableCalls, _ctx: &mut Context<Self>) {
+        self.calls = Some(msg.0);
+    }
+}
+
+/// A To tag means an existing dialog (§12.2).
+fn has_to_tag(req: &Request) -> bool {
+    req.hdr_to().is_ok_and(|t| t.tag().is_some())
 }

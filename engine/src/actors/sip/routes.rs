@@ -42,8 +42,14 @@ pub struct TxReport {
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub enum CallSignal {
-    Request { leg: LegId, tx: TxId, request: Request },
-    Ack { leg: LegId },
+    Request {
+        leg: LegId,
+        tx: TxId,
+        request: Box<Request>,
+    },
+    Ack {
+        leg: LegId,
+    },
     CallerCancelled,
     /// Our 2xx to the caller was never ACKed.
     AckTimeout,
@@ -118,9 +124,5 @@ impl Routes {
         if let Some(n) = self.calls_per_app.get_mut(&app) {
             *n = n.saturating_sub(1);
         }
-    }
-
-    pub fn live_calls(&self) -> usize {
-        self.calls_per_app.values().sum()
     }
 }

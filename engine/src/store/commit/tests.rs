@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::sip::registrar::{Aor, Binding};
-use crate::store::{App, AppId, Endpoint, MemoryStore};
+use crate::store::{App, AppId, Cdr, CdrCursor, Delivery, Endpoint, MemoryStore, Number, Trunk};
 
 /// A store whose "writes" are a counter: `flush` makes everything written before it started
 /// durable, after a configurable delay. Flush number `fail_at` (1-based) fails; flush number 1
@@ -72,6 +72,53 @@ impl Store for Probe {
     }
     fn all_bindings(&self) -> Result<Vec<(Aor, Vec<Binding>)>, StoreError> {
         self.inner.all_bindings()
+    }
+    fn insert_trunk(&self, t: &Trunk) -> Result<(), StoreError> {
+        self.inner.insert_trunk(t)
+    }
+    fn trunk(&self, name: &str) -> Result<Option<Trunk>, StoreError> {
+        self.inner.trunk(name)
+    }
+    fn trunks(&self) -> Result<Vec<Trunk>, StoreError> {
+        self.inner.trunks()
+    }
+    fn delete_trunk(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.delete_trunk(name)
+    }
+    fn insert_number(&self, n: &Number) -> Result<(), StoreError> {
+        self.inner.insert_number(n)
+    }
+    fn number(&self, digits: &str) -> Result<Option<Number>, StoreError> {
+        self.inner.number(digits)
+    }
+    fn numbers(&self, app: Option<AppId>) -> Result<Vec<Number>, StoreError> {
+        self.inner.numbers(app)
+    }
+    fn delete_number(&self, digits: &str) -> Result<(), StoreError> {
+        self.inner.delete_number(digits)
+    }
+    fn insert_cdr(&self, cdr: &Cdr, d: Option<&Delivery>) -> Result<bool, StoreError> {
+        self.inner.insert_cdr(cdr, d)
+    }
+    fn cdrs_of_call(&self, cmiuuid: &str) -> Result<Vec<Cdr>, StoreError> {
+        self.inner.cdrs_of_call(cmiuuid)
+    }
+    fn cdrs(
+        &self,
+        app: Option<AppId>,
+        limit: usize,
+        before: Option<&CdrCursor>,
+    ) -> Result<Vec<Cdr>, StoreError> {
+        self.inner.cdrs(app, limit, before)
+    }
+    fn put_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
+        self.inner.put_delivery(d)
+    }
+    fn delete_delivery(&self, seq: u64) -> Result<bool, StoreError> {
+        self.inner.delete_delivery(seq)
+    }
+    fn deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
+        self.inner.deliveries()
     }
     fn flush(&self) -> Result<(), StoreError> {
         let covered = self.written.load(SeqCst);

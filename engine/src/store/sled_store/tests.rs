@@ -49,6 +49,12 @@ fn concurrent_inserts_conflict() {
 }
 
 #[test]
+fn concurrent_cdr_inserts_store_one() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::calls::concurrent_cdr_inserts(Arc::new(SledStore::open(dir.path()).unwrap()));
+}
+
+#[test]
 fn records_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     seeded_store(dir.path());
@@ -195,4 +201,39 @@ async fn group_commit_on_sled_then_reopen() {
     drop(store);
     let reopened = SledStore::open(dir.path()).unwrap();
     assert_eq!(reopened.endpoints_of_app(AppId(1), 0, 10).unwrap().1, 3);
+}
+
+#[test]
+fn routing_cdrs_and_deliveries_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        conformance::seed(&store);
+        store
+            .insert_trunk(&conformance::trunk("carrier", &["192.0.2.1"]))
+            .unwrap();
+        store
+            .insert_number(&Number {
+                number: "14155550100".into(),
+                app: AppId(1),
+                created_at: 1,
+            })
+            .unwrap();
+        let hook = conformance::delivery(7, Some("call-1"));
+        store
+            .insert_cdr(&conformance::cdr(1, "call-1", "a", 1_000), Some(&hook))
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.trunk("carrier").unwrap().unwrap().allow_ips,
+        ["192.0.2.1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(store.numbers(Some(AppId(1))).unwrap().len(), 1);
+    assert_eq!(store.cdrs(Some(AppId(1)), 10, None).unwrap().len(), 1);
+    assert_eq!(
+        store.deliveries().unwrap(),
+        [conformance::delivery(7, Some("call-1"))]
+    );
 }

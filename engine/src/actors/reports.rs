@@ -1,0 +1,185 @@
+//! Turning a call's neutral reports (`call::report`) into what the app receives: PIOPIY live
+//! events and CDRs (`webhook::LiveEvent`, `store::Cdr`), numbered per call so the receiver can
+//! order and de-duplicate them.
+
+use std::sync::Arc;
+
+use super::call::ReportSink;
+use crate::call::report::{self, EventStatus as Status, LegCdr, LegEvent, Report, Side};
+use crate::call::LegId;
+use crate::store::{App, CallUuid, Cdr, CdrKind, CdrStatus, Direction, Leg, Store};
+use crate::webhook::event::EventTag;
+use crate::webhook::{EventError, EventStatus, LiveEvent};
+
+fn leg_id(l: LegId) -> String {
+    if l == LegId::A {
+        "a".into()
+    } else {
+        format!("b{}", l.0)
+    }
+}
+
+fn side(s: Side) -> Leg {
+    match s {
+        Side::A => Leg::A,
+        Side::B => Leg::B,
+    }
+}
+
+fn direction(d: report::Direction) -> Direction {
+    match d {
+        report::Direction::Inbound => Direction::Inbound,
+        report::Direction::Outbound => Direction::Outbound,
+    }
+}
+
+fn status(s: Status) -> EventStatus {
+    match s {
+        Status::Started => EventStatus::Started,
+        Status::Ringing => EventStatus::Ringing,
+        Status::InAnswered => EventStatus::InAnswered,
+        Status::OutAnswered => EventStatus::OutAnswered,
+        Status::OutBridged => EventStatus::OutBridged,
+        Status::Hangup => EventStatus::Hangup,
+    }
+}
+
+/// A live event for `app`'s event URL; `seq` counts the call's reports from 1.
+pub fn live_event(app: &App, cmiuuid: &str, seq: u64, e: &LegEvent) -> LiveEvent {
+    LiveEvent {
+        tag: EventTag::default(),
+        leg: side(e.side),
+        leg_id: leg_id(e.leg),
+        conversation_uuid: cmiuuid.to_string(),
+        time: e.at_ms,
+        to: e.to.clone(),
+        from: e.from.clone(),
+        cmiuuid: CallUuid(cmiuuid.to_string()),
+        direction: direction(e.direction),
+        appid: app.id,
+        callerid: e.from.clone(),
+        vn: String::new(),
+        request_id: None,
+        extra_params: e.extra_params.clone().unwrap_or_default(),
+        status: status(e.status),
+        event_id: format!("{cmiuuid}-{seq}"),
+        seq,
+        hangup_cause: e.cause.clone(),
+        sip_status: e.sip_status,
+        error: None,
+    }
+}
+
+/// An `error` event: the script could not run as written.
+pub fn error_event(
+    app: &App,
+    cmiuuid: &str,
+    seq: u64,
+    code: &str,
+    path: &str,
+    message: &str,
+    at_ms: u64,
+) -> LiveEvent {
+    LiveEvent {
+        tag: EventTag::default(),
+        leg: Leg::A,
+        leg_id: "a".into(),
+        conversation_uuid: cmiuuid.to_string(),
+        time: at_ms,
+        to: String::new(),
+        from: String::new(),
+        cmiuuid: CallUuid(cmiuuid.to_string()),
+        direction: Direction::Inbound,
+        appid: app.id,
+        callerid: String::new(),
+        vn: String::new(),
+        request_id: None,
+        extra_params: String::new(),
+        status: EventStatus::Error,
+        event_id: format!("{cmiuuid}-{seq}"),
+        seq,
+        hangup_cause: None,
+        sip_status: None,
+        error: Some(EventError {
+            code: code.into(),
+            path: path.into(),
+            message: message.into(),
+        }),
+    }
+}
+
+/// The CDR of one leg.
+pub fn cdr(app: &App, cmiuuid: &str, c: &LegCdr) -> Cdr {
+    let answered = c.answer_ms.is_some();
+    let kind = match c.kind() {
+        "in_answered" => CdrKind::InAnswered,
+        "in_missed" => CdrKind::InMissed,
+        "out_answered" => CdrKind::OutAnswered,
+        _ => CdrKind::OutMissed,
+    };
+    Cdr {
+        tag: Default::default(),
+        cmiuuid: CallUuid(cmiuuid.to_string()),
+        leg_id: leg_id(c.leg),
+        leg: side(c.side),
+        conversation_uuid: cmiuuid.to_string(),
+        appid: app.id,
+        from: c.from.clone(),
+        to: c.to.clone(),
+        callerid: c.from.clone(),
+        direction: direction(c.direction),
+        time: c.end_ms,
+        start_time: c.start_ms / 1000,
+        answer_time: c.answer_ms.map(|a| a / 1000),
+        end_time: c.end_ms / 1000,
+        duration: c.duration_secs(),
+        status: if answered {
+            CdrStatus::Answered
+        } else {
+            CdrStatus::Missed
+        },
+        cdr_kind: kind,
+        extra_params: c.extra_params.clone().unwrap_or_default(),
+        call_rate: 0.0,
+        balance: 0.0,
+        hangup_cause: c.cause.clone(),
+        sip_status: c.sip_status,
+        request_id: None,
+    }
+}
+
+/// Stores every CDR and logs every event (the outbox, once started, also delivers them to
+/// the app's event URL).
+pub struct StoreReports {
+    store: Arc<dyn Store>,
+}
+
+impl StoreReports {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        StoreReports { store }
+    }
+}
+
+impl ReportSink for StoreReports {
+    fn deliver(&self, app: &App, cmiuuid: &str, seq: u64, r: &Report) {
+        match r {
+            Report::Cdr(c) => {
+                let cdr = cdr(app, cmiuuid, c);
+                if let Err(e) = self.store.insert_cdr(&cdr, None) {
+                    tracing::error!(call = cmiuuid, error = %e, "CDR not stored");
+                }
+            }
+            Report::Event(e) => {
+                tracing::info!(call = cmiuuid, seq, leg = %leg_id(e.leg), status = e.status.as_str(), cause = ?e.cause, "call event");
+            }
+            Report::ScriptError {
+                code,
+                path,
+                message,
+                ..
+            } => {
+                tracing::warn!(call = cmiuuid, seq, code, path, message, "script error");
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! A new INVITE in the SIP actor: admission by `call::admission` (trunk and number, or a
+//! registered endpoint with 407 digest), the app's call limit, then a call actor.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::{unix_now, SipActor};
+use crate::actors::call::{CallActor, CallEnv, ReportSink};
+use crate::call::admission::{admit_invite, CallDirectory, InviteAdmission};
+use crate::call::{Call, CallSetup, LegId};
+use crate::media::MediaEngine;
+use crate::sip::auth::StoredCredentials;
+use crate::sip::message::{response_to, HeaderName, HeaderView, Request};
+use crate::sip::registrar::EndpointAuth;
+use crate::sip::transaction::TxId;
+use crate::sip::uas::reject_with;
+use crate::sip::Peer;
+use crate::store::{AppId, Store};
+
+/// What calls need from the engine.
+#[derive(Clone)]
+pub struct CallDeps {
+    pub media: Arc<MediaEngine>,
+    pub http: reqwest::Client,
+    pub reports: Arc<dyn ReportSink>,
+    /// Our Contact header value.
+    pub contact: String,
+    /// Address for SDP `o=` lines.
+    pub local_ip: IpAddr,
+    pub fetch_timeout: Duration,
+    /// Concurrent calls per app; past it new calls get 503.
+    pub max_calls_per_app: usize,
+}
+
+/// Admission's view of the store.
+struct StoreDirectory<'a>(&'a dyn Store);
+
+impl CallDirectory for StoreDirectory<'_> {
+    fn trunk_for_source(&self, ip: IpAddr) -> Option<String> {
+        let trunks = self.0.trunks().ok()?;
+        trunks
+            .into_iter()
+            .find(|t| t.allow_ips.contains(&ip))
+            .map(|t| t.name)
+    }
+
+    fn app_for_number(&self, digits: &str) -> Option<u64> {
+        self.0.number(digits).ok().flatten().map(|n| n.app.0)
+    }
+
+    fn endpoint(&self, domain: &str, user: &str) -> Option<(EndpointAuth, u64)> {
+        let ep = self.0.endpoint(domain, user).ok().flatten()?;
+        Some((
+            EndpointAuth {
+                credentials: StoredCredentials {
+                    ha1_md5: ep.ha1_md5,
+                    ha1_sha256: ep.ha1_sha256,
+                },
+                enabled: ep.enabled,
+            },
+            ep.app.0,
+        ))
+    }
+}
+
+impl SipActor {
+    pub(super) fn on_invite(
+        &mut self,
+        tx: TxId,
+        req: Request,
+        peer: Peer,
+        tag: String,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(deps) = self.calls.clone() else {
+            return self.respond(tx, reject_with(&req, 503, &tag, "calls not enabled"));
+        };
+        // Loop detection: every B2BUA hop costs one (RFC 3261 §16.3 step 3 in spirit).
+        if req
+            .headers
+            .get(&HeaderName::MaxForwards)
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            == Some(0)
+        {
+            return self.respond(tx, response_to(&req, 483, Some(&tag)));
+        }
+        let store = self.store.clone();
+        let dir = StoreDirectory(store.as_ref());
+        let decision = admit_invite(
+            &mut self.auth,
+            &self.domains,
+            &dir,
+            unix_now(),
+            &req,
+            peer.addr.ip(),
+            &tag,
+        );
+        let (appid, from, to) = match decision {
+            InviteAdmission::Respond { response, failure } => {
+                if let Some(reason) = failure {
+                    tracing::info!(
+                        target: "security",
+                        source = %peer.addr,
+                        from = req.headers.get(&HeaderName::From).unwrap_or(""),
+                        ?reason,
+                        "INVITE authentication failed"
+                    );
+                }
+                return self.respond(tx, *response);
+            }
+            InviteAdmission::Accept {
+                appid, from, to, ..
+            } => (appid, from, to),
+        };
+        let Ok(Some(app)) = store.app(AppId(appid)) else {
+            return self.respond(tx, reject_with(&req, 404, &tag, "no app"));
+        };
+        if self.routes.calls_of(appid) >= deps.max_calls_per_app {
+            tracing::warn!(
+                appid,
+                limit = deps.max_calls_per_app,
+                "app call limit reached; 503"
+            );
+            let mut r = reject_with(&req, 503, &tag, "call limit reached");
+            r.headers.push(HeaderName::RetryAfter, "10");
+            return self.respond(tx, r);
+        }
+        let Some(call_id) = req.call_id().map(str::to_string) else {
+            return self.respond(tx, response_to(&req, 400, Some(&tag)));
+        };
+        let cmiuuid = crate::directory::new_secret(&mut rand::thread_rng());
+        let setup = CallSetup {
+            cmiuuid: cmiuuid.clone(),
+            appid,
+            answer_url: app.answer_url.clone(),
+            fallback: app.fallback_pcmo.clone(),
+            from,
+            to,
+            contact: deps.contact.clone(),
+            domain: app.domain.clone(),
+            local_ip: deps.local_ip,
+            max_forwards: req
+                .headers
+                .get(&HeaderName::MaxForwards)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(70),
+            seed: rand::random(),
+        };
+        let wall = super::super::call::wall_ms();
+        let call = Call::new(setup, tx, req, peer, Instant::now(), wall);
+        let env = CallEnv {
+            sip: ctx.address(),
+            media: deps.media.clone(),
+            http: deps.http.clone(),
+            store,
+            reports: deps.reports.clone(),
+            contact: deps.contact.clone(),
+            fetch_timeout: deps.fetch_timeout,
+        };
+        tracing::info!(call = %cmiuuid, appid, "call started");
+        let actor = CallActor::new(call, app, env, call_id.clone()).start();
+        self.routes.invite(tx, actor.clone().recipient());
+        self.routes.dialog(&call_id, actor.recipient(), LegId::A);
+        self.routes.call_started(appid);
+    }
+}

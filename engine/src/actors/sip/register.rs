@@ -1,0 +1,151 @@
+//! REGISTER in the SIP actor: admission by the registrar core, then the address of record's
+//! registration actor, which answers once the binding is durable.
+
+use actix::prelude::*;
+
+use super::{EndpointGone, LookupBindings, RegistrationIdle, Restore, SipActor};
+use crate::actors::registration::{Register, RegistrationActor};
+use crate::sip::auth::StoredCredentials;
+use crate::sip::message::{HeaderName, Request};
+use crate::sip::registrar::{admit, Admission, Aor, Binding, EndpointAuth};
+use crate::sip::transaction::TxId;
+use crate::sip::Peer;
+
+use super::unix_now;
+
+impl SipActor {
+    /// Admission (§10.3 steps 1–5) is decided by the registrar core; an accepted REGISTER goes
+    /// to its address of record's actor, which answers once the binding is durable.
+    pub(super) fn on_register(
+        &mut self,
+        tx: TxId,
+        req: Request,
+        peer: Peer,
+        tag: String,
+        ctx: &mut Context<Self>,
+    ) {
+        let now = unix_now();
+        let store = self.store.clone();
+        let decision = admit(
+            &mut self.auth,
+            &self.domains,
+            now,
+            &req,
+            &tag,
+            |domain, user| {
+                let ep = store.endpoint(domain, user).ok().flatten()?;
+                Some(EndpointAuth {
+                    credentials: StoredCredentials {
+                        ha1_md5: ep.ha1_md5,
+                        ha1_sha256: ep.ha1_sha256,
+                    },
+                    enabled: ep.enabled,
+                })
+            },
+        );
+        match decision {
+            Admission::Respond { response, failure } => {
+                if let Some(reason) = failure {
+                    tracing::info!(
+                        target: "security",
+                        source = %peer.addr,
+                        to = req.headers.get(&HeaderName::To).unwrap_or(""),
+                        ?reason,
+                        "digest authentication failed"
+                    );
+                }
+                self.respond(tx, *response);
+            }
+            Admission::Accept { aor } => {
+                let actor = self.registration(aor, ctx);
+                actor.do_send(Register {
+                    tx,
+                    request: req,
+                    peer,
+                    now,
+                    to_tag: tag,
+                });
+            }
+        }
+    }
+
+    fn registration(&mut self, aor: Aor, ctx: &mut Context<Self>) -> Addr<RegistrationActor> {
+        if let Some(a) = self.registrations.get(&aor) {
+            if a.connected() {
+                return a.clone();
+            }
+        }
+        let actor = RegistrationActor::new(
+            aor.clone(),
+            Vec::new(),
+            self.registrar,
+            self.store.clone(),
+            self.commit.clone(),
+            ctx.address(),
+        )
+        .start();
+        self.registrations.insert(aor, actor.clone());
+        actor
+    }
+
+    /// Starts registration actors for bindings loaded at start-up.
+    fn restore(&mut self, loaded: Vec<(Aor, Vec<Binding>)>, ctx: &mut Context<Self>) {
+        for (aor, bindings) in loaded {
+            let actor = RegistrationActor::new(
+                aor.clone(),
+                bindings,
+                self.registrar,
+                self.store.clone(),
+                self.commit.clone(),
+                ctx.address(),
+            )
+            .start();
+            self.registrations.insert(aor, actor);
+        }
+    }
+}
+
+impl Handler<EndpointGone> for SipActor {
+    type Result = ();
+    fn handle(&mut self, msg: EndpointGone, _ctx: &mut Context<Self>) {
+        if let Some(a) = self.registrations.remove(&msg.0) {
+            a.do_send(crate::actors::registration::Purge);
+        }
+    }
+}
+
+impl Handler<Restore> for SipActor {
+    type Result = ();
+    fn handle(&mut self, msg: Restore, ctx: &mut Context<Self>) {
+        self.restore(msg.0, ctx);
+    }
+}
+
+impl Handler<RegistrationIdle> for SipActor {
+    type Result = ();
+    fn handle(&mut self, msg: RegistrationIdle, _ctx: &mut Context<Self>) {
+        if self
+            .registrations
+            .get(&msg.0)
+            .is_some_and(|a| !a.connected())
+        {
+            self.registrations.remove(&msg.0);
+        }
+    }
+}
+
+impl Handler<LookupBindings> for SipActor {
+    type Result = ResponseFuture<Vec<Binding>>;
+    fn handle(&mut self, msg: LookupBindings, _ctx: &mut Context<Self>) -> Self::Result {
+        let actor = self.registrations.get(&msg.0).cloned();
+        Box::pin(async move {
+            match actor {
+                Some(a) => a
+                    .send(crate::actors::registration::Current)
+                    .await
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            }
+        })
+    }
+}

@@ -1,0 +1,156 @@
+//! Conformance checks for CDRs and the webhook outbox. App ids 80–82, calls `c-*`.
+
+use std::sync::{Arc, Barrier};
+
+use super::{cdr, delivery};
+use crate::store::{AppId, Cdr, CdrCursor, DeliveryKind, Store, StoreError};
+
+fn ids(list: &[Cdr]) -> Vec<String> {
+    list.iter()
+        .map(|c| format!("{}/{}", c.cmiuuid, c.leg_id))
+        .collect()
+}
+
+pub(super) fn cdrs(store: &dyn Store) {
+    let a = cdr(80, "c-1", "a", 1_700_000_001_000);
+    let b2 = cdr(80, "c-1", "b2", 1_700_000_001_500);
+    let b1 = cdr(80, "c-1", "b1", 1_700_000_001_200);
+    for c in [&a, &b2, &b1] {
+        assert!(store.insert_cdr(c, None).unwrap(), "new");
+    }
+    let mut again = a.clone();
+    again.duration = 999;
+    again.time += 5;
+    assert!(
+        !store.insert_cdr(&again, None).unwrap(),
+        "same call and leg: kept once, whatever else differs"
+    );
+    let legs = store.cdrs_of_call("c-1").unwrap();
+    assert_eq!(ids(&legs), ["c-1/a", "c-1/b1", "c-1/b2"], "by leg id");
+    assert_eq!(legs[0], a, "the first insert is kept");
+    assert!(store.cdrs_of_call("c-").unwrap().is_empty(), "exact call");
+    assert!(store.cdrs_of_call("c-9").unwrap().is_empty());
+    assert!(matches!(
+        store.cdrs_of_call("c\0"),
+        Err(StoreError::InvalidKey("cmiuuid"))
+    ));
+    assert!(matches!(
+        store.insert_cdr(&cdr(80, "c-2", "a\0", 1), None),
+        Err(StoreError::InvalidKey("leg id"))
+    ));
+
+    // A CDR with its webhook: both or neither.
+    let with_hook = cdr(80, "c-2", "a", 1_700_000_002_000);
+    let mut hook = delivery(9_000_001, Some("c-2"));
+    hook.kind = DeliveryKind::Cdr;
+    assert!(store.insert_cdr(&with_hook, Some(&hook)).unwrap());
+    let mut second = hook.clone();
+    second.seq = 9_000_002;
+    assert!(!store.insert_cdr(&with_hook, Some(&second)).unwrap());
+    let queued: Vec<u64> = store.deliveries().unwrap().iter().map(|d| d.seq).collect();
+    assert!(queued.contains(&9_000_001), "queued with its CDR");
+    assert!(
+        !queued.contains(&9_000_002),
+        "a repeated CDR queues nothing"
+    );
+    assert!(store.delete_delivery(9_000_001).unwrap());
+}
+
+pub(super) fn cdr_listing(store: &dyn Store) {
+    // Apps 81 and 82 interleaved in time; two CDRs of one call share a millisecond.
+    let made = [
+        cdr(81, "c-10", "a", 1_800_000_000_000),
+        cdr(82, "c-11", "a", 1_800_000_001_000),
+        cdr(81, "c-12", "a", 1_800_000_002_000),
+        cdr(81, "c-12", "b1", 1_800_000_002_000),
+        cdr(82, "c-13", "a", 1_800_000_003_000),
+        cdr(81, "c-14", "a", 1_800_000_004_000),
+    ];
+    for c in &made {
+        store.insert_cdr(c, None).unwrap();
+    }
+    let newest = store.cdrs(None, 3, None).unwrap();
+    assert_eq!(
+        ids(&newest),
+        ["c-14/a", "c-13/a", "c-12/b1"],
+        "newest first"
+    );
+    let next = store.cdrs(None, 3, Some(&newest[2].cursor())).unwrap();
+    assert_eq!(
+        ids(&next),
+        ["c-12/a", "c-11/a", "c-10/a"],
+        "the next page starts after the cursor, ties included"
+    );
+
+    let app81 = store.cdrs(Some(AppId(81)), 10, None).unwrap();
+    assert_eq!(ids(&app81), ["c-14/a", "c-12/b1", "c-12/a", "c-10/a"]);
+    let page = store.cdrs(Some(AppId(81)), 2, None).unwrap();
+    let rest = store
+        .cdrs(Some(AppId(81)), 10, Some(&page[1].cursor()))
+        .unwrap();
+    assert_eq!(ids(&rest), ["c-12/a", "c-10/a"]);
+    assert!(store.cdrs(Some(AppId(89)), 10, None).unwrap().is_empty());
+    assert!(store.cdrs(None, 0, None).unwrap().is_empty());
+    let past_the_end = CdrCursor {
+        time: 1,
+        cmiuuid: String::new(),
+        leg_id: String::new(),
+    };
+    assert!(store
+        .cdrs(Some(AppId(81)), 10, Some(&past_the_end))
+        .unwrap()
+        .is_empty());
+
+    // CDRs are history: they outlive their app.
+    store.insert_app(&super::app(81, "cdr.example")).unwrap();
+    store.delete_app(AppId(81)).unwrap();
+    assert_eq!(store.cdrs(Some(AppId(81)), 10, None).unwrap().len(), 4);
+}
+
+pub(super) fn outbox(store: &dyn Store) {
+    for seq in [30, 10, 20] {
+        store.put_delivery(&delivery(seq, Some("c-30"))).unwrap();
+    }
+    let mut retried = delivery(20, Some("c-30"));
+    retried.attempt = 3;
+    retried.due_at += 8_000;
+    store.put_delivery(&retried).unwrap();
+    let pending = store.deliveries().unwrap();
+    let seqs: Vec<u64> = pending.iter().map(|d| d.seq).collect();
+    assert_eq!(seqs, [10, 20, 30], "seq order");
+    assert_eq!(pending[1], retried, "put replaces");
+    assert!(store.delete_delivery(10).unwrap());
+    assert!(!store.delete_delivery(10).unwrap(), "already gone");
+    assert!(store.delete_delivery(20).unwrap());
+    assert!(store.delete_delivery(30).unwrap());
+    assert!(store.deliveries().unwrap().is_empty());
+}
+
+/// Eight threads store the same leg's CDR, each with its own delivery: one wins, and exactly
+/// one delivery is queued.
+pub(crate) fn concurrent_cdr_inserts(store: Arc<dyn Store>) {
+    const THREADS: u64 = 8;
+    let barrier = Arc::new(Barrier::new(THREADS as usize));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut hook = delivery(100 + n, Some("c-race"));
+                hook.kind = DeliveryKind::Cdr;
+                store
+                    .insert_cdr(&cdr(83, "c-race", "a", 1_900_000_000_000), Some(&hook))
+                    .unwrap()
+            })
+        })
+        .collect();
+    let won = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|&new| new)
+        .count();
+    assert_eq!(won, 1);
+    assert_eq!(store.deliveries().unwrap().len(), 1);
+    assert_eq!(store.cdrs_of_call("c-race").unwrap().len(), 1);
+}

@@ -1,0 +1,120 @@
+//! CDRs and the webhook outbox on sled.
+//!
+//! A CDR is written with its two newest-first index entries, and with the outbox delivery of
+//! its webhook, in one transaction: after a crash either the CDR exists and its webhook is
+//! queued, or neither. The check for an existing CDR is inside the same transaction, so two
+//! racing inserts of one leg's CDR store (and queue) it once.
+
+use sled::Transactional;
+
+use super::{backend, decode, encode, key, tx, SledStore};
+use crate::store::{AppId, Cdr, CdrCursor, Delivery, StoreError};
+
+impl SledStore {
+    pub(super) fn put_cdr(
+        &self,
+        cdr: &Cdr,
+        delivery: Option<&Delivery>,
+    ) -> Result<bool, StoreError> {
+        let k = key::cdr(cdr.cmiuuid.as_str(), &cdr.leg_id)?;
+        let by_time = key::cdr_by_time(cdr.time, &k);
+        let by_app = key::cdr_by_app(cdr.appid, cdr.time, &k);
+        let value = encode(cdr);
+        let queued = delivery.map(|d| (key::delivery(d.seq), encode(d)));
+        tx((
+            &self.cdrs,
+            &self.cdrs_by_time,
+            &self.cdrs_by_app,
+            &self.deliveries,
+        )
+            .transaction(|(cdrs, time_index, app_index, deliveries)| {
+                if cdrs.get(&k)?.is_some() {
+                    return Ok(false);
+                }
+                cdrs.insert(k.as_slice(), value.as_slice())?;
+                time_index.insert(by_time.as_slice(), &[][..])?;
+                app_index.insert(by_app.as_slice(), &[][..])?;
+                if let Some((dk, dv)) = &queued {
+                    deliveries.insert(&dk[..], dv.as_slice())?;
+                }
+                Ok(true)
+            }))
+    }
+
+    pub(super) fn call_cdrs(&self, cmiuuid: &str) -> Result<Vec<Cdr>, StoreError> {
+        self.cdrs
+            .scan_prefix(key::call_prefix(cmiuuid)?)
+            .map(|item| {
+                let (k, v) = item.map_err(backend)?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    pub(super) fn newest_cdrs(
+        &self,
+        app: Option<AppId>,
+        limit: usize,
+        before: Option<&CdrCursor>,
+    ) -> Result<Vec<Cdr>, StoreError> {
+        // Index keys are `prefix time_be cdr_key`; the prefix is the app id for the per-app
+        // index and empty for the global one.
+        let (index, prefix) = match app {
+            Some(id) => (&self.cdrs_by_app, key::app(id).to_vec()),
+            None => (&self.cdrs_by_time, Vec::new()),
+        };
+        let entries = match before {
+            Some(c) => {
+                let mut upper = prefix.clone();
+                upper.extend_from_slice(&key::cdr_by_time(
+                    c.time,
+                    &key::cdr(&c.cmiuuid, &c.leg_id)?,
+                ));
+                index.range(prefix.clone()..upper)
+            }
+            None => index.scan_prefix(&prefix),
+        };
+        let mut out = Vec::with_capacity(limit.min(1000));
+        for entry in entries.keys().rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let entry = entry.map_err(backend)?;
+            let cdr_key = &entry[prefix.len() + 8..];
+            let bytes =
+                self.cdrs
+                    .get(cdr_key)
+                    .map_err(backend)?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        key: key::printable(&entry),
+                        reason: "index entry points to a missing CDR".to_owned(),
+                    })?;
+            out.push(decode(cdr_key, &bytes)?);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn write_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.deliveries
+            .insert(key::delivery(delivery.seq), encode(delivery))
+            .map(drop)
+            .map_err(backend)
+    }
+
+    pub(super) fn remove_delivery(&self, seq: u64) -> Result<bool, StoreError> {
+        self.deliveries
+            .remove(key::delivery(seq))
+            .map(|old| old.is_some())
+            .map_err(backend)
+    }
+
+    pub(super) fn pending_deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
+        self.deliveries
+            .iter()
+            .map(|item| {
+                let (k, v) = item.map_err(backend)?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+}
