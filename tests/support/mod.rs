@@ -3,6 +3,11 @@
 //! bounded, and every address is on 127.0.0.0/8.
 #![allow(dead_code)]
 
+pub mod http;
+pub mod phone;
+pub mod rig;
+pub mod ua;
+
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

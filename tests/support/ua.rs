@@ -1,0 +1,661 @@
+//! A thin SIP user agent over UDP for the call tests, built on `engine::sip::message` (parse
+//! and build) and `engine::sip::digest` (answering 401/407), with an RTP socket that sends
+//! G.711 PCMU and counts what comes back (SIPp cannot easily count RTP).
+//!
+//! It is deliberately small and blocking: one socket, an inbox of messages received but not
+//! yet asked for, and waits that always have a deadline. It does not retransmit: on loopback
+//! nothing is lost, and a lost datagram should fail a test loudly rather than be papered
+//! over. It does absorb the server's retransmissions: a request seen before is answered
+//! again with the response it already got (or dropped while unanswered), and a response seen
+//! before is dropped, so counts of INVITEs or BYEs are exact.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use engine::sip::digest::{self, Algorithm, Credentials, Qop};
+use engine::sip::message::{
+    parse, response_to, HeaderName, HeaderView, Message, NameAddr, Request, Response,
+};
+
+/// A fresh token for tags, branches and Call-IDs (unique within the test process).
+pub fn token() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}{nanos:x}{n:x}", std::process::id())
+}
+
+/// An audio offer/answer: PCMU and telephone-event at `rtp`.
+pub fn sdp(rtp: SocketAddr) -> String {
+    let ip = rtp.ip();
+    format!(
+        "v=0\r\no=ua 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
+        rtp.port()
+    )
+}
+
+/// Where an SDP body says its audio goes (`c=` and the `m=audio` port).
+pub fn sdp_audio_addr(body: &[u8]) -> Option<SocketAddr> {
+    let text = std::str::from_utf8(body).ok()?;
+    let ip = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("c=IN IP4 "))?
+        .trim();
+    let port = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("m=audio "))?
+        .split_whitespace()
+        .next()?;
+    format!("{ip}:{port}").parse().ok()
+}
+
+/// A request that came in, with the To tag we answer it with.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub req: Request,
+    pub src: SocketAddr,
+    pub at: Instant,
+    pub tag: String,
+}
+
+/// An INVITE we sent (after its 407), and what it got so far.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub invite: Request,
+    /// Every status received for it, in order (100 left out).
+    pub statuses: Vec<u16>,
+}
+
+/// One established dialog, from our side.
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    pub call_id: String,
+    local: String,
+    remote: String,
+    target: String,
+    cseq: u32,
+    peer: SocketAddr,
+    /// Where the other side wants its RTP (from its SDP).
+    pub remote_rtp: Option<SocketAddr>,
+}
+
+pub struct Ua {
+    pub user: String,
+    password: String,
+    domain: String,
+    server: SocketAddr,
+    sock: UdpSocket,
+    pub addr: SocketAddr,
+    inbox: VecDeque<(Message, SocketAddr, Instant)>,
+    /// Requests seen (by Call-ID, CSeq, branch), with our last answer if any.
+    requests: HashMap<String, Option<Response>>,
+    responses: HashSet<String>,
+}
+
+impl Ua {
+    pub fn new(server: SocketAddr, domain: &str, user: &str, password: &str) -> Ua {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind ua");
+        let addr = sock.local_addr().unwrap();
+        Ua {
+            user: user.into(),
+            password: password.into(),
+            domain: domain.into(),
+            server,
+            sock,
+            addr,
+            inbox: VecDeque::new(),
+            requests: HashMap::new(),
+            responses: HashSet::new(),
+        }
+    }
+
+    fn send(&self, bytes: &[u8], to: SocketAddr) {
+        self.sock.send_to(bytes, to).expect("udp send");
+    }
+
+    fn send_request(&self, wire: String) -> Request {
+        let Ok(Message::Request(r)) = parse(wire.into_bytes().into()) else {
+            panic!("the test UA built an invalid request")
+        };
+        self.send(&r.encode(), self.server);
+        r
+    }
+
+    fn contact(&self) -> String {
+        format!("<sip:{}@{}>", self.user, self.addr)
+    }
+
+    /// A request from us to the server; `to` and `extra` are whole header values / lines.
+    fn build(&self, method: &str, uri: &str, head: &Head, extra: &str, body: &str) -> String {
+        let ctype = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={};rport\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {method}\r\nMax-Forwards: 70\r\nContact: {}\r\n{extra}{ctype}Content-Length: {}\r\n\r\n{body}",
+            self.addr, head.branch, head.from, head.to, head.call_id, head.cseq, self.contact(), body.len()
+        )
+    }
+
+    /// The next message that `want` accepts: from the inbox first, then the socket.
+    fn next(
+        &mut self,
+        timeout: Duration,
+        want: impl Fn(&Message) -> bool,
+    ) -> Option<(Message, SocketAddr, Instant)> {
+        if let Some(i) = self.inbox.iter().position(|(m, _, _)| want(m)) {
+            return self.inbox.remove(i);
+        }
+        let deadline = Instant::now() + timeout;
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            self.sock.set_read_timeout(Some(left)).unwrap();
+            let Ok((n, src)) = self.sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(msg) = parse(buf[..n].to_vec().into()) else {
+                continue;
+            };
+            if !self.first_time(&msg, src) {
+                continue;
+            }
+            let at = Instant::now();
+            if want(&msg) {
+                return Some((msg, src, at));
+            }
+            self.inbox.push_back((msg, src, at));
+        }
+    }
+
+    /// False for a retransmission (answered again here if we had answered it).
+    fn first_time(&mut self, msg: &Message, src: SocketAddr) -> bool {
+        match msg {
+            Message::Request(r) => {
+                let branch = r
+                    .top_via()
+                    .ok()
+                    .and_then(|v| v.branch().map(str::to_string));
+                let key = format!("{:?} {:?} {:?}", r.call_id(), r.cseq().ok(), branch);
+                match self.requests.get(&key) {
+                    None => {
+                        self.requests.insert(key, None);
+                        true
+                    }
+                    Some(answer) => {
+                        if let Some(resp) = answer {
+                            self.send(&resp.encode(), src);
+                        }
+                        false
+                    }
+                }
+            }
+            Message::Response(r) => {
+                let to = r.headers.get(&HeaderName::To).unwrap_or("");
+                let key = format!("{:?} {:?} {} {to}", r.call_id(), r.cseq().ok(), r.status);
+                self.responses.insert(key)
+            }
+        }
+    }
+
+    /// The next response to `req` (same Call-ID and CSeq) other than 100.
+    fn response_to(&mut self, req: &Request, timeout: Duration) -> Response {
+        let (call_id, cseq) = (req.call_id().unwrap().to_string(), req.cseq().unwrap());
+        let got = self.next(timeout, |m| {
+            matches!(m, Message::Response(r) if r.status != 100
+                && r.call_id() == Some(call_id.as_str()) && r.cseq().ok().as_ref() == Some(&cseq))
+        });
+        match got {
+            Some((Message::Response(r), _, _)) => r,
+            _ => panic!(
+                "{}: no response to {} {cseq} within {timeout:?}",
+                self.user, req.method
+            ),
+        }
+    }
+
+    /// Digest credentials for a 401/407 `challenge` (qop=auth when offered, else RFC 2069).
+    fn authorization(&self, challenge: &str, method: &str, uri: &str) -> String {
+        let p = challenge_params(challenge);
+        let get = |k: &str| p.get(k).cloned();
+        let algorithm = get("algorithm")
+            .and_then(|a| Algorithm::from_name(&a))
+            .unwrap_or(Algorithm::Md5);
+        let qop = get("qop").filter(|q| q.split(',').any(|q| q.trim() == "auth"));
+        let creds = Credentials {
+            username: self.user.clone(),
+            realm: get("realm").expect("realm in challenge"),
+            nonce: get("nonce").expect("nonce in challenge"),
+            uri: uri.to_string(),
+            response: String::new(),
+            algorithm,
+            qop: qop.as_ref().map(|_| Qop::Auth),
+            cnonce: Some(token()),
+            nc: Some(1),
+            nc_text: Some("00000001".into()),
+            opaque: get("opaque"),
+        };
+        let ha1 = digest::ha1(algorithm, &self.user, &creds.realm, &self.password);
+        let response = digest::expected_response(&creds, method, &ha1);
+        let mut v = format!(
+            "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{uri}\", response=\"{response}\", algorithm={}",
+            self.user, creds.realm, creds.nonce, algorithm.name()
+        );
+        if qop.is_some() {
+            v += &format!(
+                ", qop=auth, nc=00000001, cnonce=\"{}\"",
+                creds.cnonce.unwrap()
+            );
+        }
+        if let Some(o) = creds.opaque {
+            v += &format!(", opaque=\"{o}\"");
+        }
+        v
+    }
+
+    /// REGISTER with digest; panics unless it ends in 200.
+    pub fn register(&mut self, expires: u32) {
+        let uri = format!("sip:{}", self.domain);
+        let mut head = Head::new(
+            &self.user,
+            &self.domain,
+            &format!("<sip:{}@{}>", self.user, self.domain),
+        );
+        let extra = format!("Expires: {expires}\r\n");
+        let req = self.send_request(self.build("REGISTER", &uri, &head, &extra, ""));
+        let r = self.response_to(&req, Duration::from_secs(5));
+        assert_eq!(r.status, 401, "{}: REGISTER without credentials", self.user);
+        let challenge = r
+            .headers
+            .get(&HeaderName::WwwAuthenticate)
+            .expect("challenge")
+            .to_string();
+        head.next();
+        let auth = self.authorization(&challenge, "REGISTER", &uri);
+        let extra = format!("{extra}Authorization: {auth}\r\n");
+        let req = self.send_request(self.build("REGISTER", &uri, &head, &extra, ""));
+        let r = self.response_to(&req, Duration::from_secs(5));
+        assert_eq!(r.status, 200, "{}: REGISTER with credentials", self.user);
+    }
+
+    /// Calls `target` (a user or number of our domain) offering RTP at `rtp`: INVITE, 407,
+    /// ACK, INVITE with credentials. Returns once the authenticated INVITE is out.
+    pub fn invite(&mut self, target: &str, rtp: SocketAddr) -> Outgoing {
+        let uri = format!("sip:{target}@{}", self.domain);
+        let mut head = Head::new(&self.user, &self.domain, &format!("<{uri}>"));
+        let body = sdp(rtp);
+        let first = self.send_request(self.build("INVITE", &uri, &head, "", &body));
+        let r = self.response_to(&first, Duration::from_secs(5));
+        assert_eq!(r.status, 407, "{}: INVITE without credentials", self.user);
+        self.ack_failure(&first, &r);
+        let challenge = r
+            .headers
+            .get(&HeaderName::ProxyAuthenticate)
+            .expect("challenge")
+            .to_string();
+        head.next();
+        let extra = format!(
+            "Proxy-Authorization: {}\r\n",
+            self.authorization(&challenge, "INVITE", &uri)
+        );
+        let invite = self.send_request(self.build("INVITE", &uri, &head, &extra, &body));
+        Outgoing {
+            invite,
+            statuses: Vec::new(),
+        }
+    }
+
+    /// The next response to our INVITE (100 skipped); a final one is ACKed here.
+    pub fn next_response(&mut self, out: &mut Outgoing, timeout: Duration) -> Response {
+        let r = self.response_to(&out.invite.clone(), timeout);
+        out.statuses.push(r.status);
+        if r.status >= 300 {
+            self.ack_failure(&out.invite, &r);
+        }
+        r
+    }
+
+    /// Waits for the final response; a 2xx is ACKed and becomes the dialog.
+    pub fn final_response(&mut self, out: &mut Outgoing, timeout: Duration) -> Result<Dialog, u16> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let r = self.next_response(out, deadline.saturating_duration_since(Instant::now()));
+            if r.status >= 300 {
+                return Err(r.status);
+            }
+            if r.status < 200 {
+                continue;
+            }
+            let target = contact_uri(&r.headers).expect("Contact in 2xx");
+            let to = r.headers.get(&HeaderName::To).unwrap().to_string();
+            let from = out
+                .invite
+                .headers
+                .get(&HeaderName::From)
+                .unwrap()
+                .to_string();
+            let seq = out.invite.cseq().unwrap().seq;
+            let d = Dialog {
+                call_id: out.invite.call_id().unwrap().to_string(),
+                local: from,
+                remote: to,
+                target,
+                cseq: seq,
+                peer: self.server,
+                remote_rtp: sdp_audio_addr(&r.body),
+            };
+            let head = Head {
+                branch: format!("z9hG4bK{}", token()),
+                from: d.local.clone(),
+                to: d.remote.clone(),
+                call_id: d.call_id.clone(),
+                cseq: seq,
+            };
+            self.send_request(self.build("ACK", &d.target, &head, "", ""));
+            return Ok(d);
+        }
+    }
+
+    /// ACK of a final non-2xx: same branch as the INVITE (RFC 3261 §17.1.1.3).
+    fn ack_failure(&self, invite: &Request, resp: &Response) {
+        let via = invite.headers.get(&HeaderName::Via).unwrap();
+        let wire = format!(
+            "ACK {} SIP/2.0\r\nVia: {via}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            invite.uri, invite.headers.get(&HeaderName::From).unwrap(), resp.headers.get(&HeaderName::To).unwrap(),
+            invite.call_id().unwrap(), invite.cseq().unwrap().seq
+        );
+        self.send(wire.as_bytes(), self.server);
+    }
+
+    /// CANCELs our ringing INVITE; returns the CANCEL's status and the INVITE's final one.
+    pub fn cancel(&mut self, out: &mut Outgoing) -> (u16, u16) {
+        let inv = &out.invite;
+        let wire = format!(
+            "CANCEL {} SIP/2.0\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            inv.uri, inv.headers.get(&HeaderName::Via).unwrap(), inv.headers.get(&HeaderName::From).unwrap(),
+            inv.headers.get(&HeaderName::To).unwrap(), inv.call_id().unwrap(), inv.cseq().unwrap().seq
+        );
+        let cancel = self.send_request(wire);
+        let c = self.response_to(&cancel, Duration::from_secs(5)).status;
+        let f = loop {
+            let r = self.next_response(out, Duration::from_secs(5));
+            if r.status >= 200 {
+                break r.status;
+            }
+        };
+        (c, f)
+    }
+
+    /// Sends BYE in `d`; returns its final status.
+    pub fn bye(&mut self, d: &mut Dialog) -> u16 {
+        d.cseq += 1;
+        let head = Head {
+            branch: format!("z9hG4bK{}", token()),
+            from: d.local.clone(),
+            to: d.remote.clone(),
+            call_id: d.call_id.clone(),
+            cseq: d.cseq,
+        };
+        let wire = self.build("BYE", &d.target, &head, "", "");
+        let Ok(Message::Request(bye)) = parse(wire.into_bytes().into()) else {
+            unreachable!()
+        };
+        self.send(&bye.encode(), d.peer);
+        self.response_to(&bye, Duration::from_secs(5)).status
+    }
+
+    /// The next new request with `method` (optionally in call `call_id`), if one comes.
+    pub fn try_request(
+        &mut self,
+        method: &str,
+        call_id: Option<&str>,
+        timeout: Duration,
+    ) -> Option<Incoming> {
+        let (m, src, at) = self.next(timeout, |m| {
+            matches!(m, Message::Request(r) if r.method.as_str() == method
+                && call_id.is_none_or(|c| r.call_id() == Some(c)))
+        })?;
+        let Message::Request(req) = m else {
+            unreachable!()
+        };
+        Some(Incoming {
+            req,
+            src,
+            at,
+            tag: token(),
+        })
+    }
+
+    pub fn expect_request(
+        &mut self,
+        method: &str,
+        call_id: Option<&str>,
+        timeout: Duration,
+    ) -> Incoming {
+        self.try_request(method, call_id, timeout)
+            .unwrap_or_else(|| panic!("{}: no {method} within {timeout:?}", self.user))
+    }
+
+    /// Answers `inc` with `status` (SDP for `rtp` when given); remembered for retransmissions.
+    pub fn reply(&mut self, inc: &Incoming, status: u16, rtp: Option<SocketAddr>) {
+        let mut r = response_to(&inc.req, status, Some(&inc.tag));
+        if inc.req.method.as_str() == "INVITE" && status < 300 {
+            r.headers.push(HeaderName::Contact, self.contact());
+        }
+        if let Some(rtp) = rtp {
+            r.headers.push(HeaderName::ContentType, "application/sdp");
+            r.body = sdp(rtp).into_bytes().into();
+        }
+        self.send(&r.encode(), inc.src);
+        let branch = inc
+            .req
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch().map(str::to_string));
+        let key = format!(
+            "{:?} {:?} {:?}",
+            inc.req.call_id(),
+            inc.req.cseq().ok(),
+            branch
+        );
+        self.requests.insert(key, Some(r));
+    }
+
+    /// 200 with SDP to a ringing INVITE, then its ACK: the dialog.
+    pub fn answer(&mut self, inc: &Incoming, rtp: SocketAddr) -> Dialog {
+        self.reply(inc, 200, Some(rtp));
+        let call_id = inc.req.call_id().unwrap();
+        self.expect_request("ACK", Some(call_id), Duration::from_secs(5));
+        Dialog {
+            call_id: call_id.to_string(),
+            local: format!(
+                "{};tag={}",
+                inc.req.headers.get(&HeaderName::To).unwrap(),
+                inc.tag
+            ),
+            remote: inc.req.headers.get(&HeaderName::From).unwrap().to_string(),
+            target: contact_uri(&inc.req.headers).expect("Contact in INVITE"),
+            cseq: 0,
+            peer: inc.src,
+            remote_rtp: sdp_audio_addr(&inc.req.body),
+        }
+    }
+
+    /// Our ringing INVITE `inc` is CANCELled: 200 to the CANCEL, 487 to the INVITE, its ACK.
+    /// Returns when the CANCEL came.
+    pub fn expect_cancel(&mut self, inc: &Incoming, timeout: Duration) -> Instant {
+        let call_id = inc.req.call_id().unwrap();
+        let cancel = self.expect_request("CANCEL", Some(call_id), timeout);
+        self.reply(&cancel, 200, None);
+        self.reply(inc, 487, None);
+        self.expect_request("ACK", Some(call_id), Duration::from_secs(5));
+        cancel.at
+    }
+
+    /// A BYE in `d` arrives (answered 200); returns when it came.
+    pub fn expect_bye(&mut self, d: &Dialog, timeout: Duration) -> Instant {
+        let bye = self.expect_request("BYE", Some(&d.call_id), timeout);
+        self.reply(&bye, 200, None);
+        bye.at
+    }
+}
+
+/// The header values of an outgoing request; `next()` moves to a new transaction.
+struct Head {
+    branch: String,
+    from: String,
+    to: String,
+    call_id: String,
+    cseq: u32,
+}
+
+impl Head {
+    fn new(user: &str, domain: &str, to: &str) -> Head {
+        Head {
+            branch: format!("z9hG4bK{}", token()),
+            from: format!("<sip:{user}@{domain}>;tag={}", token()),
+            to: to.to_string(),
+            call_id: format!("{}@test", token()),
+            cseq: 1,
+        }
+    }
+
+    fn next(&mut self) {
+        self.cseq += 1;
+        self.branch = format!("z9hG4bK{}", token());
+    }
+}
+
+fn contact_uri(h: &engine::sip::message::Headers) -> Option<String> {
+    let v = h.get(&HeaderName::Contact)?;
+    NameAddr::parse(v).ok().map(|a| a.uri.to_string())
+}
+
+/// `realm`, `nonce`, `qop`... of a challenge, quotes removed.
+fn challenge_params(v: &str) -> HashMap<String, String> {
+    let rest = v.trim().strip_prefix("Digest").expect("a Digest challenge");
+    let (mut out, mut cur, mut quoted) = (HashMap::new(), String::new(), false);
+    for c in rest.chars().chain(std::iter::once(',')) {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                if let Some((k, v)) = cur.split_once('=') {
+                    out.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                }
+                cur.clear();
+            }
+            c => cur.push(c),
+        }
+    }
+    out
+}
+
+/// An RTP endpoint: sends paced PCMU and counts intact packets received, by source.
+pub struct Rtp {
+    sock: Arc<UdpSocket>,
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    received: Arc<Mutex<Vec<SocketAddr>>>,
+    rx: Option<JoinHandle<()>>,
+}
+
+/// PCMU payload of one 20 ms packet.
+const PAYLOAD: usize = 160;
+
+impl Rtp {
+    pub fn bind() -> Rtp {
+        let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").expect("bind rtp"));
+        let addr = sock.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (s, st, rcv) = (sock.clone(), stop.clone(), received.clone());
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let rx = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !st.load(Ordering::SeqCst) {
+                if let Ok((n, src)) = s.recv_from(&mut buf) {
+                    if intact(&buf[..n]) {
+                        rcv.lock().unwrap().push(src);
+                    }
+                }
+            }
+        });
+        Rtp {
+            sock,
+            addr,
+            stop,
+            received,
+            rx: Some(rx),
+        }
+    }
+
+    /// Sends `packets` PCMU packets to `to`, one per 20 ms, from a thread.
+    pub fn send(&self, to: SocketAddr, packets: u16) -> JoinHandle<()> {
+        let sock = self.sock.clone();
+        let ssrc = (std::process::id() ^ self.addr.port() as u32).to_be_bytes();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            for i in 0..packets {
+                let mut p = Vec::with_capacity(12 + PAYLOAD);
+                p.extend_from_slice(&[0x80, 0x00]);
+                p.extend_from_slice(&i.to_be_bytes());
+                p.extend_from_slice(&(u32::from(i) * PAYLOAD as u32).to_be_bytes());
+                p.extend_from_slice(&ssrc);
+                p.extend(std::iter::repeat_n(0xD5u8, PAYLOAD));
+                let _ = sock.send_to(&p, to);
+                let next = start + Duration::from_millis(20 * (u64::from(i) + 1));
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+        })
+    }
+
+    /// Intact packets received so far.
+    pub fn received(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    /// The distinct addresses they came from.
+    pub fn sources(&self) -> Vec<SocketAddr> {
+        let mut s = self.received.lock().unwrap().clone();
+        s.sort();
+        s.dedup();
+        s
+    }
+
+    /// Waits (bounded) until `n` packets arrived; returns the count.
+    pub fn wait_received(&self, n: usize, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        while self.received() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.received()
+    }
+}
+
+/// A PCMU packet as `Rtp::send` makes them: version 2, PT 0, 160 bytes of our pattern.
+fn intact(p: &[u8]) -> bool {
+    p.len() == 12 + PAYLOAD
+        && p[0] & 0xC0 == 0x80
+        && p[1] & 0x7F == 0
+        && p[12..].iter().all(|b| *b == 0xD5)
+}
+
+impl Drop for Rtp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(rx) = self.rx.take() {
+            let _ = rx.join();
+        }
+    }
+}
