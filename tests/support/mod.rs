@@ -70,7 +70,8 @@ impl Server {
             .arg("test.local")
             .args(&self.extra)
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
+            // tracing's fmt subscriber writes to stdout: both streams go to the log file.
+            .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
             .expect("start ringmaster");

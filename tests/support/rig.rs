@@ -125,6 +125,17 @@ impl Rig {
     }
 }
 
+impl Drop for Rig {
+    /// `RINGMASTER_E2E_KEEP=1` keeps the data directory (server log, SIPp error logs) of
+    /// every test for a look after the run.
+    fn drop(&mut self) {
+        if std::env::var_os("RINGMASTER_E2E_KEEP").is_some() {
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+            eprintln!("kept {}", dir.keep().display());
+        }
+    }
+}
+
 /// POSTs to the admin API with the server's admin token.
 pub fn admin_post(srv: &Server, path: &str, body: Value) -> (u16, Value) {
     let token = std::fs::read_to_string(srv.dir.join("admin.token")).expect("admin token");

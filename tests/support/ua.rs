@@ -65,6 +65,12 @@ pub struct Incoming {
     pub tag: String,
 }
 
+impl Incoming {
+    pub fn call_id(&self) -> &str {
+        self.req.call_id().unwrap_or("")
+    }
+}
+
 /// An INVITE we sent (after its 407), and what it got so far.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
