@@ -11,8 +11,10 @@
 mod support;
 
 use std::collections::{BTreeMap, HashSet};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use engine::sip::message::{HeaderName, HeaderView};
 use serde_json::{json, Value};
 use support::http::{Hit, Reply};
 use support::phone::SippPhone;
@@ -48,7 +50,7 @@ fn assert_answer_request(rig: &Rig, from: &str, to: u64) -> String {
 }
 
 /// An offer ringmaster sent to a B leg points at ringmaster's own RTP port, not the caller's.
-fn assert_anchored(rig: &Rig, inc: &Incoming, caller_rtp: std::net::SocketAddr) {
+fn assert_anchored(rig: &Rig, inc: &Incoming, caller_rtp: SocketAddr) {
     let to_b = sdp_audio_addr(&inc.req.body).expect("SDP offer in the B leg's INVITE");
     assert_eq!(to_b.ip().to_string(), "127.0.0.1");
     assert!(
@@ -57,6 +59,20 @@ fn assert_anchored(rig: &Rig, inc: &Incoming, caller_rtp: std::net::SocketAddr) 
         rig.rtp_ports
     );
     assert_ne!(to_b, caller_rtp, "the caller's address leaked to the B leg");
+}
+
+/// Once a call is over its RTP ports are closed: we can bind them ourselves (bounded wait).
+fn assert_ports_released(anchors: &[SocketAddr]) {
+    let deadline = Instant::now() + 3 * SEC;
+    for a in anchors {
+        while UdpSocket::bind(a).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "RTP port {a} still held after the call ended"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -84,10 +100,15 @@ fn group_ring(rig: &Rig) -> GroupRing {
     let inv = bob_mobile.expect_request("INVITE", None, 5 * SEC);
     assert_anchored(rig, &inv, alice_rtp.addr);
     let cmi = inv.req.headers.get_other("X-cmi-uuid").map(str::to_string);
+    assert_eq!(
+        inv.req.headers.get(&HeaderName::MaxForwards),
+        Some("69"),
+        "a B2BUA hop costs one Max-Forwards (loop protection)"
+    );
     bob_mobile.reply(&inv, 180, None);
     // Ring briefly, as a person would, before picking up.
     std::thread::sleep(Duration::from_millis(300));
-    let mut b = bob_mobile.answer(&inv, bob_rtp.addr);
+    let b = bob_mobile.answer(&inv, bob_rtp.addr);
 
     let mut a = alice
         .final_response(&mut out, 5 * SEC)
@@ -135,9 +156,15 @@ fn group_ring(rig: &Rig) -> GroupRing {
         "bob hears only ringmaster's B port"
     );
 
+    for held in [to_a, to_b] {
+        assert!(
+            UdpSocket::bind(held).is_err(),
+            "{held} is not ringmaster's while the call is up"
+        );
+    }
     assert_eq!(alice.bye(&mut a), 200);
     bob_mobile.expect_bye(&b, 5 * SEC);
-    let _ = &mut b;
+    assert_ports_released(&[to_a, to_b]);
 
     for (who, phone) in [("bob's desk phone", bob_desk), ("carol", carol)] {
         let (code, errors) = phone.finish(10 * SEC);
@@ -301,8 +328,8 @@ fn group_ring_events_and_one_cdr_per_leg() {
 
 #[test]
 fn sequential_ring_first_user_times_out_then_second_answers() {
-    let script =
-        json!([{"action": "connect", "timeout": 5, "call": [sip_user("bob"), sip_user("carol")]}]);
+    let script = json!([{"action": "connect", "timeout": 5, "from": 14155550100_u64,
+                         "call": [sip_user("bob"), sip_user("carol")]}]);
     let rig = Rig::start(vec![Reply::Json(script)]);
     for u in ["alice", "bob", "carol"] {
         rig.endpoint(u);
@@ -326,14 +353,24 @@ fn sequential_ring_first_user_times_out_then_second_answers() {
     );
 
     let inv_c = carol.expect_request("INVITE", None, 5 * SEC);
+    for inv in [&inv_b, &inv_c] {
+        let from = inv.req.hdr_from().unwrap();
+        assert_eq!(
+            from.uri.as_sip().and_then(|u| u.user.as_deref()),
+            Some("14155550100"),
+            "`from` is the caller id on B legs"
+        );
+    }
     carol.reply(&inv_c, 180, None);
     let carol_rtp = Rtp::bind();
-    let d_c = carol.answer(&inv_c, carol_rtp.addr);
-    let mut d_a = alice
+    let mut d_c = carol.answer(&inv_c, carol_rtp.addr);
+    let d_a = alice
         .final_response(&mut out, 5 * SEC)
         .expect("alice's call answered by carol");
-    assert_eq!(alice.bye(&mut d_a), 200);
-    carol.expect_bye(&d_c, 5 * SEC);
+    // This time the B leg hangs up: the connect ends, the script has nothing left, so the
+    // caller gets a BYE.
+    assert_eq!(carol.bye(&mut d_c), 200);
+    alice.expect_bye(&d_a, 5 * SEC);
     assert!(
         bob.try_request("INVITE", None, Duration::from_millis(300))
             .is_none(),
@@ -527,4 +564,126 @@ fn caller_cancel_gives_one_terminal_event_and_one_missed_cdr_per_leg() {
         .events
         .iter()
         .all(|e| e["status"] != "out_answered" && e["status"] != "in_answered"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Around the flows: forking races, declines, RTP inactivity.
+
+/// Two devices of one user answer at the same moment: one wins; the other's 2xx is still
+/// ACKed and then BYEd, never left half-open.
+#[test]
+fn two_devices_answer_at_once_the_loser_is_acked_then_hung_up() {
+    let rig = Rig::start(vec![Reply::Json(
+        json!([{"action": "connect", "timeout": 10, "call": [sip_user("bob")]}]),
+    )]);
+    for u in ["alice", "bob"] {
+        rig.endpoint(u);
+    }
+    let (mut d1, mut d2, mut alice) = (rig.phone("bob"), rig.phone("bob"), rig.phone("alice"));
+    let mut out = alice.invite("5000", Rtp::bind().addr);
+    let (i1, i2) = (
+        d1.expect_request("INVITE", None, 5 * SEC),
+        d2.expect_request("INVITE", None, 5 * SEC),
+    );
+    let (r1, r2) = (Rtp::bind(), Rtp::bind());
+    d1.reply(&i1, 200, Some(r1.addr));
+    d2.reply(&i2, 200, Some(r2.addr));
+    d1.expect_request("ACK", Some(i1.call_id()), 5 * SEC);
+    d2.expect_request("ACK", Some(i2.call_id()), 5 * SEC);
+    let mut a = alice.final_response(&mut out, 5 * SEC).expect("answered");
+
+    let bye1 = d1.try_request("BYE", Some(i1.call_id()), 2 * SEC);
+    let wait2 = if bye1.is_some() {
+        Duration::from_millis(500)
+    } else {
+        2 * SEC
+    };
+    let bye2 = d2.try_request("BYE", Some(i2.call_id()), wait2);
+    let (loser, winner, winner_inv) = match (bye1, bye2) {
+        (Some(b), None) => ((&mut d1, b), &mut d2, &i2),
+        (None, Some(b)) => ((&mut d2, b), &mut d1, &i1),
+        (b1, b2) => panic!(
+            "exactly one device must be hung up at once; BYEs: {:?} {:?}",
+            b1.is_some(),
+            b2.is_some()
+        ),
+    };
+    loser.0.reply(&loser.1, 200, None);
+    assert_eq!(alice.bye(&mut a), 200);
+    let bye = winner.expect_request("BYE", Some(winner_inv.call_id()), 5 * SEC);
+    winner.reply(&bye, 200, None);
+}
+
+/// 486 from a target ends its attempts: `loop` does not ring it again, and the caller, never
+/// answered, hears busy.
+#[test]
+fn busy_target_is_not_retried_by_loop_and_the_caller_hears_486() {
+    let rig = Rig::start(vec![Reply::Json(
+        json!([{"action": "connect", "timeout": 10, "loop": 3, "call": [sip_user("bob")]}]),
+    )]);
+    for u in ["alice", "bob"] {
+        rig.endpoint(u);
+    }
+    let (mut bob, mut alice) = (rig.phone("bob"), rig.phone("alice"));
+    let mut out = alice.invite("5000", Rtp::bind().addr);
+    let inv = bob.expect_request("INVITE", None, 5 * SEC);
+    bob.reply(&inv, 486, None);
+    bob.expect_request("ACK", Some(inv.call_id()), 5 * SEC);
+    assert_eq!(alice.final_response(&mut out, 5 * SEC).err(), Some(486));
+    assert_eq!(out.statuses, [180, 486]);
+    assert!(
+        bob.try_request("INVITE", None, Duration::from_millis(500))
+            .is_none(),
+        "a busy target was rung again"
+    );
+}
+
+/// A bridged call whose RTP stops for `rtp_timeout_secs` ends with BYE to both sides; RTP
+/// that keeps flowing longer than that keeps it up.
+#[test]
+fn rtp_inactivity_ends_the_call_but_flowing_rtp_keeps_it_up() {
+    let config = format!("{}rtp_timeout_secs = 2\n", support::rig::CONFIG);
+    let script = json!([{"action": "connect", "timeout": 10, "call": [sip_user("bob")]}]);
+    let rig = Rig::configured(vec![Reply::Json(script)], None, &config);
+    for u in ["alice", "bob"] {
+        rig.endpoint(u);
+    }
+    let (mut bob, mut alice) = (rig.phone("bob"), rig.phone("alice"));
+    let (alice_rtp, bob_rtp) = (Rtp::bind(), Rtp::bind());
+    let mut out = alice.invite("5000", alice_rtp.addr);
+    let inv = bob.expect_request("INVITE", None, 5 * SEC);
+    let d_b = bob.answer(&inv, bob_rtp.addr);
+    let d_a = alice.final_response(&mut out, 5 * SEC).expect("answered");
+
+    // 3.5 s of RTP both ways, longer than the 2 s timeout: the call must stay up.
+    let senders = [
+        alice_rtp.send(d_a.remote_rtp.unwrap(), 175),
+        bob_rtp.send(d_b.remote_rtp.unwrap(), 175),
+    ];
+    for s in senders {
+        s.join().unwrap();
+    }
+    let stopped = Instant::now();
+    assert!(
+        alice.try_request("BYE", None, Duration::ZERO).is_none(),
+        "alice got BYE while RTP flowed"
+    );
+    assert!(
+        bob.try_request("BYE", None, Duration::ZERO).is_none(),
+        "bob got BYE while RTP flowed"
+    );
+    assert!(
+        alice_rtp.received() > 150 && bob_rtp.received() > 150,
+        "RTP relayed: {} / {}",
+        alice_rtp.received(),
+        bob_rtp.received()
+    );
+
+    let bye_a = alice.expect_bye(&d_a, 8 * SEC);
+    bob.expect_bye(&d_b, 3 * SEC);
+    let silent = bye_a - stopped;
+    assert!(
+        silent >= Duration::from_millis(1500),
+        "call ended {silent:?} after RTP stopped; the timeout is 2 s"
+    );
 }

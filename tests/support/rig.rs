@@ -33,9 +33,14 @@ impl Rig {
     /// Same, with an app created through the admin API from `app` (extra fields such as
     /// `fallback_pcmo`; `answer_url` may be overridden, e.g. with a dead port).
     pub fn with(replies: Vec<Reply>, app: Option<Value>) -> Rig {
+        Rig::configured(replies, app, CONFIG)
+    }
+
+    /// Same, with this TOML settings file instead of [`CONFIG`].
+    pub fn configured(replies: Vec<Reply>, app: Option<Value>, config_toml: &str) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("ringmaster.toml");
-        std::fs::write(&config, CONFIG).unwrap();
+        std::fs::write(&config, config_toml).unwrap();
         // A window of 200 ports below the kernel's ephemeral range, different per server so
         // parallel tests rarely contend (ringmaster skips pairs it cannot bind anyway).
         let low = 20_000 + (free_port() % 50) * 200;
