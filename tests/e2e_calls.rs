@@ -687,3 +687,76 @@ fn rtp_inactivity_ends_the_call_but_flowing_rtp_keeps_it_up() {
         "call ended {silent:?} after RTP stopped; the timeout is 2 s"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Stored CDRs, read back through the admin API and PIOPIY's cmiuuid_cdr.
+
+/// Every stored CDR of `cmiuuid` (bounded wait until `legs` are there): `leg_id` → kind.
+fn stored_cdrs(rig: &Rig, cmiuuid: &str, legs: usize) -> BTreeMap<String, String> {
+    let deadline = Instant::now() + 5 * SEC;
+    loop {
+        let (status, body) = support::rig::admin_get(
+            &rig.srv,
+            &format!("/admin/v1/calls?app={}&limit=100", rig.appid),
+        );
+        assert_eq!(status, 200, "{body}");
+        let mine: Vec<&Value> = body["calls"]
+            .as_array()
+            .expect("calls")
+            .iter()
+            .filter(|c| c["cmiuuid"] == cmiuuid)
+            .collect();
+        if mine.len() >= legs || Instant::now() > deadline {
+            let mut kinds = BTreeMap::new();
+            for c in &mine {
+                let leg = c["leg_id"].as_str().expect("leg_id").to_string();
+                assert!(
+                    kinds
+                        .insert(leg.clone(), c["cdr_kind"].as_str().unwrap().to_string())
+                        .is_none(),
+                    "two CDRs for leg {leg}"
+                );
+            }
+            assert_eq!(kinds.len(), legs, "{mine:#?}");
+            return kinds;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "CDRs: GET /admin/v1/calls and POST /v1/piopiy/cmiuuid_cdr are not on main yet"]
+fn one_stored_cdr_per_leg_answered_and_cancelled() {
+    let rig = Rig::start(vec![Reply::Json(group_script())]);
+    let answered = group_ring(&rig);
+    let kinds = stored_cdrs(&rig, &answered.cmiuuid, 4);
+    assert_eq!(kinds["a"], "in_answered");
+    let mut b: Vec<&str> = kinds
+        .iter()
+        .filter(|(l, _)| *l != "a")
+        .map(|(_, k)| k.as_str())
+        .collect();
+    b.sort();
+    assert_eq!(b, ["out_answered", "out_missed", "out_missed"]);
+
+    let (status, body) = rig.srv.post(
+        "/v1/piopiy/cmiuuid_cdr",
+        json!({"appid": rig.appid, "secret": rig.secret, "cmiuuid": answered.cmiuuid}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["cdr"]["leg"], "a");
+    assert_eq!(body["cdrs"].as_array().map(Vec::len), Some(4));
+
+    // Another call (own server, own endpoints): the caller gives up while every B leg rings.
+    let rig2 = Rig::start(vec![Reply::Json(group_script())]);
+    let cancelled = caller_cancels(&rig2);
+    let kinds = stored_cdrs(&rig2, &cancelled.cmiuuid, 4);
+    assert_eq!(kinds["a"], "in_missed");
+    assert!(
+        kinds
+            .iter()
+            .filter(|(l, _)| *l != "a")
+            .all(|(_, k)| k == "out_missed"),
+        "{kinds:?}"
+    );
+}

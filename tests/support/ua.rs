@@ -107,7 +107,12 @@ pub struct Ua {
 
 impl Ua {
     pub fn new(server: SocketAddr, domain: &str, user: &str, password: &str) -> Ua {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind ua");
+        Ua::bind_at("127.0.0.1", server, domain, user, password)
+    }
+
+    /// A UA on another loopback address (a carrier on 127.0.0.2, say).
+    pub fn bind_at(ip: &str, server: SocketAddr, domain: &str, user: &str, password: &str) -> Ua {
+        let sock = UdpSocket::bind((ip, 0)).expect("bind ua");
         let addr = sock.local_addr().unwrap();
         Ua {
             user: user.into(),
@@ -316,6 +321,16 @@ impl Ua {
             self.authorization(&challenge, "INVITE", &uri)
         );
         let invite = self.send_request(self.build("INVITE", &uri, &head, &extra, &body));
+        Outgoing {
+            invite,
+            statuses: Vec::new(),
+        }
+    }
+
+    /// An INVITE to `uri` without credentials, as a trunk sends it (no 407 expected).
+    pub fn invite_plain(&mut self, uri: &str, rtp: SocketAddr) -> Outgoing {
+        let head = Head::new(&self.user, &self.domain, &format!("<{uri}>"));
+        let invite = self.send_request(self.build("INVITE", uri, &head, "", &sdp(rtp)));
         Outgoing {
             invite,
             statuses: Vec::new(),
