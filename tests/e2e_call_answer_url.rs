@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::http::Reply;
 use support::rig::Rig;
-use support::ua::{Rtp, Ua};
+use support::rtp::Rtp;
+use support::ua::Ua;
 
 const SEC: Duration = Duration::from_secs(1);
 

@@ -11,7 +11,8 @@ use engine::sip::message::HeaderView;
 use serde_json::json;
 use support::http::Reply;
 use support::rig::Rig;
-use support::ua::{Rtp, Ua};
+use support::rtp::Rtp;
+use support::ua::Ua;
 
 const SEC: Duration = Duration::from_secs(1);
 const OWNED: &str = "14155550123";

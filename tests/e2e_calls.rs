@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 use support::http::{Hit, Reply};
 use support::phone::SippPhone;
 use support::rig::Rig;
-use support::ua::{sdp_audio_addr, Incoming, Rtp};
+use support::rtp::Rtp;
+use support::ua::{sdp_audio_addr, Incoming};
 
 const SEC: Duration = Duration::from_secs(1);
 /// RTP packets each side sends (one second of G.711 at 20 ms).

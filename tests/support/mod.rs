@@ -6,6 +6,7 @@
 pub mod http;
 pub mod phone;
 pub mod rig;
+pub mod rtp;
 pub mod ua;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};

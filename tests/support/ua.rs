@@ -1,6 +1,5 @@
 //! A thin SIP user agent over UDP for the call tests, built on `engine::sip::message` (parse
-//! and build) and `engine::sip::digest` (answering 401/407), with an RTP socket that sends
-//! G.711 PCMU and counts what comes back (SIPp cannot easily count RTP).
+//! and build) and `engine::sip::digest` (answering 401/407). Its RTP side is [`super::rtp`].
 //!
 //! It is deliberately small and blocking: one socket, an inbox of messages received but not
 //! yet asked for, and waits that always have a deadline. It does not retransmit: on loopback
@@ -11,9 +10,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use engine::sip::digest::{self, Algorithm, Credentials, Qop};
@@ -34,9 +31,15 @@ pub fn token() -> String {
 
 /// An audio offer/answer: PCMU and telephone-event at `rtp`.
 pub fn sdp(rtp: SocketAddr) -> String {
+    sdp_with(rtp, "sendrecv", "")
+}
+
+/// The same with another direction attribute (`sendonly` for hold) and extra lines after
+/// the audio stream (another m= line, say).
+pub fn sdp_with(rtp: SocketAddr, direction: &str, extra: &str) -> String {
     let ip = rtp.ip();
     format!(
-        "v=0\r\no=ua 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
+        "v=0\r\no=ua 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na={direction}\r\n{extra}",
         rtp.port()
     )
 }
@@ -303,10 +306,14 @@ impl Ua {
     /// Calls `target` (a user or number of our domain) offering RTP at `rtp`: INVITE, 407,
     /// ACK, INVITE with credentials. Returns once the authenticated INVITE is out.
     pub fn invite(&mut self, target: &str, rtp: SocketAddr) -> Outgoing {
+        self.invite_sdp(target, &sdp(rtp))
+    }
+
+    /// [`Ua::invite`] with this SDP offer.
+    pub fn invite_sdp(&mut self, target: &str, body: &str) -> Outgoing {
         let uri = format!("sip:{target}@{}", self.domain);
         let mut head = Head::new(&self.user, &self.domain, &format!("<{uri}>"));
-        let body = sdp(rtp);
-        let first = self.send_request(self.build("INVITE", &uri, &head, "", &body));
+        let first = self.send_request(self.build("INVITE", &uri, &head, "", body));
         let r = self.response_to(&first, Duration::from_secs(5));
         assert_eq!(r.status, 407, "{}: INVITE without credentials", self.user);
         self.ack_failure(&first, &r);
@@ -320,7 +327,7 @@ impl Ua {
             "Proxy-Authorization: {}\r\n",
             self.authorization(&challenge, "INVITE", &uri)
         );
-        let invite = self.send_request(self.build("INVITE", &uri, &head, &extra, &body));
+        let invite = self.send_request(self.build("INVITE", &uri, &head, &extra, body));
         Outgoing {
             invite,
             statuses: Vec::new(),
@@ -418,22 +425,51 @@ impl Ua {
         (c, f)
     }
 
-    /// Sends BYE in `d`; returns its final status.
-    pub fn bye(&mut self, d: &mut Dialog) -> u16 {
-        d.cseq += 1;
-        let head = Head {
+    /// The headers of a new in-dialog transaction with CSeq `cseq`.
+    fn dialog_head(d: &Dialog, cseq: u32) -> Head {
+        Head {
             branch: format!("z9hG4bK{}", token()),
             from: d.local.clone(),
             to: d.remote.clone(),
             call_id: d.call_id.clone(),
-            cseq: d.cseq,
+            cseq,
+        }
+    }
+
+    /// Sends a new in-dialog request in `d` (next CSeq) and returns it.
+    fn in_dialog(&mut self, d: &mut Dialog, method: &str, body: &str) -> Request {
+        d.cseq += 1;
+        let wire = self.build(method, &d.target, &Ua::dialog_head(d, d.cseq), "", body);
+        let Ok(Message::Request(req)) = parse(wire.into_bytes().into()) else {
+            unreachable!("the test UA built an invalid {method}")
         };
-        let wire = self.build("BYE", &d.target, &head, "", "");
-        let Ok(Message::Request(bye)) = parse(wire.into_bytes().into()) else {
-            unreachable!()
-        };
-        self.send(&bye.encode(), d.peer);
+        self.send(&req.encode(), d.peer);
+        req
+    }
+
+    /// Sends BYE in `d`; returns its final status.
+    pub fn bye(&mut self, d: &mut Dialog) -> u16 {
+        let bye = self.in_dialog(d, "BYE", "");
         self.response_to(&bye, Duration::from_secs(5)).status
+    }
+
+    /// Sends a re-INVITE with `body` in `d`; returns its final response (ACKed).
+    pub fn reinvite(&mut self, d: &mut Dialog, body: &str) -> Response {
+        let inv = self.in_dialog(d, "INVITE", body);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let r = self.response_to(&inv, deadline.saturating_duration_since(Instant::now()));
+            if r.status < 200 {
+                continue;
+            }
+            if r.status < 300 {
+                let ack = self.build("ACK", &d.target, &Ua::dialog_head(d, d.cseq), "", "");
+                self.send(ack.as_bytes(), d.peer);
+            } else {
+                self.ack_failure(&inv, &r);
+            }
+            return r;
+        }
     }
 
     /// The next new request with `method` (optionally in call `call_id`), if one comes.
@@ -470,13 +506,18 @@ impl Ua {
 
     /// Answers `inc` with `status` (SDP for `rtp` when given); remembered for retransmissions.
     pub fn reply(&mut self, inc: &Incoming, status: u16, rtp: Option<SocketAddr>) {
+        self.reply_with(inc, status, rtp.map(sdp));
+    }
+
+    /// Answers `inc` with `status` and this SDP body, if any.
+    pub fn reply_with(&mut self, inc: &Incoming, status: u16, body: Option<String>) {
         let mut r = response_to(&inc.req, status, Some(&inc.tag));
         if inc.req.method.as_str() == "INVITE" && status < 300 {
             r.headers.push(HeaderName::Contact, self.contact());
         }
-        if let Some(rtp) = rtp {
+        if let Some(body) = body {
             r.headers.push(HeaderName::ContentType, "application/sdp");
-            r.body = sdp(rtp).into_bytes().into();
+            r.body = body.into_bytes().into();
         }
         self.send(&r.encode(), inc.src);
         let branch = inc
@@ -580,103 +621,4 @@ fn challenge_params(v: &str) -> HashMap<String, String> {
         }
     }
     out
-}
-
-/// An RTP endpoint: sends paced PCMU and counts intact packets received, by source.
-pub struct Rtp {
-    sock: Arc<UdpSocket>,
-    pub addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    received: Arc<Mutex<Vec<SocketAddr>>>,
-    rx: Option<JoinHandle<()>>,
-}
-
-/// PCMU payload of one 20 ms packet.
-const PAYLOAD: usize = 160;
-
-impl Rtp {
-    pub fn bind() -> Rtp {
-        let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").expect("bind rtp"));
-        let addr = sock.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let (s, st, rcv) = (sock.clone(), stop.clone(), received.clone());
-        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        let rx = std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            while !st.load(Ordering::SeqCst) {
-                if let Ok((n, src)) = s.recv_from(&mut buf) {
-                    if intact(&buf[..n]) {
-                        rcv.lock().unwrap().push(src);
-                    }
-                }
-            }
-        });
-        Rtp {
-            sock,
-            addr,
-            stop,
-            received,
-            rx: Some(rx),
-        }
-    }
-
-    /// Sends `packets` PCMU packets to `to`, one per 20 ms, from a thread.
-    pub fn send(&self, to: SocketAddr, packets: u16) -> JoinHandle<()> {
-        let sock = self.sock.clone();
-        let ssrc = (std::process::id() ^ self.addr.port() as u32).to_be_bytes();
-        std::thread::spawn(move || {
-            let start = Instant::now();
-            for i in 0..packets {
-                let mut p = Vec::with_capacity(12 + PAYLOAD);
-                p.extend_from_slice(&[0x80, 0x00]);
-                p.extend_from_slice(&i.to_be_bytes());
-                p.extend_from_slice(&(u32::from(i) * PAYLOAD as u32).to_be_bytes());
-                p.extend_from_slice(&ssrc);
-                p.extend(std::iter::repeat_n(0xD5u8, PAYLOAD));
-                let _ = sock.send_to(&p, to);
-                let next = start + Duration::from_millis(20 * (u64::from(i) + 1));
-                std::thread::sleep(next.saturating_duration_since(Instant::now()));
-            }
-        })
-    }
-
-    /// Intact packets received so far.
-    pub fn received(&self) -> usize {
-        self.received.lock().unwrap().len()
-    }
-
-    /// The distinct addresses they came from.
-    pub fn sources(&self) -> Vec<SocketAddr> {
-        let mut s = self.received.lock().unwrap().clone();
-        s.sort();
-        s.dedup();
-        s
-    }
-
-    /// Waits (bounded) until `n` packets arrived; returns the count.
-    pub fn wait_received(&self, n: usize, timeout: Duration) -> usize {
-        let deadline = Instant::now() + timeout;
-        while self.received() < n && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.received()
-    }
-}
-
-/// A PCMU packet as `Rtp::send` makes them: version 2, PT 0, 160 bytes of our pattern.
-fn intact(p: &[u8]) -> bool {
-    p.len() == 12 + PAYLOAD
-        && p[0] & 0xC0 == 0x80
-        && p[1] & 0x7F == 0
-        && p[12..].iter().all(|b| *b == 0xD5)
-}
-
-impl Drop for Rtp {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(rx) = self.rx.take() {
-            let _ = rx.join();
-        }
-    }
 }
