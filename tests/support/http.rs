@@ -115,6 +115,15 @@ impl HttpStub {
         HttpStub::start(vec![Reply::Json(script)])
     }
 
+    /// Replaces the replies of `/answer` (counting starts again), for scripts that name
+    /// addresses known only once the phones exist.
+    pub fn set_replies(&self, replies: Vec<Reply>) {
+        assert!(!replies.is_empty(), "the answer URL needs a reply");
+        let mut s = self.shared.lock().unwrap();
+        s.replies = replies;
+        s.answers_served = 0;
+    }
+
     pub fn answer_url(&self) -> String {
         format!("http://{}/answer", self.addr)
     }

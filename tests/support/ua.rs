@@ -171,12 +171,15 @@ impl Ua {
         let deadline = Instant::now() + timeout;
         let mut buf = vec![0u8; 65536];
         loop {
+            // Past the deadline, still take what is already queued (a zero timeout means
+            // "has anything come?"), then give up on the first empty read.
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            self.sock.set_read_timeout(Some(left)).unwrap();
+            let wait = left.max(Duration::from_millis(1));
+            self.sock.set_read_timeout(Some(wait)).unwrap();
             let Ok((n, src)) = self.sock.recv_from(&mut buf) else {
+                if left.is_zero() {
+                    return None;
+                }
                 continue;
             };
             let Ok(msg) = parse(buf[..n].to_vec().into()) else {
