@@ -761,3 +761,71 @@ fn one_stored_cdr_per_leg_answered_and_cancelled() {
         "{kinds:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// SIPp on both ends: an independent SIP implementation as caller and as phone.
+
+/// SIPp calls 5000 (INVITE, 407, INVITE with credentials, 200, ACK, BYE); the script connects
+/// it to bob, a SIPp phone that rings, answers and echoes RTP. Both SIPp runs must complete
+/// their whole scenario.
+#[test]
+fn sipp_caller_reaches_a_sipp_phone_through_the_script() {
+    let script = json!([{"action": "connect", "timeout": 10, "call": [sip_user("bob")]}]);
+    let rig = Rig::start(vec![Reply::Json(script)]);
+    for u in ["alice", "bob"] {
+        rig.endpoint(u);
+    }
+    let bob = SippPhone::start_with(
+        &rig.srv,
+        rig.dir.path(),
+        "bob",
+        "uas_answer.xml",
+        1,
+        Duration::from_secs(15),
+        &["-set", "ring_ms", "300", "-rtp_echo"],
+    );
+    let csv = rig.dir.path().join("alice.csv");
+    std::fs::write(
+        &csv,
+        "SEQUENTIAL\nalice;test.local;[authentication username=alice password=pw-alice]\n",
+    )
+    .unwrap();
+    let scenario = support::test_file("sipp/uac_call.xml");
+    let code = support::sipp(
+        &[
+            &rig.srv.sip.to_string(),
+            "-sf",
+            scenario.to_str().unwrap(),
+            "-inf",
+            csv.to_str().unwrap(),
+            "-s",
+            "5000",
+            "-set",
+            "talk_ms",
+            "1000",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &support::free_port().to_string(),
+            "-mp",
+            &support::free_port().to_string(),
+            "-timeout",
+            "15s",
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        code,
+        0,
+        "SIPp caller: the call did not go 407, 200, ACK, BYE 200; log:\n{}",
+        rig.srv.log()
+    );
+    let (code, errors) = bob.finish(5 * SEC);
+    assert_eq!(
+        code, 0,
+        "SIPp phone: INVITE, 180, 200, ACK, BYE not completed: {errors}"
+    );
+    assert_answer_request(&rig, "alice", 5000);
+}

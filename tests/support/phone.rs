@@ -33,6 +33,20 @@ impl SippPhone {
         calls: u32,
         limit: Duration,
     ) -> SippPhone {
+        SippPhone::start_with(srv, dir, user, scenario, calls, limit, &[])
+    }
+
+    /// [`SippPhone::start`] with more SIPp arguments for the phone's run (`-set ring_ms 500`,
+    /// `-rtp_echo`...).
+    pub fn start_with(
+        srv: &Server,
+        dir: &std::path::Path,
+        user: &str,
+        scenario: &str,
+        calls: u32,
+        limit: Duration,
+        extra: &[&str],
+    ) -> SippPhone {
         let port = free_port();
         let csv = dir.join(format!("{user}-{port}.csv"));
         std::fs::write(
@@ -73,6 +87,7 @@ impl SippPhone {
             .args(["-mp", &free_port().to_string()])
             .args(["-m", &calls.to_string()])
             .args(["-timeout", &format!("{}s", limit.as_secs().max(1))])
+            .args(extra)
             .args(["-timeout_error", "-nostdin", "-trace_err", "-error_file"])
             .arg(&errors)
             .current_dir(dir)
