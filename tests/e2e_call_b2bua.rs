@@ -248,3 +248,29 @@ fn call_type_video_keeps_the_callers_video() {
         body_text(&offer)
     );
 }
+
+/// An INVITE that has used up its Max-Forwards is refused with 483 before anything else
+/// (loop protection), and asks the app nothing.
+#[test]
+fn invite_without_hops_left_gets_483() {
+    let rig = Rig::start(vec![Reply::Json(connect_bob())]);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let me = sock.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:5000@test.local SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKmf0;rport\r\nFrom: <sip:alice@test.local>;tag=mf0\r\nTo: <sip:5000@test.local>\r\nCall-ID: mf0@test\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{me}>\r\nMax-Forwards: 0\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.send_to(invite.as_bytes(), rig.srv.sip).unwrap();
+    sock.set_read_timeout(Some(5 * SEC)).unwrap();
+    let mut buf = [0u8; 4096];
+    let text = loop {
+        let (n, _) = sock
+            .recv_from(&mut buf)
+            .expect("a final answer to the INVITE");
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if !text.starts_with("SIP/2.0 100") {
+            break text;
+        }
+    };
+    assert!(text.starts_with("SIP/2.0 483"), "{text}");
+    assert!(rig.web.hits("/answer").is_empty());
+}
