@@ -2,11 +2,15 @@
 //! either our test UA (where RTP or exact counts matter) or SIPp (a second, independent SIP
 //! implementation), and the app's answer URL served from inside the test.
 //!
-//! Flows: group ring with a user on two devices and RTP both ways (1), sequential ring (2),
-//! `loop` (3), `duration` (4), the caller's CANCEL while B legs ring (5). Trunks, REST calls
-//! and answer-URL failures are in `e2e_call_*.rs`. Live events and CDRs on the event URL are
-//! checked by the tests marked "events", ignored until the signed outbox delivers call
-//! reports on main.
+//! Flows of the "Must show": group ring with a user on two devices and RTP both ways
+//! (1), sequential ring (2), `loop` (3), `duration` (4), the caller's CANCEL while B legs
+//! ring (5); then forking races, declines, RTP inactivity, SIPp on both ends and stored CDRs.
+//! Elsewhere: trunk and REST calls (6, 7) in `e2e_call_trunk.rs`, answer-URL failures (8) in
+//! `e2e_call_answer_url.rs`, B2BUA details in `e2e_call_b2bua.rs`, how a script goes on in
+//! `e2e_call_script.rs`, the v3 connect in `e2e_call_v3.rs`.
+//!
+//! Live events and CDRs on the event URL are checked by the tests marked "events", ignored
+//! until the signed outbox delivers call reports on main.
 
 mod support;
 
@@ -79,14 +83,10 @@ fn assert_ports_released(anchors: &[SocketAddr]) {
 // ---------------------------------------------------------------------------------------
 // 1. Group ring, one user on two devices, RTP through ringmaster.
 
-struct GroupRing {
-    cmiuuid: String,
-}
-
 /// Alice calls 5000; the script rings bob (SIPp phone + our UA) and carol (SIPp phone) at
 /// once; bob's second device answers; the others are cancelled; RTP flows both ways through
-/// ringmaster's ports; alice hangs up.
-fn group_ring(rig: &Rig) -> GroupRing {
+/// ringmaster's ports; alice hangs up. Returns the call's `cmiuuid`.
+fn group_ring(rig: &Rig) -> String {
     for u in ["alice", "bob", "carol"] {
         rig.endpoint(u);
     }
@@ -180,7 +180,7 @@ fn group_ring(rig: &Rig) -> GroupRing {
         Some(cmiuuid.as_str()),
         "X-cmi-uuid on the B leg's INVITE"
     );
-    GroupRing { cmiuuid }
+    cmiuuid
 }
 
 fn group_script() -> Value {
@@ -280,8 +280,8 @@ impl Reports {
 #[ignore = "events: the signed outbox does not deliver call reports to the event URL on main yet"]
 fn group_ring_events_and_one_cdr_per_leg() {
     let rig = Rig::start(vec![Reply::Json(group_script())]);
-    let call = group_ring(&rig);
-    let r = reports(&rig, &call.cmiuuid, 4);
+    let cmiuuid = group_ring(&rig);
+    let r = reports(&rig, &cmiuuid, 4);
     r.assert_one_end_per_leg(4);
     let by_leg = r.by_leg();
     assert_eq!(by_leg["a"].first().map(String::as_str), Some("started"));
@@ -501,11 +501,9 @@ fn duration_cuts_the_connected_call_with_bye_to_both_sides() {
 // ---------------------------------------------------------------------------------------
 // 5. The caller hangs up while B legs ring.
 
-struct Cancelled {
-    cmiuuid: String,
-}
-
-fn caller_cancels(rig: &Rig) -> Cancelled {
+/// Alice calls; bob (our UA and a SIPp phone) and carol (SIPp) ring; alice CANCELs. Returns
+/// the call's `cmiuuid`.
+fn caller_cancels(rig: &Rig) -> String {
     for u in ["alice", "bob", "carol"] {
         rig.endpoint(u);
     }
@@ -533,9 +531,7 @@ fn caller_cancels(rig: &Rig) -> Cancelled {
             .is_none(),
         "a cancelled leg got a BYE"
     );
-    Cancelled {
-        cmiuuid: assert_answer_request(rig, "alice", 5000),
-    }
+    assert_answer_request(rig, "alice", 5000)
 }
 
 #[test]
@@ -549,8 +545,8 @@ fn caller_cancel_while_b_legs_ring_cancels_every_b_leg_and_gets_487() {
 #[ignore = "events: the signed outbox does not deliver call reports to the event URL on main yet"]
 fn caller_cancel_gives_one_terminal_event_and_one_missed_cdr_per_leg() {
     let rig = Rig::start(vec![Reply::Json(group_script())]);
-    let call = caller_cancels(&rig);
-    let r = reports(&rig, &call.cmiuuid, 4);
+    let cmiuuid = caller_cancels(&rig);
+    let r = reports(&rig, &cmiuuid, 4);
     r.assert_one_end_per_leg(4);
     let kinds = r.cdr_kinds();
     assert_eq!(kinds["a"], ["in_missed"]);
@@ -730,7 +726,7 @@ fn stored_cdrs(rig: &Rig, cmiuuid: &str, legs: usize) -> BTreeMap<String, String
 fn one_stored_cdr_per_leg_answered_and_cancelled() {
     let rig = Rig::start(vec![Reply::Json(group_script())]);
     let answered = group_ring(&rig);
-    let kinds = stored_cdrs(&rig, &answered.cmiuuid, 4);
+    let kinds = stored_cdrs(&rig, &answered, 4);
     assert_eq!(kinds["a"], "in_answered");
     let mut b: Vec<&str> = kinds
         .iter()
@@ -742,7 +738,7 @@ fn one_stored_cdr_per_leg_answered_and_cancelled() {
 
     let (status, body) = rig.srv.post(
         "/v1/piopiy/cmiuuid_cdr",
-        json!({"appid": rig.appid, "secret": rig.secret, "cmiuuid": answered.cmiuuid}),
+        json!({"appid": rig.appid, "secret": rig.secret, "cmiuuid": answered}),
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["cdr"]["leg"], "a");
@@ -751,7 +747,7 @@ fn one_stored_cdr_per_leg_answered_and_cancelled() {
     // Another call (own server, own endpoints): the caller gives up while every B leg rings.
     let rig2 = Rig::start(vec![Reply::Json(group_script())]);
     let cancelled = caller_cancels(&rig2);
-    let kinds = stored_cdrs(&rig2, &cancelled.cmiuuid, 4);
+    let kinds = stored_cdrs(&rig2, &cancelled, 4);
     assert_eq!(kinds["a"], "in_missed");
     assert!(
         kinds

@@ -1,6 +1,10 @@
 //! End-to-end test support: the real `ringmaster` binary on loopback, its CLI, HTTP calls and
 //! SIPp. Every process started here is stopped by PID when its handle drops, every wait is
 //! bounded, and every address is on 127.0.0.0/8.
+//!
+//! For the call tests: [`rig`] (a server, the app's web server and an app), [`http`] (that
+//! web server: answer URL and event URL), [`ua`] and [`rtp`] (a test SIP phone with RTP),
+//! [`phone`] (SIPp as a registered phone).
 #![allow(dead_code)]
 
 pub mod http;

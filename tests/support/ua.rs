@@ -95,6 +95,7 @@ pub struct Dialog {
     pub remote_rtp: Option<SocketAddr>,
 }
 
+/// One SIP user agent: a user of the test domain on its own UDP port.
 pub struct Ua {
     pub user: String,
     password: String,
@@ -200,11 +201,7 @@ impl Ua {
     fn first_time(&mut self, msg: &Message, src: SocketAddr) -> bool {
         match msg {
             Message::Request(r) => {
-                let branch = r
-                    .top_via()
-                    .ok()
-                    .and_then(|v| v.branch().map(str::to_string));
-                let key = format!("{:?} {:?} {:?}", r.call_id(), r.cseq().ok(), branch);
+                let key = request_key(r);
                 match self.requests.get(&key) {
                     None => {
                         self.requests.insert(key, None);
@@ -523,18 +520,7 @@ impl Ua {
             r.body = body.into_bytes().into();
         }
         self.send(&r.encode(), inc.src);
-        let branch = inc
-            .req
-            .top_via()
-            .ok()
-            .and_then(|v| v.branch().map(str::to_string));
-        let key = format!(
-            "{:?} {:?} {:?}",
-            inc.req.call_id(),
-            inc.req.cseq().ok(),
-            branch
-        );
-        self.requests.insert(key, Some(r));
+        self.requests.insert(request_key(&inc.req), Some(r));
     }
 
     /// 200 with SDP to a ringing INVITE, then its ACK: the dialog.
@@ -605,6 +591,15 @@ impl Head {
 fn contact_uri(h: &engine::sip::message::Headers) -> Option<String> {
     let v = h.get(&HeaderName::Contact)?;
     NameAddr::parse(v).ok().map(|a| a.uri.to_string())
+}
+
+/// A request's transaction as a retransmission shows it: Call-ID, CSeq and top branch.
+fn request_key(r: &Request) -> String {
+    let branch = r
+        .top_via()
+        .ok()
+        .and_then(|v| v.branch().map(str::to_string));
+    format!("{:?} {:?} {branch:?}", r.call_id(), r.cseq().ok())
 }
 
 /// `realm`, `nonce`, `qop`... of a challenge, quotes removed.
