@@ -1,14 +1,19 @@
 //! The shells: actix actors and tokio tasks that do ringmaster's I/O around the sans-IO cores.
 //!
 //! [`Engine::start`] opens the store, loads the secrets, binds the SIP sockets on a dedicated
-//! arbiter (thread) with the SIP actor, restores live registrations, and returns a handle the
-//! HTTP API uses. Must be called inside a running actix `System`.
+//! arbiter (thread) with the SIP actor, restores live registrations, starts the webhook outbox
+//! (reloading what is pending), and returns a handle the HTTP API and the call path use. Must
+//! be called inside a running actix `System`.
 
+pub mod cdrs;
 pub mod directory;
 mod keys;
+pub mod numbers;
+pub mod outbox;
 pub mod registration;
 pub mod sip;
 pub mod transport;
+pub mod trunks;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -18,10 +23,14 @@ use std::time::Duration;
 use actix::prelude::*;
 use serde::Serialize;
 
+pub use cdrs::CdrService;
 pub use directory::DirectoryService;
 pub use keys::KeyError;
+pub use numbers::NumberService;
+pub use outbox::{Outbox, OutboxConfig, OutboxStartError};
 use sip::{unix_now, SipActor};
 use transport::{Bound, Sockets};
+pub use trunks::{TrunkCredentials, TrunkService};
 
 use crate::config::Settings;
 use crate::directory::seal::Sealer;
@@ -57,6 +66,8 @@ pub enum StartError {
     Setting(String),
     #[error("the SIP thread stopped during start-up")]
     SipThread,
+    #[error(transparent)]
+    Outbox(#[from] OutboxStartError),
 }
 
 /// A live binding as the admin API and CLI show it.
@@ -87,6 +98,14 @@ pub struct Engine {
     pub sip_advertised: SocketAddr,
     pub admin_token: String,
     pub domains: Domains,
+    /// Carriers: admin writes and the call path's lookups.
+    pub trunks: TrunkService,
+    /// Apps' phone numbers: admin writes and the call path's lookup.
+    pub numbers: NumberService,
+    /// Reading CDRs back (they are written through `outbox`).
+    pub cdrs: CdrService,
+    /// Live events and CDRs to apps' event URLs.
+    pub outbox: Outbox,
     store: Arc<dyn Store>,
     commit: GroupCommit,
 }
@@ -208,8 +227,16 @@ impl Engine {
             sealer,
             sip.clone(),
         );
+        let trunks = TrunkService::new(store.clone(), commit.clone(), dir.clone())?;
+        let numbers = NumberService::new(store.clone(), commit.clone());
+        let cdrs = CdrService::new(store.clone());
+        let outbox = Outbox::start(store.clone(), commit.clone(), OutboxConfig::default())?;
         Ok(Engine {
             directory,
+            trunks,
+            numbers,
+            cdrs,
+            outbox,
             sip,
             sip_bound: bound,
             sip_advertised: advertised,
