@@ -48,8 +48,8 @@ impl NumberService {
         self.store.numbers(app).map_err(store_err)
     }
 
-    /// Unassigns a number; answers once durable.
-    pub async fn delete(&self, number: &str) -> Result<(), NumberError> {
+    /// Unassigns a number; answers, with the number as stored, once durable.
+    pub async fn delete(&self, number: &str) -> Result<String, NumberError> {
         let digits = normalize(number).map_err(|_| NumberError::NoSuchNumber)?;
         match self.store.delete_number(&digits) {
             Ok(()) => {}
@@ -58,7 +58,7 @@ impl NumberService {
         }
         self.commit.sync().await.map_err(store_err)?;
         tracing::info!(number = %digits, "number deleted");
-        Ok(())
+        Ok(digits)
     }
 
     /// The app that owns `number` (as a call's `To` user carries it: `+` optional). `Ok(None)`
@@ -106,7 +106,7 @@ mod tests {
         assert_eq!(svc.app_for_number("14155550109"), Ok(None));
         assert_eq!(svc.app_for_number("alice"), Ok(None));
         assert_eq!(svc.list(Some(AppId(7))).unwrap(), [n]);
-        svc.delete("+14155550100").await.unwrap();
+        assert_eq!(svc.delete("+14155550100").await.unwrap(), "14155550100");
         assert_eq!(
             svc.delete("14155550100").await,
             Err(NumberError::NoSuchNumber)
