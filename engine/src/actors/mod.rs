@@ -27,7 +27,7 @@ pub use cdrs::CdrService;
 pub use directory::DirectoryService;
 pub use keys::KeyError;
 pub use numbers::NumberService;
-pub use outbox::{Outbox, OutboxConfig, OutboxStartError};
+pub use outbox::{Accepted, Outbox, OutboxConfig, OutboxError, OutboxStartError, Receipt};
 use sip::{unix_now, SipActor};
 use transport::{Bound, Sockets};
 pub use trunks::{TrunkCredentials, TrunkService};

@@ -106,11 +106,12 @@ impl TrunkService {
 
     /// Adds a trunk; answers once it is durable.
     pub async fn add(&self, new: NewTrunk) -> Result<Trunk, TrunkError> {
-        let sealed = match &new.password {
-            Some(p) => Some(self.sealer()?.seal(SEAL_DOMAIN, &new.name, p, &mut OsRng)),
-            None => None,
-        };
-        let trunk = build_trunk(&new, sealed, unix_now())?;
+        // Validate first: a refused request must not create the key file.
+        let mut trunk = build_trunk(&new, None, unix_now())?;
+        if let Some(p) = &new.password {
+            trunk.sealed_password =
+                Some(self.sealer()?.seal(SEAL_DOMAIN, &trunk.name, p, &mut OsRng));
+        }
         let _writes = self.writes.lock().await;
         for other in self.current().iter() {
             if let Some(ip) = trunk
@@ -211,6 +212,14 @@ mod tests {
         let commit = GroupCommit::start(store.clone()).unwrap();
         let svc = TrunkService::new(store.clone(), commit, dir.path().to_path_buf()).unwrap();
 
+        assert!(matches!(
+            svc.add(new("bad name", &[], Some("hunter22"))).await,
+            Err(TrunkError::InvalidName(_))
+        ));
+        assert!(
+            !dir.path().join("password.key").exists(),
+            "no key for a refused request"
+        );
         let t = svc
             .add(new("carrier", &["192.0.2.1"], Some("hunter22")))
             .await

@@ -217,11 +217,13 @@ impl Worker {
         })
     }
 
-    /// Deletes a delivery the caps pushed out, and says so.
+    /// Deletes a delivery the caps pushed out, and says so. Outside a reload this is always
+    /// the oldest idle event; at a reload (caps lowered since) it may be a CDR's webhook, whose
+    /// CDR stays in the CDR store.
     fn dropped(&self, evicted: Option<Delivery>) {
         let Some(d) = evicted else { return };
         tracing::error!(delivery = %d.id, appid = %d.app, call = ?d.call, kind = ?d.kind,
-            "webhook outbox full: dropped the oldest pending event");
+            "webhook outbox full: dropped a pending delivery (the oldest event)");
         if let Err(e) = self.store.delete_delivery(d.seq) {
             tracing::error!(error = %e, delivery = %d.id, "webhook outbox: cannot delete a dropped delivery");
         }
