@@ -32,7 +32,7 @@ pub enum AppCommand {
     Delete { appid: u64 },
 }
 
-struct Client {
+pub(super) struct Client {
     base: String,
     token: String,
     http: reqwest::Client,
@@ -40,7 +40,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(o: &ClientOpts) -> anyhow::Result<Client> {
+    pub(super) fn new(o: &ClientOpts) -> anyhow::Result<Client> {
         let token = match std::env::var("RINGMASTER_ADMIN_TOKEN") {
             Ok(t) if !t.is_empty() => t,
             _ => {
@@ -66,7 +66,7 @@ impl Client {
         })
     }
 
-    fn call(
+    pub(super) fn call(
         &self,
         method: reqwest::Method,
         path: &str,

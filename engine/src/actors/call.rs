@@ -39,6 +39,7 @@ pub struct CallEnv {
     pub http: reqwest::Client,
     pub store: Arc<dyn Store>,
     pub reports: Arc<dyn ReportSink>,
+    pub trunks: super::TrunkService,
     /// Our Contact for dialogs.
     pub contact: String,
     /// Total time allowed for the answer URL (connect timeout is in the client).
@@ -133,12 +134,21 @@ impl CallActor {
                 } => self.fetch(ctx, fetch_id, url, body),
                 Output::Resolve { ring, targets } => {
                     tracing::debug!(call = %self.call.cmiuuid(), ring = ring.0, targets = targets.len(), "resolving");
-                    let results = targets
-                        .into_iter()
-                        .map(|(id, d)| (id, self.resolve(&d)))
-                        .collect();
-                    self.call
-                        .handle(Instant::now(), wall_ms(), Input::Resolved { ring, results });
+                    let (store, trunks, domain) = (
+                        self.env.store.clone(),
+                        self.env.trunks.clone(),
+                        self.app.domain.clone(),
+                    );
+                    let fut = async move {
+                        let mut results = Vec::with_capacity(targets.len());
+                        for (id, d) in targets {
+                            results.push((id, resolve(&d, store.as_ref(), &trunks, &domain).await));
+                        }
+                        results
+                    };
+                    ctx.spawn(fut.into_actor(self).map(move |results, act, ctx| {
+                        act.input(ctx, Input::Resolved { ring, results })
+                    }));
                 }
                 Output::StartFork { ring, branches } => {
                     tracing::debug!(call = %self.call.cmiuuid(), ring = ring.0, branches = branches.len(), "ringing");
@@ -230,66 +240,6 @@ impl CallActor {
         );
     }
 
-    /// Where a target can be reached right now.
-    fn resolve(&self, d: &Destination) -> Resolution {
-        match d {
-            Destination::SipUser(user) => {
-                let aor = Aor::new(user.clone(), &self.app.domain);
-                let now = wall_ms() / 1000;
-                let bindings = self.env.store.bindings(&aor).unwrap_or_default();
-                let contacts: Vec<Contact> = bindings
-                    .into_iter()
-                    .filter(|b| b.expires_at > now)
-                    .filter_map(|b| {
-                        Some(Contact {
-                            uri: Uri::parse(&b.contact).ok()?,
-                            to: format!("<sip:{}@{}>", aor.user, aor.domain),
-                            peer: Peer {
-                                transport: b.transport,
-                                addr: b.source,
-                                conn: None,
-                            },
-                        })
-                    })
-                    .collect();
-                if contacts.is_empty() {
-                    Resolution::NotRegistered
-                } else {
-                    Resolution::Contacts(contacts)
-                }
-            }
-            Destination::SipUri(text) => match Uri::parse(text) {
-                Ok(Uri::Sip(u)) => match u.host.ip() {
-                    Some(ip) => {
-                        let transport = match u.transport_param().as_deref() {
-                            Some("tcp") => Transport::Tcp,
-                            _ => Transport::Udp,
-                        };
-                        let addr = std::net::SocketAddr::new(ip, u.port.unwrap_or(5060));
-                        Resolution::Contacts(vec![Contact {
-                            uri: Uri::Sip(u.clone()),
-                            to: format!("<{u}>"),
-                            peer: Peer {
-                                transport,
-                                addr,
-                                conn: None,
-                            },
-                        }])
-                    }
-                    // Host names need DNS (RFC 3263), not done yet.
-                    None => Resolution::Unroutable(502),
-                },
-                _ => Resolution::Unroutable(416),
-            },
-            Destination::Pstn(number) => self.trunk_contact(number),
-            Destination::Agent(_) => Resolution::Unroutable(404),
-        }
-    }
-
-    fn trunk_contact(&self, _number: &str) -> Resolution {
-        Resolution::Unroutable(503)
-    }
-
     fn route(&mut self, call_id: &str, leg: LegId, ctx: &mut Context<Self>) {
         self.dialogs.push(call_id.to_string());
         self.env.sip.do_send(RouteDialog {
@@ -298,6 +248,111 @@ impl CallActor {
             owner: ctx.address().recipient(),
         });
     }
+}
+
+/// Where a target can be reached right now: a SIP user's live registrations (from the
+/// store, which every REGISTER updates before its 200), a SIP URI with an IP host, or a number
+/// through the first trunk (by name), its host resolved if it is a name.
+async fn resolve(
+    d: &Destination,
+    store: &dyn Store,
+    trunks: &super::TrunkService,
+    domain: &str,
+) -> Resolution {
+    match d {
+        Destination::SipUser(user) => {
+            let aor = Aor::new(user.clone(), domain);
+            let now = wall_ms() / 1000;
+            let contacts: Vec<Contact> = store
+                .bindings(&aor)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|b| b.expires_at > now)
+                .filter_map(|b| {
+                    Some(Contact {
+                        uri: Uri::parse(&b.contact).ok()?,
+                        to: format!("<sip:{}@{}>", aor.user, aor.domain),
+                        peer: Peer {
+                            transport: b.transport,
+                            addr: b.source,
+                            conn: None,
+                        },
+                    })
+                })
+                .collect();
+            if contacts.is_empty() {
+                Resolution::NotRegistered
+            } else {
+                Resolution::Contacts(contacts)
+            }
+        }
+        Destination::SipUri(text) => match Uri::parse(text) {
+            Ok(Uri::Sip(u)) => {
+                let transport = match u.transport_param().as_deref() {
+                    Some("tcp") => Transport::Tcp,
+                    _ => Transport::Udp,
+                };
+                let host = u.host.to_string();
+                match lookup(host.trim_matches(['[', ']']), u.port.unwrap_or(5060)).await {
+                    Some(addr) => Resolution::Contacts(vec![Contact {
+                        uri: Uri::Sip(u.clone()),
+                        to: format!("<{u}>"),
+                        peer: Peer {
+                            transport,
+                            addr,
+                            conn: None,
+                        },
+                    }]),
+                    None => Resolution::Unroutable(502),
+                }
+            }
+            _ => Resolution::Unroutable(416),
+        },
+        Destination::Pstn(number) => {
+            let Some(trunk) = trunks.list().into_iter().next() else {
+                tracing::warn!(number, "no trunk configured for a PSTN number");
+                return Resolution::Unroutable(503);
+            };
+            let Some(digits) = crate::call::admission::as_number(number) else {
+                return Resolution::Unroutable(484);
+            };
+            let Some(addr) = lookup(&trunk.host, trunk.port).await else {
+                tracing::warn!(trunk = %trunk.name, host = %trunk.host, "trunk host does not resolve");
+                return Resolution::Unroutable(502);
+            };
+            let host = if trunk.host.contains(':') {
+                format!("[{}]", trunk.host)
+            } else {
+                trunk.host.clone()
+            };
+            let tp = if trunk.transport == Transport::Tcp {
+                ";transport=tcp"
+            } else {
+                ""
+            };
+            match Uri::parse(&format!("sip:{digits}@{host}:{}{tp}", trunk.port)) {
+                Ok(uri) => Resolution::Contacts(vec![Contact {
+                    uri,
+                    to: format!("<sip:{digits}@{host}>"),
+                    peer: Peer {
+                        transport: trunk.transport,
+                        addr,
+                        conn: None,
+                    },
+                }]),
+                Err(_) => Resolution::Unroutable(502),
+            }
+        }
+        Destination::Agent(_) => Resolution::Unroutable(404),
+    }
+}
+
+/// An IP literal, or the first address a name resolves to (RFC 3263 SRV/NAPTR not done).
+async fn lookup(host: &str, port: u16) -> Option<std::net::SocketAddr> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Some(std::net::SocketAddr::new(ip, port));
+    }
+    tokio::net::lookup_host((host, port)).await.ok()?.next()
 }
 
 async fn post_for_script(
@@ -366,8 +421,11 @@ impl Actor for CallActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let a = self.a_call_id.clone();
-        self.route(&a, LegId::A, ctx);
+        // An inbound call's A dialog is known now; a placed call's once A answers.
+        if !self.a_call_id.is_empty() {
+            let a = self.a_call_id.clone();
+            self.route(&a, LegId::A, ctx);
+        }
         self.drain(ctx);
     }
 }

@@ -2,12 +2,11 @@
 //! events and CDRs (`webhook::LiveEvent`, `store::Cdr`), numbered per call so the receiver can
 //! order and de-duplicate them.
 
-use std::sync::Arc;
-
 use super::call::ReportSink;
+use super::outbox::{Outbox, OutboxError};
 use crate::call::report::{self, EventStatus as Status, LegCdr, LegEvent, Report, Side};
 use crate::call::LegId;
-use crate::store::{App, CallUuid, Cdr, CdrKind, CdrStatus, Direction, Leg, Store};
+use crate::store::{App, CallUuid, Cdr, CdrKind, CdrStatus, Direction, Leg};
 use crate::webhook::event::EventTag;
 use crate::webhook::{EventError, EventStatus, LiveEvent};
 
@@ -148,38 +147,39 @@ pub fn cdr(app: &App, cmiuuid: &str, c: &LegCdr) -> Cdr {
     }
 }
 
-/// Stores every CDR and logs every event (the outbox, once started, also delivers them to
-/// the app's event URL).
-pub struct StoreReports {
-    store: Arc<dyn Store>,
+/// Delivers a call's reports: CDRs stored and, like live events, queued for the app's event
+/// URL in the signed outbox.
+pub struct AppReports {
+    outbox: Outbox,
 }
 
-impl StoreReports {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        StoreReports { store }
+impl AppReports {
+    pub fn new(outbox: Outbox) -> Self {
+        AppReports { outbox }
     }
 }
 
-impl ReportSink for StoreReports {
+impl ReportSink for AppReports {
     fn deliver(&self, app: &App, cmiuuid: &str, seq: u64, r: &Report) {
-        match r {
-            Report::Cdr(c) => {
-                let cdr = cdr(app, cmiuuid, c);
-                if let Err(e) = self.store.insert_cdr(&cdr, None) {
-                    tracing::error!(call = cmiuuid, error = %e, "CDR not stored");
-                }
-            }
-            Report::Event(e) => {
-                tracing::info!(call = cmiuuid, seq, leg = %leg_id(e.leg), status = e.status.as_str(), cause = ?e.cause, "call event");
-            }
+        let result = match r {
+            Report::Cdr(c) => self.outbox.enqueue_cdr(app, &cdr(app, cmiuuid, c)),
+            Report::Event(e) => self
+                .outbox
+                .enqueue_event(app, &live_event(app, cmiuuid, seq, e)),
             Report::ScriptError {
                 code,
                 path,
                 message,
-                ..
+                at_ms,
             } => {
-                tracing::warn!(call = cmiuuid, seq, code, path, message, "script error");
+                tracing::warn!(call = cmiuuid, code, path, message, "script error");
+                let ev = error_event(app, cmiuuid, seq, code, path, message, *at_ms);
+                self.outbox.enqueue_event(app, &ev)
             }
+        };
+        match result {
+            Ok(_) | Err(OutboxError::NoEventUrl) => {}
+            Err(e) => tracing::error!(call = cmiuuid, seq, error = %e, "report not queued"),
         }
     }
 }

@@ -27,6 +27,12 @@ impl Call {
     }
 
     pub(super) fn on_resolved(&mut self, ring: RingId, results: Vec<(TargetId, Resolution)>) {
+        if self.is_a_ring(ring) {
+            if let Some((_, r)) = results.into_iter().next() {
+                self.on_a_resolved(ring, r);
+            }
+            return;
+        }
         if self.ending {
             return;
         }
@@ -53,7 +59,12 @@ impl Call {
                     for c in contacts {
                         let leg = LegId(self.next_leg);
                         self.next_leg += 1;
-                        let invite = self.branch_invite(&caller, &target, &c);
+                        let body = self
+                            .plan
+                            .as_ref()
+                            .and_then(|p| p.offer_to_b())
+                            .unwrap_or_default();
+                        let invite = self.invite_with(&caller, &target, &c, body);
                         let to = display_target(&target);
                         let record = LegRecord::new(
                             leg,
@@ -102,8 +113,14 @@ impl Call {
         }
     }
 
-    /// The INVITE of one branch: our caller id, the target, our Contact, B's offer.
-    fn branch_invite(&mut self, caller: &str, target: &Target, c: &Contact) -> Request {
+    /// The INVITE of one branch: our caller id, the target, our Contact, the offer.
+    pub(super) fn invite_with(
+        &mut self,
+        caller: &str,
+        target: &Target,
+        c: &Contact,
+        body: bytes::Bytes,
+    ) -> Request {
         let mut h = Headers::with_capacity(12);
         let tag = new_token(&mut self.rng, 12);
         h.push(
@@ -131,11 +148,6 @@ impl Call {
         for extra in &target.headers {
             h.push(header(&extra.name), extra.value.clone());
         }
-        let body = self
-            .plan
-            .as_ref()
-            .and_then(|p| p.offer_to_b())
-            .unwrap_or_default();
         if !body.is_empty() {
             h.push(HeaderName::ContentType, "application/sdp");
         }
@@ -148,6 +160,9 @@ impl Call {
     }
 
     pub(super) fn on_fork(&mut self, ring: RingId, event: ForkEvent) {
+        if self.is_a_ring(ring) {
+            return self.on_a_fork(ring, event);
+        }
         match event {
             ForkEvent::Ringing { leg, target, .. } => {
                 if let Some(b) = self.b_legs.get_mut(&leg) {
@@ -204,15 +219,7 @@ impl Call {
                 }
             }
             ForkEvent::LegEnded { leg, status, .. } => {
-                let cause = match status {
-                    487 => "cancelled",
-                    486 | 600 => "busy",
-                    603 => "declined",
-                    408 | 480 => "no-answer",
-                    200 => "cancelled",
-                    _ => "failed",
-                };
-                self.end_b(leg, cause, Some(status));
+                self.end_b(leg, cause_of(status), Some(status))
             }
             ForkEvent::TargetFailed { target, status } => {
                 if !self.ending {
@@ -301,6 +308,17 @@ impl Call {
         for r in reports {
             self.report(r);
         }
+    }
+}
+
+/// The cause reported for a leg that ended with `status` before it was bridged.
+pub(super) fn cause_of(status: u16) -> &'static str {
+    match status {
+        487 | 200 => "cancelled",
+        486 | 600 => "busy",
+        603 => "declined",
+        408 | 480 => "no-answer",
+        _ => "failed",
     }
 }
 
