@@ -361,3 +361,17 @@ fn a_placed_call_that_is_not_answered_ends_with_its_cdr() {
         rig.log
     );
 }
+
+#[test]
+fn early_media_from_a_b_leg_reaches_the_ringing_caller() {
+    let mut rig = Rig::inbound(&[("bob", &[1])], None);
+    rig.answer_url(r#"[{"action":"connect","call":[{"type":"sip","user":"bob"}]}]"#);
+    rig.b(1, 183);
+    assert_eq!(rig.sip(), ["A<-180", "B1<-INVITE", "A<-183"]);
+    assert!(
+        rig.media.contains(&"Bridge".to_string()),
+        "relayed before the answer"
+    );
+    rig.b(1, 200);
+    assert_eq!(rig.sip()[3..], ["B1<-ACK", "A<-200"]);
+}

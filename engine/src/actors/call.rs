@@ -13,7 +13,7 @@ use pcmo::action::connect::targets::Destination;
 use super::fork::{CancelTargets, ForkActor};
 use super::sip::routes::{CallSignal, RequestKey, TxOutcome, TxReport};
 use super::sip::{CallEnded, Respond, RouteDialog, SendAck, SendRequest, SipActor};
-use crate::call::fork::ForkEvent;
+use crate::call::fork::{ClientAuth, ForkEvent};
 use crate::call::report::Report;
 use crate::call::{Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId};
 use crate::media::{Leg, MediaControl, MediaEngine};
@@ -24,8 +24,16 @@ use crate::store::{App, Store};
 
 /// Where a call's reports go (the app's event URL through the outbox, the CDR store).
 pub trait ReportSink: Send + Sync + 'static {
-    /// `seq` numbers the call's reports from 1, in the order the call made them.
-    fn deliver(&self, app: &App, cmiuuid: &str, seq: u64, report: &Report);
+    /// `seq` numbers the call's reports from 1, in the order the call made them;
+    /// `request_id` is the REST request that placed the call, if one did.
+    fn deliver(&self, app: &App, call: &CallRef<'_>, seq: u64, report: &Report);
+}
+
+/// Which call a report is about.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRef<'a> {
+    pub cmiuuid: &'a str,
+    pub request_id: Option<&'a str>,
 }
 
 /// Largest answer/action URL body read (the PCMO limit).
@@ -173,9 +181,13 @@ impl CallActor {
                 }
                 Output::Report(r) => {
                     self.reports_sent += 1;
+                    let call = CallRef {
+                        cmiuuid: self.call.cmiuuid(),
+                        request_id: self.call.request_id(),
+                    };
                     self.env
                         .reports
-                        .deliver(&self.app, self.call.cmiuuid(), self.reports_sent, &r);
+                        .deliver(&self.app, &call, self.reports_sent, &r);
                 }
                 Output::Finished => {
                     self.env.sip.do_send(CallEnded {
@@ -277,6 +289,7 @@ async fn resolve(
                             addr: b.source,
                             conn: None,
                         },
+                        auth: None,
                     })
                 })
                 .collect();
@@ -302,6 +315,7 @@ async fn resolve(
                             addr,
                             conn: None,
                         },
+                        auth: None,
                     }]),
                     None => Resolution::Unroutable(502),
                 }
@@ -330,6 +344,15 @@ async fn resolve(
             } else {
                 ""
             };
+            // A carrier that challenges our INVITEs gets the trunk's credentials.
+            let auth = trunks
+                .credentials(&trunk)
+                .ok()
+                .flatten()
+                .map(|c| ClientAuth {
+                    username: c.username,
+                    password: c.password,
+                });
             match Uri::parse(&format!("sip:{digits}@{host}:{}{tp}", trunk.port)) {
                 Ok(uri) => Resolution::Contacts(vec![Contact {
                     uri,
@@ -339,6 +362,7 @@ async fn resolve(
                         addr,
                         conn: None,
                     },
+                    auth,
                 }]),
                 Err(_) => Resolution::Unroutable(502),
             }

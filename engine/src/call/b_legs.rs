@@ -90,6 +90,7 @@ impl Call {
                             target: target_id,
                             invite,
                             peer: c.peer,
+                            auth: c.auth.clone(),
                         });
                     }
                 }
@@ -164,7 +165,11 @@ impl Call {
             return self.on_a_fork(ring, event);
         }
         match event {
-            ForkEvent::Ringing { leg, target, .. } => {
+            ForkEvent::Ringing {
+                leg,
+                target,
+                response,
+            } => {
                 if let Some(b) = self.b_legs.get_mut(&leg) {
                     if !b.record.ringing {
                         b.record.ringing = true;
@@ -173,6 +178,9 @@ impl Call {
                                 .event(EventStatus::Ringing, self.wall_ms, &self.extra_params);
                         self.report(ev);
                     }
+                }
+                if response.status == 183 && !response.body.is_empty() {
+                    self.early_media(leg, &response);
                 }
                 if !self.ending {
                     self.events
@@ -239,6 +247,50 @@ impl Call {
                 }
             }
         }
+    }
+
+    /// A B leg sends early media (183 with SDP) while the caller still rings: the caller gets
+    /// a 183 with that SDP re-anchored on our ports, and the relay bridges at once, so a
+    /// carrier's announcement or ringback tone reaches the caller. The first such leg wins.
+    fn early_media(&mut self, leg: LegId, response: &crate::sip::message::Response) {
+        let ringing = self.a_state == super::core::AState::Ringing;
+        let Some(inb) = self.inbound.clone() else {
+            return;
+        };
+        if !ringing || self.early.is_some() || self.ending {
+            return;
+        }
+        let Some(Ok(((rtp, rtcp), pts, to_a))) =
+            self.plan.as_mut().map(|p| p.on_b_answer(&response.body))
+        else {
+            return;
+        };
+        self.early = Some(leg);
+        self.media(crate::media::Command::SetRemote {
+            leg: crate::media::Leg::B,
+            rtp,
+            rtcp,
+        });
+        self.media(crate::media::Command::SetPayloadTypes {
+            leg: crate::media::Leg::B,
+            allowed: pts,
+        });
+        self.media(crate::media::Command::OpenLatchWindow {
+            leg: crate::media::Leg::B,
+        });
+        self.media(crate::media::Command::Bridge);
+        let mut progress = crate::sip::message::response_to(&inb.invite, 183, Some(&self.a_tag));
+        progress
+            .headers
+            .push(HeaderName::Contact, self.setup.contact.clone());
+        progress
+            .headers
+            .push(HeaderName::ContentType, "application/sdp");
+        progress.body = to_a;
+        self.out.push_back(Output::Respond {
+            tx: inb.tx,
+            response: progress,
+        });
     }
 
     /// The script gives up these targets: stop the ringing ones, hang up answered ones.

@@ -65,6 +65,8 @@ pub struct Contact {
     /// The To header value.
     pub to: String,
     pub peer: Peer,
+    /// Credentials for a server that challenges (a trunk's).
+    pub auth: Option<super::fork::ClientAuth>,
 }
 
 /// Why the answer URL gave no script.
@@ -317,6 +319,8 @@ pub struct Call {
     pub(super) rings: HashMap<RingId, RingState>,
     pub(super) b_legs: HashMap<LegId, BLeg>,
     pub(super) bridged: Option<LegId>,
+    /// The B leg whose early media (183 with SDP) the ringing caller hears.
+    pub(super) early: Option<LegId>,
     pub(super) extra_params: Option<String>,
     pub(super) last_outcome: Option<ConnectOutcome>,
     pub(super) ending: bool,
@@ -392,6 +396,7 @@ impl Call {
             rings: HashMap::new(),
             b_legs: HashMap::new(),
             bridged: None,
+            early: None,
             extra_params: None,
             last_outcome: None,
             ending: false,
@@ -470,6 +475,11 @@ impl Call {
 
     pub fn cmiuuid(&self) -> &str {
         &self.setup.cmiuuid
+    }
+
+    /// The REST request that placed this call, if one did.
+    pub fn request_id(&self) -> Option<&str> {
+        self.outbound.as_ref().map(|o| o.call.request_id.as_str())
     }
 
     pub fn handle(&mut self, now: Instant, wall_ms: u64, input: Input) {

@@ -103,6 +103,7 @@ impl Call {
                 target: A_TARGET,
                 invite: self.invite_with(&caller, &target, c, body.clone()),
                 peer: c.peer,
+                auth: c.auth.clone(),
             })
             .take(1) // One dialog per leg: the A leg rings its first contact only.
             .collect();

@@ -292,6 +292,7 @@ impl Rig {
                             uri: Uri::parse(&format!("sip:{u}@198.51.100.{n}:5060")).unwrap(),
                             to: format!("<sip:{u}@test.local>"),
                             peer: Peer::udp(format!("198.51.100.{n}:5060").parse().unwrap()),
+                            auth: None,
                         })
                         .collect(),
                 ),
@@ -301,6 +302,7 @@ impl Rig {
                 uri: Uri::parse(&format!("sip:{n}@192.0.2.200:5060")).unwrap(),
                 to: format!("<sip:{n}@192.0.2.200>"),
                 peer: Peer::udp("192.0.2.200:5060".parse().unwrap()),
+                auth: None,
             }]),
             _ => Resolution::Unroutable(404),
         }
@@ -354,9 +356,11 @@ impl Rig {
         let mut r = response_to(&invite, status, Some(&format!("bt{n}")));
         r.headers
             .push(HeaderName::Contact, format!("<sip:b@198.51.100.{n}:5060>"));
-        if status == 200 {
+        if status == 200 || status == 183 {
             r.headers.push(HeaderName::ContentType, "application/sdp");
             r.body = Bytes::from(b_sdp(n));
+        }
+        if status == 200 {
             self.answers.insert(leg, r.clone());
         }
         let ring = self.ring_of[&leg];

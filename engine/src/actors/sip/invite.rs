@@ -134,6 +134,22 @@ impl SipActor {
                 limit = deps.max_calls_per_app,
                 "app call limit reached; 503"
             );
+            // The app hears about the refused call as an error event of a call that never was.
+            let refused = crate::directory::new_secret(&mut rand::thread_rng());
+            let call = crate::actors::call::CallRef {
+                cmiuuid: &refused,
+                request_id: None,
+            };
+            let problem = crate::call::report::Report::ScriptError {
+                code: "call_limit".into(),
+                path: String::new(),
+                message: format!(
+                    "{} concurrent calls: the limit is reached; the call got 503",
+                    deps.max_calls_per_app
+                ),
+                at_ms: super::super::call::wall_ms(),
+            };
+            deps.reports.deliver(&app, &call, 1, &problem);
             let mut r = reject_with(&req, 503, &tag, "call limit reached");
             r.headers.push(HeaderName::RetryAfter, "10");
             return self.respond(tx, r);
