@@ -6,6 +6,7 @@ pub mod endpoints;
 pub mod health;
 pub mod make_call;
 pub mod numbers;
+pub mod openapi;
 pub mod trunks;
 
 use actix_web::web;
@@ -19,4 +20,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     calls::configure(cfg);
     admin::configure(cfg);
     health::configure(cfg);
+    openapi::configure(cfg);
 }
