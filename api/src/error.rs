@@ -5,6 +5,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use engine::directory::number::NumberError;
+use engine::directory::trunk::TrunkError;
 use engine::directory::DirectoryError;
 use serde_json::json;
 
@@ -35,8 +37,30 @@ pub enum ApiError {
     NoSuchApp,
     #[error("Missing or wrong admin token")]
     Unauthorized,
+    /// The trunk's name, address, transport or credentials break a rule (the rule is in the
+    /// message).
+    #[error("{0}")]
+    InvalidTrunk(TrunkError),
+    #[error("A trunk with this name exists")]
+    TrunkExists,
+    #[error("{0} is already an allowed source IP of another trunk")]
+    IpInUse(std::net::IpAddr),
+    #[error("Trunk does not exist")]
+    TrunkMissing,
+    #[error("Invalid number: {0}")]
+    InvalidNumber(&'static str),
+    #[error("The number is already assigned")]
+    NumberExists,
+    #[error("Number does not exist")]
+    NumberMissing,
+    #[error("No call with this cmiuuid")]
+    CallMissing,
     #[error("Storage failure; nothing was changed")]
     Storage,
+    #[error("The PCMO script is not valid")]
+    InvalidScript(pcmo::Report),
+    #[error("The app's concurrent call limit is reached")]
+    CallLimit,
 }
 
 impl ApiError {
@@ -55,7 +79,17 @@ impl ApiError {
             ApiError::InvalidApp(_) => "invalid_app",
             ApiError::NoSuchApp => "app_not_found",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::InvalidTrunk(_) => "invalid_trunk",
+            ApiError::TrunkExists => "trunk_exists",
+            ApiError::IpInUse(_) => "ip_in_use",
+            ApiError::TrunkMissing => "trunk_not_found",
+            ApiError::InvalidNumber(_) => "invalid_number",
+            ApiError::NumberExists => "number_exists",
+            ApiError::NumberMissing => "number_not_found",
+            ApiError::CallMissing => "call_not_found",
             ApiError::Storage => "storage_failure",
+            ApiError::InvalidScript(_) => "invalid_pcmo",
+            ApiError::CallLimit => "call_limit",
         }
     }
 }
@@ -75,6 +109,33 @@ impl From<DirectoryError> for ApiError {
     }
 }
 
+impl From<TrunkError> for ApiError {
+    fn from(e: TrunkError) -> Self {
+        match e {
+            TrunkError::InvalidName(_)
+            | TrunkError::InvalidAddress(_)
+            | TrunkError::InvalidTransport
+            | TrunkError::InvalidCredentials(_) => ApiError::InvalidTrunk(e),
+            TrunkError::NameTaken => ApiError::TrunkExists,
+            TrunkError::IpTaken(ip) => ApiError::IpInUse(ip),
+            TrunkError::NoSuchTrunk => ApiError::TrunkMissing,
+            _ => ApiError::Storage,
+        }
+    }
+}
+
+impl From<NumberError> for ApiError {
+    fn from(e: NumberError) -> Self {
+        match e {
+            NumberError::Invalid(r) => ApiError::InvalidNumber(r),
+            NumberError::Taken => ApiError::NumberExists,
+            NumberError::NoSuchNumber => ApiError::NumberMissing,
+            NumberError::NoSuchApp => ApiError::NoSuchApp,
+            _ => ApiError::Storage,
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         let s = match self {
@@ -84,24 +145,37 @@ impl ResponseError for ApiError {
             | ApiError::UsernameMissing
             | ApiError::InvalidUsername(_)
             | ApiError::InvalidPassword(_)
-            | ApiError::InvalidApp(_) => 400,
+            | ApiError::InvalidApp(_)
+            | ApiError::InvalidTrunk(_)
+            | ApiError::InvalidNumber(_) => 400,
             ApiError::Unauthorized => 401,
-            ApiError::NoSuchApp => 404,
+            ApiError::NoSuchApp
+            | ApiError::TrunkMissing
+            | ApiError::NumberMissing
+            | ApiError::CallMissing => 404,
+            ApiError::TrunkExists | ApiError::IpInUse(_) | ApiError::NumberExists => 409,
             ApiError::TooLarge(_) => 413,
             // PIOPIY's own codes.
             ApiError::BadAppCredentials => 420,
             ApiError::MissingProperty(_) => 502,
             ApiError::Storage => 503,
+            ApiError::InvalidScript(_) => 400,
+            ApiError::CallLimit => 429,
         };
         StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        HttpResponse::build(status).json(json!({
+        let mut body = json!({
             "code": format!("cmi-{}", status.as_u16()),
             "error": self.code(),
             "msg": self.to_string(),
-        }))
+        });
+        // A script's problems, each with its code and JSON path (`pcmo check`'s report).
+        if let ApiError::InvalidScript(report) = self {
+            body["errors"] = serde_json::to_value(&report.errors).unwrap_or_default();
+        }
+        HttpResponse::build(status).json(body)
     }
 }

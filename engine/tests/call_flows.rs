@@ -296,3 +296,82 @@ fn in_dialog_requests_check_cseq_and_unknown_dialogs() {
     assert!(rig.sip().contains(&"A<-481"), "{:?}", rig.sip());
     assert_eq!(rig.a_invite().call_id(), Some("a-call"));
 }
+
+#[test]
+fn a_placed_call_dials_the_a_leg_first_then_runs_its_inline_script() {
+    let mut rig = Rig::outbound(
+        &[("bob", &[7]), ("carol", &[3])],
+        "bob",
+        r#"[{"action":"connect","call":[{"type":"sip","user":"carol"}]}]"#,
+    );
+    // The A leg is dialled with ringmaster's own offer on its A-side port.
+    assert_eq!(rig.sip(), ["A<-INVITE"]);
+    let offer = String::from_utf8(rig.invite_of(0).body.to_vec()).unwrap();
+    assert!(offer.contains("m=audio 30000 RTP/AVP 0 8 101"), "{offer}");
+    assert!(rig
+        .invite_of(0)
+        .headers
+        .get(&HeaderName::From)
+        .unwrap()
+        .starts_with("<sip:914471000000@test.local>"));
+    rig.b(0, 180);
+    rig.b(0, 200);
+    // Answered: ACKed, and the script rings carol with A's codecs on the B-side port.
+    assert_eq!(rig.sip()[1..], ["A<-ACK", "B1<-INVITE"]);
+    let to_b = String::from_utf8(rig.invite_of(1).body.to_vec()).unwrap();
+    assert!(to_b.contains("m=audio 30002 "), "{to_b}");
+    rig.b(1, 200);
+    assert!(
+        rig.log.contains(&"ev B1 out_bridged".to_string()),
+        "{:#?}",
+        rig.log
+    );
+    assert!(rig.media.contains(&"Bridge".to_string()));
+    // The A leg hangs up.
+    rig.b_bye(0);
+    rig.answer_pending(200);
+    assert!(rig.finished, "{:#?}", rig.log);
+    assert!(
+        rig.log
+            .contains(&"cdr A out_answered caller-hung-up".to_string()),
+        "{:#?}",
+        rig.log
+    );
+    ones(&rig);
+}
+
+#[test]
+fn a_placed_call_that_is_not_answered_ends_with_its_cdr() {
+    let mut rig = Rig::outbound(&[("bob", &[7])], "bob", r#"[{"action":"hangup"}]"#);
+    rig.b(0, 486);
+    assert!(rig.finished, "{:#?}", rig.log);
+    assert!(
+        rig.log.contains(&"cdr A out_missed busy".to_string()),
+        "{:#?}",
+        rig.log
+    );
+    ones(&rig);
+    let rig = Rig::outbound(&[], "nobody", r#"[{"action":"hangup"}]"#);
+    assert_eq!(rig.sip(), Vec::<&str>::new());
+    assert!(rig.finished);
+    assert!(
+        rig.log
+            .contains(&"cdr A out_missed not-registered".to_string()),
+        "{:#?}",
+        rig.log
+    );
+}
+
+#[test]
+fn early_media_from_a_b_leg_reaches_the_ringing_caller() {
+    let mut rig = Rig::inbound(&[("bob", &[1])], None);
+    rig.answer_url(r#"[{"action":"connect","call":[{"type":"sip","user":"bob"}]}]"#);
+    rig.b(1, 183);
+    assert_eq!(rig.sip(), ["A<-180", "B1<-INVITE", "A<-183"]);
+    assert!(
+        rig.media.contains(&"Bridge".to_string()),
+        "relayed before the answer"
+    );
+    rig.b(1, 200);
+    assert_eq!(rig.sip()[3..], ["B1<-ACK", "A<-200"]);
+}

@@ -19,6 +19,9 @@ pub enum AppCommand {
         /// The app's own SIP domain (default: the server's).
         #[arg(long)]
         domain: Option<String>,
+        /// A PCMO file run when the answer URL fails (down, slow, invalid script).
+        #[arg(long)]
+        fallback_pcmo: Option<std::path::PathBuf>,
         /// Print exactly one JSON object {"appid","secret","realm"}.
         #[arg(long)]
         json: bool,
@@ -32,7 +35,7 @@ pub enum AppCommand {
     Delete { appid: u64 },
 }
 
-struct Client {
+pub(super) struct Client {
     base: String,
     token: String,
     http: reqwest::Client,
@@ -40,7 +43,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(o: &ClientOpts) -> anyhow::Result<Client> {
+    pub(super) fn new(o: &ClientOpts) -> anyhow::Result<Client> {
         let token = match std::env::var("RINGMASTER_ADMIN_TOKEN") {
             Ok(t) if !t.is_empty() => t,
             _ => {
@@ -66,7 +69,7 @@ impl Client {
         })
     }
 
-    fn call(
+    pub(super) fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -104,12 +107,26 @@ pub fn app(o: ClientOpts, cmd: AppCommand) -> anyhow::Result<()> {
             answer_url,
             event_url,
             domain,
+            fallback_pcmo,
             json,
         } => {
+            let fallback = match fallback_pcmo {
+                Some(p) => Some(
+                    std::fs::read_to_string(&p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                ),
+                None => None,
+            };
             let v = c.call(
                 reqwest::Method::POST,
                 "/admin/v1/apps",
-                Some(json!({"name": name, "answer_url": answer_url, "event_url": event_url, "domain": domain})),
+                Some(json!({
+                    "name": name,
+                    "answer_url": answer_url,
+                    "event_url": event_url,
+                    "domain": domain,
+                    "fallback_pcmo": fallback,
+                })),
             )?;
             if json {
                 println!(

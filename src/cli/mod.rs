@@ -1,8 +1,10 @@
 //! Command-line parsing and dispatch.
 
 mod admin;
+mod number;
 mod pcmo;
 mod serve;
+mod trunk;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +54,20 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::AppCommand,
     },
+    /// Manage trunks (carriers).
+    Trunk {
+        #[command(flatten)]
+        client: ClientOpts,
+        #[command(subcommand)]
+        command: trunk::TrunkCommand,
+    },
+    /// Manage apps' phone numbers.
+    Number {
+        #[command(flatten)]
+        client: ClientOpts,
+        #[command(subcommand)]
+        command: number::NumberCommand,
+    },
     /// List live SIP registrations.
     Registrations {
         #[command(flatten)]
@@ -74,6 +90,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Serve(a) => serve::run(a).map(|_| ExitCode::SUCCESS),
         Command::App { client, command } => admin::app(client, command).map(|_| ExitCode::SUCCESS),
+        Command::Trunk { client, command } => {
+            trunk::run(client, command).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Number { client, command } => {
+            number::run(client, command).map(|_| ExitCode::SUCCESS)
+        }
         Command::Registrations { client, app, json } => {
             admin::registrations(client, app, json).map(|_| ExitCode::SUCCESS)
         }

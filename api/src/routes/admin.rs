@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn check_token(state: &State, req: &HttpRequest) -> Result<(), ApiError> {
+pub(crate) fn check_token(state: &State, req: &HttpRequest) -> Result<(), ApiError> {
     let given = req
         .headers()
         .get("authorization")
@@ -102,7 +102,7 @@ async fn list_apps(state: web::Data<State>, req: HttpRequest) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(json!({ "apps": apps })))
 }
 
-fn parse_appid(raw: &str) -> Result<AppId, ApiError> {
+pub(crate) fn parse_appid(raw: &str) -> Result<AppId, ApiError> {
     raw.parse::<u64>()
         .map(AppId)
         .map_err(|_| ApiError::InvalidProperty("appid", "must be a non-negative integer"))

@@ -13,7 +13,7 @@ use pcmo::action::connect::targets::Destination;
 use super::fork::{CancelTargets, ForkActor};
 use super::sip::routes::{CallSignal, RequestKey, TxOutcome, TxReport};
 use super::sip::{CallEnded, Respond, RouteDialog, SendAck, SendRequest, SipActor};
-use crate::call::fork::ForkEvent;
+use crate::call::fork::{ClientAuth, ForkEvent};
 use crate::call::report::Report;
 use crate::call::{Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId};
 use crate::media::{Leg, MediaControl, MediaEngine};
@@ -24,8 +24,16 @@ use crate::store::{App, Store};
 
 /// Where a call's reports go (the app's event URL through the outbox, the CDR store).
 pub trait ReportSink: Send + Sync + 'static {
-    /// `seq` numbers the call's reports from 1, in the order the call made them.
-    fn deliver(&self, app: &App, cmiuuid: &str, seq: u64, report: &Report);
+    /// `seq` numbers the call's reports from 1, in the order the call made them;
+    /// `request_id` is the REST request that placed the call, if one did.
+    fn deliver(&self, app: &App, call: &CallRef<'_>, seq: u64, report: &Report);
+}
+
+/// Which call a report is about.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRef<'a> {
+    pub cmiuuid: &'a str,
+    pub request_id: Option<&'a str>,
 }
 
 /// Largest answer/action URL body read (the PCMO limit).
@@ -39,6 +47,7 @@ pub struct CallEnv {
     pub http: reqwest::Client,
     pub store: Arc<dyn Store>,
     pub reports: Arc<dyn ReportSink>,
+    pub trunks: super::TrunkService,
     /// Our Contact for dialogs.
     pub contact: String,
     /// Total time allowed for the answer URL (connect timeout is in the client).
@@ -133,12 +142,21 @@ impl CallActor {
                 } => self.fetch(ctx, fetch_id, url, body),
                 Output::Resolve { ring, targets } => {
                     tracing::debug!(call = %self.call.cmiuuid(), ring = ring.0, targets = targets.len(), "resolving");
-                    let results = targets
-                        .into_iter()
-                        .map(|(id, d)| (id, self.resolve(&d)))
-                        .collect();
-                    self.call
-                        .handle(Instant::now(), wall_ms(), Input::Resolved { ring, results });
+                    let (store, trunks, domain) = (
+                        self.env.store.clone(),
+                        self.env.trunks.clone(),
+                        self.app.domain.clone(),
+                    );
+                    let fut = async move {
+                        let mut results = Vec::with_capacity(targets.len());
+                        for (id, d) in targets {
+                            results.push((id, resolve(&d, store.as_ref(), &trunks, &domain).await));
+                        }
+                        results
+                    };
+                    ctx.spawn(fut.into_actor(self).map(move |results, act, ctx| {
+                        act.input(ctx, Input::Resolved { ring, results })
+                    }));
                 }
                 Output::StartFork { ring, branches } => {
                     tracing::debug!(call = %self.call.cmiuuid(), ring = ring.0, branches = branches.len(), "ringing");
@@ -163,9 +181,13 @@ impl CallActor {
                 }
                 Output::Report(r) => {
                     self.reports_sent += 1;
+                    let call = CallRef {
+                        cmiuuid: self.call.cmiuuid(),
+                        request_id: self.call.request_id(),
+                    };
                     self.env
                         .reports
-                        .deliver(&self.app, self.call.cmiuuid(), self.reports_sent, &r);
+                        .deliver(&self.app, &call, self.reports_sent, &r);
                 }
                 Output::Finished => {
                     self.env.sip.do_send(CallEnded {
@@ -230,66 +252,6 @@ impl CallActor {
         );
     }
 
-    /// Where a target can be reached right now.
-    fn resolve(&self, d: &Destination) -> Resolution {
-        match d {
-            Destination::SipUser(user) => {
-                let aor = Aor::new(user.clone(), &self.app.domain);
-                let now = wall_ms() / 1000;
-                let bindings = self.env.store.bindings(&aor).unwrap_or_default();
-                let contacts: Vec<Contact> = bindings
-                    .into_iter()
-                    .filter(|b| b.expires_at > now)
-                    .filter_map(|b| {
-                        Some(Contact {
-                            uri: Uri::parse(&b.contact).ok()?,
-                            to: format!("<sip:{}@{}>", aor.user, aor.domain),
-                            peer: Peer {
-                                transport: b.transport,
-                                addr: b.source,
-                                conn: None,
-                            },
-                        })
-                    })
-                    .collect();
-                if contacts.is_empty() {
-                    Resolution::NotRegistered
-                } else {
-                    Resolution::Contacts(contacts)
-                }
-            }
-            Destination::SipUri(text) => match Uri::parse(text) {
-                Ok(Uri::Sip(u)) => match u.host.ip() {
-                    Some(ip) => {
-                        let transport = match u.transport_param().as_deref() {
-                            Some("tcp") => Transport::Tcp,
-                            _ => Transport::Udp,
-                        };
-                        let addr = std::net::SocketAddr::new(ip, u.port.unwrap_or(5060));
-                        Resolution::Contacts(vec![Contact {
-                            uri: Uri::Sip(u.clone()),
-                            to: format!("<{u}>"),
-                            peer: Peer {
-                                transport,
-                                addr,
-                                conn: None,
-                            },
-                        }])
-                    }
-                    // Host names need DNS (RFC 3263), not done yet.
-                    None => Resolution::Unroutable(502),
-                },
-                _ => Resolution::Unroutable(416),
-            },
-            Destination::Pstn(number) => self.trunk_contact(number),
-            Destination::Agent(_) => Resolution::Unroutable(404),
-        }
-    }
-
-    fn trunk_contact(&self, _number: &str) -> Resolution {
-        Resolution::Unroutable(503)
-    }
-
     fn route(&mut self, call_id: &str, leg: LegId, ctx: &mut Context<Self>) {
         self.dialogs.push(call_id.to_string());
         self.env.sip.do_send(RouteDialog {
@@ -298,6 +260,123 @@ impl CallActor {
             owner: ctx.address().recipient(),
         });
     }
+}
+
+/// Where a target can be reached right now: a SIP user's live registrations (from the
+/// store, which every REGISTER updates before its 200), a SIP URI with an IP host, or a number
+/// through the first trunk (by name), its host resolved if it is a name.
+async fn resolve(
+    d: &Destination,
+    store: &dyn Store,
+    trunks: &super::TrunkService,
+    domain: &str,
+) -> Resolution {
+    match d {
+        Destination::SipUser(user) => {
+            let aor = Aor::new(user.clone(), domain);
+            let now = wall_ms() / 1000;
+            let contacts: Vec<Contact> = store
+                .bindings(&aor)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|b| b.expires_at > now)
+                .filter_map(|b| {
+                    Some(Contact {
+                        uri: Uri::parse(&b.contact).ok()?,
+                        to: format!("<sip:{}@{}>", aor.user, aor.domain),
+                        peer: Peer {
+                            transport: b.transport,
+                            addr: b.source,
+                            conn: None,
+                        },
+                        auth: None,
+                    })
+                })
+                .collect();
+            if contacts.is_empty() {
+                Resolution::NotRegistered
+            } else {
+                Resolution::Contacts(contacts)
+            }
+        }
+        Destination::SipUri(text) => match Uri::parse(text) {
+            Ok(Uri::Sip(u)) => {
+                let transport = match u.transport_param().as_deref() {
+                    Some("tcp") => Transport::Tcp,
+                    _ => Transport::Udp,
+                };
+                let host = u.host.to_string();
+                match lookup(host.trim_matches(['[', ']']), u.port.unwrap_or(5060)).await {
+                    Some(addr) => Resolution::Contacts(vec![Contact {
+                        uri: Uri::Sip(u.clone()),
+                        to: format!("<{u}>"),
+                        peer: Peer {
+                            transport,
+                            addr,
+                            conn: None,
+                        },
+                        auth: None,
+                    }]),
+                    None => Resolution::Unroutable(502),
+                }
+            }
+            _ => Resolution::Unroutable(416),
+        },
+        Destination::Pstn(number) => {
+            let Some(trunk) = trunks.list().into_iter().next() else {
+                tracing::warn!(number, "no trunk configured for a PSTN number");
+                return Resolution::Unroutable(503);
+            };
+            let Some(digits) = crate::call::admission::as_number(number) else {
+                return Resolution::Unroutable(484);
+            };
+            let Some(addr) = lookup(&trunk.host, trunk.port).await else {
+                tracing::warn!(trunk = %trunk.name, host = %trunk.host, "trunk host does not resolve");
+                return Resolution::Unroutable(502);
+            };
+            let host = if trunk.host.contains(':') {
+                format!("[{}]", trunk.host)
+            } else {
+                trunk.host.clone()
+            };
+            let tp = if trunk.transport == Transport::Tcp {
+                ";transport=tcp"
+            } else {
+                ""
+            };
+            // A carrier that challenges our INVITEs gets the trunk's credentials.
+            let auth = trunks
+                .credentials(&trunk)
+                .ok()
+                .flatten()
+                .map(|c| ClientAuth {
+                    username: c.username,
+                    password: c.password,
+                });
+            match Uri::parse(&format!("sip:{digits}@{host}:{}{tp}", trunk.port)) {
+                Ok(uri) => Resolution::Contacts(vec![Contact {
+                    uri,
+                    to: format!("<sip:{digits}@{host}>"),
+                    peer: Peer {
+                        transport: trunk.transport,
+                        addr,
+                        conn: None,
+                    },
+                    auth,
+                }]),
+                Err(_) => Resolution::Unroutable(502),
+            }
+        }
+        Destination::Agent(_) => Resolution::Unroutable(404),
+    }
+}
+
+/// An IP literal, or the first address a name resolves to (RFC 3263 SRV/NAPTR not done).
+async fn lookup(host: &str, port: u16) -> Option<std::net::SocketAddr> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Some(std::net::SocketAddr::new(ip, port));
+    }
+    tokio::net::lookup_host((host, port)).await.ok()?.next()
 }
 
 async fn post_for_script(
@@ -366,8 +445,11 @@ impl Actor for CallActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let a = self.a_call_id.clone();
-        self.route(&a, LegId::A, ctx);
+        // An inbound call's A dialog is known now; a placed call's once A answers.
+        if !self.a_call_id.is_empty() {
+            let a = self.a_call_id.clone();
+            self.route(&a, LegId::A, ctx);
+        }
         self.drain(ctx);
     }
 }

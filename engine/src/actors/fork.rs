@@ -115,6 +115,12 @@ impl Handler<TxReport> for ForkActor {
         let Some(sent) = self.sent.get(&msg.key).copied() else {
             return;
         };
+        // An INVITE answered with a challenge was sent again: only the latest one counts.
+        if let Sent::Invite(leg) = sent {
+            if self.invites.get(&leg) != Some(&msg.key) {
+                return;
+            }
+        }
         match (sent, msg.outcome) {
             (Sent::Invite(leg), TxOutcome::Response(r)) => self.fork.on_response(leg, r),
             (Sent::Invite(leg), TxOutcome::Failed) => self.fork.on_timeout(leg),

@@ -1,17 +1,22 @@
 //! The shells: actix actors and tokio tasks that do ringmaster's I/O around the sans-IO cores.
 //!
 //! [`Engine::start`] opens the store, loads the secrets, binds the SIP sockets on a dedicated
-//! arbiter (thread) with the SIP actor, restores live registrations, and returns a handle the
-//! HTTP API uses. Must be called inside a running actix `System`.
+//! arbiter (thread) with the SIP actor, restores live registrations, starts the webhook outbox
+//! (reloading what is pending), and returns a handle the HTTP API and the call path use. Must
+//! be called inside a running actix `System`.
 
 pub mod call;
+pub mod cdrs;
 pub mod directory;
 pub mod fork;
 mod keys;
+pub mod numbers;
+pub mod outbox;
 pub mod registration;
 pub mod reports;
 pub mod sip;
 pub mod transport;
+pub mod trunks;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -21,11 +26,15 @@ use std::time::Duration;
 use actix::prelude::*;
 use serde::Serialize;
 
+pub use cdrs::CdrService;
 pub use directory::DirectoryService;
 pub use keys::KeyError;
-use reports::StoreReports;
+pub use numbers::NumberService;
+pub use outbox::{Accepted, Outbox, OutboxConfig, OutboxError, OutboxStartError, Receipt};
+use reports::AppReports;
 use sip::{unix_now, CallDeps, EnableCalls, SipActor};
 use transport::{Bound, Sockets};
+pub use trunks::{TrunkCredentials, TrunkService};
 
 use crate::config::Settings;
 use crate::directory::seal::Sealer;
@@ -66,6 +75,8 @@ pub enum StartError {
     Media(#[from] crate::media::MediaError),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Outbox(#[from] OutboxStartError),
 }
 
 /// A live binding as the admin API and CLI show it.
@@ -96,6 +107,14 @@ pub struct Engine {
     pub sip_advertised: SocketAddr,
     pub admin_token: String,
     pub domains: Domains,
+    /// Carriers: admin writes and the call path's lookups.
+    pub trunks: TrunkService,
+    /// Apps' phone numbers: admin writes and the call path's lookup.
+    pub numbers: NumberService,
+    /// Reading CDRs back (they are written through `outbox`).
+    pub cdrs: CdrService,
+    /// Live events and CDRs to apps' event URLs.
+    pub outbox: Outbox,
     store: Arc<dyn Store>,
     commit: GroupCommit,
 }
@@ -210,6 +229,17 @@ impl Engine {
             Ok(Err(source)) => return Err(StartError::Bind { addr, source }),
             Err(_) => return Err(StartError::SipThread),
         };
+        let directory = DirectoryService::new(
+            store.clone(),
+            commit.clone(),
+            domains.clone(),
+            sealer,
+            sip.clone(),
+        );
+        let trunks = TrunkService::new(store.clone(), commit.clone(), dir.clone())?;
+        let numbers = NumberService::new(store.clone(), commit.clone());
+        let cdrs = CdrService::new(store.clone());
+        let outbox = Outbox::start(store.clone(), commit.clone(), OutboxConfig::default())?;
         // Calls: the media relay on its own threads, the HTTP client for answer URLs.
         let mut media_cfg = MediaConfig::new(
             settings.rtp_ports,
@@ -227,21 +257,20 @@ impl Engine {
         sip.do_send(EnableCalls(CallDeps {
             media,
             http,
-            reports: Arc::new(StoreReports::new(store.clone())),
+            reports: Arc::new(AppReports::new(outbox.clone())),
+            trunks: trunks.clone(),
+            numbers: numbers.clone(),
             contact: format!("<sip:ringmaster@{advertised}>"),
             local_ip: advertised.ip(),
             fetch_timeout: Duration::from_millis(settings.calls.answer_timeout_ms),
             max_calls_per_app: settings.calls.max_calls_per_app,
         }));
-        let directory = DirectoryService::new(
-            store.clone(),
-            commit.clone(),
-            domains.clone(),
-            sealer,
-            sip.clone(),
-        );
         Ok(Engine {
             directory,
+            trunks,
+            numbers,
+            cdrs,
+            outbox,
             sip,
             sip_bound: bound,
             sip_advertised: advertised,
@@ -352,4 +381,89 @@ fn advertised_ip(settings: &Settings) -> Option<IpAddr> {
     } else {
         ip
     })
+}
+
+/// A call to place over REST (`pcmo_make_call`).
+#[derive(Debug, Clone)]
+pub struct PlaceRequest {
+    /// The caller id the dialled party sees.
+    pub from: String,
+    /// A number, or a SIP user of the app.
+    pub to: String,
+    /// An inline script, run once the call is answered.
+    pub script: Option<pcmo::Script>,
+    /// Where to fetch the script when there is none inline (default: the app's answer URL).
+    pub answer_url: Option<String>,
+    /// Caps the whole call, in seconds.
+    pub duration: Option<u64>,
+    /// Echoed as `extra_params` in events and CDRs.
+    pub extra_params: Option<serde_json::Value>,
+}
+
+/// Why a call was not placed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlaceCallError {
+    #[error("`to` is neither a SIP user of the app nor a phone number")]
+    InvalidTo,
+    #[error("the app's concurrent call limit is reached")]
+    Limit,
+    #[error("calls are not available right now")]
+    Unavailable,
+}
+
+impl Engine {
+    /// Places a call for `app`: returns its `request_id` (also its `cmiuuid`) once the call
+    /// exists; the script runs when the dialled party answers.
+    pub async fn place_call(
+        &self,
+        app: crate::store::App,
+        req: PlaceRequest,
+    ) -> Result<String, PlaceCallError> {
+        use pcmo::action::connect::targets::Destination;
+        let to = req.to.trim().to_string();
+        let is_user = self
+            .store
+            .endpoint(&app.domain, &to)
+            .ok()
+            .flatten()
+            .is_some_and(|e| e.app == app.id);
+        let destination = if is_user {
+            Destination::SipUser(to.clone())
+        } else {
+            match crate::call::admission::as_number(&to) {
+                Some(digits) => Destination::Pstn(digits),
+                None => return Err(PlaceCallError::InvalidTo),
+            }
+        };
+        let request_id = crate::directory::new_secret(&mut rand::thread_rng());
+        let call = crate::call::OutboundCall {
+            to: destination,
+            script: req.script,
+            max_duration: req.duration.map(Duration::from_secs),
+            extra_params: req.extra_params.map(|v| match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            }),
+            request_id: request_id.clone(),
+        };
+        let answer_url = req.answer_url.unwrap_or_else(|| app.answer_url.clone());
+        let placed = self
+            .sip
+            .send(sip::PlaceCall {
+                app,
+                from: req.from,
+                to,
+                answer_url,
+                call,
+                cmiuuid: request_id.clone(),
+            })
+            .await
+            .map_err(|_| PlaceCallError::Unavailable)?;
+        match placed {
+            Ok(()) => Ok(request_id),
+            Err(sip::PlaceError::Limit) => Err(PlaceCallError::Limit),
+            Err(_) => Err(PlaceCallError::Unavailable),
+        }
+    }
 }

@@ -2,12 +2,11 @@
 //! events and CDRs (`webhook::LiveEvent`, `store::Cdr`), numbered per call so the receiver can
 //! order and de-duplicate them.
 
-use std::sync::Arc;
-
-use super::call::ReportSink;
+use super::call::{CallRef, ReportSink};
+use super::outbox::{Outbox, OutboxError};
 use crate::call::report::{self, EventStatus as Status, LegCdr, LegEvent, Report, Side};
 use crate::call::LegId;
-use crate::store::{App, CallUuid, Cdr, CdrKind, CdrStatus, Direction, Leg, Store};
+use crate::store::{App, CallUuid, Cdr, CdrKind, CdrStatus, Direction, Leg};
 use crate::webhook::event::EventTag;
 use crate::webhook::{EventError, EventStatus, LiveEvent};
 
@@ -45,7 +44,8 @@ fn status(s: Status) -> EventStatus {
 }
 
 /// A live event for `app`'s event URL; `seq` counts the call's reports from 1.
-pub fn live_event(app: &App, cmiuuid: &str, seq: u64, e: &LegEvent) -> LiveEvent {
+pub fn live_event(app: &App, call: &CallRef<'_>, seq: u64, e: &LegEvent) -> LiveEvent {
+    let cmiuuid = call.cmiuuid;
     LiveEvent {
         tag: EventTag::default(),
         leg: side(e.side),
@@ -59,7 +59,7 @@ pub fn live_event(app: &App, cmiuuid: &str, seq: u64, e: &LegEvent) -> LiveEvent
         appid: app.id,
         callerid: e.from.clone(),
         vn: String::new(),
-        request_id: None,
+        request_id: call.request_id.map(str::to_string),
         extra_params: e.extra_params.clone().unwrap_or_default(),
         status: status(e.status),
         event_id: format!("{cmiuuid}-{seq}"),
@@ -73,13 +73,12 @@ pub fn live_event(app: &App, cmiuuid: &str, seq: u64, e: &LegEvent) -> LiveEvent
 /// An `error` event: the script could not run as written.
 pub fn error_event(
     app: &App,
-    cmiuuid: &str,
+    call: &CallRef<'_>,
     seq: u64,
-    code: &str,
-    path: &str,
-    message: &str,
+    problem: (&str, &str, &str),
     at_ms: u64,
 ) -> LiveEvent {
+    let (cmiuuid, (code, path, message)) = (call.cmiuuid, problem);
     LiveEvent {
         tag: EventTag::default(),
         leg: Leg::A,
@@ -93,7 +92,7 @@ pub fn error_event(
         appid: app.id,
         callerid: String::new(),
         vn: String::new(),
-        request_id: None,
+        request_id: call.request_id.map(str::to_string),
         extra_params: String::new(),
         status: EventStatus::Error,
         event_id: format!("{cmiuuid}-{seq}"),
@@ -109,7 +108,8 @@ pub fn error_event(
 }
 
 /// The CDR of one leg.
-pub fn cdr(app: &App, cmiuuid: &str, c: &LegCdr) -> Cdr {
+pub fn cdr(app: &App, call: &CallRef<'_>, c: &LegCdr) -> Cdr {
+    let cmiuuid = call.cmiuuid;
     let answered = c.answer_ms.is_some();
     let kind = match c.kind() {
         "in_answered" => CdrKind::InAnswered,
@@ -144,42 +144,44 @@ pub fn cdr(app: &App, cmiuuid: &str, c: &LegCdr) -> Cdr {
         balance: 0.0,
         hangup_cause: c.cause.clone(),
         sip_status: c.sip_status,
-        request_id: None,
+        request_id: call.request_id.map(str::to_string),
     }
 }
 
-/// Stores every CDR and logs every event (the outbox, once started, also delivers them to
-/// the app's event URL).
-pub struct StoreReports {
-    store: Arc<dyn Store>,
+/// Delivers a call's reports: CDRs stored and, like live events, queued for the app's event
+/// URL in the signed outbox.
+pub struct AppReports {
+    outbox: Outbox,
 }
 
-impl StoreReports {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        StoreReports { store }
+impl AppReports {
+    pub fn new(outbox: Outbox) -> Self {
+        AppReports { outbox }
     }
 }
 
-impl ReportSink for StoreReports {
-    fn deliver(&self, app: &App, cmiuuid: &str, seq: u64, r: &Report) {
-        match r {
-            Report::Cdr(c) => {
-                let cdr = cdr(app, cmiuuid, c);
-                if let Err(e) = self.store.insert_cdr(&cdr, None) {
-                    tracing::error!(call = cmiuuid, error = %e, "CDR not stored");
-                }
-            }
-            Report::Event(e) => {
-                tracing::info!(call = cmiuuid, seq, leg = %leg_id(e.leg), status = e.status.as_str(), cause = ?e.cause, "call event");
-            }
+impl ReportSink for AppReports {
+    fn deliver(&self, app: &App, call: &CallRef<'_>, seq: u64, r: &Report) {
+        let cmiuuid = call.cmiuuid;
+        let result = match r {
+            Report::Cdr(c) => self.outbox.enqueue_cdr(app, &cdr(app, call, c)),
+            Report::Event(e) => self
+                .outbox
+                .enqueue_event(app, &live_event(app, call, seq, e)),
             Report::ScriptError {
                 code,
                 path,
                 message,
-                ..
+                at_ms,
             } => {
-                tracing::warn!(call = cmiuuid, seq, code, path, message, "script error");
+                tracing::warn!(call = cmiuuid, code, path, message, "script error");
+                let ev = error_event(app, call, seq, (code, path, message), *at_ms);
+                self.outbox.enqueue_event(app, &ev)
             }
+        };
+        match result {
+            Ok(_) | Err(OutboxError::NoEventUrl) => {}
+            Err(e) => tracing::error!(call = cmiuuid, seq, error = %e, "report not queued"),
         }
     }
 }

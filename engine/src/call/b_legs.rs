@@ -27,6 +27,12 @@ impl Call {
     }
 
     pub(super) fn on_resolved(&mut self, ring: RingId, results: Vec<(TargetId, Resolution)>) {
+        if self.is_a_ring(ring) {
+            if let Some((_, r)) = results.into_iter().next() {
+                self.on_a_resolved(ring, r);
+            }
+            return;
+        }
         if self.ending {
             return;
         }
@@ -53,7 +59,12 @@ impl Call {
                     for c in contacts {
                         let leg = LegId(self.next_leg);
                         self.next_leg += 1;
-                        let invite = self.branch_invite(&caller, &target, &c);
+                        let body = self
+                            .plan
+                            .as_ref()
+                            .and_then(|p| p.offer_to_b())
+                            .unwrap_or_default();
+                        let invite = self.invite_with(&caller, &target, &c, body);
                         let to = display_target(&target);
                         let record = LegRecord::new(
                             leg,
@@ -79,6 +90,7 @@ impl Call {
                             target: target_id,
                             invite,
                             peer: c.peer,
+                            auth: c.auth.clone(),
                         });
                     }
                 }
@@ -102,8 +114,14 @@ impl Call {
         }
     }
 
-    /// The INVITE of one branch: our caller id, the target, our Contact, B's offer.
-    fn branch_invite(&mut self, caller: &str, target: &Target, c: &Contact) -> Request {
+    /// The INVITE of one branch: our caller id, the target, our Contact, the offer.
+    pub(super) fn invite_with(
+        &mut self,
+        caller: &str,
+        target: &Target,
+        c: &Contact,
+        body: bytes::Bytes,
+    ) -> Request {
         let mut h = Headers::with_capacity(12);
         let tag = new_token(&mut self.rng, 12);
         h.push(
@@ -131,11 +149,6 @@ impl Call {
         for extra in &target.headers {
             h.push(header(&extra.name), extra.value.clone());
         }
-        let body = self
-            .plan
-            .as_ref()
-            .and_then(|p| p.offer_to_b())
-            .unwrap_or_default();
         if !body.is_empty() {
             h.push(HeaderName::ContentType, "application/sdp");
         }
@@ -148,8 +161,15 @@ impl Call {
     }
 
     pub(super) fn on_fork(&mut self, ring: RingId, event: ForkEvent) {
+        if self.is_a_ring(ring) {
+            return self.on_a_fork(ring, event);
+        }
         match event {
-            ForkEvent::Ringing { leg, target, .. } => {
+            ForkEvent::Ringing {
+                leg,
+                target,
+                response,
+            } => {
                 if let Some(b) = self.b_legs.get_mut(&leg) {
                     if !b.record.ringing {
                         b.record.ringing = true;
@@ -158,6 +178,9 @@ impl Call {
                                 .event(EventStatus::Ringing, self.wall_ms, &self.extra_params);
                         self.report(ev);
                     }
+                }
+                if response.status == 183 && !response.body.is_empty() {
+                    self.early_media(leg, &response);
                 }
                 if !self.ending {
                     self.events
@@ -204,15 +227,7 @@ impl Call {
                 }
             }
             ForkEvent::LegEnded { leg, status, .. } => {
-                let cause = match status {
-                    487 => "cancelled",
-                    486 | 600 => "busy",
-                    603 => "declined",
-                    408 | 480 => "no-answer",
-                    200 => "cancelled",
-                    _ => "failed",
-                };
-                self.end_b(leg, cause, Some(status));
+                self.end_b(leg, cause_of(status), Some(status))
             }
             ForkEvent::TargetFailed { target, status } => {
                 if !self.ending {
@@ -232,6 +247,50 @@ impl Call {
                 }
             }
         }
+    }
+
+    /// A B leg sends early media (183 with SDP) while the caller still rings: the caller gets
+    /// a 183 with that SDP re-anchored on our ports, and the relay bridges at once, so a
+    /// carrier's announcement or ringback tone reaches the caller. The first such leg wins.
+    fn early_media(&mut self, leg: LegId, response: &crate::sip::message::Response) {
+        let ringing = self.a_state == super::core::AState::Ringing;
+        let Some(inb) = self.inbound.clone() else {
+            return;
+        };
+        if !ringing || self.early.is_some() || self.ending {
+            return;
+        }
+        let Some(Ok(((rtp, rtcp), pts, to_a))) =
+            self.plan.as_mut().map(|p| p.on_b_answer(&response.body))
+        else {
+            return;
+        };
+        self.early = Some(leg);
+        self.media(crate::media::Command::SetRemote {
+            leg: crate::media::Leg::B,
+            rtp,
+            rtcp,
+        });
+        self.media(crate::media::Command::SetPayloadTypes {
+            leg: crate::media::Leg::B,
+            allowed: pts,
+        });
+        self.media(crate::media::Command::OpenLatchWindow {
+            leg: crate::media::Leg::B,
+        });
+        self.media(crate::media::Command::Bridge);
+        let mut progress = crate::sip::message::response_to(&inb.invite, 183, Some(&self.a_tag));
+        progress
+            .headers
+            .push(HeaderName::Contact, self.setup.contact.clone());
+        progress
+            .headers
+            .push(HeaderName::ContentType, "application/sdp");
+        progress.body = to_a;
+        self.out.push_back(Output::Respond {
+            tx: inb.tx,
+            response: progress,
+        });
     }
 
     /// The script gives up these targets: stop the ringing ones, hang up answered ones.
@@ -301,6 +360,17 @@ impl Call {
         for r in reports {
             self.report(r);
         }
+    }
+}
+
+/// The cause reported for a leg that ended with `status` before it was bridged.
+pub(super) fn cause_of(status: u16) -> &'static str {
+    match status {
+        487 | 200 => "cancelled",
+        486 | 600 => "busy",
+        603 => "declined",
+        408 | 480 => "no-answer",
+        _ => "failed",
     }
 }
 

@@ -65,6 +65,8 @@ pub struct Contact {
     /// The To header value.
     pub to: String,
     pub peer: Peer,
+    /// Credentials for a server that challenges (a trunk's).
+    pub auth: Option<super::fork::ClientAuth>,
 }
 
 /// Why the answer URL gave no script.
@@ -218,6 +220,8 @@ pub enum Output {
 pub(super) enum AState {
     /// Our 180 went out; no final response yet.
     Ringing,
+    /// A call ringmaster places: the A leg is being dialled (ring 0).
+    Dialing,
     Answered(Box<Dialog>),
     /// BYE sent, waiting for its answer.
     Ending,
@@ -256,13 +260,48 @@ pub(super) struct RingState {
     pub done: bool,
 }
 
+/// The A leg of an inbound call: its INVITE's server transaction.
+#[derive(Debug, Clone)]
+pub(super) struct InboundA {
+    pub tx: TxId,
+    pub invite: Request,
+    pub peer: Peer,
+}
+
+/// A call ringmaster places over REST (`pcmo_make_call`).
+#[derive(Debug, Clone)]
+pub struct OutboundCall {
+    /// Who is dialled first (the A leg).
+    pub to: pcmo::action::connect::targets::Destination,
+    /// The script: inline PCMO, or fetched from the app's answer URL once A answers.
+    pub script: Option<pcmo::Script>,
+    /// Caps the whole call once A answers.
+    pub max_duration: Option<std::time::Duration>,
+    /// `extra_params` echoed in events and CDRs (JSON text).
+    pub extra_params: Option<String>,
+    /// The REST request's id, echoed in the answer-URL request and reports.
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct OutboundA {
+    pub call: OutboundCall,
+    /// The ring that dials A.
+    pub ring: RingId,
+}
+
+/// The timer id of the whole-call cap (`duration` of `pcmo_make_call`); script timers count
+/// up from 1 and never reach it.
+pub(super) const CALL_LIMIT_TIMER: TimerId = TimerId(u64::MAX);
+
 /// One call.
 pub struct Call {
     pub(super) setup: CallSetup,
     pub(super) rng: StdRng,
-    pub(super) a_tx: TxId,
-    pub(super) a_invite: Request,
-    pub(super) a_peer: Peer,
+    /// The A leg's INVITE when the call came in; `None` for a call ringmaster places.
+    pub(super) inbound: Option<InboundA>,
+    /// What to dial and run when ringmaster places the call.
+    pub(super) outbound: Option<OutboundA>,
     pub(super) a_tag: String,
     pub(super) a_state: AState,
     pub(super) a_record: LegRecord,
@@ -270,6 +309,9 @@ pub struct Call {
     pub(super) a_end_cause: Option<String>,
     pub(super) plan: Option<MediaPlan>,
     pub(super) media_ready: bool,
+    /// Our relay ports for each side, once allocated.
+    pub(super) a_anchor: Option<Anchor>,
+    pub(super) b_anchor: Option<Anchor>,
     pub(super) interp: Option<Interpreter>,
     pub(super) events: VecDeque<pcmo::Event>,
     pub(super) next_leg: u32,
@@ -277,6 +319,8 @@ pub struct Call {
     pub(super) rings: HashMap<RingId, RingState>,
     pub(super) b_legs: HashMap<LegId, BLeg>,
     pub(super) bridged: Option<LegId>,
+    /// The B leg whose early media (183 with SDP) the ringing caller hears.
+    pub(super) early: Option<LegId>,
     pub(super) extra_params: Option<String>,
     pub(super) last_outcome: Option<ConnectOutcome>,
     pub(super) ending: bool,
@@ -298,28 +342,53 @@ impl Call {
         now: Instant,
         wall_ms: u64,
     ) -> Call {
+        let mut call = Call::blank(setup, Direction::Inbound, now, wall_ms);
+        call.inbound = Some(InboundA {
+            tx: a_tx,
+            invite: a_invite,
+            peer: a_peer,
+        });
+        call.start();
+        call
+    }
+
+    /// A call ringmaster places: dials `out.to`, and runs the script once it answers.
+    pub fn outbound(setup: CallSetup, out: OutboundCall, now: Instant, wall_ms: u64) -> Call {
+        let mut call = Call::blank(setup, Direction::Outbound, now, wall_ms);
+        call.a_state = AState::Dialing;
+        call.extra_params = out.extra_params.clone();
+        call.outbound = Some(OutboundA {
+            call: out,
+            ring: RingId(0),
+        });
+        call.start_outbound();
+        call
+    }
+
+    fn blank(setup: CallSetup, direction: Direction, now: Instant, wall_ms: u64) -> Call {
         let mut rng = StdRng::seed_from_u64(setup.seed);
         let a_tag = new_token(&mut rng, 12);
         let a_record = LegRecord::new(
             LegId::A,
             Side::A,
-            Direction::Inbound,
+            direction,
             &setup.from,
             &setup.to,
             wall_ms,
         );
-        let mut call = Call {
+        Call {
             setup,
             rng,
-            a_tx,
-            a_invite,
-            a_peer,
+            inbound: None,
+            outbound: None,
             a_tag,
             a_state: AState::Ringing,
             a_record,
             a_end_cause: None,
             plan: None,
             media_ready: false,
+            a_anchor: None,
+            b_anchor: None,
             interp: None,
             events: VecDeque::new(),
             next_leg: 1,
@@ -327,6 +396,7 @@ impl Call {
             rings: HashMap::new(),
             b_legs: HashMap::new(),
             bridged: None,
+            early: None,
             extra_params: None,
             last_outcome: None,
             ending: false,
@@ -335,15 +405,16 @@ impl Call {
             relayed: HashMap::new(),
             now,
             wall_ms,
-        };
-        call.start();
-        call
+        }
     }
 
     fn start(&mut self) {
+        let Some(inb) = self.inbound.clone() else {
+            return;
+        };
         let session = u64::from(self.setup.max_forwards) ^ self.setup.seed;
         match MediaPlan::from_offer(
-            &self.a_invite.body,
+            &inb.invite.body,
             CallType::Audio,
             session,
             self.setup.local_ip,
@@ -355,10 +426,10 @@ impl Call {
                     self.a_record
                         .event(EventStatus::Started, self.wall_ms, &None),
                 );
-                let mut r = response_to(&self.a_invite, 488, Some(&self.a_tag));
+                let mut r = response_to(&inb.invite, 488, Some(&self.a_tag));
                 r.reason = format!("Not Acceptable Here ({problem})");
                 self.out.push_back(Output::Respond {
-                    tx: self.a_tx,
+                    tx: inb.tx,
                     response: r,
                 });
                 self.end_a("sdp-refused", Some(488));
@@ -371,9 +442,9 @@ impl Call {
                 .event(EventStatus::Started, self.wall_ms, &None),
         );
         // The caller hears ringback while the app is asked what to do.
-        let ringing = response_to(&self.a_invite, 180, Some(&self.a_tag));
+        let ringing = response_to(&inb.invite, 180, Some(&self.a_tag));
         self.out.push_back(Output::Respond {
-            tx: self.a_tx,
+            tx: inb.tx,
             response: ringing,
         });
         self.out.push_back(Output::AllocateMedia);
@@ -404,6 +475,11 @@ impl Call {
 
     pub fn cmiuuid(&self) -> &str {
         &self.setup.cmiuuid
+    }
+
+    /// The REST request that placed this call, if one did.
+    pub fn request_id(&self) -> Option<&str> {
+        self.outbound.as_ref().map(|o| o.call.request_id.as_str())
     }
 
     pub fn handle(&mut self, now: Instant, wall_ms: u64, input: Input) {
@@ -438,6 +514,7 @@ impl Call {
                 response,
             } => self.on_response(leg, purpose, response),
             Input::RequestFailed { leg, purpose } => self.on_request_failed(leg, purpose),
+            Input::Timer(id) if id == CALL_LIMIT_TIMER => self.hangup_all("duration-limit", None),
             Input::Timer(id) => self.events.push_back(pcmo::Event::TimerFired(id)),
             Input::Media(ev) => self.on_media_event(ev),
         }
@@ -447,6 +524,11 @@ impl Call {
 
     fn on_media_ready(&mut self, a: Anchor, b: Anchor) {
         self.media_ready = true;
+        self.a_anchor = Some(a);
+        self.b_anchor = Some(b);
+        if self.outbound.is_some() {
+            return self.dial_a(a);
+        }
         let Some(plan) = self.plan.as_mut() else {
             return;
         };
@@ -511,13 +593,17 @@ impl Call {
         match std::mem::replace(&mut self.a_state, AState::Ending) {
             AState::Ringing => {
                 let status = a_status.unwrap_or(480);
-                let r = response_to(&self.a_invite, status, Some(&self.a_tag));
-                self.out.push_back(Output::Respond {
-                    tx: self.a_tx,
-                    response: r,
-                });
+                if let Some(inb) = &self.inbound {
+                    let r = response_to(&inb.invite, status, Some(&self.a_tag));
+                    self.out.push_back(Output::Respond {
+                        tx: inb.tx,
+                        response: r,
+                    });
+                }
                 self.end_a(cause, Some(status));
             }
+            // Dialling A: its ring is cancelled below; A ends when the ring reports it.
+            AState::Dialing => self.a_end_cause = Some(cause.to_string()),
             AState::Answered(mut dialog) => {
                 let bye = dialog.request(crate::sip::message::Method::Bye, None);
                 let peer = dialog.peer;

@@ -24,6 +24,21 @@ pub struct BranchPlan {
     pub target: TargetId,
     pub invite: Request,
     pub peer: Peer,
+    /// Credentials to answer a 401/407 with (a trunk's), once.
+    pub auth: Option<ClientAuth>,
+}
+
+/// A username and password for a server that challenges our requests.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientAuth {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClientAuth {{ username: {:?}, .. }}", self.username)
+    }
 }
 
 /// What happened, for the call.
@@ -96,6 +111,8 @@ struct Branch {
     plan: BranchPlan,
     state: BranchState,
     final_status: Option<u16>,
+    /// A challenge was answered already (a second 401/407 is final).
+    authenticated: bool,
 }
 
 /// The fork of one round.
@@ -117,6 +134,7 @@ impl Fork {
                     plan,
                     state: BranchState::Trying,
                     final_status: None,
+                    authenticated: false,
                 })
                 .collect(),
             settled: HashMap::new(),
@@ -238,6 +256,19 @@ impl Fork {
                 ) {
                     return;
                 }
+                if (status == 401 || status == 407) && b.state != BranchState::Cancelling {
+                    if let Some(retry) = authenticate(b, &resp) {
+                        b.authenticated = true;
+                        b.plan.invite = retry.clone();
+                        let peer = b.plan.peer;
+                        self.out.push(ForkOutput::SendInvite {
+                            leg,
+                            request: retry,
+                            peer,
+                        });
+                        return;
+                    }
+                }
                 self.end_branch(leg, status);
             }
         }
@@ -333,6 +364,40 @@ impl Fork {
     pub fn is_done(&self) -> bool {
         self.done_reported
     }
+}
+
+/// The INVITE again, with an answer to the challenge in `resp` and the next CSeq (RFC 3261
+/// §22.2), if the branch has credentials and has not used them yet.
+fn authenticate(b: &Branch, resp: &Response) -> Option<Request> {
+    use crate::sip::digest::Challenge;
+    use crate::sip::message::HeaderName;
+    let auth = b.plan.auth.as_ref().filter(|_| !b.authenticated)?;
+    let (challenge_header, answer_header) = if resp.status == 407 {
+        (
+            HeaderName::ProxyAuthenticate,
+            HeaderName::ProxyAuthorization,
+        )
+    } else {
+        (HeaderName::WwwAuthenticate, HeaderName::Authorization)
+    };
+    let challenge = resp
+        .headers
+        .get_all(&challenge_header)
+        .find_map(|v| Challenge::parse(v).ok())?;
+    let mut invite = b.plan.invite.clone();
+    let seq = invite.cseq().ok()?.seq + 1;
+    invite
+        .headers
+        .set(HeaderName::CSeq, format!("{seq} INVITE"));
+    // A new transaction: the layer gives it a fresh Via branch.
+    invite.headers.remove_all(&HeaderName::Via);
+    let uri = invite.uri.to_string();
+    let cnonce = format!("{:016x}", seq as u64 ^ 0x9e37_79b9_7f4a_7c15);
+    invite.headers.push(
+        answer_header,
+        challenge.answer(&auth.username, &auth.password, "INVITE", &uri, &cnonce, 1),
+    );
+    Some(invite)
 }
 
 /// The most telling final status of several branches (after RFC 3261 §16.7 step 6): a 6xx

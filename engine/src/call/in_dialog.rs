@@ -146,9 +146,12 @@ impl Call {
         if self.a_state != AState::Ringing {
             return;
         }
-        let r = response_to(&self.a_invite, 487, Some(&self.a_tag));
+        let Some(inb) = self.inbound.clone() else {
+            return;
+        };
+        let r = response_to(&inb.invite, 487, Some(&self.a_tag));
         self.out.push_back(Output::Respond {
-            tx: self.a_tx,
+            tx: inb.tx,
             response: r,
         });
         self.end_a("caller-cancelled", Some(487));

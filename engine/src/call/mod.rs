@@ -11,11 +11,13 @@ pub mod dialog;
 pub mod fork;
 mod in_dialog;
 pub mod media_plan;
+mod outbound;
 pub mod report;
 mod script;
 
 pub use self::core::{
-    Call, CallSetup, Contact, FetchFailure, Input, Output, Purpose, Resolution, RingId,
+    Call, CallSetup, Contact, FetchFailure, Input, OutboundCall, Output, Purpose, Resolution,
+    RingId,
 };
 
 /// A leg of a call: 0 is the A leg, B legs count up from 1 (unique within the call).

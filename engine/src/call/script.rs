@@ -44,12 +44,17 @@ impl Call {
         }
     }
 
-    fn run_script(&mut self, script: Script) {
-        let info = pcmo::CallInfo::inbound(
+    pub(super) fn run_script(&mut self, script: Script) {
+        let (id, from, to) = (
             self.setup.cmiuuid.clone(),
             self.setup.from.clone(),
             self.setup.to.clone(),
         );
+        let info = if self.outbound.is_some() {
+            pcmo::CallInfo::outbound_answered(id, from, to)
+        } else {
+            pcmo::CallInfo::inbound(id, from, to)
+        };
         self.interp = Some(Interpreter::new(script, info));
         self.events.push_back(pcmo::Event::Start);
     }
@@ -168,21 +173,21 @@ impl Call {
 
     /// Sends A our 200 with `sdp` and records the dialog.
     pub(super) fn answer_a(&mut self, sdp: bytes::Bytes) {
-        let mut ok = response_to(&self.a_invite, 200, Some(&self.a_tag));
+        let Some(inb) = self.inbound.clone() else {
+            return;
+        };
+        let mut ok = response_to(&inb.invite, 200, Some(&self.a_tag));
         ok.headers
             .push(HeaderName::Contact, self.setup.contact.clone());
         ok.headers.push(HeaderName::ContentType, "application/sdp");
         ok.body = sdp;
-        let Some(dialog) = super::dialog::Dialog::uas(
-            &self.a_invite,
-            &self.a_tag,
-            self.a_peer,
-            &self.setup.contact,
-        ) else {
+        let Some(dialog) =
+            super::dialog::Dialog::uas(&inb.invite, &self.a_tag, inb.peer, &self.setup.contact)
+        else {
             return self.hangup_all("error", Some(500));
         };
         self.out.push_back(Output::Respond {
-            tx: self.a_tx,
+            tx: inb.tx,
             response: ok,
         });
         self.a_state = AState::Answered(Box::new(dialog));

@@ -32,7 +32,7 @@
 pub mod cdr;
 pub mod commit;
 #[cfg(test)]
-mod conformance;
+pub(crate) mod conformance;
 pub mod delivery;
 mod key;
 pub mod memory;

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use engine::call::fork::{Fork, ForkEvent, ForkOutput};
 use engine::call::report::Report;
 use engine::call::{
-    Call, CallSetup, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId,
+    Call, CallSetup, Contact, FetchFailure, Input, LegId, OutboundCall, Output, Purpose,
+    Resolution, RingId,
 };
 use engine::media::sdp::Anchor;
 use engine::sip::message::{
@@ -111,6 +112,64 @@ impl Rig {
         };
         rig.drain();
         rig
+    }
+
+    /// A call ringmaster places to `to` (a SIP user in `users`), running `script` when answered.
+    pub fn outbound(users: &[(&str, &[u32])], to: &str, script: &str) -> Rig {
+        let now = Instant::now();
+        let setup = CallSetup {
+            cmiuuid: "call-2".into(),
+            appid: 1234567,
+            answer_url: "http://127.0.0.1:9/answer".into(),
+            fallback: None,
+            from: "914471000000".into(),
+            to: to.into(),
+            contact: "<sip:ringmaster@203.0.113.1:5060>".into(),
+            domain: "test.local".into(),
+            local_ip: "203.0.113.1".parse().unwrap(),
+            max_forwards: 70,
+            seed: 9,
+        };
+        let out = OutboundCall {
+            to: Destination::SipUser(to.into()),
+            script: Some(pcmo::Script::parse(script).expect("valid script")),
+            max_duration: Some(Duration::from_secs(60)),
+            extra_params: Some("{\"crm\":42}".into()),
+            request_id: "req-1".into(),
+        };
+        let call = Call::outbound(setup, out, now, 1_000_000);
+        let invite = request("OPTIONS sip:x@test.local SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\nFrom: <sip:x@test.local>;tag=1\nTo: <sip:x@test.local>\nCall-ID: none\nCSeq: 1 OPTIONS\n\n");
+        let mut rig = Rig::with(call, now, invite, users);
+        rig.drain();
+        rig
+    }
+
+    fn with(call: Call, now: Instant, a_invite: Request, users: &[(&str, &[u32])]) -> Rig {
+        Rig {
+            call,
+            start: now,
+            now,
+            log: Vec::new(),
+            reports: Vec::new(),
+            finished: false,
+            forks: HashMap::new(),
+            invites: HashMap::new(),
+            answers: HashMap::new(),
+            pending: Vec::new(),
+            timers: Vec::new(),
+            directory: users
+                .iter()
+                .map(|(u, d)| (u.to_string(), d.to_vec()))
+                .collect(),
+            ring_of: HashMap::new(),
+            a_tx: TxId(1),
+            a_invite,
+            a_ok: None,
+            next_tx: 100,
+            tx_leg: HashMap::new(),
+            fetches: Vec::new(),
+            media: Vec::new(),
+        }
     }
 
     fn wall(&self) -> u64 {
@@ -233,6 +292,7 @@ impl Rig {
                             uri: Uri::parse(&format!("sip:{u}@198.51.100.{n}:5060")).unwrap(),
                             to: format!("<sip:{u}@test.local>"),
                             peer: Peer::udp(format!("198.51.100.{n}:5060").parse().unwrap()),
+                            auth: None,
                         })
                         .collect(),
                 ),
@@ -242,6 +302,7 @@ impl Rig {
                 uri: Uri::parse(&format!("sip:{n}@192.0.2.200:5060")).unwrap(),
                 to: format!("<sip:{n}@192.0.2.200>"),
                 peer: Peer::udp("192.0.2.200:5060".parse().unwrap()),
+                auth: None,
             }]),
             _ => Resolution::Unroutable(404),
         }
@@ -295,9 +356,11 @@ impl Rig {
         let mut r = response_to(&invite, status, Some(&format!("bt{n}")));
         r.headers
             .push(HeaderName::Contact, format!("<sip:b@198.51.100.{n}:5060>"));
-        if status == 200 {
+        if status == 200 || status == 183 {
             r.headers.push(HeaderName::ContentType, "application/sdp");
             r.body = Bytes::from(b_sdp(n));
+        }
+        if status == 200 {
             self.answers.insert(leg, r.clone());
         }
         let ring = self.ring_of[&leg];

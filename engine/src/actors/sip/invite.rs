@@ -9,6 +9,7 @@ use actix::prelude::*;
 
 use super::{unix_now, SipActor};
 use crate::actors::call::{CallActor, CallEnv, ReportSink};
+use crate::actors::{NumberService, TrunkService};
 use crate::call::admission::{admit_invite, CallDirectory, InviteAdmission};
 use crate::call::{Call, CallSetup, LegId};
 use crate::media::MediaEngine;
@@ -26,6 +27,8 @@ pub struct CallDeps {
     pub media: Arc<MediaEngine>,
     pub http: reqwest::Client,
     pub reports: Arc<dyn ReportSink>,
+    pub trunks: TrunkService,
+    pub numbers: NumberService,
     /// Our Contact header value.
     pub contact: String,
     /// Address for SDP `o=` lines.
@@ -35,24 +38,28 @@ pub struct CallDeps {
     pub max_calls_per_app: usize,
 }
 
-/// Admission's view of the store.
-struct StoreDirectory<'a>(&'a dyn Store);
+/// Admission's view of trunks, numbers and endpoints.
+struct Directory<'a> {
+    store: &'a dyn Store,
+    deps: &'a CallDeps,
+}
 
-impl CallDirectory for StoreDirectory<'_> {
+impl CallDirectory for Directory<'_> {
     fn trunk_for_source(&self, ip: IpAddr) -> Option<String> {
-        let trunks = self.0.trunks().ok()?;
-        trunks
-            .into_iter()
-            .find(|t| t.allow_ips.contains(&ip))
-            .map(|t| t.name)
+        self.deps.trunks.trunk_for_source(ip).map(|t| t.name)
     }
 
     fn app_for_number(&self, digits: &str) -> Option<u64> {
-        self.0.number(digits).ok().flatten().map(|n| n.app.0)
+        self.deps
+            .numbers
+            .app_for_number(digits)
+            .ok()
+            .flatten()
+            .map(|a| a.0)
     }
 
     fn endpoint(&self, domain: &str, user: &str) -> Option<(EndpointAuth, u64)> {
-        let ep = self.0.endpoint(domain, user).ok().flatten()?;
+        let ep = self.store.endpoint(domain, user).ok().flatten()?;
         Some((
             EndpointAuth {
                 credentials: StoredCredentials {
@@ -88,7 +95,10 @@ impl SipActor {
             return self.respond(tx, response_to(&req, 483, Some(&tag)));
         }
         let store = self.store.clone();
-        let dir = StoreDirectory(store.as_ref());
+        let dir = Directory {
+            store: store.as_ref(),
+            deps: &deps,
+        };
         let decision = admit_invite(
             &mut self.auth,
             &self.domains,
@@ -124,6 +134,22 @@ impl SipActor {
                 limit = deps.max_calls_per_app,
                 "app call limit reached; 503"
             );
+            // The app hears about the refused call as an error event of a call that never was.
+            let refused = crate::directory::new_secret(&mut rand::thread_rng());
+            let call = crate::actors::call::CallRef {
+                cmiuuid: &refused,
+                request_id: None,
+            };
+            let problem = crate::call::report::Report::ScriptError {
+                code: "call_limit".into(),
+                path: String::new(),
+                message: format!(
+                    "{} concurrent calls: the limit is reached; the call got 503",
+                    deps.max_calls_per_app
+                ),
+                at_ms: super::super::call::wall_ms(),
+            };
+            deps.reports.deliver(&app, &call, 1, &problem);
             let mut r = reject_with(&req, 503, &tag, "call limit reached");
             r.headers.push(HeaderName::RetryAfter, "10");
             return self.respond(tx, r);
@@ -157,6 +183,7 @@ impl SipActor {
             http: deps.http.clone(),
             store,
             reports: deps.reports.clone(),
+            trunks: deps.trunks.clone(),
             contact: deps.contact.clone(),
             fetch_timeout: deps.fetch_timeout,
         };
@@ -165,5 +192,75 @@ impl SipActor {
         self.routes.invite(tx, actor.clone().recipient());
         self.routes.dialog(&call_id, actor.recipient(), LegId::A);
         self.routes.call_started(appid);
+    }
+}
+
+/// Place a call over REST (`pcmo_make_call`).
+#[derive(Message)]
+#[rtype(result = "Result<(), PlaceError>")]
+pub struct PlaceCall {
+    pub app: crate::store::App,
+    /// The caller id the dialled party sees.
+    pub from: String,
+    /// Who is dialled, as the app wrote it.
+    pub to: String,
+    /// The answer URL to fetch once answered (when there is no inline script).
+    pub answer_url: String,
+    pub call: crate::call::OutboundCall,
+    pub cmiuuid: String,
+}
+
+/// Why a call could not be placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlaceError {
+    #[error("calls are not enabled")]
+    Disabled,
+    #[error("the app's concurrent call limit is reached")]
+    Limit,
+}
+
+impl Handler<PlaceCall> for SipActor {
+    type Result = Result<(), PlaceError>;
+
+    fn handle(&mut self, msg: PlaceCall, ctx: &mut Context<Self>) -> Self::Result {
+        let deps = self.calls.clone().ok_or(PlaceError::Disabled)?;
+        let appid = msg.app.id.0;
+        if self.routes.calls_of(appid) >= deps.max_calls_per_app {
+            return Err(PlaceError::Limit);
+        }
+        let setup = CallSetup {
+            cmiuuid: msg.cmiuuid.clone(),
+            appid,
+            answer_url: msg.answer_url,
+            fallback: msg.app.fallback_pcmo.clone(),
+            from: msg.from,
+            to: msg.to,
+            contact: deps.contact.clone(),
+            domain: msg.app.domain.clone(),
+            local_ip: deps.local_ip,
+            max_forwards: 70,
+            seed: rand::random(),
+        };
+        let call = Call::outbound(
+            setup,
+            msg.call,
+            Instant::now(),
+            super::super::call::wall_ms(),
+        );
+        let env = CallEnv {
+            sip: ctx.address(),
+            media: deps.media.clone(),
+            http: deps.http.clone(),
+            store: self.store.clone(),
+            reports: deps.reports.clone(),
+            trunks: deps.trunks.clone(),
+            contact: deps.contact.clone(),
+            fetch_timeout: deps.fetch_timeout,
+        };
+        tracing::info!(call = %msg.cmiuuid, appid, "placing a call");
+        CallActor::new(call, msg.app, env, String::new()).start();
+        self.routes.call_started(appid);
+        Ok(())
     }
 }

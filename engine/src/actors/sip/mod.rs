@@ -17,7 +17,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 
-pub use invite::CallDeps;
+pub use invite::{CallDeps, PlaceCall, PlaceError};
 use routes::{CallSignal, RequestKey, Routes, TxOutcome, TxReport};
 
 use super::registration::RegistrationActor;

@@ -19,6 +19,7 @@ fn plan(leg: u32, target: u64) -> BranchPlan {
         target: TargetId(target),
         invite: invite(&leg.to_string()),
         peer: Peer::udp(format!("192.0.2.{leg}:5060").parse().unwrap()),
+        auth: None,
     }
 }
 
@@ -138,4 +139,48 @@ fn best_status_ranking() {
     assert_eq!(best_status([487, 503, 404].into_iter()), 404);
     assert_eq!(best_status([487, 408].into_iter()), 408);
     assert_eq!(best_status(std::iter::empty()), 480);
+}
+
+#[test]
+fn a_challenged_branch_with_credentials_answers_once() {
+    let mut p1 = plan(1, 7);
+    p1.auth = Some(ClientAuth {
+        username: "trunkuser".into(),
+        password: "s3cret".into(),
+    });
+    let mut f = Fork::new(vec![p1.clone()], "<sip:rm@192.0.2.9>");
+    f.start();
+    f.drain();
+    let mut challenge = resp(&p1, 407);
+    challenge.headers.push(
+        HeaderName::ProxyAuthenticate,
+        "Digest realm=\"carrier.example\", nonce=\"abc\", qop=\"auth\"",
+    );
+    f.on_response(LegId(1), challenge.clone());
+    let out = f.drain();
+    let ForkOutput::SendInvite { request, .. } = &out[0] else {
+        panic!("{}", kinds(&out).join(","))
+    };
+    assert_eq!(request.cseq().unwrap().seq, 2);
+    assert!(
+        request.headers.get(&HeaderName::Via).is_none(),
+        "a new transaction"
+    );
+    let creds = crate::sip::digest::Credentials::parse(
+        request
+            .headers
+            .get(&HeaderName::ProxyAuthorization)
+            .unwrap(),
+    )
+    .unwrap();
+    let h = crate::sip::digest::ha1(
+        crate::sip::digest::Algorithm::Md5,
+        "trunkuser",
+        "carrier.example",
+        "s3cret",
+    );
+    assert!(crate::sip::digest::verify(&creds, "INVITE", &h));
+    // A second challenge is final: wrong credentials are not retried forever.
+    f.on_response(LegId(1), challenge);
+    assert_eq!(kinds(&f.drain()), ["ended 1 407", "failed t7 407", "done"]);
 }

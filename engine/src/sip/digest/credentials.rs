@@ -165,7 +165,7 @@ fn static_name(n: &str) -> &'static str {
 }
 
 /// `name=token` / `name="quoted \" string"` pairs separated by commas, LWS anywhere between.
-fn auth_params(s: &str) -> Result<Vec<(String, String)>, DigestError> {
+pub(super) fn auth_params(s: &str) -> Result<Vec<(String, String)>, DigestError> {
     let b = s.as_bytes();
     let mut i = 0;
     let mut out = Vec::new();

@@ -7,6 +7,7 @@
 //! * [`NonceSigner`] makes stateless nonces (an HMAC of the time and the realm) and says when
 //!   one is stale; [`NonceCounts`] refuses replays.
 
+mod client;
 mod credentials;
 mod nonce;
 mod replay;
@@ -14,6 +15,7 @@ mod replay;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
+pub use client::Challenge;
 pub use credentials::{Credentials, DigestError, Qop};
 pub use nonce::{NonceSigner, NonceStatus};
 pub use replay::NonceCounts;

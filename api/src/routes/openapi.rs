@@ -1,0 +1,42 @@
+//! The OpenAPI 3 description of this API (`api/openapi.yaml`), served as written.
+
+use actix_web::{web, HttpResponse};
+
+const DOCUMENT: &str = include_str!("../../openapi.yaml");
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/openapi.yaml", web::get().to(document));
+}
+
+async fn document() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/yaml")
+        .body(DOCUMENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DOCUMENT;
+
+    #[test]
+    fn every_route_is_described() {
+        for path in [
+            "/v1/endpoint/add_sip:",
+            "/v1/endpoint/update_sip:",
+            "/v1/endpoint/get_sip:",
+            "/v1/endpoint/list_sip:",
+            "/v1/endpoint/remove_sip:",
+            "/v1/pcmo_make_call:",
+            "/v1/piopiy/cmiuuid_cdr:",
+            "/admin/v1/apps:",
+            "/admin/v1/registrations:",
+            "/admin/v1/trunks:",
+            "/admin/v1/numbers:",
+            "/admin/v1/calls:",
+            "/health:",
+            "/metrics:",
+        ] {
+            assert!(DOCUMENT.contains(path), "{path} missing from openapi.yaml");
+        }
+    }
+}

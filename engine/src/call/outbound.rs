@@ -1,0 +1,237 @@
+//! Calls ringmaster places (`pcmo_make_call`): the A leg is dialled like a B leg (a ring of its
+//! own, ring 0, with ringmaster's own SDP offer), and the script starts once it answers, with
+//! the A leg already answered (`CallInfo::outbound_answered`).
+
+use bytes::Bytes;
+use pcmo::action::connect::targets::Target;
+use pcmo::TargetId;
+
+use super::core::{AState, Call, Output, RingId, RingState, CALL_LIMIT_TIMER};
+use super::dialog::Dialog;
+use super::fork::{BranchPlan, ForkEvent};
+use super::media_plan::MediaPlan;
+use super::report::EventStatus;
+use super::{LegId, Resolution};
+use crate::media::sdp::policy::CallType;
+use crate::media::sdp::Anchor;
+use crate::media::{Command as MediaCommand, Leg};
+use crate::sip::message::Response;
+
+/// The one target of ring 0.
+const A_TARGET: TargetId = TargetId(0);
+
+impl Call {
+    pub(super) fn start_outbound(&mut self) {
+        let Some(out) = self.outbound.clone() else {
+            return;
+        };
+        self.report(
+            self.a_record
+                .event(EventStatus::Started, self.wall_ms, &self.extra_params),
+        );
+        self.rings.insert(
+            out.ring,
+            RingState {
+                caller_id: Some(self.setup.from.clone()),
+                targets: [(A_TARGET, Target::new(out.call.to.clone()))]
+                    .into_iter()
+                    .collect(),
+                forked: false,
+                done: false,
+            },
+        );
+        self.out.push_back(Output::AllocateMedia);
+    }
+
+    pub(super) fn is_a_ring(&self, ring: RingId) -> bool {
+        self.outbound.as_ref().is_some_and(|o| o.ring == ring)
+    }
+
+    /// Ports are ready: offer them to the A leg and dial it.
+    pub(super) fn dial_a(&mut self, a: Anchor) {
+        let Some(out) = self.outbound.clone() else {
+            return;
+        };
+        self.a_anchor = Some(a);
+        self.out.push_back(Output::Resolve {
+            ring: out.ring,
+            targets: vec![(A_TARGET, out.call.to)],
+        });
+    }
+
+    /// ringmaster's own offer: PCMU, PCMA and telephone-event on our A-side port.
+    fn own_offer(&self) -> Bytes {
+        let Some(a) = self.a_anchor else {
+            return Bytes::new();
+        };
+        let family = if a.addr.is_ipv6() { "IP6" } else { "IP4" };
+        let id = self.setup.seed >> 1;
+        Bytes::from(format!(
+            "v=0\r\no=ringmaster {id} {id} IN {family} {ip}\r\ns=ringmaster\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n",
+            ip = a.addr,
+            port = a.rtp_port
+        ))
+    }
+
+    /// The A leg resolved: its branch INVITE(s), or the call's end.
+    pub(super) fn on_a_resolved(&mut self, ring: RingId, resolution: Resolution) {
+        let contacts = match resolution {
+            Resolution::Contacts(c) if !c.is_empty() => c,
+            Resolution::Contacts(_) | Resolution::NotRegistered => {
+                self.end_a("not-registered", Some(480));
+                return self.hangup_all("not-registered", None);
+            }
+            Resolution::Unroutable(status) => {
+                self.end_a("failed", Some(status));
+                return self.hangup_all("failed", None);
+            }
+        };
+        let caller = self.setup.from.clone();
+        let target = Target::new(
+            self.outbound
+                .as_ref()
+                .map(|o| o.call.to.clone())
+                .unwrap_or_else(|| {
+                    pcmo::action::connect::targets::Destination::SipUser(String::new())
+                }),
+        );
+        let body = self.own_offer();
+        let branches: Vec<BranchPlan> = contacts
+            .iter()
+            .map(|c| BranchPlan {
+                leg: LegId::A,
+                target: A_TARGET,
+                invite: self.invite_with(&caller, &target, c, body.clone()),
+                peer: c.peer,
+                auth: c.auth.clone(),
+            })
+            .take(1) // One dialog per leg: the A leg rings its first contact only.
+            .collect();
+        if let Some(r) = self.rings.get_mut(&ring) {
+            r.forked = true;
+        }
+        self.out.push_back(Output::StartFork { ring, branches });
+    }
+
+    pub(super) fn on_a_fork(&mut self, ring: RingId, event: ForkEvent) {
+        match event {
+            ForkEvent::Ringing { .. } => {
+                if !self.a_record.ringing {
+                    self.a_record.ringing = true;
+                    let ev =
+                        self.a_record
+                            .event(EventStatus::Ringing, self.wall_ms, &self.extra_params);
+                    self.report(ev);
+                }
+            }
+            ForkEvent::Answered {
+                dialog, response, ..
+            } => self.a_answered(*dialog, response),
+            ForkEvent::LegEnded { status, .. } => {
+                if self.a_state == AState::Dialing || self.a_state == AState::Ending {
+                    let cause = self
+                        .a_end_cause
+                        .clone()
+                        .unwrap_or_else(|| super::b_legs::cause_of(status).to_string());
+                    self.end_a(&cause, Some(status));
+                    if !self.ending {
+                        self.hangup_all(&cause, None);
+                    }
+                }
+            }
+            ForkEvent::TargetFailed { .. } => {}
+            ForkEvent::Done => {
+                if let Some(r) = self.rings.get_mut(&ring) {
+                    r.done = true;
+                }
+            }
+        }
+    }
+
+    fn a_answered(&mut self, mut dialog: Dialog, response: Response) {
+        if self.ending {
+            // Cancelled meanwhile: the 2xx crossed our CANCEL.
+            let bye = dialog.request(crate::sip::message::Method::Bye, None);
+            let peer = dialog.peer;
+            self.a_state = AState::Answered(Box::new(dialog));
+            self.out.push_back(Output::Send {
+                leg: LegId::A,
+                purpose: super::Purpose::Bye,
+                request: bye,
+                peer,
+            });
+            self.a_state = AState::Ending;
+            return;
+        }
+        self.a_state = AState::Answered(Box::new(dialog));
+        self.a_record.answer_ms = Some(self.wall_ms);
+        let ev = self
+            .a_record
+            .event(EventStatus::OutAnswered, self.wall_ms, &self.extra_params);
+        self.report(ev);
+        // A's answer is, for the relay, what A offers the legs the script adds.
+        let session = self.setup.seed;
+        let plan = MediaPlan::from_offer(
+            &response.body,
+            CallType::Audio,
+            session,
+            self.setup.local_ip,
+        );
+        let plan = match (plan, self.a_anchor, self.b_anchor) {
+            (Ok(mut plan), Some(a), Some(b)) => plan.set_anchors(a, b).map(|_| plan).ok(),
+            _ => None,
+        };
+        match plan {
+            Some(plan) => {
+                if let Some((rtp, rtcp)) = plan.a_remote() {
+                    self.media(MediaCommand::SetRemote {
+                        leg: Leg::A,
+                        rtp,
+                        rtcp,
+                    });
+                    self.media(MediaCommand::SetPayloadTypes {
+                        leg: Leg::A,
+                        allowed: plan.a_payload_types(),
+                    });
+                }
+                self.media(MediaCommand::OpenLatchWindow { leg: Leg::A });
+                self.plan = Some(plan);
+            }
+            _ => {
+                tracing::info!(call = %self.setup.cmiuuid, "the dialled party's SDP answer is unusable");
+                return self.hangup_all("sdp-refused", None);
+            }
+        }
+        let Some(out) = self.outbound.clone() else {
+            return;
+        };
+        if let Some(limit) = out.call.max_duration {
+            self.out.push_back(Output::Timer {
+                id: CALL_LIMIT_TIMER,
+                at: self.now + limit,
+            });
+        }
+        match out.call.script {
+            Some(script) => self.run_script(script),
+            None => {
+                let body = serde_json::json!({
+                    "from": super::core::number_like(&self.setup.from),
+                    "to": super::core::number_like(&self.setup.to),
+                    "time": self.wall_ms,
+                    "cmiuuid": self.setup.cmiuuid,
+                    "cmuuid": self.setup.cmiuuid,
+                    "action": "outbound",
+                    "appid": self.setup.appid,
+                    "leg": "a",
+                    "request_id": out.call.request_id,
+                    "extra_params": self.extra_params,
+                });
+                self.out.push_back(Output::Fetch {
+                    fetch_id: None,
+                    url: self.setup.answer_url.clone(),
+                    body,
+                });
+            }
+        }
+    }
+}
