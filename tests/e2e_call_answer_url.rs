@@ -1,8 +1,7 @@
 //! Issue 4 ("Calls"), flow 8: the answer URL is down, slow, answers an HTTP error or
 //! something that is not a valid script. The caller hears ringback, then 503 (or the app's
 //! fallback script runs), the server keeps serving SIP and HTTP, nothing panics, and the
-//! next call works. The error event on the event URL is checked by the test marked
-//! "events", ignored until the outbox delivers call reports on main.
+//! next call works; the app gets a signed `error` event saying why.
 
 mod support;
 
@@ -146,14 +145,18 @@ fn fallback_script_runs_when_the_answer_url_is_down() {
 }
 
 #[test]
-#[ignore = "events: the signed outbox does not deliver call reports to the event URL on main yet"]
 fn answer_url_failures_are_reported_as_signed_error_events() {
-    let rig = Rig::start(vec![Reply::Text("not json".into()), Reply::Status(500)]);
+    let rig = Rig::start(vec![
+        Reply::Text("not json".into()),
+        Reply::Status(500),
+        Reply::Json(json!([{"action": "connect", "timeout": 10}])),
+    ]);
     let (mut alice, _bob) = users(&rig);
-    call_refused(&mut alice, 503);
-    call_refused(&mut alice, 503);
+    for _ in 0..3 {
+        call_refused(&mut alice, 503);
+    }
     let hits = rig.web.wait_hits("/events", 15 * SEC, |h| {
-        h.iter().filter(|h| h.json()["type"] == "cdr").count() >= 2
+        h.iter().filter(|h| h.json()["type"] == "cdr").count() >= 3
     });
     for h in &hits {
         h.verify_signature(&rig.secret)
@@ -168,8 +171,21 @@ fn answer_url_failures_are_reported_as_signed_error_events() {
         .collect();
     assert!(codes.contains(&"invalid_json"), "{errors:#?}");
     assert!(codes.contains(&"answer_url_failed"), "{errors:#?}");
+    // A script error says where: the JSON path into the script.
+    let missing = errors
+        .iter()
+        .find(|e| e["error"]["code"] == "missing_field")
+        .unwrap_or_else(|| {
+            panic!("no missing_field error for a connect without targets: {errors:#?}")
+        });
+    assert!(
+        missing["error"]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/0")),
+        "{missing}"
+    );
     let cdrs: Vec<&Value> = bodies.iter().filter(|b| b["type"] == "cdr").collect();
-    assert_eq!(cdrs.len(), 2, "one CDR per (A-only) call: {cdrs:#?}");
+    assert_eq!(cdrs.len(), 3, "one CDR per (A-only) call: {cdrs:#?}");
     assert!(cdrs
         .iter()
         .all(|c| c["cdr_kind"] == "in_missed" && c["leg"] == "a"));

@@ -1,7 +1,6 @@
 //! Issue 4 ("Calls"), flows 6 and 7: a carrier's trunk sends a call to an owned number and
 //! `bridge` dials out through the trunk; an app places a call over REST with
-//! `pcmo_make_call` and an inline script. Both are ignored until trunk routing and the REST
-//! call land on main (the tests are written against the issue's interface).
+//! `pcmo_make_call` and an inline script.
 
 mod support;
 
@@ -32,7 +31,6 @@ fn user_of(inv: &support::ua::Incoming) -> Option<String> {
 }
 
 #[test]
-#[ignore = "trunks: `ringmaster trunk`/`number` are not on main yet (hooks branch), and no branch routes a bridge to the trunk yet (CallActor::trunk_contact answers Unroutable(503))"]
 fn trunk_call_to_an_owned_number_bridges_out_through_the_trunk() {
     let script = json!([{"action": "bridge", "from": OWNED, "timeout": 10,
                          "connect": [{"type": "pstn", "number": CALLED}]}]);
@@ -119,7 +117,6 @@ fn trunk_call_to_an_owned_number_bridges_out_through_the_trunk() {
 }
 
 #[test]
-#[ignore = "pcmo_make_call: POST /v1/pcmo_make_call is not on main yet"]
 fn pcmo_make_call_dials_the_user_and_runs_the_inline_script() {
     let rig = Rig::start(vec![Reply::Status(500)]);
     rig.endpoint("bob");
@@ -133,13 +130,17 @@ fn pcmo_make_call_dials_the_user_and_runs_the_inline_script() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["code"], 200);
     assert_eq!(body["status"], "progress");
-    assert!(
-        body["request_id"].as_str().is_some_and(|r| !r.is_empty()),
-        "{body}"
-    );
+    let request_id = body["request_id"].as_str().expect("request_id").to_string();
+    assert!(!request_id.is_empty());
 
     // ringmaster dials bob first; the script runs once bob answers and connects carol.
     let inv_b = bob.expect_request("INVITE", None, 5 * SEC);
+    let shown = inv_b.req.hdr_from().unwrap();
+    assert_eq!(
+        shown.uri.as_sip().and_then(|u| u.user.as_deref()),
+        Some(OWNED),
+        "`from` is the caller id bob sees"
+    );
     assert!(
         carol
             .try_request("INVITE", None, Duration::from_millis(300))
@@ -174,4 +175,20 @@ fn pcmo_make_call_dials_the_user_and_runs_the_inline_script() {
         rig.web.hits("/answer").is_empty(),
         "an inline script needs no answer URL"
     );
+
+    // Two legs (bob dialled first, then carol), each with one CDR, all carrying the request id.
+    let hits = rig.web.wait_hits("/events", 10 * SEC, |h| {
+        h.iter().filter(|h| h.json()["type"] == "cdr").count() >= 2
+    });
+    let bodies: Vec<serde_json::Value> = hits.iter().map(|h| h.json()).collect();
+    for b in &bodies {
+        assert_eq!(b["request_id"], request_id.as_str(), "{b}");
+    }
+    let mut kinds: Vec<(&str, &str)> = bodies
+        .iter()
+        .filter(|b| b["type"] == "cdr")
+        .map(|b| (b["leg"].as_str().unwrap(), b["cdr_kind"].as_str().unwrap()))
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, [("a", "out_answered"), ("b", "out_answered")]);
 }

@@ -4,13 +4,14 @@
 //!
 //! Flows of the "Must show": group ring with a user on two devices and RTP both ways
 //! (1), sequential ring (2), `loop` (3), `duration` (4), the caller's CANCEL while B legs
-//! ring (5); then forking races, declines, RTP inactivity, SIPp on both ends and stored CDRs.
+//! ring (5); then forking races, declines, RTP inactivity and SIPp on both ends.
 //! Elsewhere: trunk and REST calls (6, 7) in `e2e_call_trunk.rs`, answer-URL failures (8) in
 //! `e2e_call_answer_url.rs`, B2BUA details in `e2e_call_b2bua.rs`, how a script goes on in
 //! `e2e_call_script.rs`, the v3 connect in `e2e_call_v3.rs`.
 //!
-//! Live events and CDRs on the event URL are checked by the tests marked "events", ignored
-//! until the signed outbox delivers call reports on main.
+//! Live events and CDRs on the event URL (compat-fields §b5), and the stored CDRs, are
+//! checked after flows 1 and 5, which between them end every kind of leg: answered and
+//! bridged, cancelled by the fork, cancelled with the caller.
 
 mod support;
 
@@ -77,6 +78,132 @@ fn assert_ports_released(anchors: &[SocketAddr]) {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// What the app learns about a call: signed events and CDRs on its event URL (compat-fields
+// §b5), and the CDRs stored and read back through the admin API.
+
+/// Live events and CDRs of a delivered report stream, checked against compat-fields §b5.
+struct Reports {
+    events: Vec<Value>,
+    cdrs: Vec<Value>,
+}
+
+/// Waits for `legs` CDRs of `cmiuuid` on the event URL; checks every delivery's signature
+/// and delivery id.
+fn reports(rig: &Rig, cmiuuid: &str, legs: usize) -> Reports {
+    let is_cdr = |h: &Hit| h.json()["type"] == "cdr";
+    let hits = rig.web.wait_hits("/events", 15 * SEC, |h| {
+        h.iter().filter(|h| is_cdr(h)).count() >= legs
+    });
+    let mut ids = HashSet::new();
+    for h in &hits {
+        h.verify_signature(&rig.secret)
+            .unwrap_or_else(|e| panic!("event URL delivery not signed right: {e}"));
+        let id = h
+            .header("x-ringmaster-delivery-id")
+            .expect("X-Ringmaster-Delivery-Id");
+        assert!(ids.insert(id.to_string()), "delivery id {id} used twice");
+    }
+    let bodies: Vec<Value> = hits
+        .iter()
+        .map(Hit::json)
+        .filter(|b| b["cmiuuid"] == cmiuuid)
+        .collect();
+    let (cdrs, events): (Vec<Value>, Vec<Value>) =
+        bodies.into_iter().partition(|b| b["type"] == "cdr");
+    assert!(events.iter().all(|e| e["type"] == "event"), "{events:#?}");
+    let seqs: Vec<u64> = events
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("seq"))
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "a call's events arrive in order: {seqs:?}"
+    );
+    Reports { events, cdrs }
+}
+
+impl Reports {
+    /// Each leg's event statuses in delivery order, by `leg_id`.
+    fn by_leg(&self) -> BTreeMap<String, Vec<String>> {
+        let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for e in &self.events {
+            m.entry(e["leg_id"].as_str().unwrap().into())
+                .or_default()
+                .push(e["status"].as_str().unwrap().into());
+        }
+        m
+    }
+
+    /// Each leg's CDR kinds, by `leg_id`.
+    fn cdr_kinds(&self) -> BTreeMap<String, Vec<String>> {
+        let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for c in &self.cdrs {
+            m.entry(c["leg_id"].as_str().unwrap().into())
+                .or_default()
+                .push(c["cdr_kind"].as_str().unwrap().into());
+        }
+        m
+    }
+
+    /// Exactly one terminal event and one CDR per leg, the terminal event last.
+    fn assert_one_end_per_leg(&self, legs: usize) {
+        let by_leg = self.by_leg();
+        assert_eq!(by_leg.len(), legs, "legs with events: {by_leg:#?}");
+        for (leg, statuses) in &by_leg {
+            assert_eq!(
+                statuses.iter().filter(|s| *s == "hangup").count(),
+                1,
+                "{leg}: {statuses:?}"
+            );
+            assert_eq!(
+                statuses.last().map(String::as_str),
+                Some("hangup"),
+                "{leg}: {statuses:?}"
+            );
+        }
+        let kinds = self.cdr_kinds();
+        assert_eq!(kinds.len(), legs, "{kinds:#?}");
+        assert!(
+            kinds.values().all(|k| k.len() == 1),
+            "one CDR per leg: {kinds:#?}"
+        );
+    }
+}
+
+/// Every stored CDR of `cmiuuid` (bounded wait until `legs` are there): `leg_id` → kind.
+fn stored_cdrs(rig: &Rig, cmiuuid: &str, legs: usize) -> BTreeMap<String, String> {
+    let deadline = Instant::now() + 5 * SEC;
+    loop {
+        let (status, body) = support::rig::admin_get(
+            &rig.srv,
+            &format!("/admin/v1/calls?app={}&limit=100", rig.appid),
+        );
+        assert_eq!(status, 200, "{body}");
+        let mine: Vec<&Value> = body["calls"]
+            .as_array()
+            .expect("calls")
+            .iter()
+            .filter(|c| c["cmiuuid"] == cmiuuid)
+            .collect();
+        if mine.len() >= legs || Instant::now() > deadline {
+            let mut kinds = BTreeMap::new();
+            for c in &mine {
+                let leg = c["leg_id"].as_str().expect("leg_id").to_string();
+                assert!(
+                    kinds
+                        .insert(leg.clone(), c["cdr_kind"].as_str().unwrap().to_string())
+                        .is_none(),
+                    "two CDRs for leg {leg}"
+                );
+            }
+            assert_eq!(kinds.len(), legs, "{mine:#?}");
+            return kinds;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -188,140 +315,93 @@ fn group_script() -> Value {
             "call": [sip_user("bob"), sip_user("carol")]}])
 }
 
+/// Flow 1 whole: the SIP and RTP checks of [`group_ring`], then every leg's events in order
+/// and exactly one CDR per leg, delivered signed and stored.
 #[test]
 fn group_ring_second_device_answers_others_cancelled_rtp_both_ways() {
-    let rig = Rig::start(vec![Reply::Json(group_script())]);
-    group_ring(&rig);
-    rig.assert_alive();
-}
-
-/// Live events and CDRs of a delivered report stream, checked against compat-fields §b5.
-struct Reports {
-    events: Vec<Value>,
-    cdrs: Vec<Value>,
-}
-
-/// Waits for `legs` CDRs of `cmiuuid` on the event URL; checks every delivery's signature
-/// and delivery id.
-fn reports(rig: &Rig, cmiuuid: &str, legs: usize) -> Reports {
-    let is_cdr = |h: &Hit| h.json()["type"] == "cdr";
-    let hits = rig.web.wait_hits("/events", 15 * SEC, |h| {
-        h.iter().filter(|h| is_cdr(h)).count() >= legs
-    });
-    let mut ids = HashSet::new();
-    for h in &hits {
-        h.verify_signature(&rig.secret)
-            .unwrap_or_else(|e| panic!("event URL delivery not signed right: {e}"));
-        let id = h
-            .header("x-ringmaster-delivery-id")
-            .expect("X-Ringmaster-Delivery-Id");
-        assert!(ids.insert(id.to_string()), "delivery id {id} used twice");
-    }
-    let bodies: Vec<Value> = hits
-        .iter()
-        .map(Hit::json)
-        .filter(|b| b["cmiuuid"] == cmiuuid)
-        .collect();
-    let (cdrs, events): (Vec<Value>, Vec<Value>) =
-        bodies.into_iter().partition(|b| b["type"] == "cdr");
-    assert!(events.iter().all(|e| e["type"] == "event"), "{events:#?}");
-    Reports { events, cdrs }
-}
-
-impl Reports {
-    /// Each leg's event statuses in delivery order, by `leg_id`.
-    fn by_leg(&self) -> BTreeMap<String, Vec<String>> {
-        let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for e in &self.events {
-            m.entry(e["leg_id"].as_str().unwrap().into())
-                .or_default()
-                .push(e["status"].as_str().unwrap().into());
-        }
-        m
-    }
-
-    /// Each leg's CDR kinds, by `leg_id`.
-    fn cdr_kinds(&self) -> BTreeMap<String, Vec<String>> {
-        let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for c in &self.cdrs {
-            m.entry(c["leg_id"].as_str().unwrap().into())
-                .or_default()
-                .push(c["cdr_kind"].as_str().unwrap().into());
-        }
-        m
-    }
-
-    /// Exactly one terminal event and one CDR per leg, the terminal event last.
-    fn assert_one_end_per_leg(&self, legs: usize) {
-        let by_leg = self.by_leg();
-        assert_eq!(by_leg.len(), legs, "legs with events: {by_leg:#?}");
-        for (leg, statuses) in &by_leg {
-            assert_eq!(
-                statuses.iter().filter(|s| *s == "hangup").count(),
-                1,
-                "{leg}: {statuses:?}"
-            );
-            assert_eq!(
-                statuses.last().map(String::as_str),
-                Some("hangup"),
-                "{leg}: {statuses:?}"
-            );
-        }
-        let kinds = self.cdr_kinds();
-        assert_eq!(kinds.len(), legs, "{kinds:#?}");
-        assert!(
-            kinds.values().all(|k| k.len() == 1),
-            "one CDR per leg: {kinds:#?}"
-        );
-    }
-}
-
-#[test]
-#[ignore = "events: the signed outbox does not deliver call reports to the event URL on main yet"]
-fn group_ring_events_and_one_cdr_per_leg() {
     let rig = Rig::start(vec![Reply::Json(group_script())]);
     let cmiuuid = group_ring(&rig);
     let r = reports(&rig, &cmiuuid, 4);
     r.assert_one_end_per_leg(4);
-    let by_leg = r.by_leg();
-    assert_eq!(by_leg["a"].first().map(String::as_str), Some("started"));
-    assert!(by_leg["a"].contains(&"in_answered".to_string()));
-    let kinds = r.cdr_kinds();
+    let (by_leg, kinds) = (r.by_leg(), r.cdr_kinds());
+    assert_eq!(by_leg["a"], ["started", "in_answered", "hangup"]);
     assert_eq!(kinds["a"], ["in_answered"]);
-    let b_kinds: Vec<&str> = kinds
+    let answered: Vec<&String> = kinds
         .iter()
-        .filter(|(l, _)| *l != "a")
-        .map(|(_, k)| k[0].as_str())
+        .filter(|(_, k)| k[0] == "out_answered")
+        .map(|(l, _)| l)
         .collect();
-    assert_eq!(
-        b_kinds.iter().filter(|k| **k == "out_answered").count(),
-        1,
-        "{kinds:?}"
-    );
-    assert_eq!(
-        b_kinds.iter().filter(|k| **k == "out_missed").count(),
-        2,
-        "{kinds:?}"
-    );
-    let answered = kinds
-        .iter()
-        .find(|(_, k)| k[0] == "out_answered")
-        .unwrap()
-        .0;
-    let s = &by_leg[answered];
-    let pos = |x: &str| {
-        s.iter()
-            .position(|v| v == x)
-            .unwrap_or_else(|| panic!("{answered}: no {x} in {s:?}"))
+    assert_eq!(answered.len(), 1, "{kinds:?}");
+    for (leg, statuses) in by_leg.iter().filter(|(l, _)| *l != "a") {
+        if leg == answered[0] {
+            assert_eq!(
+                statuses,
+                &["ringing", "out_answered", "out_bridged", "hangup"],
+                "{leg}"
+            );
+        } else {
+            assert_eq!(statuses, &["ringing", "hangup"], "{leg}");
+            assert_eq!(kinds[leg], ["out_missed"], "{leg}");
+        }
+    }
+    let hangup = |leg: &str| {
+        r.events
+            .iter()
+            .find(|e| e["leg_id"] == leg && e["status"] == "hangup")
+            .unwrap()
+            .clone()
     };
+    assert_eq!(hangup("a")["hangup_cause"], "caller-hung-up");
+    for leg in by_leg.keys().filter(|l| *l != "a" && *l != answered[0]) {
+        assert_eq!(
+            (
+                hangup(leg)["hangup_cause"].clone(),
+                hangup(leg)["sip_status"].clone()
+            ),
+            (json!("cancelled"), json!(487)),
+            "{leg}"
+        );
+    }
+    // Who each leg is: the caller called 5000; the B legs are bob (twice) and carol.
+    let mut b_to: Vec<&str> = r
+        .cdrs
+        .iter()
+        .filter(|c| c["leg"] == "b")
+        .map(|c| c["to"].as_str().unwrap())
+        .collect();
+    b_to.sort();
+    assert_eq!(b_to, ["bob", "bob", "carol"]);
+    let a_cdr = r.cdrs.iter().find(|c| c["leg"] == "a").unwrap();
+    assert_eq!(
+        (a_cdr["from"].as_str(), a_cdr["to"].as_str()),
+        (Some("alice"), Some("5000"))
+    );
     assert!(
-        pos("ringing") < pos("out_answered") && pos("out_answered") < pos("out_bridged"),
-        "{s:?}"
+        a_cdr["answer_time"].as_u64().is_some() && a_cdr["status"] == "answered",
+        "{a_cdr}"
     );
     for e in r.events.iter().chain(&r.cdrs) {
         assert_eq!(e["appid"], rig.appid);
+        assert_eq!(e["cmuuid"], cmiuuid.as_str(), "both spellings");
         assert_eq!(e["leg"], if e["leg_id"] == "a" { "a" } else { "b" });
     }
+    let stored = stored_cdrs(&rig, &cmiuuid, 4);
+    let delivered: BTreeMap<String, String> = kinds
+        .iter()
+        .map(|(l, k)| (l.clone(), k[0].clone()))
+        .collect();
+    assert_eq!(stored, delivered, "the stored CDRs are the delivered ones");
+    let (status, body) = rig.srv.post(
+        "/v1/piopiy/cmiuuid_cdr",
+        json!({"appid": rig.appid, "secret": rig.secret, "cmiuuid": cmiuuid}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["cdr"]["leg"], "a",
+        "PIOPIY's pull API shows the A leg first"
+    );
+    assert_eq!(body["cdrs"].as_array().map(Vec::len), Some(4));
+    rig.assert_alive();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -534,33 +614,38 @@ fn caller_cancels(rig: &Rig) -> String {
     assert_answer_request(rig, "alice", 5000)
 }
 
+/// Flow 5 whole: every B leg cancelled, 487 to the caller, then one terminal event and one
+/// missed CDR per leg, delivered signed and stored.
 #[test]
 fn caller_cancel_while_b_legs_ring_cancels_every_b_leg_and_gets_487() {
-    let rig = Rig::start(vec![Reply::Json(group_script())]);
-    caller_cancels(&rig);
-    rig.assert_alive();
-}
-
-#[test]
-#[ignore = "events: the signed outbox does not deliver call reports to the event URL on main yet"]
-fn caller_cancel_gives_one_terminal_event_and_one_missed_cdr_per_leg() {
     let rig = Rig::start(vec![Reply::Json(group_script())]);
     let cmiuuid = caller_cancels(&rig);
     let r = reports(&rig, &cmiuuid, 4);
     r.assert_one_end_per_leg(4);
-    let kinds = r.cdr_kinds();
+    let (by_leg, kinds) = (r.by_leg(), r.cdr_kinds());
+    assert_eq!(by_leg["a"], ["started", "hangup"]);
     assert_eq!(kinds["a"], ["in_missed"]);
+    for (leg, statuses) in by_leg.iter().filter(|(l, _)| *l != "a") {
+        assert_eq!(statuses, &["ringing", "hangup"], "{leg}");
+        assert_eq!(kinds[leg], ["out_missed"], "{leg}");
+    }
+    for e in r.events.iter().filter(|e| e["status"] == "hangup") {
+        let want = if e["leg"] == "a" {
+            "caller-cancelled"
+        } else {
+            "cancelled"
+        };
+        assert_eq!(e["hangup_cause"], want, "{e}");
+        assert_eq!(e["sip_status"], 487, "{e}");
+    }
+    let stored = stored_cdrs(&rig, &cmiuuid, 4);
     assert!(
-        kinds
+        stored
             .iter()
-            .filter(|(l, _)| *l != "a")
-            .all(|(_, k)| k[0] == "out_missed"),
-        "{kinds:?}"
+            .all(|(l, k)| k == if l == "a" { "in_missed" } else { "out_missed" }),
+        "{stored:?}"
     );
-    assert!(r
-        .events
-        .iter()
-        .all(|e| e["status"] != "out_answered" && e["status"] != "in_answered"));
+    rig.assert_alive();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -682,79 +767,6 @@ fn rtp_inactivity_ends_the_call_but_flowing_rtp_keeps_it_up() {
     assert!(
         silent >= Duration::from_millis(1500),
         "call ended {silent:?} after RTP stopped; the timeout is 2 s"
-    );
-}
-
-// ---------------------------------------------------------------------------------------
-// Stored CDRs, read back through the admin API and PIOPIY's cmiuuid_cdr.
-
-/// Every stored CDR of `cmiuuid` (bounded wait until `legs` are there): `leg_id` → kind.
-fn stored_cdrs(rig: &Rig, cmiuuid: &str, legs: usize) -> BTreeMap<String, String> {
-    let deadline = Instant::now() + 5 * SEC;
-    loop {
-        let (status, body) = support::rig::admin_get(
-            &rig.srv,
-            &format!("/admin/v1/calls?app={}&limit=100", rig.appid),
-        );
-        assert_eq!(status, 200, "{body}");
-        let mine: Vec<&Value> = body["calls"]
-            .as_array()
-            .expect("calls")
-            .iter()
-            .filter(|c| c["cmiuuid"] == cmiuuid)
-            .collect();
-        if mine.len() >= legs || Instant::now() > deadline {
-            let mut kinds = BTreeMap::new();
-            for c in &mine {
-                let leg = c["leg_id"].as_str().expect("leg_id").to_string();
-                assert!(
-                    kinds
-                        .insert(leg.clone(), c["cdr_kind"].as_str().unwrap().to_string())
-                        .is_none(),
-                    "two CDRs for leg {leg}"
-                );
-            }
-            assert_eq!(kinds.len(), legs, "{mine:#?}");
-            return kinds;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-#[test]
-#[ignore = "CDRs: GET /admin/v1/calls and POST /v1/piopiy/cmiuuid_cdr are not on main yet (they come with the hooks branch; this test passes on a local merge of main and hooks)"]
-fn one_stored_cdr_per_leg_answered_and_cancelled() {
-    let rig = Rig::start(vec![Reply::Json(group_script())]);
-    let answered = group_ring(&rig);
-    let kinds = stored_cdrs(&rig, &answered, 4);
-    assert_eq!(kinds["a"], "in_answered");
-    let mut b: Vec<&str> = kinds
-        .iter()
-        .filter(|(l, _)| *l != "a")
-        .map(|(_, k)| k.as_str())
-        .collect();
-    b.sort();
-    assert_eq!(b, ["out_answered", "out_missed", "out_missed"]);
-
-    let (status, body) = rig.srv.post(
-        "/v1/piopiy/cmiuuid_cdr",
-        json!({"appid": rig.appid, "secret": rig.secret, "cmiuuid": answered}),
-    );
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["cdr"]["leg"], "a");
-    assert_eq!(body["cdrs"].as_array().map(Vec::len), Some(4));
-
-    // Another call (own server, own endpoints): the caller gives up while every B leg rings.
-    let rig2 = Rig::start(vec![Reply::Json(group_script())]);
-    let cancelled = caller_cancels(&rig2);
-    let kinds = stored_cdrs(&rig2, &cancelled, 4);
-    assert_eq!(kinds["a"], "in_missed");
-    assert!(
-        kinds
-            .iter()
-            .filter(|(l, _)| *l != "a")
-            .all(|(_, k)| k == "out_missed"),
-        "{kinds:?}"
     );
 }
 
