@@ -174,6 +174,15 @@ impl Reports {
     }
 }
 
+/// A B leg cancelled while ringing: `ringing` then `hangup`, or `hangup` alone when the
+/// CANCEL was decided before the phone's 180 arrived (under load that race is real).
+fn assert_missed(leg: &str, statuses: &[String]) {
+    assert!(
+        statuses == ["ringing", "hangup"] || statuses == ["hangup"],
+        "{leg}: {statuses:?}"
+    );
+}
+
 /// Every stored CDR of `cmiuuid` (bounded wait until `legs` are there): `leg_id` → kind.
 fn stored_cdrs(rig: &Rig, cmiuuid: &str, legs: usize) -> BTreeMap<String, String> {
     let deadline = Instant::now() + 5 * SEC;
@@ -340,7 +349,7 @@ fn group_ring_second_device_answers_others_cancelled_rtp_both_ways() {
                 "{leg}"
             );
         } else {
-            assert_eq!(statuses, &["ringing", "hangup"], "{leg}");
+            assert_missed(leg, statuses);
             assert_eq!(kinds[leg], ["out_missed"], "{leg}");
         }
     }
@@ -626,7 +635,7 @@ fn caller_cancel_while_b_legs_ring_cancels_every_b_leg_and_gets_487() {
     assert_eq!(by_leg["a"], ["started", "hangup"]);
     assert_eq!(kinds["a"], ["in_missed"]);
     for (leg, statuses) in by_leg.iter().filter(|(l, _)| *l != "a") {
-        assert_eq!(statuses, &["ringing", "hangup"], "{leg}");
+        assert_missed(leg, statuses);
         assert_eq!(kinds[leg], ["out_missed"], "{leg}");
     }
     for e in r.events.iter().filter(|e| e["status"] == "hangup") {
