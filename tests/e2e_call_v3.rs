@@ -91,7 +91,6 @@ fn v3_simultaneous_rings_every_uri_at_once() {
 /// A v3 SIP URI in the app's own domain is one of its users: it rings that user's
 /// registrations, as `{"type":"sip","user":..}` does.
 #[test]
-#[ignore = "engine bug: a v3 endpoint sip:bob@<app domain> is dialled as a literal URI (DNS lookup of the app domain fails: Unroutable 502) instead of ringing the registered user bob; the call ends at once"]
 fn v3_uri_in_our_own_domain_rings_the_registered_user() {
     let rig = Rig::start(vec![Reply::Json(v3_connect(
         "sequential",

@@ -17,7 +17,7 @@ use crate::call::fork::{ClientAuth, ForkEvent};
 use crate::call::report::Report;
 use crate::call::{Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId};
 use crate::media::{Leg, MediaControl, MediaEngine};
-use crate::sip::message::Uri;
+use crate::sip::message::{Host, Uri};
 use crate::sip::registrar::Aor;
 use crate::sip::{Peer, Transport};
 use crate::store::{App, Store};
@@ -262,6 +262,35 @@ impl CallActor {
     }
 }
 
+/// The live registrations of one of the app's users, as ring targets.
+fn user_contacts(user: &str, store: &dyn Store, domain: &str) -> Resolution {
+    let aor = Aor::new(user.to_string(), domain);
+    let now = wall_ms() / 1000;
+    let contacts: Vec<Contact> = store
+        .bindings(&aor)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|b| b.expires_at > now)
+        .filter_map(|b| {
+            Some(Contact {
+                uri: Uri::parse(&b.contact).ok()?,
+                to: format!("<sip:{}@{}>", aor.user, aor.domain),
+                peer: Peer {
+                    transport: b.transport,
+                    addr: b.source,
+                    conn: None,
+                },
+                auth: None,
+            })
+        })
+        .collect();
+    if contacts.is_empty() {
+        Resolution::NotRegistered
+    } else {
+        Resolution::Contacts(contacts)
+    }
+}
+
 /// Where a target can be reached right now: a SIP user's live registrations (from the
 /// store, which every REGISTER updates before its 200), a SIP URI with an IP host, or a number
 /// through the first trunk (by name), its host resolved if it is a name.
@@ -272,34 +301,14 @@ async fn resolve(
     domain: &str,
 ) -> Resolution {
     match d {
-        Destination::SipUser(user) => {
-            let aor = Aor::new(user.clone(), domain);
-            let now = wall_ms() / 1000;
-            let contacts: Vec<Contact> = store
-                .bindings(&aor)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|b| b.expires_at > now)
-                .filter_map(|b| {
-                    Some(Contact {
-                        uri: Uri::parse(&b.contact).ok()?,
-                        to: format!("<sip:{}@{}>", aor.user, aor.domain),
-                        peer: Peer {
-                            transport: b.transport,
-                            addr: b.source,
-                            conn: None,
-                        },
-                        auth: None,
-                    })
-                })
-                .collect();
-            if contacts.is_empty() {
-                Resolution::NotRegistered
-            } else {
-                Resolution::Contacts(contacts)
-            }
-        }
+        Destination::SipUser(user) => user_contacts(user, store, domain),
         Destination::SipUri(text) => match Uri::parse(text) {
+            // A URI in the app's own domain names one of its users: ring their registrations
+            // (dialling it as an address would send the INVITE back to ourselves, or nowhere).
+            Ok(Uri::Sip(u)) if u.user.is_some() && u.host.matches(&Host::Name(domain.into())) => {
+                let user = u.user_unescaped().unwrap_or_default();
+                user_contacts(&user, store, domain)
+            }
             Ok(Uri::Sip(u)) => {
                 let transport = match u.transport_param().as_deref() {
                     Some("tcp") => Transport::Tcp,
