@@ -95,6 +95,29 @@ fn answer_url_slower_than_the_timeout_gives_503_then_the_next_call_works() {
 }
 
 #[test]
+fn an_app_with_its_own_answer_timeout_waits_longer_than_the_server_default() {
+    // The server allows 1.5 s; this app asked for 4 s and its server takes 2.5 s.
+    let rig = Rig::with(
+        vec![Reply::After(
+            Duration::from_millis(2500),
+            Box::new(Reply::Json(connect_bob())),
+        )],
+        Some(json!({"answer_timeout_ms": 4000})),
+    );
+    let (mut alice, mut bob) = users(&rig);
+    call_reaches_bob(&mut alice, &mut bob);
+    // Out of range is refused when the app is created, with the field named.
+    let (status, body) = support::rig::admin_post(
+        &rig.srv,
+        "/admin/v1/apps",
+        json!({"name": "x", "answer_url": "http://127.0.0.1:9/a", "answer_timeout_ms": 60000}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("answer_timeout_ms"), "{body}");
+    rig.assert_alive();
+}
+
+#[test]
 fn answer_url_error_or_invalid_script_gives_503_then_the_next_call_works() {
     let rig = Rig::start(vec![
         // Not JSON.

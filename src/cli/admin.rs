@@ -22,6 +22,10 @@ pub enum AppCommand {
         /// A PCMO file run when the answer URL fails (down, slow, invalid script).
         #[arg(long)]
         fallback_pcmo: Option<std::path::PathBuf>,
+        /// Total time allowed for the answer URL, in ms (500-30000; default: the server's
+        /// `calls.answer_timeout_ms`).
+        #[arg(long)]
+        answer_timeout_ms: Option<u32>,
         /// Print exactly one JSON object {"appid","secret","realm"}.
         #[arg(long)]
         json: bool,
@@ -108,6 +112,7 @@ pub fn app(o: ClientOpts, cmd: AppCommand) -> anyhow::Result<()> {
             event_url,
             domain,
             fallback_pcmo,
+            answer_timeout_ms,
             json,
         } => {
             let fallback = match fallback_pcmo {
@@ -126,6 +131,7 @@ pub fn app(o: ClientOpts, cmd: AppCommand) -> anyhow::Result<()> {
                     "event_url": event_url,
                     "domain": domain,
                     "fallback_pcmo": fallback,
+                    "answer_timeout_ms": answer_timeout_ms,
                 })),
             )?;
             if json {

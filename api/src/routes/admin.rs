@@ -45,6 +45,7 @@ fn app_json(app: &App) -> Value {
         "answer_url": app.answer_url,
         "event_url": app.event_url,
         "fallback_pcmo": app.fallback_pcmo.as_deref().and_then(|f| serde_json::from_str::<Value>(f).ok()),
+        "answer_timeout_ms": app.answer_timeout_ms,
         "created_at": app.created_at,
     })
 }
@@ -62,9 +63,26 @@ async fn create_app(
         event_url: opt_string(&body, "event_url")?.map(str::to_string),
         domain: opt_string(&body, "domain")?.map(str::to_string),
         fallback_pcmo: fallback_pcmo(&body)?,
+        answer_timeout_ms: answer_timeout_ms(&body)?,
     };
     let app = state.engine.directory.create_app(new).await?;
     Ok(HttpResponse::Created().json(app_json(&app)))
+}
+
+/// `answer_timeout_ms`: the app's own answer-URL budget, a whole number of milliseconds.
+fn answer_timeout_ms(body: &serde_json::Map<String, Value>) -> Result<Option<u32>, ApiError> {
+    match body.get("answer_timeout_ms") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| engine::directory::ANSWER_TIMEOUT_MS.contains(n))
+            .map(Some)
+            .ok_or(ApiError::InvalidProperty(
+                "answer_timeout_ms",
+                "must be a whole number of milliseconds between 500 and 30000",
+            )),
+    }
 }
 
 /// `fallback_pcmo`: a script (JSON array, or a string holding one) run when the answer URL

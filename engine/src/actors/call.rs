@@ -233,7 +233,12 @@ impl CallActor {
     ) {
         let http = self.env.http.clone();
         let secret = self.app.secret.clone();
-        let timeout = self.env.fetch_timeout;
+        let timeout = self
+            .app
+            .answer_timeout_ms
+            .map_or(self.env.fetch_timeout, |ms| {
+                Duration::from_millis(ms.into())
+            });
         let fut = async move { post_for_script(&http, &url, &secret, &body, timeout).await };
         ctx.spawn(
             fut.into_actor(self)

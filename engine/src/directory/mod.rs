@@ -130,7 +130,13 @@ pub struct NewApp {
     pub domain: Option<String>,
     /// PCMO run when the answer URL fails (already checked by the caller).
     pub fallback_pcmo: Option<String>,
+    /// The app's own answer-URL time budget (ms); the engine's default when `None`.
+    pub answer_timeout_ms: Option<u32>,
 }
+
+/// The range allowed for an app's answer-URL budget: below half a second even a healthy app
+/// server on another continent fails; past 30 s the caller has long hung up.
+pub const ANSWER_TIMEOUT_MS: std::ops::RangeInclusive<u32> = 500..=30_000;
 
 /// Builds a validated app record with a fresh id and secret.
 pub fn build_app(
@@ -162,6 +168,14 @@ pub fn build_app(
         event_url: new.event_url.clone(),
         domain,
         fallback_pcmo: new.fallback_pcmo.clone(),
+        answer_timeout_ms: match new.answer_timeout_ms {
+            Some(ms) if !ANSWER_TIMEOUT_MS.contains(&ms) => {
+                return Err(DirectoryError::InvalidApp(
+                    "answer_timeout_ms must be between 500 and 30000",
+                ))
+            }
+            ms => ms,
+        },
         created_at: now,
     })
 }
@@ -249,6 +263,7 @@ mod tests {
             event_url: None,
             domain: None,
             fallback_pcmo: None,
+            answer_timeout_ms: None,
         };
         let app = build_app(&new, "PBX.example.com", 1, &mut rng).unwrap();
         assert!((1_000_000..10_000_000).contains(&app.id.0));
@@ -259,6 +274,17 @@ mod tests {
             ..new.clone()
         };
         assert!(build_app(&bad, "d", 1, &mut rng).is_err());
+        let slow = NewApp {
+            answer_timeout_ms: Some(40_000),
+            ..new.clone()
+        };
+        assert!(build_app(&slow, "d", 1, &mut rng).is_err());
+        let patient = NewApp {
+            answer_timeout_ms: Some(8_000),
+            ..new.clone()
+        };
+        let app = build_app(&patient, "d", 1, &mut rng).unwrap();
+        assert_eq!(app.answer_timeout_ms, Some(8_000));
         let own = NewApp {
             domain: Some("Sip.Example.ORG.".into()),
             ..new
@@ -279,6 +305,7 @@ mod tests {
                 event_url: None,
                 domain: Some("example.com".into()),
                 fallback_pcmo: None,
+                answer_timeout_ms: None,
             },
             "d",
             1,

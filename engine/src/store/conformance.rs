@@ -28,6 +28,7 @@ pub(crate) fn app(id: u64, domain: &str) -> App {
         event_url: None,
         domain: domain.to_owned(),
         fallback_pcmo: None,
+        answer_timeout_ms: None,
         created_at: 1_700_000_000,
     }
 }

@@ -32,6 +32,10 @@ pub struct App {
     /// PCMO run when the answer URL fails (unreachable, slow, invalid script).
     #[serde(default)]
     pub fallback_pcmo: Option<String>,
+    /// Total time allowed for this app's answer URL, when it differs from the engine's
+    /// `calls.answer_timeout_ms`.
+    #[serde(default)]
+    pub answer_timeout_ms: Option<u32>,
     /// Unix seconds.
     pub created_at: u64,
 }

@@ -26,6 +26,7 @@ fn app(url: Option<String>) -> App {
         event_url: url,
         domain: "hooks.example".into(),
         fallback_pcmo: None,
+        answer_timeout_ms: None,
         created_at: 1,
     }
 }
