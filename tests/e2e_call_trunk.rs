@@ -192,3 +192,67 @@ fn pcmo_make_call_dials_the_user_and_runs_the_inline_script() {
     kinds.sort();
     assert_eq!(kinds, [("a", "out_answered"), ("b", "out_answered")]);
 }
+
+#[test]
+fn a_trunk_known_by_its_credentials_calls_in_from_any_address() {
+    let script =
+        json!([{"action": "connect", "timeout": 10, "call": [{"type": "sip", "user": "bob"}]}]);
+    let rig = Rig::start(vec![Reply::Json(script)]);
+    rig.endpoint("bob");
+    let mut bob = rig.phone("bob");
+    // No allow list: the carrier proves who it is with the trunk's username and password.
+    cli_ok(
+        &rig,
+        &[
+            "trunk",
+            "add",
+            "--name",
+            "roaming",
+            "--address",
+            "127.0.0.2:5999",
+            "--username",
+            "carrier-acct",
+            "--password",
+            "s3cret-pw",
+        ],
+    );
+    cli_ok(
+        &rig,
+        &["number", "add", OWNED, "--app", &rig.appid.to_string()],
+    );
+
+    let mut wrong = Ua::bind_at(
+        "127.0.0.2",
+        rig.srv.sip,
+        "carrier.example",
+        "carrier-acct",
+        "not-the-pw",
+    );
+    let mut out = wrong.invite(OWNED, Rtp::bind().addr);
+    assert_eq!(wrong.final_response(&mut out, 5 * SEC).err(), Some(407));
+    assert!(rig.web.hits("/answer").is_empty(), "nothing fetched");
+
+    let mut carrier = Ua::bind_at(
+        "127.0.0.2",
+        rig.srv.sip,
+        "carrier.example",
+        "carrier-acct",
+        "s3cret-pw",
+    );
+    let mut out = carrier.invite(OWNED, Rtp::bind().addr);
+    let inv = bob.expect_request("INVITE", None, 5 * SEC);
+    let d_b = bob.answer(&inv, Rtp::bind().addr);
+    let mut d = carrier
+        .final_response(&mut out, 5 * SEC)
+        .expect("a trunk call to an owned number is answered");
+    assert_eq!(carrier.bye(&mut d), 200);
+    bob.expect_bye(&d_b, 5 * SEC);
+    let ask = rig.web.hits("/answer");
+    assert_eq!(ask.len(), 1);
+    assert_eq!(ask[0].json()["to"], OWNED.parse::<u64>().unwrap());
+
+    // The same credentials to a number no app owns: 404, nothing fetched.
+    let mut out = carrier.invite("14155550000", Rtp::bind().addr);
+    assert_eq!(carrier.final_response(&mut out, 5 * SEC).err(), Some(404));
+    assert_eq!(rig.web.hits("/answer").len(), 1);
+}

@@ -45,6 +45,8 @@ pub enum ApiError {
     TrunkExists,
     #[error("{0} is already an allowed source IP of another trunk")]
     IpInUse(std::net::IpAddr),
+    #[error("Another trunk authenticates with this username")]
+    TrunkUsernameInUse,
     #[error("Trunk does not exist")]
     TrunkMissing,
     #[error("Invalid number: {0}")]
@@ -82,6 +84,7 @@ impl ApiError {
             ApiError::InvalidTrunk(_) => "invalid_trunk",
             ApiError::TrunkExists => "trunk_exists",
             ApiError::IpInUse(_) => "ip_in_use",
+            ApiError::TrunkUsernameInUse => "trunk_username_in_use",
             ApiError::TrunkMissing => "trunk_not_found",
             ApiError::InvalidNumber(_) => "invalid_number",
             ApiError::NumberExists => "number_exists",
@@ -118,6 +121,7 @@ impl From<TrunkError> for ApiError {
             | TrunkError::InvalidCredentials(_) => ApiError::InvalidTrunk(e),
             TrunkError::NameTaken => ApiError::TrunkExists,
             TrunkError::IpTaken(ip) => ApiError::IpInUse(ip),
+            TrunkError::UsernameTaken => ApiError::TrunkUsernameInUse,
             TrunkError::NoSuchTrunk => ApiError::TrunkMissing,
             _ => ApiError::Storage,
         }
@@ -153,7 +157,10 @@ impl ResponseError for ApiError {
             | ApiError::TrunkMissing
             | ApiError::NumberMissing
             | ApiError::CallMissing => 404,
-            ApiError::TrunkExists | ApiError::IpInUse(_) | ApiError::NumberExists => 409,
+            ApiError::TrunkExists
+            | ApiError::IpInUse(_)
+            | ApiError::TrunkUsernameInUse
+            | ApiError::NumberExists => 409,
             ApiError::TooLarge(_) => 413,
             // PIOPIY's own codes.
             ApiError::BadAppCredentials => 420,

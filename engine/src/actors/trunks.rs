@@ -121,6 +121,9 @@ impl TrunkService {
             {
                 return Err(TrunkError::IpTaken(*ip));
             }
+            if trunk.username.is_some() && trunk.username == other.username {
+                return Err(TrunkError::UsernameTaken);
+            }
         }
         match self.store.insert_trunk(&trunk) {
             Ok(()) => {}
@@ -165,6 +168,15 @@ impl TrunkService {
         self.current()
             .iter()
             .find(|t| t.allow_ips.contains(&ip))
+            .cloned()
+    }
+
+    /// The trunk that authenticates with `username` (digest, for carriers calling in from
+    /// addresses no allow list names). At most one: `add` refuses a username another has.
+    pub fn trunk_by_username(&self, username: &str) -> Option<Trunk> {
+        self.current()
+            .iter()
+            .find(|t| t.username.as_deref() == Some(username))
             .cloned()
     }
 
@@ -264,6 +276,17 @@ mod tests {
                 .await,
             Err(TrunkError::IpTaken("192.0.2.1".parse().unwrap()))
         );
+        assert_eq!(
+            svc.add(new("second", &["192.0.2.3"], Some("other-pw")))
+                .await,
+            Err(TrunkError::UsernameTaken),
+            "inbound digest finds a trunk by username: one trunk per username"
+        );
+        assert_eq!(
+            svc.trunk_by_username("acct").map(|t| t.name),
+            Some("carrier".into())
+        );
+        assert_eq!(svc.trunk_by_username("nobody"), None);
         let plain = svc.add(new("second", &["192.0.2.3"], None)).await.unwrap();
         assert_eq!(svc.credentials(&plain), Ok(None));
         assert_eq!(

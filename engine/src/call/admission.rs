@@ -6,6 +6,10 @@
 //! * otherwise from a **registered endpoint**, which proves who it is with digest (407, the
 //!   same rules as REGISTER): that endpoint's app, whatever it dials (a number or a user). The
 //!   authenticated user must be the From user (no calling as somebody else): 403.
+//! * a carrier that cannot be told by its address (a trunk with credentials but no allow list,
+//!   or calling from a new address) answers the same 407 with the trunk's username and
+//!   password; it is then a trunk call (to an owned number, else 404), whatever its From. An
+//!   endpoint of the same name in the realm wins: operators pick trunk usernames apart.
 //!
 //! Pure: the store is reached through the lookups the caller passes.
 
@@ -49,6 +53,14 @@ pub trait CallDirectory {
     fn app_for_number(&self, digits: &str) -> Option<u64>;
     /// An endpoint's credentials and app.
     fn endpoint(&self, domain: &str, user: &str) -> Option<(EndpointAuth, u64)>;
+    /// The trunk whose username is `user`, with its digest HA1s for `realm`.
+    fn trunk_by_username(&self, realm: &str, user: &str) -> Option<(String, StoredCredentials)>;
+}
+
+/// Whose credentials a digest answer was checked against.
+enum Claimant {
+    Endpoint { enabled: bool, appid: u64 },
+    Trunk { name: String },
 }
 
 fn user_of(uri: &Uri) -> Option<String> {
@@ -92,11 +104,11 @@ pub fn admit_invite(
     let Some(dialled) = dialled.filter(|d| !d.is_empty()) else {
         return respond(reject_with(req, 404, to_tag, "no user or number dialled"));
     };
-    if let Some(name) = dir.trunk_for_source(source) {
+    let trunk_call = |name: String| {
         let Some(digits) = as_number(&dialled) else {
             return respond(reject_with(req, 404, to_tag, "not a number"));
         };
-        return match dir.app_for_number(&digits) {
+        match dir.app_for_number(&digits) {
             Some(appid) => InviteAdmission::Accept {
                 appid,
                 caller: Caller::Trunk { name },
@@ -104,7 +116,10 @@ pub fn admit_invite(
                 to: digits,
             },
             None => respond(reject_with(req, 404, to_tag, "number not assigned")),
-        };
+        }
+    };
+    if let Some(name) = dir.trunk_for_source(source) {
+        return trunk_call(name);
     }
     let Some(from_user) = user_of(&from.uri) else {
         return respond(response_to(req, 403, Some(to_tag)));
@@ -113,15 +128,22 @@ pub fn admit_invite(
         Uri::Sip(u) => domains.resolve(&u.host),
         Uri::Other { .. } => domains.default_domain().to_string(),
     };
-    let mut found: Option<(bool, u64)> = None;
+    let mut found: Option<Claimant> = None;
     let verdict = auth.verify(now, req, ChallengeKind::Proxy, &domain, |user| {
-        let (ep, appid) = dir.endpoint(&domain, user)?;
-        found = Some((ep.enabled, appid));
-        Some(StoredCredentials {
-            ha1_md5: ep.credentials.ha1_md5,
-            ha1_sha256: ep.credentials.ha1_sha256,
-        })
+        if let Some((ep, appid)) = dir.endpoint(&domain, user) {
+            found = Some(Claimant::Endpoint {
+                enabled: ep.enabled,
+                appid,
+            });
+            return Some(ep.credentials);
+        }
+        let (name, credentials) = dir.trunk_by_username(&domain, user)?;
+        found = Some(Claimant::Trunk { name });
+        Some(credentials)
     });
+    if let (Verdict::Authenticated { .. }, Some(Claimant::Trunk { name })) = (&verdict, &found) {
+        return trunk_call(name.clone());
+    }
     match verdict {
         Verdict::Challenge { stale, failure } => InviteAdmission::Respond {
             response: Box::new(auth.challenge(
@@ -141,7 +163,10 @@ pub fn admit_invite(
             "From is not the authenticated user",
         )),
         Verdict::Authenticated { username } => match found {
-            Some((true, appid)) => InviteAdmission::Accept {
+            Some(Claimant::Endpoint {
+                enabled: true,
+                appid,
+            }) => InviteAdmission::Accept {
                 appid,
                 caller: Caller::Endpoint {
                     user: username.clone(),
@@ -183,6 +208,21 @@ mod tests {
                         enabled: true,
                     },
                     7,
+                )
+            })
+        }
+        fn trunk_by_username(
+            &self,
+            realm: &str,
+            user: &str,
+        ) -> Option<(String, StoredCredentials)> {
+            (user == "carrier-auth").then(|| {
+                (
+                    "roaming".to_string(),
+                    StoredCredentials {
+                        ha1_md5: digest::ha1(Algorithm::Md5, user, realm, "pw"),
+                        ha1_sha256: String::new(),
+                    },
                 )
             })
         }
@@ -325,6 +365,70 @@ mod tests {
             10,
             &invite("15550001", "sip:123@192.0.2.1", None),
             carrier,
+            "t",
+        );
+        assert!(
+            matches!(got, InviteAdmission::Respond { ref response, .. } if response.status == 404)
+        );
+    }
+
+    #[test]
+    fn a_trunk_with_credentials_calls_from_any_address_to_owned_numbers() {
+        let (mut a, d) = setup();
+        let roaming: IpAddr = "203.0.113.9".parse().unwrap();
+        let owned = "sip:914471000000@192.0.2.1";
+        let first = admit_invite(
+            &mut a,
+            &d,
+            &Dir,
+            10,
+            &invite("15550001", owned, None),
+            roaming,
+            "t",
+        );
+        assert!(
+            matches!(first, InviteAdmission::Respond { ref response, .. } if response.status == 407)
+        );
+        // The From is the calling number, not the trunk's username: that is no impersonation.
+        let creds = answer(&mut a, "carrier-auth", owned);
+        let got = admit_invite(
+            &mut a,
+            &d,
+            &Dir,
+            10,
+            &invite("15550001", owned, Some(&creds)),
+            roaming,
+            "t",
+        );
+        match got {
+            InviteAdmission::Accept {
+                appid,
+                caller,
+                from,
+                to,
+            } => {
+                assert_eq!(
+                    (appid, from.as_str(), to.as_str()),
+                    (42, "15550001", "914471000000")
+                );
+                assert_eq!(
+                    caller,
+                    Caller::Trunk {
+                        name: "roaming".into()
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let unowned = "sip:123@192.0.2.1";
+        let creds = answer(&mut a, "carrier-auth", unowned);
+        let got = admit_invite(
+            &mut a,
+            &d,
+            &Dir,
+            10,
+            &invite("15550001", unowned, Some(&creds)),
+            roaming,
             "t",
         );
         assert!(

@@ -26,6 +26,9 @@ pub enum TrunkError {
     NameTaken,
     #[error("{0} is already an allowed source of another trunk")]
     IpTaken(IpAddr),
+    /// Inbound digest finds a trunk by its username: two trunks cannot share one.
+    #[error("another trunk authenticates with this username")]
+    UsernameTaken,
     #[error("trunk does not exist")]
     NoSuchTrunk,
     #[error("storage failure")]

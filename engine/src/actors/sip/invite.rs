@@ -14,6 +14,7 @@ use crate::call::admission::{admit_invite, CallDirectory, InviteAdmission};
 use crate::call::{Call, CallSetup, LegId};
 use crate::media::MediaEngine;
 use crate::sip::auth::StoredCredentials;
+use crate::sip::digest::{self, Algorithm};
 use crate::sip::message::{response_to, HeaderName, HeaderView, Request};
 use crate::sip::registrar::EndpointAuth;
 use crate::sip::transaction::TxId;
@@ -69,6 +70,18 @@ impl CallDirectory for Directory<'_> {
                 enabled: ep.enabled,
             },
             ep.app.0,
+        ))
+    }
+
+    fn trunk_by_username(&self, realm: &str, user: &str) -> Option<(String, StoredCredentials)> {
+        let trunk = self.deps.trunks.trunk_by_username(user)?;
+        let clear = self.deps.trunks.credentials(&trunk).ok().flatten()?;
+        Some((
+            trunk.name,
+            StoredCredentials {
+                ha1_md5: digest::ha1(Algorithm::Md5, &clear.username, realm, &clear.password),
+                ha1_sha256: digest::ha1(Algorithm::Sha256, &clear.username, realm, &clear.password),
+            },
         ))
     }
 }
