@@ -258,6 +258,18 @@ fn an_unregistered_user_is_skipped_at_once() {
 }
 
 #[test]
+fn an_unroutable_target_is_skipped_with_an_error_event() {
+    let mut rig = Rig::inbound(&[], None);
+    rig.answer_url(r#"[{"action":"connect","timeout":30,"call":[{"type":"sip","uri":"sip:x@nowhere.invalid"}]},{"action":"hangup"}]"#);
+    assert_eq!(rig.sip(), ["A<-180", "A<-503"], "no INVITE, no waiting");
+    assert!(
+        rig.log.contains(&"error target_unroutable".to_string()),
+        "{:?}",
+        rig.log
+    );
+}
+
+#[test]
 fn busy_callee_is_not_retried_by_loop() {
     let mut rig = Rig::inbound(&[("bob", &[1])], None);
     rig.answer_url(r#"[{"action":"connect","loop":3,"call":[{"type":"sip","user":"bob"}]},{"action":"hangup"}]"#);

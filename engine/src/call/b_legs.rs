@@ -98,6 +98,13 @@ impl Call {
                     failures.push((target_id, FailReason::NotRegistered));
                 }
                 Resolution::Unroutable(status) => {
+                    // No leg was created, so no leg event can say why: an error event does.
+                    let message = format!(
+                        "{} cannot be reached: {status} {}",
+                        display_target(&target),
+                        crate::sip::message::reason_phrase(status)
+                    );
+                    self.script_error("target_unroutable", "", &message);
                     failures.push((target_id, FailReason::Failed(status)))
                 }
             }
