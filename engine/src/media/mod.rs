@@ -24,11 +24,14 @@
 
 pub mod control;
 pub mod forwarder;
+pub mod g711;
 pub mod latch;
 pub mod ports;
 pub mod relay;
+pub mod resample;
 pub mod rtp;
 pub mod sdp;
+pub mod tone;
 
 pub use control::{Channel, Command, DirectionStats, Drops, Event, Leg, Stats};
 pub use forwarder::{
