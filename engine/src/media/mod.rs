@@ -23,6 +23,7 @@
 //! send in the forwarder task; commands such as `Play` and `Record` join [`Command`].
 
 pub mod control;
+pub mod dtmf;
 pub mod forwarder;
 pub mod g711;
 pub mod latch;
@@ -31,6 +32,7 @@ pub mod relay;
 pub mod resample;
 pub mod rtp;
 pub mod sdp;
+pub mod splice;
 pub mod tone;
 
 pub use control::{Channel, Command, DirectionStats, Drops, Event, Leg, Stats};
