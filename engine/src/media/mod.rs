@@ -22,12 +22,14 @@
 //! recording (the media issue) become stages between the relay's `Forward` verdict and the
 //! send in the forwarder task; commands such as `Play` and `Record` join [`Command`].
 
+pub mod codec;
 pub mod control;
 pub mod dtmf;
 pub mod forwarder;
 pub mod g711;
 pub mod latch;
 pub mod ports;
+pub mod prompt;
 pub mod relay;
 pub mod resample;
 pub mod rtp;
