@@ -30,6 +30,7 @@ pub mod g711;
 pub mod latch;
 pub mod ports;
 pub mod prompt;
+pub mod record;
 pub mod relay;
 pub mod resample;
 pub mod rtp;
