@@ -36,6 +36,7 @@ pub mod resample;
 pub mod rtp;
 pub mod sdp;
 pub mod splice;
+pub mod stage;
 pub mod tone;
 
 pub use control::{Channel, Command, DirectionStats, Drops, Event, Leg, Stats};
