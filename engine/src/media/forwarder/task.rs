@@ -86,6 +86,13 @@ impl CallTask {
     /// Relay until `Stop` or until every command sender is gone; then release the ports and
     /// report the counters.
     pub async fn run(mut self) {
+        // A socket registered this turn has no readiness yet, and tokio's `try_send_to`
+        // refuses to send until the reactor has seen it writable: a prompt or DTMF packet sent
+        // in the task's first poll would be lost. Loopback and fresh UDP sockets are writable
+        // at once, so this costs one reactor turn.
+        for socket in &self.sockets {
+            let _ = socket.writable().await;
+        }
         poll_fn(|cx| self.poll(cx)).await;
         // Prompts end unfinished; the recording is closed and waited for, so its
         // `RecordDone` comes before the final `Stats`.
