@@ -9,7 +9,7 @@
 
 use super::g711;
 use super::sdp::policy::codec_of;
-use super::sdp::MediaDescription;
+use super::sdp::{Attribute, Field, MediaDescription};
 
 /// A G.711 law.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,6 +42,14 @@ impl AudioCodec {
         }
     }
 
+    /// The `rtpmap` encoding name.
+    pub fn encoding(self) -> &'static str {
+        match self {
+            AudioCodec::Pcmu => "PCMU",
+            AudioCodec::Pcma => "PCMA",
+        }
+    }
+
     pub fn decode(self, code: u8) -> i16 {
         match self {
             AudioCodec::Pcmu => g711::ulaw_to_linear(code),
@@ -58,13 +66,10 @@ impl AudioCodec {
 
     /// Convert a payload of this law to `to`, in place (nothing to do when equal).
     pub fn transcode(self, to: AudioCodec, payload: &mut [u8]) {
-        let table: fn(u8) -> u8 = match (self, to) {
-            (AudioCodec::Pcmu, AudioCodec::Pcma) => g711::ulaw_to_alaw,
-            (AudioCodec::Pcma, AudioCodec::Pcmu) => g711::alaw_to_ulaw,
-            _ => return,
-        };
-        for byte in payload {
-            *byte = table(*byte);
+        match (self, to) {
+            (AudioCodec::Pcmu, AudioCodec::Pcma) => g711::ulaw_to_alaw_in_place(payload),
+            (AudioCodec::Pcma, AudioCodec::Pcmu) => g711::alaw_to_ulaw_in_place(payload),
+            _ => {}
         }
     }
 }
@@ -146,6 +151,42 @@ impl LegCodecs {
     }
 }
 
+/// Let a B leg answer with either law when the caller offered only one: append the missing
+/// G.711 law (on its static payload type, after the offered one, so the caller's choice stays
+/// preferred) to an m-line offered onwards. The media task transcodes between the two. Returns
+/// whether the m-line changed (not when it has both laws, neither, or the static number is
+/// taken by another codec).
+pub fn offer_both_laws(media: &mut MediaDescription) -> bool {
+    let law_at: Vec<(usize, AudioCodec)> = media
+        .formats
+        .iter()
+        .enumerate()
+        .filter_map(|(index, format)| {
+            let (encoding, rate) = codec_of(media, format.parse::<u8>().ok()?)?;
+            Some((index, AudioCodec::from_encoding(&encoding, rate)?))
+        })
+        .collect();
+    let has = |law| law_at.iter().any(|&(_, l)| l == law);
+    let missing = match (has(AudioCodec::Pcmu), has(AudioCodec::Pcma)) {
+        (true, false) => AudioCodec::Pcma,
+        (false, true) => AudioCodec::Pcmu,
+        _ => return false,
+    };
+    let pt = missing.static_payload_type();
+    if media.payload_types().any(|p| p == pt) {
+        return false;
+    }
+    let after = law_at
+        .last()
+        .map_or(media.formats.len(), |&(index, _)| index + 1);
+    media.formats.insert(after, pt.to_string());
+    let rtpmap = format!("{pt} {}/8000", missing.encoding());
+    media
+        .fields
+        .push(Field::Attribute(Attribute::new("rtpmap", Some(&rtpmap))));
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +247,28 @@ mod tests {
         assert_eq!(leg.law_of(101), None);
         assert_eq!(leg.law_of(13), None);
         assert!(leg.is_telephone_event(101));
+    }
+
+    #[test]
+    fn an_offer_with_one_law_gets_the_other_after_it() {
+        let mut m = media(
+            "m=audio 4000 RTP/AVP 0 101",
+            "a=rtpmap:101 telephone-event/8000\r\n",
+        );
+        assert!(offer_both_laws(&mut m));
+        assert_eq!(m.formats, ["0", "8", "101"]);
+        assert_eq!(m.rtpmap(8).map(|r| r.encoding), Some("PCMA".to_owned()));
+        assert!(!offer_both_laws(&mut m), "both laws already");
+        let mut alaw = media("m=audio 4000 RTP/AVP 8", "");
+        assert!(offer_both_laws(&mut alaw));
+        assert_eq!(alaw.formats, ["8", "0"]);
+        let mut taken = media(
+            "m=audio 4000 RTP/AVP 96 8",
+            "a=rtpmap:96 PCMU/8000\r\na=rtpmap:8 opus/48000\r\n",
+        );
+        assert!(!offer_both_laws(&mut taken), "8 is not free");
+        let mut none = media("m=audio 4000 RTP/AVP 18", "");
+        assert!(!offer_both_laws(&mut none));
     }
 
     #[test]

@@ -49,6 +49,21 @@ pub fn alaw_to_ulaw(code: u8) -> u8 {
     ALAW_TO_ULAW[usize::from(code)]
 }
 
+/// Convert a μ-law payload to A-law in place (one table lookup per byte, no call per byte,
+/// so the loop compiles to straight table loads).
+pub fn ulaw_to_alaw_in_place(payload: &mut [u8]) {
+    for code in payload {
+        *code = ULAW_TO_ALAW[usize::from(*code)];
+    }
+}
+
+/// Convert an A-law payload to μ-law in place.
+pub fn alaw_to_ulaw_in_place(payload: &mut [u8]) {
+    for code in payload {
+        *code = ALAW_TO_ULAW[usize::from(*code)];
+    }
+}
+
 const fn ulaw_decode(code: u8) -> i16 {
     let inverted = !code;
     let exponent = ((inverted >> 4) & 0x07) as i32;
@@ -280,6 +295,18 @@ mod tests {
                 "A {code:#04x} ({level}) → μ ({via_u})"
             );
         }
+        let mut payload: Vec<u8> = (0..=255).collect();
+        ulaw_to_alaw_in_place(&mut payload);
+        assert!(payload
+            .iter()
+            .enumerate()
+            .all(|(c, &a)| a == ulaw_to_alaw(c as u8)));
+        let mut payload: Vec<u8> = (0..=255).collect();
+        alaw_to_ulaw_in_place(&mut payload);
+        assert!(payload
+            .iter()
+            .enumerate()
+            .all(|(c, &u)| u == alaw_to_ulaw(c as u8)));
         assert_eq!(ulaw_to_alaw(0xFF), 0xD5);
         assert_eq!(alaw_to_ulaw(0xD5), 0xFE); // A-law's smallest level, 8, is μ-law's too
         assert_eq!(ulaw_to_alaw(0x80), 0xAA);

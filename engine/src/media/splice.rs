@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 
 /// The RTP clock of G.711 and telephone-events.
 const CLOCK_RATE: u64 = 8000;
+/// How far behind the newest packet of a segment a relayed packet may be and still be sent
+/// (reordering); older ones are stale. Also keeps a segment's start within comparison range
+/// of 16-bit sequence numbers however long the segment runs.
+const REORDER_SPAN: u16 = 0x4000;
 
 /// The header fields of a packet ringmaster originates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +137,13 @@ impl OutStream {
         };
         if seq.wrapping_sub(first_seq) > u16::MAX / 2 {
             return false;
+        }
+        // The floor of the segment follows the newest packet, so that after 32 768 packets a
+        // 16-bit comparison with it still means "older".
+        if seq.wrapping_sub(first_seq) > REORDER_SPAN {
+            if let Segment::Relay { first_seq, .. } = &mut self.segment {
+                *first_seq = seq.wrapping_sub(REORDER_SPAN);
+            }
         }
         let out_seq = seq.wrapping_add(seq_offset);
         let out_ts = timestamp.wrapping_add(ts_offset);

@@ -131,6 +131,25 @@ fn dtmf_events_keep_their_start_timestamp_and_audio_continues_after_them() {
 }
 
 #[test]
+fn a_long_segment_keeps_relaying_across_sequence_number_wraps() {
+    let t0 = Instant::now();
+    let mut stream = OutStream::new(OURS, 0, 0);
+    audio(&mut stream, t0);
+    for i in 0..140_000u32 {
+        let at = t0 + ms(20 + 20 * u64::from(i));
+        let seq = (i % 65_536) as u16;
+        let out = relay(&mut stream, THEIRS, seq, i * 160, at);
+        assert_eq!(out.map(|o| o.1), Some(seq.wrapping_add(1)), "packet {i}");
+    }
+    // A packet from far behind the newest is stale, not a seamless continuation.
+    let stale = (140_000u32 - 20_000) % 65_536;
+    assert_eq!(
+        relay(&mut stream, THEIRS, stale as u16, 0, t0 + ms(3_000_000)),
+        None
+    );
+}
+
+#[test]
 fn short_packets_are_refused() {
     let mut stream = OutStream::new(OURS, 0, 0);
     assert!(!stream.relay(&mut [0x80; 11], 160, Instant::now()));
