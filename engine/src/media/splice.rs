@@ -23,6 +23,11 @@
 //!
 //! The forwarder calls [`OutStream::relay`] on each relayed packet (in place, no allocation)
 //! and [`OutStream::audio`] / [`OutStream::event`] for each packet it originates.
+//!
+//! RTCP is relayed unchanged. Thanks to rule 1 a call that starts bridged keeps the sender's
+//! SSRC for good, so the sender reports relayed to the receiver still name the stream it
+//! receives; only their RTP-timestamp mapping is off by the offsets once ringmaster has
+//! spliced something in.
 
 use std::time::{Duration, Instant};
 
