@@ -3,8 +3,11 @@
 //! touching tokio.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use super::codec::LegCodecs;
+use super::prompt::Audio;
 use super::rtp::PayloadTypes;
 
 /// One side of a bridged call. Leg A is the leg that came in (or was dialled first).
@@ -59,6 +62,29 @@ pub enum Command {
     Bridge,
     /// Stop relaying; packets are still received, checked and counted as not bridged.
     Unbridge,
+    /// The leg's negotiated codecs ([`LegCodecs::from_media`] of its SDP): the law sent to it
+    /// (bridged audio is transcoded μ↔A when the legs differ), and its telephone-event type
+    /// (DTMF is detected on it and sent with it). Until then: PCMU, no telephone-events.
+    SetCodecs { leg: Leg, codecs: LegCodecs },
+    /// Play 8 kHz mono samples to the leg, in its law, 20 ms per packet at real-time pace.
+    /// While it plays, audio relayed to that leg is replaced by the prompt. A new `Play` to the
+    /// same leg ends the one playing (`PlayDone { completed: false }`). Ends with
+    /// [`Event::PlayDone`].
+    Play { id: u64, leg: Leg, audio: Audio },
+    /// End a prompt early ([`Event::PlayDone`] with `completed: false`); unknown ids are
+    /// ignored (the prompt may have just ended).
+    StopPlay { id: u64 },
+    /// Send DTMF digits (`0-9*#A-D`) to the leg as RFC 4733 events on its telephone-event
+    /// type (100 ms tones, 100 ms apart). Digits sent while others are still going out are
+    /// queued behind them. Ignored (and logged) if the leg negotiated no telephone-events or a
+    /// character is not a digit; check with [`super::dtmf::schedule`] first.
+    SendDtmf { leg: Leg, digits: String },
+    /// Record both legs to a stereo 16-bit 8 kHz WAV at `path` (left: A's side, right: B's;
+    /// prompts played to a leg are on the other side's channel). A `Record` while one runs
+    /// ends that one first. Ends with [`Event::RecordDone`] (also when the task stops).
+    Record { id: u64, path: PathBuf },
+    /// End the recording `id`.
+    StopRecord { id: u64 },
     /// End the task, release the ports, and send the final [`Event::Stats`].
     Stop,
 }
@@ -76,6 +102,18 @@ pub enum Event {
     /// Nothing valid arrived from the leg for the configured time while bridged. Reported once
     /// until packets flow again (or until the next `Bridge`).
     RtpTimeout { leg: Leg },
+    /// A DTMF digit from the leg (RFC 4733), reported once per key press.
+    Dtmf { leg: Leg, digit: char },
+    /// A prompt ended: played to the end (`completed`), or stopped, replaced or cut by `Stop`.
+    PlayDone { id: u64, completed: bool },
+    /// A recording ended and its file is final. `ok: false` when the file could not be
+    /// created or written (the log says why); `duration_ms` is what the file holds.
+    RecordDone {
+        id: u64,
+        path: PathBuf,
+        duration_ms: u64,
+        ok: bool,
+    },
     /// The last event of a task: its counters. Sent after the ports were released.
     Stats(Stats),
 }
@@ -107,6 +145,10 @@ pub struct Drops {
     pub no_remote: u64,
     /// The send failed (socket buffer full, unreachable network).
     pub send_failed: u64,
+    /// Not relayed although bridged: replaced by a prompt or DTMF ringmaster was sending to
+    /// the other leg, a telephone-event for a leg that negotiated none, or a late packet
+    /// from before a switch of the outgoing stream.
+    pub suppressed: u64,
 }
 
 impl Drops {
@@ -117,6 +159,7 @@ impl Drops {
             + self.not_bridged
             + self.no_remote
             + self.send_failed
+            + self.suppressed
     }
 }
 

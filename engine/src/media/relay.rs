@@ -131,7 +131,14 @@ impl Relay {
                 self.restart_inactivity(now);
             }
             Command::Unbridge => self.bridged = false,
-            Command::Stop => {}
+            // The media stages' commands, and `Stop`, are the forwarder's business.
+            Command::SetCodecs { .. }
+            | Command::Play { .. }
+            | Command::StopPlay { .. }
+            | Command::SendDtmf { .. }
+            | Command::Record { .. }
+            | Command::StopRecord { .. }
+            | Command::Stop => {}
         }
     }
 
@@ -217,6 +224,20 @@ impl Relay {
     /// A forwarded datagram from `leg` could not be sent.
     pub fn on_send_failed(&mut self, leg: Leg) {
         self.stats.sent_by_mut(leg).dropped.send_failed += 1;
+    }
+
+    /// A forwarded datagram from `leg` was held back by the media stages.
+    pub fn on_suppressed(&mut self, leg: Leg) {
+        self.stats.sent_by_mut(leg).dropped.suppressed += 1;
+    }
+
+    /// Where `leg`'s media for `channel` goes: the latched source, else its SDP address.
+    pub fn remote(&self, leg: Leg, channel: Channel) -> Option<SocketAddr> {
+        let state = &self.legs[leg.index()];
+        match channel {
+            Channel::Rtp => state.rtp.remote(),
+            Channel::Rtcp => state.rtcp.remote(),
+        }
     }
 
     /// The periodic inactivity check; returns the legs that just timed out.

@@ -20,6 +20,7 @@
 //! every call task.
 
 mod bind;
+mod recording;
 mod task;
 
 use std::net::{IpAddr, SocketAddr};
@@ -34,9 +35,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::control::{Command, Event, Leg};
 use super::ports::{PortAllocator, PortError, PortRange};
+use super::record::RecordWriter;
 use super::relay::{Relay, RelayConfig};
 use super::sdp::Anchor;
+use super::splice::OutStream;
+use super::stage::Stages;
 use bind::{bind_pair, SharedPorts};
+use recording::Recordings;
 use task::{tick_interval, CallTask};
 
 /// Capacity of a call's command queue; commands come at signalling pace.
@@ -188,11 +193,12 @@ enum Runtimes {
     Shared(Option<Runtime>),
 }
 
-/// The media plane: runtimes, ports, and the factory for call media.
+/// The media plane: runtimes, ports, the recording writer, and the factory for call media.
 pub struct MediaEngine {
     config: MediaConfig,
     ports: SharedPorts,
     runtimes: Runtimes,
+    writer: RecordWriter,
 }
 
 impl MediaEngine {
@@ -219,6 +225,7 @@ impl MediaEngine {
             ports: Arc::new(Mutex::new(PortAllocator::new(config.ports))),
             config,
             runtimes,
+            writer: RecordWriter::start().map_err(MediaError::Runtime)?,
         })
     }
 
@@ -239,7 +246,10 @@ impl MediaEngine {
         ];
         let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
-        let relay = Relay::new(self.config.relay, Instant::now());
+        let now = Instant::now();
+        let relay = Relay::new(self.config.relay, now);
+        // RFC 3550 §5.1: random SSRC, first sequence number and timestamp per stream.
+        let stream = || OutStream::new(rand::random(), rand::random(), rand::random());
         let task = CallTask {
             sockets,
             leases: [a.lease, b.lease],
@@ -248,6 +258,11 @@ impl MediaEngine {
             events: event_tx,
             tick: tick_interval(relay.tick_interval()),
             relay,
+            stages: Stages::new(stream(), stream()),
+            pacer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
+                now + Duration::from_secs(86_400),
+            ))),
+            recordings: Recordings::new(self.writer.sink()),
         };
         handle.spawn(task.run());
         Ok(MediaCall {
@@ -287,6 +302,12 @@ impl MediaEngine {
     }
 
     fn stop(&mut self, wait: bool) {
+        self.stop_runtimes(wait);
+        // After the call tasks: they hold the writer's senders until they end.
+        self.writer.stop(wait);
+    }
+
+    fn stop_runtimes(&mut self, wait: bool) {
         match &mut self.runtimes {
             Runtimes::PerCore { shards, .. } => {
                 for shard in shards.iter_mut() {

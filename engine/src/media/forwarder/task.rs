@@ -1,27 +1,36 @@
-//! One call's media task: four sockets, the relay rules, a command queue and an event queue.
+//! One call's media task: four sockets, the relay rules, the media stages, a command queue and
+//! an event queue.
 //!
 //! The task is one hand-written poll loop rather than `select!` over futures: on each wakeup it
 //! applies queued commands, runs the inactivity tick if due, then drains every socket with
-//! `poll_recv_from` → [`Relay::on_packet`] → `try_send_to`, up to [`BATCH`] datagrams per socket
-//! before yielding so that one busy call cannot starve the others on the same thread.
+//! `poll_recv_from` → [`Relay::on_packet`] → [`Stages::on_rtp`] → `try_send_to`, up to
+//! [`BATCH`] datagrams per socket before yielding so that one busy call cannot starve the
+//! others on the same thread. Then it sends what the stages have due (prompt frames, DTMF
+//! packets) and sleeps until their next deadline, and passes their outputs on: events to the
+//! call core, recording jobs to the writer thread.
+//!
 //! Datagrams are read into a per-thread scratch buffer (a task's `poll` never awaits, so the
-//! buffer is never shared), which keeps 64 KiB datagrams whole without 64 KiB per call.
-//! No allocation happens per packet; the clock is read once per wakeup, not per packet.
+//! buffer is never shared), which keeps 64 KiB datagrams whole without 64 KiB per call, and
+//! are rewritten in place. No allocation happens per relayed packet; the clock is read once
+//! per wakeup, not per packet.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::{Interval, MissedTickBehavior};
+use tokio::time::{Interval, MissedTickBehavior, Sleep};
 
 use super::bind::PortLease;
+use super::recording::Recordings;
 use crate::media::control::{Channel, Command, Event, Leg};
-use crate::media::relay::{Relay, Verdict};
+use crate::media::relay::{DropReason, Relay, Verdict};
+use crate::media::stage::{Output, Stages};
 
 /// Datagrams read from one socket per wakeup before the task yields.
 const BATCH: usize = 32;
@@ -60,6 +69,10 @@ pub(super) struct CallTask {
     pub events: mpsc::Sender<Event>,
     pub relay: Relay,
     pub tick: Interval,
+    pub stages: Stages,
+    /// Sleeps until the stages' next deadline (allocated once per call, reset in place).
+    pub pacer: Pin<Box<Sleep>>,
+    pub recordings: Recordings,
 }
 
 pub(super) fn tick_interval(period: Duration) -> Interval {
@@ -73,16 +86,31 @@ impl CallTask {
     /// Relay until `Stop` or until every command sender is gone; then release the ports and
     /// report the counters.
     pub async fn run(mut self) {
+        // A socket registered this turn has no readiness yet, and tokio's `try_send_to`
+        // refuses to send until the reactor has seen it writable: a prompt or DTMF packet sent
+        // in the task's first poll would be lost. Loopback and fresh UDP sockets are writable
+        // at once, so this costs one reactor turn.
+        for socket in &self.sockets {
+            let _ = socket.writable().await;
+        }
         poll_fn(|cx| self.poll(cx)).await;
+        // Prompts end unfinished; the recording is closed and waited for, so its
+        // `RecordDone` comes before the final `Stats`.
+        self.stages.finish(Instant::now());
+        self.pass_outputs();
         let stats = self.relay.stats();
         let CallTask {
             sockets,
             leases,
             events,
+            recordings,
             ..
         } = self;
         drop(sockets);
         drop(leases);
+        for event in recordings.finish().await {
+            let _ = tokio::time::timeout(STATS_SEND_TIMEOUT, events.send(event)).await;
+        }
         let sent = tokio::time::timeout(STATS_SEND_TIMEOUT, events.send(Event::Stats(stats))).await;
         if !matches!(sent, Ok(Ok(()))) {
             tracing::debug!("media stats not delivered: the call stopped reading events");
@@ -101,13 +129,14 @@ impl CallTask {
                     if self.relay.tick_interval() != before {
                         self.tick = tick_interval(self.relay.tick_interval());
                     }
+                    self.stages.handle(&command, now);
                 }
                 Poll::Pending => break,
             }
         }
         while self.tick.poll_tick(cx).is_ready() {
             for leg in self.relay.on_tick(now).into_iter().flatten() {
-                self.emit(Event::RtpTimeout { leg });
+                emit(&self.events, Event::RtpTimeout { leg });
             }
         }
         let more = SCRATCH.with_borrow_mut(|buf| self.drain_sockets(cx, buf, now));
@@ -115,7 +144,51 @@ impl CallTask {
             // A socket still had data after its batch: come back after the other tasks ran.
             cx.waker().wake_by_ref();
         }
+        self.pace(cx, now);
+        self.pass_outputs();
+        let (recordings, events) = (&mut self.recordings, &self.events);
+        recordings.poll_done(cx, |event| emit(events, event));
         Poll::Pending
+    }
+
+    /// Send what the stages have due, then sleep until their next deadline.
+    fn pace(&mut self, cx: &mut Context<'_>, now: Instant) {
+        while let Some(at) = self.stages.poll_timeout() {
+            if at <= now {
+                let (sockets, relay, ipv6) = (&self.sockets, &self.relay, self.ipv6);
+                self.stages.on_timeout(now, &mut |leg, packet| {
+                    if let Some(to) = relay.remote(leg, Channel::Rtp) {
+                        let socket = &sockets[slot(leg, Channel::Rtp)];
+                        // A full socket buffer loses this packet like the network would.
+                        let _ = socket.try_send_to(packet, fit_family(ipv6, to));
+                    }
+                });
+                continue;
+            }
+            let deadline = tokio::time::Instant::from_std(at);
+            if self.pacer.deadline() != deadline {
+                self.pacer.as_mut().reset(deadline);
+            }
+            if self.pacer.as_mut().poll(cx).is_ready() {
+                // Due already by the timer's clock: run again now rather than spin.
+                cx.waker().wake_by_ref();
+            }
+            break;
+        }
+    }
+
+    /// Events to the call core, recording jobs to the writer.
+    fn pass_outputs(&mut self) {
+        while let Some(output) = self.stages.poll_output() {
+            match output {
+                Output::Event(event) => emit(&self.events, event),
+                Output::Record(job) => {
+                    if let Some(event) = self.recordings.handle(job) {
+                        emit(&self.events, event);
+                    }
+                }
+            }
+        }
     }
 
     /// Read and relay what the sockets hold; `true` if a socket may hold more.
@@ -141,15 +214,28 @@ impl CallTask {
                 };
                 let len = read.filled().len();
                 let from = SocketAddr::new(from.ip().to_canonical(), from.port());
-                let packet = &buf[..len];
-                let outcome = self.relay.on_packet(leg, channel, from, packet, now);
+                let outcome = self.relay.on_packet(leg, channel, from, &buf[..len], now);
                 if let Some(addr) = outcome.latched {
-                    self.emit(Event::Latched { leg, channel, addr });
+                    emit(&self.events, Event::Latched { leg, channel, addr });
                 }
-                if let Verdict::Forward(to) = outcome.verdict {
-                    // Later stages (transcoding, recording taps) go here, on `buf[..len]`.
+                let forward = match outcome.verdict {
+                    Verdict::Forward(to) => Some(to),
+                    // Admitted but not relayed: DTMF and recording still see it.
+                    Verdict::Drop(DropReason::NotBridged | DropReason::NoRemote) => None,
+                    Verdict::Drop(_) => continue,
+                };
+                if channel == Channel::Rtp
+                    && !self
+                        .stages
+                        .on_rtp(leg, &mut buf[..len], forward.is_some(), now)
+                    && forward.is_some()
+                {
+                    self.relay.on_suppressed(leg);
+                    continue;
+                }
+                if let Some(to) = forward {
                     let out = &self.sockets[slot(leg.other(), channel)];
-                    match out.try_send_to(packet, self.fit_family(to)) {
+                    match out.try_send_to(&buf[..len], fit_family(self.ipv6, to)) {
                         Ok(_) => self.relay.on_sent(leg, channel, len),
                         Err(_) => self.relay.on_send_failed(leg),
                     }
@@ -158,20 +244,18 @@ impl CallTask {
         }
         more
     }
+}
 
-    /// A dual-stack IPv6 socket reaches IPv4 peers through IPv4-mapped addresses.
-    fn fit_family(&self, to: SocketAddr) -> SocketAddr {
-        match (self.ipv6, to) {
-            (true, SocketAddr::V4(v4)) => {
-                SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
-            }
-            _ => to,
-        }
+/// A dual-stack IPv6 socket reaches IPv4 peers through IPv4-mapped addresses.
+fn fit_family(ipv6: bool, to: SocketAddr) -> SocketAddr {
+    match (ipv6, to) {
+        (true, SocketAddr::V4(v4)) => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
+        _ => to,
     }
+}
 
-    fn emit(&self, event: Event) {
-        if let Err(error) = self.events.try_send(event) {
-            tracing::debug!(%error, "media event dropped");
-        }
+fn emit(events: &mpsc::Sender<Event>, event: Event) {
+    if let Err(error) = events.try_send(event) {
+        tracing::debug!(%error, "media event dropped");
     }
 }
