@@ -67,12 +67,12 @@ fn after_the_b_leg_hangs_up_the_next_connect_reaches_the_still_connected_caller(
     carol.expect_bye(&d_c, 5 * SEC);
 }
 
-/// A script that reaches an action the engine cannot run yet (`play`) fails cleanly: the
+/// A script that reaches an action the engine cannot run yet (`stream`) fails cleanly: the
 /// caller gets a final error, the actions after it do not run.
 #[test]
 fn an_unsupported_action_ends_the_call_cleanly_and_is_not_skipped() {
     let rig = Rig::start(vec![Reply::Json(json!([
-        {"action": "play", "file_url": "http://127.0.0.1:9/hello.wav"},
+        {"action": "stream", "ws_url": "wss://127.0.0.1:9/audio"},
         {"action": "connect", "timeout": 10, "call": [{"type": "sip", "user": "bob"}]}
     ]))]);
     for u in ["alice", "bob"] {

@@ -57,6 +57,8 @@ pub enum ApiError {
     NumberMissing,
     #[error("No call with this cmiuuid")]
     CallMissing,
+    #[error("No recording with this id")]
+    RecordingMissing,
     #[error("Storage failure; nothing was changed")]
     Storage,
     #[error("The PCMO script is not valid")]
@@ -90,6 +92,7 @@ impl ApiError {
             ApiError::NumberExists => "number_exists",
             ApiError::NumberMissing => "number_not_found",
             ApiError::CallMissing => "call_not_found",
+            ApiError::RecordingMissing => "recording_not_found",
             ApiError::Storage => "storage_failure",
             ApiError::InvalidScript(_) => "invalid_pcmo",
             ApiError::CallLimit => "call_limit",
@@ -156,7 +159,8 @@ impl ResponseError for ApiError {
             ApiError::NoSuchApp
             | ApiError::TrunkMissing
             | ApiError::NumberMissing
-            | ApiError::CallMissing => 404,
+            | ApiError::CallMissing
+            | ApiError::RecordingMissing => 404,
             ApiError::TrunkExists
             | ApiError::IpInUse(_)
             | ApiError::TrunkUsernameInUse

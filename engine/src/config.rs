@@ -34,6 +34,7 @@ pub struct Settings {
     pub digest: DigestSettings,
     pub sip: SipSettings,
     pub calls: CallSettings,
+    pub media: MediaSettings,
 }
 
 impl Default for Settings {
@@ -50,6 +51,7 @@ impl Default for Settings {
             digest: DigestSettings::default(),
             sip: SipSettings::default(),
             calls: CallSettings::default(),
+            media: MediaSettings::default(),
         }
     }
 }
@@ -149,6 +151,48 @@ impl Default for CallSettings {
             answer_connect_timeout_ms: 2000,
             answer_timeout_ms: 5000,
             rtp_timeout_secs: 60,
+        }
+    }
+}
+
+/// Prompts, text to speech and recordings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Where `play` with `file_name` looks (relative paths are under the data directory).
+    pub prompts_dir: PathBuf,
+    /// Where recordings are written, one directory per app (relative: under the data dir).
+    pub recordings_dir: PathBuf,
+    /// The text-to-speech program (espeak-ng's command line).
+    pub tts_program: PathBuf,
+    /// Decoded prompts kept in memory (files, downloads, speech), in MiB.
+    pub prompt_cache_mb: usize,
+    /// The largest prompt file or download, in MiB.
+    pub max_prompt_mb: u64,
+    /// How long a `file_url` download may take, in ms.
+    pub download_timeout_ms: u64,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        MediaSettings {
+            prompts_dir: PathBuf::from("prompts"),
+            recordings_dir: PathBuf::from("recordings"),
+            tts_program: PathBuf::from("espeak-ng"),
+            prompt_cache_mb: 64,
+            max_prompt_mb: 10,
+            download_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Settings {
+    /// `path` as configured: absolute, or under the data directory.
+    pub fn under_data_dir(&self, path: &std::path::Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.data_dir.join(path)
         }
     }
 }

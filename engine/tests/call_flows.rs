@@ -230,9 +230,9 @@ fn invalid_json_gets_its_error_and_a_503() {
 }
 
 #[test]
-fn a_media_action_is_refused_cleanly_until_media_lands() {
+fn stream_is_refused_cleanly_until_it_lands() {
     let mut rig = Rig::inbound(&[], None);
-    rig.answer_url(r#"[{"action":"play","file_name":"welcome.wav"}]"#);
+    rig.answer_url(r#"[{"action":"stream","ws_url":"wss://app.example.com/audio"}]"#);
     assert!(
         rig.log.contains(&"error unsupported_action".to_string()),
         "{:#?}",

@@ -7,6 +7,7 @@ pub mod health;
 pub mod make_call;
 pub mod numbers;
 pub mod openapi;
+pub mod recordings;
 pub mod trunks;
 
 use actix_web::web;
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     trunks::configure(cfg);
     numbers::configure(cfg);
     calls::configure(cfg);
+    recordings::configure(cfg);
     admin::configure(cfg);
     health::configure(cfg);
     openapi::configure(cfg);

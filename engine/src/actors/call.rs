@@ -10,13 +10,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use pcmo::action::connect::targets::Destination;
 
+use super::audio;
 use super::fork::{CancelTargets, ForkActor};
 use super::sip::routes::{CallSignal, RequestKey, TxOutcome, TxReport};
 use super::sip::{CallEnded, Respond, RouteDialog, SendAck, SendRequest, SipActor};
 use crate::call::fork::{ClientAuth, ForkEvent};
 use crate::call::report::Report;
 use crate::call::{Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId};
-use crate::media::{Leg, MediaControl, MediaEngine};
+use crate::media::{Leg, MediaControl, MediaEngine, Prompts};
 use crate::sip::message::{Host, Uri};
 use crate::sip::registrar::Aor;
 use crate::sip::{Peer, Transport};
@@ -52,6 +53,8 @@ pub struct CallEnv {
     pub contact: String,
     /// Total time allowed for the answer URL (connect timeout is in the client).
     pub fetch_timeout: Duration,
+    pub prompts: Arc<Prompts>,
+    pub download_timeout: Duration,
 }
 
 /// A report from a group-ring actor.
@@ -188,6 +191,17 @@ impl CallActor {
                     self.env
                         .reports
                         .deliver(&self.app, &call, self.reports_sent, &r);
+                }
+                Output::LoadAudio { media_id, request } => {
+                    let fut = audio::load(
+                        self.env.prompts.clone(),
+                        self.env.http.clone(),
+                        request,
+                        self.env.download_timeout,
+                    );
+                    ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
+                        act.input(ctx, Input::AudioLoaded { media_id, result })
+                    }));
                 }
                 Output::Finished => {
                     self.env.sip.do_send(CallEnded {

@@ -5,6 +5,7 @@
 //! (reloading what is pending), and returns a handle the HTTP API and the call path use. Must
 //! be called inside a running actix `System`.
 
+mod audio;
 pub mod call;
 pub mod cdrs;
 pub mod directory;
@@ -39,7 +40,8 @@ pub use trunks::{TrunkCredentials, TrunkService};
 use crate::config::Settings;
 use crate::directory::seal::Sealer;
 use crate::directory::Domains;
-use crate::media::{MediaConfig, MediaEngine};
+use crate::media::prompt::Tts;
+use crate::media::{MediaConfig, MediaEngine, PromptLimits, Prompts};
 use crate::sip::auth::{AuthConfig, Authenticator};
 use crate::sip::message::{Host, Limits};
 use crate::sip::registrar::{Aor, Binding, RegistrarConfig};
@@ -115,6 +117,8 @@ pub struct Engine {
     pub cdrs: CdrService,
     /// Live events and CDRs to apps' event URLs.
     pub outbox: Outbox,
+    /// Recorded calls on disk.
+    pub recordings: crate::recordings::Recordings,
     store: Arc<dyn Store>,
     commit: GroupCommit,
 }
@@ -254,6 +258,10 @@ impl Engine {
                 settings.calls.answer_connect_timeout_ms,
             ))
             .build()?;
+        let recordings_root = settings.under_data_dir(&settings.media.recordings_dir);
+        let prompts = Arc::new(
+            prompts(settings).map_err(|(path, source)| StartError::DataDir { path, source })?,
+        );
         sip.do_send(EnableCalls(CallDeps {
             media,
             http,
@@ -264,6 +272,9 @@ impl Engine {
             local_ip: advertised.ip(),
             fetch_timeout: Duration::from_millis(settings.calls.answer_timeout_ms),
             max_calls_per_app: settings.calls.max_calls_per_app,
+            prompts,
+            download_timeout: Duration::from_millis(settings.media.download_timeout_ms),
+            recordings_root: recordings_root.clone(),
         }));
         Ok(Engine {
             directory,
@@ -271,6 +282,7 @@ impl Engine {
             numbers,
             cdrs,
             outbox,
+            recordings: crate::recordings::Recordings::new(recordings_root),
             sip,
             sip_bound: bound,
             sip_advertised: advertised,
@@ -466,4 +478,28 @@ impl Engine {
             Err(_) => Err(PlaceCallError::Unavailable),
         }
     }
+}
+
+/// The prompts directory (created if missing), text to speech, and their cache. A missing
+/// TTS program is not fatal (`speak` then fails with an error event) but is said at start-up.
+fn prompts(settings: &Settings) -> Result<Prompts, (PathBuf, std::io::Error)> {
+    let m = &settings.media;
+    let dir = settings.under_data_dir(&m.prompts_dir);
+    std::fs::create_dir_all(&dir).map_err(|e| (dir.clone(), e))?;
+    let limits = PromptLimits {
+        max_bytes: m.max_prompt_mb.saturating_mul(1024 * 1024),
+        ..PromptLimits::default()
+    };
+    let prompts = Prompts::new(&dir, m.prompt_cache_mb.saturating_mul(1024 * 1024), limits)
+        .with_tts(Tts::new(&m.tts_program, limits));
+    if prompts.tts_available() {
+        tracing::info!(prompts = %dir.display(), tts = %m.tts_program.display(), "media: prompts and text to speech ready");
+    } else {
+        tracing::warn!(
+            program = %m.tts_program.display(),
+            "text to speech is NOT available: `speak` and spoken prompts will fail with a \
+             tts_unavailable error event (install espeak-ng: apt-get install espeak-ng)"
+        );
+    }
+    Ok(prompts)
 }

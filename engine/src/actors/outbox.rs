@@ -48,7 +48,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{App, Cdr, Delivery, DeliveryKind, GroupCommit, Store, StoreError};
 use crate::webhook::event::body;
-use crate::webhook::{Limits, LiveEvent, RetryPolicy};
+use crate::webhook::{Limits, LiveEvent, RecordingEvent, RetryPolicy};
 
 /// How the outbox behaves. The defaults are the product's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +165,25 @@ impl Outbox {
 
     /// Queues a live event of `app`'s call for its event URL.
     pub fn enqueue_event(&self, app: &App, event: &LiveEvent) -> Result<Accepted, OutboxError> {
+        let url = app.event_url.as_ref().ok_or(OutboxError::NoEventUrl)?;
+        let delivery = pending(
+            app,
+            url,
+            DeliveryKind::Event,
+            event.cmiuuid.as_str(),
+            body(event),
+        );
+        let (reply, accepted) = oneshot::channel();
+        self.send(Command::Event { delivery, reply })?;
+        Ok(Accepted(accepted))
+    }
+
+    /// Queues a `recording` event for the app's event URL.
+    pub fn enqueue_recording(
+        &self,
+        app: &App,
+        event: &RecordingEvent,
+    ) -> Result<Accepted, OutboxError> {
         let url = app.event_url.as_ref().ok_or(OutboxError::NoEventUrl)?;
         let delivery = pending(
             app,

@@ -4,11 +4,12 @@
 
 use super::call::{CallRef, ReportSink};
 use super::outbox::{Outbox, OutboxError};
+use crate::call::media_actions::RecordingReport;
 use crate::call::report::{self, EventStatus as Status, LegCdr, LegEvent, Report, Side};
 use crate::call::LegId;
 use crate::store::{App, CallUuid, Cdr, CdrKind, CdrStatus, Direction, Leg};
 use crate::webhook::event::EventTag;
-use crate::webhook::{EventError, EventStatus, LiveEvent};
+use crate::webhook::{EventError, EventStatus, LiveEvent, RecordingEvent};
 
 fn leg_id(l: LegId) -> String {
     if l == LegId::A {
@@ -148,6 +149,32 @@ pub fn cdr(app: &App, call: &CallRef<'_>, c: &LegCdr) -> Cdr {
     }
 }
 
+/// A `recording` event: the file is final, or could not be written.
+pub fn recording_event(
+    app: &App,
+    call: &CallRef<'_>,
+    seq: u64,
+    r: &RecordingReport,
+) -> RecordingEvent {
+    RecordingEvent {
+        tag: Default::default(),
+        recording_id: r.recording_id.clone(),
+        cmiuuid: CallUuid(call.cmiuuid.to_string()),
+        appid: app.id,
+        request_id: call.request_id.map(str::to_string),
+        status: if r.ok { "complete" } else { "error" }.into(),
+        url: format!("/admin/v1/recordings/{}", r.recording_id),
+        format: "wav".into(),
+        channels: 2,
+        sample_rate: 8000,
+        start_time: r.started_ms,
+        end_time: r.ended_ms,
+        duration_ms: r.duration_ms,
+        event_id: format!("{}-{seq}", call.cmiuuid),
+        seq,
+    }
+}
+
 /// Delivers a call's reports: CDRs stored and, like live events, queued for the app's event
 /// URL in the signed outbox.
 pub struct AppReports {
@@ -178,6 +205,9 @@ impl ReportSink for AppReports {
                 let ev = error_event(app, call, seq, (code, path, message), *at_ms);
                 self.outbox.enqueue_event(app, &ev)
             }
+            Report::Recording(rec) => self
+                .outbox
+                .enqueue_recording(app, &recording_event(app, call, seq, rec)),
         };
         match result {
             Ok(_) | Err(OutboxError::NoEventUrl) => {}

@@ -121,6 +121,38 @@ impl Call {
         }
     }
 
+    /// Points the media task at an answered (or early-media) B leg.
+    pub(super) fn b_media(&mut self, answer: &super::media_plan::BAnswer) {
+        use crate::media::{Command, Leg};
+        let (rtp, rtcp) = answer.remote;
+        self.media(Command::SetRemote {
+            leg: Leg::B,
+            rtp,
+            rtcp,
+        });
+        self.media(Command::SetPayloadTypes {
+            leg: Leg::B,
+            allowed: answer.payload_types,
+        });
+        if let Some(codecs) = answer.codecs {
+            self.media(Command::SetCodecs {
+                leg: Leg::B,
+                codecs,
+            });
+        }
+        self.media(Command::OpenLatchWindow { leg: Leg::B });
+    }
+
+    /// A gets `sdp` from us: the media task learns A's law and telephone-event type.
+    pub(super) fn sent_to_a(&mut self, sdp: &[u8]) {
+        if let Some(codecs) = self.plan.as_mut().and_then(|p| p.sent_to_a(sdp)) {
+            self.media(crate::media::Command::SetCodecs {
+                leg: crate::media::Leg::A,
+                codecs,
+            });
+        }
+    }
+
     /// The INVITE of one branch: our caller id, the target, our Contact, the offer.
     pub(super) fn invite_with(
         &mut self,
@@ -267,25 +299,14 @@ impl Call {
         if !ringing || self.early.is_some() || self.ending {
             return;
         }
-        let Some(Ok(((rtp, rtcp), pts, to_a))) =
-            self.plan.as_mut().map(|p| p.on_b_answer(&response.body))
-        else {
+        let Some(Ok(answer)) = self.plan.as_mut().map(|p| p.on_b_answer(&response.body)) else {
             return;
         };
         self.early = Some(leg);
-        self.media(crate::media::Command::SetRemote {
-            leg: crate::media::Leg::B,
-            rtp,
-            rtcp,
-        });
-        self.media(crate::media::Command::SetPayloadTypes {
-            leg: crate::media::Leg::B,
-            allowed: pts,
-        });
-        self.media(crate::media::Command::OpenLatchWindow {
-            leg: crate::media::Leg::B,
-        });
+        self.b_media(&answer);
         self.media(crate::media::Command::Bridge);
+        let to_a = answer.to_a;
+        self.sent_to_a(&to_a);
         let mut progress = crate::sip::message::response_to(&inb.invite, 183, Some(&self.a_tag));
         progress
             .headers

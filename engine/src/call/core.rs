@@ -15,7 +15,6 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Instant;
 
-use bytes::Bytes;
 use pcmo::{ConnectOutcome, Interpreter, TargetId, TimerId};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -108,6 +107,8 @@ pub struct CallSetup {
     pub local_ip: IpAddr,
     /// Max-Forwards of the A leg's INVITE (B legs get one less).
     pub max_forwards: u32,
+    /// Where this call's recordings go (the app's directory under the recordings root).
+    pub recordings_dir: std::path::PathBuf,
     pub seed: u64,
 }
 
@@ -162,6 +163,11 @@ pub enum Input {
     },
     Timer(TimerId),
     Media(crate::media::Event),
+    /// The audio of a prompt ([`Output::LoadAudio`]), or why there is none.
+    AudioLoaded {
+        media_id: pcmo::MediaId,
+        result: Result<crate::media::Audio, super::media_actions::AudioFailure>,
+    },
 }
 
 /// What the shell must do.
@@ -212,6 +218,12 @@ pub enum Output {
         at: Instant,
     },
     Report(Report),
+    /// Load a prompt's audio (may block: a file, a download, text to speech); answer with
+    /// `AudioLoaded`.
+    LoadAudio {
+        media_id: pcmo::MediaId,
+        request: super::media_actions::AudioRequest,
+    },
     /// The call is over: every leg ended and reported.
     Finished,
 }
@@ -243,12 +255,8 @@ pub(super) struct BLeg {
     pub record: LegRecord,
     pub state: BState,
     pub dialog: Option<Dialog>,
-    /// B's answer, re-anchored for A, and where B receives.
-    pub answer: Option<(
-        super::media_plan::Remote,
-        crate::media::rtp::PayloadTypes,
-        Bytes,
-    )>,
+    /// What B's answer settled (where B receives, its codecs, the answer for A).
+    pub answer: Option<super::media_plan::BAnswer>,
     /// Why the leg is being hung up (used when its BYE is answered).
     pub end_cause: Option<String>,
 }
@@ -330,6 +338,13 @@ pub struct Call {
     pub(super) relayed: HashMap<TxId, Request>,
     pub(super) now: Instant,
     pub(super) wall_ms: u64,
+    /// Prompts loading or playing.
+    pub(super) prompts: HashMap<pcmo::MediaId, super::media_actions::PromptState>,
+    /// Recordings being written, by their media-task id.
+    pub(super) recordings: HashMap<u64, super::media_actions::ActiveRecording>,
+    pub(super) next_recording: u32,
+    /// The call is over but waits for its recordings to be final.
+    pub(super) recordings_stopping: bool,
 }
 
 impl Call {
@@ -405,6 +420,10 @@ impl Call {
             relayed: HashMap::new(),
             now,
             wall_ms,
+            prompts: HashMap::new(),
+            recordings: HashMap::new(),
+            next_recording: 0,
+            recordings_stopping: false,
         }
     }
 
@@ -515,8 +534,12 @@ impl Call {
             } => self.on_response(leg, purpose, response),
             Input::RequestFailed { leg, purpose } => self.on_request_failed(leg, purpose),
             Input::Timer(id) if id == CALL_LIMIT_TIMER => self.hangup_all("duration-limit", None),
+            Input::Timer(id) if id == super::media_actions::RECORDING_WAIT_TIMER => {
+                self.give_up_recordings()
+            }
             Input::Timer(id) => self.events.push_back(pcmo::Event::TimerFired(id)),
             Input::Media(ev) => self.on_media_event(ev),
+            Input::AudioLoaded { media_id, result } => self.on_audio_loaded(media_id, result),
         }
         self.run_events();
         self.check_finished();
@@ -551,9 +574,21 @@ impl Call {
     }
 
     fn on_media_event(&mut self, ev: crate::media::Event) {
-        if let crate::media::Event::RtpTimeout { leg } = ev {
-            tracing::info!(call = %self.setup.cmiuuid, ?leg, "no RTP; ending the call");
-            self.hangup_all("rtp-timeout", None);
+        use crate::media::Event;
+        match ev {
+            Event::RtpTimeout { leg } => {
+                tracing::info!(call = %self.setup.cmiuuid, ?leg, "no RTP; ending the call");
+                self.hangup_all("rtp-timeout", None);
+            }
+            Event::PlayDone { id, .. } => self.on_play_done(id),
+            Event::Dtmf { leg, digit } => self.on_digit(leg, digit),
+            Event::RecordDone {
+                id,
+                path,
+                duration_ms,
+                ok,
+            } => self.on_record_done(id, path, duration_ms, ok),
+            _ => {}
         }
     }
 
@@ -643,6 +678,9 @@ impl Call {
         let b_done = self.b_legs.values().all(|b| b.state == BState::Ended);
         let rings_done = self.rings.values().all(|r| !r.forked || r.done);
         if a_done && b_done && rings_done && (self.ending || self.interp.is_none()) {
+            if self.finish_recordings() {
+                return;
+            }
             self.finished = true;
             self.interp = None;
             if self.media_ready {

@@ -53,8 +53,26 @@ impl Call {
                 }
             }
             Method::Invite => self.on_reinvite(leg, tx, req),
+            Method::Info if leg == LegId::A && is_dtmf_info(&req) => {
+                // SIP INFO DTMF (application/dtmf-relay, application/dtmf) from the caller.
+                let content_type = req.headers.get(&HeaderName::ContentType).unwrap_or("");
+                let status = match crate::media::dtmf::parse_info(content_type, &req.body) {
+                    Ok(d) => {
+                        self.on_digit(crate::media::Leg::A, d.digit);
+                        200
+                    }
+                    Err(e) => {
+                        tracing::debug!(call = %self.setup.cmiuuid, error = %e, "unreadable DTMF INFO");
+                        400
+                    }
+                };
+                self.out.push_back(Output::Respond {
+                    tx,
+                    response: response_to(&req, status, None),
+                });
+            }
             _ => {
-                // INFO (DTMF relay comes with the media issue), OPTIONS, UPDATE without SDP.
+                // Other INFO, OPTIONS, UPDATE without SDP.
                 self.out.push_back(Output::Respond {
                     tx,
                     response: response_to(&req, 200, None),
@@ -279,4 +297,16 @@ impl Call {
             }
         }
     }
+}
+
+/// An INFO whose body is a DTMF digit (by its content type).
+fn is_dtmf_info(req: &crate::sip::message::Request) -> bool {
+    let media_type = req
+        .headers
+        .get(&HeaderName::ContentType)
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim();
+    media_type.eq_ignore_ascii_case("application/dtmf-relay")
+        || media_type.eq_ignore_ascii_case("application/dtmf")
 }

@@ -9,10 +9,12 @@ use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 
+use crate::media::codec::offer_both_laws;
 use crate::media::rtp::PayloadTypes;
 use crate::media::sdp::policy::{self, CallType, SUPPORTED};
 use crate::media::sdp::{anchor, Anchor, LocalOrigin, SessionDescription};
 use crate::media::Leg;
+use crate::media::LegCodecs;
 
 /// Why a leg's SDP cannot be used (answered 488).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +32,20 @@ pub enum SdpProblem {
 
 /// Remote RTP and optional RTCP address of a leg.
 pub type Remote = (SocketAddr, Option<SocketAddr>);
+
+/// What a B leg's answer (or its early-media SDP) settles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BAnswer {
+    /// Where B receives.
+    pub remote: Remote,
+    /// What B may send us.
+    pub payload_types: PayloadTypes,
+    /// B's law and telephone-event type, for the media task.
+    pub codecs: Option<LegCodecs>,
+    /// The answer for A if A is still unanswered: B's answer on our ports when A offered B's
+    /// law, else our own answer from A's offer (then the media task transcodes).
+    pub to_a: Bytes,
+}
 
 /// One call's offer/answer state.
 #[derive(Debug, Clone)]
@@ -96,10 +112,22 @@ impl MediaPlan {
         self.a = Some(a);
         self.b = Some(b);
         let anchors: Vec<Option<Anchor>> = self.relayed.iter().map(|r| r.then_some(b)).collect();
-        let offer = anchor(&self.filtered, &anchors, &mut self.origin_b)
+        let mut offer = anchor(&self.filtered, &anchors, &mut self.origin_b)
             .map_err(|_| SdpProblem::Unreadable)?;
+        // B may answer the law A did not offer: the media task transcodes (μ-law ↔ A-law).
+        if let Some(m) = offer.media.get_mut(self.index) {
+            offer_both_laws(m);
+        }
         self.offer_to_b = Some(offer);
         Ok(())
+    }
+
+    /// The codecs of A's own SDP when A answered our offer (a call ringmaster placed).
+    pub fn a_codecs_from_offer(&self) -> Option<LegCodecs> {
+        self.filtered
+            .media
+            .get(self.index)
+            .and_then(LegCodecs::from_media)
     }
 
     /// The offer every B branch gets.
@@ -107,11 +135,9 @@ impl MediaPlan {
         self.offer_to_b.as_ref().map(|s| Bytes::from(s.to_bytes()))
     }
 
-    /// B answered with `body`: where B receives, what B may send, and the answer for A.
-    pub fn on_b_answer(
-        &mut self,
-        body: &[u8],
-    ) -> Result<(Remote, PayloadTypes, Bytes), SdpProblem> {
+    /// B answered (or sent early media) with `body`: what that settles. Nothing is sent to A
+    /// until [`MediaPlan::sent_to_a`] says so.
+    pub fn on_b_answer(&mut self, body: &[u8]) -> Result<BAnswer, SdpProblem> {
         let offer = self.offer_to_b.as_ref().ok_or(SdpProblem::NoOffer)?;
         let answer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
         let accepted = policy::match_answer(offer, &answer).map_err(|_| SdpProblem::BadAnswer)?;
@@ -119,22 +145,35 @@ impl MediaPlan {
             return Err(SdpProblem::NoCommonCodec);
         }
         let remote = policy::media_remote(&answer, self.index).ok_or(SdpProblem::BadAnswer)?;
-        let pts: PayloadTypes = answer
-            .media
-            .get(self.index)
-            .map(|m| m.payload_types().collect())
-            .unwrap_or_default();
+        let b_media = answer.media.get(self.index).ok_or(SdpProblem::BadAnswer)?;
+        let payload_types: PayloadTypes = b_media.payload_types().collect();
+        let codecs = LegCodecs::from_media(b_media);
+        let a_offered_it = codecs.is_some_and(|c| {
+            self.filtered
+                .media
+                .get(self.index)
+                .is_some_and(|m| m.payload_types().any(|pt| pt == c.audio_pt))
+        });
         let a = self.a.ok_or(SdpProblem::NoOffer)?;
-        let anchors: Vec<Option<Anchor>> = accepted.iter().map(|ok| ok.then_some(a)).collect();
-        let to_a =
-            anchor(&answer, &anchors, &mut self.origin_a).map_err(|_| SdpProblem::BadAnswer)?;
-        let bytes = Bytes::from(to_a.to_bytes());
-        self.to_a = Some(to_a);
-        Ok((remote, pts, bytes))
+        let to_a = if a_offered_it {
+            let anchors: Vec<Option<Anchor>> = accepted.iter().map(|ok| ok.then_some(a)).collect();
+            let sdp =
+                anchor(&answer, &anchors, &mut self.origin_a).map_err(|_| SdpProblem::BadAnswer)?;
+            Bytes::from(sdp.to_bytes())
+        } else {
+            self.own_answer_to_a().ok_or(SdpProblem::NoOffer)?
+        };
+        Ok(BAnswer {
+            remote,
+            payload_types,
+            codecs,
+            to_a,
+        })
     }
 
     /// An answer for A made by ringmaster itself (no B leg yet: the script answered to play or
-    /// collect digits): A's filtered offer, anchored on our A-side ports.
+    /// collect digits): A's filtered offer, anchored on our A-side ports. Once A was answered,
+    /// what A got.
     pub fn own_answer_to_a(&mut self) -> Option<Bytes> {
         if let Some(s) = &self.to_a {
             return Some(Bytes::from(s.to_bytes()));
@@ -142,9 +181,16 @@ impl MediaPlan {
         let a = self.a?;
         let anchors: Vec<Option<Anchor>> = self.relayed.iter().map(|r| r.then_some(a)).collect();
         let to_a = anchor(&self.filtered, &anchors, &mut self.origin_a).ok()?;
-        let bytes = Bytes::from(to_a.to_bytes());
-        self.to_a = Some(to_a);
-        Some(bytes)
+        Some(Bytes::from(to_a.to_bytes()))
+    }
+
+    /// A got `sdp` from us (a 200 or a 183): remember it for refreshes, and return the codecs
+    /// it settles for A (the law we send A, A's telephone-event type).
+    pub fn sent_to_a(&mut self, sdp: &[u8]) -> Option<LegCodecs> {
+        let parsed = SessionDescription::parse(sdp).ok()?;
+        let codecs = parsed.media.get(self.index).and_then(LegCodecs::from_media);
+        self.to_a = Some(parsed);
+        codecs
     }
 
     /// Re-anchors an SDP one leg sent mid-call (a re-INVITE's offer, or its answer) for the
@@ -217,12 +263,18 @@ mod tests {
         );
         assert!(offer.contains("m=video 0 "), "{offer}");
         assert!(!offer.contains("192.0.2.10"));
-        let (remote, pts, to_a) = p.on_b_answer(ANSWER.as_bytes()).unwrap();
-        assert_eq!(remote.0, "198.51.100.5:50000".parse().unwrap());
+        let b = p.on_b_answer(ANSWER.as_bytes()).unwrap();
+        assert_eq!(b.remote.0, "198.51.100.5:50000".parse().unwrap());
+        let pts = b.payload_types;
         assert!(pts.contains(8) && pts.contains(101) && !pts.contains(0));
-        let to_a = String::from_utf8(to_a.to_vec()).unwrap();
+        let codecs = b.codecs.unwrap();
+        assert_eq!((codecs.audio_pt, codecs.telephone_event), (8, Some(101)));
+        let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
         assert!(to_a.contains("m=audio 30000 RTP/AVP 8 101\r\n"), "{to_a}");
         assert!(!to_a.contains("198.51.100.5"));
+        assert!(p.last_to_a().is_none(), "nothing sent to A yet");
+        let a = p.sent_to_a(&b.to_a).unwrap();
+        assert_eq!(a.audio_pt, 8);
         assert_eq!(p.last_to_a().map(|b| b.len()), Some(to_a.len()));
     }
 
@@ -257,5 +309,26 @@ mod tests {
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let a = String::from_utf8(p.own_answer_to_a().unwrap().to_vec()).unwrap();
         assert!(a.contains("m=audio 30000 RTP/AVP 0 8 101\r\n"), "{a}");
+    }
+
+    #[test]
+    fn a_law_callee_for_a_mu_law_caller_is_offered_both_and_a_keeps_its_own_law() {
+        let pcmu_only = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+        let mut p = MediaPlan::from_offer(pcmu_only.as_bytes(), CallType::Audio, 9, US).unwrap();
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        let offer = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
+        assert!(
+            offer.contains("m=audio 30002 RTP/AVP 0 8 101\r\n"),
+            "{offer}"
+        );
+        let pcma = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+        let b = p.on_b_answer(pcma.as_bytes()).unwrap();
+        assert_eq!(b.codecs.unwrap().audio_pt, 8, "B speaks A-law");
+        let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
+        assert!(
+            to_a.contains("m=audio 30000 RTP/AVP 0 101\r\n"),
+            "A keeps μ-law: {to_a}"
+        );
+        assert_eq!(p.sent_to_a(&b.to_a).unwrap().audio_pt, 0);
     }
 }

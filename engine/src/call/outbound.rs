@@ -194,6 +194,12 @@ impl Call {
                         allowed: plan.a_payload_types(),
                     });
                 }
+                if let Some(codecs) = plan.a_codecs_from_offer() {
+                    self.media(MediaCommand::SetCodecs {
+                        leg: Leg::A,
+                        codecs,
+                    });
+                }
                 self.media(MediaCommand::OpenLatchWindow { leg: Leg::A });
                 self.plan = Some(plan);
             }

@@ -77,6 +77,8 @@ pub enum Report {
         message: String,
         at_ms: u64,
     },
+    /// A recording is final (or failed).
+    Recording(super::media_actions::RecordingReport),
 }
 
 #[derive(Debug, Clone, PartialEq)]

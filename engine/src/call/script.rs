@@ -4,6 +4,7 @@
 use pcmo::{Command, HangupReason, Interpreter, Script};
 
 use super::core::{AState, BState, Call, FetchFailure, Output, RingState};
+use super::media_actions::AudioRequest;
 use super::report::EventStatus;
 use crate::media::Command as MediaCommand;
 use crate::sip::message::{response_to, HeaderName};
@@ -131,17 +132,23 @@ impl Call {
                         })
                     }
                 },
-                Command::Play { .. }
-                | Command::Speak { .. }
-                | Command::StopMedia { .. }
-                | Command::Record(_)
-                | Command::Stream { .. }
-                | Command::CollectDigits(_) => {
-                    let name = media_action_name(&c);
+                Command::Play { media_id, source } => {
+                    self.load_prompt(media_id, AudioRequest::play(source))
+                }
+                Command::Speak {
+                    media_id,
+                    text,
+                    voice,
+                } => self.load_prompt(media_id, AudioRequest::speak(text, voice)),
+                Command::StopMedia { media_id } => self.stop_prompt(media_id),
+                Command::Record(how) => self.start_recording(how),
+                // The interpreter runs the digit rules and timers; DTMF detection is always on.
+                Command::CollectDigits(_) => {}
+                Command::Stream { .. } => {
                     self.script_error(
                         "unsupported_action",
                         "",
-                        &format!("{name} is not supported by this version of ringmaster"),
+                        "stream is not supported by this version of ringmaster",
                     );
                     self.hangup_all("unsupported-action", Some(500));
                     return;
@@ -180,6 +187,7 @@ impl Call {
         ok.headers
             .push(HeaderName::Contact, self.setup.contact.clone());
         ok.headers.push(HeaderName::ContentType, "application/sdp");
+        self.sent_to_a(&sdp);
         ok.body = sdp;
         let Some(dialog) =
             super::dialog::Dialog::uas(&inb.invite, &self.a_tag, inb.peer, &self.setup.contact)
@@ -217,21 +225,10 @@ impl Call {
             .record
             .event(EventStatus::OutBridged, self.wall_ms, &self.extra_params);
         self.bridged = Some(leg);
-        if let Some(((rtp, rtcp), pts, to_a)) = answer {
-            self.media(MediaCommand::SetRemote {
-                leg: crate::media::Leg::B,
-                rtp,
-                rtcp,
-            });
-            self.media(MediaCommand::SetPayloadTypes {
-                leg: crate::media::Leg::B,
-                allowed: pts,
-            });
-            self.media(MediaCommand::OpenLatchWindow {
-                leg: crate::media::Leg::B,
-            });
+        if let Some(answer) = answer {
+            self.b_media(&answer);
             if self.a_state == AState::Ringing {
-                self.answer_a(to_a);
+                self.answer_a(answer.to_a);
             }
         }
         self.media(MediaCommand::Bridge);
@@ -249,15 +246,5 @@ impl Call {
             forked: false,
             done: false,
         }
-    }
-}
-
-fn media_action_name(c: &Command) -> &'static str {
-    match c {
-        Command::Play { .. } | Command::StopMedia { .. } => "play",
-        Command::Speak { .. } => "speak",
-        Command::Record(_) => "record",
-        Command::Stream { .. } => "stream",
-        _ => "input",
     }
 }

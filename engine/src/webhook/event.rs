@@ -81,6 +81,49 @@ pub struct LiveEvent {
     pub error: Option<EventError>,
 }
 
+/// The `"type": "recording"` tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum RecordingTag {
+    #[default]
+    #[serde(rename = "recording")]
+    Recording,
+}
+
+/// A recording is final (`status: "complete"`) or could not be written (`"error"`):
+///
+/// ```json
+/// {"type":"recording","recording_id":"…-1","cmiuuid":"…","cmuuid":"…","appid":2222223,
+///  "request_id":null,"status":"complete","url":"/admin/v1/recordings/…-1","format":"wav",
+///  "channels":2,"sample_rate":8000,"start_time":1700000000123,"end_time":1700000009123,
+///  "duration_ms":9000,"event_id":"…-7","seq":7}
+/// ```
+///
+/// `url` is the admin API's path (the app's server knows where ringmaster listens); left
+/// channel: the caller's side, right: the other party's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingEvent {
+    #[serde(rename = "type", default)]
+    pub tag: RecordingTag,
+    pub recording_id: String,
+    #[serde(flatten)]
+    pub cmiuuid: CallUuid,
+    pub appid: AppId,
+    pub request_id: Option<String>,
+    /// `complete` or `error`.
+    pub status: String,
+    pub url: String,
+    pub format: String,
+    pub channels: u8,
+    pub sample_rate: u32,
+    /// Milliseconds since the Unix epoch.
+    pub start_time: u64,
+    pub end_time: u64,
+    /// What the file holds.
+    pub duration_ms: u64,
+    pub event_id: String,
+    pub seq: u64,
+}
+
 /// The exact bytes POSTed for a body: compact JSON.
 pub fn body<T: Serialize>(payload: &T) -> String {
     // Event and CDR bodies are plain structs of strings, integers, floats (serde_json writes a

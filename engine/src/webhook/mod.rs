@@ -18,7 +18,7 @@ pub mod retry;
 pub mod sign;
 
 pub use crate::store::{CallUuid, Cdr, CdrKind, CdrStatus, Direction, Leg};
-pub use event::{EventError, EventStatus, LiveEvent};
+pub use event::{EventError, EventStatus, LiveEvent, RecordingEvent};
 pub use queue::{Limits, Queue};
 pub use retry::{parse_retry_after, Outcome, RetryPolicy, Verdict};
 pub use sign::{signature, verify, VerifyError};

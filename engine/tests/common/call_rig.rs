@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use engine::call::fork::{Fork, ForkEvent, ForkOutput};
+use engine::call::media_actions::{AudioFailure, AudioRequest};
 use engine::call::report::Report;
 use engine::call::{
     Call, CallSetup, Contact, FetchFailure, Input, LegId, OutboundCall, Output, Purpose,
@@ -58,6 +59,10 @@ pub struct Rig {
     tx_leg: HashMap<TxId, LegId>,
     pub fetches: Vec<(Option<pcmo::FetchId>, String, serde_json::Value)>,
     pub media: Vec<String>,
+    /// Every media command, in full.
+    pub media_cmds: Vec<engine::media::Command>,
+    /// Prompts the call asked the shell to load, in order.
+    pub loads: Vec<(pcmo::MediaId, AudioRequest)>,
 }
 
 impl Rig {
@@ -80,6 +85,7 @@ impl Rig {
             domain: "test.local".into(),
             local_ip: "203.0.113.1".parse().unwrap(),
             max_forwards: 70,
+            recordings_dir: "/var/lib/ringmaster/recordings/1234567".into(),
             seed: 7,
         };
         let a_tx = TxId(1);
@@ -109,6 +115,8 @@ impl Rig {
             tx_leg: HashMap::new(),
             fetches: Vec::new(),
             media: Vec::new(),
+            media_cmds: Vec::new(),
+            loads: Vec::new(),
         };
         rig.drain();
         rig
@@ -128,6 +136,7 @@ impl Rig {
             domain: "test.local".into(),
             local_ip: "203.0.113.1".parse().unwrap(),
             max_forwards: 70,
+            recordings_dir: "/var/lib/ringmaster/recordings/1234567".into(),
             seed: 9,
         };
         let out = OutboundCall {
@@ -169,6 +178,8 @@ impl Rig {
             tx_leg: HashMap::new(),
             fetches: Vec::new(),
             media: Vec::new(),
+            media_cmds: Vec::new(),
+            loads: Vec::new(),
         }
     }
 
@@ -232,13 +243,22 @@ impl Rig {
                     let (now, wall) = (self.now, self.wall());
                     self.call.handle(now, wall, Input::MediaReady { a, b });
                 }
-                Output::Media(c) => self.media.push(
-                    format!("{c:?}")
+                Output::Media(c) => {
+                    let name = format!("{c:?}")
                         .split([' ', '{'])
                         .next()
                         .unwrap_or("")
-                        .to_string(),
-                ),
+                        .to_string();
+                    if matches!(name.as_str(), "Play" | "StopPlay" | "Record" | "StopRecord") {
+                        self.log.push(format!("media {name}"));
+                    }
+                    self.media.push(name);
+                    self.media_cmds.push(c);
+                }
+                Output::LoadAudio { media_id, request } => {
+                    self.log.push(format!("load {media_id}"));
+                    self.loads.push((media_id, request));
+                }
                 Output::Fetch {
                     fetch_id,
                     url,
@@ -445,6 +465,49 @@ impl Rig {
         tx
     }
 
+    /// The shell loaded prompt `media_id`: `samples` of audio, or a failure.
+    pub fn audio_loaded(&mut self, media_id: pcmo::MediaId, samples: Option<usize>) {
+        let result = match samples {
+            Some(n) => Ok(std::sync::Arc::from(vec![0i16; n])),
+            None => Err(AudioFailure {
+                code: "play_failed",
+                message: "no such file".into(),
+            }),
+        };
+        self.feed(Input::AudioLoaded { media_id, result });
+    }
+
+    /// The media task reports `ev`.
+    pub fn media_event(&mut self, ev: engine::media::Event) {
+        self.feed(Input::Media(ev));
+    }
+
+    /// The caller presses `digits` (RFC 4733, one event per key).
+    pub fn press(&mut self, digits: &str) {
+        for digit in digits.chars() {
+            self.media_event(engine::media::Event::Dtmf {
+                leg: engine::media::Leg::A,
+                digit,
+            });
+        }
+    }
+
+    /// The caller sends a SIP INFO with this body (`application/dtmf-relay`).
+    pub fn a_info(&mut self, content_type: &str, body: &str) {
+        let ok = self.a_ok.clone().expect("A was answered");
+        let to = ok.headers.get(&HeaderName::To).unwrap();
+        let info = request(&format!(
+            "INFO sip:ringmaster@203.0.113.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKinfo{}\nFrom: <sip:alice@test.local>;tag=at\nTo: {to}\nCall-ID: a-call\nCSeq: {} INFO\nMax-Forwards: 70\nContent-Type: {content_type}\n\n{body}",
+            self.next_tx, self.next_tx
+        ));
+        let tx = self.tx(LegId::A);
+        self.feed(Input::Request {
+            leg: LegId::A,
+            tx,
+            request: info,
+        });
+    }
+
     /// Moves the clock, firing the call's timers in order.
     pub fn advance(&mut self, secs: f64) {
         let end = self.now + Duration::from_secs_f64(secs);
@@ -534,6 +597,7 @@ fn describe(r: &Report) -> String {
         }
         Report::Cdr(c) => format!("cdr {} {} {}", leg_name(c.leg), c.kind(), c.cause),
         Report::ScriptError { code, .. } => format!("error {code}"),
+        Report::Recording(r) => format!("recording {} ok={}", r.recording_id, r.ok),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::actors::call::{CallActor, CallEnv, ReportSink};
 use crate::actors::{NumberService, TrunkService};
 use crate::call::admission::{admit_invite, CallDirectory, InviteAdmission};
 use crate::call::{Call, CallSetup, LegId};
-use crate::media::MediaEngine;
+use crate::media::{MediaEngine, Prompts};
 use crate::sip::auth::StoredCredentials;
 use crate::sip::digest::{self, Algorithm};
 use crate::sip::message::{response_to, HeaderName, HeaderView, Request};
@@ -37,6 +37,12 @@ pub struct CallDeps {
     pub fetch_timeout: Duration,
     /// Concurrent calls per app; past it new calls get 503.
     pub max_calls_per_app: usize,
+    /// Prompt files, downloads and text to speech, with their cache.
+    pub prompts: Arc<Prompts>,
+    /// How long a `file_url` download may take.
+    pub download_timeout: Duration,
+    /// Recordings go to `<recordings_root>/<appid>/`.
+    pub recordings_root: std::path::PathBuf,
 }
 
 /// Admission's view of trunks, numbers and endpoints.
@@ -181,6 +187,7 @@ impl SipActor {
             contact: deps.contact.clone(),
             domain: app.domain.clone(),
             local_ip: deps.local_ip,
+            recordings_dir: deps.recordings_root.join(appid.to_string()),
             max_forwards: req
                 .headers
                 .get(&HeaderName::MaxForwards)
@@ -199,6 +206,8 @@ impl SipActor {
             trunks: deps.trunks.clone(),
             contact: deps.contact.clone(),
             fetch_timeout: deps.fetch_timeout,
+            prompts: deps.prompts.clone(),
+            download_timeout: deps.download_timeout,
         };
         tracing::info!(call = %cmiuuid, appid, "call started");
         let actor = CallActor::new(call, app, env, call_id.clone()).start();
@@ -253,6 +262,7 @@ impl Handler<PlaceCall> for SipActor {
             domain: msg.app.domain.clone(),
             local_ip: deps.local_ip,
             max_forwards: 70,
+            recordings_dir: deps.recordings_root.join(appid.to_string()),
             seed: rand::random(),
         };
         let call = Call::outbound(
@@ -270,6 +280,8 @@ impl Handler<PlaceCall> for SipActor {
             trunks: deps.trunks.clone(),
             contact: deps.contact.clone(),
             fetch_timeout: deps.fetch_timeout,
+            prompts: deps.prompts.clone(),
+            download_timeout: deps.download_timeout,
         };
         tracing::info!(call = %msg.cmiuuid, appid, "placing a call");
         CallActor::new(call, msg.app, env, String::new()).start();

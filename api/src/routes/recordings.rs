@@ -1,0 +1,137 @@
+//! Recorded calls: `GET /admin/v1/recordings[?app=APPID]` lists them, `GET
+//! /admin/v1/recordings/{id}` downloads one (`audio/wav`, byte ranges supported), `DELETE
+//! /admin/v1/recordings/{id}` deletes it.
+//!
+//! The operator's admin token opens every recording. An app may fetch or delete its own with
+//! HTTP Basic authentication, `appid:secret` (what its `recording` events point it at); a
+//! recording of another app, or none, is the same 404, so ids cannot be probed.
+
+use actix_files::NamedFile;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::Engine as _;
+use engine::directory::secret_matches;
+use engine::recordings::RecordingFile;
+use engine::store::AppId;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::admin::{check_token, parse_appid};
+use crate::error::ApiError;
+use crate::State;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/v1/recordings", web::get().to(list))
+        .route("/admin/v1/recordings/{id}", web::get().to(download))
+        .route("/admin/v1/recordings/{id}", web::delete().to(delete));
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    app: Option<String>,
+}
+
+fn view(f: &RecordingFile) -> serde_json::Value {
+    json!({
+        "recording_id": f.id,
+        "appid": f.app.0,
+        "bytes": f.bytes,
+        "modified_at": f.modified_ms,
+        "url": format!("/admin/v1/recordings/{}", f.id),
+    })
+}
+
+async fn list(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    check_token(&state, &req)?;
+    let q = web::Query::<ListQuery>::from_query(req.query_string())
+        .map_err(|_| ApiError::InvalidProperty("query", "malformed query string"))?;
+    let app = q.app.as_deref().map(parse_appid).transpose()?;
+    let recordings = state.engine.recordings.clone();
+    let files = web::block(move || recordings.list(app))
+        .await
+        .map_err(|_| ApiError::Storage)?
+        .map_err(io_error)?;
+    let items: Vec<serde_json::Value> = files.iter().map(view).collect();
+    Ok(HttpResponse::Ok().json(json!({ "recordings": items })))
+}
+
+async fn download(
+    state: web::Data<State>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let file = authorised(&state, &req, &id).await?;
+    let named = NamedFile::open_async(&file.path)
+        .await
+        .map_err(|_| ApiError::RecordingMissing)?
+        .set_content_type("audio/wav".parse().expect("a valid MIME type"));
+    Ok(named.into_response(&req))
+}
+
+async fn delete(
+    state: web::Data<State>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let file = authorised(&state, &req, &id).await?;
+    let recordings = state.engine.recordings.clone();
+    let id = file.id.clone();
+    let gone = web::block(move || recordings.delete(&id))
+        .await
+        .map_err(|_| ApiError::Storage)?
+        .map_err(io_error)?;
+    if !gone {
+        return Err(ApiError::RecordingMissing);
+    }
+    tracing::info!(recording = %file.id, appid = file.app.0, "recording deleted");
+    Ok(HttpResponse::Ok().json(json!({"recording_id": file.id, "msg": "Deleted"})))
+}
+
+/// The recording, if the caller may have it: the admin token, or its app's credentials
+/// (checked before the disk is looked at, so wrong credentials learn nothing).
+async fn authorised(state: &State, req: &HttpRequest, id: &str) -> Result<RecordingFile, ApiError> {
+    let app = match basic_credentials(req) {
+        None => {
+            check_token(state, req)?;
+            None
+        }
+        Some((appid, secret)) => {
+            let app = state
+                .engine
+                .directory
+                .app(appid)
+                .map_err(|_| ApiError::Storage)?;
+            match app {
+                Some(app) if secret_matches(&app.secret, &secret) => Some(app.id),
+                _ => return Err(ApiError::Unauthorized),
+            }
+        }
+    };
+    let recordings = state.engine.recordings.clone();
+    let wanted = id.to_string();
+    let file = web::block(move || recordings.find(&wanted))
+        .await
+        .map_err(|_| ApiError::Storage)?
+        .map_err(io_error)?
+        .ok_or(ApiError::RecordingMissing)?;
+    if app.is_some_and(|a| a != file.app) {
+        return Err(ApiError::RecordingMissing);
+    }
+    Ok(file)
+}
+
+/// `Authorization: Basic base64(appid:secret)`.
+fn basic_credentials(req: &HttpRequest) -> Option<(AppId, String)> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (appid, secret) = text.split_once(':')?;
+    Some((AppId(appid.parse().ok()?), secret.to_string()))
+}
+
+fn io_error(e: std::io::Error) -> ApiError {
+    tracing::error!(error = %e, "recordings directory unreadable");
+    ApiError::Storage
+}
