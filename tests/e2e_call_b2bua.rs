@@ -247,7 +247,6 @@ fn call_type_audio_offers_b_legs_no_video() {
 }
 
 #[test]
-#[ignore = "engine gap (documented in README): the relay carries one audio stream, so `call_type: \"video\"` still disables the caller's video (m=video 0) although issue 4 says video keeps it"]
 fn call_type_video_keeps_the_callers_video() {
     let offer = b_offer_for("video");
     assert!(
@@ -255,6 +254,76 @@ fn call_type_video_keeps_the_callers_video() {
         "no video offered to B: {}",
         body_text(&offer)
     );
+}
+
+/// RTP packets with payload type 96 (a video codec), paced, from `from` to `to`.
+fn send_video(from: &std::net::UdpSocket, to: std::net::SocketAddr, packets: u16) {
+    for i in 0..packets {
+        let mut p = vec![0x80, 96];
+        p.extend_from_slice(&i.to_be_bytes());
+        p.extend_from_slice(&(u32::from(i) * 3000).to_be_bytes());
+        p.extend_from_slice(&0x5EED_u32.to_be_bytes());
+        p.extend(std::iter::repeat_n(0xA5u8, 900));
+        from.send_to(&p, to).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Video packets that arrive at `sock` within `wait`.
+fn count_video(sock: &std::net::UdpSocket, wait: Duration) -> usize {
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let (deadline, mut n, mut buf) = (Instant::now() + wait, 0, [0u8; 2048]);
+    while Instant::now() < deadline {
+        if let Ok((len, _)) = sock.recv_from(&mut buf) {
+            if len == 912 && buf[1] & 0x7F == 96 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// With `call_type: "video"` and both sides offering and accepting plain-RTP video, video
+/// packets flow both ways through ringmaster's own video ports.
+#[test]
+fn call_type_video_relays_video_both_ways() {
+    let script = json!([{"action": "connect", "timeout": 20, "call_type": "video",
+                         "call": [{"type": "sip", "user": "bob"}]}]);
+    let rig = Rig::start(vec![Reply::Json(script)]);
+    for u in ["alice", "bob"] {
+        rig.endpoint(u);
+    }
+    let (mut bob, mut alice) = (rig.phone("bob"), rig.phone("alice"));
+    let (a_video, b_video) = (
+        std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+        std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+    );
+    let video_line = |s: &std::net::UdpSocket| {
+        format!(
+            "m=video {} RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n",
+            s.local_addr().unwrap().port()
+        )
+    };
+    let offer = sdp_with(Rtp::bind().addr, "sendrecv", &video_line(&a_video));
+    let mut out = alice.invite_sdp("5000", &offer);
+    let inv = bob.expect_request("INVITE", None, 5 * SEC);
+    let to_bob = support::ua::sdp_media_addr(&inv.req.body, "video").expect("video offered to B");
+    assert!(
+        rig.is_rtp_port(to_bob.port()),
+        "our port, not alice's: {to_bob}"
+    );
+    let answer = sdp_with(Rtp::bind().addr, "sendrecv", &video_line(&b_video));
+    bob.reply_with(&inv, 200, Some(answer));
+    let mut d_a = alice.final_response(&mut out, 5 * SEC).expect("answered");
+    let to_alice = d_a.remote_video.expect("alice is answered with video");
+    assert!(rig.is_rtp_port(to_alice.port()), "{to_alice}");
+
+    send_video(&a_video, to_alice, 30);
+    assert!(count_video(&b_video, SEC) >= 25, "bob got alice's video");
+    send_video(&b_video, to_bob, 30);
+    assert!(count_video(&a_video, SEC) >= 25, "alice got bob's video");
+    assert_eq!(alice.bye(&mut d_a), 200);
 }
 
 /// An INVITE that has used up its Max-Forwards is refused with 483 before anything else

@@ -74,7 +74,10 @@ impl Server {
             .arg("--sip-domain")
             .arg("test.local")
             .args(&self.extra)
-            .env("RUST_LOG", std::env::var("RINGMASTER_E2E_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RINGMASTER_E2E_LOG").unwrap_or_else(|_| "info".into()),
+            )
             // tracing's fmt subscriber writes to stdout: both streams go to the log file.
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)

@@ -46,6 +46,12 @@ pub fn sdp_with(rtp: SocketAddr, direction: &str, extra: &str) -> String {
 
 /// Where an SDP body says its audio goes (`c=` and the `m=audio` port).
 pub fn sdp_audio_addr(body: &[u8]) -> Option<SocketAddr> {
+    sdp_media_addr(body, "audio")
+}
+
+/// Where an SDP body says its `kind` stream goes (the first `c=IN IP4` and the m-line's port;
+/// `None` when disabled with port 0).
+pub fn sdp_media_addr(body: &[u8], kind: &str) -> Option<SocketAddr> {
     let text = std::str::from_utf8(body).ok()?;
     let ip = text
         .lines()
@@ -53,10 +59,13 @@ pub fn sdp_audio_addr(body: &[u8]) -> Option<SocketAddr> {
         .trim();
     let port = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("m=audio "))?
+        .find_map(|l| l.trim().strip_prefix(&format!("m={kind} ")))?
         .split_whitespace()
         .next()?;
-    format!("{ip}:{port}").parse().ok()
+    format!("{ip}:{port}")
+        .parse()
+        .ok()
+        .filter(|a: &SocketAddr| a.port() != 0)
 }
 
 /// A request that came in, with the To tag we answer it with.
@@ -93,6 +102,8 @@ pub struct Dialog {
     peer: SocketAddr,
     /// Where the other side wants its RTP (from its SDP).
     pub remote_rtp: Option<SocketAddr>,
+    /// Where it wants video, if it took any.
+    pub remote_video: Option<SocketAddr>,
 }
 
 /// One SIP user agent: a user of the test domain on its own UDP port.
@@ -382,6 +393,7 @@ impl Ua {
                 cseq: seq,
                 peer: self.server,
                 remote_rtp: sdp_audio_addr(&r.body),
+                remote_video: sdp_media_addr(&r.body, "video"),
             };
             let head = Head {
                 branch: format!("z9hG4bK{}", token()),
@@ -540,6 +552,7 @@ impl Ua {
             cseq: 0,
             peer: inc.src,
             remote_rtp: sdp_audio_addr(&inc.req.body),
+            remote_video: sdp_media_addr(&inc.req.body, "video"),
         }
     }
 

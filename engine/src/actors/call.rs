@@ -74,6 +74,8 @@ pub struct CallActor {
     app: App,
     env: CallEnv,
     media: Option<MediaControl>,
+    /// The video task, when a connect asked for video.
+    video: Option<MediaControl>,
     pending: HashMap<RequestKey, (LegId, Purpose)>,
     forks: HashMap<RingId, Addr<ForkActor>>,
     dialogs: Vec<String>,
@@ -95,6 +97,7 @@ impl CallActor {
             app,
             env,
             media: None,
+            video: None,
             pending: HashMap::new(),
             forks: HashMap::new(),
             dialogs: Vec::new(),
@@ -131,6 +134,14 @@ impl CallActor {
                     self.env.sip.do_send(SendAck { request, peer })
                 }
                 Output::AllocateMedia => self.allocate_media(ctx),
+                Output::AllocateVideo => self.allocate_video(),
+                Output::VideoMedia(cmd) => {
+                    if let Some(v) = &self.video {
+                        if let Err(e) = v.send(cmd) {
+                            tracing::debug!(call = %self.call.cmiuuid(), error = %e, "video command not delivered");
+                        }
+                    }
+                }
                 Output::Media(cmd) => {
                     if let Some(m) = &self.media {
                         if let Err(e) = m.send(cmd) {
@@ -235,6 +246,25 @@ impl CallActor {
                     .handle(Instant::now(), wall_ms(), Input::MediaFailed);
             }
         }
+    }
+
+    /// A second media task for video: a plain relay (the call core sends it no prompts or
+    /// recordings). Its events say nothing the call needs, so they are drained and dropped.
+    fn allocate_video(&mut self) {
+        let input = match self.env.media.allocate_call() {
+            Ok(call) => {
+                let (a, b) = (call.anchor(Leg::A), call.anchor(Leg::B));
+                let (control, mut events) = call.into_parts();
+                self.video = Some(control);
+                actix::spawn(async move { while events.recv().await.is_some() {} });
+                Input::VideoReady { a, b }
+            }
+            Err(e) => {
+                tracing::warn!(call = %self.call.cmiuuid(), error = %e, "video ports not allocated");
+                Input::VideoFailed
+            }
+        };
+        self.call.handle(Instant::now(), wall_ms(), input);
     }
 
     /// POSTs to the answer or an action URL, signed like every webhook.

@@ -22,7 +22,10 @@ impl Call {
             .iter()
             .map(|t| (t.target_id, t.target.destination.clone()))
             .collect();
+        let video = state.video;
         self.rings.insert(id, state);
+        // Video ports come before the targets resolve, so the B legs' offer can carry them.
+        self.want_video(video);
         self.out.push_back(Output::Resolve { ring: id, targets });
     }
 
@@ -39,10 +42,12 @@ impl Call {
         let Some(state) = self.rings.get(&ring) else {
             return;
         };
+        let video = state.video;
         let caller = state
             .caller_id
             .clone()
             .unwrap_or_else(|| self.setup.from.clone());
+        self.call_type_for_ring(video);
         let mut branches = Vec::new();
         let mut failures = Vec::new();
         for (target_id, resolution) in results {
@@ -141,6 +146,7 @@ impl Call {
             });
         }
         self.media(Command::OpenLatchWindow { leg: Leg::B });
+        self.b_video(answer);
     }
 
     /// A gets `sdp` from us: the media task learns A's law and telephone-event type.
@@ -304,7 +310,7 @@ impl Call {
         };
         self.early = Some(leg);
         self.b_media(&answer);
-        self.media(crate::media::Command::Bridge);
+        self.bridge_media();
         let to_a = answer.to_a;
         self.sent_to_a(&to_a);
         let mut progress = crate::sip::message::response_to(&inb.invite, 183, Some(&self.a_tag));

@@ -163,6 +163,12 @@ pub enum Input {
     },
     Timer(TimerId),
     Media(crate::media::Event),
+    /// The video ports are bound ([`Output::AllocateVideo`]).
+    VideoReady {
+        a: Anchor,
+        b: Anchor,
+    },
+    VideoFailed,
     /// The audio of a prompt ([`Output::LoadAudio`]), or why there is none.
     AudioLoaded {
         media_id: pcmo::MediaId,
@@ -192,6 +198,10 @@ pub enum Output {
     /// Bind the media ports; answer with `MediaReady` or `MediaFailed`.
     AllocateMedia,
     Media(MediaCommand),
+    /// Bind a second media task for video; answer with `VideoReady` or `VideoFailed`.
+    AllocateVideo,
+    /// A command for the video task.
+    VideoMedia(MediaCommand),
     /// POST `body` to `url`: the answer URL (`fetch_id` None) or an action URL.
     Fetch {
         fetch_id: Option<pcmo::FetchId>,
@@ -266,6 +276,8 @@ pub(super) struct RingState {
     pub targets: HashMap<TargetId, pcmo::action::connect::targets::Target>,
     pub forked: bool,
     pub done: bool,
+    /// `call_type: "video"`.
+    pub video: bool,
 }
 
 /// The A leg of an inbound call: its INVITE's server transaction.
@@ -345,6 +357,7 @@ pub struct Call {
     pub(super) next_recording: u32,
     /// The call is over but waits for its recordings to be final.
     pub(super) recordings_stopping: bool,
+    pub(super) video: super::video::VideoState,
 }
 
 impl Call {
@@ -424,6 +437,7 @@ impl Call {
             recordings: HashMap::new(),
             next_recording: 0,
             recordings_stopping: false,
+            video: Default::default(),
         }
     }
 
@@ -540,6 +554,8 @@ impl Call {
             Input::Timer(id) => self.events.push_back(pcmo::Event::TimerFired(id)),
             Input::Media(ev) => self.on_media_event(ev),
             Input::AudioLoaded { media_id, result } => self.on_audio_loaded(media_id, result),
+            Input::VideoReady { a, b } => self.on_video_ready(a, b),
+            Input::VideoFailed => self.on_video_failed(),
         }
         self.run_events();
         self.check_finished();
@@ -686,6 +702,7 @@ impl Call {
             if self.media_ready {
                 self.media(MediaCommand::Stop);
             }
+            self.video_media(MediaCommand::Stop);
             self.out.push_back(Output::Finished);
         }
     }

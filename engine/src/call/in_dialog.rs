@@ -44,7 +44,7 @@ impl Call {
                     let target = self.b_legs.get(&leg).map(|b| b.target);
                     if self.bridged == Some(leg) {
                         self.bridged = None;
-                        self.media(MediaCommand::Unbridge);
+                        self.unbridge_media();
                     }
                     self.end_b(leg, "callee-hung-up", None);
                     if let (Some(target_id), false) = (target, self.ending) {
@@ -112,8 +112,9 @@ impl Call {
                 .as_mut()
                 .map(|p| p.relay(towards, &req.body, true));
             match relayed {
-                Some(Ok((sdp, remote))) => {
-                    if let Some((rtp, rtcp)) = remote {
+                Some(Ok(relayed)) => {
+                    let sdp = relayed.sdp;
+                    if let Some((rtp, rtcp)) = relayed.audio {
                         self.media(MediaCommand::SetRemote {
                             leg: from,
                             rtp,
@@ -121,6 +122,7 @@ impl Call {
                         });
                     }
                     self.media(MediaCommand::OpenLatchWindow { leg: from });
+                    self.video_moved(from, relayed.video);
                     let Some(d) = self.dialog_mut(other) else {
                         return;
                     };
@@ -215,8 +217,9 @@ impl Call {
                         headers: Default::default(),
                         body: Default::default(),
                     };
-                    if let Some(Ok((sdp, remote))) = relayed {
-                        if let Some((rtp, rtcp)) = remote {
+                    if let Some(Ok(relayed)) = relayed {
+                        let sdp = relayed.sdp;
+                        if let Some((rtp, rtcp)) = relayed.audio {
                             self.media(MediaCommand::SetRemote {
                                 leg: answered,
                                 rtp,
@@ -224,6 +227,7 @@ impl Call {
                             });
                         }
                         self.media(MediaCommand::OpenLatchWindow { leg: answered });
+                        self.video_moved(answered, relayed.video);
                         ok.headers.push(HeaderName::ContentType, "application/sdp");
                         ok.body = sdp;
                     }

@@ -4,6 +4,10 @@
 //! leg's own (that is what makes legs behind NAT work and what lets media actions run inside
 //! any call). Built on `media::sdp`'s parse/anchor/policy; this file only keeps the state of
 //! one call's offer/answer exchange.
+//!
+//! Audio always has one port pair per leg. Video gets its own pairs only when a `connect`
+//! asks for it (`call_type: "video"`) and A offered plain-RTP video: then the plan is redone
+//! with the video m-line relayed on those ports; otherwise video is disabled (port 0).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -12,9 +16,8 @@ use bytes::Bytes;
 use crate::media::codec::offer_both_laws;
 use crate::media::rtp::PayloadTypes;
 use crate::media::sdp::policy::{self, CallType, SUPPORTED};
-use crate::media::sdp::{anchor, Anchor, LocalOrigin, SessionDescription};
-use crate::media::Leg;
-use crate::media::LegCodecs;
+use crate::media::sdp::{anchor, Anchor, LocalOrigin, MediaKind, SessionDescription};
+use crate::media::{Leg, LegCodecs};
 
 /// Why a leg's SDP cannot be used (answered 488).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,20 +45,40 @@ pub struct BAnswer {
     pub payload_types: PayloadTypes,
     /// B's law and telephone-event type, for the media task.
     pub codecs: Option<LegCodecs>,
+    /// B's video, when it accepted the video we offered: where it receives, what it sends.
+    pub video: Option<(Remote, PayloadTypes)>,
     /// The answer for A if A is still unanswered: B's answer on our ports when A offered B's
     /// law, else our own answer from A's offer (then the media task transcodes).
     pub to_a: Bytes,
 }
 
+/// A mid-call SDP re-anchored for the other leg.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relayed {
+    pub sdp: Bytes,
+    /// Where the sender now receives audio (None on hold with `c=0.0.0.0`, or disabled).
+    pub audio: Option<Remote>,
+    /// Same for video.
+    pub video: Option<Remote>,
+}
+
 /// One call's offer/answer state.
 #[derive(Debug, Clone)]
 pub struct MediaPlan {
+    /// A's offer as it came, re-planned when the call type changes.
+    offer: SessionDescription,
+    call_type: CallType,
     /// A's offer, codecs filtered, and which m-lines the relay carries.
     filtered: SessionDescription,
     relayed: Vec<bool>,
+    /// The relayed audio m-line.
     index: usize,
+    /// The relayed video m-line, while video is carried.
+    video_index: Option<usize>,
     a: Option<Anchor>,
     b: Option<Anchor>,
+    /// Video ports (A side, B side), once allocated.
+    video: Option<(Anchor, Anchor)>,
     origin_a: LocalOrigin,
     origin_b: LocalOrigin,
     offer_to_b: Option<SessionDescription>,
@@ -75,22 +98,75 @@ impl MediaPlan {
             return Err(SdpProblem::NoOffer);
         }
         let offer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
-        let (filtered, relayed) = policy::plan_offer(&offer, call_type, SUPPORTED);
-        let index = relayed
-            .iter()
-            .position(|r| *r)
-            .ok_or(SdpProblem::NoCommonCodec)?;
-        Ok(MediaPlan {
-            filtered,
-            relayed,
-            index,
+        let mut plan = MediaPlan {
+            filtered: offer.clone(),
+            offer,
+            call_type,
+            relayed: Vec::new(),
+            index: 0,
+            video_index: None,
             a: None,
             b: None,
+            video: None,
             origin_a: LocalOrigin::new("ringmaster", session_id, local_ip),
             origin_b: LocalOrigin::new("ringmaster", session_id.wrapping_add(1), local_ip),
             offer_to_b: None,
             to_a: None,
-        })
+        };
+        plan.replan()?;
+        Ok(plan)
+    }
+
+    /// Filters A's offer for the current call type (video only once it has ports) and
+    /// rebuilds the offer for B.
+    fn replan(&mut self) -> Result<(), SdpProblem> {
+        let call_type = if self.video.is_some() {
+            self.call_type
+        } else {
+            CallType::Audio
+        };
+        let (filtered, relayed) = policy::plan_offer(&self.offer, call_type, SUPPORTED);
+        let relayed_kind = |kind: MediaKind| {
+            filtered
+                .media
+                .iter()
+                .zip(&relayed)
+                .position(|(m, r)| *r && m.kind == kind)
+        };
+        self.index = relayed_kind(MediaKind::Audio).ok_or(SdpProblem::NoCommonCodec)?;
+        self.video_index = relayed_kind(MediaKind::Video);
+        self.filtered = filtered;
+        self.relayed = relayed;
+        if self.b.is_some() {
+            let anchors = self.anchors(Leg::B, true);
+            let mut offer = anchor(&self.filtered, &anchors, &mut self.origin_b)
+                .map_err(|_| SdpProblem::Unreadable)?;
+            // B may answer the law A did not offer: the media task transcodes (μ-law ↔ A-law).
+            if let Some(m) = offer.media.get_mut(self.index) {
+                offer_both_laws(m);
+            }
+            self.offer_to_b = Some(offer);
+        }
+        Ok(())
+    }
+
+    /// Our anchor for each m-line of the filtered offer on `side` (video only if `video`).
+    fn anchors(&self, side: Leg, video: bool) -> Vec<Option<Anchor>> {
+        let (audio, vid) = match side {
+            Leg::A => (self.a, self.video.map(|v| v.0)),
+            Leg::B => (self.b, self.video.map(|v| v.1)),
+        };
+        (0..self.relayed.len())
+            .map(|i| {
+                if i == self.index {
+                    audio
+                } else if video && Some(i) == self.video_index {
+                    vid
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     /// Where A sends and receives, from its offer.
@@ -100,26 +176,51 @@ impl MediaPlan {
 
     /// The payload types A offered (and may send).
     pub fn a_payload_types(&self) -> PayloadTypes {
-        self.filtered
+        payload_types(&self.filtered, self.index)
+    }
+
+    /// Whether A offered video the relay can carry (plain RTP, not disabled).
+    pub fn offers_video(&self) -> bool {
+        self.offer
             .media
-            .get(self.index)
-            .map(|m| m.payload_types().collect())
-            .unwrap_or_default()
+            .iter()
+            .any(|m| m.kind == MediaKind::Video && m.port != 0 && m.is_plain_rtp())
+    }
+
+    /// Whether video ports are allocated.
+    pub fn has_video_ports(&self) -> bool {
+        self.video.is_some()
     }
 
     /// Ports are allocated: prepare the offer for B legs.
     pub fn set_anchors(&mut self, a: Anchor, b: Anchor) -> Result<(), SdpProblem> {
         self.a = Some(a);
         self.b = Some(b);
-        let anchors: Vec<Option<Anchor>> = self.relayed.iter().map(|r| r.then_some(b)).collect();
-        let mut offer = anchor(&self.filtered, &anchors, &mut self.origin_b)
-            .map_err(|_| SdpProblem::Unreadable)?;
-        // B may answer the law A did not offer: the media task transcodes (μ-law ↔ A-law).
-        if let Some(m) = offer.media.get_mut(self.index) {
-            offer_both_laws(m);
+        self.replan()
+    }
+
+    /// Video ports are allocated (A side, B side).
+    pub fn set_video_anchors(&mut self, a: Anchor, b: Anchor) -> Result<(), SdpProblem> {
+        self.video = Some((a, b));
+        self.replan()
+    }
+
+    /// The call type of the next ring: the offer B legs get carries video or not.
+    pub fn set_call_type(&mut self, call_type: CallType) -> Result<(), SdpProblem> {
+        if call_type == self.call_type {
+            return Ok(());
         }
-        self.offer_to_b = Some(offer);
-        Ok(())
+        self.call_type = call_type;
+        self.replan()
+    }
+
+    /// Where A receives video and what it may send, while video is carried.
+    pub fn a_video(&self) -> Option<(Remote, PayloadTypes)> {
+        let i = self.video_index?;
+        Some((
+            policy::media_remote(&self.filtered, i)?,
+            payload_types(&self.filtered, i),
+        ))
     }
 
     /// The codecs of A's own SDP when A answered our offer (a call ringmaster placed).
@@ -146,17 +247,24 @@ impl MediaPlan {
         }
         let remote = policy::media_remote(&answer, self.index).ok_or(SdpProblem::BadAnswer)?;
         let b_media = answer.media.get(self.index).ok_or(SdpProblem::BadAnswer)?;
-        let payload_types: PayloadTypes = b_media.payload_types().collect();
         let codecs = LegCodecs::from_media(b_media);
+        let video = self
+            .video_index
+            .filter(|i| accepted.get(*i).copied().unwrap_or(false))
+            .and_then(|i| Some((policy::media_remote(&answer, i)?, payload_types(&answer, i))));
         let a_offered_it = codecs.is_some_and(|c| {
             self.filtered
                 .media
                 .get(self.index)
                 .is_some_and(|m| m.payload_types().any(|pt| pt == c.audio_pt))
         });
-        let a = self.a.ok_or(SdpProblem::NoOffer)?;
         let to_a = if a_offered_it {
-            let anchors: Vec<Option<Anchor>> = accepted.iter().map(|ok| ok.then_some(a)).collect();
+            let mut anchors = self.anchors(Leg::A, video.is_some());
+            for (slot, ok) in anchors.iter_mut().zip(&accepted) {
+                if !ok {
+                    *slot = None;
+                }
+            }
             let sdp =
                 anchor(&answer, &anchors, &mut self.origin_a).map_err(|_| SdpProblem::BadAnswer)?;
             Bytes::from(sdp.to_bytes())
@@ -165,21 +273,22 @@ impl MediaPlan {
         };
         Ok(BAnswer {
             remote,
-            payload_types,
+            payload_types: payload_types(&answer, self.index),
             codecs,
+            video,
             to_a,
         })
     }
 
     /// An answer for A made by ringmaster itself (no B leg yet: the script answered to play or
-    /// collect digits): A's filtered offer, anchored on our A-side ports. Once A was answered,
-    /// what A got.
+    /// collect digits): A's filtered offer, anchored on our A-side audio ports (nothing would
+    /// send video). Once A was answered, what A got.
     pub fn own_answer_to_a(&mut self) -> Option<Bytes> {
         if let Some(s) = &self.to_a {
             return Some(Bytes::from(s.to_bytes()));
         }
-        let a = self.a?;
-        let anchors: Vec<Option<Anchor>> = self.relayed.iter().map(|r| r.then_some(a)).collect();
+        self.a?;
+        let anchors = self.anchors(Leg::A, false);
         let to_a = anchor(&self.filtered, &anchors, &mut self.origin_a).ok()?;
         Some(Bytes::from(to_a.to_bytes()))
     }
@@ -194,41 +303,72 @@ impl MediaPlan {
     }
 
     /// Re-anchors an SDP one leg sent mid-call (a re-INVITE's offer, or its answer) for the
-    /// other leg: returns what to send `towards`, and where the sender now receives (None
-    /// while on hold with `c=0.0.0.0`, or for a disabled stream).
+    /// other leg: what to send `towards`, and where the sender now receives.
     pub fn relay(
         &mut self,
         towards: Leg,
         body: &[u8],
         is_offer: bool,
-    ) -> Result<(Bytes, Option<Remote>), SdpProblem> {
+    ) -> Result<Relayed, SdpProblem> {
         let sdp = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let call_type = if self.video.is_some() {
+            self.call_type
+        } else {
+            CallType::Audio
+        };
         let (sdp, relayed) = if is_offer {
-            policy::plan_offer(&sdp, CallType::Audio, SUPPORTED)
+            policy::plan_offer(&sdp, call_type, SUPPORTED)
         } else {
             let accepted = sdp.media.iter().map(|m| m.port != 0).collect();
             (sdp, accepted)
         };
-        let index = relayed.iter().position(|r| *r);
-        let (ours, origin) = match towards {
-            Leg::A => (self.a, &mut self.origin_a),
-            Leg::B => (self.b, &mut self.origin_b),
+        let first = |kind: MediaKind| {
+            sdp.media
+                .iter()
+                .zip(&relayed)
+                .position(|(m, r)| *r && m.kind == kind)
+        };
+        let (audio_at, video_at) = (first(MediaKind::Audio), first(MediaKind::Video));
+        let (ours, our_video, origin) = match towards {
+            Leg::A => (self.a, self.video.map(|v| v.0), &mut self.origin_a),
+            Leg::B => (self.b, self.video.map(|v| v.1), &mut self.origin_b),
         };
         let ours = ours.ok_or(SdpProblem::NoOffer)?;
-        let anchors: Vec<Option<Anchor>> = relayed.iter().map(|r| r.then_some(ours)).collect();
+        let anchors: Vec<Option<Anchor>> = (0..sdp.media.len())
+            .map(|i| {
+                if Some(i) == audio_at {
+                    Some(ours)
+                } else if Some(i) == video_at {
+                    our_video
+                } else {
+                    None
+                }
+            })
+            .collect();
         let out = anchor(&sdp, &anchors, origin).map_err(|_| SdpProblem::Unreadable)?;
-        let remote = index.and_then(|i| policy::media_remote(&sdp, i));
-        let bytes = Bytes::from(out.to_bytes());
+        let remote_of = |at: Option<usize>| at.and_then(|i| policy::media_remote(&sdp, i));
+        let relayed = Relayed {
+            sdp: Bytes::from(out.to_bytes()),
+            audio: remote_of(audio_at),
+            video: remote_of(video_at.filter(|_| our_video.is_some())),
+        };
         if towards == Leg::A {
             self.to_a = Some(out);
         }
-        Ok((bytes, remote))
+        Ok(relayed)
     }
 
     /// The SDP A last got from us (for a re-INVITE that does not change media).
     pub fn last_to_a(&self) -> Option<Bytes> {
         self.to_a.as_ref().map(|s| Bytes::from(s.to_bytes()))
     }
+}
+
+fn payload_types(sdp: &SessionDescription, index: usize) -> PayloadTypes {
+    sdp.media
+        .get(index)
+        .map(|m| m.payload_types().collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

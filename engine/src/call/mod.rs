@@ -15,6 +15,7 @@ pub mod media_plan;
 mod outbound;
 pub mod report;
 mod script;
+mod video;
 
 pub use self::core::{
     Call, CallSetup, Contact, FetchFailure, Input, OutboundCall, Output, Purpose, Resolution,

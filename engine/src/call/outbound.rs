@@ -38,6 +38,7 @@ impl Call {
                     .collect(),
                 forked: false,
                 done: false,
+                video: false,
             },
         );
         self.out.push_back(Output::AllocateMedia);

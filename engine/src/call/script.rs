@@ -90,7 +90,7 @@ impl Call {
                 Command::Cancel { target_ids } => self.cancel_targets(&target_ids),
                 Command::Bridge { target_id } => self.bridge(target_id),
                 Command::Unbridge { target_id } if self.is_bridged_to(target_id) => {
-                    self.media(MediaCommand::Unbridge);
+                    self.unbridge_media();
                     self.bridged = None;
                 }
                 Command::Hangup { reason } => {
@@ -231,7 +231,7 @@ impl Call {
                 self.answer_a(answer.to_a);
             }
         }
-        self.media(MediaCommand::Bridge);
+        self.bridge_media();
         self.report(ev);
     }
 
@@ -245,6 +245,7 @@ impl Call {
                 .collect(),
             forked: false,
             done: false,
+            video: ring.media == pcmo::action::connect::MediaKind::Video,
         }
     }
 }

@@ -63,16 +63,23 @@ pub struct Rig {
     pub media_cmds: Vec<engine::media::Command>,
     /// Prompts the call asked the shell to load, in order.
     pub loads: Vec<(pcmo::MediaId, AudioRequest)>,
+    /// Commands to the video task.
+    pub video_cmds: Vec<engine::media::Command>,
 }
 
 impl Rig {
     /// A call from alice to `to`, with `users` mapping user names to device numbers (device n
     /// is B leg peer 198.51.100.n). The answer URL returns `script` (None: not yet answered).
     pub fn inbound(users: &[(&str, &[u32])], fallback: Option<&str>) -> Rig {
+        Rig::inbound_offering(users, fallback, A_SDP)
+    }
+
+    /// [`Rig::inbound`] with this SDP offer from the caller.
+    pub fn inbound_offering(users: &[(&str, &[u32])], fallback: Option<&str>, sdp: &str) -> Rig {
         let now = Instant::now();
         let invite = request(&format!(
             "INVITE sip:5000@test.local SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKa1\nFrom: <sip:alice@test.local>;tag=at\nTo: <sip:5000@test.local>\nCall-ID: a-call\nCSeq: 1 INVITE\nContact: <sip:alice@192.0.2.10:5062>\nMax-Forwards: 70\nContent-Type: application/sdp\n\n{}",
-            A_SDP.replace("\r\n", "\n")
+            sdp.replace("\r\n", "\n")
         ));
         let setup = CallSetup {
             cmiuuid: "call-1".into(),
@@ -117,6 +124,7 @@ impl Rig {
             media: Vec::new(),
             media_cmds: Vec::new(),
             loads: Vec::new(),
+            video_cmds: Vec::new(),
         };
         rig.drain();
         rig
@@ -180,6 +188,7 @@ impl Rig {
             media: Vec::new(),
             media_cmds: Vec::new(),
             loads: Vec::new(),
+            video_cmds: Vec::new(),
         }
     }
 
@@ -255,6 +264,20 @@ impl Rig {
                     self.media.push(name);
                     self.media_cmds.push(c);
                 }
+                Output::AllocateVideo => {
+                    let at = |port| Anchor {
+                        addr: "203.0.113.1".parse().unwrap(),
+                        rtp_port: port,
+                        rtcp_port: port + 1,
+                    };
+                    let (now, wall) = (self.now, self.wall());
+                    let ready = Input::VideoReady {
+                        a: at(30004),
+                        b: at(30006),
+                    };
+                    self.call.handle(now, wall, ready);
+                }
+                Output::VideoMedia(c) => self.video_cmds.push(c),
                 Output::LoadAudio { media_id, request } => {
                     self.log.push(format!("load {media_id}"));
                     self.loads.push((media_id, request));
@@ -371,6 +394,11 @@ impl Rig {
 
     /// B leg `n` answers its INVITE with `status` (180, 200 with SDP, 486...).
     pub fn b(&mut self, n: u32, status: u16) {
+        self.b_answering(n, status, &b_sdp(n));
+    }
+
+    /// [`Rig::b`] with this SDP in a 183 or 200.
+    pub fn b_answering(&mut self, n: u32, status: u16, sdp: &str) {
         let leg = LegId(n);
         let invite = self.invites[&leg].clone();
         let mut r = response_to(&invite, status, Some(&format!("bt{n}")));
@@ -378,7 +406,7 @@ impl Rig {
             .push(HeaderName::Contact, format!("<sip:b@198.51.100.{n}:5060>"));
         if status == 200 || status == 183 {
             r.headers.push(HeaderName::ContentType, "application/sdp");
-            r.body = Bytes::from(b_sdp(n));
+            r.body = Bytes::from(sdp.to_string());
         }
         if status == 200 {
             self.answers.insert(leg, r.clone());

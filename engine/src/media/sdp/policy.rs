@@ -15,11 +15,12 @@
 //!
 //! Port 0 in an offer is legal (RFC 3264 §5.1: "the stream is offered but MUST NOT be used").
 //!
-//! # The relay carries one audio stream per call
+//! # One audio stream, and one video stream when asked for
 //!
-//! The forwarder holds one RTP/RTCP port pair per leg, so [`plan_offer`] relays the first
-//! plain-RTP audio m-line that keeps a supported codec and disables the rest. Video relaying
-//! needs one more pair per leg and is left for later (see the media module docs).
+//! Each relayed stream has its own RTP/RTCP port pair per leg, so [`plan_offer`] relays the
+//! first plain-RTP audio m-line that keeps a supported codec, with `call_type: video` the
+//! first plain-RTP video m-line too (its codecs pass untouched: video is relayed, never
+//! decoded), and disables the rest.
 
 use std::net::SocketAddr;
 
@@ -55,9 +56,6 @@ pub const TELEPHONE_EVENT: Codec = Codec {
 
 /// What the relay passes through today (transcoding comes with the media issue).
 pub const SUPPORTED: &[Codec] = &[PCMU, PCMA, TELEPHONE_EVENT];
-
-/// Whether the forwarder relays video yet (it holds one port pair per leg: no).
-const VIDEO_RELAYED: bool = false;
 
 /// Why an answer does not fit its offer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,18 +143,22 @@ pub fn plan_offer(
 ) -> (SessionDescription, Vec<bool>) {
     let mut out = offer.clone();
     let mut relayed = Vec::with_capacity(out.media.len());
-    let mut audio_taken = false;
+    let (mut audio_taken, mut video_taken) = (false, false);
     for media in &mut out.media {
+        let usable = media.port != 0 && media.is_plain_rtp();
         let relay = match media.kind {
-            MediaKind::Audio if !audio_taken && media.port != 0 && media.is_plain_rtp() => {
-                filter_codecs(media, supported) > 0
+            MediaKind::Audio if !audio_taken && usable => {
+                let relay = filter_codecs(media, supported) > 0;
+                audio_taken |= relay;
+                relay
             }
-            // `call_type: audio` refuses video by policy; `video` keeps it only once the relay
-            // can carry a second stream.
-            MediaKind::Video => call_type == CallType::Video && VIDEO_RELAYED,
+            // `call_type: audio` refuses video by policy.
+            MediaKind::Video if call_type == CallType::Video && !video_taken && usable => {
+                video_taken = true;
+                true
+            }
             _ => false,
         };
-        audio_taken |= relay;
         relayed.push(relay);
     }
     (out, relayed)

@@ -135,8 +135,15 @@ m=video 0 RTP/AVP 96 97\r\n";
 }
 
 #[test]
-fn video_call_type_still_disables_video_until_the_relay_carries_it() {
-    let (_, relayed) = policy::plan_offer(&parse(SOFTPHONE), CallType::Video, SUPPORTED);
+fn video_is_relayed_only_for_the_video_call_type() {
+    let (filtered, relayed) = policy::plan_offer(&parse(SOFTPHONE), CallType::Video, SUPPORTED);
+    assert_eq!(relayed, vec![true, true]);
+    assert_eq!(
+        filtered.media[1].formats,
+        ["96", "97"],
+        "video codecs pass untouched"
+    );
+    let (_, relayed) = policy::plan_offer(&parse(SOFTPHONE), CallType::Audio, SUPPORTED);
     assert_eq!(relayed, vec![true, false]);
 }
 
