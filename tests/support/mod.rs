@@ -3,6 +3,8 @@
 //! bounded, and every address is on 127.0.0.0/8.
 #![allow(dead_code)]
 
+pub mod wire;
+
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -65,7 +67,8 @@ impl Server {
             .arg("test.local")
             .args(&self.extra)
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
+            // tracing's fmt subscriber writes to stdout: both streams go to the log file.
+            .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
             .expect("start ringmaster");
@@ -117,6 +120,37 @@ impl Server {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Sends a signal (`"TERM"`, `"INT"`...) to the server process, by its PID, with the
+    /// `kill` program (the workspace forbids the unsafe `libc::kill`).
+    pub fn signal(&self, signal: &str) {
+        if let Some(pid) = self.pid() {
+            let ok = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "kill -{signal} {pid}");
+        }
+    }
+
+    /// Waits (at most `limit`) for the server to exit by itself; its exit status, or None if
+    /// it is still running (it is then left for `Drop` to kill).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    self.child = None;
+                    return Some(status);
+                }
+            } else {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// Runs an operator command against this server.
