@@ -21,9 +21,12 @@ enum Expect {
     Status(u16),
     /// No answer at all (responses without a transaction, unreadable requests).
     Silent,
+    /// Over a stream: no answer, and the server closes the connection (within the short
+    /// incomplete-message timeout this test configures).
+    Closed,
 }
 
-use Expect::{Silent, Status};
+use Expect::{Closed, Silent, Status};
 
 /// The expected outcome over UDP, and over TCP when it differs (with the reason).
 fn expected(name: &str) -> (Expect, Option<(Expect, &'static str)>) {
@@ -31,12 +34,14 @@ fn expected(name: &str) -> (Expect, Option<(Expect, &'static str)>) {
     match name {
         // §3.1.1 valid. INVITEs to users we do not know are challenged (407): the request
         // was understood and processed; calls through the binary are tested elsewhere.
-        "wsinv" | "esc01" | "lwsstart" | "escruri" | "baddate" | "sdp01" | "longreq" => {
-            same(Status(407))
-        }
+        "esc01" | "lwsstart" | "escruri" | "baddate" | "sdp01" | "longreq" => same(Status(407)),
+        // wsinv carries a To tag: a request inside a dialog we do not have.
+        "wsinv" => same(Status(481)),
         "intmeth" | "esc02" => same(Status(501)),
         // REGISTERs for a domain that is not ours.
         "escnull" | "cparam01" | "cparam02" | "regescrt" | "regaut01" => same(Status(401)),
+        // Over UDP the junk after the REGISTER's empty body is ignored; on a stream it is the
+        // next message (an INVITE, challenged like any other).
         "dblreq" => same(Status(401)),
         "lwsdisp" | "semiuri" | "transports" | "trws" | "badaspec" | "badbranch" => {
             same(Status(200))
@@ -44,10 +49,20 @@ fn expected(name: &str) -> (Expect, Option<(Expect, &'static str)>) {
         // We implement no MESSAGE: 405 with Allow, after the body was read as opaque octets.
         "mpart01" => same(Status(405)),
         "unreason" | "noreason" | "scalarlg" | "bigcode" | "bcast" => same(Silent),
-        "badinv01" | "clerr" | "ncl" | "scalar02" | "quotbal" | "ltgtruri" | "lwsruri"
-        | "baddn" | "mismatch01" | "mismatch02" | "multi01" | "mcl01" | "insuf" | "regbadct" => {
-            same(Status(400))
-        }
+        // On a stream the body of clerr is still to come: the connection waits for it, and
+        // is cut off once the incomplete-message timeout passes (README: "wait, then time
+        // out the connection"). ncl's negative length cannot be framed at all: the stream
+        // cannot be resynchronised, so the connection is closed without an answer.
+        "clerr" => (
+            Status(400),
+            Some((Closed, "a stream waits for the body, then times out")),
+        ),
+        "ncl" => (
+            Status(400),
+            Some((Closed, "an unframeable stream is closed")),
+        ),
+        "badinv01" | "scalar02" | "quotbal" | "ltgtruri" | "lwsruri" | "baddn" | "mismatch01"
+        | "mismatch02" | "multi01" | "mcl01" | "insuf" | "regbadct" => same(Status(400)),
         "badvers" => same(Status(505)),
         "test" => same(Silent),
         "unkscm" | "novelsc" | "unksm2" => same(Status(416)),
@@ -84,7 +99,7 @@ fn start(dir: &std::path::Path) -> Server {
     let cfg = dir.join("ringmaster.toml");
     std::fs::write(
         &cfg,
-        "[sip]\nt1_ms = 50\nt2_ms = 400\nt4_ms = 500\ntcp_incomplete_timeout_secs = 2\n",
+        "[sip]\nt1_ms = 10\nt2_ms = 80\nt4_ms = 100\ntcp_incomplete_timeout_secs = 2\n",
     )
     .unwrap();
     Server::start(dir, &["--config", cfg.to_str().unwrap()])
@@ -93,53 +108,100 @@ fn start(dir: &std::path::Path) -> Server {
 const WAIT: Duration = Duration::from_millis(1500);
 const SILENCE: Duration = Duration::from_millis(400);
 
-#[test]
-fn every_torture_message_over_udp_and_tcp_gets_its_expected_outcome() {
-    let dir = tempfile::tempdir().unwrap();
-    let srv = start(dir.path());
-    let files = files();
-    assert_eq!(files.len(), 62);
+/// What identifies a message's transaction: its first branch and its Call-ID line. Two torture
+/// files share one (cparam01/cparam02, port-ambiguous/port-unambiguous...), and the second
+/// would then rightly be absorbed as a retransmission of the first.
+fn transaction_key(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let branch = text
+        .split("branch=")
+        .nth(1)
+        .map(|b| b.split([';', '\r', ',', ' ']).next().unwrap_or(""))
+        .unwrap_or("");
+    if !branch.is_empty() {
+        return branch.to_string();
+    }
+    // RFC 2543 matching (no branch): the Call-ID among other things.
+    text.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("call-id") || l.starts_with("i:"))
+        .unwrap_or("")
+        .to_string()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// Sends every file over one transport; returns the mismatches and the outcome table.
+fn pass(srv: &Server, transport: Transport, files: &[(String, Vec<u8>)]) -> (Vec<String>, String) {
     let mut wrong = Vec::new();
     let mut table = String::new();
-    for (name, bytes) in &files {
+    let mut seen = std::collections::HashSet::new();
+    let label = if transport == Transport::Udp {
+        "UDP"
+    } else {
+        "TCP"
+    };
+    for (name, bytes) in files {
+        if !seen.insert(transaction_key(bytes)) {
+            settle(srv);
+            seen.clear();
+            seen.insert(transaction_key(bytes));
+        }
         let (udp_want, tcp_diff) = expected(name);
-        let tcp_want = tcp_diff.map_or(udp_want, |(e, _)| e);
-
-        let sock = udp_on([127, 0, 0, 1]);
-        let wait = if udp_want == Silent { SILENCE } else { WAIT };
-        let got = wire::udp_exchange(&sock, srv.sip, bytes, wait);
-        let udp_got = got.map_or(Silent, Status);
-        if udp_got != udp_want {
+        let want = match transport {
+            Transport::Udp => udp_want,
+            Transport::Tcp => tcp_diff.map_or(udp_want, |(e, _)| e),
+        };
+        let wait = if matches!(want, Silent | Closed) {
+            SILENCE
+        } else {
+            WAIT
+        };
+        let got = match transport {
+            Transport::Udp => {
+                let sock = udp_on([127, 0, 0, 1]);
+                wire::udp_exchange(&sock, srv.sip, bytes, wait).map_or(Silent, Status)
+            }
+            Transport::Tcp => {
+                let mut stream_bytes = bytes.clone();
+                // baddn ends right after its last header line (as in the RFC archive): on a
+                // stream the message needs its blank line to end.
+                if !stream_bytes.ends_with(b"\r\n\r\n") && name == "baddn" {
+                    stream_bytes.extend_from_slice(b"\r\n");
+                }
+                match tcp_exchange(srv.sip, &stream_bytes, wait) {
+                    (Some(s), _) => Status(s),
+                    (None, mut conn) if want == Closed => {
+                        if wire::closed_within(&mut conn, Duration::from_secs(4)) {
+                            Closed
+                        } else {
+                            Silent
+                        }
+                    }
+                    (None, _) => Silent,
+                }
+            }
+        };
+        if got != want {
             wrong.push(format!(
-                "{name} over UDP: expected {udp_want:?}, got {udp_got:?}"
+                "{name} over {label}: expected {want:?}, got {got:?}"
             ));
         }
         if !answers_options(srv.sip, [127, 0, 0, 2], WAIT) {
-            wrong.push(format!("{name} over UDP: no answer to the next OPTIONS"));
-        }
-
-        let wait = if tcp_want == Silent { SILENCE } else { WAIT };
-        let (got, stream) = tcp_exchange(srv.sip, bytes, wait);
-        let tcp_got = got.map_or(Silent, Status);
-        if tcp_got != tcp_want {
             wrong.push(format!(
-                "{name} over TCP: expected {tcp_want:?}, got {tcp_got:?}"
+                "{name} over {label}: no answer to the next OPTIONS"
             ));
         }
-        drop(stream);
-        if !answers_options(srv.sip, [127, 0, 0, 2], WAIT) {
-            wrong.push(format!("{name} over TCP: no answer to the next OPTIONS"));
-        }
-        table.push_str(&format!("{name:32} udp {udp_got:?} tcp {tcp_got:?}\n"));
+        table.push_str(&format!("{name:32} {label} {got:?}\n"));
     }
-    println!("{table}");
-    assert!(
-        wrong.is_empty(),
-        "mismatches:\n{}\n\nall outcomes:\n{table}\nlog:\n{}",
-        wrong.join("\n"),
-        srv.log()
-    );
-    // No transaction and no connection is left once the RFC timers (shortened here) ran out.
+    (wrong, table)
+}
+
+/// Waits until no transaction is left (the shortened RFC timers ran out).
+fn settle(srv: &Server) {
     assert_eq!(
         metric_settles(
             srv.http,
@@ -148,8 +210,32 @@ fn every_torture_message_over_udp_and_tcp_gets_its_expected_outcome() {
             Duration::from_secs(20)
         ),
         Some(0.0),
-        "transactions left over"
+        "transactions left over; log:\n{}",
+        srv.log()
     );
+}
+
+#[test]
+fn every_torture_message_over_udp_and_tcp_gets_its_expected_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path());
+    let files = files();
+    assert_eq!(files.len(), 62);
+    let (mut wrong, mut table) = pass(&srv, Transport::Udp, &files);
+    // The same messages over TCP are the same transactions (RFC 3261 §17.2.3 ignores the
+    // transport): let the UDP ones end first.
+    settle(&srv);
+    let (w, t) = pass(&srv, Transport::Tcp, &files);
+    wrong.extend(w);
+    table.push_str(&t);
+    println!("{table}");
+    assert!(
+        wrong.is_empty(),
+        "mismatches:\n{}\n\nall outcomes:\n{table}",
+        wrong.join("\n"),
+    );
+    // No transaction and no connection is left once the RFC timers (shortened here) ran out.
+    settle(&srv);
     assert_eq!(
         metric_settles(
             srv.http,

@@ -102,28 +102,26 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     let server = server.run();
     let http = server.handle();
     let mut serving = actix_web::rt::spawn(server);
-    tokio::select! {
-        _ = drain::signalled() => {}
+    let signalled = tokio::select! {
+        _ = drain::signalled() => true,
         // The HTTP server ended by itself: nothing to drain for.
         ended = &mut serving => {
             if let Ok(Err(e)) = ended {
                 return Err(RunError::Server(e));
             }
-            engine.outbox.shutdown().await;
-            return engine.flush().await.map_err(|e| {
-                tracing::error!(error = %e, "final store flush failed");
-                RunError::Server(std::io::Error::other(e.to_string()))
-            });
+            false
+        }
+    };
+    if signalled {
+        tracing::info!("signal received: draining (a second signal exits at once)");
+        drain::exit_on_second_signal();
+        drain::drain_calls(&state, drain_timeout).await;
+        http.stop(true).await;
+        if let Ok(Err(e)) = serving.await {
+            return Err(RunError::Server(e));
         }
     }
-    tracing::info!("signal received: draining (a second signal exits at once)");
-    drain::exit_on_second_signal();
-    drain::drain_calls(&state, drain_timeout).await;
-    http.stop(true).await;
-    match serving.await {
-        Ok(Err(e)) => return Err(RunError::Server(e)),
-        Ok(Ok(())) | Err(_) => {}
-    }
+    // What the outbox has not delivered stays pending in the store for the next start.
     engine.outbox.shutdown().await;
     if let Err(e) = engine.flush().await {
         tracing::error!(error = %e, "final store flush failed");

@@ -127,11 +127,21 @@ pub fn options(from: SocketAddr, to: SocketAddr) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Whether the server answers an OPTIONS from `ip` with 200 within `wait`.
+/// Whether the server answers an OPTIONS from `ip` with 200 within `wait`. The request is
+/// retransmitted every 500 ms (RFC 3261 Timer E), as a real client does: under a flood the
+/// kernel may drop a datagram before the server reads it.
 pub fn answers_options(server: SocketAddr, ip: [u8; 4], wait: Duration) -> bool {
     let sock = udp_on(ip);
     let from = sock.local_addr().expect("addr");
-    udp_exchange(&sock, server, &options(from, server), wait) == Some(200)
+    let msg = options(from, server);
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if udp_exchange(&sock, server, &msg, left.min(Duration::from_millis(500))) == Some(200) {
+            return true;
+        }
+    }
+    false
 }
 
 /// One value of the server's `/metrics` (Prometheus text).
