@@ -99,7 +99,7 @@ fn start(dir: &std::path::Path) -> Server {
     let cfg = dir.join("ringmaster.toml");
     std::fs::write(
         &cfg,
-        "[sip]\nt1_ms = 10\nt2_ms = 80\nt4_ms = 100\ntcp_incomplete_timeout_secs = 2\n",
+        "[sip]\nt1_ms = 2\nt2_ms = 16\nt4_ms = 20\ntcp_incomplete_timeout_secs = 2\n",
     )
     .unwrap();
     Server::start(dir, &["--config", cfg.to_str().unwrap()])

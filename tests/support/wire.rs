@@ -164,7 +164,7 @@ pub fn metric_settles(http: SocketAddr, name: &str, want: f64, wait: Duration) -
         if v == Some(want) || Instant::now() > deadline {
             return v;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
