@@ -175,3 +175,38 @@ fn header_lines_over_8_kib_and_messages_over_64_kib_are_refused_on_the_wire() {
         Duration::from_secs(2)
     ));
 }
+
+#[test]
+fn one_address_cannot_take_every_tcp_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path(), "[sip]\nmax_tcp_connections_per_source = 3\n");
+    let msg = options("127.0.0.1:5999".parse().unwrap(), srv.sip);
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let (status, conn) = tcp_exchange(srv.sip, &msg, Duration::from_secs(2));
+        assert_eq!(status, Some(200));
+        open.push(conn);
+    }
+    let mut fourth = std::net::TcpStream::connect(srv.sip).unwrap();
+    fourth
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    assert!(
+        closed_within(&mut fourth, Duration::from_secs(2)),
+        "the fourth is refused"
+    );
+    assert_eq!(
+        metric(srv.http, "ringmaster_sip_tcp_connections"),
+        Some(3.0)
+    );
+    drop(open);
+    assert_eq!(
+        support::wire::metric_settles(
+            srv.http,
+            "ringmaster_sip_tcp_connections",
+            0.0,
+            Duration::from_secs(5)
+        ),
+        Some(0.0)
+    );
+}

@@ -68,6 +68,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         defence: settings.defence.clone(),
         tcp_incomplete_timeout: Duration::from_secs(settings.sip.tcp_incomplete_timeout_secs),
         max_transactions_per_source: settings.sip.max_transactions_per_source,
+        max_tcp_connections_per_source: settings.sip.max_tcp_connections_per_source,
     });
     let drain_timeout = Duration::from_secs(settings.calls.drain_timeout_secs);
     let state = web::Data::new(State {

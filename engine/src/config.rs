@@ -114,11 +114,16 @@ pub struct SipSettings {
     pub max_transactions: usize,
     pub max_message_bytes: usize,
     pub max_tcp_connections: usize,
+    /// Open TCP connections one source address may hold (a NAT'd office shares one).
+    pub max_tcp_connections_per_source: usize,
     /// A TCP connection that has not completed a message within this many seconds (none at
     /// all yet, or one half-sent) is closed (slowloris).
     pub tcp_incomplete_timeout_secs: u64,
     /// Live server transactions one source address may hold; past it its new requests get
-    /// 503 with Retry-After, so one source cannot fill the table (`max_transactions`).
+    /// 503 with Retry-After, so one source cannot fill the table (`max_transactions`). A
+    /// transaction costs about 2.5 KiB and a non-INVITE one lives 32 s after its answer over
+    /// UDP (Timer J), so the default bounds one source at about 25 MiB and still carries
+    /// ~300 new transactions per second from it (a busy carrier, a SIPp load test).
     pub max_transactions_per_source: usize,
 }
 
@@ -132,8 +137,9 @@ impl Default for SipSettings {
             max_transactions: 200_000,
             max_message_bytes: 64 * 1024,
             max_tcp_connections: 10_000,
+            max_tcp_connections_per_source: 1000,
             tcp_incomplete_timeout_secs: 30,
-            max_transactions_per_source: 20_000,
+            max_transactions_per_source: 10_000,
         }
     }
 }

@@ -237,10 +237,38 @@ impl Phone {
         None
     }
 
+    /// Sends a request and waits for its final response (CSeq method `method`), sending it
+    /// again every 500 ms (RFC 3261 Timer E) for up to 4 s, as a real phone does over UDP.
+    pub fn request(&self, text: &str, method: &str) -> Option<Response> {
+        // Match the CSeq number too: a late copy of an earlier answer is not this one's.
+        let seq = text
+            .lines()
+            .find_map(|l| l.strip_prefix("CSeq: "))
+            .and_then(|v| v.split(' ').next())
+            .and_then(|n| n.parse::<u32>().ok());
+        for _ in 0..8 {
+            self.send(text);
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while let Some(r) =
+                self.final_response(method, deadline.saturating_duration_since(Instant::now()))
+            {
+                if seq.is_none() || r.cseq().ok().map(|c| c.seq) == seq {
+                    return Some(r);
+                }
+            }
+        }
+        None
+    }
+
     /// REGISTER, and when challenged, REGISTER again with this phone's password. Returns the
     /// last final response (a 401 answered with a wrong password comes back as 401; a
     /// refusal before any challenge, e.g. 403 for a banned source, as itself).
     pub fn register(&self) -> Response {
+        self.try_register().expect("an answer to REGISTER")
+    }
+
+    /// [`Phone::register`], None when a request got no answer at all.
+    pub fn try_register(&self) -> Option<Response> {
         let call = format!("reg-{}-{}", self.user, next());
         let base = |cseq: u32, auth: &str| {
             format!(
@@ -250,12 +278,9 @@ impl Phone {
                 u = self.user,
             )
         };
-        self.send(&base(1, ""));
-        let r = self
-            .final_response("REGISTER", Duration::from_secs(3))
-            .expect("an answer to REGISTER");
+        let r = self.request(&base(1, ""), "REGISTER")?;
         if r.status != 401 {
-            return r;
+            return Some(r);
         }
         let auth = self.answer(
             &r,
@@ -263,9 +288,7 @@ impl Phone {
             "REGISTER",
             &format!("sip:{DOMAIN}"),
         );
-        self.send(&base(2, &format!("Authorization: {auth}\r\n")));
-        self.final_response("REGISTER", Duration::from_secs(3))
-            .expect("an answer to the authenticated REGISTER")
+        self.request(&base(2, &format!("Authorization: {auth}\r\n")), "REGISTER")
     }
 
     pub fn answer(&self, r: &Response, header: HeaderName, method: &str, uri: &str) -> String {

@@ -51,6 +51,8 @@ struct Conn {
 struct Conns {
     by_id: HashMap<ConnId, Conn>,
     by_addr: HashMap<SocketAddr, ConnId>,
+    /// Open connections per source address (one address may not take them all).
+    per_ip: HashMap<std::net::IpAddr, usize>,
     next: u64,
 }
 
@@ -66,7 +68,11 @@ pub struct Sockets {
     local: SocketAddr,
     rate: Arc<Mutex<RateLimiter>>,
     incomplete_ms: Arc<AtomicU64>,
+    max_conns_per_ip: Arc<AtomicU64>,
 }
+
+/// Default of `sip.max_tcp_connections_per_source`.
+const MAX_CONNS_PER_IP: u64 = 1000;
 
 /// The bound but not yet serving sockets.
 pub struct Bound {
@@ -109,6 +115,7 @@ impl Sockets {
             local,
             rate: Arc::new(Mutex::new(RateLimiter::new(RateConfig::default()))),
             incomplete_ms: Arc::new(AtomicU64::new(INCOMPLETE_TIMEOUT.as_millis() as u64)),
+            max_conns_per_ip: Arc::new(AtomicU64::new(MAX_CONNS_PER_IP)),
         };
         actix::spawn(udp_loop(sockets.clone()));
         actix::spawn(accept_loop(sockets.clone(), tcp));
@@ -119,13 +126,16 @@ impl Sockets {
         self.local
     }
 
-    /// Replaces the flood limit and the incomplete-message timeout of new reads.
-    pub fn set_defences(&self, rate: RateConfig, incomplete: Duration) {
+    /// Replaces the flood limit, the incomplete-message timeout of new reads and the cap on
+    /// one address's open connections.
+    pub fn set_defences(&self, rate: RateConfig, incomplete: Duration, conns_per_ip: usize) {
         if let Ok(mut r) = self.rate.lock() {
             *r = RateLimiter::new(rate);
         }
         self.incomplete_ms
             .store(incomplete.as_millis() as u64, Ordering::Relaxed);
+        self.max_conns_per_ip
+            .store(conns_per_ip.max(1) as u64, Ordering::Relaxed);
     }
 
     /// Messages dropped by the flood limit, and sources it tracks.
@@ -222,6 +232,18 @@ impl Sockets {
                 tracing::warn!(%addr, "tcp connection limit reached; refusing");
                 return None;
             }
+            let mine = conns.per_ip.get(&addr.ip()).copied().unwrap_or(0);
+            if mine as u64 >= self.max_conns_per_ip.load(Ordering::Relaxed) {
+                tracing::warn!(
+                    target: "security",
+                    event = "tcp_per_source_limit",
+                    source = %addr.ip(),
+                    open = mine,
+                    "tcp connections per source limit reached; refusing"
+                );
+                return None;
+            }
+            *conns.per_ip.entry(addr.ip()).or_default() += 1;
             conns.next += 1;
             let id = ConnId(conns.next);
             conns.by_id.insert(id, Conn { addr, tx });
@@ -250,6 +272,13 @@ impl Sockets {
         if let Some(c) = conns.by_id.remove(&id) {
             if conns.by_addr.get(&c.addr) == Some(&id) {
                 conns.by_addr.remove(&c.addr);
+            }
+            let ip = c.addr.ip();
+            if let Some(n) = conns.per_ip.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    conns.per_ip.remove(&ip);
+                }
             }
         }
     }

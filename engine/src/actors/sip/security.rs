@@ -27,6 +27,7 @@ pub struct ApplyDefences {
     pub defence: DefenceSettings,
     pub tcp_incomplete_timeout: Duration,
     pub max_transactions_per_source: usize,
+    pub max_tcp_connections_per_source: usize,
 }
 
 /// Start draining: new calls get 503 with Retry-After `retry_after`; everything else is
@@ -208,7 +209,11 @@ impl Handler<ApplyDefences> for SipActor {
         self.layer
             .set_max_per_source(msg.max_transactions_per_source);
         if let Some(s) = &self.sockets {
-            s.set_defences(msg.defence.rate(), msg.tcp_incomplete_timeout);
+            s.set_defences(
+                msg.defence.rate(),
+                msg.tcp_incomplete_timeout,
+                msg.max_tcp_connections_per_source,
+            );
         }
     }
 }

@@ -148,7 +148,7 @@ pub struct TransactionLayer {
 }
 
 /// Default for [`TransactionLayer::set_max_per_source`].
-pub const DEFAULT_MAX_PER_SOURCE: usize = 20_000;
+pub const DEFAULT_MAX_PER_SOURCE: usize = 10_000;
 
 impl TransactionLayer {
     pub fn new(cfg: Config) -> Self {
