@@ -20,7 +20,16 @@ pub async fn json_object(mut payload: web::Payload) -> Result<Map<String, Value>
         }
         buf.extend_from_slice(&chunk);
     }
-    match serde_json::from_slice::<Value>(&buf) {
+    object(&buf)
+}
+
+/// Parses a complete body as a JSON object (≤ [`MAX_BODY`]); the pure half of [`json_object`],
+/// also what the fuzz target drives.
+pub fn object(buf: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if buf.len() > MAX_BODY {
+        return Err(ApiError::TooLarge(MAX_BODY));
+    }
+    match serde_json::from_slice::<Value>(buf) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(ApiError::InvalidJson(
             "the body must be a JSON object".into(),

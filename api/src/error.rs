@@ -65,6 +65,12 @@ pub enum ApiError {
     InvalidScript(pcmo::Report),
     #[error("The app's concurrent call limit is reached")]
     CallLimit,
+    /// Too many failed authentications from this address; retry after this many seconds.
+    #[error("Too many failed authentications; retry after {0} seconds")]
+    TooManyFailures(u64),
+    /// The server is shutting down and takes no new calls; retry after this many seconds.
+    #[error("Shutting down; no new calls")]
+    Draining(u64),
 }
 
 impl ApiError {
@@ -96,6 +102,8 @@ impl ApiError {
             ApiError::Storage => "storage_failure",
             ApiError::InvalidScript(_) => "invalid_pcmo",
             ApiError::CallLimit => "call_limit",
+            ApiError::TooManyFailures(_) => "too_many_failures",
+            ApiError::Draining(_) => "shutting_down",
         }
     }
 }
@@ -171,7 +179,8 @@ impl ResponseError for ApiError {
             ApiError::MissingProperty(_) => 502,
             ApiError::Storage => 503,
             ApiError::InvalidScript(_) => 400,
-            ApiError::CallLimit => 429,
+            ApiError::CallLimit | ApiError::TooManyFailures(_) => 429,
+            ApiError::Draining(_) => 503,
         };
         StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
@@ -187,6 +196,10 @@ impl ResponseError for ApiError {
         if let ApiError::InvalidScript(report) = self {
             body["errors"] = serde_json::to_value(&report.errors).unwrap_or_default();
         }
-        HttpResponse::build(status).json(body)
+        let mut resp = HttpResponse::build(status);
+        if let ApiError::TooManyFailures(secs) | ApiError::Draining(secs) = self {
+            resp.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        resp.json(body)
     }
 }

@@ -2,16 +2,23 @@
 //! health and metrics.
 //!
 //! Contract: [`run`] starts the engine, binds HTTP, and serves until the process is asked to
-//! stop (SIGINT/SIGTERM), then flushes the store. Route handlers only translate between HTTP
-//! and the engine's services; every error leaves as an [`error::ApiError`] with a stable code.
+//! stop (SIGINT/SIGTERM), then drains calls, stops the outbox and flushes the store
+//! ([`drain`]). Route handlers only translate between HTTP and the engine's services; every
+//! error leaves as an [`error::ApiError`] with a stable code. Repeated authentication failures
+//! from one address are limited by [`limit`].
 
 pub mod body;
+pub mod drain;
 pub mod error;
+pub mod limit;
 pub mod routes;
 
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
+use engine::actors::sip::ApplyDefences;
 use engine::actors::{Engine, StartError};
 use engine::config::Settings;
 
@@ -19,6 +26,12 @@ use engine::config::Settings;
 pub struct State {
     pub engine: Engine,
     pub started: Instant,
+    /// Failed authentications per client address (429 past the limit).
+    pub rest_guard: limit::RestGuard,
+    /// Set when a drain began: no new calls.
+    pub draining: AtomicBool,
+    /// Retry-After of what a drain refuses.
+    pub drain_retry_secs: u64,
 }
 
 /// Why the server did not run.
@@ -51,15 +64,34 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         domain = %engine.domains.default_domain(),
         "SIP listening on UDP and TCP"
     );
+    engine.sip.do_send(ApplyDefences {
+        defence: settings.defence.clone(),
+        tcp_incomplete_timeout: Duration::from_secs(settings.sip.tcp_incomplete_timeout_secs),
+        max_transactions_per_source: settings.sip.max_transactions_per_source,
+        max_tcp_connections_per_source: settings.sip.max_tcp_connections_per_source,
+    });
+    let drain_timeout = Duration::from_secs(settings.calls.drain_timeout_secs);
     let state = web::Data::new(State {
         engine: engine.clone(),
         started: Instant::now(),
+        rest_guard: limit::RestGuard::new(settings.defence.rest_bans()),
+        draining: AtomicBool::new(false),
+        drain_retry_secs: drain_timeout.as_secs().max(1),
     });
     let addr = settings.http_listen;
-    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(app_config))
-        .workers(2)
-        .bind(addr)
-        .map_err(|source| RunError::Bind { addr, source })?;
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_state.clone())
+            .wrap(from_fn(limit::limit_failures))
+            .configure(app_config)
+    })
+    .workers(2)
+    // Signals are ours: the first one drains calls before HTTP stops (see `drain`).
+    .disable_signals()
+    .shutdown_timeout(5)
+    .bind(addr)
+    .map_err(|source| RunError::Bind { addr, source })?;
     for a in server.addrs() {
         tracing::info!(http = %a, "HTTP API listening");
     }
@@ -68,7 +100,30 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         token = %settings.data_dir.join("admin.token").display(),
         "ready"
     );
-    server.run().await.map_err(RunError::Server)?;
+    let server = server.run();
+    let http = server.handle();
+    let mut serving = actix_web::rt::spawn(server);
+    let signalled = tokio::select! {
+        _ = drain::signalled() => true,
+        // The HTTP server ended by itself: nothing to drain for.
+        ended = &mut serving => {
+            if let Ok(Err(e)) = ended {
+                return Err(RunError::Server(e));
+            }
+            false
+        }
+    };
+    if signalled {
+        tracing::info!("signal received: draining (a second signal exits at once)");
+        drain::exit_on_second_signal();
+        drain::drain_calls(&state, drain_timeout).await;
+        http.stop(true).await;
+        if let Ok(Err(e)) = serving.await {
+            return Err(RunError::Server(e));
+        }
+    }
+    // What the outbox has not delivered stays pending in the store for the next start.
+    engine.outbox.shutdown().await;
     if let Err(e) = engine.flush().await {
         tracing::error!(error = %e, "final store flush failed");
     }

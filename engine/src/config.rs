@@ -35,6 +35,7 @@ pub struct Settings {
     pub sip: SipSettings,
     pub calls: CallSettings,
     pub media: MediaSettings,
+    pub defence: DefenceSettings,
 }
 
 impl Default for Settings {
@@ -52,6 +53,7 @@ impl Default for Settings {
             sip: SipSettings::default(),
             calls: CallSettings::default(),
             media: MediaSettings::default(),
+            defence: DefenceSettings::default(),
         }
     }
 }
@@ -114,6 +116,17 @@ pub struct SipSettings {
     pub max_transactions: usize,
     pub max_message_bytes: usize,
     pub max_tcp_connections: usize,
+    /// Open TCP connections one source address may hold (a NAT'd office shares one).
+    pub max_tcp_connections_per_source: usize,
+    /// A TCP connection that has not completed a message within this many seconds (none at
+    /// all yet, or one half-sent) is closed (slowloris).
+    pub tcp_incomplete_timeout_secs: u64,
+    /// Live server transactions one source address may hold; past it its new requests get
+    /// 503 with Retry-After, so one source cannot fill the table (`max_transactions`). A
+    /// transaction costs about 2.5 KiB and a non-INVITE one lives 32 s after its answer over
+    /// UDP (Timer J), so the default bounds one source at about 25 MiB and still carries
+    /// ~300 new transactions per second from it (a busy carrier, a SIPp load test).
+    pub max_transactions_per_source: usize,
 }
 
 impl Default for SipSettings {
@@ -126,6 +139,9 @@ impl Default for SipSettings {
             max_transactions: 200_000,
             max_message_bytes: 64 * 1024,
             max_tcp_connections: 10_000,
+            max_tcp_connections_per_source: 1000,
+            tcp_incomplete_timeout_secs: 30,
+            max_transactions_per_source: 10_000,
         }
     }
 }
@@ -142,6 +158,9 @@ pub struct CallSettings {
     pub answer_timeout_ms: u64,
     /// A bridged call without RTP from a leg for this long ends (0: never).
     pub rtp_timeout_secs: u64,
+    /// On SIGTERM, new calls are refused (503) and live ones may run this long before the
+    /// process exits anyway.
+    pub drain_timeout_secs: u64,
 }
 
 impl Default for CallSettings {
@@ -151,6 +170,92 @@ impl Default for CallSettings {
             answer_connect_timeout_ms: 2000,
             answer_timeout_ms: 5000,
             rtp_timeout_secs: 60,
+            drain_timeout_secs: 30,
+        }
+    }
+}
+
+/// Defences against floods and password guessing (see `sip::defence`). The defaults let a
+/// busy carrier or a SIPp load test at several hundred registrations per second through from
+/// one address, and cap what one hostile address can cost.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DefenceSettings {
+    /// SIP messages per second one source IP address may send (0: no limit); the rest are
+    /// dropped unparsed.
+    pub rate_per_source: u32,
+    /// Messages a source may send at once before the rate applies.
+    pub burst_per_source: u32,
+    /// Source addresses (and, separately, users) tracked at once; the oldest are forgotten.
+    pub max_tracked: usize,
+    /// Failed digest attempts from one address within `auth_window_secs` that ban it
+    /// (0: never).
+    pub auth_ban_failures: u32,
+    pub auth_window_secs: u64,
+    /// How long a banned address gets 403 for everything.
+    pub auth_ban_secs: u64,
+    /// Wrong passwords for one user, from any addresses within `auth_window_secs`, after
+    /// which that user's attempts are slowed down (0: never).
+    pub user_slowdown_failures: u32,
+    /// While slowed down, one attempt per this many seconds; the others get 503 Retry-After.
+    pub user_slowdown_interval_secs: u64,
+    /// REST: failed app or admin authentications from one address within
+    /// `auth_window_secs` after which it gets 429 with Retry-After (0: never).
+    pub rest_failures: u32,
+    /// REST: how long the 429s last.
+    pub rest_block_secs: u64,
+}
+
+impl Default for DefenceSettings {
+    fn default() -> Self {
+        DefenceSettings {
+            rate_per_source: 1000,
+            burst_per_source: 2000,
+            max_tracked: 16_384,
+            auth_ban_failures: 10,
+            auth_window_secs: 600,
+            auth_ban_secs: 300,
+            user_slowdown_failures: 30,
+            user_slowdown_interval_secs: 10,
+            rest_failures: 10,
+            rest_block_secs: 300,
+        }
+    }
+}
+
+impl DefenceSettings {
+    /// The SIP digest thresholds for [`crate::sip::defence::AuthGuard`].
+    pub fn bans(&self) -> crate::sip::defence::BanConfig {
+        use std::time::Duration;
+        crate::sip::defence::BanConfig {
+            failures: self.auth_ban_failures,
+            window: Duration::from_secs(self.auth_window_secs),
+            ban: Duration::from_secs(self.auth_ban_secs),
+            user_failures: self.user_slowdown_failures,
+            user_interval: Duration::from_secs(self.user_slowdown_interval_secs),
+            max_tracked: self.max_tracked,
+        }
+    }
+
+    /// The REST thresholds: the same machinery, per address only.
+    pub fn rest_bans(&self) -> crate::sip::defence::BanConfig {
+        use std::time::Duration;
+        crate::sip::defence::BanConfig {
+            failures: self.rest_failures,
+            window: Duration::from_secs(self.auth_window_secs),
+            ban: Duration::from_secs(self.rest_block_secs),
+            user_failures: 0,
+            user_interval: Duration::ZERO,
+            max_tracked: self.max_tracked,
+        }
+    }
+
+    /// The flood limit for [`crate::sip::defence::RateLimiter`].
+    pub fn rate(&self) -> crate::sip::defence::RateConfig {
+        crate::sip::defence::RateConfig {
+            rate: self.rate_per_source,
+            burst: self.burst_per_source,
+            max_sources: self.max_tracked,
         }
     }
 }
@@ -215,6 +320,16 @@ mod tests {
         assert_eq!(s.registrar.min_expires, 30);
         assert_eq!(s.registrar.max_expires, 7200);
         assert!(toml::from_str::<Settings>("nonsense = 1").is_err());
+        // The documented defences.
+        assert_eq!(s.defence.auth_ban_failures, 10);
+        assert_eq!(s.defence.auth_window_secs, 600);
+        assert_eq!(s.defence.auth_ban_secs, 300);
+        assert_eq!(s.sip.tcp_incomplete_timeout_secs, 30);
+        assert_eq!(s.calls.drain_timeout_secs, 30);
+        let s: Settings =
+            toml::from_str("[defence]\nrate_per_source = 0\nauth_ban_failures = 3\n").unwrap();
+        assert_eq!(s.defence.rate().rate, 0);
+        assert_eq!(s.defence.bans().failures, 3);
         assert!(toml::from_str::<Settings>("rtp_ports = \"9-1\"").is_err());
     }
 }

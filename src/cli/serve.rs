@@ -74,9 +74,12 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: a log file or journal gets plain `key=value` fields that
+    // grep and log shippers can read.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(true);
+        .with_target(true)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     if a.log_format == "json" {
         builder.json().init();
     } else {

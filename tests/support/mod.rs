@@ -12,6 +12,7 @@ pub mod phone;
 pub mod rig;
 pub mod rtp;
 pub mod ua;
+pub mod wire;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -131,6 +132,37 @@ impl Server {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Sends a signal (`"TERM"`, `"INT"`...) to the server process, by its PID, with the
+    /// `kill` program (the workspace forbids the unsafe `libc::kill`).
+    pub fn signal(&self, signal: &str) {
+        if let Some(pid) = self.pid() {
+            let ok = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "kill -{signal} {pid}");
+        }
+    }
+
+    /// Waits (at most `limit`) for the server to exit by itself; its exit status, or None if
+    /// it is still running (it is then left for `Drop` to kill).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    self.child = None;
+                    return Some(status);
+                }
+            } else {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// Runs an operator command against this server.

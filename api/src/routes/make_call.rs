@@ -35,6 +35,9 @@ async fn make_call(
     state: web::Data<State>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(ApiError::Draining(state.drain_retry_secs));
+    }
     let body = json_object(payload).await?;
     let appid = number(&body, "appid")?;
     let secret = string(&body, "secret")?;

@@ -4,11 +4,16 @@
 //! [`SipInbound`]; the actor's transmissions come back through [`Sockets::send`], which writes a
 //! datagram directly (non-blocking) or hands the bytes to the connection's writer task. Nothing
 //! here parses SIP beyond stream framing.
+//!
+//! The per-source flood limit (`sip::defence::rate`) is applied here, to every datagram, every
+//! framed stream message and every accepted connection, before anything reaches the SIP
+//! actor's mailbox: a flood costs one bucket lookup per packet.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
@@ -16,6 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
+use crate::sip::defence::{RateConfig, RateDecision, RateLimiter};
 use crate::sip::message::Limits;
 use crate::sip::stream::{Frame, StreamFramer};
 use crate::sip::{ConnId, Inbound, Peer, Transmit, Transport};
@@ -30,7 +36,8 @@ pub struct SipInbound(pub Inbound);
 #[rtype(result = "()")]
 pub struct ConnClosed(pub ConnId);
 
-/// A connection that sent no complete message within this time is closed (slowloris).
+/// A connection that sent no complete message within this time is closed (slowloris); the
+/// default of `sip.tcp_incomplete_timeout_secs`.
 const INCOMPLETE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Messages queued per connection before the connection is considered stuck and closed.
 const WRITE_QUEUE: usize = 256;
@@ -44,6 +51,8 @@ struct Conn {
 struct Conns {
     by_id: HashMap<ConnId, Conn>,
     by_addr: HashMap<SocketAddr, ConnId>,
+    /// Open connections per source address (one address may not take them all).
+    per_ip: HashMap<std::net::IpAddr, usize>,
     next: u64,
 }
 
@@ -57,7 +66,13 @@ pub struct Sockets {
     limits: Limits,
     max_conns: usize,
     local: SocketAddr,
+    rate: Arc<Mutex<RateLimiter>>,
+    incomplete_ms: Arc<AtomicU64>,
+    max_conns_per_ip: Arc<AtomicU64>,
 }
+
+/// Default of `sip.max_tcp_connections_per_source`.
+const MAX_CONNS_PER_IP: u64 = 1000;
 
 /// The bound but not yet serving sockets.
 pub struct Bound {
@@ -98,6 +113,9 @@ impl Sockets {
             limits,
             max_conns,
             local,
+            rate: Arc::new(Mutex::new(RateLimiter::new(RateConfig::default()))),
+            incomplete_ms: Arc::new(AtomicU64::new(INCOMPLETE_TIMEOUT.as_millis() as u64)),
+            max_conns_per_ip: Arc::new(AtomicU64::new(MAX_CONNS_PER_IP)),
         };
         actix::spawn(udp_loop(sockets.clone()));
         actix::spawn(accept_loop(sockets.clone(), tcp));
@@ -106,6 +124,51 @@ impl Sockets {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Replaces the flood limit, the incomplete-message timeout of new reads and the cap on
+    /// one address's open connections.
+    pub fn set_defences(&self, rate: RateConfig, incomplete: Duration, conns_per_ip: usize) {
+        if let Ok(mut r) = self.rate.lock() {
+            *r = RateLimiter::new(rate);
+        }
+        self.incomplete_ms
+            .store(incomplete.as_millis() as u64, Ordering::Relaxed);
+        self.max_conns_per_ip
+            .store(conns_per_ip.max(1) as u64, Ordering::Relaxed);
+    }
+
+    /// Messages dropped by the flood limit, and sources it tracks.
+    pub fn flood_stats(&self) -> (u64, usize) {
+        self.rate
+            .lock()
+            .map(|r| (r.dropped(), r.sources()))
+            .unwrap_or((0, 0))
+    }
+
+    /// Takes a token for a message from `from`; false: drop it.
+    fn admit(&self, from: SocketAddr) -> bool {
+        let Ok(mut r) = self.rate.lock() else {
+            return true;
+        };
+        match r.allow(Instant::now(), from.ip()) {
+            RateDecision::Allow => true,
+            RateDecision::Drop { first } => {
+                if first {
+                    tracing::warn!(
+                        target: "security",
+                        event = "flood",
+                        source = %from.ip(),
+                        "per-source message rate exceeded; dropping its messages"
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    fn incomplete_timeout(&self) -> Duration {
+        Duration::from_millis(self.incomplete_ms.load(Ordering::Relaxed))
     }
 
     /// Sends without blocking. A full UDP buffer drops the datagram (retransmission covers
@@ -169,6 +232,18 @@ impl Sockets {
                 tracing::warn!(%addr, "tcp connection limit reached; refusing");
                 return None;
             }
+            let mine = conns.per_ip.get(&addr.ip()).copied().unwrap_or(0);
+            if mine as u64 >= self.max_conns_per_ip.load(Ordering::Relaxed) {
+                tracing::warn!(
+                    target: "security",
+                    event = "tcp_per_source_limit",
+                    source = %addr.ip(),
+                    open = mine,
+                    "tcp connections per source limit reached; refusing"
+                );
+                return None;
+            }
+            *conns.per_ip.entry(addr.ip()).or_default() += 1;
             conns.next += 1;
             let id = ConnId(conns.next);
             conns.by_id.insert(id, Conn { addr, tx });
@@ -198,6 +273,13 @@ impl Sockets {
             if conns.by_addr.get(&c.addr) == Some(&id) {
                 conns.by_addr.remove(&c.addr);
             }
+            let ip = c.addr.ip();
+            if let Some(n) = conns.per_ip.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    conns.per_ip.remove(&ip);
+                }
+            }
         }
     }
 
@@ -212,7 +294,7 @@ async fn udp_loop(s: Sockets) {
     loop {
         match s.udp.recv_from(&mut buf).await {
             Ok((n, from)) => {
-                if n > s.limits.max_message {
+                if n > s.limits.max_message || !s.admit(from) {
                     continue;
                 }
                 s.sink.do_send(SipInbound(Inbound {
@@ -230,7 +312,11 @@ async fn accept_loop(s: Sockets, listener: TcpListener) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
-                s.adopt(stream, addr);
+                // A connection is a message's worth of work: a source over its rate is hung
+                // up on at once.
+                if s.admit(addr) {
+                    s.adopt(stream, addr);
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "tcp accept failed");
@@ -258,11 +344,12 @@ async fn read_loop(
     let mut framer = StreamFramer::new(s.limits);
     let mut buf = vec![0u8; 16 * 1024];
     let mut delivered_any = false;
+    let incomplete = s.incomplete_timeout();
     loop {
         // Until a first complete message, and while one is half-read, the peer has
-        // INCOMPLETE_TIMEOUT to finish it; an idle connection between messages may stay.
+        // `incomplete` to finish it; an idle connection between messages may stay.
         let read = if !delivered_any || framer.buffered() > 0 {
-            match tokio::time::timeout(INCOMPLETE_TIMEOUT, r.read(&mut buf)).await {
+            match tokio::time::timeout(incomplete, r.read(&mut buf)).await {
                 Ok(res) => res,
                 Err(_) => {
                     tracing::debug!(%addr, "tcp connection without a complete message; closing");
@@ -281,6 +368,9 @@ async fn read_loop(
             match framer.next_frame() {
                 Ok(Some(Frame::Message(bytes))) => {
                     delivered_any = true;
+                    if !s.admit(addr) {
+                        continue;
+                    }
                     s.sink.do_send(SipInbound(Inbound {
                         peer: Peer {
                             transport: Transport::Tcp,

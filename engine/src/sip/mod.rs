@@ -7,6 +7,7 @@
 //! this module reads a clock, opens a socket or spawns a task.
 
 pub mod auth;
+pub mod defence;
 pub mod digest;
 pub mod message;
 pub mod registrar;

@@ -10,20 +10,23 @@
 mod invite;
 mod register;
 pub mod routes;
+mod security;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 
 pub use invite::{CallDeps, PlaceCall, PlaceError};
 use routes::{CallSignal, RequestKey, Routes, TxOutcome, TxReport};
+pub use security::{ApplyDefences, Drain, GetSipStats, SipStats};
 
 use super::registration::RegistrationActor;
 use super::transport::{ConnClosed, SipInbound, Sockets};
 use crate::call::LegId;
 use crate::sip::auth::Authenticator;
+use crate::sip::defence::{AuthGuard, BanConfig};
 use crate::sip::message::{HeaderView, Method, Request, Response};
 use crate::sip::registrar::{Aor, Binding, Domains, RegistrarConfig};
 use crate::sip::transaction::{Output, TransactionLayer, TxEvent, TxId};
@@ -125,6 +128,11 @@ pub struct SipActor {
     timer: Option<(Instant, SpawnHandle)>,
     routes: Routes,
     calls: Option<CallDeps>,
+    /// Per-source bans and per-user slow-downs after failed authentications.
+    guard: AuthGuard,
+    ban_secs: u64,
+    /// Set once a drain began: new INVITEs get 503 with this Retry-After.
+    draining: Option<Duration>,
 }
 
 impl SipActor {
@@ -149,6 +157,9 @@ impl SipActor {
             timer: None,
             routes: Routes::default(),
             calls: None,
+            guard: AuthGuard::new(BanConfig::default()),
+            ban_secs: BanConfig::default().ban.as_secs(),
+            draining: None,
         }
     }
 
@@ -230,6 +241,14 @@ impl SipActor {
 
     fn on_request(&mut self, tx: TxId, req: Request, peer: Peer, ctx: &mut Context<Self>) {
         let tag = self.layer.token(10);
+        // A banned source gets nothing else; a draining engine takes no new calls.
+        if let Some(resp) = self
+            .ban_gate(&req, &peer, &tag)
+            .or_else(|| self.drain_gate(&req, &tag))
+        {
+            self.respond(tx, resp);
+            return;
+        }
         if let Err(resp) = uas::screen(&req, &self.caps, &tag) {
             self.respond(tx, *resp);
             return;

@@ -5,8 +5,8 @@ use actix::prelude::*;
 
 use super::{EndpointGone, LookupBindings, RegistrationIdle, Restore, SipActor};
 use crate::actors::registration::{Register, RegistrationActor};
-use crate::sip::auth::StoredCredentials;
-use crate::sip::message::{HeaderName, Request};
+use crate::sip::auth::{ChallengeKind, StoredCredentials};
+use crate::sip::message::Request;
 use crate::sip::registrar::{admit, Admission, Aor, Binding, EndpointAuth};
 use crate::sip::transaction::TxId;
 use crate::sip::Peer;
@@ -24,6 +24,9 @@ impl SipActor {
         tag: String,
         ctx: &mut Context<Self>,
     ) {
+        if let Some(resp) = self.user_gate(&req, &peer, ChallengeKind::Www, &tag) {
+            return self.respond(tx, resp);
+        }
         let now = unix_now();
         let store = self.store.clone();
         let decision = admit(
@@ -46,17 +49,12 @@ impl SipActor {
         match decision {
             Admission::Respond { response, failure } => {
                 if let Some(reason) = failure {
-                    tracing::info!(
-                        target: "security",
-                        source = %peer.addr,
-                        to = req.headers.get(&HeaderName::To).unwrap_or(""),
-                        ?reason,
-                        "digest authentication failed"
-                    );
+                    self.auth_failed(&req, &peer, ChallengeKind::Www, reason);
                 }
                 self.respond(tx, *response);
             }
             Admission::Accept { aor } => {
+                self.auth_succeeded(&aor.user, &aor.domain);
                 let actor = self.registration(aor, ctx);
                 actor.do_send(Register {
                     tx,

@@ -116,6 +116,11 @@ impl Routes {
         self.calls_per_app.get(&app).copied().unwrap_or(0)
     }
 
+    /// Live calls of every app (a drain waits for this to reach zero).
+    pub fn total_calls(&self) -> usize {
+        self.calls_per_app.values().sum()
+    }
+
     pub fn call_started(&mut self, app: u64) {
         *self.calls_per_app.entry(app).or_default() += 1;
     }
@@ -123,6 +128,9 @@ impl Routes {
     pub fn call_ended(&mut self, app: u64) {
         if let Some(n) = self.calls_per_app.get_mut(&app) {
             *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.calls_per_app.remove(&app);
+            }
         }
     }
 }

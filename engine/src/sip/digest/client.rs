@@ -17,6 +17,11 @@ pub struct Challenge {
 
 impl Challenge {
     pub fn parse(value: &str) -> Result<Challenge, DigestError> {
+        // Our answer repeats the challenge's realm, nonce and opaque; a challenge over half the
+        // credentials limit would make an answer that no server (ours included) accepts.
+        if value.len() > super::credentials::MAX_LEN / 2 {
+            return Err(DigestError::TooLong);
+        }
         let v = value.trim_start();
         let scheme_len = v.find([' ', '\t']).unwrap_or(v.len());
         if !v[..scheme_len].eq_ignore_ascii_case("Digest") {

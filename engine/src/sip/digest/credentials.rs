@@ -66,7 +66,7 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-const MAX_LEN: usize = 4096;
+pub(super) const MAX_LEN: usize = 4096;
 
 impl Credentials {
     pub fn parse(value: &str) -> Result<Credentials, DigestError> {

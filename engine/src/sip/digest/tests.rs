@@ -202,3 +202,22 @@ fn challenge_values() {
         "Digest realm=\"example.com\", nonce=\"abc\", algorithm=SHA-256, qop=\"auth\", stale=true"
     );
 }
+
+/// Found by the `digest` fuzz target: a carrier's challenge with a 3 kB realm parsed, and our
+/// answer to it was longer than any server accepts (our own credentials parser refused it as
+/// too long). Challenges that large are now refused when read.
+#[test]
+fn an_oversized_challenge_is_refused_and_every_answer_we_send_parses() {
+    let big = format!("Digest realm=\"{}\", nonce=\"n\"", "r".repeat(3000));
+    assert_eq!(Challenge::parse(&big), Err(DigestError::TooLong));
+    let largest = format!(
+        "Digest realm=\"{}\", nonce=\"{}\"",
+        "r".repeat(1000),
+        "n".repeat(1000)
+    );
+    let ch = Challenge::parse(&largest).unwrap();
+    let answer = ch.answer("alice", "pw", "REGISTER", "sip:example.com", "cn", 1);
+    let c = Credentials::parse(&answer).unwrap();
+    let ha1 = super::ha1(ch.algorithm, "alice", &ch.realm, "pw");
+    assert!(super::verify(&c, "REGISTER", &ha1));
+}

@@ -64,16 +64,36 @@ impl Params {
     /// rest. `stop` lists the bytes that end the list in this context (for example `?` and `>`
     /// in a URI, `,` in a header).
     pub(crate) fn parse_prefix<'a>(
-        mut s: &'a str,
+        s: &'a str,
         stop: &[u8],
     ) -> Result<(Params, &'a str), ParseError> {
+        Params::parse_with(s, stop, false)
+    }
+
+    /// Parses the parameters of a URI (RFC 3261 §19.1.1 `uri-parameters`), which are stricter
+    /// than header parameters: no whitespace, no quoted-string values, and a bracketed value
+    /// only as an IPv6 reference. A header's leniency would let a quoted `>` or `@` hide
+    /// inside a URI, and the URI would then print as something that parses differently.
+    pub(crate) fn parse_uri_prefix<'a>(
+        s: &'a str,
+        stop: &[u8],
+    ) -> Result<(Params, &'a str), ParseError> {
+        Params::parse_with(s, stop, true)
+    }
+
+    fn parse_with<'a>(
+        mut s: &'a str,
+        stop: &[u8],
+        uri: bool,
+    ) -> Result<(Params, &'a str), ParseError> {
+        let lws: &[char] = if uri { &[] } else { &[' ', '\t'] };
         let mut params = Params::new();
         loop {
-            let t = s.trim_start_matches([' ', '\t']);
+            let t = s.trim_start_matches(lws);
             let Some(after) = t.strip_prefix(';') else {
                 return Ok((params, s));
             };
-            let after = after.trim_start_matches([' ', '\t']);
+            let after = after.trim_start_matches(lws);
             let name_len = after
                 .bytes()
                 .take_while(|b| is_param_char(*b) && !stop.contains(b))
@@ -83,10 +103,10 @@ impl Params {
                 return Err(ParseError::new(ParseErrorKind::EmptyParam));
             }
             let name = &after[..name_len];
-            let rest = after[name_len..].trim_start_matches([' ', '\t']);
+            let rest = after[name_len..].trim_start_matches(lws);
             if let Some(v) = rest.strip_prefix('=') {
-                let v = v.trim_start_matches([' ', '\t']);
-                let (value, rest) = if v.starts_with('"') {
+                let v = v.trim_start_matches(lws);
+                let (value, rest) = if v.starts_with('"') && !uri {
                     let end = quoted_end(v)?;
                     (&v[..end], &v[end..])
                 } else if v.starts_with('[') {
@@ -94,6 +114,14 @@ impl Params {
                     let end = v
                         .find(']')
                         .ok_or(ParseError::new(ParseErrorKind::BadParam))?;
+                    let inner = &v[1..end];
+                    if uri
+                        && !inner
+                            .bytes()
+                            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+                    {
+                        return Err(ParseError::new(ParseErrorKind::BadParam));
+                    }
                     (&v[..=end], &v[end + 1..])
                 } else {
                     let n = v

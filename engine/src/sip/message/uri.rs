@@ -197,11 +197,13 @@ impl SipUri {
             headers: None,
         };
         if with_params {
-            let (params, r) = Params::parse_prefix(rest, b"?>")?;
+            let (params, r) = Params::parse_uri_prefix(rest, b"?>")?;
             uri.params = params;
             rest = r;
             if let Some(h) = rest.strip_prefix('?') {
-                let n = h.find(['>', ' ']).unwrap_or(h.len());
+                let n = h
+                    .find(|c: char| c == '>' || c.is_whitespace() || c.is_control())
+                    .unwrap_or(h.len());
                 uri.headers = Some(h[..n].to_string());
                 rest = &h[n..];
             }
@@ -269,12 +271,16 @@ impl Uri {
             let (u, rest) = SipUri::parse_prefix(body, secure, with_params)?;
             return Ok((Uri::Sip(u), rest));
         }
+        // Whitespace and control characters end any URI: printed inside `<...>`, they would be
+        // trimmed away on the next read.
         let stop: &[char] = if with_params {
-            &['>', ' ', '\t']
+            &['>']
         } else {
-            &['>', ' ', '\t', ';', ',', '?']
+            &['>', ';', ',', '?']
         };
-        let n = body.find(stop).unwrap_or(body.len());
+        let n = body
+            .find(|c: char| stop.contains(&c) || c.is_whitespace() || c.is_control())
+            .unwrap_or(body.len());
         if n == 0 {
             return Err(ParseError::new(ParseErrorKind::BadUri));
         }
@@ -367,6 +373,7 @@ pub fn unescape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::message::NameAddr;
 
     fn sip(s: &str) -> SipUri {
         match Uri::parse(s).unwrap() {
@@ -443,5 +450,29 @@ mod tests {
         assert!(Uri::parse("sip:user@host:99999").is_err());
         assert!(Uri::parse("sip:@host").is_err());
         assert!(Uri::parse("sip:1.2.3.400").is_err());
+    }
+
+    /// Found by the `sip_header` fuzz target: a header-style quoted parameter value hid a `>`
+    /// and an `@` inside a URI; printed without the space before it, the URI parsed as
+    /// something else (a user part with a quote in it) and failed. URI parameters now follow
+    /// the URI grammar: no quotes, no whitespace, brackets only around an IPv6 address.
+    #[test]
+    fn uri_parameters_are_not_header_parameters() {
+        let crash = "sip:aclap;)er= \";\0a@h;ram>;e.5, sip:b@h;\";:";
+        // Same target: a control character ended up inside a non-SIP URI.
+        assert!(NameAddr::parse("p:\n;pr").is_err());
+        assert!(Uri::parse("tel:+1\u{85}").is_err());
+        assert!(Uri::parse(crash).is_err());
+        assert!(Uri::parse("sip:h;a=\"x\"").is_err());
+        assert!(Uri::parse("sip:h;a= b").is_err());
+        assert!(Uri::parse("sip:h;maddr=[@x]").is_err());
+        for ok in [
+            "sip:h;maddr=[2001:db8::1];lr",
+            "sip:alice@h;transport=tcp;x=(a)",
+            "sip:user;par=u%40example.net@example.com",
+        ] {
+            let u = Uri::parse(ok).unwrap();
+            assert_eq!(Uri::parse(&u.to_string()).unwrap(), u, "{ok}");
+        }
     }
 }

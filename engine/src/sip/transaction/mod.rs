@@ -24,6 +24,7 @@ mod tx;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use rand::rngs::StdRng;
@@ -141,7 +142,13 @@ pub struct TransactionLayer {
     out: VecDeque<Output>,
     next_id: u64,
     rng: StdRng,
+    /// Live server transactions per source address, and the most one source may hold.
+    per_source: HashMap<IpAddr, usize>,
+    max_per_source: usize,
 }
+
+/// Default for [`TransactionLayer::set_max_per_source`].
+pub const DEFAULT_MAX_PER_SOURCE: usize = 10_000;
 
 impl TransactionLayer {
     pub fn new(cfg: Config) -> Self {
@@ -156,7 +163,26 @@ impl TransactionLayer {
             out: VecDeque::new(),
             next_id: 1,
             rng,
+            per_source: HashMap::new(),
+            max_per_source: DEFAULT_MAX_PER_SOURCE,
         }
+    }
+
+    /// Caps the live server transactions of one source address (at least 1): past it, that
+    /// source's new requests get a stateless 503, so no single source can fill the table.
+    pub fn set_max_per_source(&mut self, max: usize) {
+        self.max_per_source = max.max(1);
+    }
+
+    /// Live server transactions of `source`.
+    pub fn source_load(&self, source: IpAddr) -> usize {
+        self.per_source.get(&source).copied().unwrap_or(0)
+    }
+
+    /// True when a new server transaction for `peer` would exceed a cap.
+    fn full_for(&self, peer: &Peer) -> bool {
+        self.txs.len() >= self.cfg.max_transactions
+            || self.source_load(peer.addr.ip()) >= self.max_per_source
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -370,7 +396,7 @@ impl TransactionLayer {
                     self.apply(id, step);
                     return;
                 }
-                if self.txs.len() >= self.cfg.max_transactions {
+                if self.full_for(&reply) {
                     self.reject_stateless(&req, reply, 503);
                     self.out
                         .push_back(Output::Event(TxEvent::Overloaded { peer: reply }));
@@ -440,6 +466,13 @@ impl TransactionLayer {
                 .expect("key index points at a live tx");
             let step = server_non_invite::on_request(tx);
             self.apply(id, step);
+            return;
+        }
+        if self.full_for(&peer) {
+            // CANCELs create transactions too: the same caps apply.
+            self.reject_stateless(&req, peer, 503);
+            self.out
+                .push_back(Output::Event(TxEvent::Overloaded { peer }));
             return;
         }
         let invite = ServerKey::of(&req, Some(Method::Invite))
@@ -545,6 +578,9 @@ impl TransactionLayer {
     ) -> TxId {
         let id = TxId(self.next_id);
         self.next_id += 1;
+        if matches!(key, Key::Server(_)) {
+            *self.per_source.entry(peer.addr.ip()).or_default() += 1;
+        }
         self.txs.insert(
             id,
             Tx {
@@ -610,6 +646,13 @@ impl TransactionLayer {
         match tx.key {
             Key::Server(k) => {
                 self.server_keys.remove(&k);
+                let ip = tx.peer.addr.ip();
+                if let Some(n) = self.per_source.get_mut(&ip) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.per_source.remove(&ip);
+                    }
+                }
             }
             Key::Client(k) => {
                 self.client_keys.remove(&k);
