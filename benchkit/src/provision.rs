@@ -1,6 +1,6 @@
 //! `benchkit provision --http http://127.0.0.1:8080 --appid N --secret S --count 10000
-//! [--prefix u] [--password-prefix pw-] [--concurrency 32]`: adds users `u1..uN` with
-//! passwords `pw-u1..`; prints how long it took. An existing user (400 username_exists) counts
+//! [--prefix u] [--password-prefix pass-] [--concurrency 32]`: adds users `u1..uN` with
+//! passwords `pass-u1..`; prints how long it took. An existing user (400 username_exists) counts
 //! as done, so a rerun is harmless.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +17,7 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let secret = opts.req("secret")?.to_string();
     let count: usize = opts.num("count", 10_000)?;
     let prefix = opts.get("prefix").unwrap_or("u").to_string();
-    let pw_prefix = opts.get("password-prefix").unwrap_or("pw-").to_string();
+    let pw_prefix = opts.get("password-prefix").unwrap_or("pass-").to_string();
     let concurrency: usize = opts.num("concurrency", 32)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -41,18 +41,24 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
                     let user = format!("{prefix}{i}");
                     let body = json!({"appid": appid, "secret": secret, "username": user,
                                       "password": format!("{pw_prefix}{user}")});
-                    let ok = match client
+                    let why = match client
                         .post(format!("{base}/v1/endpoint/add_sip"))
                         .json(&body)
                         .send()
                         .await
                     {
-                        Ok(r) if r.status().is_success() => true,
-                        Ok(r) => r.text().await.is_ok_and(|t| t.contains("username_exists")),
-                        Err(_) => false,
+                        Ok(r) if r.status().is_success() => None,
+                        Ok(r) => {
+                            let status = r.status();
+                            let text = r.text().await.unwrap_or_default();
+                            (!text.contains("username_exists")).then(|| format!("{status} {text}"))
+                        }
+                        Err(e) => Some(e.to_string()),
                     };
-                    if !ok {
-                        failed.fetch_add(1, Ordering::Relaxed);
+                    if let Some(why) = why {
+                        if failed.fetch_add(1, Ordering::Relaxed) < 5 {
+                            eprintln!("add_sip {user}: {why}");
+                        }
                     }
                 }
             }));

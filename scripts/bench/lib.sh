@@ -88,7 +88,7 @@ ensure_pkgs() {
 # Builds ringmaster and benchkit in release mode once (cargo skips what is up to date).
 build_release() {
   log "building ringmaster and benchkit (release, $TARGET_DIR)"
-  (cd "$BENCH_ROOT" && cargo build --release --locked --bin ringmaster -p benchkit >"$BENCH_TMP/build.log" 2>&1) ||
+  (cd "$BENCH_ROOT" && cargo build --release --locked -p ringmaster --bin ringmaster -p benchkit >"$BENCH_TMP/build.log" 2>&1) ||
     { tail -30 "$BENCH_TMP/build.log" >&2; die "cargo build failed"; }
 }
 
@@ -165,10 +165,10 @@ create_app() {
   if [ -z "$APP_ID" ] || [ -z "$APP_SECRET" ]; then die "app create printed $json"; fi
 }
 
-# Adds one endpoint with password pw-USER.
+# Adds one endpoint with password pass-USER.
 add_endpoint() {
   curl -fsS -o /dev/null -X POST "$RM_HTTP/v1/endpoint/add_sip" -H 'content-type: application/json' \
-    -d "{\"appid\": $APP_ID, \"secret\": \"$APP_SECRET\", \"username\": \"$1\", \"password\": \"pw-$1\"}" ||
+    -d "{\"appid\": $APP_ID, \"secret\": \"$APP_SECRET\", \"username\": \"$1\", \"password\": \"pass-$1\"}" ||
     die "add_sip $1 failed"
 }
 
@@ -209,13 +209,13 @@ machine_line() {
     "$(nproc)" "$(uname -r)"
 }
 
-# A SIPp injection file of users u1..uN (password pw-uN) in DOMAIN.
+# A SIPp injection file of users u1..uN (password pass-uN) in DOMAIN.
 users_csv() {
   local file=$1 n=$2 domain=$3
   {
     echo SEQUENTIAL
     awk -v n="$n" -v d="$domain" 'BEGIN { for (i = 1; i <= n; i++)
-      printf "u%d;%s;[authentication username=u%d password=pw-u%d]\n", i, d, i, i }'
+      printf "u%d;%s;[authentication username=u%d password=pass-u%d]\n", i, d, i, i }'
   } >"$file"
 }
 
@@ -234,15 +234,15 @@ run_sipp() {
   t0=$(now_s)
   rc=0
   (cd "$dir" && timeout -s KILL "$limit" sipp "${sipp_common[@]}" "$@" \
-    -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 \
+    -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 1 \
     -trace_err -error_file errors.log >sipp.out 2>&1) || rc=$?
   echo "$rc" >"$dir/rc"
   elapsed_since "$t0"
 }
 
-# A one-user SIPp injection file: user_csv FILE USER DOMAIN (password pw-USER).
+# A one-user SIPp injection file: user_csv FILE USER DOMAIN (password pass-USER).
 user_csv() {
-  printf 'SEQUENTIAL\n%s;%s;[authentication username=%s password=pw-%s]\n' "$2" "$3" "$2" "$2" >"$1"
+  printf 'SEQUENTIAL\n%s;%s;[authentication username=%s password=pass-%s]\n' "$2" "$3" "$2" "$2" >"$1"
 }
 
 # Registers USER from UDP PORT at SERVER (host:port) with SIPp; fails the run if not 200.
@@ -267,7 +267,7 @@ start_phone() {
   wait_udp "$port"
 }
 
-# Kamailio with one of our configs: start_kamailio DIR CFG PORT USERS... (password pw-USER).
+# Kamailio with one of our configs: start_kamailio DIR CFG PORT USERS... (password pass-USER).
 # Sets KAM_PID.
 start_kamailio() {
   local dir=$1 cfg=$2 port=$3 u
@@ -277,7 +277,7 @@ start_kamailio() {
   {
     echo "BEGIN;"
     for u in "$@"; do
-      printf "INSERT INTO subscriber (username, domain, password) VALUES ('%s', 'bench.local', 'pw-%s');\n" "$u" "$u"
+      printf "INSERT INTO subscriber (username, domain, password) VALUES ('%s', 'bench.local', 'pass-%s');\n" "$u" "$u"
     done
     echo "COMMIT;"
   } | sqlite3 "$dir/kamailio.db"
