@@ -4,7 +4,8 @@
 # in one directory removed on exit (kept with BENCH_KEEP=1).
 #
 # Knobs (environment): BENCH_QUICK=1 (small and short, for smoke tests), BENCH_KEEP=1,
-# CARGO_TARGET_DIR (where the release build goes; default ./target).
+# CARGO_TARGET_DIR (where the release build goes; default ./target), BENCH_TMPDIR (where data
+# directories and logs go; default /tmp, which is on disk here: /dev/shm takes the disk out).
 
 # shellcheck disable=SC2034  # variables for the scripts that source this file
 BENCH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,7 +16,7 @@ BENCHKIT="$TARGET_DIR/release/benchkit"
 QUICK="${BENCH_QUICK:-0}"
 CLK_TCK="$(getconf CLK_TCK)"
 BENCH_PIDS=()
-BENCH_TMP="$(mktemp -d /tmp/ringmaster-bench.XXXXXX)"
+BENCH_TMP="$(mktemp -d "${BENCH_TMPDIR:-/tmp}/ringmaster-bench.XXXXXX")"
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -287,4 +288,28 @@ start_kamailio() {
   KAM_PID=$!
   track "$KAM_PID"
   wait_udp "$port"
+}
+
+# Optional profiling (BENCH_PERF=DIR): perf records ringmaster while it is measured, and the
+# flat and call-graph reports land in DIR. perf_start PID NAME, then perf_stop.
+PERF_PID=
+perf_start() {
+  [ -n "${BENCH_PERF:-}" ] || return 0
+  ensure_pkgs perf:linux-perf
+  mkdir -p "$BENCH_PERF"
+  PERF_NAME=$2
+  perf record -F 499 -g -p "$1" -o "$BENCH_PERF/$2.data" >/dev/null 2>&1 &
+  PERF_PID=$!
+  track "$PERF_PID"
+}
+perf_stop() {
+  [ -n "$PERF_PID" ] || return 0
+  kill -TERM "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  PERF_PID=
+  perf report -i "$BENCH_PERF/$PERF_NAME.data" --no-children --sort dso,symbol --percent-limit 0.7 \
+    --stdio -g none >"$BENCH_PERF/$PERF_NAME-flat.txt" 2>/dev/null || true
+  perf report -i "$BENCH_PERF/$PERF_NAME.data" --children --sort symbol --percent-limit 3 \
+    --stdio -g none >"$BENCH_PERF/$PERF_NAME-children.txt" 2>/dev/null || true
+  log "profile: $BENCH_PERF/$PERF_NAME-flat.txt"
 }
