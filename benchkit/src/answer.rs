@@ -13,8 +13,9 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let listen = opts.get("listen").unwrap_or("127.0.0.1:9000").to_string();
     let user = opts.get("user").unwrap_or("bob").to_string();
     let workers: usize = opts.num("workers", 1)?;
-    let script = serde_json::json!([{"action": "connect", "connect": [{"type": "sip", "user": user}]}])
-        .to_string();
+    let script =
+        serde_json::json!([{"action": "connect", "connect": [{"type": "sip", "user": user}]}])
+            .to_string();
     let served = Arc::new(AtomicU64::new(0));
     let counter = served.clone();
     actix_web::rt::System::new().block_on(async move {

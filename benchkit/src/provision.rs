@@ -30,8 +30,12 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
         let mut tasks = Vec::new();
         for _ in 0..concurrency {
             let (client, next, failed) = (client.clone(), next.clone(), failed.clone());
-            let (base, secret, prefix, pw_prefix) =
-                (base.clone(), secret.clone(), prefix.clone(), pw_prefix.clone());
+            let (base, secret, prefix, pw_prefix) = (
+                base.clone(),
+                secret.clone(),
+                prefix.clone(),
+                pw_prefix.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);

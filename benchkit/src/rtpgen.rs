@@ -228,7 +228,10 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let mut seqs = vec![0u16; targets.len()];
     for (k, &calls) in steps.iter().enumerate() {
         if calls > targets.len() {
-            println!("rtpgen: step {calls} calls skipped: only {} sessions", targets.len());
+            println!(
+                "rtpgen: step {calls} calls skipped: only {} sessions",
+                targets.len()
+            );
             break;
         }
         let step = k as u32 + 1;
