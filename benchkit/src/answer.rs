@@ -1,0 +1,42 @@
+//! `benchkit answer --listen 127.0.0.1:9000 [--user bob] [--workers 1]`: every POST (any path)
+//! gets `[{"action":"connect","connect":[{"type":"sip","user":"<user>"}]}]`; other events are
+//! answered 200 and dropped. Prints the number of requests served when stopped (SIGTERM/INT).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+use crate::Opts;
+
+pub fn run(opts: &Opts) -> anyhow::Result<()> {
+    let listen = opts.get("listen").unwrap_or("127.0.0.1:9000").to_string();
+    let user = opts.get("user").unwrap_or("bob").to_string();
+    let workers: usize = opts.num("workers", 1)?;
+    let script =
+        serde_json::json!([{"action": "connect", "connect": [{"type": "sip", "user": user}]}])
+            .to_string();
+    let served = Arc::new(AtomicU64::new(0));
+    let counter = served.clone();
+    actix_web::rt::System::new().block_on(async move {
+        HttpServer::new(move || {
+            let script = script.clone();
+            let counter = counter.clone();
+            App::new().default_service(web::to(move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+                let body = script.clone();
+                async move {
+                    HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(body)
+                }
+            }))
+        })
+        .workers(workers)
+        .bind(&listen)?
+        .run()
+        .await
+    })?;
+    println!("answer server: {} requests", served.load(Ordering::Relaxed));
+    Ok(())
+}
