@@ -2,7 +2,8 @@
 //!
 //! `/answer` answers with a scripted [`Reply`] per request (the n-th request gets the n-th
 //! reply, the last one repeats), so a test can make the answer URL fail, stall or answer
-//! garbage. Every other path (the event URL) answers 200. Every request is recorded with its
+//! garbage. A path given a fixed reply with `route` (an action URL, a prompt file) gets it; every
+//! other path (the event URL) answers 200. Every request is recorded with its
 //! headers and raw body, so a test can check what ringmaster sent and verify the signatures
 //! over the exact bytes. Plain `std` (one thread per connection, `Connection: close`): the
 //! stub must not share a runtime or a bug with the server it checks.
@@ -26,6 +27,8 @@ pub enum Reply {
     Status(u16),
     /// Waits, then replies (a slow app; the wait ends early when the stub is dropped).
     After(Duration, Box<Reply>),
+    /// 200 with these bytes and this content type (a file for `file_url`).
+    Bytes(&'static str, Vec<u8>),
 }
 
 /// One request the stub received.
@@ -73,6 +76,8 @@ impl Hit {
 
 struct Shared {
     replies: Vec<Reply>,
+    /// Fixed replies of other paths (see [`HttpStub::route`]).
+    routes: Vec<(String, Reply)>,
     answers_served: usize,
     hits: Vec<Hit>,
 }
@@ -92,6 +97,7 @@ impl HttpStub {
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared {
             replies,
+            routes: Vec::new(),
             answers_served: 0,
             hits: Vec::new(),
         }));
@@ -122,6 +128,19 @@ impl HttpStub {
         let mut s = self.shared.lock().unwrap();
         s.replies = replies;
         s.answers_served = 0;
+    }
+
+    /// Every request to `path` (exact, query included) gets `reply` from now on: an action
+    /// URL's script, a prompt file, a status.
+    pub fn route(&self, path: &str, reply: Reply) {
+        let mut s = self.shared.lock().unwrap();
+        s.routes.retain(|(p, _)| p != path);
+        s.routes.push((path.to_string(), reply));
+    }
+
+    /// `http://<stub>/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
     }
 
     pub fn answer_url(&self) -> String {
@@ -211,7 +230,9 @@ fn serve(conn: TcpStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
             body,
             at: Instant::now(),
         });
-        if path == "/answer" {
+        if let Some((_, r)) = s.routes.iter().find(|(p, _)| *p == path) {
+            r.clone()
+        } else if path == "/answer" {
             let i = s.answers_served.min(s.replies.len() - 1);
             s.answers_served += 1;
             s.replies[i].clone()
@@ -224,10 +245,11 @@ fn serve(conn: TcpStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
 }
 
 fn respond(conn: &mut TcpStream, reply: Reply, stop: &AtomicBool) {
-    let (status, body) = match reply {
-        Reply::Json(v) => (200, v.to_string()),
-        Reply::Text(t) => (200, t),
-        Reply::Status(s) => (s, String::new()),
+    let (status, body, ctype) = match reply {
+        Reply::Json(v) => (200, v.to_string().into_bytes(), "application/json"),
+        Reply::Text(t) => (200, t.into_bytes(), "application/json"),
+        Reply::Status(s) => (s, Vec::new(), "application/json"),
+        Reply::Bytes(ctype, bytes) => (200, bytes, ctype),
         Reply::After(wait, then) => {
             let until = Instant::now() + wait;
             while Instant::now() < until && !stop.load(Ordering::SeqCst) {
@@ -237,10 +259,10 @@ fn respond(conn: &mut TcpStream, reply: Reply, stop: &AtomicBool) {
         }
     };
     let head = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
     let _ = conn.write_all(head.as_bytes());
-    let _ = conn.write_all(body.as_bytes());
+    let _ = conn.write_all(&body);
     let _ = conn.flush();
 }

@@ -5,8 +5,13 @@
 //! For the call tests: [`rig`] (a server, the app's web server and an app), [`http`] (that
 //! web server: answer URL and event URL), [`ua`] and [`rtp`] (a test SIP phone with RTP),
 //! [`phone`] (SIPp as a registered phone).
+//!
+//! For the media tests: [`audio`] (RTP capture, G.711 tones, decoding and measures, WAV
+//! files) and [`caller`] (SIPp as a caller whose audio the test hears).
 #![allow(dead_code)]
 
+pub mod audio;
+pub mod caller;
 pub mod http;
 pub mod phone;
 pub mod rig;

@@ -170,3 +170,60 @@ pub fn admin_get(srv: &Server, path: &str) -> (u16, Value) {
     };
     (resp.status(), resp.into_json().unwrap_or(Value::Null))
 }
+
+/// How a request to the HTTP API authenticates.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    /// The server's admin token.
+    Admin,
+    /// HTTP Basic `appid:secret`.
+    App(u64, &'a str),
+    None,
+}
+
+/// `method` on the HTTP API with `auth`; returns the status and the raw body.
+pub fn api_raw(srv: &Server, method: &str, path: &str, auth: Auth) -> (u16, Vec<u8>) {
+    use base64::Engine as _;
+    let mut req = ureq::request(method, &format!("http://{}{}", srv.http, path))
+        .timeout(Duration::from_secs(10));
+    match auth {
+        Auth::Admin => {
+            let token = std::fs::read_to_string(srv.dir.join("admin.token")).expect("admin token");
+            req = req.set("authorization", &format!("Bearer {}", token.trim()));
+        }
+        Auth::App(appid, secret) => {
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{appid}:{secret}"));
+            req = req.set("authorization", &format!("Basic {basic}"));
+        }
+        Auth::None => {}
+    }
+    let resp = match req.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {path}: {e}"),
+    };
+    let status = resp.status();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).expect("read body");
+    (status, body)
+}
+
+impl Rig {
+    /// The JSON bodies posted to the event URL so far that `keep` accepts.
+    pub fn events(&self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
+        self.web
+            .hits("/events")
+            .iter()
+            .map(|h| h.json())
+            .filter(|b| keep(b))
+            .collect()
+    }
+
+    /// The `error` events' `error` objects so far.
+    pub fn error_events(&self) -> Vec<Value> {
+        self.events(|b| b["status"] == "error")
+            .into_iter()
+            .map(|b| b["error"].clone())
+            .collect()
+    }
+}

@@ -160,10 +160,23 @@ impl Ua {
 
     /// A request from us to the server; `to` and `extra` are whole header values / lines.
     fn build(&self, method: &str, uri: &str, head: &Head, extra: &str, body: &str) -> String {
+        self.build_typed(method, uri, head, extra, "application/sdp", body)
+    }
+
+    /// [`Ua::build`] with a body of another type.
+    fn build_typed(
+        &self,
+        method: &str,
+        uri: &str,
+        head: &Head,
+        extra: &str,
+        content_type: &str,
+        body: &str,
+    ) -> String {
         let ctype = if body.is_empty() {
-            ""
+            String::new()
         } else {
-            "Content-Type: application/sdp\r\n"
+            format!("Content-Type: {content_type}\r\n")
         };
         format!(
             "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={};rport\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {method}\r\nMax-Forwards: 70\r\nContact: {}\r\n{extra}{ctype}Content-Length: {}\r\n\r\n{body}",
@@ -457,6 +470,25 @@ impl Ua {
         };
         self.send(&req.encode(), d.peer);
         req
+    }
+
+    /// Sends an in-dialog request `method` with a body of `content_type` (an INFO with
+    /// `application/dtmf-relay`, say); returns its final status.
+    pub fn request_typed(
+        &mut self,
+        d: &mut Dialog,
+        method: &str,
+        content_type: &str,
+        body: &str,
+    ) -> u16 {
+        d.cseq += 1;
+        let head = Ua::dialog_head(d, d.cseq);
+        let wire = self.build_typed(method, &d.target, &head, "", content_type, body);
+        let Ok(Message::Request(req)) = parse(wire.into_bytes().into()) else {
+            unreachable!("the test UA built an invalid {method}")
+        };
+        self.send(&req.encode(), d.peer);
+        self.response_to(&req, Duration::from_secs(5)).status
     }
 
     /// Sends BYE in `d`; returns its final status.
