@@ -78,7 +78,12 @@ fn speak_then_play_reach_a_sipp_caller_as_audio_of_the_right_length() {
         &[],
     );
     let (code, errors) = caller.finish(40 * SEC);
-    assert_eq!(code, 0, "SIPp caller: {errors}\nserver log:\n{}", rig.srv.log());
+    assert_eq!(
+        code,
+        0,
+        "SIPp caller: {errors}\nserver log:\n{}",
+        rig.srv.log()
+    );
 
     let packets = caller.capture.packets();
     assert!(
@@ -143,7 +148,12 @@ fn play_get_input_collects_rfc4733_digits_from_sipp_up_to_the_finish_key() {
     );
     let hits = rig.web.wait_hits("/digits", 20 * SEC, |h| !h.is_empty());
     let (code, errors) = caller.finish(30 * SEC);
-    assert_eq!(code, 0, "SIPp caller: {errors}\nserver log:\n{}", rig.srv.log());
+    assert_eq!(
+        code,
+        0,
+        "SIPp caller: {errors}\nserver log:\n{}",
+        rig.srv.log()
+    );
     assert_eq!(rig.web.hits("/digits").len(), 1, "one action-URL request");
     let body = hits[0].json();
     assert_eq!(body["dtmf"], "123", "{body}");
@@ -202,7 +212,11 @@ fn play_get_input_without_digits_replays_the_prompt_then_goes_on() {
             (tone_frames(&s, 800.0), tone_frames(&s, 1600.0))
         })
         .collect();
-    assert_eq!(heard.len(), 4, "prompt ×3 then the next script: {summary:?}");
+    assert_eq!(
+        heard.len(),
+        4,
+        "prompt ×3 then the next script: {summary:?}"
+    );
     for (menu, next) in &summary[..3] {
         assert_about("menu frames", *menu, 25, 12);
         assert_eq!(*next, 0);
@@ -326,11 +340,22 @@ fn pcmu_caller_and_pcma_callee_hear_each_other() {
     assert_eq!(alice.bye(&mut d_a), 200);
 
     let (at_a, at_b) = (cap_a.packets(), cap_b.packets());
-    assert!(at_a.iter().all(|p| p.payload_type == 0), "alice gets PCMU only");
-    assert!(at_b.iter().all(|p| p.payload_type == 8), "bob gets PCMA only");
+    assert!(
+        at_a.iter().all(|p| p.payload_type == 0),
+        "alice gets PCMU only"
+    );
+    assert!(
+        at_b.iter().all(|p| p.payload_type == 8),
+        "bob gets PCMA only"
+    );
     let heard_a = decode(&at_a, Law::Mu);
     let heard_b = decode(&at_b, Law::A);
-    assert_about("bob's tone at alice", tone_frames(&heard_a, 1400.0), 100, 10);
+    assert_about(
+        "bob's tone at alice",
+        tone_frames(&heard_a, 1400.0),
+        100,
+        10,
+    );
     assert_about("alice's tone at bob", tone_frames(&heard_b, 600.0), 100, 10);
     assert_eq!(tone_frames(&heard_a, 600.0), 0, "alice hears herself");
     assert_eq!(tone_frames(&heard_b, 1400.0), 0, "bob hears himself");

@@ -52,8 +52,10 @@ fn file_url_prompts_are_downloaded_once_and_a_404_is_an_error_event() {
         {"action": "play", "file_url": rig.web.url("/beep.wav")}
     ]))]);
     rig.web.route("/missing.wav", Reply::Status(404));
-    rig.web
-        .route("/beep.wav", Reply::Bytes("audio/wav", tone_wav_bytes(1200.0, 0.6)));
+    rig.web.route(
+        "/beep.wav",
+        Reply::Bytes("audio/wav", tone_wav_bytes(1200.0, 0.6)),
+    );
     rig.endpoint("alice");
     let mut alice = rig.phone("alice");
     let cap = Capture::bind();
@@ -128,7 +130,12 @@ fn recordings_api_serves_an_app_its_own_recordings_only() {
     assert_eq!(api_raw(&rig.srv, "GET", &path, Auth::None).0, 401);
 
     let list = |q: &str| -> Value {
-        let (status, body) = api_raw(&rig.srv, "GET", &format!("/admin/v1/recordings{q}"), Auth::Admin);
+        let (status, body) = api_raw(
+            &rig.srv,
+            "GET",
+            &format!("/admin/v1/recordings{q}"),
+            Auth::Admin,
+        );
         assert_eq!(status, 200);
         serde_json::from_slice(&body).unwrap()
     };

@@ -3,7 +3,12 @@
 //!
 //! `cargo bench -p pcmo --bench pcmo`. Timings only, never pass/fail tests.
 // A benchmark needs one real instant to start from; the interpreter still gets it passed in.
-#![allow(missing_docs, clippy::expect_used, clippy::panic, clippy::disallowed_methods)]
+#![allow(
+    missing_docs,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -143,7 +143,13 @@ impl Capture {
 
     /// Sends `seconds` of a `frequency` Hz sine (peak 8000) in `law` to `to`, one 20 ms packet
     /// per 20 ms, from a thread.
-    pub fn send_tone(&self, to: SocketAddr, law: Law, frequency: f64, seconds: f64) -> JoinHandle<()> {
+    pub fn send_tone(
+        &self,
+        to: SocketAddr,
+        law: Law,
+        frequency: f64,
+        seconds: f64,
+    ) -> JoinHandle<()> {
         let sock = self.sock.clone();
         let ssrc = 0x5eed_0000 | u32::from(self.addr.port());
         let samples = tone::sine(frequency, RATE, seconds, 8000.0);

@@ -44,7 +44,10 @@ impl SippCaller {
         let errors = dir.join(format!("sipp-{user}-{media_port}-errors.log"));
         let child = Command::new("sipp")
             .arg(srv.sip.to_string())
-            .args(["-sf", test_file(&format!("sipp/{scenario}")).to_str().unwrap()])
+            .args([
+                "-sf",
+                test_file(&format!("sipp/{scenario}")).to_str().unwrap(),
+            ])
             .args(["-inf", csv.to_str().unwrap(), "-s", service, "-m", "1"])
             .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
             .args(["-mp", &media_port.to_string()])

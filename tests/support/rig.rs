@@ -192,7 +192,8 @@ pub fn api_raw(srv: &Server, method: &str, path: &str, auth: Auth) -> (u16, Vec<
             req = req.set("authorization", &format!("Bearer {}", token.trim()));
         }
         Auth::App(appid, secret) => {
-            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{appid}:{secret}"));
+            let basic =
+                base64::engine::general_purpose::STANDARD.encode(format!("{appid}:{secret}"));
             req = req.set("authorization", &format!("Basic {basic}"));
         }
         Auth::None => {}
