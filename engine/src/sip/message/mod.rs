@@ -482,4 +482,37 @@ mod tests {
         assert!(split_list("a,,b").is_err());
         assert!(split_list(",").is_err());
     }
+
+    /// Found by the `sip_message` fuzz target: a message at the header cap without
+    /// Content-Length prints with one header more (we always write Content-Length), so it
+    /// re-parses only with one header of room; it must never print anything else extra.
+    #[test]
+    fn a_message_at_the_header_cap_prints_with_content_length_only_added() {
+        let limits = Limits::default();
+        let mut text = String::from(
+            "MESSAGE sip:a@example.org SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\n\
+             To: <sip:a@example.org>\r\nFrom: <sip:b@example.org>;tag=1\r\nCall-ID: c\r\n\
+             CSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n",
+        );
+        for i in 0..limits.max_headers - 6 {
+            text.push_str(&format!("X-{i}: v\r\n"));
+        }
+        text.push_str("\r\n");
+        let Ok(Message::Request(r)) = parse_with_limits(Bytes::from(text), &limits) else {
+            panic!("a message at the cap parses");
+        };
+        let printed = r.encode();
+        assert!(matches!(
+            parse_with_limits(printed.clone(), &limits),
+            Err(ParseFailure::Reject { .. })
+        ));
+        let room = Limits {
+            max_headers: limits.max_headers + 1,
+            ..limits
+        };
+        let Ok(Message::Request(again)) = parse_with_limits(printed, &room) else {
+            panic!("the printed form parses with one header of room");
+        };
+        assert_eq!(again.headers.len(), limits.max_headers + 1);
+    }
 }
