@@ -332,4 +332,22 @@ mod tests {
         assert_eq!(s.defence.bans().failures, 3);
         assert!(toml::from_str::<Settings>("rtp_ports = \"9-1\"").is_err());
     }
+
+    /// The README's TOML examples are what operators copy: each must load, with deny_unknown_fields
+    /// catching a renamed or misplaced key.
+    #[test]
+    fn the_readme_toml_examples_load() {
+        let readme = include_str!("../../README.md");
+        let blocks: Vec<&str> = readme
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .collect();
+        assert!(blocks.len() >= 2, "README has its TOML examples");
+        for b in blocks {
+            if let Err(e) = toml::from_str::<Settings>(b) {
+                panic!("README example does not load: {e}\n{b}");
+            }
+        }
+    }
 }
