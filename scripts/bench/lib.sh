@@ -89,7 +89,7 @@ ensure_pkgs() {
 # Builds ringmaster and benchkit in release mode once (cargo skips what is up to date).
 build_release() {
   log "building ringmaster and benchkit (release, $TARGET_DIR)"
-  (cd "$BENCH_ROOT" && cargo build --release --locked -p ringmaster --bin ringmaster -p benchkit >"$BENCH_TMP/build.log" 2>&1) ||
+  (cd "$BENCH_ROOT" && cargo build --release --locked -p ringmaster --bin ringmaster -p benchkit --bin benchkit >"$BENCH_TMP/build.log" 2>&1) ||
     { tail -30 "$BENCH_TMP/build.log" >&2; die "cargo build failed"; }
 }
 
