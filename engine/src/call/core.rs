@@ -653,8 +653,21 @@ impl Call {
                 }
                 self.end_a(cause, Some(status));
             }
-            // Dialling A: its ring is cancelled below; A ends when the ring reports it.
-            AState::Dialing => self.a_end_cause = Some(cause.to_string()),
+            // Dialling A: its ring is cancelled below; A ends when the ring reports it. Before
+            // the ring started (no ports yet, or A not resolved yet) nothing will report, so A
+            // ends here, and a late resolution dials nobody.
+            AState::Dialing => {
+                let ringing = self
+                    .outbound
+                    .as_ref()
+                    .and_then(|o| self.rings.get(&o.ring))
+                    .is_some_and(|r| r.forked);
+                if ringing {
+                    self.a_end_cause = Some(cause.to_string());
+                } else {
+                    self.end_a(cause, None);
+                }
+            }
             AState::Answered(mut dialog) => {
                 let bye = dialog.request(crate::sip::message::Method::Bye, None);
                 let peer = dialog.peer;

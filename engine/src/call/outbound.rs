@@ -76,6 +76,9 @@ impl Call {
 
     /// The A leg resolved: its branch INVITE(s), or the call's end.
     pub(super) fn on_a_resolved(&mut self, ring: RingId, resolution: Resolution) {
+        if self.a_state != AState::Dialing {
+            return; // hung up while A was being resolved
+        }
         let contacts = match resolution {
             Resolution::Contacts(c) if !c.is_empty() => c,
             Resolution::Contacts(_) | Resolution::NotRegistered => {
@@ -240,5 +243,128 @@ impl Call {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use pcmo::action::connect::targets::Destination;
+
+    use super::super::report::{EventStatus, Report};
+    use super::super::{Call, CallSetup, Input, OutboundCall, Output, Resolution};
+    use crate::media::sdp::Anchor;
+
+    fn placed_call() -> Call {
+        let setup = CallSetup {
+            cmiuuid: "call-2".into(),
+            appid: 1,
+            answer_url: "http://127.0.0.1:9/answer".into(),
+            fallback: None,
+            from: "914471000000".into(),
+            to: "bob".into(),
+            contact: "<sip:ringmaster@203.0.113.1:5060>".into(),
+            domain: "test.local".into(),
+            local_ip: "203.0.113.1".parse().unwrap(),
+            max_forwards: 70,
+            recordings_dir: "/tmp/recordings".into(),
+            seed: 9,
+        };
+        let out = OutboundCall {
+            to: Destination::SipUser("bob".into()),
+            script: None,
+            max_duration: Some(Duration::from_secs(60)),
+            extra_params: None,
+            request_id: "req-1".into(),
+        };
+        Call::outbound(setup, out, Instant::now(), 1_000_000)
+    }
+
+    fn drain(call: &mut Call) -> Vec<Output> {
+        std::iter::from_fn(|| call.poll()).collect()
+    }
+
+    /// (hangup events, CDRs, Finished outputs, StartFork outputs).
+    fn count(outs: &[Output]) -> (usize, usize, usize, usize) {
+        let hangups = outs
+            .iter()
+            .filter(|o| {
+                matches!(o, Output::Report(Report::Event(e)) if e.status == EventStatus::Hangup)
+            })
+            .count();
+        let cdrs = outs
+            .iter()
+            .filter(|o| matches!(o, Output::Report(Report::Cdr(_))))
+            .count();
+        let finished = outs
+            .iter()
+            .filter(|o| matches!(o, Output::Finished))
+            .count();
+        let forks = outs
+            .iter()
+            .filter(|o| matches!(o, Output::StartFork { .. }))
+            .count();
+        (hangups, cdrs, finished, forks)
+    }
+
+    // Found by the `call_dialog` fuzz target: a placed call that got no media ports stayed
+    // "dialling" for ever (no ring had started, so nothing would ever end the A leg).
+    #[test]
+    fn a_placed_call_without_media_ports_ends_at_once() {
+        let mut call = placed_call();
+        let outs = drain(&mut call);
+        assert!(outs.iter().any(|o| matches!(o, Output::AllocateMedia)));
+        call.handle(Instant::now(), 1_000_100, Input::MediaFailed);
+        let outs = drain(&mut call);
+        assert_eq!(count(&outs), (1, 1, 1, 0), "{outs:#?}");
+        assert!(call.is_finished());
+    }
+
+    #[test]
+    fn a_placed_call_hung_up_while_a_resolves_dials_nobody() {
+        let mut call = placed_call();
+        drain(&mut call);
+        let at = |port| Anchor {
+            addr: "203.0.113.1".parse().unwrap(),
+            rtp_port: port,
+            rtcp_port: port + 1,
+        };
+        let now = Instant::now();
+        let ready = Input::MediaReady {
+            a: at(30000),
+            b: at(30002),
+        };
+        call.handle(now, 1_000_100, ready);
+        let outs = drain(&mut call);
+        let Some(ring) = outs.iter().find_map(|o| match o {
+            Output::Resolve { ring, .. } => Some(*ring),
+            _ => None,
+        }) else {
+            panic!("A is resolved first: {outs:#?}");
+        };
+        let timeout = crate::media::Event::RtpTimeout {
+            leg: crate::media::Leg::A,
+        };
+        call.handle(now, 1_000_200, Input::Media(timeout));
+        let mut outs = drain(&mut call);
+        call.handle(
+            now,
+            1_000_300,
+            Input::Resolved {
+                ring,
+                results: vec![(
+                    pcmo::TargetId(0),
+                    Resolution::Contacts(vec![super::super::Contact {
+                        uri: crate::sip::message::Uri::parse("sip:bob@198.51.100.7:5060").unwrap(),
+                        to: "<sip:bob@test.local>".into(),
+                        peer: crate::sip::Peer::udp("198.51.100.7:5060".parse().unwrap()),
+                        auth: None,
+                    }]),
+                )],
+            },
+        );
+        outs.extend(drain(&mut call));
+        assert_eq!(count(&outs), (1, 1, 1, 0), "{outs:#?}");
     }
 }
