@@ -387,3 +387,29 @@ fn early_media_from_a_b_leg_reaches_the_ringing_caller() {
     rig.b(1, 200);
     assert_eq!(rig.sip()[3..], ["B1<-ACK", "A<-200"]);
 }
+
+/// RFC 3261 §15.1.2: the caller's re-INVITE, relayed to the callee, still unanswered when the
+/// caller hangs up gets 487, and the call still finishes (found by the call_dialog fuzzer:
+/// the server transaction was never answered).
+#[test]
+fn a_reinvite_pending_when_the_call_ends_gets_487() {
+    let mut rig = Rig::inbound(&[("bob", &[1])], None);
+    rig.answer_url(r#"[{"action":"connect","call":[{"type":"sip","user":"bob"}]}]"#);
+    rig.b(1, 200);
+    rig.log.clear();
+    rig.a_reinvite();
+    assert_eq!(rig.sip(), ["B1<-INVITE"], "relayed to the callee");
+    rig.log.clear();
+    rig.a_bye();
+    rig.answer_pending_method("BYE", 200);
+    let sip = rig.sip();
+    assert!(sip.contains(&"B1<-BYE"), "{sip:?}");
+    assert_eq!(
+        sip.iter().filter(|l| l.starts_with("A<-")).count(),
+        2,
+        "the BYE and the pending re-INVITE answered: {sip:?}"
+    );
+    assert!(sip.contains(&"A<-487"), "{sip:?}");
+    assert!(rig.finished);
+    ones(&rig);
+}

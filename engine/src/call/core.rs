@@ -710,6 +710,18 @@ impl Call {
             if self.finish_recordings() {
                 return;
             }
+            // RFC 3261 §15.1.2: requests still pending when the dialog ends get 487, or
+            // their server transactions would wait for ever (found by the call_dialog fuzzer).
+            let pending: Vec<TxId> = self.relayed.keys().cloned().collect();
+            for tx in pending {
+                let r = Response {
+                    status: 487,
+                    reason: "Request Terminated".into(),
+                    headers: Default::default(),
+                    body: Default::default(),
+                };
+                self.respond_relayed(tx, r);
+            }
             self.finished = true;
             self.interp = None;
             if self.media_ready {

@@ -247,7 +247,7 @@ impl Call {
 
     /// Answers a relayed re-INVITE on its own server transaction with the status (and SDP)
     /// the other leg gave.
-    fn respond_relayed(&mut self, tx: TxId, answer: Response) {
+    pub(super) fn respond_relayed(&mut self, tx: TxId, answer: Response) {
         let Some(req) = self.relayed.remove(&tx) else {
             return;
         };

@@ -448,12 +448,28 @@ impl Rig {
         }
     }
 
-    /// The caller hangs up (BYE in its dialog).
+    /// Answers only the pending requests of this method, leaving the others waiting.
+    pub fn answer_pending_method(&mut self, method: &str, status: u16) {
+        let (these, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(_, _, req)| req.method.to_string() == method);
+        self.pending = rest;
+        for (leg, purpose, req) in these {
+            let r = response_to(&req, status, None);
+            self.feed(Input::Response {
+                leg,
+                purpose,
+                response: r,
+            });
+        }
+    }
+
+    /// The caller hangs up (BYE in its dialog; CSeq above any request the rig sends before).
     pub fn a_bye(&mut self) {
         let ok = self.a_ok.clone().expect("A was answered");
         let to = ok.headers.get(&HeaderName::To).unwrap();
         let bye = request(&format!(
-            "BYE sip:ringmaster@203.0.113.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKbye\nFrom: <sip:alice@test.local>;tag=at\nTo: {to}\nCall-ID: a-call\nCSeq: 2 BYE\nMax-Forwards: 70\n\n"
+            "BYE sip:ringmaster@203.0.113.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKbye\nFrom: <sip:alice@test.local>;tag=at\nTo: {to}\nCall-ID: a-call\nCSeq: 1000 BYE\nMax-Forwards: 70\n\n"
         ));
         let tx = self.tx(LegId::A);
         self.feed(Input::Request {
@@ -533,6 +549,23 @@ impl Rig {
             leg: LegId::A,
             tx,
             request: info,
+        });
+    }
+
+    /// The caller sends a re-INVITE (hold) in its dialog.
+    pub fn a_reinvite(&mut self) {
+        let ok = self.a_ok.clone().expect("A was answered");
+        let to = ok.headers.get(&HeaderName::To).unwrap();
+        let sdp = "v=0\no=- 1 2 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\nm=audio 4000 RTP/AVP 0\na=sendonly\n";
+        let reinvite = request(&format!(
+            "INVITE sip:ringmaster@203.0.113.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKre{}\nFrom: <sip:alice@test.local>;tag=at\nTo: {to}\nCall-ID: a-call\nCSeq: 500 INVITE\nMax-Forwards: 70\nContact: <sip:alice@192.0.2.10:5062>\nContent-Type: application/sdp\n\n{sdp}",
+            self.next_tx
+        ));
+        let tx = self.tx(LegId::A);
+        self.feed(Input::Request {
+            leg: LegId::A,
+            tx,
+            request: reinvite,
         });
     }
 
