@@ -96,7 +96,7 @@ pub enum MediaError {
     Ports(#[from] PortError),
     #[error("no free RTP port pair could be bound ({tried} tried; the others are held by other programs)")]
     NoBindablePorts { tried: usize },
-    #[error("cannot bind UDP port {port}")]
+    #[error("cannot bind UDP port {port}: {source}")]
     Bind {
         port: u16,
         #[source]
