@@ -165,17 +165,7 @@ impl Outbox {
 
     /// Queues a live event of `app`'s call for its event URL.
     pub fn enqueue_event(&self, app: &App, event: &LiveEvent) -> Result<Accepted, OutboxError> {
-        let url = app.event_url.as_ref().ok_or(OutboxError::NoEventUrl)?;
-        let delivery = pending(
-            app,
-            url,
-            DeliveryKind::Event,
-            event.cmiuuid.as_str(),
-            body(event),
-        );
-        let (reply, accepted) = oneshot::channel();
-        self.send(Command::Event { delivery, reply })?;
-        Ok(Accepted(accepted))
+        self.enqueue_to_event_url(app, event.cmiuuid.as_str(), body(event))
     }
 
     /// Queues a `recording` event for the app's event URL.
@@ -184,14 +174,17 @@ impl Outbox {
         app: &App,
         event: &RecordingEvent,
     ) -> Result<Accepted, OutboxError> {
+        self.enqueue_to_event_url(app, event.cmiuuid.as_str(), body(event))
+    }
+
+    fn enqueue_to_event_url(
+        &self,
+        app: &App,
+        call: &str,
+        body: String,
+    ) -> Result<Accepted, OutboxError> {
         let url = app.event_url.as_ref().ok_or(OutboxError::NoEventUrl)?;
-        let delivery = pending(
-            app,
-            url,
-            DeliveryKind::Event,
-            event.cmiuuid.as_str(),
-            body(event),
-        );
+        let delivery = pending(app, url, DeliveryKind::Event, call, body);
         let (reply, accepted) = oneshot::channel();
         self.send(Command::Event { delivery, reply })?;
         Ok(Accepted(accepted))
