@@ -98,34 +98,7 @@ impl Rig {
         let a_tx = TxId(1);
         let peer = Peer::udp("192.0.2.10:5062".parse().unwrap());
         let call = Call::new(setup, a_tx, invite.clone(), peer, now, 1_000_000);
-        let mut rig = Rig {
-            call,
-            start: now,
-            now,
-            log: Vec::new(),
-            reports: Vec::new(),
-            finished: false,
-            forks: HashMap::new(),
-            invites: HashMap::new(),
-            answers: HashMap::new(),
-            pending: Vec::new(),
-            timers: Vec::new(),
-            directory: users
-                .iter()
-                .map(|(u, d)| (u.to_string(), d.to_vec()))
-                .collect(),
-            ring_of: HashMap::new(),
-            a_tx,
-            a_invite: invite,
-            a_ok: None,
-            next_tx: 100,
-            tx_leg: HashMap::new(),
-            fetches: Vec::new(),
-            media: Vec::new(),
-            media_cmds: Vec::new(),
-            loads: Vec::new(),
-            video_cmds: Vec::new(),
-        };
+        let mut rig = Rig::with(call, now, invite, users);
         rig.drain();
         rig
     }
