@@ -14,6 +14,7 @@ pub mod audio;
 pub mod caller;
 pub mod http;
 pub mod phone;
+pub mod reports;
 pub mod rig;
 pub mod rtp;
 pub mod ua;
