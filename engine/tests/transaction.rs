@@ -84,6 +84,9 @@ fn non_invite_server_absorbs_retransmissions_and_replays_its_final_response() {
         .unwrap();
     net.run();
     let stx = net.answer(UAS, 200);
+    // Completed keeps only the response bytes for the replay, not the parsed request.
+    assert_eq!(net.nodes[UAS].layer.state(stx), Some(State::Completed));
+    assert!(net.nodes[UAS].layer.request(stx).is_none());
     net.advance(secs(1.0));
     // The UAS saw one request; the retransmission got the stored 200.
     let requests = net.nodes[UAS]

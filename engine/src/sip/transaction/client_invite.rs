@@ -57,14 +57,14 @@ pub(crate) fn on_response(tx: &mut Tx, t: &Timers, now: Instant, resp: Response)
         (State::Calling | State::Proceeding, _) => {
             tx.state = State::Completed;
             tx.retransmit_at = None;
-            let ack = build_ack(&tx.request, &resp).encode();
-            tx.ack = Some(ack.clone());
+            let ack = tx.request.as_ref().map(|r| build_ack(r, &resp).encode());
+            tx.ack = ack.clone();
             let d = t.timer_d(tx.reliable());
             let mut step = Step::event(TxEvent::Response {
                 tx: tx.id,
                 response: resp,
             });
-            step.send = Some(ack);
+            step.send = ack;
             if d.is_zero() {
                 step.terminate = true;
             } else {

@@ -211,7 +211,7 @@ impl TransactionLayer {
 
     /// The request that created a transaction.
     pub fn request(&self, tx: TxId) -> Option<&Request> {
-        self.txs.get(&tx).map(|t| &t.request)
+        self.txs.get(&tx).and_then(|t| t.request.as_ref())
     }
 
     /// A fresh random token (tags, Call-IDs) from the layer's generator.
@@ -289,7 +289,7 @@ impl TransactionLayer {
                 let step = server_invite::on_respond(tx, t, now, bytes, response.status)
                     .ok_or(TxError::WrongState)?;
                 if (200..300).contains(&response.status) && tx.ack_key.is_none() {
-                    tx.ack_key = AckKey::of(&tx.request);
+                    tx.ack_key = tx.request.as_ref().and_then(AckKey::of);
                     if let Some(k) = tx.ack_key.clone() {
                         self.ack_keys.insert(k, id);
                     }
@@ -302,6 +302,9 @@ impl TransactionLayer {
             }
             _ => return Err(TxError::WrongState),
         };
+        if !matches!(tx.state, State::Trying | State::Proceeding) {
+            tx.request = None;
+        }
         self.apply(id, step);
         Ok(())
     }
@@ -416,14 +419,14 @@ impl TransactionLayer {
                 } else {
                     server_non_invite::start(tx);
                 }
+                // §17.2.1: a 100 Trying at once quenches the client's INVITE retransmissions.
+                let trying = invite.then(|| super::message::response_to(&req, 100, None));
                 self.out.push_back(Output::Event(TxEvent::Request {
                     tx: id,
-                    request: req.clone(),
+                    request: req,
                     peer: reply,
                 }));
-                if invite {
-                    // §17.2.1: a 100 Trying at once quenches the client's INVITE retransmissions.
-                    let trying = super::message::response_to(&req, 100, None);
+                if let Some(trying) = trying {
                     let _ = self.respond(now, id, trying);
                 }
             }
@@ -538,7 +541,9 @@ impl TransactionLayer {
         if tx.timeout_at.is_none() {
             tx.timeout_at = Some(now + self.cfg.timers.transaction_timeout());
         }
-        let cancel = client_invite::build_cancel(&tx.request);
+        let Some(cancel) = tx.request.as_ref().map(client_invite::build_cancel) else {
+            return;
+        };
         let peer = tx.peer;
         self.apply(invite, Step::none());
         if let Some(key) = ClientKey::of_request(&cancel) {
@@ -589,7 +594,7 @@ impl TransactionLayer {
                 state: State::Trying,
                 key,
                 peer,
-                request,
+                request: Some(request),
                 last: None,
                 ack: None,
                 interval: self.cfg.timers.t1,

@@ -51,7 +51,10 @@ pub(crate) struct Tx {
     pub key: Key,
     /// Where this transaction's messages go.
     pub peer: Peer,
-    pub request: Request,
+    /// Dropped once a server transaction has sent its final response: nothing needs it after
+    /// that, and a completed non-INVITE transaction lingers 32 s (Timer J) holding only the
+    /// response bytes to re-send, instead of a whole parsed request.
+    pub request: Option<Request>,
     /// The last message sent: the request (client) or the last response (server).
     pub last: Option<Bytes>,
     /// Client INVITE: the ACK for a non-2xx final response, re-sent on retransmissions of it.

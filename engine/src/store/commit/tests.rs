@@ -259,3 +259,42 @@ async fn dropping_the_last_handle_stops_the_thread_and_releases_the_store() {
     drop(clone);
     assert_eq!(Arc::strong_count(&probe), 1, "the flusher thread has ended");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushes_are_paced_and_a_writer_after_a_quiet_moment_is_not_held() {
+    // Instant flushes: unpaced, every sync would get its own.
+    let probe = Arc::new(Probe::default());
+    let interval = Duration::from_millis(20);
+    let commit = GroupCommit::start_paced(probe.clone(), interval).unwrap();
+    let began = std::time::Instant::now();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (probe, commit) = (probe.clone(), commit.clone());
+            tokio::spawn(async move {
+                for _ in 0..5 {
+                    let seq = probe.write();
+                    commit.sync().await.unwrap();
+                    assert!(probe.durable.load(SeqCst) >= seq);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = began.elapsed();
+    let flushes = probe.flushes.load(SeqCst);
+    let allowed = (elapsed.as_millis() / interval.as_millis()) as usize + 1;
+    assert!(
+        flushes <= allowed,
+        "{flushes} flushes in {elapsed:?} with {interval:?} pacing"
+    );
+    assert!(flushes < 100, "100 syncs shared flushes");
+
+    // A lone writer after a long pause: its flush starts at once, not an interval later.
+    let slow = GroupCommit::start_paced(probe.clone(), Duration::from_secs(3600)).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), slow.sync())
+        .await
+        .expect("the first flush is not paced")
+        .unwrap();
+}
