@@ -304,7 +304,7 @@ perf_start() {
   ensure_pkgs perf:linux-perf
   mkdir -p "$BENCH_PERF"
   PERF_NAME=$2
-  perf record -F 499 -g -p "$1" -o "$BENCH_PERF/$2.data" >/dev/null 2>&1 &
+  perf record -F 999 --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -p "$1" -o "$BENCH_PERF/$2.data" >/dev/null 2>&1 &
   PERF_PID=$!
   track "$PERF_PID"
 }

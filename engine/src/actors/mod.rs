@@ -345,6 +345,16 @@ fn restore_bindings(store: &dyn Store) -> Result<Vec<(Aor, Vec<Binding>)>, Store
     let mut live = Vec::new();
     let mut purged = 0;
     for (aor, bindings) in store.all_bindings()? {
+        // A crash between a binding's write and its endpoint check (`Store::put_bindings`)
+        // can leave bindings of a removed or disabled endpoint: they go now.
+        let owner_live = store
+            .endpoint(&aor.domain, &aor.user)?
+            .is_some_and(|e| e.enabled);
+        if !owner_live {
+            purged += bindings.len();
+            store.put_bindings(&aor, &[])?;
+            continue;
+        }
         let keep: Vec<Binding> = bindings
             .iter()
             .filter(|b| b.expires_at > now)

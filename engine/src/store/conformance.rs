@@ -440,3 +440,50 @@ pub(crate) fn concurrent_inserts(store: Arc<dyn Store>) {
     assert_eq!(endpoints, USERS, "exactly one insert of each endpoint wins");
     assert_eq!(store.endpoints_of_app(AppId(60), 0, 100).unwrap().1, USERS);
 }
+
+/// Registrations race the removal of their endpoints: one thread keeps writing bindings for 40
+/// endpoints while another deletes them one by one. Afterwards no binding is left for any of
+/// them, whatever the interleaving (a binding never outlives its endpoint).
+pub(crate) fn bindings_race_deletes(store: Arc<dyn Store>) {
+    const USERS: usize = 40;
+    store.insert_app(&app(70, "gone.example")).unwrap();
+    for n in 0..USERS {
+        store
+            .insert_endpoint(&endpoint(70, "gone.example", &format!("g{n:02}")))
+            .unwrap();
+    }
+    let barrier = Arc::new(Barrier::new(2));
+    let writer = {
+        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+        std::thread::spawn(move || {
+            barrier.wait();
+            for round in 0..20u64 {
+                for n in 0..USERS {
+                    let aor = Aor::new(&format!("g{n:02}"), "gone.example");
+                    let list = [binding("sip:g@192.0.2.30", 1_700_000_000 + round)];
+                    match store.put_bindings(&aor, &list) {
+                        Ok(()) | Err(StoreError::NotFound) => {}
+                        Err(e) => panic!("unexpected {e}"),
+                    }
+                }
+            }
+        })
+    };
+    barrier.wait();
+    for n in 0..USERS {
+        store
+            .delete_endpoint("gone.example", &format!("g{n:02}"))
+            .unwrap();
+    }
+    writer.join().unwrap();
+    let left: Vec<_> = store
+        .all_bindings()
+        .unwrap()
+        .into_iter()
+        .filter(|(aor, _)| aor.domain == "gone.example")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "bindings outlived their endpoints: {left:?}"
+    );
+}

@@ -330,6 +330,11 @@ mod tests {
     }
 
     #[test]
+    fn bindings_never_outlive_their_endpoints() {
+        conformance::bindings_race_deletes(Arc::new(MemoryStore::new()));
+    }
+
+    #[test]
     fn concurrent_cdr_inserts_store_one() {
         conformance::calls::concurrent_cdr_inserts(Arc::new(MemoryStore::new()));
     }

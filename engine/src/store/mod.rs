@@ -145,7 +145,7 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- registrations ----
     /// Replaces the bindings of one address of record; an empty slice deletes them. Non-empty
-    /// bindings need an enabled endpoint for the AOR, else `NotFound` (and nothing is written).
+    /// bindings need an enabled endpoint for the AOR, else `NotFound` (and none are left).
     fn put_bindings(&self, aor: &Aor, bindings: &[Binding]) -> Result<(), StoreError>;
     fn bindings(&self, aor: &Aor) -> Result<Vec<Binding>, StoreError>;
     /// Every stored address of record with its bindings (expired ones included: the caller

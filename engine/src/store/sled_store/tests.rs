@@ -49,6 +49,12 @@ fn concurrent_inserts_conflict() {
 }
 
 #[test]
+fn bindings_never_outlive_their_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::bindings_race_deletes(Arc::new(SledStore::open(dir.path()).unwrap()));
+}
+
+#[test]
 fn concurrent_cdr_inserts_store_one() {
     let dir = tempfile::tempdir().unwrap();
     conformance::calls::concurrent_cdr_inserts(Arc::new(SledStore::open(dir.path()).unwrap()));
