@@ -113,7 +113,12 @@ pub struct SipSettings {
     pub t4_ms: u64,
     /// Answer UDP requests at their source port even without `rport` (NAT).
     pub force_rport: bool,
+    /// Live transactions; past it new requests get 503. Answered non-INVITE ones waiting out
+    /// Timer J are not live: they are bounded by `max_completed_transactions`.
     pub max_transactions: usize,
+    /// Answered non-INVITE server transactions kept to replay their response to a
+    /// retransmission (Timer J, 32 s over UDP); past it the oldest end early.
+    pub max_completed_transactions: usize,
     pub max_message_bytes: usize,
     pub max_tcp_connections: usize,
     /// Open TCP connections one source address may hold (a NAT'd office shares one).
@@ -121,11 +126,10 @@ pub struct SipSettings {
     /// A TCP connection that has not completed a message within this many seconds (none at
     /// all yet, or one half-sent) is closed (slowloris).
     pub tcp_incomplete_timeout_secs: u64,
-    /// Live server transactions one source address may hold; past it its new requests get
-    /// 503 with Retry-After, so one source cannot fill the table (`max_transactions`). A
-    /// transaction costs about 2.5 KiB and a non-INVITE one lives 32 s after its answer over
-    /// UDP (Timer J), so the default bounds one source at about 25 MiB and still carries
-    /// ~300 new transactions per second from it (a busy carrier, a SIPp load test).
+    /// Live (not yet answered) server transactions one source address may hold; past it its
+    /// new requests get 503 with Retry-After, so one source cannot fill the table
+    /// (`max_transactions`). Answered ones do not count, so a source whose requests are
+    /// answered promptly is not limited by this, whatever its rate.
     pub max_transactions_per_source: usize,
 }
 
@@ -137,6 +141,7 @@ impl Default for SipSettings {
             t4_ms: 5000,
             force_rport: true,
             max_transactions: 200_000,
+            max_completed_transactions: 200_000,
             max_message_bytes: 64 * 1024,
             max_tcp_connections: 10_000,
             max_tcp_connections_per_source: 1000,

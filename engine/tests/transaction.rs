@@ -544,3 +544,42 @@ fn a_full_transaction_table_answers_503() {
         .iter()
         .any(|e| matches!(e, TxEvent::Overloaded { .. })));
 }
+
+#[test]
+fn answered_non_invites_do_not_fill_the_table_and_the_oldest_go_past_their_cap() {
+    let cfg = Config {
+        max_transactions: 1,
+        max_completed: 2,
+        seed: 5,
+        ..Config::default()
+    };
+    let mut net = Net::new(vec![
+        Node::new("192.0.2.1:5060", 1),
+        Node::with_config("192.0.2.2:5060", cfg),
+    ]);
+    let peer = net.peer(UAS);
+    let mut answered = Vec::new();
+    for n in 1..=4 {
+        let mut req = options();
+        req.headers.set(HeaderName::CallId, &format!("opt-{n}"));
+        let now = net.now;
+        net.nodes[UAC].layer.send_request(now, req, peer).unwrap();
+        net.run();
+        answered.push(net.answer(UAS, 200));
+        net.run();
+    }
+    // One live transaction at a time is all the table allows, yet all four were served.
+    assert_eq!(net.nodes[UAS].sent_lines(), ["SIP/2.0 200"; 4]);
+    // Only the two most recent answers are still kept for retransmissions.
+    let kept: Vec<_> = answered
+        .iter()
+        .map(|&tx| net.nodes[UAS].layer.state(tx))
+        .collect();
+    assert_eq!(
+        kept,
+        [None, None, Some(State::Completed), Some(State::Completed)]
+    );
+    // Timer J still ends the kept ones.
+    net.advance(secs(33.0));
+    assert!(net.nodes[UAS].layer.is_empty());
+}

@@ -145,8 +145,9 @@ wait_udp() {
 # Sets RM_PID and RM_HTTP.
 # All the load comes from one address (SIPp on 127.0.0.1): ringmaster's per-source limits (1,000
 # messages/s, 10,000 live transactions; README "Defences") would measure the limits, not the
-# engine: at 1,000 REGISTER/s a source holds 64,000 transactions (Timer J keeps each 32 s over
-# UDP). Kamailio's configs here have no pike either. Bans on failed authentication stay on.
+# engine: at 1,000 calls/s a source holds 32,000 answered INVITE transactions (RFC 6026 Timer L
+# keeps each 32 s to absorb retransmitted INVITEs). Kamailio's configs here have no pike
+# either. Bans on failed authentication stay on.
 BENCH_DEFENCE_TOML=$'[defence]\nrate_per_source = 0\n[sip]\nmax_transactions_per_source = 1000000'
 
 start_ringmaster() {
@@ -197,7 +198,11 @@ percentiles() {
 }
 
 # Picks a free-looking port pair base for SIPp (-p and -mp).
-sipp_common=(-nostdin -i 127.0.0.1 -max_socket 50000)
+# -buff_size: SIPp's own socket buffers default to 64 KiB; a 100-response burst (one group
+# commit's worth of 200s) overflowed SIPp's receive buffer while it was busy, and the lost
+# responses came back as 500 ms retransmissions charged to the server (seen in /proc/net/udp
+# drops of SIPp's port). 4 MiB for every server alike.
+sipp_common=(-nostdin -i 127.0.0.1 -max_socket 50000 -buff_size 4194304)
 
 # Waits (bounded) for other sessions' compilers to finish before a measured run, if asked.
 wait_quiet_machine() {

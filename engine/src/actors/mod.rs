@@ -218,6 +218,7 @@ impl Engine {
                     ),
                 ],
                 max_transactions: sip_settings.max_transactions,
+                max_completed: sip_settings.max_completed_transactions,
                 limits,
                 seed: rand::random(),
             });

@@ -83,7 +83,7 @@ pub struct Bound {
 impl Bound {
     /// Binds UDP and TCP on `addr` (TCP on the UDP port, even when `addr` asks for port 0).
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Bound> {
-        let udp = UdpSocket::bind(addr).await?;
+        let udp = UdpSocket::from_std(udp_socket(addr)?)?;
         let local = udp.local_addr()?;
         let tcp = TcpListener::bind(local).await?;
         Ok(Bound { udp, tcp })
@@ -92,6 +92,27 @@ impl Bound {
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.udp.local_addr()
     }
+}
+
+/// Receive buffer asked for on the SIP UDP socket. The default (208 KiB) holds ~300 requests:
+/// a 20 ms stall of the SIP thread at 15,000 datagrams/s overflowed it and every lost REGISTER
+/// cost its sender a 500 ms retransmission (measured in `scripts/bench/register`). The kernel
+/// caps the size at `net.core.rmem_max` (raise it for more); the memory is used only when full.
+const UDP_RECV_BUFFER: usize = 8 << 20;
+
+fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(e) = socket.set_recv_buffer_size(UDP_RECV_BUFFER) {
+        tracing::debug!(error = %e, "could not enlarge the SIP UDP receive buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    tracing::debug!(
+        recv_buffer = socket.recv_buffer_size().unwrap_or(0),
+        "SIP UDP socket"
+    );
+    Ok(socket.into())
 }
 
 impl Sockets {

@@ -122,6 +122,9 @@ impl Drop for Inner {
     }
 }
 
+/// A flush at least this long is logged.
+const SLOW_FLUSH: Duration = Duration::from_millis(50);
+
 fn flusher(
     store: Arc<dyn Store>,
     mut waiters: mpsc::Receiver<oneshot::Sender<Outcome>>,
@@ -141,11 +144,21 @@ fn flusher(
         while let Ok(waiter) = waiters.try_recv() {
             batch.push(waiter);
         }
-        last_start = Some(Instant::now());
+        let started = Instant::now();
+        last_start = Some(started);
         let outcome = store.flush().map_err(|e| {
             tracing::error!(error = %e, waiters = batch.len(), "store flush failed");
             Arc::new(e)
         });
+        let took = started.elapsed();
+        if took >= SLOW_FLUSH {
+            // Every acknowledgement in the batch waited this long: worth an operator's look.
+            tracing::warn!(
+                ms = took.as_millis() as u64,
+                waiters = batch.len(),
+                "slow store flush"
+            );
+        }
         for waiter in batch.drain(..) {
             // A waiter that went away (its future was dropped) needs no answer.
             let _ = waiter.send(outcome.clone());

@@ -70,6 +70,9 @@ pub(crate) struct Tx {
     pub acked: bool,
     /// CANCEL transactions the layer sends on its own: their responses are not passed up.
     pub internal: bool,
+    /// A server non-INVITE transaction that has answered and only waits out Timer J to replay
+    /// its response: no longer counted as live load (see `TransactionLayer`'s settled queue).
+    pub settled: bool,
 }
 
 impl Tx {
