@@ -18,6 +18,7 @@ mod client_invite;
 mod client_non_invite;
 mod id_hash;
 mod key;
+mod server_index;
 mod server_invite;
 mod server_non_invite;
 mod timer;
@@ -36,6 +37,7 @@ pub use timer::Timers;
 pub use tx::State;
 
 use self::id_hash::IdHash;
+use self::server_index::ServerIndex;
 use self::tx::{Cancel, Key, Kind, Slot, Step, Tx};
 use super::message::{
     new_branch, new_token, parse_with_limits, response_from_headers, HeaderName, HeaderView, Host,
@@ -145,7 +147,7 @@ pub struct TransactionLayer {
     /// Boxed: a table growth moves pointers, not 400-byte records (a growth at ~115,000 live
     /// transactions stalled the SIP thread for ~150 ms before).
     txs: HashMap<TxId, Box<Tx>, IdHash>,
-    server_keys: HashMap<ServerKey, TxId>,
+    server_keys: ServerIndex,
     client_keys: HashMap<ClientKey, TxId>,
     ack_keys: HashMap<AckKey, TxId>,
     /// Deadlines; an entry is stale unless the transaction's slot still holds that instant.
@@ -171,7 +173,7 @@ impl TransactionLayer {
         TransactionLayer {
             cfg,
             txs: HashMap::default(),
-            server_keys: HashMap::new(),
+            server_keys: ServerIndex::default(),
             client_keys: HashMap::new(),
             ack_keys: HashMap::new(),
             heap: BinaryHeap::new(),
@@ -441,7 +443,7 @@ impl TransactionLayer {
                 let Some(key) = ServerKey::of(&req, None) else {
                     return;
                 };
-                if let Some(&id) = self.server_keys.get(&key) {
+                if let Some(id) = self.find_server(&key) {
                     let tx = self
                         .txs
                         .get_mut(&id)
@@ -465,8 +467,8 @@ impl TransactionLayer {
                 } else {
                     Kind::ServerNonInvite
                 };
-                let id = self.insert(kind, Key::Server(key.clone()), reply, req.clone(), false);
-                self.server_keys.insert(key, id);
+                let id = self.insert(kind, Key::Server(key), reply, req.clone(), false);
+                self.index_server(id);
                 let tx = self.txs.get_mut(&id).expect("just inserted");
                 if invite {
                     server_invite::start(tx);
@@ -487,11 +489,22 @@ impl TransactionLayer {
         }
     }
 
+    fn index_server(&mut self, id: TxId) {
+        if let Some(Key::Server(k)) = self.txs.get(&id).map(|t| &t.key) {
+            self.server_keys.insert(k, id);
+        }
+    }
+
+    fn find_server(&self, key: &ServerKey) -> Option<TxId> {
+        self.server_keys
+            .get(key, |id| match &self.txs.get(&id)?.key {
+                Key::Server(k) => Some(k),
+                Key::Client(_) => None,
+            })
+    }
+
     fn on_ack(&mut self, now: Instant, req: Request, peer: Peer) {
-        if let Some(&id) = ServerKey::of(&req, None)
-            .as_ref()
-            .and_then(|k| self.server_keys.get(k))
-        {
+        if let Some(id) = ServerKey::of(&req, None).and_then(|k| self.find_server(&k)) {
             let tx = self
                 .txs
                 .get_mut(&id)
@@ -516,7 +529,7 @@ impl TransactionLayer {
         let Some(key) = ServerKey::of(&req, None) else {
             return;
         };
-        if let Some(&id) = self.server_keys.get(&key) {
+        if let Some(id) = self.find_server(&key) {
             let tx = self
                 .txs
                 .get_mut(&id)
@@ -532,16 +545,15 @@ impl TransactionLayer {
                 .push_back(Output::Event(TxEvent::Overloaded { peer }));
             return;
         }
-        let invite = ServerKey::of(&req, Some(Method::Invite))
-            .and_then(|k| self.server_keys.get(&k).copied());
+        let invite = ServerKey::of(&req, Some(Method::Invite)).and_then(|k| self.find_server(&k));
         let id = self.insert(
             Kind::ServerNonInvite,
-            Key::Server(key.clone()),
+            Key::Server(key),
             peer,
             req.clone(),
             false,
         );
-        self.server_keys.insert(key, id);
+        self.index_server(id);
         if let Some(tx) = self.txs.get_mut(&id) {
             server_non_invite::start(tx);
         }
@@ -705,7 +717,7 @@ impl TransactionLayer {
         }
         match tx.key {
             Key::Server(k) => {
-                self.server_keys.remove(&k);
+                self.server_keys.remove(&k, id);
                 if tx.settled {
                     self.settled_live -= 1;
                 } else {
