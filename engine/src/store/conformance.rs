@@ -459,7 +459,7 @@ pub(crate) fn bindings_race_deletes(store: Arc<dyn Store>) {
             barrier.wait();
             for round in 0..20u64 {
                 for n in 0..USERS {
-                    let aor = Aor::new(&format!("g{n:02}"), "gone.example");
+                    let aor = Aor::new(format!("g{n:02}"), "gone.example");
                     let list = [binding("sip:g@192.0.2.30", 1_700_000_000 + round)];
                     match store.put_bindings(&aor, &list) {
                         Ok(()) | Err(StoreError::NotFound) => {}

@@ -34,15 +34,11 @@ pub type IdHash = BuildHasherDefault<IdHasher>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::hash::{BuildHasher, Hash};
+    use std::hash::BuildHasher;
 
     #[test]
     fn sequential_ids_differ_in_their_high_bits() {
-        let h = |n: u64| {
-            let mut s = IdHash::default().build_hasher();
-            super::super::TxId(n).hash(&mut s);
-            s.finish() >> 57
-        };
+        let h = |n: u64| IdHash::default().hash_one(super::super::TxId(n)) >> 57;
         let tops: std::collections::HashSet<u64> = (1..=64).map(h).collect();
         assert!(
             tops.len() > 32,
