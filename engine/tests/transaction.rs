@@ -561,7 +561,7 @@ fn answered_non_invites_do_not_fill_the_table_and_the_oldest_go_past_their_cap()
     let mut answered = Vec::new();
     for n in 1..=4 {
         let mut req = options();
-        req.headers.set(HeaderName::CallId, &format!("opt-{n}"));
+        req.headers.set(HeaderName::CallId, format!("opt-{n}"));
         let now = net.now;
         net.nodes[UAC].layer.send_request(now, req, peer).unwrap();
         net.run();
