@@ -176,6 +176,15 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a CDR and, if given, the outbox delivery of its webhook, atomically. Returns
     /// `false` (and writes nothing) when a CDR with the same `(cmiuuid, leg_id)` exists.
     fn insert_cdr(&self, cdr: &Cdr, delivery: Option<&Delivery>) -> Result<bool, StoreError>;
+    /// [`Store::insert_cdr`] for several CDRs, in order; one `bool` per CDR. Each CDR is atomic
+    /// with its delivery; a backend may write the whole batch at once (sled: one transaction,
+    /// since each sled transaction costs a round of its I/O threads whatever its size).
+    fn insert_cdrs(&self, batch: &[(Cdr, Option<Delivery>)]) -> Result<Vec<bool>, StoreError> {
+        batch
+            .iter()
+            .map(|(cdr, delivery)| self.insert_cdr(cdr, delivery.as_ref()))
+            .collect()
+    }
     /// Every CDR of one call, by leg id.
     fn cdrs_of_call(&self, cmiuuid: &str) -> Result<Vec<Cdr>, StoreError>;
     /// At most `limit` CDRs, of every app or of one, newest (`time`) first, starting after

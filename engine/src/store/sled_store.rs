@@ -438,6 +438,10 @@ impl Store for SledStore {
         self.put_cdr(cdr, delivery)
     }
 
+    fn insert_cdrs(&self, batch: &[(Cdr, Option<Delivery>)]) -> Result<Vec<bool>, StoreError> {
+        self.put_cdrs(batch)
+    }
+
     fn cdrs_of_call(&self, cmiuuid: &str) -> Result<Vec<Cdr>, StoreError> {
         self.call_cdrs(cmiuuid)
     }

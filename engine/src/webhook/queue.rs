@@ -83,6 +83,11 @@ impl Queue {
     /// Makes room for one more delivery of `kind`: `Ok(Some(evicted))` when an old event had
     /// to go (the caller deletes it from the store and logs it), `Err(Full)` when there is no
     /// room (CDRs over their cap; events when every pending event is being attempted).
+    /// Whether a CDR delivery fits once `reserved` more (admitted, not yet inserted) are in.
+    pub fn cdr_room(&self, reserved: usize) -> bool {
+        self.cdrs + reserved < self.limits.max_cdrs
+    }
+
     pub fn make_room(&mut self, kind: DeliveryKind) -> Result<Option<Delivery>, Full> {
         match kind {
             DeliveryKind::Cdr if self.cdrs >= self.limits.max_cdrs => Err(Full),

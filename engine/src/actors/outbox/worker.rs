@@ -125,6 +125,8 @@ impl Worker {
     async fn accept(&mut self, batch: Vec<Command>) -> Option<oneshot::Sender<()>> {
         let mut stop = None;
         let mut replies: Vec<(Reply, Result<Receipt, OutboxError>)> = Vec::new();
+        // CDRs are written together after the loop (one store write for the batch).
+        let mut cdrs: Vec<(Cdr, Option<Delivery>, bool, Reply)> = Vec::new();
         for command in batch {
             match command {
                 Command::Event { delivery, reply } => {
@@ -136,11 +138,15 @@ impl Worker {
                     delivery,
                     reply,
                 } => {
-                    let outcome = self.admit_cdr(&cdr, delivery);
-                    replies.push((reply, outcome));
+                    let reserved = cdrs.iter().filter(|c| c.1.is_some()).count();
+                    let (hook, over_cap) = self.make_room_for_cdr(delivery, reserved);
+                    cdrs.push((*cdr, hook, over_cap, reply));
                 }
                 Command::Shutdown(done) => stop = Some(done),
             }
+        }
+        if !cdrs.is_empty() {
+            replies.extend(self.admit_cdrs(cdrs));
         }
         if !replies.is_empty() {
             let synced = self.commit.sync().await.map_err(|e| {
@@ -187,34 +193,63 @@ impl Worker {
         Ok(Receipt::Queued { delivery_id })
     }
 
-    fn admit_cdr(&mut self, cdr: &Cdr, delivery: Option<Delivery>) -> Result<Receipt, OutboxError> {
-        let mut hook = None;
-        let mut over_cap = false;
-        if let Some(mut d) = delivery {
-            self.stamp(&mut d);
-            match self.queue.make_room(DeliveryKind::Cdr) {
-                Ok(_) => hook = Some(d),
-                Err(_) => over_cap = true,
-            }
+    /// Stamps a CDR's webhook delivery if the queue has room for it besides the `reserved`
+    /// ones of this batch: `(delivery, over_cap)`.
+    fn make_room_for_cdr(
+        &mut self,
+        delivery: Option<Delivery>,
+        reserved: usize,
+    ) -> (Option<Delivery>, bool) {
+        let Some(mut d) = delivery else {
+            return (None, false);
+        };
+        if !self.queue.cdr_room(reserved) {
+            return (None, true);
         }
-        let new = self.store.insert_cdr(cdr, hook.as_ref()).map_err(|e| {
-            tracing::error!(error = %e, call = %cdr.cmiuuid, leg = %cdr.leg_id, "cannot store a CDR");
-            OutboxError::Store(Arc::new(e))
-        })?;
-        Ok(match (new, hook) {
-            (false, _) => Receipt::Duplicate,
-            (true, Some(d)) => {
-                let delivery_id = d.id.clone();
-                self.queue.insert(d);
-                Receipt::Queued { delivery_id }
+        self.stamp(&mut d);
+        (Some(d), false)
+    }
+
+    fn admit_cdrs(
+        &mut self,
+        cdrs: Vec<(Cdr, Option<Delivery>, bool, Reply)>,
+    ) -> Vec<(Reply, Result<Receipt, OutboxError>)> {
+        let (rows, rest): (Vec<_>, Vec<_>) = cdrs
+            .into_iter()
+            .map(|(cdr, hook, over_cap, reply)| ((cdr, hook), (over_cap, reply)))
+            .unzip();
+        let stored = match self.store.insert_cdrs(&rows) {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(error = %e, cdrs = rows.len(), "cannot store CDRs");
+                let e = Arc::new(e);
+                return rest
+                    .into_iter()
+                    .map(|(_, reply)| (reply, Err(OutboxError::Store(e.clone()))))
+                    .collect();
             }
-            (true, None) if over_cap => {
-                tracing::error!(call = %cdr.cmiuuid, leg = %cdr.leg_id, appid = %cdr.appid,
-                    "webhook outbox holds its maximum of CDRs: this CDR is stored but not pushed");
-                Receipt::StoredNotQueued
-            }
-            (true, None) => Receipt::Stored,
-        })
+        };
+        rows.into_iter()
+            .zip(rest)
+            .zip(stored)
+            .map(|(((cdr, hook), (over_cap, reply)), new)| {
+                let receipt = match (new, hook) {
+                    (false, _) => Receipt::Duplicate,
+                    (true, Some(d)) => {
+                        let delivery_id = d.id.clone();
+                        self.queue.insert(d);
+                        Receipt::Queued { delivery_id }
+                    }
+                    (true, None) if over_cap => {
+                        tracing::error!(call = %cdr.cmiuuid, leg = %cdr.leg_id, appid = %cdr.appid,
+                            "webhook outbox holds its maximum of CDRs: this CDR is stored but not pushed");
+                        Receipt::StoredNotQueued
+                    }
+                    (true, None) => Receipt::Stored,
+                };
+                (reply, Ok(receipt))
+            })
+            .collect()
     }
 
     /// Deletes a delivery the caps pushed out, and says so. Outside a reload this is always

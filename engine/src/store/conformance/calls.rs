@@ -54,6 +54,29 @@ pub(super) fn cdrs(store: &dyn Store) {
         "a repeated CDR queues nothing"
     );
     assert!(store.delete_delivery(9_000_001).unwrap());
+
+    // A batch: each CDR as if inserted alone, in order; a repeat within the batch is caught.
+    let mut batch_hook = delivery(9_000_003, Some("c-3"));
+    batch_hook.kind = DeliveryKind::Cdr;
+    let mut repeat_hook = batch_hook.clone();
+    repeat_hook.seq = 9_000_004;
+    let batch = [
+        (cdr(80, "c-3", "a", 1_700_000_003_000), Some(batch_hook)),
+        (cdr(80, "c-3", "b1", 1_700_000_003_100), None),
+        (cdr(80, "c-3", "a", 1_700_000_003_200), Some(repeat_hook)),
+        (a.clone(), None),
+    ];
+    assert_eq!(
+        store.insert_cdrs(&batch).unwrap(),
+        [true, true, false, false]
+    );
+    assert_eq!(
+        ids(&store.cdrs_of_call("c-3").unwrap()),
+        ["c-3/a", "c-3/b1"]
+    );
+    let queued: Vec<u64> = store.deliveries().unwrap().iter().map(|d| d.seq).collect();
+    assert!(queued.contains(&9_000_003) && !queued.contains(&9_000_004));
+    assert!(store.delete_delivery(9_000_003).unwrap());
 }
 
 pub(super) fn cdr_listing(store: &dyn Store) {

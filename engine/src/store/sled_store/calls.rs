@@ -16,11 +16,38 @@ impl SledStore {
         cdr: &Cdr,
         delivery: Option<&Delivery>,
     ) -> Result<bool, StoreError> {
-        let k = key::cdr(cdr.cmiuuid.as_str(), &cdr.leg_id)?;
-        let by_time = key::cdr_by_time(cdr.time, &k);
-        let by_app = key::cdr_by_app(cdr.appid, cdr.time, &k);
-        let value = encode(cdr);
-        let queued = delivery.map(|d| (key::delivery(d.seq), encode(d)));
+        let batch = [(cdr.clone(), delivery.cloned())];
+        Ok(self.put_cdrs(&batch)?.first().copied().unwrap_or(false))
+    }
+
+    /// Every CDR of `batch` (with its delivery) in one transaction; `false` for a CDR whose
+    /// `(cmiuuid, leg_id)` exists already, or came earlier in the batch.
+    pub(super) fn put_cdrs(
+        &self,
+        batch: &[(Cdr, Option<Delivery>)],
+    ) -> Result<Vec<bool>, StoreError> {
+        struct Row {
+            k: Vec<u8>,
+            by_time: Vec<u8>,
+            by_app: Vec<u8>,
+            value: Vec<u8>,
+            queued: Option<(Vec<u8>, Vec<u8>)>,
+        }
+        let rows = batch
+            .iter()
+            .map(|(cdr, delivery)| {
+                let k = key::cdr(cdr.cmiuuid.as_str(), &cdr.leg_id)?;
+                Ok(Row {
+                    by_time: key::cdr_by_time(cdr.time, &k),
+                    by_app: key::cdr_by_app(cdr.appid, cdr.time, &k),
+                    value: encode(cdr),
+                    queued: delivery
+                        .as_ref()
+                        .map(|d| (key::delivery(d.seq).to_vec(), encode(d))),
+                    k,
+                })
+            })
+            .collect::<Result<Vec<Row>, StoreError>>()?;
         tx((
             &self.cdrs,
             &self.cdrs_by_time,
@@ -28,16 +55,23 @@ impl SledStore {
             &self.deliveries,
         )
             .transaction(|(cdrs, time_index, app_index, deliveries)| {
-                if cdrs.get(&k)?.is_some() {
-                    return Ok(false);
+                let mut stored = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    // Reads in a sled transaction see its own earlier writes: a duplicate
+                    // within the batch is caught too.
+                    if cdrs.get(&row.k)?.is_some() {
+                        stored.push(false);
+                        continue;
+                    }
+                    cdrs.insert(row.k.as_slice(), row.value.as_slice())?;
+                    time_index.insert(row.by_time.as_slice(), &[][..])?;
+                    app_index.insert(row.by_app.as_slice(), &[][..])?;
+                    if let Some((dk, dv)) = &row.queued {
+                        deliveries.insert(dk.as_slice(), dv.as_slice())?;
+                    }
+                    stored.push(true);
                 }
-                cdrs.insert(k.as_slice(), value.as_slice())?;
-                time_index.insert(by_time.as_slice(), &[][..])?;
-                app_index.insert(by_app.as_slice(), &[][..])?;
-                if let Some((dk, dv)) = &queued {
-                    deliveries.insert(&dk[..], dv.as_slice())?;
-                }
-                Ok(true)
+                Ok(stored)
             }))
     }
 
