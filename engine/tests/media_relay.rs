@@ -93,7 +93,7 @@ async fn stop(call: &mut MediaCall) -> Stats {
     command(call, Command::Stop);
     loop {
         if let Event::Stats(stats) = next_event(call).await {
-            return stats;
+            return *stats;
         }
     }
 }

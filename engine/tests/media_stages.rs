@@ -105,7 +105,7 @@ async fn stop(call: &mut MediaCall) -> Stats {
     command(call, Command::Stop);
     let mut seen = Vec::new();
     match event_where(call, &mut seen, |e| matches!(e, Event::Stats(_))).await {
-        Event::Stats(stats) => stats,
+        Event::Stats(stats) => *stats,
         _ => unreachable!(),
     }
 }

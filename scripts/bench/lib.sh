@@ -11,7 +11,7 @@
 BENCH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BENCH_DIR="$BENCH_ROOT/scripts/bench"
 TARGET_DIR="${CARGO_TARGET_DIR:-$BENCH_ROOT/target}"
-RINGMASTER="$TARGET_DIR/release/ringmaster"
+RINGMASTER="${BENCH_RINGMASTER:-$TARGET_DIR/release/ringmaster}"
 BENCHKIT="$TARGET_DIR/release/benchkit"
 QUICK="${BENCH_QUICK:-0}"
 CLK_TCK="$(getconf CLK_TCK)"

@@ -81,14 +81,14 @@ impl Call {
                         );
                         self.b_legs.insert(
                             leg,
-                            BLeg {
+                            Box::new(BLeg {
                                 target: target_id,
                                 record,
                                 state: BState::Ringing,
                                 dialog: None,
                                 answer: None,
                                 end_cause: None,
-                            },
+                            }),
                         );
                         branches.push(BranchPlan {
                             leg,

@@ -337,7 +337,8 @@ pub struct Call {
     pub(super) next_leg: u32,
     pub(super) next_ring: u32,
     pub(super) rings: HashMap<RingId, RingState>,
-    pub(super) b_legs: HashMap<LegId, BLeg>,
+    /// Boxed: a map allocates at least four slots, and a `BLeg` is ~700 bytes.
+    pub(super) b_legs: HashMap<LegId, Box<BLeg>>,
     pub(super) bridged: Option<LegId>,
     /// The B leg whose early media (183 with SDP) the ringing caller hears.
     pub(super) early: Option<LegId>,
@@ -499,7 +500,13 @@ impl Call {
     }
 
     pub fn poll(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let next = self.out.pop_front();
+        if next.is_none() && self.out.capacity() > 4 {
+            // A set-up burst grew the queue to 16 outputs (288 bytes each); a held call
+            // should not keep that for its whole life.
+            self.out = VecDeque::new();
+        }
+        next
     }
 
     pub fn is_finished(&self) -> bool {

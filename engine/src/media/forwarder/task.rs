@@ -111,7 +111,11 @@ impl CallTask {
         for event in recordings.finish().await {
             let _ = tokio::time::timeout(STATS_SEND_TIMEOUT, events.send(event)).await;
         }
-        let sent = tokio::time::timeout(STATS_SEND_TIMEOUT, events.send(Event::Stats(stats))).await;
+        let sent = tokio::time::timeout(
+            STATS_SEND_TIMEOUT,
+            events.send(Event::Stats(Box::new(stats))),
+        )
+        .await;
         if !matches!(sent, Ok(Ok(()))) {
             tracing::debug!("media stats not delivered: the call stopped reading events");
         }

@@ -359,7 +359,7 @@ impl Request {
         out.extend_from_slice(self.uri.to_string().as_bytes());
         out.extend_from_slice(b" SIP/2.0\r\n");
         encode_tail(&mut out, &self.headers, &self.body);
-        out.into()
+        fit(out)
     }
 }
 
@@ -368,12 +368,21 @@ impl Response {
         let mut out = Vec::with_capacity(256 + self.body.len() + 64 * self.headers.len());
         out.extend_from_slice(format!("SIP/2.0 {} {}\r\n", self.status, self.reason).as_bytes());
         encode_tail(&mut out, &self.headers, &self.body);
-        out.into()
+        fit(out)
     }
 
     pub fn is_provisional(&self) -> bool {
         self.status < 200
     }
+}
+
+/// Encoded messages are kept for retransmission (a transaction's last message, up to 32 s):
+/// return the capacity the size estimate over-reserved.
+fn fit(mut out: Vec<u8>) -> Bytes {
+    if out.capacity() > out.len() + 64 {
+        out.shrink_to_fit();
+    }
+    out.into()
 }
 
 fn encode_tail(out: &mut Vec<u8>, headers: &Headers, body: &Bytes) {
