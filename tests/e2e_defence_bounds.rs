@@ -70,26 +70,50 @@ fn a_flood_from_one_address_is_cut_to_its_rate_and_others_are_served() {
     );
 }
 
+/// An INVITE nobody acknowledges: its 407 is retransmitted and the transaction stays live
+/// (Timer H, 32 s), unlike an answered OPTIONS.
+fn unacked_invite(from: std::net::SocketAddr, to: std::net::SocketAddr, n: usize) -> Vec<u8> {
+    format!(
+        "INVITE sip:bob@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bK-inv-{n};rport\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=i{n}\r\nTo: <sip:bob@{to}>\r\nCall-ID: inv-{n}@example.com\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{from}>\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
 #[test]
 fn one_address_cannot_fill_the_transaction_table() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path(), "[sip]\nmax_transactions_per_source = 20\n");
     let sock = udp_on([127, 0, 0, 22]);
     let from = sock.local_addr().unwrap();
-    for _ in 0..40 {
-        // Distinct requests: each is a new transaction that lives on (Timer J) once answered.
-        sock.send_to(&options(from, srv.sip), srv.sip).unwrap();
+    for n in 0..40 {
+        // Distinct INVITEs, never acknowledged: each holds a live transaction.
+        sock.send_to(&unacked_invite(from, srv.sip, n), srv.sip)
+            .unwrap();
         std::thread::sleep(Duration::from_millis(2));
     }
     let got = statuses(&sock, Duration::from_secs(1));
-    assert_eq!(got.iter().filter(|s| **s == 200).count(), 20, "{got:?}");
+    // One 100 Trying per admitted INVITE (their 407s are retransmitted, Timer G).
+    assert_eq!(got.iter().filter(|s| **s == 100).count(), 20, "{got:?}");
+    assert!(got.iter().filter(|s| **s == 407).count() >= 20, "{got:?}");
     assert_eq!(got.iter().filter(|s| **s == 503).count(), 20, "{got:?}");
+    // Answered requests do not hold the source's share: 40 OPTIONS in a row are all served.
+    let pinger = udp_on([127, 0, 0, 24]);
+    let ping_from = pinger.local_addr().unwrap();
+    for _ in 0..40 {
+        pinger
+            .send_to(&options(ping_from, srv.sip), srv.sip)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let pongs = statuses(&pinger, Duration::from_secs(1));
+    assert_eq!(pongs.iter().filter(|s| **s == 200).count(), 40, "{pongs:?}");
     assert!(answers_options(
         srv.sip,
         [127, 0, 0, 23],
         Duration::from_secs(2)
     ));
-    assert_eq!(metric(srv.http, "ringmaster_sip_transactions"), Some(21.0));
+    // 20 live INVITEs + 41 answered OPTIONS kept for retransmissions.
+    assert_eq!(metric(srv.http, "ringmaster_sip_transactions"), Some(61.0));
 }
 
 #[test]
