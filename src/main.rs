@@ -10,7 +10,8 @@ use clap::Parser;
 /// mimalloc instead of glibc malloc: the SIP and call paths allocate many small short-lived
 /// buffers. Measured in the same REGISTER benchmark: 6,000/s took 65% CPU with glibc and 50%
 /// with mimalloc, and glibc's run collapsed at 10,000/s where mimalloc's held 10,759/s. The
-/// price: ~45 MiB more idle RSS and ~5 KiB more per held call (BENCHMARKS.md).
+/// price (with huge pages off, below): ~24 MiB more idle RSS; per held call 38.7 KiB against
+/// glibc's 38.1 (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
