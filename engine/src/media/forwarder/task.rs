@@ -65,7 +65,7 @@ pub(super) struct CallTask {
     pub leases: [PortLease; 2],
     /// Whether the sockets are IPv6 (dual-stack when bound to `::`).
     pub ipv6: bool,
-    pub commands: mpsc::Receiver<Command>,
+    pub commands: mpsc::Receiver<Box<Command>>,
     pub events: mpsc::Sender<Event>,
     pub relay: Relay,
     pub tick: Interval,
@@ -126,7 +126,10 @@ impl CallTask {
         let now = Instant::now();
         loop {
             match self.commands.poll_recv(cx) {
-                Poll::Ready(None | Some(Command::Stop)) => return Poll::Ready(()),
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Ready(Some(command)) if matches!(*command, Command::Stop) => {
+                    return Poll::Ready(())
+                }
                 Poll::Ready(Some(command)) => {
                     let before = self.relay.tick_interval();
                     self.relay.handle(now, &command);
