@@ -721,13 +721,7 @@ impl Call {
             // their server transactions would wait for ever (found by the call_dialog fuzzer).
             let pending: Vec<TxId> = self.relayed.keys().cloned().collect();
             for tx in pending {
-                let r = Response {
-                    status: 487,
-                    reason: "Request Terminated".into(),
-                    headers: Default::default(),
-                    body: Default::default(),
-                };
-                self.respond_relayed(tx, r);
+                self.fail_relayed(tx, 487);
             }
             self.finished = true;
             self.interp = None;

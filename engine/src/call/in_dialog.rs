@@ -4,7 +4,9 @@
 use super::core::{AState, BState, Call, Output, Purpose};
 use super::LegId;
 use crate::media::{Command as MediaCommand, Leg};
-use crate::sip::message::{response_to, HeaderName, HeaderView, Method, Request, Response};
+use crate::sip::message::{
+    reason_phrase, response_to, HeaderName, HeaderView, Method, Request, Response,
+};
 use crate::sip::transaction::TxId;
 
 impl Call {
@@ -264,18 +266,21 @@ impl Call {
         self.out.push_back(Output::Respond { tx, response: r });
     }
 
+    /// Answers a relayed request with `status` of our own (the other leg gave no answer).
+    pub(super) fn fail_relayed(&mut self, tx: TxId, status: u16) {
+        let r = Response {
+            status,
+            reason: reason_phrase(status).into(),
+            headers: Default::default(),
+            body: Default::default(),
+        };
+        self.respond_relayed(tx, r);
+    }
+
     pub(super) fn on_request_failed(&mut self, leg: LegId, purpose: Purpose) {
         match purpose {
             Purpose::Bye => self.bye_done(leg, None),
-            Purpose::Reinvite { tx, .. } => {
-                let r = Response {
-                    status: 408,
-                    reason: "Request Timeout".into(),
-                    headers: Default::default(),
-                    body: Default::default(),
-                };
-                self.respond_relayed(tx, r);
-            }
+            Purpose::Reinvite { tx, .. } => self.fail_relayed(tx, 408),
         }
     }
 
