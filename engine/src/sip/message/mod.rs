@@ -353,22 +353,26 @@ impl HeaderView for Response {
 impl Request {
     /// The wire form. Content-Length is always written, last, from the body's real length.
     pub fn encode(&self) -> Bytes {
-        let mut out = Vec::with_capacity(256 + self.body.len() + 64 * self.headers.len());
-        out.extend_from_slice(self.method.as_str().as_bytes());
+        let uri = self.uri.to_string();
+        let method = self.method.as_str();
+        let start = method.len() + 1 + uri.len() + b" SIP/2.0\r\n".len();
+        let mut out = Vec::with_capacity(start + tail_len(&self.headers, &self.body));
+        out.extend_from_slice(method.as_bytes());
         out.push(b' ');
-        out.extend_from_slice(self.uri.to_string().as_bytes());
+        out.extend_from_slice(uri.as_bytes());
         out.extend_from_slice(b" SIP/2.0\r\n");
         encode_tail(&mut out, &self.headers, &self.body);
-        fit(out)
+        out.into()
     }
 }
 
 impl Response {
     pub fn encode(&self) -> Bytes {
-        let mut out = Vec::with_capacity(256 + self.body.len() + 64 * self.headers.len());
-        out.extend_from_slice(format!("SIP/2.0 {} {}\r\n", self.status, self.reason).as_bytes());
+        let start = format!("SIP/2.0 {} {}\r\n", self.status, self.reason);
+        let mut out = Vec::with_capacity(start.len() + tail_len(&self.headers, &self.body));
+        out.extend_from_slice(start.as_bytes());
         encode_tail(&mut out, &self.headers, &self.body);
-        fit(out)
+        out.into()
     }
 
     pub fn is_provisional(&self) -> bool {
@@ -376,13 +380,17 @@ impl Response {
     }
 }
 
-/// Encoded messages are kept for retransmission (a transaction's last message, up to 32 s):
-/// return the capacity the size estimate over-reserved.
-fn fit(mut out: Vec<u8>) -> Bytes {
-    if out.capacity() > out.len() + 64 {
-        out.shrink_to_fit();
-    }
-    out.into()
+/// The exact length [`encode_tail`] writes. Encoded messages are kept for retransmission (a
+/// transaction's last message, up to 32 s), so they are allocated at their size, not at an
+/// estimate.
+fn tail_len(headers: &Headers, body: &Bytes) -> usize {
+    let fields: usize = headers
+        .iter()
+        .filter(|h| h.name != HeaderName::ContentLength)
+        .map(|h| h.name.as_str().len() + 2 + h.value.len() + 2)
+        .sum();
+    let digits = body.len().checked_ilog10().unwrap_or(0) as usize + 1;
+    fields + "Content-Length: ".len() + digits + 4 + body.len()
 }
 
 fn encode_tail(out: &mut Vec<u8>, headers: &Headers, body: &Bytes) {
@@ -461,6 +469,19 @@ pub fn reason_phrase(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_messages_are_allocated_at_their_exact_size() {
+        let mut headers = Headers::default();
+        headers.push(HeaderName::CallId, "abc@example.com");
+        headers.push(HeaderName::ContentLength, "999");
+        for n in [0usize, 1, 9, 10, 99, 100, 1234] {
+            let body = Bytes::from(vec![b'x'; n]);
+            let mut out = Vec::new();
+            encode_tail(&mut out, &headers, &body);
+            assert_eq!(tail_len(&headers, &body), out.len(), "body of {n} bytes");
+        }
+    }
 
     #[test]
     fn cseq_bounds() {
