@@ -127,6 +127,8 @@ impl Worker {
         let mut replies: Vec<(Reply, Result<Receipt, OutboxError>)> = Vec::new();
         // CDRs are written together after the loop (one store write for the batch).
         let mut cdrs: Vec<(Cdr, Option<Delivery>, bool, Reply)> = Vec::new();
+        // Webhooks of this batch's CDRs: admitted, not yet in the queue.
+        let mut hooks = 0;
         for command in batch {
             match command {
                 Command::Event { delivery, reply } => {
@@ -138,8 +140,8 @@ impl Worker {
                     delivery,
                     reply,
                 } => {
-                    let reserved = cdrs.iter().filter(|c| c.1.is_some()).count();
-                    let (hook, over_cap) = self.make_room_for_cdr(delivery, reserved);
+                    let (hook, over_cap) = self.make_room_for_cdr(delivery, hooks);
+                    hooks += usize::from(hook.is_some());
                     cdrs.push((*cdr, hook, over_cap, reply));
                 }
                 Command::Shutdown(done) => stop = Some(done),

@@ -16,8 +16,11 @@ impl SledStore {
         cdr: &Cdr,
         delivery: Option<&Delivery>,
     ) -> Result<bool, StoreError> {
-        let batch = [(cdr.clone(), delivery.cloned())];
-        Ok(self.put_cdrs(&batch)?.first().copied().unwrap_or(false))
+        Ok(self
+            .put_rows(&[(cdr, delivery)])?
+            .first()
+            .copied()
+            .unwrap_or(false))
     }
 
     /// Every CDR of `batch` (with its delivery) in one transaction; `false` for a CDR whose
@@ -26,6 +29,12 @@ impl SledStore {
         &self,
         batch: &[(Cdr, Option<Delivery>)],
     ) -> Result<Vec<bool>, StoreError> {
+        let rows: Vec<(&Cdr, Option<&Delivery>)> =
+            batch.iter().map(|(c, d)| (c, d.as_ref())).collect();
+        self.put_rows(&rows)
+    }
+
+    fn put_rows(&self, batch: &[(&Cdr, Option<&Delivery>)]) -> Result<Vec<bool>, StoreError> {
         struct Row {
             k: Vec<u8>,
             by_time: Vec<u8>,
@@ -41,9 +50,7 @@ impl SledStore {
                     by_time: key::cdr_by_time(cdr.time, &k),
                     by_app: key::cdr_by_app(cdr.appid, cdr.time, &k),
                     value: encode(cdr),
-                    queued: delivery
-                        .as_ref()
-                        .map(|d| (key::delivery(d.seq).to_vec(), encode(d))),
+                    queued: delivery.map(|d| (key::delivery(d.seq).to_vec(), encode(d))),
                     k,
                 })
             })
