@@ -21,8 +21,10 @@ mod key;
 mod server_index;
 mod server_invite;
 mod server_non_invite;
+mod settled;
 mod timer;
 mod tx;
+mod via;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -38,10 +40,11 @@ pub use tx::State;
 
 use self::id_hash::IdHash;
 use self::server_index::ServerIndex;
+use self::settled::Settled;
 use self::tx::{Cancel, Key, Kind, Slot, Step, Tx};
 use super::message::{
-    new_branch, new_token, parse_with_limits, response_from_headers, HeaderName, HeaderView, Host,
-    Limits, Message, Method, ParseError, ParseFailure, Request, Response, Via,
+    new_token, parse_with_limits, response_from_headers, HeaderName, Host, Limits, Message, Method,
+    ParseError, ParseFailure, Request, Response,
 };
 use super::{ConnId, Inbound, Peer, Transmit, Transport};
 
@@ -155,10 +158,8 @@ pub struct TransactionLayer {
     out: VecDeque<Output>,
     next_id: u64,
     rng: StdRng,
-    /// Settled transactions (see [`Tx::settled`]) in the order they settled, which is the
-    /// order Timer J ends them; ids of ended ones are dropped from the front as found.
-    settled: VecDeque<TxId>,
-    settled_live: usize,
+    /// Answered non-INVITE server transactions waiting out Timer J (see [`Tx::settled`]).
+    settled: Settled,
     /// Live server transactions per source address, and the most one source may hold.
     per_source: HashMap<IpAddr, usize>,
     max_per_source: usize,
@@ -179,8 +180,7 @@ impl TransactionLayer {
             heap: BinaryHeap::new(),
             out: VecDeque::new(),
             next_id: 1,
-            settled: VecDeque::new(),
-            settled_live: 0,
+            settled: Settled::default(),
             rng,
             per_source: HashMap::new(),
             max_per_source: DEFAULT_MAX_PER_SOURCE,
@@ -200,7 +200,7 @@ impl TransactionLayer {
 
     /// True when a new server transaction for `peer` would exceed a cap.
     fn full_for(&self, peer: &Peer) -> bool {
-        self.txs.len() - self.settled_live >= self.cfg.max_transactions
+        self.txs.len() - self.settled.live() >= self.cfg.max_transactions
             || self.source_load(peer.addr.ip()) >= self.max_per_source
     }
 
@@ -342,17 +342,13 @@ impl TransactionLayer {
         tx.settled = true;
         let ip = tx.peer.addr.ip();
         self.release_source(ip);
-        self.settled.push_back(id);
-        self.settled_live += 1;
-        while let Some(&front) = self.settled.front() {
-            let live = self.txs.get(&front).is_some_and(|t| t.settled);
-            if live && self.settled_live <= self.cfg.max_completed {
-                break;
-            }
-            self.settled.pop_front();
-            if live {
-                self.remove(front);
-            }
+        self.settled.push(id);
+        let cap = self.cfg.max_completed;
+        while let Some(oldest) = self
+            .settled
+            .over_cap(cap, |t| self.txs.get(&t).is_some_and(|x| x.settled))
+        {
+            self.remove(oldest);
         }
     }
 
@@ -719,7 +715,7 @@ impl TransactionLayer {
             Key::Server(k) => {
                 self.server_keys.remove(&k, id);
                 if tx.settled {
-                    self.settled_live -= 1;
+                    self.settled.ended();
                 } else {
                     self.release_source(tx.peer.addr.ip());
                 }
@@ -745,69 +741,5 @@ impl TransactionLayer {
             resp.headers.push(HeaderName::RetryAfter, "5");
         }
         self.transmit(peer, resp.encode());
-    }
-
-    /// §18.2.1 and RFC 3581: records where the request really came from in its top Via, and
-    /// returns where responses must go.
-    fn stamp_via(&self, req: &mut Request, source: Peer) -> Peer {
-        let Ok(mut via) = req.top_via() else {
-            return source;
-        };
-        let src_ip = source.addr.ip();
-        let asked_rport = via.rport().is_some();
-        if via.host.ip() != Some(src_ip) || asked_rport || self.cfg.force_rport {
-            via.params.set(
-                "received",
-                Some(
-                    Host::from(src_ip)
-                        .to_string()
-                        .trim_matches(['[', ']'])
-                        .to_string(),
-                ),
-            );
-        }
-        if asked_rport || (self.cfg.force_rport && source.transport == Transport::Udp) {
-            via.params
-                .set("rport", Some(source.addr.port().to_string()));
-        }
-        req.headers.replace_first(&HeaderName::Via, via.to_string());
-        if source.transport.is_reliable() || asked_rport || self.cfg.force_rport {
-            return source;
-        }
-        // RFC 3261 routing: the received address, the sent-by port (default 5060).
-        let port = via.port.unwrap_or(5060);
-        Peer {
-            addr: std::net::SocketAddr::new(src_ip, port),
-            ..source
-        }
-    }
-
-    fn ensure_via(&mut self, req: &mut Request, transport: Transport) -> Result<(), TxError> {
-        match req.top_via() {
-            Ok(mut via) => {
-                if via.branch().is_none() {
-                    via.params.set("branch", Some(new_branch(&mut self.rng)));
-                    req.headers.replace_first(&HeaderName::Via, via.to_string());
-                }
-            }
-            Err(_) => {
-                let (host, port) = self
-                    .cfg
-                    .sent_by
-                    .iter()
-                    .find(|(t, _, _)| *t == transport)
-                    .map(|(_, h, p)| (h.clone(), *p))
-                    .unwrap_or((Host::V4(std::net::Ipv4Addr::LOCALHOST), 5060));
-                let mut via = Via::new(
-                    transport.via_token(),
-                    host,
-                    Some(port),
-                    &new_branch(&mut self.rng),
-                );
-                via.params.set("rport", None);
-                req.headers.push_front(HeaderName::Via, via.to_string());
-            }
-        }
-        req.cseq().map(|_| ()).map_err(|_| TxError::BadRequest)
     }
 }
