@@ -226,17 +226,15 @@ impl CallActor {
     }
 
     fn allocate_media(&mut self, ctx: &mut Context<Self>) {
-        match self.env.media.allocate_call() {
+        // Events go straight from the media thread to this actor's mailbox. They come at
+        // signalling pace: a latch per stream and window, a digit per key press, one per
+        // prompt or recording, and the final counters.
+        let me = ctx.address();
+        let sink = Box::new(move |event| me.do_send(MediaSignal(event)));
+        match self.env.media.allocate_call_with(sink) {
             Ok(call) => {
                 let (a, b) = (call.anchor(Leg::A), call.anchor(Leg::B));
-                let (control, mut events) = call.into_parts();
-                self.media = Some(control);
-                let me = ctx.address();
-                actix::spawn(async move {
-                    while let Some(ev) = events.recv().await {
-                        me.do_send(MediaSignal(ev));
-                    }
-                });
+                self.media = Some(call.into_control());
                 self.call
                     .handle(Instant::now(), wall_ms(), Input::MediaReady { a, b });
             }
@@ -249,14 +247,12 @@ impl CallActor {
     }
 
     /// A second media task for video: a plain relay (the call core sends it no prompts or
-    /// recordings). Its events say nothing the call needs, so they are drained and dropped.
+    /// recordings). Its events say nothing the call needs, so they are dropped.
     fn allocate_video(&mut self) {
-        let input = match self.env.media.allocate_call() {
+        let input = match self.env.media.allocate_call_with(Box::new(|_| {})) {
             Ok(call) => {
                 let (a, b) = (call.anchor(Leg::A), call.anchor(Leg::B));
-                let (control, mut events) = call.into_parts();
-                self.video = Some(control);
-                actix::spawn(async move { while events.recv().await.is_some() {} });
+                self.video = Some(call.into_control());
                 Input::VideoReady { a, b }
             }
             Err(e) => {

@@ -6,8 +6,10 @@
 //! * One task per call owns that call's sockets (leg A RTP+RTCP, leg B RTP+RTCP). RTP never
 //!   passes through an actor mailbox.
 //! * The call core drives it with [`Command`]s over a bounded queue
-//!   ([`MediaControl::send`] never blocks: a full queue is an error, not a wait) and reads
-//!   [`Event`]s from [`MediaCall::events`] (or the receiver from [`MediaCall::into_parts`]).
+//!   ([`MediaControl::send`] never blocks: a full queue is an error, not a wait). Its
+//!   [`Event`]s go to the [`EventSink`] given to [`MediaEngine::allocate_call_with`], called
+//!   on the media thread (the call actor's sink posts to its mailbox), or, for tools and
+//!   tests, to the queue of [`MediaCall::events`] ([`MediaEngine::allocate_call`]).
 //! * `Stop`, or dropping every [`MediaControl`], ends the task: sockets close, the port pairs
 //!   return to the allocator, then a final [`Event::Stats`] is sent.
 //!
@@ -20,6 +22,7 @@
 //! every call task.
 
 mod bind;
+mod link;
 mod recording;
 mod task;
 
@@ -33,6 +36,8 @@ use tokio::net::UdpSocket;
 use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::sync::{mpsc, oneshot};
 
+pub use link::EventSink;
+
 use super::control::{Command, Event, Leg};
 use super::ports::{PortAllocator, PortError, PortRange};
 use super::record::RecordWriter;
@@ -41,13 +46,9 @@ use super::sdp::Anchor;
 use super::splice::OutStream;
 use super::stage::Stages;
 use bind::{bind_pair, SharedPorts};
+use link::Link;
 use recording::Recordings;
 use task::{tick_interval, CallTask};
-
-/// Capacity of a call's command queue; commands come at signalling pace.
-const COMMAND_QUEUE: usize = 32;
-/// Capacity of a call's event queue; a call produces a handful of events in its life.
-const EVENT_QUEUE: usize = 64;
 
 /// How the media runtime is laid out over threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,33 +122,29 @@ pub struct LegAddrs {
 /// dropped.
 #[derive(Debug, Clone)]
 pub struct MediaControl {
-    /// Boxed: tokio's queue allocates its first block of 32 slots with the channel, and 32
-    /// inline 80-byte commands were 2.5 KiB of every call's memory; commands are rare.
-    commands: mpsc::Sender<Box<Command>>,
+    commands: link::Sender,
 }
 
 impl MediaControl {
     /// Queue a command without waiting (safe inside an actor's `handle`).
     pub fn send(&self, command: Command) -> Result<(), MediaError> {
-        self.commands
-            .try_send(Box::new(command))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => MediaError::Busy,
-                mpsc::error::TrySendError::Closed(_) => MediaError::Stopped,
-            })
+        self.commands.send(command).map_err(|e| match e {
+            link::SendError::Full => MediaError::Busy,
+            link::SendError::Closed => MediaError::Stopped,
+        })
     }
 }
 
-/// One call's media: its local addresses, its control handle and its events.
+/// One call's media as its owner holds it: the local addresses and the control handle (the
+/// events go to the sink given at allocation).
 #[derive(Debug)]
-pub struct MediaCall {
+pub struct CallMedia {
     legs: [LegAddrs; 2],
     advertised_ip: IpAddr,
     control: MediaControl,
-    events: mpsc::Receiver<Event>,
 }
 
-impl MediaCall {
+impl CallMedia {
     /// Where `leg`'s media arrives at us, as bound.
     pub fn local(&self, leg: Leg) -> LegAddrs {
         self.legs[leg.index()]
@@ -171,14 +168,38 @@ impl MediaCall {
         self.control.send(command)
     }
 
-    pub fn events(&mut self) -> &mut mpsc::Receiver<Event> {
-        &mut self.events
+    pub fn into_control(self) -> MediaControl {
+        self.control
+    }
+}
+
+/// A call's media with its events queued for the holder to read (tools and tests; the
+/// queue is unbounded, which is fine for a reader that keeps up).
+#[derive(Debug)]
+pub struct MediaCall {
+    media: CallMedia,
+    events: mpsc::UnboundedReceiver<Event>,
+}
+
+impl MediaCall {
+    pub fn local(&self, leg: Leg) -> LegAddrs {
+        self.media.local(leg)
     }
 
-    /// Split into the control handle and the event receiver (e.g. to add the receiver to an
-    /// actor as a stream).
-    pub fn into_parts(self) -> (MediaControl, mpsc::Receiver<Event>) {
-        (self.control, self.events)
+    pub fn anchor(&self, leg: Leg) -> Anchor {
+        self.media.anchor(leg)
+    }
+
+    pub fn control(&self) -> &MediaControl {
+        self.media.control()
+    }
+
+    pub fn send(&self, command: Command) -> Result<(), MediaError> {
+        self.media.send(command)
+    }
+
+    pub fn events(&mut self) -> &mut mpsc::UnboundedReceiver<Event> {
+        &mut self.events
     }
 }
 
@@ -233,8 +254,22 @@ impl MediaEngine {
         })
     }
 
-    /// Bind two port pairs (leg A, leg B) and start the call's media task.
+    /// Bind two port pairs (leg A, leg B) and start the call's media task; its events are
+    /// queued in the returned [`MediaCall`].
     pub fn allocate_call(&self) -> Result<MediaCall, MediaError> {
+        let (events, queue) = mpsc::unbounded_channel();
+        let media = self.allocate_call_with(Box::new(move |event| {
+            let _ = events.send(event);
+        }))?;
+        Ok(MediaCall {
+            media,
+            events: queue,
+        })
+    }
+
+    /// Bind two port pairs (leg A, leg B) and start the call's media task; its events go to
+    /// `sink`, on the media thread.
+    pub fn allocate_call_with(&self, sink: EventSink) -> Result<CallMedia, MediaError> {
         let a = bind_pair(&self.ports, self.config.bind_ip)?;
         let b = bind_pair(&self.ports, self.config.bind_ip)?;
         let legs = [leg_addrs(&a.rtp, &a.rtcp)?, leg_addrs(&b.rtp, &b.rtcp)?];
@@ -248,8 +283,7 @@ impl MediaEngine {
             register(b.rtp)?,
             register(b.rtcp)?,
         ];
-        let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
-        let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+        let (command_tx, command_rx) = Link::pair();
         let now = Instant::now();
         let relay = Relay::new(self.config.relay, now);
         // RFC 3550 §5.1: random SSRC, first sequence number and timestamp per stream.
@@ -259,7 +293,7 @@ impl MediaEngine {
             leases: [a.lease, b.lease],
             ipv6: self.config.bind_ip.is_ipv6(),
             commands: command_rx,
-            events: event_tx,
+            sink,
             tick: tick_interval(relay.tick_interval()),
             relay,
             stages: Stages::new(stream(), stream()),
@@ -268,14 +302,13 @@ impl MediaEngine {
             ))),
             recordings: Recordings::new(self.writer.sink()),
         };
-        handle.spawn(task.run());
-        Ok(MediaCall {
+        handle.spawn(Box::new(task).run());
+        Ok(CallMedia {
             legs,
             advertised_ip: self.config.advertised_ip,
             control: MediaControl {
                 commands: command_tx,
             },
-            events: event_rx,
         })
     }
 

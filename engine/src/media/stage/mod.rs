@@ -74,7 +74,9 @@ pub enum RecordJob {
 struct LegStage {
     codecs: LegCodecs,
     out: OutStream,
-    detector: DtmfDetector,
+    /// Made on the leg's first telephone-event: most calls never send one, and the detector
+    /// is 216 bytes per leg of every call's memory.
+    detector: Option<Box<DtmfDetector>>,
     player: Option<Player>,
     dtmf: Option<DtmfSender>,
 }
@@ -98,7 +100,8 @@ struct Recording {
 #[derive(Debug, Clone)]
 pub struct Stages {
     legs: [LegStage; 2],
-    recording: Option<Recording>,
+    /// Boxed: only calls that record need its 168 bytes.
+    recording: Option<Box<Recording>>,
     timing: DtmfTiming,
     outputs: VecDeque<Output>,
 }
@@ -124,7 +127,7 @@ impl Stages {
         let leg = |out| LegStage {
             codecs: LegCodecs::default(),
             out,
-            detector: DtmfDetector::new(),
+            detector: None,
             player: None,
             dtmf: None,
         };
@@ -170,12 +173,12 @@ impl Stages {
                     id: *id,
                     path: path.clone(),
                 }));
-                self.recording = Some(Recording {
+                self.recording = Some(Box::new(Recording {
                     id: *id,
                     path: path.clone(),
                     timeline: StereoTimeline::new(now),
                     next_flush: now + RECORD_FLUSH,
-                });
+                }));
             }
             Command::StopRecord { id } => {
                 if self.recording.as_ref().is_some_and(|r| r.id == *id) {
@@ -232,7 +235,10 @@ impl Stages {
         };
         if source.codecs.is_telephone_event(payload_type) {
             let payload = &packet[start..end];
-            if let Some(digit) = source.detector.on_event(ssrc, seq, timestamp, payload) {
+            let detector = source
+                .detector
+                .get_or_insert_with(|| Box::new(DtmfDetector::new()));
+            if let Some(digit) = detector.on_event(ssrc, seq, timestamp, payload) {
                 self.outputs
                     .push_back(Output::Event(Event::Dtmf { leg: from, digit }));
             }

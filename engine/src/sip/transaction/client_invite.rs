@@ -43,6 +43,10 @@ pub(crate) fn on_response(tx: &mut Tx, t: &Timers, now: Instant, resp: Response)
         (State::Calling | State::Proceeding, 200..=299) => {
             tx.state = State::Accepted;
             tx.retransmit_at = None;
+            // Timer M only passes further 2xx up; nothing is re-sent or cancelled any more,
+            // so the INVITE (parsed and encoded, SDP included) is not held for those 32 s.
+            tx.request = None;
+            tx.last = None;
             tx.timeout_at = Some(now + t.transaction_timeout());
             Step::event(TxEvent::Response {
                 tx: tx.id,

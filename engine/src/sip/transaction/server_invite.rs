@@ -48,6 +48,9 @@ pub(crate) fn on_2xx_ack(tx: &mut Tx) {
     if tx.state == State::Accepted {
         tx.acked = true;
         tx.retransmit_at = None;
+        // Until Timer L the transaction only absorbs retransmitted INVITEs, which need no
+        // reply: the 2xx bytes (often 1 KiB with SDP) are not kept for those 32 s.
+        tx.last = None;
     }
 }
 
