@@ -10,7 +10,7 @@ use super::core::{
 use super::fork::{BranchPlan, ForkEvent};
 use super::report::{Direction, EventStatus, LegRecord, Side};
 use super::LegId;
-use crate::sip::message::{new_token, HeaderName, Headers, Method, Request};
+use crate::sip::message::{HeaderName, Headers, Method, Request};
 
 impl Call {
     pub(super) fn start_ring(&mut self, ring: pcmo::Ring) {
@@ -150,7 +150,7 @@ impl Call {
     }
 
     /// A gets `sdp` from us: the media task learns A's law and telephone-event type.
-    pub(super) fn sent_to_a(&mut self, sdp: &[u8]) {
+    pub(super) fn sent_to_a(&mut self, sdp: &bytes::Bytes) {
         if let Some(codecs) = self.plan.as_mut().and_then(|p| p.sent_to_a(sdp)) {
             self.media(crate::media::Command::SetCodecs {
                 leg: crate::media::Leg::A,
@@ -168,7 +168,7 @@ impl Call {
         body: bytes::Bytes,
     ) -> Request {
         let mut h = Headers::with_capacity(12);
-        let tag = new_token(&mut self.rng, 12);
+        let tag = self.token(12);
         h.push(
             HeaderName::From,
             format!("<sip:{caller}@{}>;tag={tag}", self.setup.domain),
@@ -176,7 +176,7 @@ impl Call {
         h.push(HeaderName::To, c.to.clone());
         h.push(
             HeaderName::CallId,
-            format!("{}@{}", new_token(&mut self.rng, 20), self.setup.domain),
+            format!("{}@{}", self.token(20), self.setup.domain),
         );
         h.push(HeaderName::CSeq, "1 INVITE");
         h.push(HeaderName::Contact, self.setup.contact.clone());

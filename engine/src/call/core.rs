@@ -317,8 +317,10 @@ pub(super) const CALL_LIMIT_TIMER: TimerId = TimerId(u64::MAX);
 /// One call.
 pub struct Call {
     pub(super) setup: CallSetup,
-    pub(super) rng: StdRng,
-    /// The A leg's INVITE when the call came in; `None` for a call ringmaster places.
+    /// Tokens drawn so far (tags, Call-IDs); see [`Call::token`].
+    pub(super) draws: u64,
+    /// The A leg's INVITE when the call came in, until A is answered; `None` for a call
+    /// ringmaster places.
     pub(super) inbound: Option<InboundA>,
     /// What to dial and run when ringmaster places the call.
     pub(super) outbound: Option<OutboundA>,
@@ -394,9 +396,20 @@ impl Call {
         call
     }
 
+    /// A fresh random token of `len` characters. Each comes from its own generator seeded
+    /// from the call's seed and the draw count, so a call does not carry a 320-byte ChaCha
+    /// state for the few tokens it needs; the tokens stay as unpredictable as the seed.
+    pub(super) fn token(&mut self, len: usize) -> String {
+        self.draws += 1;
+        let seed = self
+            .setup
+            .seed
+            .wrapping_add(self.draws.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        new_token(&mut StdRng::seed_from_u64(seed), len)
+    }
+
     fn blank(setup: CallSetup, direction: Direction, now: Instant, wall_ms: u64) -> Call {
-        let mut rng = StdRng::seed_from_u64(setup.seed);
-        let a_tag = new_token(&mut rng, 12);
+        let a_tag = new_token(&mut StdRng::seed_from_u64(setup.seed), 12);
         let a_record = LegRecord::new(
             LegId::A,
             Side::A,
@@ -407,7 +420,7 @@ impl Call {
         );
         Call {
             setup,
-            rng,
+            draws: 0,
             inbound: None,
             outbound: None,
             a_tag,

@@ -63,27 +63,38 @@ pub struct Relayed {
 }
 
 /// One call's offer/answer state.
+///
+/// The SDPs are kept encoded and parsed again on the rare steps that need them (a B answer,
+/// an answer of our own, a re-plan for video): parsed, the four of them were ~4 KiB of every
+/// call's memory for the whole call. What the call asks often is kept as plain values.
 #[derive(Debug, Clone)]
 pub struct MediaPlan {
-    /// A's offer as it came, re-planned when the call type changes.
-    offer: SessionDescription,
+    /// A's offer as it came (its own copy, not a slice of the INVITE's datagram), re-planned
+    /// when the call type changes.
+    offer: Bytes,
     call_type: CallType,
-    /// A's offer, codecs filtered, and which m-lines the relay carries.
-    filtered: SessionDescription,
+    /// Which m-lines of the filtered offer the relay carries.
     relayed: Vec<bool>,
     /// The relayed audio m-line.
     index: usize,
     /// The relayed video m-line, while video is carried.
     video_index: Option<usize>,
+    /// From the filtered offer: where A receives audio, what A may send, its codecs.
+    a_remote: Option<Remote>,
+    a_payload_types: PayloadTypes,
+    a_codecs: Option<LegCodecs>,
+    a_video: Option<(Remote, PayloadTypes)>,
+    /// A offered plain-RTP video.
+    offers_video: bool,
     a: Option<Anchor>,
     b: Option<Anchor>,
     /// Video ports (A side, B side), once allocated.
     video: Option<(Anchor, Anchor)>,
     origin_a: LocalOrigin,
     origin_b: LocalOrigin,
-    offer_to_b: Option<SessionDescription>,
+    offer_to_b: Option<Bytes>,
     /// The last SDP we sent A (re-sent on refreshes).
-    to_a: Option<SessionDescription>,
+    to_a: Option<Bytes>,
 }
 
 impl MediaPlan {
@@ -98,13 +109,21 @@ impl MediaPlan {
             return Err(SdpProblem::NoOffer);
         }
         let offer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let offers_video = offer
+            .media
+            .iter()
+            .any(|m| m.kind == MediaKind::Video && m.port != 0 && m.is_plain_rtp());
         let mut plan = MediaPlan {
-            filtered: offer.clone(),
-            offer,
+            offer: Bytes::copy_from_slice(body),
             call_type,
             relayed: Vec::new(),
             index: 0,
             video_index: None,
+            a_remote: None,
+            a_payload_types: PayloadTypes::default(),
+            a_codecs: None,
+            a_video: None,
+            offers_video,
             a: None,
             b: None,
             video: None,
@@ -117,15 +136,21 @@ impl MediaPlan {
         Ok(plan)
     }
 
-    /// Filters A's offer for the current call type (video only once it has ports) and
-    /// rebuilds the offer for B.
-    fn replan(&mut self) -> Result<(), SdpProblem> {
+    /// A's offer filtered for the current call type (video only once it has ports), and
+    /// which of its m-lines the relay carries.
+    fn filtered(&self) -> Result<(SessionDescription, Vec<bool>), SdpProblem> {
+        let offer = SessionDescription::parse(&self.offer).map_err(|_| SdpProblem::Unreadable)?;
         let call_type = if self.video.is_some() {
             self.call_type
         } else {
             CallType::Audio
         };
-        let (filtered, relayed) = policy::plan_offer(&self.offer, call_type, SUPPORTED);
+        Ok(policy::plan_offer(&offer, call_type, SUPPORTED))
+    }
+
+    /// Filters A's offer and rebuilds the offer for B.
+    fn replan(&mut self) -> Result<(), SdpProblem> {
+        let (filtered, relayed) = self.filtered()?;
         let relayed_kind = |kind: MediaKind| {
             filtered
                 .media
@@ -135,17 +160,28 @@ impl MediaPlan {
         };
         self.index = relayed_kind(MediaKind::Audio).ok_or(SdpProblem::NoCommonCodec)?;
         self.video_index = relayed_kind(MediaKind::Video);
-        self.filtered = filtered;
         self.relayed = relayed;
+        self.a_remote = policy::media_remote(&filtered, self.index);
+        self.a_payload_types = payload_types(&filtered, self.index);
+        self.a_codecs = filtered
+            .media
+            .get(self.index)
+            .and_then(LegCodecs::from_media);
+        self.a_video = self.video_index.and_then(|i| {
+            Some((
+                policy::media_remote(&filtered, i)?,
+                payload_types(&filtered, i),
+            ))
+        });
         if self.b.is_some() {
             let anchors = self.anchors(Leg::B, true);
-            let mut offer = anchor(&self.filtered, &anchors, &mut self.origin_b)
+            let mut offer = anchor(&filtered, &anchors, &mut self.origin_b)
                 .map_err(|_| SdpProblem::Unreadable)?;
             // B may answer the law A did not offer: the media task transcodes (μ-law ↔ A-law).
             if let Some(m) = offer.media.get_mut(self.index) {
                 offer_both_laws(m);
             }
-            self.offer_to_b = Some(offer);
+            self.offer_to_b = Some(Bytes::from(offer.to_bytes()));
         }
         Ok(())
     }
@@ -171,20 +207,17 @@ impl MediaPlan {
 
     /// Where A sends and receives, from its offer.
     pub fn a_remote(&self) -> Option<Remote> {
-        policy::media_remote(&self.filtered, self.index)
+        self.a_remote
     }
 
     /// The payload types A offered (and may send).
     pub fn a_payload_types(&self) -> PayloadTypes {
-        payload_types(&self.filtered, self.index)
+        self.a_payload_types
     }
 
     /// Whether A offered video the relay can carry (plain RTP, not disabled).
     pub fn offers_video(&self) -> bool {
-        self.offer
-            .media
-            .iter()
-            .any(|m| m.kind == MediaKind::Video && m.port != 0 && m.is_plain_rtp())
+        self.offers_video
     }
 
     /// Whether video ports are allocated.
@@ -216,32 +249,26 @@ impl MediaPlan {
 
     /// Where A receives video and what it may send, while video is carried.
     pub fn a_video(&self) -> Option<(Remote, PayloadTypes)> {
-        let i = self.video_index?;
-        Some((
-            policy::media_remote(&self.filtered, i)?,
-            payload_types(&self.filtered, i),
-        ))
+        self.a_video
     }
 
     /// The codecs of A's own SDP when A answered our offer (a call ringmaster placed).
     pub fn a_codecs_from_offer(&self) -> Option<LegCodecs> {
-        self.filtered
-            .media
-            .get(self.index)
-            .and_then(LegCodecs::from_media)
+        self.a_codecs
     }
 
     /// The offer every B branch gets.
     pub fn offer_to_b(&self) -> Option<Bytes> {
-        self.offer_to_b.as_ref().map(|s| Bytes::from(s.to_bytes()))
+        self.offer_to_b.clone()
     }
 
     /// B answered (or sent early media) with `body`: what that settles. Nothing is sent to A
     /// until [`MediaPlan::sent_to_a`] says so.
     pub fn on_b_answer(&mut self, body: &[u8]) -> Result<BAnswer, SdpProblem> {
         let offer = self.offer_to_b.as_ref().ok_or(SdpProblem::NoOffer)?;
+        let offer = SessionDescription::parse(offer).map_err(|_| SdpProblem::Unreadable)?;
         let answer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
-        let accepted = policy::match_answer(offer, &answer).map_err(|_| SdpProblem::BadAnswer)?;
+        let accepted = policy::match_answer(&offer, &answer).map_err(|_| SdpProblem::BadAnswer)?;
         if !accepted.get(self.index).copied().unwrap_or(false) {
             return Err(SdpProblem::NoCommonCodec);
         }
@@ -252,12 +279,7 @@ impl MediaPlan {
             .video_index
             .filter(|i| accepted.get(*i).copied().unwrap_or(false))
             .and_then(|i| Some((policy::media_remote(&answer, i)?, payload_types(&answer, i))));
-        let a_offered_it = codecs.is_some_and(|c| {
-            self.filtered
-                .media
-                .get(self.index)
-                .is_some_and(|m| m.payload_types().any(|pt| pt == c.audio_pt))
-        });
+        let a_offered_it = codecs.is_some_and(|c| self.a_payload_types.contains(c.audio_pt));
         let to_a = if a_offered_it {
             let mut anchors = self.anchors(Leg::A, video.is_some());
             for (slot, ok) in anchors.iter_mut().zip(&accepted) {
@@ -285,20 +307,21 @@ impl MediaPlan {
     /// send video). Once A was answered, what A got.
     pub fn own_answer_to_a(&mut self) -> Option<Bytes> {
         if let Some(s) = &self.to_a {
-            return Some(Bytes::from(s.to_bytes()));
+            return Some(s.clone());
         }
         self.a?;
         let anchors = self.anchors(Leg::A, false);
-        let to_a = anchor(&self.filtered, &anchors, &mut self.origin_a).ok()?;
+        let (filtered, _) = self.filtered().ok()?;
+        let to_a = anchor(&filtered, &anchors, &mut self.origin_a).ok()?;
         Some(Bytes::from(to_a.to_bytes()))
     }
 
     /// A got `sdp` from us (a 200 or a 183): remember it for refreshes, and return the codecs
     /// it settles for A (the law we send A, A's telephone-event type).
-    pub fn sent_to_a(&mut self, sdp: &[u8]) -> Option<LegCodecs> {
+    pub fn sent_to_a(&mut self, sdp: &Bytes) -> Option<LegCodecs> {
         let parsed = SessionDescription::parse(sdp).ok()?;
         let codecs = parsed.media.get(self.index).and_then(LegCodecs::from_media);
-        self.to_a = Some(parsed);
+        self.to_a = Some(sdp.clone());
         codecs
     }
 
@@ -353,14 +376,14 @@ impl MediaPlan {
             video: remote_of(video_at.filter(|_| our_video.is_some())),
         };
         if towards == Leg::A {
-            self.to_a = Some(out);
+            self.to_a = Some(relayed.sdp.clone());
         }
         Ok(relayed)
     }
 
     /// The SDP A last got from us (for a re-INVITE that does not change media).
     pub fn last_to_a(&self) -> Option<Bytes> {
-        self.to_a.as_ref().map(|s| Bytes::from(s.to_bytes()))
+        self.to_a.clone()
     }
 }
 

@@ -180,7 +180,10 @@ impl Call {
 
     /// Sends A our 200 with `sdp` and records the dialog.
     pub(super) fn answer_a(&mut self, sdp: bytes::Bytes) {
-        let Some(inb) = self.inbound.clone() else {
+        // Once answered, the INVITE is not needed again (everything later goes in the
+        // dialog), so it is not kept for the whole call: with the datagram its parse points
+        // into, ~2 KiB per call.
+        let Some(inb) = self.inbound.take() else {
             return;
         };
         let mut ok = response_to(&inb.invite, 200, Some(&self.a_tag));
@@ -192,6 +195,8 @@ impl Call {
         let Some(dialog) =
             super::dialog::Dialog::uas(&inb.invite, &self.a_tag, inb.peer, &self.setup.contact)
         else {
+            // Still ringing: the final response goes on the INVITE.
+            self.inbound = Some(inb);
             return self.hangup_all("error", Some(500));
         };
         self.out.push_back(Output::Respond {
