@@ -167,11 +167,15 @@ fn read_items(items: &[Value], path: Pointer, d: &mut Diagnostics) -> Vec<Action
             },
         );
     }
-    items
+    let mut actions: Vec<Action> = items
         .iter()
         .enumerate()
         .filter_map(|(i, item)| action::parse(item, path.index(i), d))
-        .collect()
+        .collect();
+    // A script lives as long as its call; `filter_map` gives no size hint, so the vector
+    // would keep room for four actions (1.4 KiB) under a one-action script.
+    actions.shrink_to_fit();
+    actions
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ struct MediaSignal(crate::media::Event);
 pub struct CallActor {
     call: Call,
     app: App,
-    env: CallEnv,
+    env: Arc<CallEnv>,
     media: Option<MediaControl>,
     /// The video task, when a connect asked for video.
     video: Option<MediaControl>,
@@ -91,7 +91,7 @@ pub(crate) fn wall_ms() -> u64 {
 }
 
 impl CallActor {
-    pub fn new(call: Call, app: App, env: CallEnv, a_call_id: String) -> Self {
+    pub fn new(call: Call, app: App, env: Arc<CallEnv>, a_call_id: String) -> Self {
         CallActor {
             call,
             app,

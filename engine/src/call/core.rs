@@ -321,9 +321,10 @@ pub struct Call {
     pub(super) draws: u64,
     /// The A leg's INVITE when the call came in, until A is answered; `None` for a call
     /// ringmaster places.
-    pub(super) inbound: Option<InboundA>,
+    /// Boxed (as `outbound`): a call has one or the other, and only while setting up.
+    pub(super) inbound: Option<Box<InboundA>>,
     /// What to dial and run when ringmaster places the call.
-    pub(super) outbound: Option<OutboundA>,
+    pub(super) outbound: Option<Box<OutboundA>>,
     pub(super) a_tag: String,
     pub(super) a_state: AState,
     pub(super) a_record: LegRecord,
@@ -374,11 +375,11 @@ impl Call {
         wall_ms: u64,
     ) -> Call {
         let mut call = Call::blank(setup, Direction::Inbound, now, wall_ms);
-        call.inbound = Some(InboundA {
+        call.inbound = Some(Box::new(InboundA {
             tx: a_tx,
             invite: a_invite,
             peer: a_peer,
-        });
+        }));
         call.start();
         call
     }
@@ -388,10 +389,10 @@ impl Call {
         let mut call = Call::blank(setup, Direction::Outbound, now, wall_ms);
         call.a_state = AState::Dialing;
         call.extra_params = out.extra_params.clone();
-        call.outbound = Some(OutboundA {
+        call.outbound = Some(Box::new(OutboundA {
             call: out,
             ring: RingId(0),
-        });
+        }));
         call.start_outbound();
         call
     }

@@ -128,6 +128,8 @@ pub struct SipActor {
     timer: Option<(Instant, SpawnHandle)>,
     routes: Routes,
     calls: Option<CallDeps>,
+    /// What every call actor shares, made once from `calls` (see [`SipActor::call_env`]).
+    call_env: Option<std::sync::Arc<crate::actors::call::CallEnv>>,
     /// Per-source bans and per-user slow-downs after failed authentications.
     guard: AuthGuard,
     ban_secs: u64,
@@ -157,6 +159,7 @@ impl SipActor {
             timer: None,
             routes: Routes::default(),
             calls: None,
+            call_env: None,
             guard: AuthGuard::new(BanConfig::default()),
             ban_secs: BanConfig::default().ban.as_secs(),
             draining: None,
@@ -385,6 +388,8 @@ impl Handler<EnableCalls> for SipActor {
     type Result = ();
     fn handle(&mut self, msg: EnableCalls, _ctx: &mut Context<Self>) {
         self.calls = Some(msg.0);
+        // Calls from now on share an environment made from these.
+        self.call_env = None;
     }
 }
 

@@ -251,6 +251,8 @@ impl Ringing {
         let timeout = self.connect.plan.timeout.as_duration();
         let deadline = fx.deadline(timeout);
         let mut targets = Vec::with_capacity(indices.len());
+        // Exact: a call keeps its ring state while bridged.
+        self.legs.reserve_exact(indices.len());
         for &index in indices {
             let Some(target) = self.connect.targets.get(index) else {
                 continue;
