@@ -321,7 +321,7 @@ pub struct Call {
     pub(super) draws: u64,
     /// The A leg's INVITE when the call came in, until A is answered; `None` for a call
     /// ringmaster places.
-    /// Boxed (as `outbound`): a call has one or the other, and only while setting up.
+    /// Boxed (as `outbound`): a call has one or the other.
     pub(super) inbound: Option<Box<InboundA>>,
     /// What to dial and run when ringmaster places the call.
     pub(super) outbound: Option<Box<OutboundA>>,
