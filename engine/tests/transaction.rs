@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{request, Net, Node};
+use common::{first_word, request, Net, Node};
 use engine::sip::message::{response_to, HeaderName, HeaderView};
 use engine::sip::transaction::{Config, State, TxEvent};
 use engine::sip::Transport;
@@ -276,6 +276,9 @@ fn two_hundred_is_retransmitted_until_the_ack_and_the_ack_reaches_the_tu() {
         .filter(|e| matches!(e, TxEvent::Response { response, .. } if response.status == 200))
         .count();
     assert_eq!(seen, 3);
+    // Accepted only passes 2xx up: the INVITE is no longer held (nothing to re-send or cancel).
+    assert_eq!(net.nodes[UAC].layer.state(ctx), Some(State::Accepted));
+    assert!(net.nodes[UAC].layer.request(ctx).is_none());
     let ack = request(
         "ACK sip:b@192.0.2.2 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1:5060;rport\nFrom: <sip:a@192.0.2.1>;tag=a1\nTo: <sip:b@192.0.2.2>;tag=b1\nCall-ID: inv-1\nCSeq: 1 ACK\nMax-Forwards: 70\n\n",
     );
@@ -290,6 +293,21 @@ fn two_hundred_is_retransmitted_until_the_ack_and_the_ack_reaches_the_tu() {
             .count(),
         3,
         "no more 2xx after the ACK"
+    );
+    // A late retransmission of the INVITE is absorbed (the 2xx bytes were let go at the ACK).
+    let sent_invite = net.nodes[UAC].sent[0].1.bytes.clone();
+    assert_eq!(first_word(&sent_invite), "INVITE");
+    let uac = net.peer(UAC);
+    net.inject(UAS, uac, sent_invite);
+    net.run();
+    assert_eq!(
+        net.nodes[UAS]
+            .sent_lines()
+            .iter()
+            .filter(|l| *l == "SIP/2.0 200")
+            .count(),
+        3,
+        "a retransmitted INVITE in Accepted gets nothing"
     );
     assert!(net.nodes[UAS]
         .events
