@@ -20,6 +20,14 @@ fn pair() -> Net {
     ])
 }
 
+/// A UAC with defaults and a UAS with `cfg`.
+fn pair_with(cfg: Config) -> Net {
+    Net::new(vec![
+        Node::new("192.0.2.1:5060", 1),
+        Node::with_config("192.0.2.2:5060", cfg),
+    ])
+}
+
 fn options() -> engine::sip::message::Request {
     request(
         "OPTIONS sip:b@192.0.2.2 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1:5060;rport\nFrom: <sip:a@192.0.2.1>;tag=a1\nTo: <sip:b@192.0.2.2>\nCall-ID: opt-1\nCSeq: 1 OPTIONS\nMax-Forwards: 70\n\n",
@@ -539,10 +547,7 @@ fn a_full_transaction_table_answers_503() {
         seed: 5,
         ..Config::default()
     };
-    let mut net = Net::new(vec![
-        Node::new("192.0.2.1:5060", 1),
-        Node::with_config("192.0.2.2:5060", cfg),
-    ]);
+    let mut net = pair_with(cfg);
     let now = net.now;
     let peer = net.peer(UAS);
     net.nodes[UAC]
@@ -571,10 +576,7 @@ fn answered_non_invites_do_not_fill_the_table_and_the_oldest_go_past_their_cap()
         seed: 5,
         ..Config::default()
     };
-    let mut net = Net::new(vec![
-        Node::new("192.0.2.1:5060", 1),
-        Node::with_config("192.0.2.2:5060", cfg),
-    ]);
+    let mut net = pair_with(cfg);
     let peer = net.peer(UAS);
     let mut answered = Vec::new();
     for n in 1..=4 {

@@ -114,8 +114,8 @@ pub enum Event {
         duration_ms: u64,
         ok: bool,
     },
-    /// The last event of a task: its counters. Sent after the ports were released. Boxed: the
-    /// event queue's first block holds 32 events per call, and inline counters tripled it.
+    /// The last event of a task: its counters. Sent after the ports were released. Boxed: sent
+    /// once per call, inline they would make every event (a mailbox message each) 4× larger.
     Stats(Box<Stats>),
 }
 

@@ -9,7 +9,7 @@
 //!    is false: `speak` will fail with [`prompt::PromptError::TtsUnavailable`]).
 //! 2. An INVITE with an offer arrives on leg A: [`sdp::policy::plan_offer`] filters codecs and
 //!    picks the relayed m-line; [`MediaEngine::allocate_call`] binds four ports and starts the
-//!    call's media task; [`sdp::anchor()`] with [`MediaCall::anchor`]`(Leg::B)` gives the offer
+//!    call's media task; [`sdp::anchor()`] with [`CallMedia::anchor`]`(Leg::B)` gives the offer
 //!    for leg B; `SetRemote{leg: A}` from [`sdp::policy::media_remote`] of A's offer.
 //! 3. Whenever a leg's SDP is settled (A answered by ringmaster itself, or B's answer):
 //!    `SetCodecs { leg, codecs: LegCodecs::from_media(m_line)? }` ([`codec::LegCodecs`]): the
@@ -18,7 +18,7 @@
 //!    [`codec::offer_both_laws`] on the m-line offered to B lets B pick either law.
 //! 4. B's answer: [`sdp::policy::match_answer`], `SetRemote{leg: B}`, `SetPayloadTypes` for both
 //!    legs, `OpenLatchWindow` for both, `Bridge`; [`sdp::anchor()`] with
-//!    `MediaCall::anchor(Leg::A)` gives the answer for A.
+//!    `CallMedia::anchor(Leg::A)` gives the answer for A.
 //! 5. Media actions, also before any B leg exists (the relay need not be bridged):
 //!    * `play`/`speak`: get [`prompt::Audio`] from [`prompt::Prompts`] (`file`, `cached_url`
 //!      then `decode_url` on the fetched bytes, `speak`) on a blocking thread, then
@@ -73,7 +73,8 @@ pub mod tone;
 pub use codec::{AudioCodec, LegCodecs};
 pub use control::{Channel, Command, DirectionStats, Drops, Event, Leg, Stats};
 pub use forwarder::{
-    LegAddrs, MediaCall, MediaConfig, MediaControl, MediaEngine, MediaError, RuntimeLayout,
+    CallMedia, EventSink, LegAddrs, MediaCall, MediaConfig, MediaControl, MediaEngine, MediaError,
+    RuntimeLayout,
 };
 pub use ports::{PortError, PortRange, PortRangeError};
 pub use prompt::{Audio, PromptError, PromptLimits, Prompts, SpeakRequest};

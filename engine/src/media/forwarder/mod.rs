@@ -182,24 +182,17 @@ pub struct MediaCall {
 }
 
 impl MediaCall {
-    pub fn local(&self, leg: Leg) -> LegAddrs {
-        self.media.local(leg)
-    }
-
-    pub fn anchor(&self, leg: Leg) -> Anchor {
-        self.media.anchor(leg)
-    }
-
-    pub fn control(&self) -> &MediaControl {
-        self.media.control()
-    }
-
-    pub fn send(&self, command: Command) -> Result<(), MediaError> {
-        self.media.send(command)
-    }
-
     pub fn events(&mut self) -> &mut mpsc::UnboundedReceiver<Event> {
         &mut self.events
+    }
+}
+
+/// A `MediaCall` is its media plus the queue: addresses and control come from there.
+impl std::ops::Deref for MediaCall {
+    type Target = CallMedia;
+
+    fn deref(&self) -> &CallMedia {
+        &self.media
     }
 }
 

@@ -96,6 +96,8 @@ impl CallTask {
             let _ = socket.writable().await;
         }
         poll_fn(|cx| self.poll(cx)).await;
+        // Boxed too: inline, the ending's state (the parts moved apart, the recordings' wait)
+        // would size every call's future for the few milliseconds it runs.
         Box::pin(self.finish()).await;
     }
 

@@ -7,7 +7,7 @@
 //!   calls [`decode`]; [`Prompts`] caches the result by URL.
 //! * `file_name`: [`load_file`] reads a file under the prompts directory. Absolute names,
 //!   `..` and symbolic links that lead outside the directory are refused.
-//! * `speak`: [`tts::synthesize`] runs the `espeak-ng` program with the text on stdin (never as
+//! * `speak`: [`tts::Tts::synthesize`] runs the `espeak-ng` program with the text on stdin (never as
 //!   an argument) and decodes what it writes; [`Prompts`] caches by (voice, language, speed,
 //!   text).
 //!

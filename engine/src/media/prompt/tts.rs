@@ -3,7 +3,7 @@
 //! The text goes to the program's **stdin, never onto its command line**: a script's text can
 //! then never become an option, and its length is not bounded by the argument limit. Output is
 //! the WAV espeak-ng writes to stdout (`--stdout`: 22.05 kHz, 16-bit mono, with the streamed
-//! size placeholder that [`super::wav`] reads up to the real end), resampled to 8 kHz.
+//! size placeholder that `super::wav` reads up to the real end), resampled to 8 kHz.
 //!
 //! The v3 prompt fields map onto what espeak-ng offers ([`arguments`] is the pure mapping):
 //!

@@ -31,6 +31,26 @@ impl Probe {
     }
 }
 
+/// `callers` concurrent tasks each make `rounds` writes, each followed by a `sync` after which
+/// the write must be durable (the whole point of a group commit); returns when all are done.
+async fn write_and_sync(probe: &Arc<Probe>, commit: &GroupCommit, callers: usize, rounds: usize) {
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (probe, commit) = (probe.clone(), commit.clone());
+            tokio::spawn(async move {
+                for _ in 0..rounds {
+                    let seq = probe.write();
+                    commit.sync().await.unwrap();
+                    assert!(probe.durable.load(SeqCst) >= seq);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
 impl Store for Probe {
     fn insert_app(&self, app: &App) -> Result<(), StoreError> {
         self.inner.insert_app(app)
@@ -160,20 +180,7 @@ async fn concurrent_syncs_share_flushes_and_each_sees_its_write_durable() {
     });
     let commit = GroupCommit::start(probe.clone()).unwrap();
     const CALLERS: usize = 300;
-    let tasks: Vec<_> = (0..CALLERS)
-        .map(|_| {
-            let (probe, commit) = (probe.clone(), commit.clone());
-            tokio::spawn(async move {
-                let seq = probe.write();
-                commit.sync().await.unwrap();
-                // The whole point: when sync returns, this caller's write is durable.
-                assert!(probe.durable.load(SeqCst) >= seq);
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    write_and_sync(&probe, &commit, CALLERS, 1).await;
     let flushes = probe.flushes.load(SeqCst);
     assert!(
         (1..=CALLERS / 10).contains(&flushes),
@@ -267,21 +274,7 @@ async fn flushes_are_paced_and_a_writer_after_a_quiet_moment_is_not_held() {
     let interval = Duration::from_millis(20);
     let commit = GroupCommit::start_paced(probe.clone(), interval).unwrap();
     let began = std::time::Instant::now();
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let (probe, commit) = (probe.clone(), commit.clone());
-            tokio::spawn(async move {
-                for _ in 0..5 {
-                    let seq = probe.write();
-                    commit.sync().await.unwrap();
-                    assert!(probe.durable.load(SeqCst) >= seq);
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    write_and_sync(&probe, &commit, 20, 5).await;
     let elapsed = began.elapsed();
     let flushes = probe.flushes.load(SeqCst);
     let allowed = (elapsed.as_millis() / interval.as_millis()) as usize + 1;
