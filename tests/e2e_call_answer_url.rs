@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -20,12 +19,11 @@ fn connect_bob() -> Value {
     json!([{"action": "connect", "timeout": 10, "call": [{"type": "sip", "user": "bob"}]}])
 }
 
-/// An answer URL on a port where nothing listens (connection refused).
+/// An answer URL on a port where nothing listens (connection refused). The port is from
+/// [`support::free_port`], outside the kernel's ephemeral range: a port the kernel chose could
+/// become the source port of the server's own outgoing connection meanwhile.
 fn dead_url() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}/answer")
+    format!("http://127.0.0.1:{}/answer", support::free_port())
 }
 
 /// Alice calls 5000 and the call fails: ringback first, then `status`.

@@ -29,16 +29,39 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ringmaster");
 
-/// A port free for both UDP and TCP on 127.0.0.1.
+/// Where [`free_port`] hands out ports: below the kernel's ephemeral range (32768-60999 on
+/// Linux) and below the RTP windows [`rig`] gives servers (20000-29999). A port the kernel
+/// chose for us (bind to port 0, then closed) could be handed by the kernel to another
+/// socket, an outgoing HTTP connection say, before the server binds it: CI once failed on
+/// exactly that ("Address already in use"). Ports from this window are never auto-assigned.
+const PORT_WINDOW: std::ops::Range<u32> = 10_000..20_000;
+/// Ports handed out are this far apart, so SIPp's media port and the port after it (RTCP) are
+/// never another allocation's.
+const PORT_STEP: u32 = 4;
+
+/// A port free for both UDP and TCP on 127.0.0.1, never the same twice in a test process.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        let port = udp.local_addr().expect("addr").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let slots = PORT_WINDOW.len() as u32 / PORT_STEP;
+    // Each test binary starts at its own place in the window (binaries run one after the other,
+    // but a server a previous one stopped may still be closing its sockets).
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id() % slots,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..slots {
+        let slot = NEXT.fetch_add(1, Ordering::SeqCst) % slots;
+        let port = (PORT_WINDOW.start + slot * PORT_STEP) as u16;
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
             return port;
         }
     }
-    panic!("no free port");
+    panic!("no free port in {PORT_WINDOW:?}");
 }
 
 /// A running `ringmaster serve`.
@@ -60,11 +83,32 @@ impl Server {
             extra: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
-        s.spawn();
-        s
+        // Something outside the tests may still take a port between our check and the
+        // server's bind: then fresh ports, a few times (the log keeps each attempt).
+        for _ in 0..3 {
+            match s.try_spawn() {
+                Ok(()) => return s,
+                Err(log) if log.contains("Address already in use") => {
+                    s.sip = SocketAddr::from(([127, 0, 0, 1], free_port()));
+                    s.http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+                }
+                Err(log) => panic!("ringmaster exited during start; log:\n{log}"),
+            }
+        }
+        panic!(
+            "ringmaster found its ports taken three times; log:\n{}",
+            s.log()
+        );
     }
 
     fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn() {
+            panic!("ringmaster exited during start; log:\n{log}");
+        }
+    }
+
+    /// Starts the process and waits until it is healthy; the log if it exited first.
+    fn try_spawn(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -91,19 +135,17 @@ impl Server {
             .spawn()
             .expect("start ringmaster");
         self.child = Some(child);
-        self.wait_healthy();
+        self.wait_healthy()
     }
 
-    fn wait_healthy(&mut self) {
+    fn wait_healthy(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let url = format!("http://{}/health", self.http);
         while Instant::now() < deadline {
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
-                    panic!(
-                        "ringmaster exited during start: {status}; log:\n{}",
-                        self.log()
-                    );
+                    self.child = None;
+                    return Err(format!("(exit status {status})\n{}", self.log()));
                 }
             }
             if ureq::get(&url)
@@ -111,7 +153,7 @@ impl Server {
                 .call()
                 .is_ok()
             {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }

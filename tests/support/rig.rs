@@ -43,7 +43,7 @@ impl Rig {
         std::fs::write(&config, config_toml).unwrap();
         // A window of 200 ports below the kernel's ephemeral range, different per server so
         // parallel tests rarely contend (ringmaster skips pairs it cannot bind anyway).
-        let low = 20_000 + (free_port() % 50) * 200;
+        let low = 20_000 + (free_port() / 4 % 50) * 200;
         let rtp_ports = (low, low + 199);
         let range = format!("{}-{}", rtp_ports.0, rtp_ports.1);
         let srv = Server::start(
