@@ -317,16 +317,59 @@ fn two_hundred_is_retransmitted_until_the_ack_and_the_ack_reaches_the_tu() {
         3,
         "a retransmitted INVITE in Accepted gets nothing"
     );
+    let requests = |net: &common::Net| {
+        net.nodes[UAS]
+            .events
+            .iter()
+            .filter(|e| matches!(e, TxEvent::Request { .. }))
+            .count()
+    };
+    assert_eq!(requests(&net), 1, "nor is it a new request for the TU");
+    // A late CANCEL still finds the answered INVITE: 200 (and nothing for the TU to do).
+    // The INVITE has no body: its bytes with the method changed are its CANCEL (same branch).
+    let cancel = String::from_utf8_lossy(&net.nodes[UAC].sent[0].1.bytes)
+        .replacen("INVITE sip:", "CANCEL sip:", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+    net.inject(UAS, uac, cancel.into_bytes());
+    net.run();
+    assert_eq!(net.nodes[UAS].sent_lines().last().unwrap(), "SIP/2.0 200");
+    assert!(!net.nodes[UAS]
+        .events
+        .iter()
+        .any(|e| matches!(e, TxEvent::Cancelled { .. })));
     assert!(net.nodes[UAS]
         .events
         .iter()
         .any(|e| matches!(e, TxEvent::Ack { request, .. } if request.call_id() == Some("inv-1"))));
-    // Timer L (64*T1) ends the server transaction without a timeout event.
-    net.advance(secs(30.0));
+    // Until Timers L and M (64*T1) both transactions still count as live.
+    assert_eq!(net.nodes[UAC].layer.state(ctx), Some(State::Accepted));
+    assert_eq!(net.nodes[UAS].layer.state(stx), Some(State::Accepted));
+    // They end then, the server one without a timeout event, each reported Terminated (and
+    // the CANCEL's transaction its Timer J later).
+    net.advance(secs(35.0));
     assert!(net.nodes[UAS].layer.is_empty());
+    assert!(net.nodes[UAC].layer.is_empty());
     assert!(!net.nodes[UAS]
         .events
         .contains(&TxEvent::Timeout { tx: stx }));
+    assert!(net.nodes[UAS]
+        .events
+        .contains(&TxEvent::Terminated { tx: stx }));
+    assert!(net.nodes[UAC]
+        .events
+        .contains(&TxEvent::Terminated { tx: ctx }));
+    // After Timer M a 2xx is a stray: dropped, not reported.
+    let reported = net.nodes[UAC].events.len();
+    let two_hundred = net.nodes[UAS]
+        .sent
+        .iter()
+        .find(|(_, t)| first_word(&t.bytes) == "SIP/2.0 200")
+        .map(|(_, t)| t.bytes.clone())
+        .unwrap();
+    let uas = net.peer(UAS);
+    net.inject(UAC, uas, two_hundred);
+    net.run();
+    assert_eq!(net.nodes[UAC].events.len(), reported);
 }
 
 #[test]

@@ -14,10 +14,12 @@
 //! per state change, and never a stray response. Malformed requests are answered statelessly
 //! (400/505, to the packet's source: the Via of a broken message is not trusted).
 
+mod accepted;
 mod client_invite;
 mod client_non_invite;
 mod id_hash;
 mod key;
+mod receive;
 mod server_index;
 mod server_invite;
 mod server_non_invite;
@@ -38,6 +40,7 @@ pub use key::{AckKey, ClientKey, ServerKey};
 pub use timer::Timers;
 pub use tx::State;
 
+use self::accepted::Accepted;
 use self::id_hash::IdHash;
 use self::server_index::ServerIndex;
 use self::settled::Settled;
@@ -160,6 +163,8 @@ pub struct TransactionLayer {
     rng: StdRng,
     /// Answered non-INVITE server transactions waiting out Timer J (see [`Tx::settled`]).
     settled: Settled,
+    /// INVITE transactions in Accepted with nothing left to send, as small records.
+    accepted: Accepted,
     /// Live server transactions per source address, and the most one source may hold.
     per_source: HashMap<IpAddr, usize>,
     max_per_source: usize,
@@ -181,6 +186,7 @@ impl TransactionLayer {
             out: VecDeque::new(),
             next_id: 1,
             settled: Settled::default(),
+            accepted: Accepted::default(),
             rng,
             per_source: HashMap::new(),
             max_per_source: DEFAULT_MAX_PER_SOURCE,
@@ -214,18 +220,22 @@ impl TransactionLayer {
         self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
 
-    /// Live transactions (for metrics and leak checks).
+    /// Live transactions (for metrics and leak checks), accepted INVITEs waiting out Timer L
+    /// or M included.
     pub fn len(&self) -> usize {
-        self.txs.len()
+        self.txs.len() + self.accepted.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.txs.is_empty()
+        self.len() == 0
     }
 
     /// The state of a transaction, if it is alive.
     pub fn state(&self, tx: TxId) -> Option<State> {
-        self.txs.get(&tx).map(|t| t.state)
+        match self.txs.get(&tx) {
+            Some(t) => Some(t.state),
+            None => self.accepted.contains(tx).then_some(State::Accepted),
+        }
     }
 
     /// The request that created a transaction.
@@ -274,6 +284,12 @@ impl TransactionLayer {
             }
             self.heap.pop();
             let Some(tx) = self.txs.get_mut(&id) else {
+                // Timer L or M of an accepted record: it ends quietly (its 2xx was ACKed, or it
+                // is a client INVITE), as the full machines do.
+                if slot == Slot::Timeout && self.accepted.expire(id, at).is_some() {
+                    self.out
+                        .push_back(Output::Event(TxEvent::Terminated { tx: id }));
+                }
                 continue;
             };
             let current = match slot {
@@ -385,6 +401,10 @@ impl TransactionLayer {
     /// CANCELs a client INVITE (§9.1): at once if a provisional response arrived, else as soon
     /// as one does. Too late (a final response came) is not an error: nothing is sent.
     pub fn cancel(&mut self, now: Instant, invite: TxId) -> Result<(), TxError> {
+        if self.accepted.contains(invite) {
+            // Answered already: too late, nothing to send.
+            return Ok(());
+        }
         let tx = self
             .txs
             .get_mut(&invite)
@@ -429,170 +449,6 @@ impl TransactionLayer {
     }
 
     // ---- internals ----
-
-    fn on_request(&mut self, now: Instant, mut req: Request, source: Peer) {
-        let reply = self.stamp_via(&mut req, source);
-        match req.method {
-            Method::Ack => self.on_ack(now, req, reply),
-            Method::Cancel => self.on_cancel(now, req, reply),
-            _ => {
-                let Some(key) = ServerKey::of(&req, None) else {
-                    return;
-                };
-                if let Some(id) = self.find_server(&key) {
-                    let tx = self
-                        .txs
-                        .get_mut(&id)
-                        .expect("key index points at a live tx");
-                    let step = match tx.kind {
-                        Kind::ServerInvite => server_invite::on_request(tx),
-                        _ => server_non_invite::on_request(tx),
-                    };
-                    self.apply(id, step);
-                    return;
-                }
-                if self.full_for(&reply) {
-                    self.reject_stateless(&req, reply, 503);
-                    self.out
-                        .push_back(Output::Event(TxEvent::Overloaded { peer: reply }));
-                    return;
-                }
-                let invite = req.method == Method::Invite;
-                let kind = if invite {
-                    Kind::ServerInvite
-                } else {
-                    Kind::ServerNonInvite
-                };
-                let id = self.insert(kind, Key::Server(key), reply, req.clone(), false);
-                self.index_server(id);
-                let tx = self.txs.get_mut(&id).expect("just inserted");
-                if invite {
-                    server_invite::start(tx);
-                } else {
-                    server_non_invite::start(tx);
-                }
-                // §17.2.1: a 100 Trying at once quenches the client's INVITE retransmissions.
-                let trying = invite.then(|| super::message::response_to(&req, 100, None));
-                self.out.push_back(Output::Event(TxEvent::Request {
-                    tx: id,
-                    request: req,
-                    peer: reply,
-                }));
-                if let Some(trying) = trying {
-                    let _ = self.respond(now, id, trying);
-                }
-            }
-        }
-    }
-
-    fn index_server(&mut self, id: TxId) {
-        if let Some(Key::Server(k)) = self.txs.get(&id).map(|t| &t.key) {
-            self.server_keys.insert(k, id);
-        }
-    }
-
-    fn find_server(&self, key: &ServerKey) -> Option<TxId> {
-        self.server_keys
-            .get(key, |id| match &self.txs.get(&id)?.key {
-                Key::Server(k) => Some(k),
-                Key::Client(_) => None,
-            })
-    }
-
-    fn on_ack(&mut self, now: Instant, req: Request, peer: Peer) {
-        if let Some(id) = ServerKey::of(&req, None).and_then(|k| self.find_server(&k)) {
-            let tx = self
-                .txs
-                .get_mut(&id)
-                .expect("key index points at a live tx");
-            if tx.state != State::Accepted {
-                let step = server_invite::on_ack(tx, &self.cfg.timers, now);
-                self.apply(id, step);
-                return;
-            }
-            // Some clients reuse the INVITE's branch for the 2xx ACK: still the 2xx's ACK.
-            server_invite::on_2xx_ack(tx);
-        } else if let Some(&id) = AckKey::of(&req).as_ref().and_then(|k| self.ack_keys.get(k)) {
-            if let Some(tx) = self.txs.get_mut(&id) {
-                server_invite::on_2xx_ack(tx);
-            }
-        }
-        self.out
-            .push_back(Output::Event(TxEvent::Ack { request: req, peer }));
-    }
-
-    fn on_cancel(&mut self, now: Instant, req: Request, peer: Peer) {
-        let Some(key) = ServerKey::of(&req, None) else {
-            return;
-        };
-        if let Some(id) = self.find_server(&key) {
-            let tx = self
-                .txs
-                .get_mut(&id)
-                .expect("key index points at a live tx");
-            let step = server_non_invite::on_request(tx);
-            self.apply(id, step);
-            return;
-        }
-        if self.full_for(&peer) {
-            // CANCELs create transactions too: the same caps apply.
-            self.reject_stateless(&req, peer, 503);
-            self.out
-                .push_back(Output::Event(TxEvent::Overloaded { peer }));
-            return;
-        }
-        let invite = ServerKey::of(&req, Some(Method::Invite)).and_then(|k| self.find_server(&k));
-        let id = self.insert(
-            Kind::ServerNonInvite,
-            Key::Server(key),
-            peer,
-            req.clone(),
-            false,
-        );
-        self.index_server(id);
-        if let Some(tx) = self.txs.get_mut(&id) {
-            server_non_invite::start(tx);
-        }
-        let proceeding = invite.is_some_and(|i| self.state(i) == Some(State::Proceeding));
-        let status = if invite.is_some() { 200 } else { 481 };
-        let tag = self.token(10);
-        let _ = self.respond(
-            now,
-            id,
-            super::message::response_to(&req, status, Some(&tag)),
-        );
-        if let (Some(invite), true) = (invite, proceeding) {
-            self.out
-                .push_back(Output::Event(TxEvent::Cancelled { invite }));
-        }
-    }
-
-    fn on_response(&mut self, now: Instant, resp: Response) {
-        let Some(id) =
-            ClientKey::of_response(&resp).and_then(|k| self.client_keys.get(&k).copied())
-        else {
-            // No transaction: dropped (RFC 3261 §18.1.2), e.g. RFC 4475 bcast.
-            return;
-        };
-        let tx = self
-            .txs
-            .get_mut(&id)
-            .expect("key index points at a live tx");
-        let t = &self.cfg.timers;
-        match tx.kind {
-            Kind::ClientInvite => {
-                let outcome = client_invite::on_response(tx, t, now, resp);
-                self.apply(id, outcome.step);
-                if outcome.send_cancel {
-                    self.send_cancel(now, id);
-                }
-            }
-            _ => {
-                let step = client_non_invite::on_response(tx, t, now, resp);
-                self.apply(id, step);
-            }
-        }
-    }
 
     fn send_cancel(&mut self, now: Instant, invite: TxId) {
         let Some(tx) = self.txs.get_mut(&invite) else {
@@ -700,6 +556,36 @@ impl TransactionLayer {
                 // Duplicates are harmless: the second pop finds the slot already cleared.
                 self.heap.push(Reverse((at, id, slot)));
             }
+        }
+    }
+
+    /// An INVITE transaction in Accepted with nothing left to send (a server one whose 2xx was
+    /// ACKed, a client one) becomes a small record until Timer L or M; see [`accepted`].
+    fn keep_as_accepted(&mut self, id: TxId) {
+        let Some(tx) = self.txs.get(&id) else {
+            return;
+        };
+        let quiet = tx.state == State::Accepted && (tx.kind == Kind::ClientInvite || tx.acked);
+        let Some(ends) = tx.timeout_at.filter(|_| quiet) else {
+            return;
+        };
+        let Some(tx) = self.txs.remove(&id) else {
+            return;
+        };
+        match &tx.key {
+            Key::Server(k) => {
+                self.server_keys.remove(k, id);
+                // Like a settled non-INVITE: no longer its source's live load.
+                self.release_source(tx.peer.addr.ip());
+                self.accepted.add_server(id, k, ends);
+            }
+            Key::Client(k) => {
+                self.client_keys.remove(k);
+                self.accepted.add_client(id, k, ends);
+            }
+        }
+        if let Some(k) = &tx.ack_key {
+            self.ack_keys.remove(k);
         }
     }
 
