@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::action::connect::ring::Ringing;
+use crate::action::connect::ring::{Bridged, Ringing};
 use crate::action::gather::Gathering;
 use crate::call::CallInfo;
 use crate::command::{Command, DigitsPayload, HangupReason};
@@ -124,8 +124,10 @@ pub(crate) enum Flow {
 /// A running action.
 #[derive(Debug)]
 pub(crate) enum Step {
-    /// A connect/bridge ringing or bridged.
+    /// A connect/bridge ringing.
     Connect(Box<Ringing>),
+    /// A connect/bridge whose target answered.
+    Bridged(Box<Bridged>),
     /// An input/play_get_input collecting digits.
     Gather(Box<Gathering>),
     /// A play/speak/stream waiting for its `MediaDone`.
@@ -139,6 +141,7 @@ impl Step {
     pub(crate) fn on_event(&mut self, fx: &mut Effects<'_>, event: &Event) -> Option<Flow> {
         match self {
             Step::Connect(ringing) => ringing.on_event(fx, event),
+            Step::Bridged(bridged) => bridged.on_event(fx, event),
             Step::Gather(gathering) => gathering.on_event(fx, event),
             Step::Media(id) => match event {
                 Event::MediaDone { media_id } if media_id == id => Some(Flow::Next),

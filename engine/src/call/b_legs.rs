@@ -286,11 +286,16 @@ impl Call {
                     });
                 }
             }
-            ForkEvent::Done => {
-                if let Some(r) = self.rings.get_mut(&ring) {
-                    r.done = true;
-                }
-            }
+            ForkEvent::Done => self.ring_done(ring),
+        }
+    }
+
+    /// A ring's fork reported its last event: its state goes (a bridged call holds no ring
+    /// state for its remaining life), and the map's table with the last one.
+    pub(super) fn ring_done(&mut self, ring: RingId) {
+        self.rings.remove(&ring);
+        if self.rings.is_empty() {
+            self.rings = Default::default();
         }
     }
 
@@ -346,7 +351,7 @@ impl Call {
                 .filter(|t| r.targets.contains_key(t))
                 .copied()
                 .collect();
-            if !mine.is_empty() && r.forked && !r.done {
+            if !mine.is_empty() && r.forked {
                 by_ring.insert(*id, mine);
             }
         }

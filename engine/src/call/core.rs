@@ -271,11 +271,12 @@ pub(super) struct BLeg {
     pub end_cause: Option<String>,
 }
 
+/// A ring of the script's (or the A leg's, for a call we place), until its fork is done.
 pub(super) struct RingState {
     pub caller_id: Option<String>,
     pub targets: HashMap<TargetId, pcmo::action::connect::targets::Target>,
+    /// Its fork started: it will report until done, and the call waits for that.
     pub forked: bool,
-    pub done: bool,
     /// `call_type: "video"`.
     pub video: bool,
 }
@@ -709,7 +710,7 @@ impl Call {
         let pending: Vec<(RingId, Vec<TargetId>)> = self
             .rings
             .iter()
-            .filter(|(_, r)| r.forked && !r.done)
+            .filter(|(_, r)| r.forked)
             .map(|(id, r)| (*id, r.targets.keys().copied().collect()))
             .collect();
         for (ring, targets) in pending {
@@ -726,7 +727,8 @@ impl Call {
         }
         let a_done = self.a_state == AState::Ended;
         let b_done = self.b_legs.values().all(|b| b.state == BState::Ended);
-        let rings_done = self.rings.values().all(|r| !r.forked || r.done);
+        // A ring leaves the map when its fork is done.
+        let rings_done = self.rings.values().all(|r| !r.forked);
         if a_done && b_done && rings_done && (self.ending || self.interp.is_none()) {
             if self.finish_recordings() {
                 return;

@@ -37,7 +37,6 @@ impl Call {
                     .into_iter()
                     .collect(),
                 forked: false,
-                done: false,
                 video: false,
             },
         );
@@ -144,11 +143,7 @@ impl Call {
                 }
             }
             ForkEvent::TargetFailed { .. } => {}
-            ForkEvent::Done => {
-                if let Some(r) = self.rings.get_mut(&ring) {
-                    r.done = true;
-                }
-            }
+            ForkEvent::Done => self.ring_done(ring),
         }
     }
 

@@ -249,7 +249,6 @@ impl Call {
                 .map(|t| (t.target_id, t.target.clone()))
                 .collect(),
             forked: false,
-            done: false,
             video: ring.media == pcmo::action::connect::MediaKind::Video,
         }
     }

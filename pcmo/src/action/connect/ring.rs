@@ -145,10 +145,15 @@ impl Tally {
     }
 }
 
+/// A connect whose target answered: what it still needs while the call is bridged, which is
+/// most of a call's life. The ringing state (the targets, the tally, the rounds) is let go.
 #[derive(Debug)]
-struct Bridged {
+pub(crate) struct Bridged {
     id: TargetId,
+    /// The `duration` cap's timer.
     limit: TimerId,
+    /// Every leg the connect started, so a loser that answers late is recognised.
+    legs: Box<[TargetId]>,
 }
 
 /// A running connect.
@@ -165,7 +170,6 @@ pub(crate) struct Ringing {
     timer: Option<TimerId>,
     round_only_unregistered: bool,
     tally: Tally,
-    bridged: Option<Bridged>,
 }
 
 impl Ringing {
@@ -181,7 +185,6 @@ impl Ringing {
             timer: None,
             round_only_unregistered: true,
             tally: Tally::default(),
-            bridged: None,
         };
         match ringing.start_round(fx) {
             Some(flow) => flow,
@@ -190,9 +193,6 @@ impl Ringing {
     }
 
     pub(crate) fn on_event(&mut self, fx: &mut Effects<'_>, event: &Event) -> Option<Flow> {
-        if self.bridged.is_some() {
-            return self.on_bridged(fx, event);
-        }
         match event {
             Event::TargetAnswered { target_id } => self.answered(fx, *target_id),
             Event::TargetFailed { target_id, reason } => self.failed(fx, *target_id, *reason),
@@ -251,8 +251,7 @@ impl Ringing {
         let timeout = self.connect.plan.timeout.as_duration();
         let deadline = fx.deadline(timeout);
         let mut targets = Vec::with_capacity(indices.len());
-        // Exact: a call keeps its ring state while bridged.
-        self.legs.reserve_exact(indices.len());
+        self.legs.reserve(indices.len());
         for &index in indices {
             let Some(target) = self.connect.targets.get(index) else {
                 continue;
@@ -334,8 +333,12 @@ impl Ringing {
             fx.push(Command::Record(recording));
         }
         let limit = fx.timer(self.connect.duration.as_duration());
-        self.bridged = Some(Bridged { id, limit });
-        None
+        let legs = self.legs.iter().map(|leg| leg.id).collect();
+        Some(Flow::Wait(Step::Bridged(Box::new(Bridged {
+            id,
+            limit,
+            legs,
+        }))))
     }
 
     fn failed(&mut self, fx: &mut Effects<'_>, id: TargetId, reason: FailReason) -> Option<Flow> {
@@ -376,10 +379,11 @@ impl Ringing {
             RingType::Single => self.next_attempt(fx),
         }
     }
+}
 
-    fn on_bridged(&mut self, fx: &mut Effects<'_>, event: &Event) -> Option<Flow> {
-        let bridged = self.bridged.as_ref()?;
-        let (id, limit) = (bridged.id, bridged.limit);
+impl Bridged {
+    pub(crate) fn on_event(&mut self, fx: &mut Effects<'_>, event: &Event) -> Option<Flow> {
+        let (id, limit) = (self.id, self.limit);
         let finished = ScriptEvent::ConnectFinished {
             outcome: ConnectOutcome::Answered,
             answered: Some(id),
@@ -396,9 +400,7 @@ impl Ringing {
                 fx.push(Command::PostEvent(finished));
                 Some(Flow::Hangup(HangupReason::DurationLimit))
             }
-            Event::TargetAnswered { target_id }
-                if self.legs.iter().any(|leg| leg.id == *target_id) =>
-            {
+            Event::TargetAnswered { target_id } if self.legs.contains(target_id) => {
                 fx.push(Command::Cancel {
                     target_ids: vec![*target_id],
                 });
