@@ -5,9 +5,10 @@
 //! * A client INVITE that got a 2xx only passes further 2xx (retransmissions, other forks) up
 //!   to the TU, under its transaction id.
 //!
-//! Neither needs its request, its last message, its peer or its key strings, yet a full
-//! transaction with its index entries held ~1.4 KiB per answered call for those 32 s (measured
-//! under the 5,000-held-calls benchmark). A record here is a keyed 64-bit digest of the key,
+//! Neither needs its request, its last message, its peer or its key strings, yet the two full
+//! transactions of an answered call with their index entries held 1.6 KiB for those 32 s (RSS
+//! per call under the 5,000-held-calls benchmark went from 16.0 to 14.4 KiB when they became
+//! these records). A record here is a keyed 64-bit digest of the key,
 //! the id and the deadline. The digest is SipHash with a per-process random key (as in
 //! `ServerIndex`), so senders cannot aim at collisions; an accidental one (about one chance
 //! in 10^14 per lookup with 100,000 records) would absorb one unrelated INVITE, which the

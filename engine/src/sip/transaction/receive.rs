@@ -34,7 +34,7 @@ impl TransactionLayer {
                     self.apply(id, step);
                     return;
                 }
-                if self.accepted.server(&key).is_some() {
+                if req.method == Method::Invite && self.accepted.server(&key).is_some() {
                     // A retransmission of an INVITE answered and ACKed: absorbed (RFC 6026).
                     return;
                 }
