@@ -17,6 +17,9 @@ const WAIT: Duration = Duration::from_secs(5);
 /// How long we listen to be sure something did *not* arrive.
 const QUIET: Duration = Duration::from_millis(200);
 
+/// A media engine on `range`. Each test has its own range, all within 31000-31699: below the
+/// kernel's ephemeral ports (32768-60999), where the port-0 sockets of the tests' peers, or any
+/// outgoing connection, could otherwise take one of them while a test runs.
 fn engine(range: &str, relay: RelayConfig) -> MediaEngine {
     let ports = range.parse().unwrap_or_else(|e| panic!("{range}: {e}"));
     let mut config = MediaConfig::new(ports, LOCALHOST, LOCALHOST);
@@ -101,7 +104,7 @@ async fn stop(call: &mut MediaCall) -> Stats {
 #[tokio::test]
 async fn rtp_and_rtcp_flow_both_ways_through_an_allocated_call() {
     for layout in [RuntimeLayout::PerCore, RuntimeLayout::Shared] {
-        let ports = "41000-41009".parse().unwrap_or_else(|e| panic!("{e}"));
+        let ports = "31000-31009".parse().unwrap_or_else(|e| panic!("{e}"));
         let mut config = MediaConfig::new(ports, LOCALHOST, LOCALHOST);
         (config.threads, config.layout) = (2, layout);
         let media = MediaEngine::new(config).unwrap_or_else(|e| panic!("{e}"));
@@ -162,7 +165,7 @@ async fn rtp_and_rtcp_flow_both_ways_through_an_allocated_call() {
 async fn latching_follows_the_nat_source_and_drops_a_third_party_after_the_window() {
     let window = Duration::from_millis(100);
     let media = engine(
-        "41100-41109",
+        "31100-31109",
         RelayConfig {
             latch_window: window,
             ..RelayConfig::default()
@@ -230,7 +233,7 @@ async fn latching_follows_the_nat_source_and_drops_a_third_party_after_the_windo
 
 #[tokio::test]
 async fn malformed_and_unnegotiated_packets_are_counted_not_relayed() {
-    let media = engine("41200-41209", RelayConfig::default());
+    let media = engine("31200-31209", RelayConfig::default());
     let mut call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (Endpoint::new().await, Endpoint::new().await);
     let us_a = call.local(Leg::A);
@@ -273,7 +276,7 @@ async fn inactivity_raises_rtp_timeout_for_each_silent_leg() {
         rtp_timeout: Some(Duration::from_millis(200)),
         ..RelayConfig::default()
     };
-    let media = engine("41300-41309", relay);
+    let media = engine("31300-31309", relay);
     let mut call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (Endpoint::new().await, Endpoint::new().await);
     command(&call, a.set_remote(Leg::A));
@@ -295,7 +298,7 @@ async fn inactivity_raises_rtp_timeout_for_each_silent_leg() {
 #[tokio::test]
 async fn ports_are_released_after_stop_or_drop_and_exhaustion_is_a_clear_error() {
     // Two pairs: exactly one call.
-    let media = engine("41400-41403", RelayConfig::default());
+    let media = engine("31400-31403", RelayConfig::default());
     assert_eq!(media.free_pairs(), 2);
     let mut call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
     let first = (call.local(Leg::A), call.local(Leg::B));
@@ -304,7 +307,7 @@ async fn ports_are_released_after_stop_or_drop_and_exhaustion_is_a_clear_error()
         Err(e @ MediaError::Ports(PortError::Exhausted { pairs: 2, .. })) => {
             assert_eq!(
                 e.to_string(),
-                "all 2 RTP port pairs of 41400-41403 are in use"
+                "all 2 RTP port pairs of 31400-31403 are in use"
             );
         }
         other => panic!("expected exhaustion, got {other:?}"),
@@ -334,22 +337,22 @@ async fn ports_are_released_after_stop_or_drop_and_exhaustion_is_a_clear_error()
 
 #[tokio::test]
 async fn ports_held_by_another_program_are_skipped() {
-    let media = engine("41500-41505", RelayConfig::default());
+    let media = engine("31500-31505", RelayConfig::default());
     // Someone else holds the RTCP port of the first pair.
-    let squatter = UdpSocket::bind((LOCALHOST, 41501))
+    let squatter = UdpSocket::bind((LOCALHOST, 31501))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
     let mut ports = [call.local(Leg::A).rtp.port(), call.local(Leg::B).rtp.port()];
     ports.sort_unstable();
-    assert_eq!(ports, [41502, 41504]);
+    assert_eq!(ports, [31502, 31504]);
     drop((call, squatter));
     media.shutdown();
 }
 
 #[tokio::test]
 async fn commands_to_a_stopped_call_say_so() {
-    let media = engine("41600-41609", RelayConfig::default());
+    let media = engine("31600-31609", RelayConfig::default());
     let mut call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
     stop(&mut call).await;
     // The task reports its stats just before it returns and drops its command receiver.

@@ -18,6 +18,9 @@ const WAIT: Duration = Duration::from_secs(5);
 const QUIET: Duration = Duration::from_millis(300);
 const TE: u8 = 101;
 
+/// A media engine on `range`. Each test has its own range, all within 32000-32059: below the
+/// kernel's ephemeral ports (32768-60999), where the port-0 sockets of the tests' peers, or any
+/// outgoing connection, could otherwise take one of them while a test runs.
 fn engine(range: &str) -> MediaEngine {
     let ports = range.parse().unwrap_or_else(|e| panic!("{range}: {e}"));
     let mut config = MediaConfig::new(ports, LOCALHOST, LOCALHOST);
@@ -123,7 +126,7 @@ fn header(p: &[u8]) -> (u8, bool, u16, u32, u32) {
 
 #[tokio::test]
 async fn a_one_second_tone_played_to_a_leg_arrives_as_50_pcmu_packets_in_real_time() {
-    let media = engine("43000-43009");
+    let media = engine("32000-32009");
     let mut call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (endpoint().await, endpoint().await);
     connect(&call, &a, &b, [AudioCodec::Pcmu, AudioCodec::Pcmu]);
@@ -179,7 +182,7 @@ async fn a_one_second_tone_played_to_a_leg_arrives_as_50_pcmu_packets_in_real_ti
 
 #[tokio::test]
 async fn rfc_4733_digits_from_a_leg_are_reported_once_each() {
-    let media = engine("43010-43019");
+    let media = engine("32010-32019");
     let mut call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (endpoint().await, endpoint().await);
     connect(&call, &a, &b, [AudioCodec::Pcmu, AudioCodec::Pcmu]);
@@ -224,7 +227,7 @@ async fn rfc_4733_digits_from_a_leg_are_reported_once_each() {
 
 #[tokio::test]
 async fn digits_sent_to_a_leg_go_out_as_telephone_events() {
-    let media = engine("43020-43029");
+    let media = engine("32020-32029");
     let mut call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (endpoint().await, endpoint().await);
     connect(&call, &a, &b, [AudioCodec::Pcmu, AudioCodec::Pcma]);
@@ -251,7 +254,7 @@ async fn digits_sent_to_a_leg_go_out_as_telephone_events() {
 
 #[tokio::test]
 async fn a_pcmu_leg_bridged_to_a_pcma_leg_hears_the_other_sides_tone() {
-    let media = engine("43030-43039");
+    let media = engine("32030-32039");
     let mut call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (endpoint().await, endpoint().await);
     connect(&call, &a, &b, [AudioCodec::Pcmu, AudioCodec::Pcma]);
@@ -293,7 +296,7 @@ async fn a_pcmu_leg_bridged_to_a_pcma_leg_hears_the_other_sides_tone() {
 
 #[tokio::test]
 async fn a_recording_of_two_legs_has_each_tone_on_its_own_channel() {
-    let media = engine("43040-43049");
+    let media = engine("32040-32049");
     let mut call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (endpoint().await, endpoint().await);
     connect(&call, &a, &b, [AudioCodec::Pcmu, AudioCodec::Pcma]);
@@ -385,7 +388,7 @@ async fn a_recording_of_two_legs_has_each_tone_on_its_own_channel() {
 
 #[tokio::test]
 async fn stopping_a_call_ends_its_prompt_and_recording_before_the_stats() {
-    let media = engine("43050-43059");
+    let media = engine("32050-32059");
     let mut call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (endpoint().await, endpoint().await);
     connect(&call, &a, &b, [AudioCodec::Pcma, AudioCodec::Pcma]);
