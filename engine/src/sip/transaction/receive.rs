@@ -22,16 +22,7 @@ impl TransactionLayer {
                 let Some(key) = ServerKey::of(&req, None) else {
                     return;
                 };
-                if let Some(id) = self.find_server(&key) {
-                    let tx = self
-                        .txs
-                        .get_mut(&id)
-                        .expect("key index points at a live tx");
-                    let step = match tx.kind {
-                        Kind::ServerInvite => server_invite::on_request(tx),
-                        _ => server_non_invite::on_request(tx),
-                    };
-                    self.apply(id, step);
+                if self.retransmission(&key) {
                     return;
                 }
                 if req.method == Method::Invite && self.accepted.server(&key).is_some() {
@@ -70,6 +61,24 @@ impl TransactionLayer {
                 }
             }
         }
+    }
+
+    /// A request matching a live server transaction is a retransmission: that transaction
+    /// answers it (or absorbs it). False when nothing matched.
+    fn retransmission(&mut self, key: &ServerKey) -> bool {
+        let Some(id) = self.find_server(key) else {
+            return false;
+        };
+        let tx = self
+            .txs
+            .get_mut(&id)
+            .expect("key index points at a live tx");
+        let step = match tx.kind {
+            Kind::ServerInvite => server_invite::on_request(tx),
+            _ => server_non_invite::on_request(tx),
+        };
+        self.apply(id, step);
+        true
     }
 
     fn index_server(&mut self, id: TxId) {
@@ -114,13 +123,7 @@ impl TransactionLayer {
         let Some(key) = ServerKey::of(&req, None) else {
             return;
         };
-        if let Some(id) = self.find_server(&key) {
-            let tx = self
-                .txs
-                .get_mut(&id)
-                .expect("key index points at a live tx");
-            let step = server_non_invite::on_request(tx);
-            self.apply(id, step);
+        if self.retransmission(&key) {
             return;
         }
         if self.full_for(&peer) {
