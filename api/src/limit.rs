@@ -38,7 +38,18 @@ impl RestGuard {
     /// Counts one failure; true when it blocked the address.
     pub fn failed(&self, now: Instant, ip: IpAddr) -> bool {
         match self.0.lock() {
-            Ok(mut g) => g.failure(now, ip, None).banned,
+            Ok(mut g) => {
+                g.failure(
+                    now,
+                    engine::sip::defence::Attempt {
+                        source: ip,
+                        user: None,
+                        wrong_password: false,
+                        address_wide: true,
+                    },
+                )
+                .banned
+            }
             Err(_) => false,
         }
     }
@@ -95,7 +106,9 @@ mod tests {
     #[test]
     fn ten_failures_block_an_address_and_only_that_one() {
         let g = RestGuard::new(BanConfig {
-            failures: 10,
+            failures: 0,
+            distinct_users: 0,
+            address_failures: 10,
             ..BanConfig::default()
         });
         let t0 = Instant::now();

@@ -193,12 +193,20 @@ pub struct DefenceSettings {
     pub burst_per_source: u32,
     /// Source addresses (and, separately, users) tracked at once; the oldest are forgotten.
     pub max_tracked: usize,
-    /// Failed digest attempts from one address within `auth_window_secs` that ban it
-    /// (0: never).
+    /// Failed digest attempts for one user from one address within `auth_window_secs` that
+    /// block that (address, user) pair: its attempts get 403 (0: never).
     pub auth_ban_failures: u32,
     pub auth_window_secs: u64,
-    /// How long a banned address gets 403 for everything.
+    /// How long a blocked pair, or a banned address, is refused.
     pub auth_ban_secs: u64,
+    /// Distinct users failing from one address within the window that ban the whole address
+    /// (enumeration, spraying); 0: never. Trunk source addresses are exempt.
+    pub auth_ban_distinct_users: u32,
+    /// Failures of any kind from one address within the window that ban the whole address
+    /// (a volume no retrying device reaches); 0: never. Trunk source addresses are exempt.
+    pub auth_ban_address_failures: u32,
+    /// Networks never refused and never counted (CIDR, e.g. "192.0.2.0/24").
+    pub trusted_networks: Vec<crate::sip::defence::Network>,
     /// Wrong passwords for one user, from any addresses within `auth_window_secs`, after
     /// which that user's attempts are slowed down (0: never).
     pub user_slowdown_failures: u32,
@@ -220,6 +228,9 @@ impl Default for DefenceSettings {
             auth_ban_failures: 10,
             auth_window_secs: 600,
             auth_ban_secs: 300,
+            auth_ban_distinct_users: 3,
+            auth_ban_address_failures: 100,
+            trusted_networks: Vec::new(),
             user_slowdown_failures: 30,
             user_slowdown_interval_secs: 10,
             rest_failures: 10,
@@ -236,9 +247,12 @@ impl DefenceSettings {
             failures: self.auth_ban_failures,
             window: Duration::from_secs(self.auth_window_secs),
             ban: Duration::from_secs(self.auth_ban_secs),
+            distinct_users: self.auth_ban_distinct_users,
+            address_failures: self.auth_ban_address_failures,
             user_failures: self.user_slowdown_failures,
             user_interval: Duration::from_secs(self.user_slowdown_interval_secs),
             max_tracked: self.max_tracked,
+            trusted: self.trusted_networks.clone(),
         }
     }
 
@@ -246,12 +260,15 @@ impl DefenceSettings {
     pub fn rest_bans(&self) -> crate::sip::defence::BanConfig {
         use std::time::Duration;
         crate::sip::defence::BanConfig {
-            failures: self.rest_failures,
+            failures: 0,
             window: Duration::from_secs(self.auth_window_secs),
             ban: Duration::from_secs(self.rest_block_secs),
+            distinct_users: 0,
+            address_failures: self.rest_failures,
             user_failures: 0,
             user_interval: Duration::ZERO,
             max_tracked: self.max_tracked,
+            trusted: self.trusted_networks.clone(),
         }
     }
 
@@ -336,6 +353,15 @@ mod tests {
         assert_eq!(s.defence.rate().rate, 0);
         assert_eq!(s.defence.bans().failures, 3);
         assert!(toml::from_str::<Settings>("rtp_ports = \"9-1\"").is_err());
+        let s: Settings =
+            toml::from_str("[defence]\ntrusted_networks = [\"192.0.2.0/24\", \"2001:db8::1\"]\n")
+                .unwrap();
+        let bans = s.defence.bans();
+        assert_eq!(bans.trusted.len(), 2);
+        assert!(bans.trusted[0].contains("192.0.2.9".parse().unwrap()));
+        let e = toml::from_str::<Settings>("[defence]\ntrusted_networks = [\"192.0.2.0/40\"]\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("192.0.2.0/40"), "{e}");
     }
 
     /// The README's TOML examples are what operators copy: each must load, with deny_unknown_fields

@@ -15,7 +15,9 @@
 
 use std::net::IpAddr;
 
-use crate::sip::auth::{AuthFailure, Authenticator, ChallengeKind, StoredCredentials, Verdict};
+use crate::sip::auth::{
+    AuthFailure, Authenticator, ChallengeKind, Identity, StoredCredentials, Verdict,
+};
 use crate::sip::message::{response_to, HeaderView, Request, Response, Uri};
 use crate::sip::registrar::{Domains, EndpointAuth};
 use crate::sip::uas::reject_with;
@@ -32,13 +34,17 @@ pub enum Caller {
 /// The decision.
 #[derive(Debug)]
 pub enum InviteAdmission {
+    /// `identity` is who the checked credentials claimed to be, if any were checked.
     Respond {
         response: Box<Response>,
         failure: Option<AuthFailure>,
+        identity: Option<Identity>,
     },
     Accept {
         appid: u64,
         caller: Caller,
+        /// Whose credentials passed (None for a trunk known by its address).
+        identity: Option<Identity>,
         /// The caller and the dialled party as the app sees them.
         from: String,
         to: String,
@@ -95,6 +101,7 @@ pub fn admit_invite(
     let respond = |r: Response| InviteAdmission::Respond {
         response: Box::new(r),
         failure: None,
+        identity: None,
     };
     let (Ok(from), Ok(to)) = (req.hdr_from(), req.hdr_to()) else {
         return respond(response_to(req, 400, Some(to_tag)));
@@ -104,7 +111,7 @@ pub fn admit_invite(
     let Some(dialled) = dialled.filter(|d| !d.is_empty()) else {
         return respond(reject_with(req, 404, to_tag, "no user or number dialled"));
     };
-    let trunk_call = |name: String| {
+    let trunk_call = |name: String, identity: Option<Identity>| {
         let Some(digits) = as_number(&dialled) else {
             return respond(reject_with(req, 404, to_tag, "not a number"));
         };
@@ -112,6 +119,7 @@ pub fn admit_invite(
             Some(appid) => InviteAdmission::Accept {
                 appid,
                 caller: Caller::Trunk { name },
+                identity,
                 from: user_of(&from.uri).unwrap_or_default(),
                 to: digits,
             },
@@ -119,7 +127,7 @@ pub fn admit_invite(
         }
     };
     if let Some(name) = dir.trunk_for_source(source) {
-        return trunk_call(name);
+        return trunk_call(name, None);
     }
     let Some(from_user) = user_of(&from.uri) else {
         return respond(response_to(req, 403, Some(to_tag)));
@@ -127,6 +135,17 @@ pub fn admit_invite(
     let domain = match &from.uri {
         Uri::Sip(u) => domains.resolve(&u.host),
         Uri::Other { .. } => domains.default_domain().to_string(),
+    };
+    let identity = Identity::presented(req, ChallengeKind::Proxy, &domain);
+    let with_identity = |a: InviteAdmission| match a {
+        InviteAdmission::Respond {
+            response, failure, ..
+        } => InviteAdmission::Respond {
+            response,
+            failure,
+            identity: identity.clone(),
+        },
+        accepted => accepted,
     };
     let mut found: Option<Claimant> = None;
     let verdict = auth.verify(now, req, ChallengeKind::Proxy, &domain, |user| {
@@ -142,9 +161,9 @@ pub fn admit_invite(
         Some(credentials)
     });
     if let (Verdict::Authenticated { .. }, Some(Claimant::Trunk { name })) = (&verdict, &found) {
-        return trunk_call(name.clone());
+        return with_identity(trunk_call(name.clone(), identity.clone()));
     }
-    match verdict {
+    with_identity(match verdict {
         Verdict::Challenge { stale, failure } => InviteAdmission::Respond {
             response: Box::new(auth.challenge(
                 now,
@@ -155,6 +174,7 @@ pub fn admit_invite(
                 to_tag,
             )),
             failure,
+            identity: None,
         },
         Verdict::Authenticated { username } if username != from_user => respond(reject_with(
             req,
@@ -172,12 +192,13 @@ pub fn admit_invite(
                     user: username.clone(),
                     domain,
                 },
+                identity: identity.clone(),
                 from: username,
                 to: as_number(&dialled).unwrap_or(dialled),
             },
             _ => respond(reject_with(req, 403, to_tag, "endpoint disabled")),
         },
-    }
+    })
 }
 
 #[cfg(test)]
@@ -406,11 +427,14 @@ mod tests {
                 caller,
                 from,
                 to,
+                identity,
             } => {
                 assert_eq!(
                     (appid, from.as_str(), to.as_str()),
                     (42, "15550001", "914471000000")
                 );
+                // The defences count and gate the trunk's credentials like an endpoint's.
+                assert_eq!(identity.map(|i| i.user), Some("carrier-auth".to_string()));
                 assert_eq!(
                     caller,
                     Caller::Trunk {

@@ -105,6 +105,61 @@ pub enum Verdict {
     },
 }
 
+/// What a request presents for a realm: the one set of credentials that is checked.
+#[derive(Debug)]
+pub enum Presented {
+    Nothing,
+    Malformed,
+    Credentials(Credentials),
+}
+
+/// The credentials [`Authenticator::verify`] checks for `realm`: the first header of `kind`
+/// whose realm is ours. Credentials for another realm, or of an unknown scheme (RFC 4475
+/// regaut01), are ignored, as if absent. The defences key their accounting on the same
+/// choice, so that a second header cannot dodge them (issue "Security", item 6).
+pub fn presented(req: &Request, kind: ChallengeKind, realm: &str) -> Presented {
+    let mut malformed = false;
+    for v in req.headers.get_all(&kind.credentials_header()) {
+        match Credentials::parse(v) {
+            Ok(c) if c.realm.eq_ignore_ascii_case(realm) => return Presented::Credentials(c),
+            Ok(_) => {}
+            Err(e) if e.is_unsupported_scheme() => {}
+            Err(_) => malformed = true,
+        }
+    }
+    if malformed {
+        Presented::Malformed
+    } else {
+        Presented::Nothing
+    }
+}
+
+/// Who an attempt claimed to be: the username of the checked credentials and the realm
+/// (lower case). The key of the per-user and per-pair accounting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: String,
+    pub realm: String,
+}
+
+impl Identity {
+    /// The identity whose credentials `verify` checks for `realm`, if any.
+    pub fn presented(req: &Request, kind: ChallengeKind, realm: &str) -> Option<Identity> {
+        match presented(req, kind, realm) {
+            Presented::Credentials(c) => Some(Identity {
+                user: c.username,
+                realm: realm.to_ascii_lowercase(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// `user@realm`, the accounting key.
+    pub fn key(&self) -> String {
+        format!("{}@{}", self.user, self.realm)
+    }
+}
+
 /// Stateless nonces plus the nonce-count memory of replay protection.
 pub struct Authenticator {
     signer: NonceSigner,
@@ -135,30 +190,15 @@ impl Authenticator {
             stale: false,
             failure: Some(f),
         };
-        // Credentials for another realm, or of an unknown scheme (RFC 4475 regaut01), are
-        // ignored, as if absent.
-        let mut malformed = false;
-        let mut creds: Option<Credentials> = None;
-        for v in req.headers.get_all(&kind.credentials_header()) {
-            match Credentials::parse(v) {
-                Ok(c) if c.realm.eq_ignore_ascii_case(realm) => {
-                    creds = Some(c);
-                    break;
-                }
-                Ok(_) => {}
-                Err(e) if e.is_unsupported_scheme() => {}
-                Err(_) => malformed = true,
-            }
-        }
-        let Some(creds) = creds else {
-            return if malformed {
-                fail(AuthFailure::Malformed)
-            } else {
-                Verdict::Challenge {
+        let creds = match presented(req, kind, realm) {
+            Presented::Credentials(c) => c,
+            Presented::Malformed => return fail(AuthFailure::Malformed),
+            Presented::Nothing => {
+                return Verdict::Challenge {
                     stale: false,
                     failure: None,
                 }
-            };
+            }
         };
         match self.signer.check(&creds.nonce, realm, now) {
             NonceStatus::Valid => {}
@@ -430,6 +470,36 @@ mod tests {
                 stale: false,
                 failure: None
             }
+        );
+    }
+
+    /// Issue "Security", item 6: the identity the defences count is the one whose password
+    /// was checked, however many Authorization headers came and in which order.
+    #[test]
+    fn the_accounted_identity_is_the_checked_one() {
+        let mut a = authenticator();
+        let n = nonce_of(&mut a, 100);
+        let decoy = "Digest username=\"victim\", realm=\"other.example\", nonce=\"x\", uri=\"sip:example.com\", response=\"0\"";
+        let real = answer(Algorithm::Md5, "alice", "guess", &n, 1);
+        let req = register(Some(&format!("{decoy}\r\nAuthorization: {real}")));
+        assert_eq!(
+            Identity::presented(&req, ChallengeKind::Www, REALM),
+            Some(Identity {
+                user: "alice".into(),
+                realm: REALM.to_ascii_lowercase(),
+            })
+        );
+        assert_eq!(
+            a.verify(100, &req, ChallengeKind::Www, REALM, alice),
+            Verdict::Challenge {
+                stale: false,
+                failure: Some(AuthFailure::WrongPassword)
+            }
+        );
+        assert_eq!(
+            Identity::presented(&register(Some(decoy)), ChallengeKind::Www, REALM),
+            None,
+            "credentials for another realm are not ours to count"
         );
     }
 }

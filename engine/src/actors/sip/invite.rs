@@ -148,21 +148,37 @@ impl SipActor {
             &tag,
         );
         let (appid, from, to) = match decision {
-            InviteAdmission::Respond { response, failure } => {
+            InviteAdmission::Respond {
+                response,
+                failure,
+                identity,
+            } => {
+                if let Some(refused) = identity
+                    .as_ref()
+                    .and_then(|who| self.attempt_gate(&req, &peer, who, &tag))
+                {
+                    return self.respond(tx, refused);
+                }
                 if let Some(reason) = failure {
-                    tracing::info!(
-                        target: "security",
-                        source = %peer.addr,
-                        from = req.headers.get(&HeaderName::From).unwrap_or(""),
-                        ?reason,
-                        "INVITE authentication failed"
-                    );
+                    self.auth_failed(&req, &peer, identity.as_ref(), reason);
                 }
                 return self.respond(tx, *response);
             }
             InviteAdmission::Accept {
-                appid, from, to, ..
-            } => (appid, from, to),
+                appid,
+                from,
+                to,
+                identity,
+                ..
+            } => {
+                if let Some(who) = &identity {
+                    if let Some(refused) = self.attempt_gate(&req, &peer, who, &tag) {
+                        return self.respond(tx, refused);
+                    }
+                    self.auth_succeeded(&peer, who);
+                }
+                (appid, from, to)
+            }
         };
         let Ok(Some(app)) = store.app(AppId(appid)) else {
             return self.respond(tx, reject_with(&req, 404, &tag, "no app"));

@@ -5,7 +5,7 @@ use actix::prelude::*;
 
 use super::{EndpointGone, LookupBindings, RegistrationIdle, Restore, SipActor};
 use crate::actors::registration::{Register, RegistrationActor};
-use crate::sip::auth::{ChallengeKind, StoredCredentials};
+use crate::sip::auth::{Identity, StoredCredentials};
 use crate::sip::message::Request;
 use crate::sip::registrar::{admit, Admission, Aor, Binding, EndpointAuth};
 use crate::sip::transaction::TxId;
@@ -24,9 +24,6 @@ impl SipActor {
         tag: String,
         ctx: &mut Context<Self>,
     ) {
-        if let Some(resp) = self.user_gate(&req, &peer, ChallengeKind::Www, &tag) {
-            return self.respond(tx, resp);
-        }
         let now = unix_now();
         let store = self.store.clone();
         let decision = admit(
@@ -47,14 +44,31 @@ impl SipActor {
             },
         );
         match decision {
-            Admission::Respond { response, failure } => {
+            Admission::Respond {
+                response,
+                failure,
+                identity,
+            } => {
+                if let Some(refused) = identity
+                    .as_ref()
+                    .and_then(|who| self.attempt_gate(&req, &peer, who, &tag))
+                {
+                    return self.respond(tx, refused);
+                }
                 if let Some(reason) = failure {
-                    self.auth_failed(&req, &peer, ChallengeKind::Www, reason);
+                    self.auth_failed(&req, &peer, identity.as_ref(), reason);
                 }
                 self.respond(tx, *response);
             }
             Admission::Accept { aor } => {
-                self.auth_succeeded(&aor.user, &aor.domain);
+                let who = Identity {
+                    user: aor.user.clone(),
+                    realm: aor.domain.clone(),
+                };
+                if let Some(refused) = self.attempt_gate(&req, &peer, &who, &tag) {
+                    return self.respond(tx, refused);
+                }
+                self.auth_succeeded(&peer, &who);
                 let actor = self.registration(aor, ctx);
                 actor.do_send(Register {
                     tx,

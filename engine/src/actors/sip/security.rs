@@ -7,15 +7,15 @@
 //! seconds), `source`, `method`, `user`, `realm`, `reason`, and what followed (`failures` from
 //! that source in the window, `banned`, `user_slowed`).
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
 use super::{unix_now, SipActor};
 use crate::config::DefenceSettings;
-use crate::sip::auth::{AuthFailure, ChallengeKind};
-use crate::sip::defence::{counts_as_guess, AuthGuard};
-use crate::sip::digest::Credentials;
+use crate::sip::auth::{AuthFailure, Identity};
+use crate::sip::defence::{counts_as_guess, Attempt, AuthGuard, Refusal};
 use crate::sip::message::{HeaderName, HeaderView, Method, Request, Response};
 use crate::sip::uas::reject_with;
 use crate::sip::Peer;
@@ -55,20 +55,8 @@ pub struct SipStats {
     pub draining: bool,
 }
 
-/// The username and realm a request claims in its credentials (for the log and the per-user
-/// slow-down), else the To URI's user and host.
-pub(super) fn claimed_identity(req: &Request, kind: ChallengeKind) -> (String, String) {
-    let header = match kind {
-        ChallengeKind::Www => HeaderName::Authorization,
-        ChallengeKind::Proxy => HeaderName::ProxyAuthorization,
-    };
-    if let Some(c) = req
-        .headers
-        .get_all(&header)
-        .find_map(|v| Credentials::parse(v).ok())
-    {
-        return (c.username, c.realm.to_ascii_lowercase());
-    }
+/// A username and realm for the log when no credentials were checked: the To URI's.
+fn to_identity(req: &Request) -> (String, String) {
     let to = req.hdr_to().ok();
     let sip = to.as_ref().and_then(|t| t.uri.as_sip());
     (
@@ -84,17 +72,28 @@ fn ceil_secs(d: Duration) -> u64 {
     d.as_millis().div_ceil(1000).max(1) as u64
 }
 
-/// Whether the request carries credentials of ours to check (only those are slowed down).
-fn has_credentials(req: &Request, kind: ChallengeKind) -> bool {
-    let header = match kind {
-        ChallengeKind::Www => HeaderName::Authorization,
-        ChallengeKind::Proxy => HeaderName::ProxyAuthorization,
-    };
-    let found = req
-        .headers
-        .get_all(&header)
-        .any(|v| Credentials::parse(v).is_ok());
-    found
+/// Lift a block (`ringmaster unban ADDR[/USER]`): answers how many blocks went.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "usize")]
+pub struct Unban {
+    pub source: IpAddr,
+    /// `name@realm`, or a bare name for every realm; None: the whole address.
+    pub user: Option<String>,
+}
+
+/// What is refused now (`ringmaster bans`).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "Vec<BanEntry>")]
+pub struct ListBans;
+
+/// One refused address, or (address, user) pair, and the seconds left.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BanEntry {
+    pub address: IpAddr,
+    /// Set for a blocked pair; absent for a whole-address ban.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    pub seconds_left: u64,
 }
 
 impl SipActor {
@@ -107,85 +106,127 @@ impl SipActor {
         Some(r)
     }
 
-    /// The per-user slow-down, before a password is checked: `Some` is the 503 to send. Call
-    /// it for REGISTER (here) and for INVITEs that carry Proxy-Authorization (the call path).
-    pub(crate) fn user_gate(
+    /// After the credentials of `who` were checked and before the verdict is told: `Some`
+    /// is the refusal to send instead — 403 while this user is blocked from this address,
+    /// 503 while the user is slowed down — whatever the password was, so a refused guess
+    /// teaches nothing. Refused attempts are not counted.
+    pub(crate) fn attempt_gate(
         &mut self,
         req: &Request,
         peer: &Peer,
-        kind: ChallengeKind,
+        who: &Identity,
         tag: &str,
     ) -> Option<Response> {
-        if !has_credentials(req, kind) {
-            return None;
-        }
-        let (user, realm) = claimed_identity(req, kind);
-        let wait = self
+        let refusal = self
             .guard
-            .user_gate(Instant::now(), &format!("{user}@{realm}"))?;
-        tracing::warn!(
-            target: "security",
-            event = "auth_slowed",
-            at = unix_now(),
-            source = %peer.addr,
-            method = %req.method,
-            user = %user,
-            realm = %realm,
-            retry_after = ceil_secs(wait),
-            "attempt refused: too many wrong passwords for this user"
-        );
-        let mut r = reject_with(req, 503, tag, "too many failed attempts");
+            .gate(Instant::now(), peer.addr.ip(), &who.key())?;
+        let (status, phrase, wait) = match refusal {
+            Refusal::Pair(left) => (403, "blocked", left),
+            Refusal::UserSlowed(wait) => {
+                tracing::warn!(
+                    target: "security",
+                    event = "auth_slowed",
+                    at = unix_now(),
+                    source = %peer.addr,
+                    method = %req.method,
+                    user = ?who.user,
+                    realm = ?who.realm,
+                    retry_after = ceil_secs(wait),
+                    "attempt refused: too many wrong passwords for this user"
+                );
+                (503, "too many failed attempts", wait)
+            }
+        };
+        let mut r = reject_with(req, status, tag, phrase);
         r.headers
             .push(HeaderName::RetryAfter, ceil_secs(wait).to_string());
         Some(r)
     }
 
-    /// Records and logs one failed authentication: the security event, the per-source count
-    /// (which may ban the source) and, for a wrong password, the per-user count. The call
-    /// path calls it for INVITEs as the registrar path does for REGISTERs.
+    /// Records and logs one failed authentication, whatever the method (REGISTER, INVITE,
+    /// endpoint or trunk credentials): the security event, the (address, user) count (which
+    /// may block the pair), the address-wide count (which may ban the address; not for trunk
+    /// source addresses) and, for a wrong password, the per-user count.
     pub(crate) fn auth_failed(
         &mut self,
         req: &Request,
         peer: &Peer,
-        kind: ChallengeKind,
+        who: Option<&Identity>,
         reason: AuthFailure,
     ) {
-        let (user, realm) = claimed_identity(req, kind);
-        let key = format!("{user}@{realm}");
+        let key = who.map(Identity::key);
+        let source = peer.addr.ip();
+        let address_wide = !self.is_trunk_source(source);
         let note = counts_as_guess(reason).then(|| {
-            let wrong = (reason == AuthFailure::WrongPassword).then_some(key.as_str());
-            self.guard.failure(Instant::now(), peer.addr.ip(), wrong)
+            self.guard.failure(
+                Instant::now(),
+                Attempt {
+                    source,
+                    user: key.as_deref(),
+                    wrong_password: reason == AuthFailure::WrongPassword,
+                    address_wide,
+                },
+            )
         });
+        let (user, realm) = match who {
+            Some(w) => (w.user.clone(), w.realm.clone()),
+            None => to_identity(req),
+        };
+        let note = note.unwrap_or_default();
         tracing::info!(
             target: "security",
             event = "auth_failed",
             at = unix_now(),
             source = %peer.addr,
             method = %req.method,
-            user = %user,
-            realm = %realm,
+            user = ?user,
+            realm = ?realm,
             ?reason,
-            failures = note.map_or(0, |n| n.source_failures),
-            banned = note.is_some_and(|n| n.banned),
-            user_slowed = note.is_some_and(|n| n.user_slowed),
+            pair_failures = note.pair_failures,
+            failures = note.source_failures,
+            distinct_users = note.distinct_users,
+            blocked = note.pair_blocked,
+            banned = note.banned,
+            user_slowed = note.user_slowed,
             "authentication failed"
         );
-        if note.is_some_and(|n| n.banned) {
+        if note.pair_blocked {
+            tracing::warn!(
+                target: "security",
+                event = "pair_blocked",
+                at = unix_now(),
+                source = %source,
+                user = ?user,
+                realm = ?realm,
+                secs = self.ban_secs,
+                "too many failed authentications for this user from this address: blocked"
+            );
+        }
+        if note.banned {
             tracing::warn!(
                 target: "security",
                 event = "source_banned",
                 at = unix_now(),
-                source = %peer.addr.ip(),
+                source = %source,
                 secs = self.ban_secs,
-                "too many failed authentications: source banned"
+                distinct_users = note.distinct_users,
+                failures = note.source_failures,
+                "failures for several users or too many failures: source banned"
             );
         }
     }
 
-    /// A successful authentication ends the user's slow-down.
-    pub(crate) fn auth_succeeded(&mut self, user: &str, realm: &str) {
-        self.guard
-            .success(&format!("{user}@{}", realm.to_ascii_lowercase()));
+    /// A successful authentication ends the user's slow-down and its pair's count.
+    pub(crate) fn auth_succeeded(&mut self, peer: &Peer, who: &Identity) {
+        self.guard.success(peer.addr.ip(), &who.key());
+    }
+
+    /// Whether `ip` is a trunk's source address (exempt from address-wide bans: a carrier
+    /// carries many users).
+    fn is_trunk_source(&self, ip: IpAddr) -> bool {
+        self.calls
+            .as_ref()
+            .is_some_and(|d| d.trunks.trunk_for_source(ip).is_some())
     }
 
     /// During a drain, a new INVITE (no To tag) gets 503 with Retry-After.
@@ -215,6 +256,39 @@ impl Handler<ApplyDefences> for SipActor {
                 msg.max_tcp_connections_per_source,
             );
         }
+    }
+}
+
+impl Handler<Unban> for SipActor {
+    type Result = usize;
+    fn handle(&mut self, msg: Unban, _ctx: &mut Context<Self>) -> usize {
+        let lifted = self.guard.unban(msg.source, msg.user.as_deref());
+        tracing::warn!(
+            target: "security",
+            event = "unban",
+            at = unix_now(),
+            source = %msg.source,
+            user = ?msg.user,
+            lifted,
+            "an operator lifted blocks"
+        );
+        lifted
+    }
+}
+
+impl Handler<ListBans> for SipActor {
+    type Result = MessageResult<ListBans>;
+    fn handle(&mut self, _msg: ListBans, _ctx: &mut Context<Self>) -> Self::Result {
+        let list = self.guard.list(Instant::now());
+        MessageResult(
+            list.into_iter()
+                .map(|(address, user, left)| BanEntry {
+                    address,
+                    user,
+                    seconds_left: ceil_secs(left),
+                })
+                .collect(),
+        )
     }
 }
 

@@ -1,36 +1,53 @@
 //! Brute-force defence for digest authentication, sans-IO (the caller passes `now`).
 //!
-//! Two independent limits:
-//! * **per source address**: `failures` failed attempts within `window` ban the address for
-//!   `ban` (the SIP actor then refuses everything it sends with 403). Another address is not
-//!   affected, so the owner of an attacked account still registers from their own phone.
+//! Failures are judged by who they come from, so that an attacker is stopped and a broken phone
+//! stops only itself (issue "Security", item 2: four phones behind one NAT, one with a wrong
+//! password, used to lock the whole office out):
+//! * **per (address, user) pair**: `failures` failed attempts for one user from one address
+//!   within `window` block that pair for `ban`. A brute force on one account stops there;
+//!   other users behind the same address go on.
+//! * **per address**, only on patterns a device does not make: failures for `distinct_users`
+//!   different users within the window (enumeration, password spraying), or `address_failures`
+//!   failures of any kind (a volume no retrying device reaches, which also covers credentials
+//!   too broken to name a user). Then everything from the address is refused for `ban`.
+//!   Callers exempt trunk source addresses from this rule (a carrier carries many users).
 //! * **per user, across all sources**: once a user collects `user_failures` wrong passwords
-//!   within `window`, from however many addresses, attempts for that user are slowed down to
-//!   one per `user_interval`; the others are refused with 503 and a Retry-After, before any
-//!   password check, so a distributed guesser gains one guess per interval. Only wrong
-//!   passwords for users that exist count here: unknown usernames need no protection, and a
-//!   flood of random names then creates no per-user records at all.
+//!   within the window, from however many addresses, that user gets one attempt per
+//!   `user_interval`; the others are refused with 503 and a Retry-After, so a distributed
+//!   guesser gains one guess per interval. Only wrong passwords of existing users count here.
 //!
-//! Every table is a [`CappedMap`]: memory is bounded whatever the attacker sends.
+//! Addresses in `trusted` are never refused and their failures are not counted. A refused
+//! attempt is not counted either: it was not judged. Every table is a [`CappedMap`], so memory
+//! is bounded whatever an attacker sends.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use super::network::Network;
 use super::table::CappedMap;
 use crate::sip::auth::AuthFailure;
 
-/// Thresholds (see the module docs); `failures == 0` turns the per-source ban off,
-/// `user_failures == 0` the per-user slow-down.
+/// Thresholds (see the module docs); a threshold of 0 turns its rule off.
 #[derive(Debug, Clone)]
 pub struct BanConfig {
+    /// Failures of one (address, user) pair within `window` that block the pair.
     pub failures: u32,
     pub window: Duration,
+    /// How long a blocked pair or banned address is refused.
     pub ban: Duration,
+    /// Distinct failing users from one address within `window` that ban the address.
+    pub distinct_users: u32,
+    /// Failures of any kind from one address within `window` that ban the address.
+    pub address_failures: u32,
     pub user_failures: u32,
     pub user_interval: Duration,
-    /// Most sources (and, separately, most users) remembered at once.
+    /// Most sources (and, separately, pairs and users) remembered at once.
     pub max_tracked: usize,
+    /// Never refused, never counted.
+    pub trusted: Vec<Network>,
 }
 
 impl Default for BanConfig {
@@ -39,9 +56,12 @@ impl Default for BanConfig {
             failures: 10,
             window: Duration::from_secs(600),
             ban: Duration::from_secs(300),
+            distinct_users: 3,
+            address_failures: 100,
             user_failures: 30,
             user_interval: Duration::from_secs(10),
             max_tracked: 16_384,
+            trusted: Vec::new(),
         }
     }
 }
@@ -52,17 +72,44 @@ pub fn counts_as_guess(f: AuthFailure) -> bool {
     !matches!(f, AuthFailure::StaleNonce | AuthFailure::Replay)
 }
 
+/// One failed attempt, as the caller saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub source: IpAddr,
+    /// The identity that was checked (`user@realm`), when the credentials named one.
+    pub user: Option<&'a str>,
+    /// A wrong password of an existing user (feeds the per-user slow-down).
+    pub wrong_password: bool,
+    /// Whether the address-wide rule applies (false for trunk source addresses).
+    pub address_wide: bool,
+}
+
 /// What one failure led to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FailureNote {
-    /// Failures from this source within the window, this one included.
+    /// Failures of this (address, user) pair within the window, this one included.
+    pub pair_failures: u32,
+    /// This failure blocked the pair.
+    pub pair_blocked: bool,
+    /// Failures from this address within the window, this one included.
     pub source_failures: u32,
-    /// This failure banned the source.
+    /// Distinct failing users from this address within the window.
+    pub distinct_users: u32,
+    /// This failure banned the whole address.
     pub banned: bool,
     /// Wrong passwords for this user within the window (0 when no user was given).
     pub user_failures: u32,
     /// The user is (now) slowed down.
     pub user_slowed: bool,
+}
+
+/// Why an attempt is refused before it is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// This user from this address is blocked for the remaining time (403).
+    Pair(Duration),
+    /// The user is slowed down: try again after this (503 Retry-After).
+    UserSlowed(Duration),
 }
 
 /// Failure times within the window, at most `cap` of them.
@@ -90,32 +137,73 @@ impl Recent {
     }
 }
 
+/// An address's recent failures, each with a digest of the user it named (0: none).
+#[derive(Debug, Default)]
+struct AddressRecord(VecDeque<(Instant, u64)>);
+
+impl AddressRecord {
+    /// Adds one failure; answers (failures, distinct users) within the window.
+    fn push(&mut self, now: Instant, window: Duration, cap: usize, user: u64) -> (u32, u32) {
+        while self
+            .0
+            .front()
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= window)
+        {
+            self.0.pop_front();
+        }
+        self.0.push_back((now, user));
+        while self.0.len() > cap.max(1) {
+            self.0.pop_front();
+        }
+        let mut users: Vec<u64> = self.0.iter().map(|(_, u)| *u).filter(|u| *u != 0).collect();
+        users.sort_unstable();
+        users.dedup();
+        (self.0.len() as u32, users.len() as u32)
+    }
+}
+
 #[derive(Debug, Default)]
 struct UserRecord {
     recent: Recent,
     next_try: Option<Instant>,
 }
 
-/// The per-source bans and per-user slow-downs of one engine.
+/// A non-zero digest of a user name (0 means "no user").
+fn user_digest(user: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    user.hash(&mut h);
+    h.finish().max(1)
+}
+
+/// The bans, blocks and slow-downs of one engine.
 #[derive(Debug)]
 pub struct AuthGuard {
     cfg: BanConfig,
-    sources: CappedMap<IpAddr, Recent>,
+    addresses: CappedMap<IpAddr, AddressRecord>,
     bans: CappedMap<IpAddr, Instant>,
+    pairs: CappedMap<(IpAddr, String), Recent>,
+    pair_blocks: CappedMap<(IpAddr, String), Instant>,
     users: CappedMap<String, UserRecord>,
 }
 
 impl AuthGuard {
     pub fn new(cfg: BanConfig) -> Self {
         AuthGuard {
-            sources: CappedMap::new(cfg.max_tracked),
+            addresses: CappedMap::new(cfg.max_tracked),
             bans: CappedMap::new(cfg.max_tracked),
+            pairs: CappedMap::new(cfg.max_tracked),
+            pair_blocks: CappedMap::new(cfg.max_tracked),
             users: CappedMap::new(cfg.max_tracked),
             cfg,
         }
     }
 
-    /// `Some(remaining)` while `source` is banned.
+    /// Whether `source` is in a trusted network.
+    pub fn trusted(&self, source: IpAddr) -> bool {
+        self.cfg.trusted.iter().any(|n| n.contains(source))
+    }
+
+    /// `Some(remaining)` while the whole of `source` is banned.
     pub fn banned(&mut self, now: Instant, source: IpAddr) -> Option<Duration> {
         let until = *self.bans.get(&source)?;
         if until > now {
@@ -125,9 +213,23 @@ impl AuthGuard {
         None
     }
 
-    /// Before checking credentials for `user` (`name@realm`): `Some(retry_after)` when the
-    /// user is slowed down and this attempt must wait. An attempt let through uses the slot.
-    pub fn user_gate(&mut self, now: Instant, user: &str) -> Option<Duration> {
+    /// Before an attempt for `user` (`name@realm`) from `source` is judged: `Some` when it is
+    /// refused. An attempt let through a slow-down uses the user's slot.
+    pub fn gate(&mut self, now: Instant, source: IpAddr, user: &str) -> Option<Refusal> {
+        if self.trusted(source) {
+            return None;
+        }
+        let pair = (source, user.to_string());
+        if let Some(until) = self.pair_blocks.get(&pair).copied() {
+            if until > now {
+                return Some(Refusal::Pair(until - now));
+            }
+            self.pair_blocks.remove(&pair);
+        }
+        self.user_gate(now, user).map(Refusal::UserSlowed)
+    }
+
+    fn user_gate(&mut self, now: Instant, user: &str) -> Option<Duration> {
         if self.cfg.user_failures == 0 {
             return None;
         }
@@ -151,34 +253,42 @@ impl AuthGuard {
         }
     }
 
-    /// Records a failed attempt from `source`; `wrong_password_for` names the user when the
-    /// failure was a wrong password of an existing user.
-    pub fn failure(
-        &mut self,
-        now: Instant,
-        source: IpAddr,
-        wrong_password_for: Option<&str>,
-    ) -> FailureNote {
-        let mut note = FailureNote {
-            source_failures: 0,
-            banned: false,
-            user_failures: 0,
-            user_slowed: false,
-        };
-        if self.cfg.failures > 0 {
-            let (window, cap) = (self.cfg.window, self.cfg.failures);
-            let n = self
-                .sources
-                .entry_or_insert_with(source, Recent::default)
-                .push(now, window, cap);
+    /// Records one judged, failed attempt.
+    pub fn failure(&mut self, now: Instant, a: Attempt<'_>) -> FailureNote {
+        let mut note = FailureNote::default();
+        if self.trusted(a.source) {
+            return note;
+        }
+        let (window, ban) = (self.cfg.window, self.cfg.ban);
+        if let (Some(user), true) = (a.user, self.cfg.failures > 0) {
+            let pair = (a.source, user.to_string());
+            note.pair_failures = self
+                .pairs
+                .entry_or_insert_with(pair.clone(), Recent::default)
+                .push(now, window, self.cfg.failures);
+            if note.pair_failures >= self.cfg.failures {
+                self.pairs.remove(&pair);
+                *self.pair_blocks.entry_or_insert_with(pair, || now) = now + ban;
+                note.pair_blocked = true;
+            }
+        }
+        let (volume, distinct) = (self.cfg.address_failures, self.cfg.distinct_users);
+        if a.address_wide && (volume > 0 || distinct > 0) {
+            let cap = volume.max(distinct).max(16) as usize;
+            let who = a.user.map_or(0, user_digest);
+            let (n, users) = self
+                .addresses
+                .entry_or_insert_with(a.source, AddressRecord::default)
+                .push(now, window, cap, who);
             note.source_failures = n;
-            if n >= cap {
-                self.sources.remove(&source);
-                *self.bans.entry_or_insert_with(source, || now) = now + self.cfg.ban;
+            note.distinct_users = users;
+            if (volume > 0 && n >= volume) || (distinct > 0 && users >= distinct) {
+                self.addresses.remove(&a.source);
+                *self.bans.entry_or_insert_with(a.source, || now) = now + ban;
                 note.banned = true;
             }
         }
-        if let (Some(user), true) = (wrong_password_for, self.cfg.user_failures > 0) {
+        if let (Some(user), true) = (a.user, a.wrong_password && self.cfg.user_failures > 0) {
             let (window, cap) = (self.cfg.window, self.cfg.user_failures);
             let rec = self
                 .users
@@ -189,138 +299,61 @@ impl AuthGuard {
         note
     }
 
-    /// The user proved their password: their slow-down ends.
-    pub fn success(&mut self, user: &str) {
+    /// The user proved their password: their slow-down ends, and so does the count of their
+    /// pair (a phone whose password was fixed starts clean).
+    pub fn success(&mut self, source: IpAddr, user: &str) {
         self.users.remove(&user.to_string());
+        self.pairs.remove(&(source, user.to_string()));
+    }
+
+    /// The operator lifts a block: with `user` (`name@realm`, or `name` for every realm),
+    /// that pair's block and counts; without, the address's ban, its counts and every pair
+    /// block it has. Answers how many blocks went.
+    pub fn unban(&mut self, source: IpAddr, user: Option<&str>) -> usize {
+        let names = |key: &str| match user {
+            None => true,
+            Some(u) => key == u || key.rsplit_once('@').is_some_and(|(name, _)| name == u),
+        };
+        self.pairs
+            .retain(|(ip, key), _| *ip != source || !names(key));
+        let before = self.pair_blocks.len();
+        self.pair_blocks
+            .retain(|(ip, key), _| *ip != source || !names(key));
+        let mut lifted = before - self.pair_blocks.len();
+        if user.is_none() {
+            self.addresses.remove(&source);
+            lifted += usize::from(self.bans.remove(&source).is_some());
+        }
+        lifted
+    }
+
+    /// What is refused at `now`: banned addresses and blocked pairs, with the time left.
+    pub fn list(&self, now: Instant) -> Vec<(IpAddr, Option<String>, Duration)> {
+        let mut out: Vec<_> = Vec::new();
+        self.bans.for_each(|ip, until| {
+            if *until > now {
+                out.push((*ip, None, *until - now));
+            }
+        });
+        self.pair_blocks.for_each(|(ip, user), until| {
+            if *until > now {
+                out.push((*ip, Some(user.clone()), *until - now));
+            }
+        });
+        out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        out
     }
 
     /// Sources banned now (including bans that expired but were not looked at since).
     pub fn bans(&self) -> usize {
         self.bans.len()
     }
+
+    /// (address, user) pairs blocked now (as [`AuthGuard::bans`] counts).
+    pub fn pair_blocks(&self) -> usize {
+        self.pair_blocks.len()
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ip(last: u8) -> IpAddr {
-        IpAddr::from([192, 0, 2, last])
-    }
-
-    #[test]
-    fn ten_failures_in_ten_minutes_ban_that_source_for_five_minutes() {
-        let t0 = Instant::now();
-        let mut g = AuthGuard::new(BanConfig::default());
-        for i in 0..9 {
-            let note = g.failure(t0 + Duration::from_secs(60 * i), ip(1), None);
-            assert!(!note.banned, "failure {}", i + 1);
-        }
-        assert_eq!(g.banned(t0 + Duration::from_secs(540), ip(1)), None);
-        let note = g.failure(t0 + Duration::from_secs(599), ip(1), None);
-        assert_eq!(note.source_failures, 10);
-        assert!(note.banned);
-        let at = t0 + Duration::from_secs(599);
-        assert_eq!(g.banned(at, ip(1)), Some(Duration::from_secs(300)));
-        assert_eq!(g.banned(at, ip(2)), None, "other sources are not affected");
-        assert!(g.banned(at + Duration::from_secs(299), ip(1)).is_some());
-        assert_eq!(g.banned(at + Duration::from_secs(300), ip(1)), None);
-        // After the ban the count starts again from zero.
-        assert_eq!(
-            g.failure(at + Duration::from_secs(301), ip(1), None)
-                .source_failures,
-            1
-        );
-    }
-
-    #[test]
-    fn failures_spread_over_more_than_the_window_never_ban() {
-        let t0 = Instant::now();
-        let mut g = AuthGuard::new(BanConfig::default());
-        for i in 0..100 {
-            let note = g.failure(t0 + Duration::from_secs(67 * i), ip(1), None);
-            assert!(!note.banned);
-            assert!(note.source_failures <= 10);
-        }
-    }
-
-    #[test]
-    fn many_wrong_passwords_for_one_user_slow_that_user_down_across_sources() {
-        let t0 = Instant::now();
-        let mut g = AuthGuard::new(BanConfig::default());
-        // 30 guesses from 30 addresses: no source is banned, the user is slowed down.
-        let mut last = None;
-        for i in 0..30u8 {
-            assert_eq!(g.user_gate(t0, "alice@example.com"), None);
-            last = Some(g.failure(t0, ip(i), Some("alice@example.com")));
-        }
-        let note = last.unwrap();
-        assert!(note.user_slowed && !note.banned);
-        assert_eq!(note.user_failures, 30);
-        // One attempt per interval goes through; the rest wait.
-        assert_eq!(g.user_gate(t0, "alice@example.com"), None);
-        assert_eq!(
-            g.user_gate(t0 + Duration::from_secs(1), "alice@example.com"),
-            Some(Duration::from_secs(9))
-        );
-        assert_eq!(
-            g.user_gate(t0, "bob@example.com"),
-            None,
-            "other users unaffected"
-        );
-        assert_eq!(
-            g.user_gate(t0 + Duration::from_secs(10), "alice@example.com"),
-            None
-        );
-        // The right password ends it.
-        g.success("alice@example.com");
-        assert_eq!(
-            g.user_gate(t0 + Duration::from_secs(11), "alice@example.com"),
-            None
-        );
-        assert_eq!(
-            g.user_gate(t0 + Duration::from_secs(11), "alice@example.com"),
-            None
-        );
-        // And once the window has passed, the slow-down ends by itself.
-        for i in 0..30u8 {
-            g.failure(t0, ip(i), Some("carol@example.com"));
-        }
-        assert_eq!(g.user_gate(t0, "carol@example.com"), None);
-        assert!(g.user_gate(t0, "carol@example.com").is_some());
-        assert_eq!(
-            g.user_gate(t0 + Duration::from_secs(600), "carol@example.com"),
-            None
-        );
-        assert_eq!(
-            g.user_gate(t0 + Duration::from_secs(600), "carol@example.com"),
-            None
-        );
-    }
-
-    #[test]
-    fn memory_is_bounded_under_a_spray_of_sources_and_users() {
-        let t0 = Instant::now();
-        let mut g = AuthGuard::new(BanConfig {
-            max_tracked: 100,
-            failures: 2,
-            ..BanConfig::default()
-        });
-        for i in 0..10_000u32 {
-            let src = IpAddr::from(i.to_be_bytes());
-            g.failure(t0, src, Some(&format!("u{i}")));
-            g.failure(t0, src, None);
-        }
-        assert!(g.sources.len() <= 100 && g.bans.len() <= 100 && g.users.len() <= 100);
-        assert_eq!(g.bans(), 100);
-    }
-
-    #[test]
-    fn stale_nonces_and_replays_are_no_guesses() {
-        assert!(!counts_as_guess(AuthFailure::StaleNonce));
-        assert!(!counts_as_guess(AuthFailure::Replay));
-        assert!(counts_as_guess(AuthFailure::WrongPassword));
-        assert!(counts_as_guess(AuthFailure::UnknownUser));
-        assert!(counts_as_guess(AuthFailure::BadNonce));
-    }
-}
+mod tests;

@@ -3,15 +3,18 @@
 //!
 //! * [`rate`]: per-source flood limit (token bucket per IP address), applied to every message
 //!   before it is parsed.
-//! * [`bans`]: per-source bans after repeated digest failures, and a per-user slow-down across
-//!   sources.
+//! * [`bans`]: blocks of an (address, user) pair after repeated digest failures, bans of a
+//!   whole address on patterns only attackers make, and a per-user slow-down across sources.
+//! * [`network`]: CIDR networks (the operator's trusted networks).
 //! * [`table`]: the capped map every per-source and per-user record lives in, so memory stays
 //!   bounded under any flood.
 
 pub mod bans;
+pub mod network;
 pub mod rate;
 pub mod table;
 
-pub use bans::{counts_as_guess, AuthGuard, BanConfig, FailureNote};
+pub use bans::{counts_as_guess, Attempt, AuthGuard, BanConfig, FailureNote, Refusal};
+pub use network::{parse_networks, Network, NetworkError};
 pub use rate::{RateConfig, RateDecision, RateLimiter};
 pub use table::CappedMap;

@@ -77,6 +77,13 @@ impl<K: Hash + Eq + Clone, V> CappedMap<K, V> {
         self.compact();
     }
 
+    /// Visits every entry (listing for operators; not on a hot path).
+    pub fn for_each(&self, mut visit: impl FnMut(&K, &V)) {
+        for (k, (v, _)) in &self.map {
+            visit(k, v);
+        }
+    }
+
     fn compact(&mut self) {
         if self.order.len() > 2 * self.map.len() + 16 {
             let map = &self.map;

@@ -2,7 +2,9 @@
 //! sender proved who it is, and whether that identity may change this address of record.
 
 use super::{Aor, Domains};
-use crate::sip::auth::{AuthFailure, Authenticator, ChallengeKind, StoredCredentials, Verdict};
+use crate::sip::auth::{
+    AuthFailure, Authenticator, ChallengeKind, Identity, StoredCredentials, Verdict,
+};
 use crate::sip::message::{response_to, Request, Response};
 use crate::sip::uas::reject_with;
 
@@ -17,10 +19,12 @@ pub struct EndpointAuth {
 #[derive(Debug)]
 pub enum Admission {
     /// Answer with this (a challenge, 403, 404, 416...). `failure` is set when credentials
-    /// were presented and did not pass: a security event to log.
+    /// were presented and did not pass: a security event to log. `identity` is who the
+    /// checked credentials claimed to be, if any were checked.
     Respond {
         response: Box<Response>,
         failure: Option<AuthFailure>,
+        identity: Option<Identity>,
     },
     /// Authenticated as the owner of `aor`: apply the bindings (steps 6–8).
     Accept { aor: Aor },
@@ -35,13 +39,21 @@ pub fn admit(
     to_tag: &str,
     lookup: impl FnOnce(&str, &str) -> Option<EndpointAuth>,
 ) -> Admission {
+    let aor = match domains.aor_of(req) {
+        Ok(a) => a,
+        Err(status) => {
+            return Admission::Respond {
+                response: Box::new(response_to(req, status, Some(to_tag))),
+                failure: None,
+                identity: None,
+            }
+        }
+    };
+    let identity = Identity::presented(req, ChallengeKind::Www, &aor.domain);
     let respond = |r: Response| Admission::Respond {
         response: Box::new(r),
         failure: None,
-    };
-    let aor = match domains.aor_of(req) {
-        Ok(a) => a,
-        Err(status) => return respond(response_to(req, status, Some(to_tag))),
+        identity: identity.clone(),
     };
     let mut enabled = false;
     let verdict = auth.verify(now, req, ChallengeKind::Www, &aor.domain, |user| {
@@ -60,6 +72,7 @@ pub fn admit(
                 to_tag,
             )),
             failure,
+            identity,
         },
         // Step 4: the authenticated user may only bind its own address of record.
         Verdict::Authenticated { username } if username != aor.user => {
@@ -207,11 +220,11 @@ mod tests {
             lookup,
         );
         assert!(
-            matches!(got, Admission::Respond { ref response, failure: Some(AuthFailure::UnknownUser) } if response.status == 401)
+            matches!(got, Admission::Respond { ref response, failure: Some(AuthFailure::UnknownUser), .. } if response.status == 401)
         );
         let got = admit(&mut a, &d, 100, &req("alice", None), "t", lookup);
         assert!(
-            matches!(got, Admission::Respond { ref response, failure: None } if response.status == 401)
+            matches!(got, Admission::Respond { ref response, failure: None, .. } if response.status == 401)
         );
     }
 }
