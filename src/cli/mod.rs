@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod admin;
+mod bans;
 mod number;
 mod pcmo;
 mod serve;
@@ -79,6 +80,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List what the SIP defences refuse now: banned addresses and blocked (address, user)
+    /// pairs.
+    Bans {
+        #[command(flatten)]
+        client: ClientOpts,
+        /// One JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a block: `ADDR` (the address's ban and every pair block it has) or `ADDR/USER`
+    /// (that user from that address; `name` or `name@realm`).
+    Unban {
+        #[command(flatten)]
+        client: ClientOpts,
+        target: String,
+    },
     /// Check and explain PCMO call scripts, offline.
     Pcmo {
         #[command(subcommand)]
@@ -99,6 +116,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Registrations { client, app, json } => {
             admin::registrations(client, app, json).map(|_| ExitCode::SUCCESS)
         }
+        Command::Bans { client, json } => bans::list(client, json).map(|_| ExitCode::SUCCESS),
+        Command::Unban { client, target } => bans::unban(client, target).map(|_| ExitCode::SUCCESS),
         Command::Pcmo { command } => pcmo::run(command),
     }
 }

@@ -1,6 +1,7 @@
 //! Route tables; one file per API surface.
 
 pub mod admin;
+pub mod bans;
 pub mod calls;
 pub mod endpoints;
 pub mod health;
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // Before `admin`: its `/admin/v1` scope would otherwise claim these paths and answer 404.
     trunks::configure(cfg);
     numbers::configure(cfg);
+    bans::configure(cfg);
     calls::configure(cfg);
     recordings::configure(cfg);
     admin::configure(cfg);

@@ -20,7 +20,7 @@ use actix::prelude::*;
 
 pub use invite::{CallDeps, PlaceCall, PlaceError};
 use routes::{CallSignal, RequestKey, Routes, TxOutcome, TxReport};
-pub use security::{ApplyDefences, Drain, GetSipStats, SipStats};
+pub use security::{ApplyDefences, BanEntry, Drain, GetSipStats, ListBans, SipStats, Unban};
 
 use super::registration::RegistrationActor;
 use super::transport::{ConnClosed, SipInbound, Sockets};
