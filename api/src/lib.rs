@@ -67,6 +67,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     engine.sip.do_send(ApplyDefences {
         defence: settings.defence.clone(),
         tcp_incomplete_timeout: Duration::from_secs(settings.sip.tcp_incomplete_timeout_secs),
+        tcp_idle_timeout: Duration::from_secs(settings.sip.tcp_idle_timeout_secs),
         max_transactions_per_source: settings.sip.max_transactions_per_source,
         max_tcp_connections_per_source: settings.sip.max_tcp_connections_per_source,
     });

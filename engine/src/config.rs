@@ -126,6 +126,10 @@ pub struct SipSettings {
     /// A TCP connection that has not completed a message within this many seconds (none at
     /// all yet, or one half-sent) is closed (slowloris).
     pub tcp_incomplete_timeout_secs: u64,
+    /// A TCP connection that carries no flow (no live binding was registered over it) and
+    /// delivered no SIP message for this many seconds is closed; CRLF keep-alives keep only
+    /// flows open (RFC 5626).
+    pub tcp_idle_timeout_secs: u64,
     /// Live (not yet answered) server transactions one source address may hold; past it its
     /// new requests get 503 with Retry-After, so one source cannot fill the table
     /// (`max_transactions`). Answered ones do not count, so a source whose requests are
@@ -146,6 +150,7 @@ impl Default for SipSettings {
             max_tcp_connections: 10_000,
             max_tcp_connections_per_source: 1000,
             tcp_incomplete_timeout_secs: 30,
+            tcp_idle_timeout_secs: 300,
             max_transactions_per_source: 10_000,
         }
     }
@@ -347,6 +352,7 @@ mod tests {
         assert_eq!(s.defence.auth_window_secs, 600);
         assert_eq!(s.defence.auth_ban_secs, 300);
         assert_eq!(s.sip.tcp_incomplete_timeout_secs, 30);
+        assert_eq!(s.sip.tcp_idle_timeout_secs, 300);
         assert_eq!(s.calls.drain_timeout_secs, 30);
         let s: Settings =
             toml::from_str("[defence]\nrate_per_source = 0\nauth_ban_failures = 3\n").unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::sip::{unix_now, RegistrationIdle, Respond, SipActor};
+use super::sip::{unix_now, FlowSeen, RegistrationIdle, Respond, SipActor};
 use crate::sip::message::{response_to, Request};
 use crate::sip::registrar::{self, Aor, Binding, RegistrarConfig};
 use crate::sip::transaction::TxId;
@@ -134,6 +134,18 @@ impl Handler<Register> for RegistrationActor {
                 return;
             }
         };
+        // A REGISTER over a stream makes its connection a flow for as long as the bindings
+        // it carries live (RFC 5626): calls come back on it and it is not closed when quiet.
+        if let (Some(conn), true) = (msg.peer.conn, msg.peer.transport.is_reliable()) {
+            let until = update
+                .bindings
+                .iter()
+                .filter(|b| b.source == msg.peer.addr && b.transport == msg.peer.transport)
+                .map(|b| b.expires_at)
+                .max()
+                .unwrap_or(0);
+            self.sip.do_send(FlowSeen { conn, until });
+        }
         if !update.changed {
             self.sip.do_send(Respond {
                 tx: msg.tx,

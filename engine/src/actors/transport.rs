@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 use crate::sip::defence::{RateConfig, RateDecision, RateLimiter};
+use crate::sip::flow::Liveness;
 use crate::sip::message::Limits;
 use crate::sip::stream::{Frame, StreamFramer};
 use crate::sip::{ConnId, Inbound, Peer, Transmit, Transport};
@@ -39,12 +40,17 @@ pub struct ConnClosed(pub ConnId);
 /// A connection that sent no complete message within this time is closed (slowloris); the
 /// default of `sip.tcp_incomplete_timeout_secs`.
 const INCOMPLETE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection without a flow that delivered no message for this long is closed; the
+/// default of `sip.tcp_idle_timeout_secs`.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Messages queued per connection before the connection is considered stuck and closed.
 const WRITE_QUEUE: usize = 256;
 
 struct Conn {
     addr: SocketAddr,
     tx: mpsc::Sender<Bytes>,
+    /// Until when a binding registered over this connection lives (it is then a flow).
+    flow_until: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -68,6 +74,7 @@ pub struct Sockets {
     local: SocketAddr,
     rate: Arc<Mutex<RateLimiter>>,
     incomplete_ms: Arc<AtomicU64>,
+    idle_ms: Arc<AtomicU64>,
     max_conns_per_ip: Arc<AtomicU64>,
 }
 
@@ -136,6 +143,7 @@ impl Sockets {
             local,
             rate: Arc::new(Mutex::new(RateLimiter::new(RateConfig::default()))),
             incomplete_ms: Arc::new(AtomicU64::new(INCOMPLETE_TIMEOUT.as_millis() as u64)),
+            idle_ms: Arc::new(AtomicU64::new(IDLE_TIMEOUT.as_millis() as u64)),
             max_conns_per_ip: Arc::new(AtomicU64::new(MAX_CONNS_PER_IP)),
         };
         actix::spawn(udp_loop(sockets.clone()));
@@ -147,14 +155,22 @@ impl Sockets {
         self.local
     }
 
-    /// Replaces the flood limit, the incomplete-message timeout of new reads and the cap on
-    /// one address's open connections.
-    pub fn set_defences(&self, rate: RateConfig, incomplete: Duration, conns_per_ip: usize) {
+    /// Replaces the flood limit, the incomplete-message and idle timeouts of new connections
+    /// and the cap on one address's open connections.
+    pub fn set_defences(
+        &self,
+        rate: RateConfig,
+        incomplete: Duration,
+        idle: Duration,
+        conns_per_ip: usize,
+    ) {
         if let Ok(mut r) = self.rate.lock() {
             *r = RateLimiter::new(rate);
         }
         self.incomplete_ms
             .store(incomplete.as_millis() as u64, Ordering::Relaxed);
+        self.idle_ms
+            .store(idle.as_millis().max(1) as u64, Ordering::Relaxed);
         self.max_conns_per_ip
             .store(conns_per_ip.max(1) as u64, Ordering::Relaxed);
     }
@@ -190,6 +206,30 @@ impl Sockets {
 
     fn incomplete_timeout(&self) -> Duration {
         Duration::from_millis(self.incomplete_ms.load(Ordering::Relaxed))
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_ms.load(Ordering::Relaxed))
+    }
+
+    /// A binding registered over connection `id` lives until `until`: the connection is a
+    /// flow till then (never closed for being quiet). A refresh moves `until`; an
+    /// unregistration sets it to now.
+    pub fn set_flow(&self, id: ConnId, until: Instant) {
+        if let Some(c) = self.conns.lock().expect("conns lock").by_id.get_mut(&id) {
+            c.flow_until = Some(until);
+        }
+    }
+
+    /// Whether connection `id` carries a live flow at `now`.
+    fn is_flow(&self, id: ConnId, now: Instant) -> bool {
+        self.conns
+            .lock()
+            .expect("conns lock")
+            .by_id
+            .get(&id)
+            .and_then(|c| c.flow_until)
+            .is_some_and(|until| until > now)
     }
 
     /// Sends without blocking. A full UDP buffer drops the datagram (retransmission covers
@@ -267,7 +307,14 @@ impl Sockets {
             *conns.per_ip.entry(addr.ip()).or_default() += 1;
             conns.next += 1;
             let id = ConnId(conns.next);
-            conns.by_id.insert(id, Conn { addr, tx });
+            conns.by_id.insert(
+                id,
+                Conn {
+                    addr,
+                    tx,
+                    flow_until: None,
+                },
+            );
             conns.by_addr.insert(addr, id);
             id
         };
@@ -364,31 +411,27 @@ async fn read_loop(
 ) {
     let mut framer = StreamFramer::new(s.limits);
     let mut buf = vec![0u8; 16 * 1024];
-    let mut delivered_any = false;
-    let incomplete = s.incomplete_timeout();
+    let mut live = Liveness::new(Instant::now(), s.incomplete_timeout(), s.idle_timeout());
     loop {
-        // Until a first complete message, and while one is half-read, the peer has
-        // `incomplete` to finish it; an idle connection between messages may stay.
-        let read = if !delivered_any || framer.buffered() > 0 {
-            match tokio::time::timeout(incomplete, r.read(&mut buf)).await {
-                Ok(res) => res,
-                Err(_) => {
-                    tracing::debug!(%addr, "tcp connection without a complete message; closing");
+        let deadline = tokio::time::Instant::from_std(live.deadline());
+        let read = tokio::time::timeout_at(deadline, r.read(&mut buf)).await;
+        let now = Instant::now();
+        let n = match read {
+            Err(_) => match live.expired(now, s.is_flow(id, now)) {
+                Some(reason) => {
+                    tracing::debug!(%addr, ?reason, "tcp connection closed");
                     break;
                 }
-            }
-        } else {
-            r.read(&mut buf).await
-        };
-        let n = match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+                None => continue,
+            },
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => n,
         };
         framer.push(&buf[..n]);
         loop {
             match framer.next_frame() {
                 Ok(Some(Frame::Message(bytes))) => {
-                    delivered_any = true;
+                    live.on_message(now);
                     if !s.admit(addr) {
                         continue;
                     }
@@ -401,8 +444,9 @@ async fn read_loop(
                         bytes,
                     }));
                 }
+                // RFC 5626 §4.4.1: a double CRLF is answered with one CRLF. It keeps a flow's
+                // NAT mapping alive but is no activity of its own (see `sip::flow`).
                 Ok(Some(Frame::Ping)) => {
-                    delivered_any = true;
                     if let Some(tx) = s.writer(id) {
                         let _ = tx.try_send(Bytes::from_static(b"\r\n"));
                     }
@@ -416,6 +460,7 @@ async fn read_loop(
                 }
             }
         }
+        live.on_buffered(now, framer.buffered());
     }
     s.forget(id);
     s.closed.do_send(ConnClosed(id));

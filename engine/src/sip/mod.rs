@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod defence;
 pub mod digest;
+pub mod flow;
 pub mod message;
 pub mod registrar;
 pub mod stream;

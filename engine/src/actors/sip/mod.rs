@@ -55,6 +55,16 @@ pub struct Respond {
 #[rtype(result = "()")]
 pub struct EndpointGone(pub Aor);
 
+/// A binding was registered (or refreshed, or removed) over stream connection `conn`: the
+/// connection is a flow until `until` (Unix seconds; the latest expiry of the bindings it
+/// carries, now or earlier when none is left).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct FlowSeen {
+    pub conn: crate::sip::ConnId,
+    pub until: u64,
+}
+
 /// A registration actor stopped (no bindings left).
 #[derive(Message)]
 #[rtype(result = "()")]

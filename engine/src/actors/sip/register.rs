@@ -3,7 +3,7 @@
 
 use actix::prelude::*;
 
-use super::{EndpointGone, LookupBindings, RegistrationIdle, Restore, SipActor};
+use super::{EndpointGone, FlowSeen, LookupBindings, RegistrationIdle, Restore, SipActor};
 use crate::actors::registration::{Register, RegistrationActor};
 use crate::sip::auth::{Identity, StoredCredentials};
 use crate::sip::message::Request;
@@ -122,6 +122,16 @@ impl Handler<EndpointGone> for SipActor {
     fn handle(&mut self, msg: EndpointGone, _ctx: &mut Context<Self>) {
         if let Some(a) = self.registrations.remove(&msg.0) {
             a.do_send(crate::actors::registration::Purge);
+        }
+    }
+}
+
+impl Handler<FlowSeen> for SipActor {
+    type Result = ();
+    fn handle(&mut self, msg: FlowSeen, _ctx: &mut Context<Self>) {
+        if let Some(s) = &self.sockets {
+            let left = std::time::Duration::from_secs(msg.until.saturating_sub(unix_now()));
+            s.set_flow(msg.conn, std::time::Instant::now() + left);
         }
     }
 }

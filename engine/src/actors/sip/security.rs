@@ -26,6 +26,7 @@ use crate::sip::Peer;
 pub struct ApplyDefences {
     pub defence: DefenceSettings,
     pub tcp_incomplete_timeout: Duration,
+    pub tcp_idle_timeout: Duration,
     pub max_transactions_per_source: usize,
     pub max_tcp_connections_per_source: usize,
 }
@@ -253,6 +254,7 @@ impl Handler<ApplyDefences> for SipActor {
             s.set_defences(
                 msg.defence.rate(),
                 msg.tcp_incomplete_timeout,
+                msg.tcp_idle_timeout,
                 msg.max_tcp_connections_per_source,
             );
         }
