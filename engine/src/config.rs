@@ -36,6 +36,7 @@ pub struct Settings {
     pub calls: CallSettings,
     pub media: MediaSettings,
     pub defence: DefenceSettings,
+    pub policy: PolicySettings,
 }
 
 impl Default for Settings {
@@ -54,6 +55,7 @@ impl Default for Settings {
             calls: CallSettings::default(),
             media: MediaSettings::default(),
             defence: DefenceSettings::default(),
+            policy: PolicySettings::default(),
         }
     }
 }
@@ -265,6 +267,26 @@ impl DefenceSettings {
     }
 }
 
+/// What an app may make ringmaster contact (see `egress`): its URLs (`pcmo_make_call`
+/// `answer_url`, `action_url`, `file_url`) and SIP targets. Loopback, private, link-local,
+/// CGNAT, NAT64, multicast, broadcast and unspecified addresses are refused unless inside one
+/// of these networks. What the operator set (the app's stored answer and event URLs, trunks)
+/// is not checked.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySettings {
+    /// Networks (`10.1.0.0/16`, `fd00::/8`, `127.0.0.5`) apps may reach although they are
+    /// special-purpose. Empty by default.
+    pub allow_networks: Vec<crate::egress::Cidr>,
+}
+
+impl PolicySettings {
+    /// The policy these settings describe.
+    pub fn egress(&self) -> crate::egress::EgressPolicy {
+        crate::egress::EgressPolicy::new(self.allow_networks.clone())
+    }
+}
+
 /// Prompts, text to speech and recordings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -336,6 +358,14 @@ mod tests {
         assert_eq!(s.defence.rate().rate, 0);
         assert_eq!(s.defence.bans().failures, 3);
         assert!(toml::from_str::<Settings>("rtp_ports = \"9-1\"").is_err());
+        // The egress policy: empty by default, networks checked when loaded.
+        assert!(s.policy.allow_networks.is_empty());
+        let s: Settings =
+            toml::from_str("[policy]\nallow_networks = [\"127.0.0.5/32\", \"fd00::/8\"]\n").unwrap();
+        assert_eq!(s.policy.allow_networks.len(), 2);
+        assert!(s.policy.egress().check("127.0.0.5".parse().unwrap()).is_ok());
+        assert!(s.policy.egress().check("127.0.0.9".parse().unwrap()).is_err());
+        assert!(toml::from_str::<Settings>("[policy]\nallow_networks = [\"10.0.0.1/8\"]").is_err());
     }
 
     /// The README's TOML examples are what operators copy: each must load, with deny_unknown_fields
