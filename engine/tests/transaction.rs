@@ -451,7 +451,7 @@ fn cancel_for_an_unknown_invite_gets_481() {
         "CANCEL sip:b@192.0.2.2 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKnothere\nFrom: <sip:a@192.0.2.1>;tag=a1\nTo: <sip:b@192.0.2.2>\nCall-ID: x\nCSeq: 1 CANCEL\nMax-Forwards: 70\n\n",
     );
     let from = net.peer(UAC);
-    net.inject(UAS, from, cancel.encode());
+    net.inject(UAS, from, cancel.encode().unwrap());
     net.run();
     assert_eq!(net.nodes[UAS].sent_lines(), ["SIP/2.0 481"]);
 }
@@ -541,7 +541,7 @@ fn via_gets_received_and_rport_and_responses_follow_rfc_routing_without_force_rp
     );
     let now = net.now;
     let from = net.peer(0);
-    net.inject(1, from, req.encode());
+    net.inject(1, from, req.encode().unwrap());
     net.run();
     let stx = net.last_server_tx(1);
     let stamped = net.nodes[1].layer.request(stx).unwrap().clone();
@@ -559,7 +559,7 @@ fn via_gets_received_and_rport_and_responses_follow_rfc_routing_without_force_rp
     let req = request(
         "OPTIONS sip:b@192.0.2.2 SIP/2.0\nVia: SIP/2.0/UDP client.example.com;branch=z9hG4bKv2;rport\nFrom: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: v2\nCSeq: 1 OPTIONS\nMax-Forwards: 70\n\n",
     );
-    net.inject(1, from, req.encode());
+    net.inject(1, from, req.encode().unwrap());
     net.run();
     let stx = net.last_server_tx(1);
     let stamped = net.nodes[1].layer.request(stx).unwrap().clone();
