@@ -361,10 +361,19 @@ mod tests {
         // The egress policy: empty by default, networks checked when loaded.
         assert!(s.policy.allow_networks.is_empty());
         let s: Settings =
-            toml::from_str("[policy]\nallow_networks = [\"127.0.0.5/32\", \"fd00::/8\"]\n").unwrap();
+            toml::from_str("[policy]\nallow_networks = [\"127.0.0.5/32\", \"fd00::/8\"]\n")
+                .unwrap();
         assert_eq!(s.policy.allow_networks.len(), 2);
-        assert!(s.policy.egress().check("127.0.0.5".parse().unwrap()).is_ok());
-        assert!(s.policy.egress().check("127.0.0.9".parse().unwrap()).is_err());
+        assert!(s
+            .policy
+            .egress()
+            .check("127.0.0.5".parse().unwrap())
+            .is_ok());
+        assert!(s
+            .policy
+            .egress()
+            .check("127.0.0.9".parse().unwrap())
+            .is_err());
         assert!(toml::from_str::<Settings>("[policy]\nallow_networks = [\"10.0.0.1/8\"]").is_err());
     }
 

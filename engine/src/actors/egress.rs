@@ -109,7 +109,11 @@ pub fn check_url(policy: &EgressPolicy, url: &Url) -> Result<(), EgressError> {
 /// literal, or the first address the name resolves to that the policy allows; the packet goes
 /// to exactly that address. Else the SIP status the target fails with: 403 when the policy
 /// refuses (every) address, 502 when the name does not resolve.
-pub async fn lookup_allowed(policy: &EgressPolicy, host: &str, port: u16) -> Result<SocketAddr, u16> {
+pub async fn lookup_allowed(
+    policy: &EgressPolicy,
+    host: &str,
+    port: u16,
+) -> Result<SocketAddr, u16> {
     let refused = |refused: Refused| {
         tracing::info!(target: "security", %host, %refused, "SIP target refused");
         403
@@ -200,8 +204,15 @@ mod tests {
             );
         }
         assert_eq!(check(&p, "https://93.184.216.34/a"), Ok(()));
-        assert_eq!(check(&p, "https://example.com/a"), Ok(()), "names: resolver");
-        assert_eq!(check(&p, "ftp://93.184.216.34/a"), Err(EgressError::NotHttp));
+        assert_eq!(
+            check(&p, "https://example.com/a"),
+            Ok(()),
+            "names: resolver"
+        );
+        assert_eq!(
+            check(&p, "ftp://93.184.216.34/a"),
+            Err(EgressError::NotHttp)
+        );
         assert_eq!(check(&p, "file:///etc/passwd"), Err(EgressError::NotHttp));
         let allow = EgressPolicy::new(vec!["127.0.0.5".parse().unwrap()]);
         assert_eq!(check(&allow, "http://127.0.0.5:9000/"), Ok(()));
@@ -213,7 +224,14 @@ mod tests {
     #[tokio::test]
     async fn sip_targets_pass_the_policy() {
         let p = EgressPolicy::default();
-        for host in ["127.0.0.1", "127.1", "[::1]", "[::ffff:127.0.0.1]", "169.254.169.254", "localhost"] {
+        for host in [
+            "127.0.0.1",
+            "127.1",
+            "[::1]",
+            "[::ffff:127.0.0.1]",
+            "169.254.169.254",
+            "localhost",
+        ] {
             assert_eq!(lookup_allowed(&p, host, 5060).await, Err(403), "{host}");
         }
         assert_eq!(
@@ -239,7 +257,10 @@ mod tests {
             .await
             .err()
             .expect("refused");
-        assert!(err.to_string().contains("no address the policy allows"), "{err}");
+        assert!(
+            err.to_string().contains("no address the policy allows"),
+            "{err}"
+        );
         let r = PolicyResolver {
             policy: Arc::new(EgressPolicy::new(vec!["127.0.0.0/8".parse().unwrap()])),
         };
@@ -249,6 +270,9 @@ mod tests {
             .map_err(|e| e.to_string())
             .unwrap()
             .collect();
-        assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.is_ipv4()), "{addrs:?}");
+        assert!(
+            addrs.iter().all(|a| a.ip().is_loopback() && a.is_ipv4()),
+            "{addrs:?}"
+        );
     }
 }

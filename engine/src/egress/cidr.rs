@@ -151,10 +151,25 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_network() {
-        assert!(matches!("nonsense".parse::<Cidr>(), Err(CidrError::Address(_))));
-        assert!(matches!("10.0.0.0/33".parse::<Cidr>(), Err(CidrError::Prefix(_))));
-        assert!(matches!("10.0.0.0/x".parse::<Cidr>(), Err(CidrError::Prefix(_))));
-        assert!(matches!("10.0.0.1/8".parse::<Cidr>(), Err(CidrError::HostBits(_))));
-        assert!(matches!("fd00::1/8".parse::<Cidr>(), Err(CidrError::HostBits(_))));
+        assert!(matches!(
+            "nonsense".parse::<Cidr>(),
+            Err(CidrError::Address(_))
+        ));
+        assert!(matches!(
+            "10.0.0.0/33".parse::<Cidr>(),
+            Err(CidrError::Prefix(_))
+        ));
+        assert!(matches!(
+            "10.0.0.0/x".parse::<Cidr>(),
+            Err(CidrError::Prefix(_))
+        ));
+        assert!(matches!(
+            "10.0.0.1/8".parse::<Cidr>(),
+            Err(CidrError::HostBits(_))
+        ));
+        assert!(matches!(
+            "fd00::1/8".parse::<Cidr>(),
+            Err(CidrError::HostBits(_))
+        ));
     }
 }

@@ -99,13 +99,20 @@ fn allowed_networks_open_exactly_what_they_cover() {
         .collect();
     let policy = EgressPolicy::new(allow);
     assert_eq!(refused(&policy, "127.0.0.5"), None);
-    assert_eq!(refused(&policy, "::ffff:127.0.0.5"), None, "the mapped form too");
+    assert_eq!(
+        refused(&policy, "::ffff:127.0.0.5"),
+        None,
+        "the mapped form too"
+    );
     assert_eq!(refused(&policy, "127.0.0.9"), Some(AddressClass::Loopback));
     assert_eq!(refused(&policy, "10.1.9.9"), None);
     assert_eq!(refused(&policy, "10.2.0.1"), Some(AddressClass::Private));
     assert_eq!(refused(&policy, "fd00::1"), None);
     assert_eq!(refused(&policy, "fc00::1"), Some(AddressClass::Private));
-    assert_eq!(refused(&policy, "169.254.169.254"), Some(AddressClass::LinkLocal));
+    assert_eq!(
+        refused(&policy, "169.254.169.254"),
+        Some(AddressClass::LinkLocal)
+    );
 }
 
 #[test]
@@ -115,10 +122,7 @@ fn literal_hosts_are_checked_names_are_left_to_the_resolver() {
     assert_eq!(r.ip, ip("127.0.0.1"));
     assert!(r.to_string().contains("loopback"), "{r}");
     assert!(policy.check_literal("[::ffff:7f00:1]").unwrap().is_err());
-    assert_eq!(
-        policy.check_literal("8.8.8.8").unwrap(),
-        Ok(ip("8.8.8.8"))
-    );
+    assert_eq!(policy.check_literal("8.8.8.8").unwrap(), Ok(ip("8.8.8.8")));
     assert!(policy.check_literal("example.com").is_none());
     assert!(policy.check_literal("localhost").is_none());
     assert!(policy.check_literal("1.2.3.4.5").is_none());

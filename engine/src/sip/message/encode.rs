@@ -43,7 +43,10 @@ fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes().all(|b| {
             b.is_ascii_alphanumeric()
-                || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+                || matches!(
+                    b,
+                    b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+                )
         })
 }
 
@@ -70,7 +73,10 @@ impl Request {
         let method = self.method.as_str();
         if !is_token(method) {
             return Err(EncodeError::StartLine(
-                method.bytes().find(|b| !b.is_ascii_graphic()).unwrap_or(b' '),
+                method
+                    .bytes()
+                    .find(|b| !b.is_ascii_graphic())
+                    .unwrap_or(b' '),
             ));
         }
         if let Some(b) = uri.bytes().find(|&b| b <= b' ' || b == 0x7f) {
@@ -209,8 +215,10 @@ mod tests {
         }
         // The same guard, whoever built the header: a From built from a REST field.
         let mut r = request(("Subject", "ok"));
-        r.headers
-            .set(HeaderName::From, "<sip:1000\r\nX-Evil: yes@example.com>;tag=1");
+        r.headers.set(
+            HeaderName::From,
+            "<sip:1000\r\nX-Evil: yes@example.com>;tag=1",
+        );
         assert!(matches!(
             r.encode(),
             Err(EncodeError::HeaderValue { header, byte: b'\r' }) if header == "From"
@@ -225,9 +233,14 @@ mod tests {
         let Ok(Message::Request(back)) = parse(bytes) else {
             panic!("parses back")
         };
-        assert_eq!(back.headers.get(&HeaderName::Subject), Some("caf\u{e9}\tau lait"));
+        assert_eq!(
+            back.headers.get(&HeaderName::Subject),
+            Some("caf\u{e9}\tau lait")
+        );
         // A control character as a quoted-pair is RFC 3261 text (RFC 4475 intmeth).
-        assert!(request(("Subject", "\"BEL:\\\x07 NUL:\\\0\"")).encode().is_ok());
+        assert!(request(("Subject", "\"BEL:\\\x07 NUL:\\\0\""))
+            .encode()
+            .is_ok());
     }
 
     #[test]

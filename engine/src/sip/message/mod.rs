@@ -23,8 +23,8 @@ use std::fmt;
 
 use bytes::Bytes;
 
-pub use encode::EncodeError;
 pub use build::{new_branch, new_token, response_from_headers, response_to};
+pub use encode::EncodeError;
 pub use headers::{Header, HeaderName, Headers};
 pub use name_addr::{ContactList, NameAddr};
 pub use params::Params;

@@ -392,7 +392,14 @@ mod tests {
 
     #[test]
     fn escaped_users_stay_one_uri_and_decode_back() {
-        for user in ["1000", "+14155550100", "a b", "1000\r\nX-Evil: yes", "x>@evil;y", "50%"] {
+        for user in [
+            "1000",
+            "+14155550100",
+            "a b",
+            "1000\r\nX-Evil: yes",
+            "x>@evil;y",
+            "50%",
+        ] {
             let escaped = escape_user(user);
             assert!(!escaped.contains(['\r', '\n', ' ', '>', '@']), "{escaped}");
             let u = sip(&format!("sip:{escaped}@example.com"));
