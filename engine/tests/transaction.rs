@@ -641,3 +641,35 @@ fn answered_non_invites_do_not_fill_the_table_and_the_oldest_go_past_their_cap()
     net.advance(secs(33.0));
     assert!(net.nodes[UAS].layer.is_empty());
 }
+
+/// Header injection, whoever built the message: a request whose header value holds CR LF is
+/// refused with a typed error, no transaction is created and nothing reaches the wire; the
+/// same request without it goes.
+#[test]
+fn a_request_with_a_control_character_in_a_header_is_refused_unsent() {
+    let mut net = pair();
+    let now = net.now;
+    let peer = net.peer(UAS);
+    let mut evil = options();
+    evil.headers.set(
+        HeaderName::From,
+        "<sip:1000\r\nX-Evil: yes@192.0.2.1>;tag=a1",
+    );
+    let err = net.nodes[UAC]
+        .layer
+        .send_request(now, evil, peer)
+        .unwrap_err();
+    assert!(
+        matches!(err, engine::sip::transaction::TxError::Encode(_)),
+        "{err}"
+    );
+    assert!(net.nodes[UAC].layer.is_empty());
+    net.run();
+    assert!(net.nodes[UAC].sent.is_empty(), "nothing was sent");
+    net.nodes[UAC]
+        .layer
+        .send_request(now, options(), peer)
+        .unwrap();
+    net.run();
+    assert!(!net.nodes[UAC].sent.is_empty(), "the clean request went");
+}
