@@ -138,7 +138,7 @@ fn establish(alice: &Phone, bob: &Phone, dialled: &str) -> Dialog {
     ok.headers.push(HeaderName::ContentType, "application/sdp");
     ok.body = Bytes::from_static(SDP.as_bytes());
     bob.sock
-        .send_to(&ok.encode(), bob.server)
+        .send_to(&ok.encode().unwrap(), bob.server)
         .expect("send 200");
 
     let r = alice
@@ -265,7 +265,7 @@ fn sigterm_refuses_new_calls_lets_the_live_one_finish_and_exits_0() {
         if let Some(Message::Request(req)) = bob.recv(Duration::from_millis(100)) {
             if req.method.as_str() == "BYE" {
                 let ok = engine::sip::message::response_to(&req, 200, None);
-                bob.sock.send_to(&ok.encode(), bob.server).unwrap();
+                bob.sock.send_to(&ok.encode().unwrap(), bob.server).unwrap();
                 break;
             }
         }

@@ -41,7 +41,8 @@ fn input_collects_sip_info_digits() {
     hits[0].verify_signature(&rig.secret).expect("signed");
 }
 
-/// `file_url`: a 404 gives the app an `error` event (`play_failed`, saying HTTP 404) and the
+/// `file_url`: a 404 gives the app an `error` event (`play_failed`, the one reason every failed
+/// app URL gets: the status is in the server's log, not told to the app) and the
 /// script goes on; a WAV served by the app's web server is heard, twice, and fetched once.
 #[test]
 fn file_url_prompts_are_downloaded_once_and_a_404_is_an_error_event() {
@@ -73,7 +74,8 @@ fn file_url_prompts_are_downloaded_once_and_a_404_is_an_error_event() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0]["code"], "play_failed");
     let message = errors[0]["message"].as_str().unwrap_or("");
-    assert!(message.contains("404"), "{message}");
+    assert!(message.contains("could not be fetched"), "{message}");
+    assert!(!message.contains("404"), "{message}");
 }
 
 /// A short recorded call; returns the recording id once its event came.

@@ -93,7 +93,7 @@ fn answered_register(auth: &mut Authenticator, nc: u32) -> Request {
         unreachable!("a request")
     };
     let challenge = auth.challenge(NOW, &bare, ChallengeKind::Www, REALM, false, "t");
-    let value = challenge.encode();
+    let value = challenge.encode().expect("encodes");
     let value = std::str::from_utf8(&value).expect("utf-8");
     let line = value
         .lines()

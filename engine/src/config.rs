@@ -36,6 +36,7 @@ pub struct Settings {
     pub calls: CallSettings,
     pub media: MediaSettings,
     pub defence: DefenceSettings,
+    pub policy: PolicySettings,
 }
 
 impl Default for Settings {
@@ -54,6 +55,7 @@ impl Default for Settings {
             calls: CallSettings::default(),
             media: MediaSettings::default(),
             defence: DefenceSettings::default(),
+            policy: PolicySettings::default(),
         }
     }
 }
@@ -211,7 +213,7 @@ pub struct DefenceSettings {
     /// (a volume no retrying device reaches); 0: never. Trunk source addresses are exempt.
     pub auth_ban_address_failures: u32,
     /// Networks never refused and never counted (CIDR, e.g. "192.0.2.0/24").
-    pub trusted_networks: Vec<crate::sip::defence::Network>,
+    pub trusted_networks: Vec<crate::egress::Cidr>,
     /// Wrong passwords for one user, from any addresses within `auth_window_secs`, after
     /// which that user's attempts are slowed down (0: never).
     pub user_slowdown_failures: u32,
@@ -284,6 +286,26 @@ impl DefenceSettings {
             burst: self.burst_per_source,
             max_sources: self.max_tracked,
         }
+    }
+}
+
+/// What an app may make ringmaster contact (see `egress`): its URLs (`pcmo_make_call`
+/// `answer_url`, `action_url`, `file_url`) and SIP targets. Loopback, private, link-local,
+/// CGNAT, NAT64, multicast, broadcast and unspecified addresses are refused unless inside one
+/// of these networks. What the operator set (the app's stored answer and event URLs, trunks)
+/// is not checked.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySettings {
+    /// Networks (`10.1.0.0/16`, `fd00::/8`, `127.0.0.5`) apps may reach although they are
+    /// special-purpose. Empty by default.
+    pub allow_networks: Vec<crate::egress::Cidr>,
+}
+
+impl PolicySettings {
+    /// The policy these settings describe.
+    pub fn egress(&self) -> crate::egress::EgressPolicy {
+        crate::egress::EgressPolicy::new(self.allow_networks.clone())
     }
 }
 
@@ -368,6 +390,23 @@ mod tests {
         let e = toml::from_str::<Settings>("[defence]\ntrusted_networks = [\"192.0.2.0/40\"]\n")
             .unwrap_err();
         assert!(e.to_string().contains("192.0.2.0/40"), "{e}");
+        // The egress policy: empty by default, networks checked when loaded.
+        assert!(s.policy.allow_networks.is_empty());
+        let s: Settings =
+            toml::from_str("[policy]\nallow_networks = [\"127.0.0.5/32\", \"fd00::/8\"]\n")
+                .unwrap();
+        assert_eq!(s.policy.allow_networks.len(), 2);
+        assert!(s
+            .policy
+            .egress()
+            .check("127.0.0.5".parse().unwrap())
+            .is_ok());
+        assert!(s
+            .policy
+            .egress()
+            .check("127.0.0.9".parse().unwrap())
+            .is_err());
+        assert!(toml::from_str::<Settings>("[policy]\nallow_networks = [\"10.0.0.1/8\"]").is_err());
     }
 
     /// The README's TOML examples are what operators copy: each must load, with deny_unknown_fields

@@ -15,6 +15,7 @@ pub mod actors;
 pub mod call;
 pub mod config;
 pub mod directory;
+pub mod egress;
 pub mod media;
 pub mod recordings;
 pub mod sip;

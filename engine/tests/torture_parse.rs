@@ -109,7 +109,8 @@ fn valid_messages_survive_a_print_parse_round_trip() {
         let printed = match &first {
             Message::Request(r) => r.encode(),
             Message::Response(r) => r.encode(),
-        };
+        }
+        .unwrap_or_else(|e| panic!("{name}: does not encode: {e}"));
         let second = parse(printed.clone())
             .unwrap_or_else(|e| panic!("{name}: re-parse failed: {e:?}\n{printed:?}"));
         let strip = |m: &Message| {

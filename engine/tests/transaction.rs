@@ -451,7 +451,7 @@ fn cancel_for_an_unknown_invite_gets_481() {
         "CANCEL sip:b@192.0.2.2 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKnothere\nFrom: <sip:a@192.0.2.1>;tag=a1\nTo: <sip:b@192.0.2.2>\nCall-ID: x\nCSeq: 1 CANCEL\nMax-Forwards: 70\n\n",
     );
     let from = net.peer(UAC);
-    net.inject(UAS, from, cancel.encode());
+    net.inject(UAS, from, cancel.encode().unwrap());
     net.run();
     assert_eq!(net.nodes[UAS].sent_lines(), ["SIP/2.0 481"]);
 }
@@ -541,7 +541,7 @@ fn via_gets_received_and_rport_and_responses_follow_rfc_routing_without_force_rp
     );
     let now = net.now;
     let from = net.peer(0);
-    net.inject(1, from, req.encode());
+    net.inject(1, from, req.encode().unwrap());
     net.run();
     let stx = net.last_server_tx(1);
     let stamped = net.nodes[1].layer.request(stx).unwrap().clone();
@@ -559,7 +559,7 @@ fn via_gets_received_and_rport_and_responses_follow_rfc_routing_without_force_rp
     let req = request(
         "OPTIONS sip:b@192.0.2.2 SIP/2.0\nVia: SIP/2.0/UDP client.example.com;branch=z9hG4bKv2;rport\nFrom: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: v2\nCSeq: 1 OPTIONS\nMax-Forwards: 70\n\n",
     );
-    net.inject(1, from, req.encode());
+    net.inject(1, from, req.encode().unwrap());
     net.run();
     let stx = net.last_server_tx(1);
     let stamped = net.nodes[1].layer.request(stx).unwrap().clone();
@@ -640,4 +640,36 @@ fn answered_non_invites_do_not_fill_the_table_and_the_oldest_go_past_their_cap()
     // Timer J still ends the kept ones.
     net.advance(secs(33.0));
     assert!(net.nodes[UAS].layer.is_empty());
+}
+
+/// Header injection, whoever built the message: a request whose header value holds CR LF is
+/// refused with a typed error, no transaction is created and nothing reaches the wire; the
+/// same request without it goes.
+#[test]
+fn a_request_with_a_control_character_in_a_header_is_refused_unsent() {
+    let mut net = pair();
+    let now = net.now;
+    let peer = net.peer(UAS);
+    let mut evil = options();
+    evil.headers.set(
+        HeaderName::From,
+        "<sip:1000\r\nX-Evil: yes@192.0.2.1>;tag=a1",
+    );
+    let err = net.nodes[UAC]
+        .layer
+        .send_request(now, evil, peer)
+        .unwrap_err();
+    assert!(
+        matches!(err, engine::sip::transaction::TxError::Encode(_)),
+        "{err}"
+    );
+    assert!(net.nodes[UAC].layer.is_empty());
+    net.run();
+    assert!(net.nodes[UAC].sent.is_empty(), "nothing was sent");
+    net.nodes[UAC]
+        .layer
+        .send_request(now, options(), peer)
+        .unwrap();
+    net.run();
+    assert!(!net.nodes[UAC].sent.is_empty(), "the clean request went");
 }

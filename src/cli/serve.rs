@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// Keep sealed copies of SIP passwords so get_sip/list_sip can show them.
     #[arg(long, env = "RINGMASTER_REVEAL_SIP_PASSWORDS")]
     reveal_sip_passwords: Option<bool>,
+    /// Networks apps may reach although special-purpose (loopback, private, ...), comma
+    /// separated: `10.1.0.0/16,127.0.0.5`. Replaces `[policy] allow_networks`.
+    #[arg(long, env = "RINGMASTER_POLICY_ALLOW_NETWORKS", value_delimiter = ',')]
+    allow_networks: Option<Vec<engine::egress::Cidr>>,
     /// Log format: text or json.
     #[arg(long, env = "RINGMASTER_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -67,6 +71,9 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
     }
     if let Some(v) = a.reveal_sip_passwords {
         s.reveal_sip_passwords = v;
+    }
+    if let Some(v) = &a.allow_networks {
+        s.policy.allow_networks = v.clone();
     }
     Ok(s)
 }

@@ -29,6 +29,8 @@ pub enum Reply {
     After(Duration, Box<Reply>),
     /// 200 with these bytes and this content type (a file for `file_url`).
     Bytes(&'static str, Vec<u8>),
+    /// 302 to this URL.
+    Redirect(String),
 }
 
 /// One request the stub received.
@@ -92,8 +94,14 @@ pub struct HttpStub {
 impl HttpStub {
     /// Serves `/answer` with `replies` (at least one).
     pub fn start(replies: Vec<Reply>) -> HttpStub {
+        HttpStub::start_on("127.0.0.1", replies)
+    }
+
+    /// Same, on another loopback address (`127.0.0.5`), for tests of address policies.
+    pub fn start_on(ip: &str, replies: Vec<Reply>) -> HttpStub {
         assert!(!replies.is_empty(), "the answer URL needs a reply");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind http stub");
+        assert!(ip.starts_with("127."), "tests stay on loopback");
+        let listener = TcpListener::bind((ip, 0)).expect("bind http stub");
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Mutex::new(Shared {
             replies,
@@ -245,7 +253,12 @@ fn serve(conn: TcpStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
 }
 
 fn respond(conn: &mut TcpStream, reply: Reply, stop: &AtomicBool) {
+    let mut location = String::new();
     let (status, body, ctype) = match reply {
+        Reply::Redirect(to) => {
+            location = format!("location: {to}\r\n");
+            (302, Vec::new(), "text/plain")
+        }
         Reply::Json(v) => (200, v.to_string().into_bytes(), "application/json"),
         Reply::Text(t) => (200, t.into_bytes(), "application/json"),
         Reply::Status(s) => (s, Vec::new(), "application/json"),
@@ -259,7 +272,7 @@ fn respond(conn: &mut TcpStream, reply: Reply, stop: &AtomicBool) {
         }
     };
     let head = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\n{location}content-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
     let _ = conn.write_all(head.as_bytes());

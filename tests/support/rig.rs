@@ -21,8 +21,11 @@ pub struct Rig {
     pub dir: tempfile::TempDir,
 }
 
-/// Settings every call test shares: a 1.5 s answer-URL budget keeps the failure tests short.
-pub const CONFIG: &str = "[calls]\nanswer_timeout_ms = 1500\nanswer_connect_timeout_ms = 1000\n";
+/// Settings every call test shares: a 1.5 s answer-URL budget keeps the failure tests short;
+/// the scripts' `action_url`, `file_url` and SIP URIs point at loopback (the stub, the test
+/// phones), which the egress policy refuses unless allowed. `[calls]` comes last: tests
+/// append keys to it.
+pub const CONFIG: &str = "[policy]\nallow_networks = [\"127.0.0.0/8\"]\n[calls]\nanswer_timeout_ms = 1500\nanswer_connect_timeout_ms = 1000\n";
 
 impl Rig {
     /// A server whose app's answer URL replies `replies` in turn (the last one repeats).

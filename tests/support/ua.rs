@@ -150,7 +150,7 @@ impl Ua {
         let Ok(Message::Request(r)) = parse(wire.into_bytes().into()) else {
             panic!("the test UA built an invalid request")
         };
-        self.send(&r.encode(), self.server);
+        self.send(&r.encode().unwrap(), self.server);
         r
     }
 
@@ -233,7 +233,7 @@ impl Ua {
                     }
                     Some(answer) => {
                         if let Some(resp) = answer {
-                            self.send(&resp.encode(), src);
+                            self.send(&resp.encode().unwrap(), src);
                         }
                         false
                     }
@@ -468,7 +468,7 @@ impl Ua {
         let Ok(Message::Request(req)) = parse(wire.into_bytes().into()) else {
             unreachable!("the test UA built an invalid {method}")
         };
-        self.send(&req.encode(), d.peer);
+        self.send(&req.encode().unwrap(), d.peer);
         req
     }
 
@@ -487,7 +487,7 @@ impl Ua {
         let Ok(Message::Request(req)) = parse(wire.into_bytes().into()) else {
             unreachable!("the test UA built an invalid {method}")
         };
-        self.send(&req.encode(), d.peer);
+        self.send(&req.encode().unwrap(), d.peer);
         self.response_to(&req, Duration::from_secs(5)).status
     }
 
@@ -563,7 +563,7 @@ impl Ua {
             r.headers.push(HeaderName::ContentType, "application/sdp");
             r.body = body.into_bytes().into();
         }
-        self.send(&r.encode(), inc.src);
+        self.send(&r.encode().unwrap(), inc.src);
         self.requests.insert(request_key(&inc.req), Some(r));
     }
 

@@ -31,6 +31,20 @@ fn number_or_string(
     }
 }
 
+/// `from` and `to` end up in SIP headers (From, To, the Request-URI): no control characters,
+/// neither raw nor percent-encoded (a From user is percent-decoded on its way through a trunk
+/// call), so no value can start a header line of its own.
+fn header_safe(key: &'static str, value: &str) -> Result<(), ApiError> {
+    let decoded = engine::sip::message::unescape(value);
+    if value.chars().chain(decoded.chars()).any(char::is_control) {
+        return Err(ApiError::InvalidProperty(
+            key,
+            "must not contain control characters (CR, LF, ...), raw or %-encoded",
+        ));
+    }
+    Ok(())
+}
+
 async fn make_call(
     state: web::Data<State>,
     payload: web::Payload,
@@ -44,6 +58,8 @@ async fn make_call(
     let app = state.engine.directory.authenticate(appid, secret)?;
     let from = number_or_string(&body, "from")?;
     let to = number_or_string(&body, "to")?;
+    header_safe("from", &from)?;
+    header_safe("to", &to)?;
     let duration = opt_number(&body, "duration")?;
     if duration.is_some_and(|d| !(10..=14_400).contains(&d)) {
         return Err(ApiError::InvalidProperty(
@@ -65,6 +81,15 @@ async fn make_call(
     if let Some(u) = &answer_url {
         engine::directory::check_url(u)
             .map_err(|_| ApiError::InvalidProperty("answer_url", "must be an http(s) URL"))?;
+        // An address host the egress policy refuses is known now; a name is checked when the
+        // call resolves it. The app's own stored answer URL is the operator's, not checked.
+        if *u != app.answer_url && state.engine.check_app_url(u).is_err() {
+            return Err(ApiError::InvalidProperty(
+                "answer_url",
+                "its address is not allowed (loopback, private and other special addresses \
+                 need [policy] allow_networks)",
+            ));
+        }
     }
     let extra_params = body.get("extra_params").filter(|v| !v.is_null()).cloned();
     let request = PlaceRequest {

@@ -6,13 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::egress::AppHttp;
 use crate::call::media_actions::{AudioFailure, AudioRequest};
 use crate::media::{Audio, PromptError, Prompts};
 
-/// The audio for `request`, or a failure for the app's error event.
+/// The audio for `request`, or a failure for the app's error event. A `file_url` is the app's
+/// and passes the egress policy; why a download failed (refused, unreachable, timed out, an
+/// HTTP status, too large) goes to the log, the app hears one reason for all.
 pub async fn load(
     prompts: Arc<Prompts>,
-    http: reqwest::Client,
+    http: AppHttp,
     request: AudioRequest,
     download_timeout: Duration,
 ) -> Result<Audio, AudioFailure> {
@@ -30,12 +33,17 @@ pub async fn load(
             }
             let what = format!("file_url {url}");
             let max = prompts.limits().max_bytes;
-            let bytes = download(&http, &url, max, download_timeout)
-                .await
-                .map_err(|message| AudioFailure {
+            let fetched = match http.check(&url) {
+                Ok(()) => download(http.client(), &url, max, download_timeout).await,
+                Err(e) => Err(e.to_string()),
+            };
+            let bytes = fetched.map_err(|reason| {
+                tracing::info!(%reason, "file_url not fetched");
+                AudioFailure {
                     code: "play_failed",
-                    message: format!("{what}: {message}"),
-                })?;
+                    message: format!("{what}: the URL could not be fetched"),
+                }
+            })?;
             let p = prompts.clone();
             blocking(move || p.decode_url(&url, &bytes))
                 .await

@@ -45,7 +45,10 @@ const MAX_SCRIPT_BYTES: usize = 256 * 1024;
 pub struct CallEnv {
     pub sip: Addr<SipActor>,
     pub media: Arc<MediaEngine>,
+    /// The operator's URLs: the app's stored answer URL.
     pub http: reqwest::Client,
+    /// Every other URL of the app's, under the egress policy (which also holds SIP targets).
+    pub app_http: super::egress::AppHttp,
     pub store: Arc<dyn Store>,
     pub reports: Arc<dyn ReportSink>,
     pub trunks: super::TrunkService,
@@ -161,10 +164,12 @@ impl CallActor {
                         self.env.trunks.clone(),
                         self.app.domain.clone(),
                     );
+                    let egress = self.env.app_http.clone();
                     let fut = async move {
                         let mut results = Vec::with_capacity(targets.len());
                         for (id, d) in targets {
-                            results.push((id, resolve(&d, store.as_ref(), &trunks, &domain).await));
+                            let r = resolve(&d, store.as_ref(), &trunks, &domain, egress.policy());
+                            results.push((id, r.await));
                         }
                         results
                     };
@@ -206,7 +211,7 @@ impl CallActor {
                 Output::LoadAudio { media_id, request } => {
                     let fut = audio::load(
                         self.env.prompts.clone(),
-                        self.env.http.clone(),
+                        self.env.app_http.clone(),
                         request,
                         self.env.download_timeout,
                     );
@@ -263,7 +268,9 @@ impl CallActor {
         self.call.handle(Instant::now(), wall_ms(), input);
     }
 
-    /// POSTs to the answer or an action URL, signed like every webhook.
+    /// POSTs to the answer or an action URL, signed like every webhook. The app's stored
+    /// answer URL is the operator's and fetched as it is; any other URL is the app's own and
+    /// goes through the egress policy, its failures all told to the app alike.
     fn fetch(
         &mut self,
         ctx: &mut Context<Self>,
@@ -271,7 +278,12 @@ impl CallActor {
         url: String,
         body: serde_json::Value,
     ) {
-        let http = self.env.http.clone();
+        let app_url = (url != self.app.answer_url).then(|| self.env.app_http.clone());
+        let http = match &app_url {
+            Some(a) => a.client().clone(),
+            None => self.env.http.clone(),
+        };
+        let call = self.call.cmiuuid().to_string();
         let secret = self.app.secret.clone();
         let timeout = self
             .app
@@ -279,7 +291,21 @@ impl CallActor {
             .map_or(self.env.fetch_timeout, |ms| {
                 Duration::from_millis(ms.into())
             });
-        let fut = async move { post_for_script(&http, &url, &secret, &body, timeout).await };
+        let fut = async move {
+            let Some(app_url) = app_url else {
+                return post_for_script(&http, &url, &secret, &body, timeout).await;
+            };
+            if let Err(e) = app_url.check(&url) {
+                tracing::info!(target: "security", %call, error = %e, "app URL refused");
+                return Err(FetchFailure::NotFetched);
+            }
+            post_for_script(&http, &url, &secret, &body, timeout)
+                .await
+                .map_err(|failure| {
+                    tracing::info!(%call, ?failure, "app URL not fetched");
+                    FetchFailure::NotFetched
+                })
+        };
         ctx.spawn(
             fut.into_actor(self)
                 .map(move |result, act, ctx| match fetch_id {
@@ -290,6 +316,7 @@ impl CallActor {
                             FetchFailure::Unreachable => pcmo::FetchError::Unreachable,
                             FetchFailure::Status(s) => pcmo::FetchError::Status(s),
                             FetchFailure::TooLarge => pcmo::FetchError::TooLarge,
+                            FetchFailure::NotFetched => pcmo::FetchError::Unreachable,
                         });
                         act.input(ctx, Input::ScriptFetched { fetch_id, result })
                     }
@@ -344,6 +371,7 @@ async fn resolve(
     store: &dyn Store,
     trunks: &super::TrunkService,
     domain: &str,
+    egress: &crate::egress::EgressPolicy,
 ) -> Resolution {
     match d {
         Destination::SipUser(user) => user_contacts(user, store, domain),
@@ -360,8 +388,10 @@ async fn resolve(
                     _ => Transport::Udp,
                 };
                 let host = u.host.to_string();
-                match lookup(host.trim_matches(['[', ']']), u.port.unwrap_or(5060)).await {
-                    Some(addr) => Resolution::Contacts(vec![Contact {
+                let port = u.port.unwrap_or(5060);
+                match super::egress::lookup_allowed(egress, &host, port).await {
+                    Err(status) => Resolution::Unroutable(status),
+                    Ok(addr) => Resolution::Contacts(vec![Contact {
                         uri: Uri::Sip(u.clone()),
                         to: format!("<{u}>"),
                         peer: Peer {
@@ -371,7 +401,6 @@ async fn resolve(
                         },
                         auth: None,
                     }]),
-                    None => Resolution::Unroutable(502),
                 }
             }
             _ => Resolution::Unroutable(416),

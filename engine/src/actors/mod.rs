@@ -9,6 +9,7 @@ mod audio;
 pub mod call;
 pub mod cdrs;
 pub mod directory;
+pub mod egress;
 pub mod fork;
 mod keys;
 pub mod numbers;
@@ -119,6 +120,8 @@ pub struct Engine {
     pub outbox: Outbox,
     /// Recorded calls on disk.
     pub recordings: crate::recordings::Recordings,
+    /// What apps may make the engine contact (`[policy]`).
+    egress: Arc<crate::egress::EgressPolicy>,
     store: Arc<dyn Store>,
     commit: GroupCommit,
 }
@@ -254,11 +257,14 @@ impl Engine {
         media_cfg.relay.rtp_timeout = (settings.calls.rtp_timeout_secs > 0)
             .then(|| Duration::from_secs(settings.calls.rtp_timeout_secs));
         let media = Arc::new(MediaEngine::new(media_cfg)?);
+        // Two clients: the operator's URLs (the app's stored answer URL) as configured, and the
+        // app's own under the egress policy.
+        let connect_timeout = Duration::from_millis(settings.calls.answer_connect_timeout_ms);
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(
-                settings.calls.answer_connect_timeout_ms,
-            ))
+            .connect_timeout(connect_timeout)
             .build()?;
+        let policy = Arc::new(settings.policy.egress());
+        let app_http = egress::AppHttp::new(policy.clone(), connect_timeout)?;
         let recordings_root = settings.under_data_dir(&settings.media.recordings_dir);
         let prompts = Arc::new(
             prompts(settings).map_err(|(path, source)| StartError::DataDir { path, source })?,
@@ -266,6 +272,7 @@ impl Engine {
         sip.do_send(EnableCalls(CallDeps {
             media,
             http,
+            app_http,
             reports: Arc::new(AppReports::new(outbox.clone())),
             trunks: trunks.clone(),
             numbers: numbers.clone(),
@@ -284,6 +291,7 @@ impl Engine {
             cdrs,
             outbox,
             recordings: crate::recordings::Recordings::new(recordings_root),
+            egress: policy,
             sip,
             sip_bound: bound,
             sip_advertised: advertised,
@@ -292,6 +300,13 @@ impl Engine {
             store,
             commit,
         })
+    }
+
+    /// The checks an app-supplied URL can get before any connection (scheme, an IP-literal
+    /// host against `[policy]`); a name is checked when it is resolved, at fetch time.
+    pub fn check_app_url(&self, url: &str) -> Result<(), egress::EgressError> {
+        let url = reqwest::Url::parse(url).map_err(|_| egress::EgressError::NotHttp)?;
+        egress::check_url(&self.egress, &url)
     }
 
     /// `sip:<host>:<port>`, what PIOPIY calls the `connect_URL`.

@@ -169,9 +169,15 @@ impl Call {
     ) -> Request {
         let mut h = Headers::with_capacity(12);
         let tag = self.token(12);
+        // The caller id may be a decoded From user of an inbound call (`%0D%0A` arrives as
+        // CR LF): escaped, it stays inside the URI whatever it holds.
         h.push(
             HeaderName::From,
-            format!("<sip:{caller}@{}>;tag={tag}", self.setup.domain),
+            format!(
+                "<sip:{}@{}>;tag={tag}",
+                crate::sip::message::escape_user(caller),
+                self.setup.domain
+            ),
         );
         h.push(HeaderName::To, c.to.clone());
         h.push(

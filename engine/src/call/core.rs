@@ -75,6 +75,9 @@ pub enum FetchFailure {
     Unreachable,
     Status(u16),
     TooLarge,
+    /// An app-supplied URL that was refused by the egress policy or failed: the app is not
+    /// told which (that would make the engine a port scanner); the server's log says.
+    NotFetched,
 }
 
 impl FetchFailure {
@@ -84,6 +87,7 @@ impl FetchFailure {
             FetchFailure::Unreachable => "the answer URL could not be reached".into(),
             FetchFailure::Status(s) => format!("the answer URL answered HTTP {s}"),
             FetchFailure::TooLarge => "the answer URL's response was too large".into(),
+            FetchFailure::NotFetched => "the answer URL could not be fetched".into(),
         }
     }
 }

@@ -375,10 +375,12 @@ mod tests {
         // The responses differ only in their nonces.
         let r1 = a
             .challenge(100, &wrong, ChallengeKind::Www, REALM, false, "t")
-            .encode();
+            .encode()
+            .unwrap();
         let r2 = a
             .challenge(100, &unknown, ChallengeKind::Www, REALM, false, "t")
-            .encode();
+            .encode()
+            .unwrap();
         let strip = |b: &[u8]| {
             String::from_utf8_lossy(b)
                 .split("nonce=\"")

@@ -26,7 +26,10 @@ use crate::store::{AppId, Store};
 #[derive(Clone)]
 pub struct CallDeps {
     pub media: Arc<MediaEngine>,
+    /// For the operator's URLs (the app's stored answer URL).
     pub http: reqwest::Client,
+    /// For every URL the app supplies, under the egress policy.
+    pub app_http: crate::actors::egress::AppHttp,
     pub reports: Arc<dyn ReportSink>,
     pub trunks: TrunkService,
     pub numbers: NumberService,
@@ -101,6 +104,7 @@ impl SipActor {
                 sip: ctx.address(),
                 media: deps.media.clone(),
                 http: deps.http.clone(),
+                app_http: deps.app_http.clone(),
                 store: self.store.clone(),
                 reports: deps.reports.clone(),
                 trunks: deps.trunks.clone(),

@@ -1,11 +1,13 @@
 //! The SIP actor's side of the defences (`sip::defence`): the per-source ban gate every request
-//! passes, the per-user slow-down before a password is checked, one structured security event
-//! per authentication failure, the settings applied after start, graceful drain and the
-//! counters `/metrics` shows.
+//! passes, the gate after a password check (a blocked (address, user) pair, a slowed-down
+//! user), one structured security event per authentication failure, the operator's list and
+//! unban, the settings applied after start, graceful drain and the counters `/metrics` shows.
 //!
 //! Security events go to the `security` log target, one line each, with the fields `at` (Unix
-//! seconds), `source`, `method`, `user`, `realm`, `reason`, and what followed (`failures` from
-//! that source in the window, `banned`, `user_slowed`).
+//! seconds), `source`, `method`, `user`, `realm`, `reason`, and what followed (`pair_failures`,
+//! `failures` from that source in the window, `distinct_users`, `blocked`, `banned`,
+//! `user_slowed`). Values that come from the wire are written escaped (`?`), so a user name
+//! cannot forge a log line.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};

@@ -26,8 +26,8 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::network::Network;
 use super::table::CappedMap;
+use crate::egress::Cidr;
 use crate::sip::auth::AuthFailure;
 
 /// Thresholds (see the module docs); a threshold of 0 turns its rule off.
@@ -47,7 +47,7 @@ pub struct BanConfig {
     /// Most sources (and, separately, pairs and users) remembered at once.
     pub max_tracked: usize,
     /// Never refused, never counted.
-    pub trusted: Vec<Network>,
+    pub trusted: Vec<Cidr>,
 }
 
 impl Default for BanConfig {
@@ -198,9 +198,14 @@ impl AuthGuard {
         }
     }
 
-    /// Whether `source` is in a trusted network.
+    /// Whether `source` is in a trusted network (an IPv4-mapped IPv6 source, as a dual-stack
+    /// socket reports it, in its IPv4 form too).
     pub fn trusted(&self, source: IpAddr) -> bool {
-        self.cfg.trusted.iter().any(|n| n.contains(source))
+        let plain = source.to_canonical();
+        self.cfg
+            .trusted
+            .iter()
+            .any(|n| n.contains(source) || n.contains(plain))
     }
 
     /// `Some(remaining)` while the whole of `source` is banned.

@@ -5,16 +5,13 @@
 //!   before it is parsed.
 //! * [`bans`]: blocks of an (address, user) pair after repeated digest failures, bans of a
 //!   whole address on patterns only attackers make, and a per-user slow-down across sources.
-//! * [`network`]: CIDR networks (the operator's trusted networks).
 //! * [`table`]: the capped map every per-source and per-user record lives in, so memory stays
 //!   bounded under any flood.
 
 pub mod bans;
-pub mod network;
 pub mod rate;
 pub mod table;
 
 pub use bans::{counts_as_guess, Attempt, AuthGuard, BanConfig, FailureNote, Refusal};
-pub use network::{parse_networks, Network, NetworkError};
 pub use rate::{RateConfig, RateDecision, RateLimiter};
 pub use table::CappedMap;

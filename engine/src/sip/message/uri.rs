@@ -350,6 +350,21 @@ fn is_user_char(b: u8) -> bool {
         )
 }
 
+/// `user` (a decoded value: a caller id, a user name) as an RFC 3261 user part: every byte
+/// that is not a user character, `%` included, becomes `%XX`. Whatever the value holds (CR,
+/// LF, `>`, `@`), the URI it goes into stays one URI.
+pub fn escape_user(user: &str) -> String {
+    let mut out = String::with_capacity(user.len());
+    for b in user.bytes() {
+        if is_user_char(b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes `%XX` escapes; an invalid escape stays as it is.
 pub fn unescape(s: &str) -> String {
     let b = s.as_bytes();
@@ -374,6 +389,25 @@ pub fn unescape(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::sip::message::NameAddr;
+
+    #[test]
+    fn escaped_users_stay_one_uri_and_decode_back() {
+        for user in [
+            "1000",
+            "+14155550100",
+            "a b",
+            "1000\r\nX-Evil: yes",
+            "x>@evil;y",
+            "50%",
+        ] {
+            let escaped = escape_user(user);
+            assert!(!escaped.contains(['\r', '\n', ' ', '>', '@']), "{escaped}");
+            let u = sip(&format!("sip:{escaped}@example.com"));
+            assert_eq!(u.user_unescaped().as_deref(), Some(user));
+        }
+        assert_eq!(escape_user("+1-555.x_y"), "+1-555.x_y");
+        assert_eq!(escape_user("a\r\nb"), "a%0D%0Ab");
+    }
 
     fn sip(s: &str) -> SipUri {
         match Uri::parse(s).unwrap() {

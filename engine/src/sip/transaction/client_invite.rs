@@ -61,7 +61,11 @@ pub(crate) fn on_response(tx: &mut Tx, t: &Timers, now: Instant, resp: Response)
         (State::Calling | State::Proceeding, _) => {
             tx.state = State::Completed;
             tx.retransmit_at = None;
-            let ack = tx.request.as_ref().map(|r| build_ack(r, &resp).encode());
+            // An ACK that cannot be encoded (never, for one built from our own INVITE) is not sent.
+            let ack = tx
+                .request
+                .as_ref()
+                .and_then(|r| build_ack(r, &resp).encode().ok());
             tx.ack = ack.clone();
             let d = t.timer_d(tx.reliable());
             let mut step = Step::event(TxEvent::Response {

@@ -108,6 +108,8 @@ pub enum TxError {
     BadRequest,
     #[error("ACK is not sent in a transaction; use send_ack")]
     AckNeedsNoTransaction,
+    #[error("the message cannot be sent: {0}")]
+    Encode(#[from] super::message::EncodeError),
 }
 
 /// Settings of the layer.
@@ -267,7 +269,10 @@ impl TransactionLayer {
                     resp.reason = format!("Bad Request ({error})");
                 }
                 let status = resp.status;
-                self.transmit(peer, resp.encode());
+                // Echoed headers were parsed (unfolded), so they encode; if not, stay silent.
+                if let Ok(bytes) = resp.encode() {
+                    self.transmit(peer, bytes);
+                }
                 self.out.push_back(Output::Event(TxEvent::Malformed {
                     peer,
                     error,
@@ -317,7 +322,7 @@ impl TransactionLayer {
     /// Sends the TU's response on a server transaction.
     pub fn respond(&mut self, now: Instant, id: TxId, response: Response) -> Result<(), TxError> {
         let tx = self.txs.get_mut(&id).ok_or(TxError::UnknownTransaction)?;
-        let bytes = response.encode();
+        let bytes = response.encode()?;
         let t = &self.cfg.timers;
         let step = match tx.kind {
             Kind::ServerInvite => {
@@ -395,7 +400,7 @@ impl TransactionLayer {
         } else {
             Kind::ClientNonInvite
         };
-        Ok(self.start_client(now, request, peer, key, kind, false))
+        self.start_client(now, request, peer, key, kind, false)
     }
 
     /// CANCELs a client INVITE (§9.1): at once if a provisional response arrived, else as soon
@@ -423,7 +428,8 @@ impl TransactionLayer {
     /// Sends an ACK for a 2xx (its own branch, no transaction, §13.2.2.4).
     pub fn send_ack(&mut self, mut ack: Request, peer: Peer) -> Result<(), TxError> {
         self.ensure_via(&mut ack, peer.transport)?;
-        self.transmit(peer, ack.encode());
+        let bytes = ack.encode()?;
+        self.transmit(peer, bytes);
         Ok(())
     }
 
@@ -465,7 +471,8 @@ impl TransactionLayer {
         let peer = tx.peer;
         self.apply(invite, Step::none());
         if let Some(key) = ClientKey::of_request(&cancel) {
-            self.start_client(now, cancel, peer, key, Kind::ClientNonInvite, true);
+            // Built from an INVITE that was encoded, so it encodes too.
+            let _ = self.start_client(now, cancel, peer, key, Kind::ClientNonInvite, true);
         }
     }
 
@@ -477,8 +484,9 @@ impl TransactionLayer {
         key: ClientKey,
         kind: Kind,
         internal: bool,
-    ) -> TxId {
-        let bytes = request.encode();
+    ) -> Result<TxId, TxError> {
+        // Refused before the transaction exists: nothing to clean up, nothing sent.
+        let bytes = request.encode()?;
         let id = self.insert(kind, Key::Client(key.clone()), peer, request, internal);
         self.client_keys.insert(key, id);
         let tx = self.txs.get_mut(&id).expect("just inserted");
@@ -488,7 +496,7 @@ impl TransactionLayer {
             _ => client_non_invite::start(tx, &self.cfg.timers, now),
         }
         self.apply(id, Step::send(bytes));
-        id
+        Ok(id)
     }
 
     fn insert(
@@ -626,6 +634,8 @@ impl TransactionLayer {
         if status == 503 {
             resp.headers.push(HeaderName::RetryAfter, "5");
         }
-        self.transmit(peer, resp.encode());
+        if let Ok(bytes) = resp.encode() {
+            self.transmit(peer, bytes);
+        }
     }
 }

@@ -188,6 +188,11 @@ fn trusted_networks_are_never_refused_or_counted() {
     }
     assert_eq!(g.banned(t0, ip(3)), None);
     assert_eq!(g.gate(t0, ip(3), "0@example.com"), None);
+    let mapped: IpAddr = "::ffff:192.0.2.5".parse().unwrap();
+    assert_eq!(
+        g.failure(t0, wrong(mapped, "x@example.com")),
+        FailureNote::default()
+    );
     for n in 0..3 {
         g.failure(t0, wrong(ip(20), &format!("{n}@example.com")));
     }
