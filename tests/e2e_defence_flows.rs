@@ -188,7 +188,7 @@ fn only_flows_outlive_quiet_and_keep_alives_and_calls_come_back_on_them() {
     let via = inv.headers.get(&HeaderName::Via).unwrap_or("").to_string();
     assert!(via.contains("SIP/2.0/TCP"), "{via}");
     let busy = response_to(&inv, 486, Some("busy1"));
-    desk.send(&busy.encode());
+    desk.send(&busy.encode().expect("encodes"));
     assert_eq!(caller.final_response(&mut out, 5 * SEC).err(), Some(486));
     let ack = desk.request(5 * SEC);
     assert_eq!(ack.method.as_str(), "ACK");

@@ -110,7 +110,7 @@ pub enum Verdict {
 pub enum Presented {
     Nothing,
     Malformed,
-    Credentials(Credentials),
+    Credentials(Box<Credentials>),
 }
 
 /// The credentials [`Authenticator::verify`] checks for `realm`: the first header of `kind`
@@ -121,7 +121,9 @@ pub fn presented(req: &Request, kind: ChallengeKind, realm: &str) -> Presented {
     let mut malformed = false;
     for v in req.headers.get_all(&kind.credentials_header()) {
         match Credentials::parse(v) {
-            Ok(c) if c.realm.eq_ignore_ascii_case(realm) => return Presented::Credentials(c),
+            Ok(c) if c.realm.eq_ignore_ascii_case(realm) => {
+                return Presented::Credentials(Box::new(c))
+            }
             Ok(_) => {}
             Err(e) if e.is_unsupported_scheme() => {}
             Err(_) => malformed = true,
@@ -191,7 +193,7 @@ impl Authenticator {
             failure: Some(f),
         };
         let creds = match presented(req, kind, realm) {
-            Presented::Credentials(c) => c,
+            Presented::Credentials(c) => *c,
             Presented::Malformed => return fail(AuthFailure::Malformed),
             Presented::Nothing => {
                 return Verdict::Challenge {
