@@ -16,7 +16,9 @@ use super::sip::routes::{CallSignal, RequestKey, TxOutcome, TxReport};
 use super::sip::{CallEnded, Respond, RouteDialog, SendAck, SendRequest, SipActor};
 use crate::call::fork::{ClientAuth, ForkEvent};
 use crate::call::report::Report;
-use crate::call::{Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId};
+use crate::call::{
+    locate, Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId,
+};
 use crate::media::{Leg, MediaControl, MediaEngine, Prompts};
 use crate::sip::message::{Host, Uri};
 use crate::sip::registrar::Aor;
@@ -156,15 +158,19 @@ impl CallActor {
                 } => self.fetch(ctx, fetch_id, url, body),
                 Output::Resolve { ring, targets } => {
                     tracing::debug!(call = %self.call.cmiuuid(), ring = ring.0, targets = targets.len(), "resolving");
-                    let (store, trunks, domain) = (
+                    let (store, trunks, app, domain) = (
                         self.env.store.clone(),
                         self.env.trunks.clone(),
+                        self.app.id.0,
                         self.app.domain.clone(),
                     );
                     let fut = async move {
                         let mut results = Vec::with_capacity(targets.len());
                         for (id, d) in targets {
-                            results.push((id, resolve(&d, store.as_ref(), &trunks, &domain).await));
+                            results.push((
+                                id,
+                                resolve(&d, store.as_ref(), &trunks, app, &domain).await,
+                            ));
                         }
                         results
                     };
@@ -307,33 +313,20 @@ impl CallActor {
     }
 }
 
-/// The live registrations of one of the app's users, as ring targets.
-fn user_contacts(user: &str, store: &dyn Store, domain: &str) -> Resolution {
+/// The live registrations of a user name in the app's domain, as ring targets: the store is
+/// read here, whether the app may ring them is [`locate::user_contacts`]'s decision.
+fn user_contacts(user: &str, store: &dyn Store, app: u64, domain: &str) -> Resolution {
     let aor = Aor::new(user.to_string(), domain);
-    let now = wall_ms() / 1000;
-    let contacts: Vec<Contact> = store
-        .bindings(&aor)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|b| b.expires_at > now)
-        .filter_map(|b| {
-            Some(Contact {
-                uri: Uri::parse(&b.contact).ok()?,
-                to: format!("<sip:{}@{}>", aor.user, aor.domain),
-                peer: Peer {
-                    transport: b.transport,
-                    addr: b.source,
-                    conn: None,
-                },
-                auth: None,
-            })
-        })
-        .collect();
-    if contacts.is_empty() {
-        Resolution::NotRegistered
-    } else {
-        Resolution::Contacts(contacts)
-    }
+    let owner = store
+        .endpoint(domain, user)
+        .ok()
+        .flatten()
+        .map(|ep| locate::Owner {
+            app: ep.app.0,
+            enabled: ep.enabled,
+        });
+    let bindings = store.bindings(&aor).unwrap_or_default();
+    locate::user_contacts(app, owner, &aor, &bindings, wall_ms() / 1000)
 }
 
 /// Where a target can be reached right now: a SIP user's live registrations (from the
@@ -343,16 +336,17 @@ async fn resolve(
     d: &Destination,
     store: &dyn Store,
     trunks: &super::TrunkService,
+    app: u64,
     domain: &str,
 ) -> Resolution {
     match d {
-        Destination::SipUser(user) => user_contacts(user, store, domain),
+        Destination::SipUser(user) => user_contacts(user, store, app, domain),
         Destination::SipUri(text) => match Uri::parse(text) {
             // A URI in the app's own domain names one of its users: ring their registrations
             // (dialling it as an address would send the INVITE back to ourselves, or nowhere).
             Ok(Uri::Sip(u)) if u.user.is_some() && u.host.matches(&Host::Name(domain.into())) => {
                 let user = u.user_unescaped().unwrap_or_default();
-                user_contacts(&user, store, domain)
+                user_contacts(&user, store, app, domain)
             }
             Ok(Uri::Sip(u)) => {
                 let transport = match u.transport_param().as_deref() {
@@ -576,7 +570,8 @@ impl Handler<MediaSignal> for CallActor {
     type Result = ();
     fn handle(&mut self, msg: MediaSignal, ctx: &mut Context<Self>) {
         if let crate::media::Event::Stats(s) = &msg.0 {
-            tracing::debug!(call = %self.call.cmiuuid(), a_to_b = s.a_to_b.packets, b_to_a = s.b_to_a.packets, "media stats");
+            let foreign = s.a_to_b.dropped.foreign_source + s.b_to_a.dropped.foreign_source;
+            tracing::debug!(call = %self.call.cmiuuid(), a_to_b = s.a_to_b.packets, b_to_a = s.b_to_a.packets, foreign, "media stats");
         }
         self.input(ctx, Input::Media(msg.0));
     }

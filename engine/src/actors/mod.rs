@@ -119,6 +119,8 @@ pub struct Engine {
     pub outbox: Outbox,
     /// Recorded calls on disk.
     pub recordings: crate::recordings::Recordings,
+    /// The media plane (its counters, for metrics).
+    pub media: Arc<MediaEngine>,
     store: Arc<dyn Store>,
     commit: GroupCommit,
 }
@@ -253,6 +255,7 @@ impl Engine {
         );
         media_cfg.relay.rtp_timeout = (settings.calls.rtp_timeout_secs > 0)
             .then(|| Duration::from_secs(settings.calls.rtp_timeout_secs));
+        media_cfg.relay.latch = settings.media.latch;
         let media = Arc::new(MediaEngine::new(media_cfg)?);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(
@@ -264,7 +267,7 @@ impl Engine {
             prompts(settings).map_err(|(path, source)| StartError::DataDir { path, source })?,
         );
         sip.do_send(EnableCalls(CallDeps {
-            media,
+            media: media.clone(),
             http,
             reports: Arc::new(AppReports::new(outbox.clone())),
             trunks: trunks.clone(),
@@ -284,6 +287,7 @@ impl Engine {
             cdrs,
             outbox,
             recordings: crate::recordings::Recordings::new(recordings_root),
+            media,
             sip,
             sip_bound: bound,
             sip_advertised: advertised,
