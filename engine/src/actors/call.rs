@@ -15,6 +15,7 @@ use super::fork::{CancelTargets, ForkActor};
 use super::sip::routes::{CallSignal, RequestKey, TxOutcome, TxReport};
 use super::sip::{CallEnded, Respond, RouteDialog, SendAck, SendRequest, SipActor};
 use crate::call::fork::{ClientAuth, ForkEvent};
+use crate::call::dialog::DialogId;
 use crate::call::report::Report;
 use crate::call::{
     locate, Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId,
@@ -80,8 +81,10 @@ pub struct CallActor {
     video: Option<MediaControl>,
     pending: HashMap<RequestKey, (LegId, Purpose)>,
     forks: HashMap<RingId, Addr<ForkActor>>,
-    dialogs: Vec<String>,
-    a_call_id: String,
+    /// The dialogs routed to this call (forgotten when it ends).
+    dialogs: Vec<(DialogId, LegId)>,
+    /// The caller's dialog of an inbound call (routed at start).
+    a_dialog: Option<DialogId>,
     reports_sent: u64,
 }
 
@@ -93,7 +96,7 @@ pub(crate) fn wall_ms() -> u64 {
 }
 
 impl CallActor {
-    pub fn new(call: Call, app: App, env: Arc<CallEnv>, a_call_id: String) -> Self {
+    pub fn new(call: Call, app: App, env: Arc<CallEnv>, a_dialog: Option<DialogId>) -> Self {
         CallActor {
             call,
             app,
@@ -103,7 +106,7 @@ impl CallActor {
             pending: HashMap::new(),
             forks: HashMap::new(),
             dialogs: Vec::new(),
-            a_call_id,
+            a_dialog,
             reports_sent: 0,
         }
     }
@@ -223,7 +226,8 @@ impl CallActor {
                 Output::Finished => {
                     self.env.sip.do_send(CallEnded {
                         appid: self.app.id.0,
-                        call_ids: std::mem::take(&mut self.dialogs),
+                        dialogs: std::mem::take(&mut self.dialogs),
+                        owner: ctx.address().recipient(),
                     });
                     ctx.stop();
                 }
@@ -303,10 +307,10 @@ impl CallActor {
         );
     }
 
-    fn route(&mut self, call_id: &str, leg: LegId, ctx: &mut Context<Self>) {
-        self.dialogs.push(call_id.to_string());
+    fn route(&mut self, dialog: DialogId, leg: LegId, ctx: &mut Context<Self>) {
+        self.dialogs.push((dialog.clone(), leg));
         self.env.sip.do_send(RouteDialog {
-            call_id: call_id.to_string(),
+            dialog,
             leg,
             owner: ctx.address().recipient(),
         });
@@ -494,9 +498,8 @@ impl Actor for CallActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         // An inbound call's A dialog is known now; a placed call's once A answers.
-        if !self.a_call_id.is_empty() {
-            let a = self.a_call_id.clone();
-            self.route(&a, LegId::A, ctx);
+        if let Some(a) = self.a_dialog.take() {
+            self.route(a, LegId::A, ctx);
         }
         self.drain(ctx);
     }
@@ -550,8 +553,7 @@ impl Handler<ForkReport> for CallActor {
     fn handle(&mut self, msg: ForkReport, ctx: &mut Context<Self>) {
         if let ForkEvent::Answered { leg, dialog, .. } = &msg.event {
             // From now on the B leg's in-dialog requests (its BYE) come to this call.
-            let call_id = dialog.call_id.clone();
-            self.route(&call_id, *leg, ctx);
+            self.route(dialog.id(), *leg, ctx);
         }
         if let ForkEvent::Done = msg.event {
             self.forks.remove(&msg.ring);

@@ -639,6 +639,19 @@ impl Call {
         self.out.push_back(Output::Media(c));
     }
 
+    /// The caller's dialog as it will be once answered (our tag is chosen at creation), so
+    /// its in-dialog requests can be routed from the start; `None` for a call ringmaster
+    /// places, or an INVITE without a Call-ID or a readable From.
+    pub fn a_dialog_id(&self) -> Option<super::dialog::DialogId> {
+        let inv = &self.inbound.as_ref()?.invite;
+        let from = crate::sip::message::HeaderView::hdr_from(inv).ok()?;
+        Some(super::dialog::DialogId {
+            call_id: crate::sip::message::HeaderView::call_id(inv)?.to_string(),
+            local_tag: self.a_tag.clone(),
+            remote_tag: from.tag().unwrap_or_default().to_string(),
+        })
+    }
+
     /// Where `leg`'s SIP comes from: the caller's source, the address a B leg's (or a placed
     /// call's A leg's) INVITE went to. Its RTP may latch from there (`media::latch`).
     pub(super) fn signalling_source(&self, leg: LegId) -> Option<IpAddr> {
