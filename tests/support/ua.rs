@@ -106,6 +106,37 @@ pub struct Dialog {
     pub remote_video: Option<SocketAddr>,
 }
 
+impl Dialog {
+    /// A copy with other tags and the same Call-ID — what a stranger who learnt only the
+    /// Call-ID would send: ours (`local`, in From) and theirs (`remote`, in To); `None` keeps
+    /// a tag, `Some("")` leaves it out.
+    pub fn with_tags(&self, local: Option<&str>, remote: Option<&str>) -> Dialog {
+        fn retag(value: &str, tag: Option<&str>) -> String {
+            let Some(tag) = tag else {
+                return value.to_string();
+            };
+            let bare = match value.find(";tag=") {
+                Some(i) => {
+                    let rest = &value[i + 5..];
+                    let end = rest.find(';').map_or(value.len(), |j| i + 5 + j);
+                    format!("{}{}", &value[..i], &value[end..])
+                }
+                None => value.to_string(),
+            };
+            if tag.is_empty() {
+                bare
+            } else {
+                format!("{bare};tag={tag}")
+            }
+        }
+        Dialog {
+            local: retag(&self.local, local),
+            remote: retag(&self.remote, remote),
+            ..self.clone()
+        }
+    }
+}
+
 /// One SIP user agent: a user of the test domain on its own UDP port.
 pub struct Ua {
     pub user: String,
