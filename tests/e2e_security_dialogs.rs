@@ -58,7 +58,13 @@ fn another_apps_user_is_not_found_exactly_like_an_unknown_one() {
         json!({"type": "sip", "user": "nobody"}),
         json!({"type": "sip", "uri": "sip:nobody@test.local"}),
     ];
-    let web_b = HttpStub::start(targets.iter().cloned().map(|t| Reply::Json(connect(t))).collect());
+    let web_b = HttpStub::start(
+        targets
+            .iter()
+            .cloned()
+            .map(|t| Reply::Json(connect(t)))
+            .collect(),
+    );
     let (status, app_b) = admin_post(
         &rig.srv,
         "/admin/v1/apps",
@@ -74,7 +80,11 @@ fn another_apps_user_is_not_found_exactly_like_an_unknown_one() {
     };
     assert_eq!(add("carol").0, 200);
     // add_sip: A's name is "taken", word for word what B's own existing name gets.
-    assert_eq!(add("alice"), add("carol"), "add_sip tells more than 'taken'");
+    assert_eq!(
+        add("alice"),
+        add("carol"),
+        "add_sip tells more than 'taken'"
+    );
 
     let mut carol = Ua::new(rig.srv.sip, "test.local", "carol", "pw-carol");
     carol.register(300);
@@ -126,7 +136,8 @@ struct Bridged {
 }
 
 fn bridged_call(config: Option<&str>) -> Bridged {
-    let script = json!([{"action": "connect", "timeout": 10, "call": [{"type": "sip", "user": "bob"}]}]);
+    let script =
+        json!([{"action": "connect", "timeout": 10, "call": [{"type": "sip", "user": "bob"}]}]);
     let rig = match config {
         Some(c) => Rig::configured(vec![Reply::Json(script)], None, c),
         None => Rig::start(vec![Reply::Json(script)]),
@@ -196,7 +207,10 @@ fn a_bye_with_the_right_call_id_but_a_wrong_tag_gets_481_and_the_call_goes_on() 
     // Nobody hung up, media still flows both ways, to the right places.
     assert!(call.bob.try_request("BYE", None, SEC / 2).is_none());
     let (at_alice, at_bob) = burst(&call);
-    assert!(at_alice >= 45 && at_bob >= 45, "after the spoofs: {at_alice} / {at_bob}");
+    assert!(
+        at_alice >= 45 && at_bob >= 45,
+        "after the spoofs: {at_alice} / {at_bob}"
+    );
     assert_eq!(stranger.received(), 0);
 
     // The right BYE ends the call.
@@ -251,7 +265,10 @@ fn rtp_from_a_stranger_never_reaches_the_other_leg_during_or_after_latching() {
         "the stranger's RTP reached a phone after latching"
     );
     let (at_alice, at_bob) = burst(&call);
-    assert!(at_alice >= 45 && at_bob >= 45, "still talking: {at_alice} / {at_bob}");
+    assert!(
+        at_alice >= 45 && at_bob >= 45,
+        "still talking: {at_alice} / {at_bob}"
+    );
     assert_eq!(stranger.received(), 0, "media was diverted to the stranger");
     let dropped = foreign_dropped(&call.rig);
     assert!(dropped >= 90, "refused packets are counted: {dropped}");
@@ -263,7 +280,8 @@ fn rtp_from_a_stranger_never_reaches_the_other_leg_during_or_after_latching() {
 /// latches there.
 #[test]
 fn a_phone_behind_nat_latches_from_its_sip_address_on_any_port() {
-    let script = json!([{"action": "connect", "timeout": 10, "call": [{"type": "sip", "user": "bob"}]}]);
+    let script =
+        json!([{"action": "connect", "timeout": 10, "call": [{"type": "sip", "user": "bob"}]}]);
     let rig = Rig::start(vec![Reply::Json(script)]);
     for u in ["alice", "bob"] {
         rig.endpoint(u);

@@ -237,7 +237,7 @@ fn each_legs_signalling_source_reaches_the_media_task_before_its_latch_window() 
     let position = |want: &dyn Fn(&MediaCommand) -> bool| {
         rig.media_cmds
             .iter()
-            .position(|c| want(c))
+            .position(want)
             .unwrap_or_else(|| panic!("not sent: {:?}", rig.media_cmds))
     };
     for (leg, ip) in [(Leg::A, "192.0.2.10"), (Leg::B, "198.51.100.1")] {
@@ -245,7 +245,8 @@ fn each_legs_signalling_source_reaches_the_media_task_before_its_latch_window() 
         let source = position(
             &|c| matches!(c, MediaCommand::SetSignallingSource { leg: l, ip: i } if *l == leg && *i == ip),
         );
-        let window = position(&|c| matches!(c, MediaCommand::OpenLatchWindow { leg: l } if *l == leg));
+        let window =
+            position(&|c| matches!(c, MediaCommand::OpenLatchWindow { leg: l } if *l == leg));
         assert!(source < window, "{leg:?}: {:?}", rig.media_cmds);
     }
 }

@@ -14,8 +14,8 @@ use super::audio;
 use super::fork::{CancelTargets, ForkActor};
 use super::sip::routes::{CallSignal, RequestKey, TxOutcome, TxReport};
 use super::sip::{CallEnded, Respond, RouteDialog, SendAck, SendRequest, SipActor};
-use crate::call::fork::{ClientAuth, ForkEvent};
 use crate::call::dialog::DialogId;
+use crate::call::fork::{ClientAuth, ForkEvent};
 use crate::call::report::Report;
 use crate::call::{
     locate, Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId,

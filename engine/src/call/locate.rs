@@ -115,12 +115,7 @@ mod tests {
 
     #[test]
     fn disabled_expired_or_absent_registrations_ring_nobody() {
-        let mine = |enabled| {
-            Some(Owner {
-                app: 1,
-                enabled,
-            })
-        };
+        let mine = |enabled| Some(Owner { app: 1, enabled });
         let live = [binding(NOW + 60)];
         assert_eq!(
             user_contacts(1, mine(false), &alice(), &live, NOW),
