@@ -219,6 +219,32 @@ fn a_bye_with_the_right_call_id_but_a_wrong_tag_gets_481_and_the_call_goes_on() 
     call.rig.assert_alive();
 }
 
+/// A new INVITE that reuses a live call's Call-ID (its own From tag, no To tag) is a call of
+/// its own: it does not take over the live call's route, and its end does not drop it.
+#[test]
+fn an_invite_reusing_a_live_call_id_never_takes_over_the_live_call() {
+    let mut call = bridged_call(None);
+    call.rig.endpoint("carol");
+    let mut carol = call.rig.phone("carol");
+    let mut second = carol.invite_reusing("5000", &call.a.call_id, Rtp::bind().addr);
+    let ringing = call.bob.expect_request("INVITE", None, 5 * SEC);
+    call.bob.reply(&ringing, 180, None);
+    assert_eq!(carol.next_response(&mut second, 5 * SEC).status, 180);
+    assert_eq!(carol.cancel(&mut second), (200, 487));
+    call.bob.expect_cancel(&ringing, 5 * SEC);
+    // The second call is over; the first one's dialog still reaches the first call.
+    std::thread::sleep(SEC / 2);
+    let (at_alice, at_bob) = burst(&call);
+    assert!(at_alice >= 45 && at_bob >= 45, "{at_alice} / {at_bob}");
+    assert_eq!(
+        call.alice.bye(&mut call.a),
+        200,
+        "the live call lost its route"
+    );
+    call.bob.expect_bye(&call.b, 5 * SEC);
+    call.rig.assert_alive();
+}
+
 /// `ringmaster_rtp_foreign_dropped_total` from `/metrics`.
 fn foreign_dropped(rig: &Rig) -> u64 {
     let body = ureq::get(&format!("http://{}/metrics", rig.srv.http))

@@ -366,8 +366,21 @@ impl Ua {
 
     /// [`Ua::invite`] with this SDP offer.
     pub fn invite_sdp(&mut self, target: &str, body: &str) -> Outgoing {
+        self.invite_in(target, body, None)
+    }
+
+    /// An INVITE (after its 407) that reuses `call_id` — another call's, say — with our own
+    /// From tag and no To tag.
+    pub fn invite_reusing(&mut self, target: &str, call_id: &str, rtp: SocketAddr) -> Outgoing {
+        self.invite_in(target, &sdp(rtp), Some(call_id))
+    }
+
+    fn invite_in(&mut self, target: &str, body: &str, call_id: Option<&str>) -> Outgoing {
         let uri = format!("sip:{target}@{}", self.domain);
         let mut head = Head::new(&self.user, &self.domain, &format!("<{uri}>"));
+        if let Some(c) = call_id {
+            head.call_id = c.to_string();
+        }
         let first = self.send_request(self.build("INVITE", &uri, &head, "", body));
         let r = self.response_to(&first, Duration::from_secs(5));
         assert_eq!(r.status, 407, "{}: INVITE without credentials", self.user);
