@@ -325,6 +325,10 @@ pub struct MediaSettings {
     pub max_prompt_mb: u64,
     /// How long a `file_url` download may take, in ms.
     pub download_timeout_ms: u64,
+    /// Which RTP sources a leg may latch to: `"strict"` (its SDP address or its SIP source
+    /// address, any port) or `"any"` (the first source in the latch window, for deployments
+    /// whose media arrives through relays the signalling does not show).
+    pub latch: crate::media::latch::LatchMode,
 }
 
 impl Default for MediaSettings {
@@ -336,6 +340,7 @@ impl Default for MediaSettings {
             prompt_cache_mb: 64,
             max_prompt_mb: 10,
             download_timeout_ms: 10_000,
+            latch: crate::media::latch::LatchMode::Strict,
         }
     }
 }
@@ -376,6 +381,10 @@ mod tests {
         assert_eq!(s.sip.tcp_incomplete_timeout_secs, 30);
         assert_eq!(s.sip.tcp_idle_timeout_secs, 300);
         assert_eq!(s.calls.drain_timeout_secs, 30);
+        assert_eq!(s.media.latch, crate::media::latch::LatchMode::Strict);
+        let s: Settings = toml::from_str("[media]\nlatch = \"any\"\n").unwrap();
+        assert_eq!(s.media.latch, crate::media::latch::LatchMode::Any);
+        assert!(toml::from_str::<Settings>("[media]\nlatch = \"loose\"\n").is_err());
         let s: Settings =
             toml::from_str("[defence]\nrate_per_source = 0\nauth_ban_failures = 3\n").unwrap();
         assert_eq!(s.defence.rate().rate, 0);

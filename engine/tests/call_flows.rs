@@ -297,6 +297,42 @@ fn when_the_b_leg_hangs_up_the_script_goes_on() {
     ones(&rig);
 }
 
+/// RFC 3261 §12.2.2: Call-ID *and* tags. A stranger who knows the Call-ID gets 481 for BYE
+/// and re-INVITE on either leg, the call and its media stay as they are, and the real BYE
+/// still ends it.
+#[test]
+fn in_dialog_requests_with_the_right_call_id_but_wrong_tags_get_481() {
+    let mut rig = Rig::inbound(&[("bob", &[1])], None);
+    rig.answer_url(r#"[{"action":"connect","call":[{"type":"sip","user":"bob"}]}]"#);
+    rig.b(1, 200);
+    let ours = rig.a_local_tag();
+    let before = (rig.sip().len(), rig.media_cmds.len());
+    rig.a_request_tagged("BYE", "at", Some("guess"));
+    rig.a_request_tagged("BYE", "not-at", Some(&ours));
+    rig.a_request_tagged("BYE", "at", None);
+    rig.a_request_tagged("INVITE", "not-at", Some(&ours));
+    rig.b_bye_tagged(1, "not-bobs");
+    assert_eq!(
+        rig.sip()[before.0..],
+        ["A<-481", "A<-481", "A<-481", "A<-481", "B1<-481"],
+        "{:?}",
+        rig.sip()
+    );
+    assert_eq!(
+        rig.media_cmds.len(),
+        before.1,
+        "a spoofed request moved the media: {:?}",
+        &rig.media_cmds[before.1..]
+    );
+    assert!(!rig.finished);
+    // The right tags still work, and the CSeq the strangers used did not count.
+    rig.a_bye();
+    assert!(rig.sip().contains(&"B1<-BYE"), "{:?}", rig.sip());
+    rig.answer_pending(200);
+    assert!(rig.finished);
+    ones(&rig);
+}
+
 #[test]
 fn in_dialog_requests_check_cseq_and_unknown_dialogs() {
     let mut rig = Rig::inbound(&[("bob", &[1])], None);

@@ -225,3 +225,28 @@ fn each_legs_codecs_reach_the_media_task() {
         ]
     );
 }
+
+/// RTP latching (`media::latch`): the media task learns where each leg's SIP comes from — the
+/// caller's source, the address the answered B leg's INVITE went to — before its latch window
+/// opens, so a NATed phone's RTP can latch and a stranger's cannot.
+#[test]
+fn each_legs_signalling_source_reaches_the_media_task_before_its_latch_window() {
+    let mut rig = Rig::inbound(&[("bob", &[1])], None);
+    rig.answer_url(r#"[{"action":"connect","call":[{"type":"sip","user":"bob"}]}]"#);
+    rig.b(1, 200);
+    let position = |want: &dyn Fn(&MediaCommand) -> bool| {
+        rig.media_cmds
+            .iter()
+            .position(want)
+            .unwrap_or_else(|| panic!("not sent: {:?}", rig.media_cmds))
+    };
+    for (leg, ip) in [(Leg::A, "192.0.2.10"), (Leg::B, "198.51.100.1")] {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        let source = position(
+            &|c| matches!(c, MediaCommand::SetSignallingSource { leg: l, ip: i } if *l == leg && *i == ip),
+        );
+        let window =
+            position(&|c| matches!(c, MediaCommand::OpenLatchWindow { leg: l } if *l == leg));
+        assert!(source < window, "{leg:?}: {:?}", rig.media_cmds);
+    }
+}

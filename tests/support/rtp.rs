@@ -21,7 +21,12 @@ const PAYLOAD: usize = 160;
 
 impl Rtp {
     pub fn bind() -> Rtp {
-        let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").expect("bind rtp"));
+        Rtp::bind_at("127.0.0.1")
+    }
+
+    /// An endpoint on another loopback address (a stranger on 127.0.0.9, say).
+    pub fn bind_at(ip: &str) -> Rtp {
+        let sock = Arc::new(UdpSocket::bind((ip, 0)).expect("bind rtp"));
         let addr = sock.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let received = Arc::new(Mutex::new(Vec::new()));

@@ -106,6 +106,37 @@ pub struct Dialog {
     pub remote_video: Option<SocketAddr>,
 }
 
+impl Dialog {
+    /// A copy with other tags and the same Call-ID — what a stranger who learnt only the
+    /// Call-ID would send: ours (`local`, in From) and theirs (`remote`, in To); `None` keeps
+    /// a tag, `Some("")` leaves it out.
+    pub fn with_tags(&self, local: Option<&str>, remote: Option<&str>) -> Dialog {
+        fn retag(value: &str, tag: Option<&str>) -> String {
+            let Some(tag) = tag else {
+                return value.to_string();
+            };
+            let bare = match value.find(";tag=") {
+                Some(i) => {
+                    let rest = &value[i + 5..];
+                    let end = rest.find(';').map_or(value.len(), |j| i + 5 + j);
+                    format!("{}{}", &value[..i], &value[end..])
+                }
+                None => value.to_string(),
+            };
+            if tag.is_empty() {
+                bare
+            } else {
+                format!("{bare};tag={tag}")
+            }
+        }
+        Dialog {
+            local: retag(&self.local, local),
+            remote: retag(&self.remote, remote),
+            ..self.clone()
+        }
+    }
+}
+
 /// One SIP user agent: a user of the test domain on its own UDP port.
 pub struct Ua {
     pub user: String,
@@ -335,8 +366,21 @@ impl Ua {
 
     /// [`Ua::invite`] with this SDP offer.
     pub fn invite_sdp(&mut self, target: &str, body: &str) -> Outgoing {
+        self.invite_in(target, body, None)
+    }
+
+    /// An INVITE (after its 407) that reuses `call_id` — another call's, say — with our own
+    /// From tag and no To tag.
+    pub fn invite_reusing(&mut self, target: &str, call_id: &str, rtp: SocketAddr) -> Outgoing {
+        self.invite_in(target, &sdp(rtp), Some(call_id))
+    }
+
+    fn invite_in(&mut self, target: &str, body: &str, call_id: Option<&str>) -> Outgoing {
         let uri = format!("sip:{target}@{}", self.domain);
         let mut head = Head::new(&self.user, &self.domain, &format!("<{uri}>"));
+        if let Some(c) = call_id {
+            head.call_id = c.to_string();
+        }
         let first = self.send_request(self.build("INVITE", &uri, &head, "", body));
         let r = self.response_to(&first, Duration::from_secs(5));
         assert_eq!(r.status, 407, "{}: INVITE without credentials", self.user);

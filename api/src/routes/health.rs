@@ -51,7 +51,7 @@ async fn metrics(state: web::Data<State>) -> HttpResponse {
          # TYPE ringmaster_uptime_seconds counter\n\
          ringmaster_uptime_seconds {uptime}\n"
     );
-    let gauges: [(&str, &str, u64); 7] = [
+    let gauges: [(&str, &str, u64); 8] = [
         (
             "sip_transactions",
             "Live SIP transactions (returns to its baseline when idle).",
@@ -77,6 +77,11 @@ async fn metrics(state: web::Data<State>) -> HttpResponse {
             "sip_tcp_connections",
             "Open SIP TCP connections.",
             sip.tcp_connections as u64,
+        ),
+        (
+            "rtp_foreign_dropped_total",
+            "RTP/RTCP packets refused because their source was not the leg's (latching).",
+            state.engine.media.foreign_dropped(),
         ),
         (
             "draining",

@@ -14,9 +14,12 @@ use super::audio;
 use super::fork::{CancelTargets, ForkActor};
 use super::sip::routes::{CallSignal, RequestKey, TxOutcome, TxReport};
 use super::sip::{CallEnded, Respond, RouteDialog, SendAck, SendRequest, SipActor};
+use crate::call::dialog::DialogId;
 use crate::call::fork::{ClientAuth, ForkEvent};
 use crate::call::report::Report;
-use crate::call::{Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId};
+use crate::call::{
+    locate, Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId,
+};
 use crate::media::{Leg, MediaControl, MediaEngine, Prompts};
 use crate::sip::message::{Host, Uri};
 use crate::sip::registrar::Aor;
@@ -81,8 +84,10 @@ pub struct CallActor {
     video: Option<MediaControl>,
     pending: HashMap<RequestKey, (LegId, Purpose)>,
     forks: HashMap<RingId, Addr<ForkActor>>,
-    dialogs: Vec<String>,
-    a_call_id: String,
+    /// The dialogs routed to this call (forgotten when it ends).
+    dialogs: Vec<(DialogId, LegId)>,
+    /// The caller's dialog of an inbound call (routed at start).
+    a_dialog: Option<DialogId>,
     reports_sent: u64,
 }
 
@@ -94,7 +99,7 @@ pub(crate) fn wall_ms() -> u64 {
 }
 
 impl CallActor {
-    pub fn new(call: Call, app: App, env: Arc<CallEnv>, a_call_id: String) -> Self {
+    pub fn new(call: Call, app: App, env: Arc<CallEnv>, a_dialog: Option<DialogId>) -> Self {
         CallActor {
             call,
             app,
@@ -104,7 +109,7 @@ impl CallActor {
             pending: HashMap::new(),
             forks: HashMap::new(),
             dialogs: Vec::new(),
-            a_call_id,
+            a_dialog,
             reports_sent: 0,
         }
     }
@@ -159,16 +164,18 @@ impl CallActor {
                 } => self.fetch(ctx, fetch_id, url, body),
                 Output::Resolve { ring, targets } => {
                     tracing::debug!(call = %self.call.cmiuuid(), ring = ring.0, targets = targets.len(), "resolving");
-                    let (store, trunks, domain) = (
+                    let (store, trunks, app, domain) = (
                         self.env.store.clone(),
                         self.env.trunks.clone(),
+                        self.app.id.0,
                         self.app.domain.clone(),
                     );
                     let egress = self.env.app_http.clone();
                     let fut = async move {
                         let mut results = Vec::with_capacity(targets.len());
                         for (id, d) in targets {
-                            let r = resolve(&d, store.as_ref(), &trunks, &domain, egress.policy());
+                            let r =
+                                resolve(&d, store.as_ref(), &trunks, app, &domain, egress.policy());
                             results.push((id, r.await));
                         }
                         results
@@ -222,7 +229,8 @@ impl CallActor {
                 Output::Finished => {
                     self.env.sip.do_send(CallEnded {
                         appid: self.app.id.0,
-                        call_ids: std::mem::take(&mut self.dialogs),
+                        dialogs: std::mem::take(&mut self.dialogs),
+                        owner: ctx.address().recipient(),
                     });
                     ctx.stop();
                 }
@@ -324,43 +332,30 @@ impl CallActor {
         );
     }
 
-    fn route(&mut self, call_id: &str, leg: LegId, ctx: &mut Context<Self>) {
-        self.dialogs.push(call_id.to_string());
+    fn route(&mut self, dialog: DialogId, leg: LegId, ctx: &mut Context<Self>) {
+        self.dialogs.push((dialog.clone(), leg));
         self.env.sip.do_send(RouteDialog {
-            call_id: call_id.to_string(),
+            dialog,
             leg,
             owner: ctx.address().recipient(),
         });
     }
 }
 
-/// The live registrations of one of the app's users, as ring targets.
-fn user_contacts(user: &str, store: &dyn Store, domain: &str) -> Resolution {
+/// The live registrations of a user name in the app's domain, as ring targets: the store is
+/// read here, whether the app may ring them is [`locate::user_contacts`]'s decision.
+fn user_contacts(user: &str, store: &dyn Store, app: u64, domain: &str) -> Resolution {
     let aor = Aor::new(user.to_string(), domain);
-    let now = wall_ms() / 1000;
-    let contacts: Vec<Contact> = store
-        .bindings(&aor)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|b| b.expires_at > now)
-        .filter_map(|b| {
-            Some(Contact {
-                uri: Uri::parse(&b.contact).ok()?,
-                to: format!("<sip:{}@{}>", aor.user, aor.domain),
-                peer: Peer {
-                    transport: b.transport,
-                    addr: b.source,
-                    conn: None,
-                },
-                auth: None,
-            })
-        })
-        .collect();
-    if contacts.is_empty() {
-        Resolution::NotRegistered
-    } else {
-        Resolution::Contacts(contacts)
-    }
+    let owner = store
+        .endpoint(domain, user)
+        .ok()
+        .flatten()
+        .map(|ep| locate::Owner {
+            app: ep.app.0,
+            enabled: ep.enabled,
+        });
+    let bindings = store.bindings(&aor).unwrap_or_default();
+    locate::user_contacts(app, owner, &aor, &bindings, wall_ms() / 1000)
 }
 
 /// Where a target can be reached right now: a SIP user's live registrations (from the
@@ -370,17 +365,18 @@ async fn resolve(
     d: &Destination,
     store: &dyn Store,
     trunks: &super::TrunkService,
+    app: u64,
     domain: &str,
     egress: &crate::egress::EgressPolicy,
 ) -> Resolution {
     match d {
-        Destination::SipUser(user) => user_contacts(user, store, domain),
+        Destination::SipUser(user) => user_contacts(user, store, app, domain),
         Destination::SipUri(text) => match Uri::parse(text) {
             // A URI in the app's own domain names one of its users: ring their registrations
             // (dialling it as an address would send the INVITE back to ourselves, or nowhere).
             Ok(Uri::Sip(u)) if u.user.is_some() && u.host.matches(&Host::Name(domain.into())) => {
                 let user = u.user_unescaped().unwrap_or_default();
-                user_contacts(&user, store, domain)
+                user_contacts(&user, store, app, domain)
             }
             Ok(Uri::Sip(u)) => {
                 let transport = match u.transport_param().as_deref() {
@@ -529,9 +525,8 @@ impl Actor for CallActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         // An inbound call's A dialog is known now; a placed call's once A answers.
-        if !self.a_call_id.is_empty() {
-            let a = self.a_call_id.clone();
-            self.route(&a, LegId::A, ctx);
+        if let Some(a) = self.a_dialog.take() {
+            self.route(a, LegId::A, ctx);
         }
         self.drain(ctx);
     }
@@ -585,8 +580,7 @@ impl Handler<ForkReport> for CallActor {
     fn handle(&mut self, msg: ForkReport, ctx: &mut Context<Self>) {
         if let ForkEvent::Answered { leg, dialog, .. } = &msg.event {
             // From now on the B leg's in-dialog requests (its BYE) come to this call.
-            let call_id = dialog.call_id.clone();
-            self.route(&call_id, *leg, ctx);
+            self.route(dialog.id(), *leg, ctx);
         }
         if let ForkEvent::Done = msg.event {
             self.forks.remove(&msg.ring);
@@ -605,7 +599,8 @@ impl Handler<MediaSignal> for CallActor {
     type Result = ();
     fn handle(&mut self, msg: MediaSignal, ctx: &mut Context<Self>) {
         if let crate::media::Event::Stats(s) = &msg.0 {
-            tracing::debug!(call = %self.call.cmiuuid(), a_to_b = s.a_to_b.packets, b_to_a = s.b_to_a.packets, "media stats");
+            let foreign = s.a_to_b.dropped.foreign_source + s.b_to_a.dropped.foreign_source;
+            tracing::debug!(call = %self.call.cmiuuid(), a_to_b = s.a_to_b.packets, b_to_a = s.b_to_a.packets, foreign, "media stats");
         }
         self.input(ctx, Input::Media(msg.0));
     }

@@ -122,6 +122,8 @@ pub struct Engine {
     pub recordings: crate::recordings::Recordings,
     /// What apps may make the engine contact (`[policy]`).
     egress: Arc<crate::egress::EgressPolicy>,
+    /// The media plane (its counters, for metrics).
+    pub media: Arc<MediaEngine>,
     store: Arc<dyn Store>,
     commit: GroupCommit,
 }
@@ -256,6 +258,7 @@ impl Engine {
         );
         media_cfg.relay.rtp_timeout = (settings.calls.rtp_timeout_secs > 0)
             .then(|| Duration::from_secs(settings.calls.rtp_timeout_secs));
+        media_cfg.relay.latch = settings.media.latch;
         let media = Arc::new(MediaEngine::new(media_cfg)?);
         // Two clients: the operator's URLs (the app's stored answer URL) as configured, and the
         // app's own under the egress policy.
@@ -270,7 +273,7 @@ impl Engine {
             prompts(settings).map_err(|(path, source)| StartError::DataDir { path, source })?,
         );
         sip.do_send(EnableCalls(CallDeps {
-            media,
+            media: media.clone(),
             http,
             app_http,
             reports: Arc::new(AppReports::new(outbox.clone())),
@@ -292,6 +295,7 @@ impl Engine {
             outbox,
             recordings: crate::recordings::Recordings::new(recordings_root),
             egress: policy,
+            media,
             sip,
             sip_bound: bound,
             sip_advertised: advertised,

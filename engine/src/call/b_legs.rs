@@ -86,6 +86,7 @@ impl Call {
                                 record,
                                 state: BState::Ringing,
                                 dialog: None,
+                                source: c.peer.addr.ip(),
                                 answer: None,
                                 end_cause: None,
                             }),
@@ -127,9 +128,10 @@ impl Call {
     }
 
     /// Points the media task at an answered (or early-media) B leg.
-    pub(super) fn b_media(&mut self, answer: &super::media_plan::BAnswer) {
+    pub(super) fn b_media(&mut self, leg: LegId, answer: &super::media_plan::BAnswer) {
         use crate::media::{Command, Leg};
         let (rtp, rtcp) = answer.remote;
+        self.signalling_to_media(leg, false);
         self.media(Command::SetRemote {
             leg: Leg::B,
             rtp,
@@ -146,7 +148,7 @@ impl Call {
             });
         }
         self.media(Command::OpenLatchWindow { leg: Leg::B });
-        self.b_video(answer);
+        self.b_video(leg, answer);
     }
 
     /// A gets `sdp` from us: the media task learns A's law and telephone-event type.
@@ -320,7 +322,7 @@ impl Call {
             return;
         };
         self.early = Some(leg);
-        self.b_media(&answer);
+        self.b_media(leg, &answer);
         self.bridge_media();
         let to_a = answer.to_a;
         self.sent_to_a(&to_a);

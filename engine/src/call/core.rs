@@ -269,6 +269,9 @@ pub(super) struct BLeg {
     pub record: LegRecord,
     pub state: BState,
     pub dialog: Option<Dialog>,
+    /// The address the leg's INVITE went to (where its SIP comes from): its RTP may latch
+    /// from there.
+    pub source: IpAddr,
     /// What B's answer settled (where B receives, its codecs, the answer for A).
     pub answer: Option<super::media_plan::BAnswer>,
     /// Why the leg is being hung up (used when its BYE is answered).
@@ -601,8 +604,10 @@ impl Call {
             self.hangup_all("media-unavailable", Some(503));
             return;
         }
-        if let Some((rtp, rtcp)) = plan.a_remote() {
-            let pts = plan.a_payload_types();
+        let a_remote = plan.a_remote();
+        let pts = plan.a_payload_types();
+        self.signalling_to_media(LegId::A, false);
+        if let Some((rtp, rtcp)) = a_remote {
             self.media(MediaCommand::SetRemote {
                 leg: crate::media::Leg::A,
                 rtp,
@@ -636,6 +641,51 @@ impl Call {
 
     pub(super) fn media(&mut self, c: MediaCommand) {
         self.out.push_back(Output::Media(c));
+    }
+
+    /// The caller's dialog as it will be once answered (our tag is chosen at creation), so
+    /// its in-dialog requests can be routed from the start; `None` for a call ringmaster
+    /// places, or an INVITE without a Call-ID or a readable From.
+    pub fn a_dialog_id(&self) -> Option<super::dialog::DialogId> {
+        let inv = &self.inbound.as_ref()?.invite;
+        let from = crate::sip::message::HeaderView::hdr_from(inv).ok()?;
+        Some(super::dialog::DialogId {
+            call_id: crate::sip::message::HeaderView::call_id(inv)?.to_string(),
+            local_tag: self.a_tag.clone(),
+            remote_tag: from.tag().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Where `leg`'s SIP comes from: the caller's source, the address a B leg's (or a placed
+    /// call's A leg's) INVITE went to. Its RTP may latch from there (`media::latch`).
+    pub(super) fn signalling_source(&self, leg: LegId) -> Option<IpAddr> {
+        if leg == LegId::A {
+            match (&self.inbound, &self.a_state) {
+                (Some(inb), _) => Some(inb.peer.addr.ip()),
+                (None, AState::Answered(d)) => Some(d.peer.addr.ip()),
+                _ => None,
+            }
+        } else {
+            self.b_legs.get(&leg).map(|b| b.source)
+        }
+    }
+
+    /// Tells the media task (or the video task) where `leg`'s signalling comes from.
+    pub(super) fn signalling_to_media(&mut self, leg: LegId, video: bool) {
+        let Some(ip) = self.signalling_source(leg) else {
+            return;
+        };
+        let media_leg = if leg == LegId::A {
+            crate::media::Leg::A
+        } else {
+            crate::media::Leg::B
+        };
+        let c = MediaCommand::SetSignallingSource { leg: media_leg, ip };
+        if video {
+            self.video_media(c);
+        } else {
+            self.media(c);
+        }
     }
 
     pub(super) fn report(&mut self, r: Report) {

@@ -1,10 +1,19 @@
 //! Dialog state (RFC 3261 §12) for one side of a B2BUA call, and the in-dialog requests built
 //! from it.
 //!
+//! A dialog is identified by Call-ID, local tag and remote tag (§12), and a request belongs to
+//! it only when all three match (§12.2.2): the request's To tag is our tag, its From tag is the
+//! peer's ([`DialogId::of_request`]). The Call-ID alone is no secret — it travels in every
+//! message and in logs and traces — so matching on it alone let anyone who learnt it end a
+//! call or move its media. A request that matches no dialog gets 481.
+//!
 //! In-dialog requests go to the peer the dialog's INVITE came from or went to, not to the
 //! Contact's host: a phone behind NAT advertises a private address in its Contact, and the
 //! only address that reaches it is the one its packets come from (the same reason the
 //! registrar keeps a binding's source).
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 
 use bytes::Bytes;
 
@@ -12,6 +21,80 @@ use crate::sip::message::{
     HeaderName, HeaderView, Headers, Method, NameAddr, Request, Response, Uri,
 };
 use crate::sip::Peer;
+
+/// What identifies a dialog (§12): the Call-ID and both tags, as seen from our side. A missing
+/// tag (RFC 2543 peers) is the empty tag on both sides of a comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DialogId {
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: String,
+}
+
+impl DialogId {
+    /// The dialog a request *we received* claims to be in (§12.2.2): its To tag is our local
+    /// tag and its From tag the remote one. `None` without a Call-ID or with unreadable
+    /// From/To.
+    pub fn of_request(req: &Request) -> Option<DialogId> {
+        let to = req.hdr_to().ok()?;
+        let from = req.hdr_from().ok()?;
+        Some(DialogId {
+            call_id: req.call_id()?.to_string(),
+            local_tag: to.tag().unwrap_or_default().to_string(),
+            remote_tag: from.tag().unwrap_or_default().to_string(),
+        })
+    }
+}
+
+/// Who owns each live dialog, keyed by the whole [`DialogId`], so a request reaches an owner
+/// only when its Call-ID *and* tags match (§12.2.2). A route is never taken over: a second
+/// claim on a live id (an INVITE replaying a live call's identifiers) is refused, and a route
+/// goes only when its own owner lets it go.
+#[derive(Debug)]
+pub struct DialogRoutes<T> {
+    routes: HashMap<DialogId, T>,
+}
+
+impl<T> Default for DialogRoutes<T> {
+    fn default() -> Self {
+        DialogRoutes {
+            routes: HashMap::new(),
+        }
+    }
+}
+
+impl<T: PartialEq> DialogRoutes<T> {
+    /// Routes `id` to `owner`; `false` (and no change) when a live route already has it.
+    pub fn insert(&mut self, id: DialogId, owner: T) -> bool {
+        match self.routes.entry(id) {
+            Entry::Vacant(v) => {
+                v.insert(owner);
+                true
+            }
+            Entry::Occupied(o) => *o.get() == owner,
+        }
+    }
+
+    /// Forgets `id` if `owner` holds it.
+    pub fn remove(&mut self, id: &DialogId, owner: &T) {
+        if self.routes.get(id) == Some(owner) {
+            self.routes.remove(id);
+        }
+    }
+
+    /// The owner of the dialog a received request is in, if any.
+    pub fn owner_of(&self, req: &Request) -> Option<&T> {
+        self.routes.get(&DialogId::of_request(req)?)
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
 
 /// One dialog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +127,24 @@ fn contact_uri(headers: &Headers) -> Option<Uri> {
 }
 
 impl Dialog {
+    pub fn id(&self) -> DialogId {
+        DialogId {
+            call_id: self.call_id.clone(),
+            local_tag: self.local_tag.clone(),
+            remote_tag: self.remote_tag.clone(),
+        }
+    }
+
+    /// Whether `req` (received) is in this dialog: Call-ID and both tags (§12.2.2).
+    pub fn matches(&self, req: &Request) -> bool {
+        let (Ok(to), Ok(from)) = (req.hdr_to(), req.hdr_from()) else {
+            return false;
+        };
+        req.call_id() == Some(self.call_id.as_str())
+            && to.tag().unwrap_or_default() == self.local_tag
+            && from.tag().unwrap_or_default() == self.remote_tag
+    }
+
     /// The caller's side of a dialog we established by sending `invite` and receiving the 2xx
     /// `resp` (UAC, §12.1.2): the route set is the Record-Route reversed.
     pub fn uac(invite: &Request, resp: &Response, peer: Peer, contact: &str) -> Option<Dialog> {
@@ -236,5 +337,86 @@ mod tests {
             routes,
             ["<sip:p2.example.com;lr>", "<sip:p1.example.com;lr>"]
         );
+    }
+
+    #[test]
+    fn requests_match_on_call_id_and_both_tags() {
+        let peer = Peer::udp("192.0.2.1:5062".parse().unwrap());
+        let d = Dialog::uas(&invite(), "b9", peer, "<sip:rm@192.0.2.9>").unwrap();
+        let bye = |call_id: &str, from_tag: &str, to_tag: Option<&str>| {
+            let to = to_tag.map_or(String::new(), |t| format!(";tag={t}"));
+            req(&format!("BYE sip:rm@192.0.2.9 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK2\nFrom: \"A\" <sip:alice@example.com>;tag={from_tag}\nTo: <sip:bob@example.com>{to}\nCall-ID: {call_id}\nCSeq: 8 BYE\nMax-Forwards: 70\n\n"))
+        };
+        let good = bye("c1", "a1", Some("b9"));
+        assert!(d.matches(&good));
+        assert_eq!(DialogId::of_request(&good), Some(d.id()));
+        // Right Call-ID, any other tag: not this dialog.
+        for wrong in [
+            bye("c1", "a1", Some("b8")),
+            bye("c1", "x1", Some("b9")),
+            bye("c1", "a1", None),
+            bye("c2", "a1", Some("b9")),
+        ] {
+            assert!(!d.matches(&wrong), "{wrong:?}");
+            assert_ne!(DialogId::of_request(&wrong), Some(d.id()));
+        }
+    }
+
+    #[test]
+    fn the_callees_requests_match_our_uac_dialog() {
+        let inv = invite();
+        let ok = response_to(&inv, 200, Some("bt"));
+        let peer = Peer::udp("192.0.2.2:5060".parse().unwrap());
+        let d = Dialog::uac(&inv, &ok, peer, "<sip:rm@192.0.2.9>").unwrap();
+        // The callee's BYE: From is the callee (its tag), To is us (our INVITE's From tag).
+        let bye = req("BYE sip:alice@192.0.2.1:5062 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK3\nFrom: <sip:bob@example.com>;tag=bt\nTo: \"A\" <sip:alice@example.com>;tag=a1\nCall-ID: c1\nCSeq: 1 BYE\nMax-Forwards: 70\n\n");
+        assert!(d.matches(&bye));
+        assert_eq!(DialogId::of_request(&bye), Some(d.id()));
+        // A sibling fork's tag is another dialog.
+        let mut sibling = bye.clone();
+        sibling
+            .headers
+            .set(HeaderName::From, "<sip:bob@example.com>;tag=other-fork");
+        assert!(!d.matches(&sibling));
+    }
+
+    #[test]
+    fn routes_need_the_tags_and_are_never_taken_over() {
+        let peer = Peer::udp("192.0.2.1:5062".parse().unwrap());
+        let live = Dialog::uas(&invite(), "b9", peer, "<sip:rm@192.0.2.9>").unwrap();
+        let mut routes = DialogRoutes::default();
+        assert!(routes.insert(live.id(), "call-1"));
+        // The same call routing its dialog again is fine.
+        assert!(routes.insert(live.id(), "call-1"));
+        // Another call claiming the same identifiers gets nothing.
+        assert!(!routes.insert(live.id(), "call-2"));
+        let mut bye = invite();
+        bye.method = Method::Bye;
+        bye.headers
+            .set(HeaderName::To, "<sip:bob@example.com>;tag=b9");
+        assert_eq!(routes.owner_of(&bye), Some(&"call-1"));
+        // Right Call-ID, wrong or missing To tag, wrong From tag: no owner.
+        let mut spoof = bye.clone();
+        spoof
+            .headers
+            .set(HeaderName::To, "<sip:bob@example.com>;tag=guess");
+        assert_eq!(routes.owner_of(&spoof), None);
+        spoof.headers.set(HeaderName::To, "<sip:bob@example.com>");
+        assert_eq!(routes.owner_of(&spoof), None);
+        let mut spoof = bye.clone();
+        spoof
+            .headers
+            .set(HeaderName::From, "<sip:alice@example.com>;tag=zz");
+        assert_eq!(routes.owner_of(&spoof), None);
+        // A new call with the live Call-ID (its own tag) routes beside it, not over it, and
+        // its end does not take the live call's route with it.
+        let twin = Dialog::uas(&invite(), "c7", peer, "<sip:rm@192.0.2.9>").unwrap();
+        assert!(routes.insert(twin.id(), "call-2"));
+        routes.remove(&live.id(), &"call-2");
+        routes.remove(&twin.id(), &"call-2");
+        assert_eq!(routes.owner_of(&bye), Some(&"call-1"));
+        assert_eq!(routes.len(), 1);
+        routes.remove(&live.id(), &"call-1");
+        assert!(routes.is_empty());
     }
 }

@@ -12,10 +12,15 @@ use crate::sip::transaction::TxId;
 impl Call {
     pub(super) fn on_request(&mut self, leg: LegId, tx: TxId, req: Request) {
         let tag = self.a_tag.clone();
-        let in_order = self.dialog_mut(leg).map(|d| d.accept_remote_cseq(&req));
+        // The tags are checked before the CSeq is recorded: a stranger's request must not
+        // move the dialog's sequence either.
+        let in_order = self
+            .dialog_mut(leg)
+            .filter(|d| d.matches(&req))
+            .map(|d| d.accept_remote_cseq(&req));
         match in_order {
             None => {
-                // No dialog on that leg (any more): §12.2.2.
+                // No dialog on that leg (any more), or not this one's tags: §12.2.2.
                 let r = response_to(&req, 481, Some(&tag));
                 return self.out.push_back(Output::Respond { tx, response: r });
             }

@@ -10,6 +10,7 @@ mod core;
 pub mod dialog;
 pub mod fork;
 mod in_dialog;
+pub mod locate;
 pub mod media_actions;
 pub mod media_plan;
 mod outbound;

@@ -182,6 +182,7 @@ impl Call {
         };
         match plan {
             Some(plan) => {
+                self.signalling_to_media(LegId::A, false);
                 if let Some((rtp, rtcp)) = plan.a_remote() {
                     self.media(MediaCommand::SetRemote {
                         leg: Leg::A,

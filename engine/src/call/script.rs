@@ -231,7 +231,7 @@ impl Call {
             .event(EventStatus::OutBridged, self.wall_ms, &self.extra_params);
         self.bridged = Some(leg);
         if let Some(answer) = answer {
-            self.b_media(&answer);
+            self.b_media(leg, &answer);
             if self.a_state == AState::Ringing {
                 self.answer_a(answer.to_a);
             }

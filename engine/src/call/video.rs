@@ -8,6 +8,7 @@
 
 use super::core::{Call, Output};
 use super::media_plan::{BAnswer, Remote};
+use super::LegId;
 use crate::media::sdp::policy::CallType;
 use crate::media::sdp::Anchor;
 use crate::media::{Command as MediaCommand, Leg, PayloadTypes};
@@ -68,13 +69,15 @@ impl Call {
     }
 
     /// Points the video task at both legs once B accepted video.
-    pub(super) fn b_video(&mut self, answer: &BAnswer) {
+    pub(super) fn b_video(&mut self, b: LegId, answer: &BAnswer) {
         let Some((remote, pts)) = answer.video else {
             return;
         };
         if let Some((a_remote, a_pts)) = self.plan.as_ref().and_then(|p| p.a_video()) {
+            self.signalling_to_media(LegId::A, true);
             self.video_leg(Leg::A, a_remote, a_pts);
         }
+        self.signalling_to_media(b, true);
         self.video_leg(Leg::B, remote, pts);
     }
 

@@ -51,6 +51,9 @@ pub enum Command {
         rtp: SocketAddr,
         rtcp: Option<SocketAddr>,
     },
+    /// Where the leg's SIP signalling comes from: its RTP may latch from that address (any
+    /// port) as well as from its SDP address (`media::latch`).
+    SetSignallingSource { leg: Leg, ip: std::net::IpAddr },
     /// Open the leg's symmetric-latching window (after the answer, or after a re-INVITE).
     OpenLatchWindow { leg: Leg },
     /// Which payload types the leg may send us (from the negotiated SDP); others are dropped.

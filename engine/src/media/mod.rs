@@ -10,7 +10,9 @@
 //! 2. An INVITE with an offer arrives on leg A: [`sdp::policy::plan_offer`] filters codecs and
 //!    picks the relayed m-line; [`MediaEngine::allocate_call`] binds four ports and starts the
 //!    call's media task; [`sdp::anchor()`] with [`CallMedia::anchor`]`(Leg::B)` gives the offer
-//!    for leg B; `SetRemote{leg: A}` from [`sdp::policy::media_remote`] of A's offer.
+//!    for leg B; `SetRemote{leg: A}` from [`sdp::policy::media_remote`] of A's offer, and
+//!    `SetSignallingSource{leg: A}` with the address A's SIP comes from (each leg gets one
+//!    before its latch window opens: [`latch`] admits only those two addresses by default).
 //! 3. Whenever a leg's SDP is settled (A answered by ringmaster itself, or B's answer):
 //!    `SetCodecs { leg, codecs: LegCodecs::from_media(m_line)? }` ([`codec::LegCodecs`]): the
 //!    law sent to the leg and its telephone-event type. Legs with different laws are

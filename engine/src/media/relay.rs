@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::control::{Channel, Command, Leg, Stats};
-use super::latch::{Admit, Latch};
+use super::latch::{Admit, Latch, LatchMode};
 use super::rtp::{check_rtcp, check_rtp, PayloadTypes};
 
 /// The relay's tunables.
@@ -29,6 +29,8 @@ pub struct RelayConfig {
     pub latch_window: Duration,
     /// RTP inactivity timeout while bridged; `None` for never.
     pub rtp_timeout: Option<Duration>,
+    /// Which sources may latch ([`LatchMode`]).
+    pub latch: LatchMode,
 }
 
 impl Default for RelayConfig {
@@ -36,6 +38,7 @@ impl Default for RelayConfig {
         RelayConfig {
             latch_window: Duration::from_secs(3),
             rtp_timeout: Some(Duration::from_secs(60)),
+            latch: LatchMode::Strict,
         }
     }
 }
@@ -88,8 +91,8 @@ pub struct Relay {
 impl Relay {
     pub fn new(config: RelayConfig, now: Instant) -> Self {
         let leg = LegState {
-            rtp: Latch::default(),
-            rtcp: Latch::default(),
+            rtp: Latch::new(config.latch),
+            rtcp: Latch::new(config.latch),
             payload_types: PayloadTypes::ALL,
             seen: false,
             last_seen: now,
@@ -113,6 +116,11 @@ impl Relay {
                 let state = &mut self.legs[leg.index()];
                 state.rtp.set_signalled(rtp);
                 state.rtcp.set_signalled(rtcp);
+            }
+            Command::SetSignallingSource { leg, ip } => {
+                let state = &mut self.legs[leg.index()];
+                state.rtp.set_signalling_source(ip);
+                state.rtcp.set_signalling_source(ip);
             }
             Command::OpenLatchWindow { leg } => {
                 let state = &mut self.legs[leg.index()];

@@ -471,6 +471,51 @@ impl Rig {
         });
     }
 
+    /// Someone sends `method` in the caller's dialog with these From and To tags (the right
+    /// Call-ID; the caller's own tags are `at` and our 200's To tag).
+    pub fn a_request_tagged(&mut self, method: &str, from_tag: &str, to_tag: Option<&str>) {
+        let to = to_tag.map_or(String::new(), |t| format!(";tag={t}"));
+        let sdp = "v=0\no=- 1 2 IN IP4 192.0.2.66\ns=-\nc=IN IP4 192.0.2.66\nt=0 0\nm=audio 6666 RTP/AVP 0\n";
+        let body = if method == "INVITE" {
+            format!("Contact: <sip:x@192.0.2.66>\nContent-Type: application/sdp\n\n{sdp}")
+        } else {
+            "\n".to_string()
+        };
+        let req = request(&format!(
+            "{method} sip:ringmaster@203.0.113.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.66:5062;branch=z9hG4bKsp{n}\nFrom: <sip:alice@test.local>;tag={from_tag}\nTo: <sip:5000@test.local>{to}\nCall-ID: a-call\nCSeq: {n} {method}\nMax-Forwards: 70\n{body}",
+            n = 900 + self.next_tx
+        ));
+        let tx = self.tx(LegId::A);
+        self.feed(Input::Request {
+            leg: LegId::A,
+            tx,
+            request: req,
+        });
+    }
+
+    /// Our tag in the caller's dialog (the To tag of our 200).
+    pub fn a_local_tag(&self) -> String {
+        let ok = self.a_ok.as_ref().expect("A was answered");
+        ok.hdr_to().unwrap().tag().unwrap().to_string()
+    }
+
+    /// Someone sends BYE in B leg `n`'s dialog with this From tag (B's own is in its 2xx).
+    pub fn b_bye_tagged(&mut self, n: u32, from_tag: &str) {
+        let leg = LegId(n);
+        let inv = self.invites[&leg].clone();
+        let bye = request(&format!(
+            "BYE sip:ringmaster@203.0.113.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.66:5060;branch=z9hG4bKbs{n}\nFrom: <sip:bob@test.local>;tag={from_tag}\nTo: {}\nCall-ID: {}\nCSeq: 5 BYE\nMax-Forwards: 70\n\n",
+            inv.headers.get(&HeaderName::From).unwrap(),
+            inv.call_id().unwrap()
+        ));
+        let tx = self.tx(leg);
+        self.feed(Input::Request {
+            leg,
+            tx,
+            request: bye,
+        });
+    }
+
     pub fn caller_cancels(&mut self) {
         self.feed(Input::CallerCancelled);
     }

@@ -213,9 +213,10 @@ impl SipActor {
             r.headers.push(HeaderName::RetryAfter, "10");
             return self.respond(tx, r);
         }
-        let Some(call_id) = req.call_id().map(str::to_string) else {
+        // What identifies the caller's dialog must be readable (admission read From already).
+        if req.call_id().is_none() || req.hdr_from().is_err() {
             return self.respond(tx, response_to(&req, 400, Some(&tag)));
-        };
+        }
         let cmiuuid = crate::directory::new_secret(&mut rand::thread_rng());
         let setup = CallSetup {
             cmiuuid: cmiuuid.clone(),
@@ -237,11 +238,17 @@ impl SipActor {
         };
         let wall = super::super::call::wall_ms();
         let call = Call::new(setup, tx, req, peer, Instant::now(), wall);
+        // Known now (checked above), so routed at once: the caller may BYE before the actor
+        // runs. By Call-ID and tags, so an INVITE that reuses a live call's Call-ID gets its
+        // own route beside the live one, never over it.
+        let a_dialog = call.a_dialog_id();
         let env = self.call_env(&deps, ctx);
         tracing::info!(call = %cmiuuid, appid, "call started");
-        let actor = CallActor::new(call, app, env, call_id.clone()).start();
+        let actor = CallActor::new(call, app, env, a_dialog.clone()).start();
         self.routes.invite(tx, actor.clone().recipient());
-        self.routes.dialog(&call_id, actor.recipient(), LegId::A);
+        if let Some(a_dialog) = a_dialog {
+            self.routes.dialog(a_dialog, actor.recipient(), LegId::A);
+        }
         self.routes.call_started(appid);
     }
 }
@@ -302,7 +309,7 @@ impl Handler<PlaceCall> for SipActor {
         );
         let env = self.call_env(&deps, ctx);
         tracing::info!(call = %msg.cmiuuid, appid, "placing a call");
-        CallActor::new(call, msg.app, env, String::new()).start();
+        CallActor::new(call, msg.app, env, None).start();
         self.routes.call_started(appid);
         Ok(())
     }

@@ -24,6 +24,7 @@ pub use security::{ApplyDefences, BanEntry, Drain, GetSipStats, ListBans, SipSta
 
 use super::registration::RegistrationActor;
 use super::transport::{ConnClosed, SipInbound, Sockets};
+use crate::call::dialog::DialogId;
 use crate::call::LegId;
 use crate::sip::auth::Authenticator;
 use crate::sip::defence::{AuthGuard, BanConfig};
@@ -103,11 +104,11 @@ pub struct SendAck {
     pub peer: Peer,
 }
 
-/// In-dialog requests with this Call-ID belong to `owner`'s leg `leg`.
+/// In-dialog requests of this dialog (Call-ID and tags) belong to `owner`'s leg `leg`.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RouteDialog {
-    pub call_id: String,
+    pub dialog: DialogId,
     pub leg: LegId,
     pub owner: Recipient<CallSignal>,
 }
@@ -117,7 +118,8 @@ pub struct RouteDialog {
 #[rtype(result = "()")]
 pub struct CallEnded {
     pub appid: u64,
-    pub call_ids: Vec<String>,
+    pub dialogs: Vec<(DialogId, LegId)>,
+    pub owner: Recipient<CallSignal>,
 }
 
 /// Hands the SIP actor what calls need (the media engine, the HTTP client, the report sink).
@@ -226,9 +228,8 @@ impl SipActor {
                 tracing::warn!(source = %peer.addr, "transaction table full; answered 503");
             }
             TxEvent::Ack { request, .. } => {
-                if let Some((owner, leg)) =
-                    request.call_id().and_then(|c| self.routes.dialog_owner(c))
-                {
+                // An ACK for a 2xx, in a dialog: matched by Call-ID and tags like any request.
+                if let Some((owner, leg)) = self.routes.dialog_owner(&request) {
                     owner.do_send(CallSignal::Ack { leg });
                 }
             }
@@ -282,9 +283,10 @@ impl SipActor {
         }
     }
 
-    /// A request in an existing dialog goes to the call that owns it.
+    /// A request in an existing dialog goes to the call that owns it — by Call-ID and both
+    /// tags (§12.2.2); one whose tags match no dialog gets 481, whatever its Call-ID.
     fn in_dialog(&mut self, tx: TxId, req: Request, tag: String) {
-        match req.call_id().and_then(|c| self.routes.dialog_owner(c)) {
+        match self.routes.dialog_owner(&req) {
             Some((owner, leg)) => owner.do_send(CallSignal::Request {
                 leg,
                 tx,
@@ -380,16 +382,16 @@ impl Handler<SendAck> for SipActor {
 impl Handler<RouteDialog> for SipActor {
     type Result = ();
     fn handle(&mut self, msg: RouteDialog, _ctx: &mut Context<Self>) {
-        self.routes.dialog(&msg.call_id, msg.owner, msg.leg);
+        if !self.routes.dialog(msg.dialog, msg.owner, msg.leg) {
+            tracing::warn!("a dialog's identifiers are already routed to another call; kept");
+        }
     }
 }
 
 impl Handler<CallEnded> for SipActor {
     type Result = ();
     fn handle(&mut self, msg: CallEnded, _ctx: &mut Context<Self>) {
-        for c in &msg.call_ids {
-            self.routes.forget_dialog(c);
-        }
+        self.routes.forget_dialogs(&msg.dialogs, &msg.owner);
         self.routes.call_ended(msg.appid);
     }
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::prelude::*;
 
+use crate::call::dialog::{DialogId, DialogRoutes};
 use crate::call::LegId;
 use crate::sip::message::{Request, Response};
 use crate::sip::transaction::TxId;
@@ -59,7 +60,8 @@ pub enum CallSignal {
 pub(crate) struct Routes {
     client: HashMap<TxId, (Recipient<TxReport>, RequestKey)>,
     keys: HashMap<RequestKey, TxId>,
-    dialogs: HashMap<String, (Recipient<CallSignal>, LegId)>,
+    /// By Call-ID *and* tags (§12.2.2): see [`DialogRoutes`].
+    dialogs: DialogRoutes<(Recipient<CallSignal>, LegId)>,
     invites: HashMap<TxId, Recipient<CallSignal>>,
     calls_per_app: HashMap<u64, usize>,
 }
@@ -84,16 +86,22 @@ impl Routes {
         }
     }
 
-    pub fn dialog(&mut self, call_id: &str, owner: Recipient<CallSignal>, leg: LegId) {
-        self.dialogs.insert(call_id.to_string(), (owner, leg));
+    /// In-dialog requests of `id` go to `owner`'s leg `leg`; `false` when another call holds
+    /// that dialog (it keeps it).
+    pub fn dialog(&mut self, id: DialogId, owner: Recipient<CallSignal>, leg: LegId) -> bool {
+        self.dialogs.insert(id, (owner, leg))
     }
 
-    pub fn forget_dialog(&mut self, call_id: &str) {
-        self.dialogs.remove(call_id);
+    /// Forgets `owner`'s routes of these dialogs (a call ended).
+    pub fn forget_dialogs(&mut self, ids: &[(DialogId, LegId)], owner: &Recipient<CallSignal>) {
+        for (id, leg) in ids {
+            self.dialogs.remove(id, &(owner.clone(), *leg));
+        }
     }
 
-    pub fn dialog_owner(&self, call_id: &str) -> Option<(Recipient<CallSignal>, LegId)> {
-        self.dialogs.get(call_id).cloned()
+    /// The call and leg a received in-dialog request (or ACK) belongs to.
+    pub fn dialog_owner(&self, req: &Request) -> Option<(Recipient<CallSignal>, LegId)> {
+        self.dialogs.owner_of(req).cloned()
     }
 
     pub fn invite(&mut self, tx: TxId, owner: Recipient<CallSignal>) {

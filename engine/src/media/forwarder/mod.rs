@@ -217,6 +217,8 @@ pub struct MediaEngine {
     ports: SharedPorts,
     runtimes: Runtimes,
     writer: RecordWriter,
+    /// RTP/RTCP packets refused by a leg's latch, over every call so far.
+    foreign: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl MediaEngine {
@@ -244,6 +246,7 @@ impl MediaEngine {
             config,
             runtimes,
             writer: RecordWriter::start().map_err(MediaError::Runtime)?,
+            foreign: Arc::default(),
         })
     }
 
@@ -294,6 +297,7 @@ impl MediaEngine {
                 now + Duration::from_secs(86_400),
             ))),
             recordings: Recordings::new(self.writer.sink()),
+            foreign: self.foreign.clone(),
         };
         handle.spawn(Box::new(task).run());
         Ok(CallMedia {
@@ -303,6 +307,12 @@ impl MediaEngine {
                 commands: command_tx,
             },
         })
+    }
+
+    /// Packets dropped because their source was not the leg's latched (or a consistent)
+    /// address, over every call since start (`media::latch`; for metrics).
+    pub fn foreign_dropped(&self) -> u64 {
+        self.foreign.load(Ordering::Relaxed)
     }
 
     /// Free port pairs right now (for metrics and tests).

@@ -71,6 +71,8 @@ pub(super) struct CallTask {
     /// Sleeps until the stages' next deadline (allocated once per call, reset in place).
     pub pacer: Pin<Box<Sleep>>,
     pub recordings: Recordings,
+    /// The engine-wide count of packets refused by a latch (metrics).
+    pub foreign: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub(super) fn tick_interval(period: Duration) -> Interval {
@@ -231,6 +233,13 @@ impl CallTask {
                     Verdict::Forward(to) => Some(to),
                     // Admitted but not relayed: DTMF and recording still see it.
                     Verdict::Drop(DropReason::NotBridged | DropReason::NoRemote) => None,
+                    Verdict::Drop(DropReason::ForeignSource) => {
+                        // Rare (a stranger, or a moved endpoint's stale packets): one atomic
+                        // add is fine off the fast path.
+                        self.foreign
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        continue;
+                    }
                     Verdict::Drop(_) => continue,
                 };
                 if channel == Channel::Rtp

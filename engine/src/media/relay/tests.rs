@@ -99,7 +99,20 @@ fn bridged_rtp_and_rtcp_go_to_the_other_legs_remotes() {
 fn the_first_source_in_the_window_latches_and_a_third_party_is_dropped_afterwards() {
     let t = Instant::now();
     let mut relay = bridged(t);
+    relay.handle(
+        t,
+        &Command::SetSignallingSource {
+            leg: Leg::A,
+            ip: addr(99, 5060).ip(),
+        },
+    );
     relay.handle(t, &Command::OpenLatchWindow { leg: Leg::A });
+    let stranger = relay.on_packet(Leg::A, Channel::Rtp, addr(66, 6666), &rtp(0), t);
+    assert_eq!(
+        stranger.verdict,
+        Verdict::Drop(DropReason::ForeignSource),
+        "first in the window, but neither the SDP nor the SIP source address"
+    );
     let nat = addr(99, 31000);
     let outcome = relay.on_packet(Leg::A, Channel::Rtp, nat, &rtp(0), t);
     assert_eq!(
@@ -124,7 +137,7 @@ fn the_first_source_in_the_window_latches_and_a_third_party_is_dropped_afterward
         later,
     );
     assert_eq!(hijack, Verdict::Drop(DropReason::ForeignSource));
-    assert_eq!(relay.stats().a_to_b.dropped.foreign_source, 1);
+    assert_eq!(relay.stats().a_to_b.dropped.foreign_source, 2);
 }
 
 #[test]
@@ -264,4 +277,28 @@ fn tick_interval_follows_the_timeout_within_bounds() {
     assert_eq!(at(Duration::from_millis(200)), Duration::from_millis(50));
     assert_eq!(at(Duration::from_millis(1)), Duration::from_millis(10));
     assert_eq!(at(Duration::from_secs(60)), Duration::from_secs(1));
+}
+
+#[test]
+fn any_latch_mode_takes_the_first_source_in_the_window() {
+    let t = Instant::now();
+    let mut relay = Relay::new(
+        RelayConfig {
+            latch: crate::media::latch::LatchMode::Any,
+            ..RelayConfig::default()
+        },
+        t,
+    );
+    relay.handle(
+        t,
+        &Command::SetRemote {
+            leg: Leg::A,
+            rtp: addr(10, 4000),
+            rtcp: None,
+        },
+    );
+    relay.handle(t, &Command::OpenLatchWindow { leg: Leg::A });
+    let media_relay = addr(77, 40000);
+    let outcome = relay.on_packet(Leg::A, Channel::Rtp, media_relay, &rtp(0), t);
+    assert_eq!(outcome.latched, Some(media_relay));
 }

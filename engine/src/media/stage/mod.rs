@@ -186,6 +186,7 @@ impl Stages {
                 }
             }
             Command::SetRemote { .. }
+            | Command::SetSignallingSource { .. }
             | Command::OpenLatchWindow { .. }
             | Command::SetPayloadTypes { .. }
             | Command::SetRtpTimeout { .. }
