@@ -10,27 +10,12 @@ mod support;
 use std::time::Duration;
 
 use engine::sip::message::HeaderName;
-use serde_json::json;
 use support::wire::{metric, options, udp_exchange, udp_on, Phone};
 use support::Server;
 
 /// An app and an endpoint `alice` with `password`.
 fn endpoint(srv: &Server, password: &str) {
-    let app = srv.cli_json(&[
-        "app",
-        "create",
-        "--name",
-        "defence",
-        "--answer-url",
-        "http://127.0.0.1:9/answer",
-        "--json",
-    ]);
-    let (status, body) = srv.post(
-        "/v1/endpoint/add_sip",
-        json!({"appid": app["appid"], "secret": app["secret"], "username": "alice",
-               "password": password}),
-    );
-    assert_eq!(status, 200, "{body}");
+    srv.app_with_endpoints(&[("alice", password)]);
 }
 
 #[test]

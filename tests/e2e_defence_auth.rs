@@ -26,23 +26,13 @@ const SEC: Duration = Duration::from_secs(1);
 
 /// An app with endpoints `users`, each with password `Secret-<user>-77`.
 fn endpoints(srv: &Server, users: &[&str]) {
-    let app = srv.cli_json(&[
-        "app",
-        "create",
-        "--name",
-        "defence",
-        "--answer-url",
-        "http://127.0.0.1:9/answer",
-        "--json",
-    ]);
-    for u in users {
-        let (status, body) = srv.post(
-            "/v1/endpoint/add_sip",
-            json!({"appid": app["appid"], "secret": app["secret"], "username": u,
-                   "password": format!("Secret-{u}-77")}),
-        );
-        assert_eq!(status, 200, "{body}");
-    }
+    let passwords: Vec<String> = users.iter().map(|u| format!("Secret-{u}-77")).collect();
+    let list: Vec<(&str, &str)> = users
+        .iter()
+        .zip(&passwords)
+        .map(|(u, p)| (*u, p.as_str()))
+        .collect();
+    srv.app_with_endpoints(&list);
 }
 
 /// One INVITE attempt with `phone`'s password: INVITE, 407 (ACKed), INVITE with

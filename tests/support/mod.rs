@@ -242,6 +242,29 @@ impl Server {
         })
     }
 
+    /// An app (answer URL on a dead port) with these endpoints, as `(username, password)`;
+    /// the app's JSON (`appid`, `secret`).
+    pub fn app_with_endpoints(&self, endpoints: &[(&str, &str)]) -> Value {
+        let app = self.cli_json(&[
+            "app",
+            "create",
+            "--name",
+            "defence",
+            "--answer-url",
+            "http://127.0.0.1:9/answer",
+            "--json",
+        ]);
+        for (user, password) in endpoints {
+            let (status, body) = self.post(
+                "/v1/endpoint/add_sip",
+                serde_json::json!({"appid": app["appid"], "secret": app["secret"],
+                                   "username": user, "password": password}),
+            );
+            assert_eq!(status, 200, "add_sip {user}: {body}");
+        }
+        app
+    }
+
     /// POSTs JSON to the HTTP API; returns the status and the JSON answer.
     pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let url = format!("http://{}{}", self.http, path);

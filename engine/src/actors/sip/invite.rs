@@ -157,16 +157,8 @@ impl SipActor {
                 failure,
                 identity,
             } => {
-                if let Some(refused) = identity
-                    .as_ref()
-                    .and_then(|who| self.attempt_gate(&req, &peer, who, &tag))
-                {
-                    return self.respond(tx, refused);
-                }
-                if let Some(reason) = failure {
-                    self.auth_failed(&req, &peer, identity.as_ref(), reason);
-                }
-                return self.respond(tx, *response);
+                let answer = self.refused(&req, &peer, &tag, identity.as_ref(), failure, *response);
+                return self.respond(tx, answer);
             }
             InviteAdmission::Accept {
                 appid,

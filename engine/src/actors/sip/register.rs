@@ -49,16 +49,8 @@ impl SipActor {
                 failure,
                 identity,
             } => {
-                if let Some(refused) = identity
-                    .as_ref()
-                    .and_then(|who| self.attempt_gate(&req, &peer, who, &tag))
-                {
-                    return self.respond(tx, refused);
-                }
-                if let Some(reason) = failure {
-                    self.auth_failed(&req, &peer, identity.as_ref(), reason);
-                }
-                self.respond(tx, *response);
+                let answer = self.refused(&req, &peer, &tag, identity.as_ref(), failure, *response);
+                self.respond(tx, answer);
             }
             Admission::Accept { aor } => {
                 let who = Identity {

@@ -146,6 +146,27 @@ impl SipActor {
         Some(r)
     }
 
+    /// Admission answered `response` (a challenge, a 403...): what to send instead. While the
+    /// checked identity is blocked or slowed down, the gate's refusal (and nothing counted);
+    /// otherwise `response`, with a failed password check counted and logged.
+    pub(super) fn refused(
+        &mut self,
+        req: &Request,
+        peer: &Peer,
+        tag: &str,
+        who: Option<&Identity>,
+        failure: Option<AuthFailure>,
+        response: Response,
+    ) -> Response {
+        if let Some(refusal) = who.and_then(|w| self.attempt_gate(req, peer, w, tag)) {
+            return refusal;
+        }
+        if let Some(reason) = failure {
+            self.auth_failed(req, peer, who, reason);
+        }
+        response
+    }
+
     /// Records and logs one failed authentication, whatever the method (REGISTER, INVITE,
     /// endpoint or trunk credentials): the security event, the (address, user) count (which
     /// may block the pair), the address-wide count (which may ban the address; not for trunk
