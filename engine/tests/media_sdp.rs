@@ -9,12 +9,13 @@ use engine::media::sdp::{anchor, Anchor, LocalOrigin, MediaKind, SessionDescript
 
 const OURS: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
 
-/// `shared/sip-torture` sits beside the repository (in CI too); `SIP_TORTURE_DIR` overrides.
+/// The torture corpus vendored in the repository (`tests/data/sip-torture`), so a plain clone
+/// passes; `SIP_TORTURE_DIR` overrides.
 fn torture_body(name: &str) -> Vec<u8> {
     let dir = std::env::var_os("SIP_TORTURE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/sip-torture")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sip-torture")
         });
     let path = dir.join(name);
     let message = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
