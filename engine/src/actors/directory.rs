@@ -161,7 +161,14 @@ impl DirectoryService {
             Err(e) => return Err(store_err(e)),
         }
         self.durable().await?;
-        tracing::info!(appid = %app.id, username, "endpoint password updated");
+        // The store dropped the bindings with the update (same write): a phone that registered
+        // with the old password must register again. The live registration goes too.
+        let rekeyed = old.credentials_differ(&ep);
+        if rekeyed {
+            self.sip
+                .do_send(EndpointGone(Aor::new(&ep.username, &ep.domain)));
+        }
+        tracing::info!(appid = %app.id, username, bindings_dropped = rekeyed, "endpoint password updated");
         Ok(ep)
     }
 

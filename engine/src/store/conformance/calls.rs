@@ -1,4 +1,4 @@
-//! Conformance checks for CDRs and the webhook outbox. App ids 80–82, calls `c-*`.
+//! Conformance checks for CDRs and the webhook outbox. App ids 80–84, calls `c-*`.
 
 use std::sync::{Arc, Barrier};
 
@@ -124,10 +124,16 @@ pub(super) fn cdr_listing(store: &dyn Store) {
         .unwrap()
         .is_empty());
 
+    // An id with CDRs is taken, even without its app.
+    assert!(matches!(
+        store.insert_app(&super::app(81, "cdr.example")),
+        Err(StoreError::Conflict)
+    ));
     // CDRs are history: they outlive their app.
-    store.insert_app(&super::app(81, "cdr.example")).unwrap();
-    store.delete_app(AppId(81)).unwrap();
-    assert_eq!(store.cdrs(Some(AppId(81)), 10, None).unwrap().len(), 4);
+    store.insert_app(&super::app(84, "cdr.example")).unwrap();
+    assert!(store.insert_cdr(&cdr(84, "c-84", "a", 9_000), None).unwrap());
+    store.delete_app(AppId(84)).unwrap();
+    assert_eq!(store.cdrs(Some(AppId(84)), 10, None).unwrap().len(), 1);
 }
 
 pub(super) fn outbox(store: &dyn Store) {
