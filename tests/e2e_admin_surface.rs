@@ -1,12 +1,15 @@
 //! The operator's surfaces against the real binary: an empty or short admin token stops
 //! start-up with an error naming the file; a password change (`update_sip`) drops the
-//! endpoint's registrations at once and for good (a restart does not bring them back).
+//! endpoint's registrations at once and for good (a restart does not bring them back);
+//! `/metrics` wants its token when one is set and follows registrations; the admin API can
+//! move to a listener of its own.
 
 mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use serde_json::{json, Value};
 use support::ua::Ua;
 use support::{free_port, Server, BIN};
@@ -127,4 +130,168 @@ fn update_sip_with_a_new_password_drops_the_registrations_durably() {
     // The new password registers.
     Ua::new(srv.sip, "test.local", "alice", "pw-alice-2").register(300);
     assert_eq!(registered(&srv), ["alice", "bob"]);
+}
+
+/// GET with an optional bearer token: status and body.
+fn get(url: &str, bearer: Option<&str>) -> (u16, String) {
+    let mut req = ureq::get(url).timeout(Duration::from_secs(5));
+    if let Some(t) = bearer {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    match req.call() {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+/// The value of an unlabelled sample in Prometheus text.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn metrics_want_their_token_and_follow_registrations_without_a_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ringmaster.toml");
+    let token = "scrape-secret-0123456789";
+    std::fs::write(&config, format!("[http]\nmetrics_token = \"{token}\"\n")).unwrap();
+    let srv = Server::start(dir.path(), &["--config", config.to_str().unwrap()]);
+    let url = format!("http://{}/metrics", srv.http);
+    assert_eq!(get(&url, None).0, 401, "no token");
+    assert_eq!(get(&url, Some("wrong")).0, 401, "wrong token");
+    let (status, text) = get(&url, Some(token));
+    assert_eq!(status, 200, "{text}");
+    for name in [
+        "ringmaster_registrations",
+        "ringmaster_apps",
+        "ringmaster_uptime_seconds",
+        "ringmaster_sip_transactions",
+        "ringmaster_calls_live",
+        "ringmaster_sip_banned_sources",
+        "ringmaster_sip_flood_dropped_total",
+        "ringmaster_sip_tracked_sources",
+        "ringmaster_sip_tcp_connections",
+        "ringmaster_draining",
+    ] {
+        assert!(sample(&text, name).is_some(), "{name} missing:\n{text}");
+    }
+    assert_eq!(sample(&text, "ringmaster_registrations"), Some(0.0));
+    assert_eq!(sample(&text, "ringmaster_apps"), Some(0.0));
+
+    let app = srv.cli_json(&[
+        "app",
+        "create",
+        "--name",
+        "metrics",
+        "--answer-url",
+        "http://127.0.0.1:9/answer",
+        "--json",
+    ]);
+    let (appid, secret) = (app["appid"].as_u64().unwrap(), app["secret"].clone());
+    for user in ["alice", "bob"] {
+        let (s, b) = srv.post(
+            "/v1/endpoint/add_sip",
+            json!({"appid": appid, "secret": secret, "username": user, "password": "pw-123456"}),
+        );
+        assert_eq!(s, 200, "{b}");
+        Ua::new(srv.sip, "test.local", user, "pw-123456").register(300);
+    }
+    let text = get(&url, Some(token)).1;
+    assert_eq!(
+        sample(&text, "ringmaster_registrations"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, "ringmaster_apps"), Some(1.0), "{text}");
+    // A password change drops bob's binding: the gauge follows once the SIP side has it.
+    let (s, b) = srv.post(
+        "/v1/endpoint/update_sip",
+        json!({"appid": appid, "secret": secret, "username": "bob", "password": "pw-654321"}),
+    );
+    assert_eq!(s, 200, "{b}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = get(&url, Some(token)).1;
+        if sample(&text, "ringmaster_registrations") == Some(1.0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the gauge stayed:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_admin_api_can_have_its_own_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let srv = Server::start(dir.path(), &["--admin-listen", &admin.to_string()]);
+    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
+    let token = token.trim();
+    let create = |base: std::net::SocketAddr| {
+        let resp = ureq::post(&format!("http://{base}/admin/v1/apps"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .timeout(Duration::from_secs(5))
+            .send_json(json!({"name": "split", "answer_url": "http://127.0.0.1:9/answer"}));
+        match resp {
+            Ok(r) => (r.status(), r.into_json::<Value>().unwrap_or(Value::Null)),
+            Err(ureq::Error::Status(s, r)) => (s, r.into_json::<Value>().unwrap_or(Value::Null)),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    // The main listener has no admin API, and refuses the admin token where routes are shared.
+    assert_eq!(create(srv.http).0, 404);
+    for path in ["/admin/v1/apps", "/admin/v1/calls", "/admin/v1/recordings"] {
+        let (s, _) = get(&format!("http://{}{path}", srv.http), Some(token));
+        assert_eq!(s, 404, "{path} on the main listener");
+    }
+    let (s, _) = get(
+        &format!("http://{}/admin/v1/recordings/abc-1", srv.http),
+        Some(token),
+    );
+    assert_eq!(s, 401, "the admin token is refused on the main listener");
+
+    // The admin listener has it.
+    let (s, app) = create(admin);
+    assert_eq!(s, 201, "{app}");
+    let (s, body) = get(&format!("http://{admin}/admin/v1/apps"), Some(token));
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("split"), "{body}");
+    let (s, _) = get(&format!("http://{admin}/health"), None);
+    assert_eq!(s, 200);
+
+    // Apps keep using the main listener: the endpoint API and their own recordings (Basic
+    // credentials; none recorded, so 404 after the credentials passed).
+    let (appid, secret) = (
+        app["appid"].as_u64().unwrap(),
+        app["secret"].as_str().unwrap(),
+    );
+    let (s, b) = srv.post(
+        "/v1/endpoint/add_sip",
+        json!({"appid": appid, "secret": secret, "username": "carol", "password": "pw-123456"}),
+    );
+    assert_eq!(s, 200, "{b}");
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{appid}:{secret}"));
+    let resp = ureq::get(&format!("http://{}/admin/v1/recordings/abc-1", srv.http))
+        .set("Authorization", &format!("Basic {basic}"))
+        .timeout(Duration::from_secs(5))
+        .call();
+    let status = match resp {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(s, _)) => s,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(
+        status, 404,
+        "an app's recording route is on the main listener"
+    );
+    let resp = ureq::post(&format!("http://{admin}/v1/endpoint/list_sip"))
+        .timeout(Duration::from_secs(5))
+        .send_json(json!({"appid": appid, "secret": secret}));
+    assert!(
+        matches!(resp, Err(ureq::Error::Status(404, _))),
+        "the app API is not on the admin listener"
+    );
 }

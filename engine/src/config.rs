@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+mod http;
+
 pub use crate::media::PortRange;
+pub use http::HttpSettings;
 
 /// Everything `ringmaster serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +39,7 @@ pub struct Settings {
     pub calls: CallSettings,
     pub media: MediaSettings,
     pub defence: DefenceSettings,
+    pub http: HttpSettings,
 }
 
 impl Default for Settings {
@@ -54,6 +58,7 @@ impl Default for Settings {
             calls: CallSettings::default(),
             media: MediaSettings::default(),
             defence: DefenceSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }

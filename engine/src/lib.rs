@@ -16,6 +16,7 @@ pub mod call;
 pub mod config;
 pub mod directory;
 pub mod media;
+pub mod metrics;
 pub mod recordings;
 pub mod sip;
 pub mod store;

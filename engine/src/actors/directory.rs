@@ -67,6 +67,7 @@ impl DirectoryService {
                 Ok(()) => {
                     self.durable().await?;
                     self.domains.add(&app.domain);
+                    crate::metrics::metrics().apps.inc();
                     tracing::info!(appid = %app.id, name = %app.name, domain = %app.domain, "app created");
                     return Ok(app);
                 }
@@ -97,6 +98,7 @@ impl DirectoryService {
             Err(e) => return Err(store_err(e)),
         }
         self.durable().await?;
+        crate::metrics::metrics().apps.dec();
         for ep in endpoints {
             self.sip
                 .do_send(EndpointGone(Aor::new(ep.username, &ep.domain)));

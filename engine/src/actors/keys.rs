@@ -132,7 +132,13 @@ mod tests {
     fn an_empty_or_short_admin_token_is_refused_with_the_file_named() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("admin.token");
-        for bad in ["", "\n", "   \n", "t0ken", &"x".repeat(MIN_ADMIN_TOKEN_CHARS - 1)] {
+        for bad in [
+            "",
+            "\n",
+            "   \n",
+            "t0ken",
+            &"x".repeat(MIN_ADMIN_TOKEN_CHARS - 1),
+        ] {
             fs::write(&file, bad).unwrap();
             let err = admin_token(dir.path()).unwrap_err();
             let text = err.to_string();

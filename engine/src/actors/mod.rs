@@ -142,9 +142,11 @@ impl Engine {
 
         let default_domain = settings.sip_domain.clone().unwrap_or_else(host_name);
         let domains = Domains::new(&default_domain);
-        for app in store.apps()? {
+        let apps = store.apps()?;
+        for app in &apps {
             domains.add(&app.domain);
         }
+        crate::metrics::metrics().apps.add(apps.len() as i64);
 
         let live = restore_bindings(store.as_ref())?;
         commit.sync().await?;

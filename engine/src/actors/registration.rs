@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::sip::{unix_now, RegistrationIdle, Respond, SipActor};
+use crate::metrics::BindingCount;
 use crate::sip::message::{response_to, Request};
 use crate::sip::registrar::{self, Aor, Binding, RegistrarConfig};
 use crate::sip::transaction::TxId;
@@ -44,6 +45,8 @@ pub struct RegistrationActor {
     commit: GroupCommit,
     sip: Addr<SipActor>,
     expiry: Option<SpawnHandle>,
+    /// This actor's share of the `ringmaster_registrations` gauge.
+    count: BindingCount,
 }
 
 impl RegistrationActor {
@@ -63,6 +66,7 @@ impl RegistrationActor {
             commit,
             sip,
             expiry: None,
+            count: BindingCount::default(),
         }
     }
 
@@ -86,6 +90,7 @@ impl RegistrationActor {
         let now = unix_now();
         let before = self.bindings.len();
         self.bindings.retain(|b| b.expires_at > now);
+        self.count.set(self.bindings.len());
         if self.bindings.len() != before {
             // An expiry needs no acknowledgement, so it rides on the next group commit.
             if let Err(e) = self.store.put_bindings(&self.aor, &self.bindings) {
@@ -105,6 +110,7 @@ impl Actor for RegistrationActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.count.set(self.bindings.len());
         self.schedule_expiry(ctx);
     }
 
@@ -161,6 +167,7 @@ impl Handler<Register> for RegistrationActor {
             }
         }
         self.bindings = update.bindings;
+        self.count.set(self.bindings.len());
         self.schedule_expiry(ctx);
         tracing::debug!(aor = %self.aor, bindings = self.bindings.len(), "registration updated");
         // The 200 leaves only once the binding is on disk (a group commit with every other
@@ -190,6 +197,7 @@ impl Handler<Purge> for RegistrationActor {
     type Result = ();
     fn handle(&mut self, _: Purge, ctx: &mut Context<Self>) {
         self.bindings.clear();
+        self.count.set(0);
         if let Err(e) = self.store.put_bindings(&self.aor, &[]) {
             tracing::error!(aor = %self.aor, error = %e, "could not purge bindings");
         }

@@ -199,7 +199,9 @@ fn apps(store: &dyn Store) {
         ));
     }
     // An id with CDRs but no app (deleted before tombstones existed) is taken too.
-    store.insert_cdr(&cdr(303, "tomb-call", "a", 5), None).unwrap();
+    store
+        .insert_cdr(&cdr(303, "tomb-call", "a", 5), None)
+        .unwrap();
     assert!(matches!(
         store.insert_app(&app(303, "apps.example")),
         Err(StoreError::Conflict)

@@ -199,13 +199,15 @@ impl Store for SledStore {
         {
             return Err(StoreError::Conflict);
         }
-        tx((&self.apps, &self.apps_deleted).transaction(|(apps, deleted)| {
-            if apps.get(k)?.is_some() || deleted.get(k)?.is_some() {
-                return abort(StoreError::Conflict);
-            }
-            apps.insert(&k, value.as_slice())?;
-            Ok(())
-        }))
+        tx(
+            (&self.apps, &self.apps_deleted).transaction(|(apps, deleted)| {
+                if apps.get(k)?.is_some() || deleted.get(k)?.is_some() {
+                    return abort(StoreError::Conflict);
+                }
+                apps.insert(&k, value.as_slice())?;
+                Ok(())
+            }),
+        )
     }
 
     fn app(&self, id: AppId) -> Result<Option<App>, StoreError> {

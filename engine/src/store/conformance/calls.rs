@@ -131,7 +131,9 @@ pub(super) fn cdr_listing(store: &dyn Store) {
     ));
     // CDRs are history: they outlive their app.
     store.insert_app(&super::app(84, "cdr.example")).unwrap();
-    assert!(store.insert_cdr(&cdr(84, "c-84", "a", 9_000), None).unwrap());
+    assert!(store
+        .insert_cdr(&cdr(84, "c-84", "a", 9_000), None)
+        .unwrap());
     store.delete_app(AppId(84)).unwrap();
     assert_eq!(store.cdrs(Some(AppId(84)), 10, None).unwrap().len(), 1);
 }
