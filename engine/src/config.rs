@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 mod http;
+mod quota;
 
 pub use crate::media::PortRange;
 pub use http::HttpSettings;
+pub use quota::OutboxSettings;
 
 /// Everything `ringmaster serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +42,7 @@ pub struct Settings {
     pub media: MediaSettings,
     pub defence: DefenceSettings,
     pub http: HttpSettings,
+    pub outbox: OutboxSettings,
 }
 
 impl Default for Settings {
@@ -59,6 +62,7 @@ impl Default for Settings {
             media: MediaSettings::default(),
             defence: DefenceSettings::default(),
             http: HttpSettings::default(),
+            outbox: OutboxSettings::default(),
         }
     }
 }

@@ -246,7 +246,14 @@ impl Engine {
         let trunks = TrunkService::new(store.clone(), commit.clone(), dir.clone())?;
         let numbers = NumberService::new(store.clone(), commit.clone());
         let cdrs = CdrService::new(store.clone());
-        let outbox = Outbox::start(store.clone(), commit.clone(), OutboxConfig::default())?;
+        let outbox = Outbox::start(
+            store.clone(),
+            commit.clone(),
+            OutboxConfig {
+                limits: settings.outbox.limits(),
+                ..OutboxConfig::default()
+            },
+        )?;
         // Calls: the media relay on its own threads, the HTTP client for answer URLs.
         let mut media_cfg = MediaConfig::new(
             settings.rtp_ports,
