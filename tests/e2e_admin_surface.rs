@@ -295,3 +295,57 @@ fn the_admin_api_can_have_its_own_listener() {
         "the app API is not on the admin listener"
     );
 }
+
+/// Sets a file's modification time with coreutils' `touch -d`.
+fn age(path: &std::path::Path, ago: &str) {
+    let ok = Command::new("touch")
+        .arg("-d")
+        .arg(ago)
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "touch -d {ago} {}", path.display());
+}
+
+#[test]
+fn the_retention_sweep_deletes_old_and_over_quota_recordings_and_logs_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_dir = dir.path().join("recordings").join("4242424");
+    std::fs::create_dir_all(&app_dir).unwrap();
+    let files = [
+        ("ancient-1", "3 days ago"),
+        ("older-1", "3 hours ago"),
+        ("newer-1", "2 hours ago"),
+    ];
+    for (name, ago) in files {
+        let p = app_dir.join(format!("{name}.wav"));
+        std::fs::write(&p, vec![0u8; 2000]).unwrap();
+        age(&p, ago);
+    }
+    let config = dir.path().join("ringmaster.toml");
+    std::fs::write(
+        &config,
+        "[retention]\nrecordings_max_age_days = 1\nrecordings_max_bytes_per_app = 3000\nsweep_interval_secs = 1\n",
+    )
+    .unwrap();
+    let srv = Server::start(dir.path(), &["--config", config.to_str().unwrap()]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app_dir.join("older-1.wav").exists() || app_dir.join("ancient-1.wav").exists() {
+        assert!(Instant::now() < deadline, "not swept; log:\n{}", srv.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        app_dir.join("newer-1.wav").exists(),
+        "the newest fits and stays"
+    );
+    let log = srv.log();
+    for (id, reason) in [("ancient-1", "max_age"), ("older-1", "quota")] {
+        assert!(
+            log.lines().any(|l| l.contains("retention")
+                && l.contains(&format!("recording={id}"))
+                && l.contains(&format!("reason=\"{reason}\""))
+                && l.contains("appid=4242424")),
+            "a structured line for {id} ({reason}):\n{log}"
+        );
+    }
+}

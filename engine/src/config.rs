@@ -12,7 +12,7 @@ mod quota;
 
 pub use crate::media::PortRange;
 pub use http::HttpSettings;
-pub use quota::OutboxSettings;
+pub use quota::{OutboxSettings, RetentionSettings};
 
 /// Everything `ringmaster serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +43,7 @@ pub struct Settings {
     pub defence: DefenceSettings,
     pub http: HttpSettings,
     pub outbox: OutboxSettings,
+    pub retention: RetentionSettings,
 }
 
 impl Default for Settings {
@@ -63,6 +64,7 @@ impl Default for Settings {
             defence: DefenceSettings::default(),
             http: HttpSettings::default(),
             outbox: OutboxSettings::default(),
+            retention: RetentionSettings::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod numbers;
 pub mod outbox;
 pub mod registration;
 pub mod reports;
+pub mod retention;
 pub mod sip;
 pub mod transport;
 pub mod trunks;
@@ -269,6 +270,12 @@ impl Engine {
             ))
             .build()?;
         let recordings_root = settings.under_data_dir(&settings.media.recordings_dir);
+        retention::Retention::new(
+            store.clone(),
+            crate::recordings::Recordings::new(recordings_root.clone()),
+            settings.retention,
+        )
+        .start();
         let prompts = Arc::new(
             prompts(settings).map_err(|(path, source)| StartError::DataDir { path, source })?,
         );

@@ -305,6 +305,14 @@ impl Store for MemoryStore {
         self.newest_cdrs(app, limit, before)
     }
 
+    fn prune_cdrs_before(&self, before: u64, max: usize) -> Result<usize, StoreError> {
+        Ok(self.prune_before(before, max))
+    }
+
+    fn prune_cdrs_of_app(&self, app: AppId, keep: usize, max: usize) -> Result<usize, StoreError> {
+        Ok(self.prune_app(app, keep, max))
+    }
+
     fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
         self.write()
             .deliveries

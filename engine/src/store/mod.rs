@@ -27,7 +27,8 @@
 //!   atomic write. Trunks stand alone (keyed by name).
 //! * A CDR is identified by `(cmiuuid, leg_id)`; inserting one that exists changes nothing
 //!   (idempotent), and the outbox delivery that goes with it is written in the same atomic
-//!   write, only when the CDR is new. CDRs outlive their app (they are history).
+//!   write, only when the CDR is new. CDRs outlive their app (they are history) until
+//!   retention prunes them (oldest first, with their index entries, atomically).
 //! * Outbox deliveries are keyed by `seq` and listed in `seq` order.
 //!
 //! Backends: [`sled_store::SledStore`] (the default, on disk) and [`memory::MemoryStore`] (for
@@ -202,6 +203,13 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         before: Option<&CdrCursor>,
     ) -> Result<Vec<Cdr>, StoreError>;
+
+    /// Retention: deletes up to `max` of the oldest CDRs with `time < before` (ms since the
+    /// epoch), of every app (deleted ones too), with their index entries; how many went.
+    fn prune_cdrs_before(&self, before: u64, max: usize) -> Result<usize, StoreError>;
+    /// Retention: deletes up to `max` of `app`'s oldest CDRs beyond its newest `keep`; how many
+    /// went.
+    fn prune_cdrs_of_app(&self, app: AppId, keep: usize, max: usize) -> Result<usize, StoreError>;
 
     // ---- webhook outbox ----
     /// Inserts or replaces the delivery with `delivery.seq`.

@@ -476,6 +476,14 @@ impl Store for SledStore {
         self.newest_cdrs(app, limit, before)
     }
 
+    fn prune_cdrs_before(&self, before: u64, max: usize) -> Result<usize, StoreError> {
+        self.prune_before(before, max)
+    }
+
+    fn prune_cdrs_of_app(&self, app: AppId, keep: usize, max: usize) -> Result<usize, StoreError> {
+        self.prune_app(app, keep, max)
+    }
+
     fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
         self.write_delivery(delivery)
     }
