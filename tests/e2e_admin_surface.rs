@@ -349,3 +349,34 @@ fn the_retention_sweep_deletes_old_and_over_quota_recordings_and_logs_each() {
         );
     }
 }
+
+#[test]
+fn input_in_log_fields_cannot_forge_a_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let name = "shop\r\n2026-01-01T00:00:00Z ERROR forged: line\x1b[2J";
+    let app = srv.cli_json(&[
+        "app",
+        "create",
+        "--name",
+        name,
+        "--answer-url",
+        "http://127.0.0.1:9/answer",
+        "--json",
+    ]);
+    assert!(app["appid"].as_u64().is_some(), "{app}");
+    let log = srv.log();
+    let created = log
+        .lines()
+        .find(|l| l.contains("app created"))
+        .unwrap_or_else(|| panic!("no app created line:\n{log}"));
+    assert!(
+        created.contains(r#"name="shop\r\n2026-01-01T00:00:00Z ERROR forged: line\u{1b}[2J""#),
+        "{created}"
+    );
+    assert!(
+        !log.lines().any(|l| l.starts_with("2026-01-01T00:00:00Z")),
+        "{log}"
+    );
+    assert!(!log.contains('\x1b'), "no raw escape sequence");
+}

@@ -15,6 +15,7 @@ pub mod actors;
 pub mod call;
 pub mod config;
 pub mod directory;
+pub mod log_field;
 pub mod media;
 pub mod metrics;
 pub mod recordings;

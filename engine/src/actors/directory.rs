@@ -12,6 +12,7 @@ use crate::directory::seal::Sealer;
 use crate::directory::{
     self, build_app, build_endpoint, secret_matches, DirectoryError, Domains, NewApp,
 };
+use crate::log_field::Escaped;
 use crate::sip::registrar::Aor;
 use crate::store::{App, AppId, Endpoint, GroupCommit, Store, StoreError};
 
@@ -68,7 +69,7 @@ impl DirectoryService {
                     self.durable().await?;
                     self.domains.add(&app.domain);
                     crate::metrics::metrics().apps.inc();
-                    tracing::info!(appid = %app.id, name = %app.name, domain = %app.domain, "app created");
+                    tracing::info!(appid = %app.id, name = %Escaped(&app.name), domain = %app.domain, "app created");
                     return Ok(app);
                 }
                 Err(StoreError::Conflict) => continue,

@@ -7,6 +7,7 @@
 //! calls here are sled's in-memory operations (microseconds); the only flush is the group
 //! commit's, awaited, on its own thread.
 
+use crate::log_field::Escaped;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -324,7 +325,7 @@ impl Worker {
                 self.forget(a.seq);
             }
             Verdict::Retry(wait) => {
-                tracing::warn!(delivery = %a.id, attempt = a.attempt, error = %a.detail,
+                tracing::warn!(delivery = %a.id, attempt = a.attempt, error = %Escaped(&a.detail),
                     retry_in_ms = wait.as_millis() as u64, "webhook attempt failed; will retry");
                 self.reschedule(a.seq, now_ms() + wait.as_millis() as u64);
             }
@@ -334,7 +335,7 @@ impl Worker {
                     GiveUp::Exhausted => "no attempt succeeded",
                     GiveUp::Unsendable => "the URL cannot be used",
                 };
-                tracing::error!(delivery = %a.id, attempts = a.attempt, error = %a.detail,
+                tracing::error!(delivery = %a.id, attempts = a.attempt, error = %Escaped(&a.detail),
                     reason, "webhook given up");
                 self.forget(a.seq);
             }
