@@ -35,8 +35,6 @@ impl std::fmt::Debug for HttpSettings {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn toml_and_a_hidden_token() {
         let s: crate::config::Settings = toml::from_str(
