@@ -1,8 +1,9 @@
-//! The operator's surfaces against the real binary: an empty or short admin token stops
-//! start-up with an error naming the file; a password change (`update_sip`) drops the
-//! endpoint's registrations at once and for good (a restart does not bring them back);
-//! `/metrics` wants its token when one is set and follows registrations; the admin API can
-//! move to a listener of its own.
+//! The operator's surfaces and tenant limits against the real binary, on loopback: an empty or
+//! short admin token (and a blank metrics token) stops start-up with a clear error; a password
+//! change (`update_sip`) drops the endpoint's registrations at once and for good (a restart
+//! does not bring them back); `/metrics` wants its token when one is set and follows
+//! registrations; the admin API can move to a listener of its own; the retention sweep deletes
+//! old and over-quota recordings with a log line each; input in log fields stays on one line.
 
 mod support;
 
@@ -16,7 +17,7 @@ use support::{free_port, Server, BIN};
 
 /// Starts `ringmaster serve` on `dir` and waits (bounded) for it to exit by itself; its exit
 /// status and its output. A server that keeps running is killed by PID and the test fails.
-fn serve_until_exit(dir: &std::path::Path) -> (std::process::ExitStatus, String) {
+fn serve_until_exit(dir: &std::path::Path, extra: &[&str]) -> (std::process::ExitStatus, String) {
     let log = dir.join("server.log");
     let file = std::fs::File::create(&log).unwrap();
     let mut child = Command::new(BIN)
@@ -29,6 +30,8 @@ fn serve_until_exit(dir: &std::path::Path) -> (std::process::ExitStatus, String)
         .arg(format!("127.0.0.1:{}", free_port()))
         .arg("--sip-domain")
         .arg("test.local")
+        .args(extra)
+        .current_dir(dir)
         .stdout(file.try_clone().unwrap())
         .stderr(file)
         .stdin(Stdio::null())
@@ -43,7 +46,7 @@ fn serve_until_exit(dir: &std::path::Path) -> (std::process::ExitStatus, String)
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "ringmaster kept running with a bad admin token; log:\n{}",
+                "ringmaster kept running with a bad setting; log:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
         }
@@ -57,7 +60,7 @@ fn an_empty_or_short_admin_token_refuses_to_start() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("admin.token");
         std::fs::write(&file, token).unwrap();
-        let (status, log) = serve_until_exit(dir.path());
+        let (status, log) = serve_until_exit(dir.path(), &[]);
         assert!(!status.success(), "token {token:?}: exit {status}\n{log}");
         assert!(
             log.contains(&file.display().to_string()) && log.contains("at least 32"),
@@ -75,6 +78,22 @@ fn registered(srv: &Server) -> Vec<String> {
         .iter()
         .map(|r| r["username"].as_str().unwrap().to_string())
         .collect()
+}
+
+#[test]
+fn a_blank_metrics_token_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ringmaster.toml"),
+        "[http]\nmetrics_token = \"  \"\n",
+    )
+    .unwrap();
+    let (status, log) = serve_until_exit(dir.path(), &["--config", "ringmaster.toml"]);
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("metrics_token") && log.contains("is empty"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -50,6 +50,11 @@ pub enum RunError {
     },
     #[error("HTTP server failed: {0}")]
     Server(#[source] std::io::Error),
+    /// `[http] metrics_token` is set but blank: refused rather than read as "no token".
+    #[error(
+        "[http] metrics_token (RINGMASTER_METRICS_TOKEN) is empty: set a token or leave it unset"
+    )]
+    EmptyMetricsToken,
 }
 
 /// Builds the actix-web app (also used by tests with `actix_web::test`).
@@ -59,6 +64,14 @@ pub fn app_config(cfg: &mut web::ServiceConfig) {
 
 /// Starts everything and serves until stopped. Must run inside an actix `System`.
 pub async fn run(settings: Settings) -> Result<(), RunError> {
+    if settings
+        .http
+        .metrics_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        return Err(RunError::EmptyMetricsToken);
+    }
     let engine = Engine::start(&settings).await?;
     tracing::info!(
         sip = %engine.sip_bound,
@@ -79,11 +92,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         rest_guard: limit::RestGuard::new(settings.defence.rest_bans()),
         draining: AtomicBool::new(false),
         drain_retry_secs: drain_timeout.as_secs().max(1),
-        metrics_token: settings
-            .http
-            .metrics_token
-            .clone()
-            .filter(|t| !t.is_empty()),
+        metrics_token: settings.http.metrics_token.clone(),
     });
     let addr = settings.http_listen;
     let admin_addr = settings.http.admin_listen;

@@ -16,7 +16,7 @@ pub struct HttpSettings {
     pub admin_listen: Option<SocketAddr>,
     /// When set, `/metrics` answers only `Authorization: Bearer <metrics_token>`; scrapes
     /// without it get 401 (and count as failed authentications, like any 401). `None` (the
-    /// default): open, as before.
+    /// default): open, as before. A blank token stops start-up.
     pub metrics_token: Option<String>,
 }
 
