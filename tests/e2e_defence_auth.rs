@@ -104,11 +104,7 @@ fn forty_wrong_password_invites_are_refused_from_the_eleventh_and_logged() {
         .filter(|l| l.contains("event=\"auth_failed\"") && l.contains("method=INVITE"))
         .collect();
     assert_eq!(failures.len(), 10, "one line per judged guess:\n{log}");
-    for field in [
-        "source=127.0.0.31:",
-        "user=\"alice\"",
-        "reason=WrongPassword",
-    ] {
+    for field in ["source=127.0.0.31:", "user=alice", "reason=WrongPassword"] {
         assert!(
             failures[0].contains(field),
             "{field} missing: {}",
@@ -224,7 +220,7 @@ fn sipvicious_finds_no_password_and_no_extension() {
     let log = srv.log();
     let guesses = log
         .lines()
-        .filter(|l| l.contains("event=\"auth_failed\"") && l.contains("user=\"alice\""))
+        .filter(|l| l.contains("event=\"auth_failed\"") && l.contains("user=alice"))
         .count();
     assert_eq!(guesses, 10, "blocked within 10 judged guesses:\n{log}");
     assert_eq!(log.matches("event=\"pair_blocked\"").count(), 1);

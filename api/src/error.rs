@@ -37,6 +37,8 @@ pub enum ApiError {
     NoSuchApp,
     #[error("Missing or wrong admin token")]
     Unauthorized,
+    #[error("Missing or wrong metrics token")]
+    MetricsUnauthorized,
     /// The trunk's name, address, transport or credentials break a rule (the rule is in the
     /// message).
     #[error("{0}")]
@@ -88,7 +90,7 @@ impl ApiError {
             ApiError::InvalidPassword(_) => "invalid_password",
             ApiError::InvalidApp(_) => "invalid_app",
             ApiError::NoSuchApp => "app_not_found",
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Unauthorized | ApiError::MetricsUnauthorized => "unauthorized",
             ApiError::InvalidTrunk(_) => "invalid_trunk",
             ApiError::TrunkExists => "trunk_exists",
             ApiError::IpInUse(_) => "ip_in_use",
@@ -163,7 +165,7 @@ impl ResponseError for ApiError {
             | ApiError::InvalidApp(_)
             | ApiError::InvalidTrunk(_)
             | ApiError::InvalidNumber(_) => 400,
-            ApiError::Unauthorized => 401,
+            ApiError::Unauthorized | ApiError::MetricsUnauthorized => 401,
             ApiError::NoSuchApp
             | ApiError::TrunkMissing
             | ApiError::NumberMissing

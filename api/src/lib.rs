@@ -32,6 +32,8 @@ pub struct State {
     pub draining: AtomicBool,
     /// Retry-After of what a drain refuses.
     pub drain_retry_secs: u64,
+    /// `[http] metrics_token`: `/metrics` wants it as a bearer token when set.
+    pub metrics_token: Option<String>,
 }
 
 /// Why the server did not run.
@@ -48,6 +50,11 @@ pub enum RunError {
     },
     #[error("HTTP server failed: {0}")]
     Server(#[source] std::io::Error),
+    /// `[http] metrics_token` is set but blank: refused rather than read as "no token".
+    #[error(
+        "[http] metrics_token (RINGMASTER_METRICS_TOKEN) is empty: set a token or leave it unset"
+    )]
+    EmptyMetricsToken,
 }
 
 /// Builds the actix-web app (also used by tests with `actix_web::test`).
@@ -57,6 +64,14 @@ pub fn app_config(cfg: &mut web::ServiceConfig) {
 
 /// Starts everything and serves until stopped. Must run inside an actix `System`.
 pub async fn run(settings: Settings) -> Result<(), RunError> {
+    if settings
+        .http
+        .metrics_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        return Err(RunError::EmptyMetricsToken);
+    }
     let engine = Engine::start(&settings).await?;
     tracing::info!(
         sip = %engine.sip_bound,
@@ -78,14 +93,21 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         rest_guard: limit::RestGuard::new(settings.defence.rest_bans()),
         draining: AtomicBool::new(false),
         drain_retry_secs: drain_timeout.as_secs().max(1),
+        metrics_token: settings.http.metrics_token.clone(),
     });
     let addr = settings.http_listen;
+    let admin_addr = settings.http.admin_listen;
     let app_state = state.clone();
     let server = HttpServer::new(move || {
-        App::new()
+        let app = App::new()
             .app_data(app_state.clone())
-            .wrap(from_fn(limit::limit_failures))
-            .configure(app_config)
+            .wrap(from_fn(limit::limit_failures));
+        match admin_addr {
+            None => app.configure(app_config),
+            Some(_) => app
+                .app_data(web::Data::new(routes::admin::AdminElsewhere))
+                .configure(routes::configure_public),
+        }
     })
     .workers(2)
     // Signals are ours: the first one drains calls before HTTP stops (see `drain`).
@@ -94,8 +116,32 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     .bind(addr)
     .map_err(|source| RunError::Bind { addr, source })?;
     for a in server.addrs() {
-        tracing::info!(http = %a, "HTTP API listening");
+        tracing::info!(http = %a, admin = admin_addr.is_none(), "HTTP API listening");
     }
+    // The admin API on its own listener: one worker is plenty for an operator's CLI.
+    let admin = match admin_addr {
+        None => None,
+        Some(addr) => {
+            let admin_state = state.clone();
+            let admin = HttpServer::new(move || {
+                App::new()
+                    .app_data(admin_state.clone())
+                    .wrap(from_fn(limit::limit_failures))
+                    .configure(routes::configure_admin)
+            })
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(5)
+            .bind(addr)
+            .map_err(|source| RunError::Bind { addr, source })?;
+            for a in admin.addrs() {
+                tracing::info!(http = %a, "admin API listening");
+            }
+            Some(admin.run())
+        }
+    };
+    let admin_handle = admin.as_ref().map(|a| a.handle());
+    let mut admin_serving = admin.map(actix_web::rt::spawn);
     tracing::info!(
         data_dir = %settings.data_dir.display(),
         token = %settings.data_dir.join("admin.token").display(),
@@ -104,10 +150,22 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     let server = server.run();
     let http = server.handle();
     let mut serving = actix_web::rt::spawn(server);
+    let admin_ended = async {
+        match admin_serving.as_mut() {
+            Some(s) => s.await,
+            None => std::future::pending().await,
+        }
+    };
     let signalled = tokio::select! {
         _ = drain::signalled() => true,
-        // The HTTP server ended by itself: nothing to drain for.
+        // An HTTP server ended by itself: nothing to drain for.
         ended = &mut serving => {
+            if let Ok(Err(e)) = ended {
+                return Err(RunError::Server(e));
+            }
+            false
+        }
+        ended = admin_ended => {
             if let Ok(Err(e)) = ended {
                 return Err(RunError::Server(e));
             }
@@ -119,6 +177,9 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         drain::exit_on_second_signal();
         drain::drain_calls(&state, drain_timeout).await;
         http.stop(true).await;
+        if let Some(h) = &admin_handle {
+            h.stop(true).await;
+        }
         if let Ok(Err(e)) = serving.await {
             return Err(RunError::Server(e));
         }

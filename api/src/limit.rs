@@ -15,6 +15,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
+use engine::log_field::Escaped;
 use engine::sip::defence::{AuthGuard, BanConfig};
 
 use crate::error::ApiError;
@@ -90,7 +91,7 @@ pub async fn limit_failures(
             event = "rest_auth_failed",
             at = unix_now(),
             source = %ip,
-            path = %path,
+            path = %Escaped(&path),
             status,
             blocked,
             "REST authentication failed"

@@ -7,7 +7,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+mod http;
+mod quota;
+
 pub use crate::media::PortRange;
+pub use http::HttpSettings;
+pub use quota::{OutboxSettings, RetentionSettings};
 
 /// Everything `ringmaster serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,6 +42,9 @@ pub struct Settings {
     pub media: MediaSettings,
     pub defence: DefenceSettings,
     pub policy: PolicySettings,
+    pub http: HttpSettings,
+    pub outbox: OutboxSettings,
+    pub retention: RetentionSettings,
 }
 
 impl Default for Settings {
@@ -56,6 +64,9 @@ impl Default for Settings {
             media: MediaSettings::default(),
             defence: DefenceSettings::default(),
             policy: PolicySettings::default(),
+            http: HttpSettings::default(),
+            outbox: OutboxSettings::default(),
+            retention: RetentionSettings::default(),
         }
     }
 }

@@ -5,6 +5,8 @@
 //! can never name a path outside the root. The files are the record: nothing else is stored,
 //! so a file deleted by hand simply stops being listed. All methods block (disk I/O).
 
+pub mod retention;
+
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 

@@ -21,6 +21,13 @@ pub struct ServeArgs {
     /// HTTP API address. Default 0.0.0.0:8080
     #[arg(long, env = "RINGMASTER_HTTP_LISTEN")]
     http_listen: Option<SocketAddr>,
+    /// Serve the admin API only on this address (the main listener then refuses the admin
+    /// token). Default: on the HTTP API address.
+    #[arg(long, env = "RINGMASTER_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
+    /// Bearer token `/metrics` requires (better given through the environment than a flag).
+    #[arg(long, env = "RINGMASTER_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     /// Default SIP domain and digest realm. Default: the host name.
     #[arg(long, env = "RINGMASTER_SIP_DOMAIN")]
     sip_domain: Option<String>,
@@ -59,6 +66,12 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
     }
     if let Some(v) = a.http_listen {
         s.http_listen = v;
+    }
+    if let Some(v) = a.admin_listen {
+        s.http.admin_listen = Some(v);
+    }
+    if let Some(v) = &a.metrics_token {
+        s.http.metrics_token = Some(v.clone());
     }
     if let Some(v) = &a.sip_domain {
         s.sip_domain = Some(v.clone());

@@ -22,7 +22,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// Marks the main listener's app when the admin API has a listener of its own
+/// (`[http] admin_listen`): the admin token is refused there, so it never needs to travel
+/// over the public listener.
+pub struct AdminElsewhere;
+
 pub(crate) fn check_token(state: &State, req: &HttpRequest) -> Result<(), ApiError> {
+    if req.app_data::<web::Data<AdminElsewhere>>().is_some() {
+        return Err(ApiError::Unauthorized);
+    }
     let given = req
         .headers()
         .get("authorization")

@@ -21,9 +21,14 @@ use crate::State;
 /// CDRs per admin page unless `limit` says otherwise (1 to 1000).
 const DEFAULT_LIMIT: usize = 50;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/v1/calls", web::get().to(list))
-        .route("/v1/piopiy/cmiuuid_cdr", web::post().to(cmiuuid_cdr));
+/// The operator's listing (admin listener).
+pub fn configure_admin(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/v1/calls", web::get().to(list));
+}
+
+/// PIOPIY's pull API for apps (main listener).
+pub fn configure_public(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/piopiy/cmiuuid_cdr", web::post().to(cmiuuid_cdr));
 }
 
 #[derive(Deserialize)]

@@ -1,8 +1,10 @@
 //! Liveness and Prometheus metrics.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+use engine::directory::secret_matches;
 use serde_json::json;
 
+use crate::error::ApiError;
 use crate::State;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,80 +28,34 @@ async fn health(state: web::Data<State>) -> HttpResponse {
     }))
 }
 
-async fn metrics(state: web::Data<State>) -> HttpResponse {
-    let regs = state
-        .engine
-        .registrations(None)
-        .map(|r| r.len())
-        .unwrap_or(0);
-    let apps = state.engine.directory.apps().map(|a| a.len()).unwrap_or(0);
-    let uptime = state.started.elapsed().as_secs();
-    let sip = state
-        .engine
-        .sip
-        .send(engine::actors::sip::GetSipStats)
-        .await
-        .unwrap_or_default();
-    let mut body = format!(
-        "# HELP ringmaster_registrations Live SIP registration bindings.\n\
-         # TYPE ringmaster_registrations gauge\n\
-         ringmaster_registrations {regs}\n\
-         # HELP ringmaster_apps Apps configured.\n\
-         # TYPE ringmaster_apps gauge\n\
-         ringmaster_apps {apps}\n\
-         # HELP ringmaster_uptime_seconds Seconds since start.\n\
-         # TYPE ringmaster_uptime_seconds counter\n\
-         ringmaster_uptime_seconds {uptime}\n"
-    );
-    let gauges: [(&str, &str, u64); 8] = [
-        (
-            "sip_transactions",
-            "Live SIP transactions (returns to its baseline when idle).",
-            sip.transactions as u64,
-        ),
-        ("calls_live", "Calls up now.", sip.live_calls as u64),
-        (
-            "sip_banned_sources",
-            "Source addresses banned after failed authentications.",
-            sip.banned_sources as u64,
-        ),
-        (
-            "sip_flood_dropped_total",
-            "SIP messages dropped by the per-source rate limit.",
-            sip.flood_dropped,
-        ),
-        (
-            "sip_tracked_sources",
-            "Source addresses the rate limit tracks.",
-            sip.tracked_sources as u64,
-        ),
-        (
-            "sip_tcp_connections",
-            "Open SIP TCP connections.",
-            sip.tcp_connections as u64,
-        ),
-        (
-            "rtp_foreign_dropped_total",
-            "RTP/RTCP packets refused because their source was not the leg's (latching).",
-            state.engine.media.foreign_dropped(),
-        ),
-        (
-            "draining",
-            "1 while a graceful drain is under way.",
-            u64::from(sip.draining),
-        ),
-    ];
-    for (name, help, value) in gauges {
-        let kind = if name.ends_with("_total") {
-            "counter"
-        } else {
-            "gauge"
-        };
-        body.push_str(&format!(
-            "# HELP ringmaster_{name} {help}\n# TYPE ringmaster_{name} {kind}\nringmaster_{name} {value}\n"
-        ));
+/// How long a scrape waits for the SIP actor's snapshot; a SIP thread busy with a flood must
+/// not hold the scrape (it then shows the previous SIP values).
+const SIP_STATS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Prometheus text. The gauges are kept up to date where things change (`engine::metrics`);
+/// a scrape only copies the SIP actor's O(1) snapshot and the uptime, then encodes. With
+/// `[http] metrics_token` set, only `Authorization: Bearer <token>` is answered.
+async fn metrics(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = &state.metrics_token {
+        let given = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !secret_matches(token, given.trim()) {
+            return Err(ApiError::MetricsUnauthorized);
+        }
     }
-    HttpResponse::Ok()
+    let m = engine::metrics::metrics();
+    m.record_uptime(state.started.elapsed().as_secs());
+    m.record_rtp_foreign(state.engine.media.foreign_dropped());
+    let stats = state.engine.sip.send(engine::actors::sip::GetSipStats);
+    match tokio::time::timeout(SIP_STATS_WAIT, stats).await {
+        Ok(Ok(sip)) => m.record_sip(&sip),
+        _ => tracing::warn!("metrics: no SIP snapshot in time; previous SIP values served"),
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(body)
+        .body(m.encode()))
 }

@@ -19,10 +19,16 @@ use super::admin::{check_token, parse_appid};
 use crate::error::ApiError;
 use crate::State;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/v1/recordings", web::get().to(list))
-        .route("/admin/v1/recordings/{id}", web::get().to(download))
+/// One recording, for its app (Basic credentials) or the operator (admin token): on every
+/// listener, since apps fetch their recordings from the main one.
+pub fn configure_by_id(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/v1/recordings/{id}", web::get().to(download))
         .route("/admin/v1/recordings/{id}", web::delete().to(delete));
+}
+
+/// The listing: the operator's only.
+pub fn configure_list(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/v1/recordings", web::get().to(list));
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::egress::AppHttp;
 use crate::call::media_actions::{AudioFailure, AudioRequest};
+use crate::log_field::Escaped;
 use crate::media::{Audio, PromptError, Prompts};
 
 /// The audio for `request`, or a failure for the app's error event. A `file_url` is the app's
@@ -72,7 +73,7 @@ fn failure(code: &'static str, what: &str, e: PromptError) -> AudioFailure {
         PromptError::Read { .. } => format!("{what}: the file cannot be read"),
         _ => format!("{what}: {e}"),
     };
-    tracing::info!(code, error = %e, "{what}: prompt not played");
+    tracing::info!(code, error = %Escaped(&e.to_string()), "{what}: prompt not played");
     AudioFailure { code, message }
 }
 

@@ -12,6 +12,7 @@ use crate::directory::seal::Sealer;
 use crate::directory::{
     self, build_app, build_endpoint, secret_matches, DirectoryError, Domains, NewApp,
 };
+use crate::log_field::Escaped;
 use crate::sip::registrar::Aor;
 use crate::store::{App, AppId, Endpoint, GroupCommit, Store, StoreError};
 
@@ -67,7 +68,8 @@ impl DirectoryService {
                 Ok(()) => {
                     self.durable().await?;
                     self.domains.add(&app.domain);
-                    tracing::info!(appid = %app.id, name = %app.name, domain = %app.domain, "app created");
+                    crate::metrics::metrics().apps.inc();
+                    tracing::info!(appid = %app.id, name = %Escaped(&app.name), domain = %app.domain, "app created");
                     return Ok(app);
                 }
                 Err(StoreError::Conflict) => continue,
@@ -97,6 +99,7 @@ impl DirectoryService {
             Err(e) => return Err(store_err(e)),
         }
         self.durable().await?;
+        crate::metrics::metrics().apps.dec();
         for ep in endpoints {
             self.sip
                 .do_send(EndpointGone(Aor::new(ep.username, &ep.domain)));
@@ -161,7 +164,14 @@ impl DirectoryService {
             Err(e) => return Err(store_err(e)),
         }
         self.durable().await?;
-        tracing::info!(appid = %app.id, username, "endpoint password updated");
+        // The store dropped the bindings with the update (same write): a phone that registered
+        // with the old password must register again. The live registration goes too.
+        let rekeyed = old.credentials_differ(&ep);
+        if rekeyed {
+            self.sip
+                .do_send(EndpointGone(Aor::new(&ep.username, &ep.domain)));
+        }
+        tracing::info!(appid = %app.id, username, bindings_dropped = rekeyed, "endpoint password updated");
         Ok(ep)
     }
 

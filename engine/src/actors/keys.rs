@@ -61,10 +61,32 @@ fn load_or_create(dir: &Path, name: &str, len: usize, text: bool) -> Result<Vec<
     Ok(content)
 }
 
-/// The admin bearer token (`<data-dir>/admin.token`, 64 hex characters).
+/// The shortest admin token the server accepts. An operator may write their own token into
+/// the file (to share it with a deployment tool), but an empty or short one would let a
+/// guesser (or a request with no token at all) in; 32 characters of hex are 128 bits.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
+/// The admin bearer token (`<data-dir>/admin.token`, 64 hex characters when generated). A file
+/// holding fewer than [`MIN_ADMIN_TOKEN_CHARS`] characters (surrounding whitespace aside)
+/// stops start-up with an error naming the file.
 pub fn admin_token(dir: &Path) -> Result<String, KeyError> {
     let b = load_or_create(dir, "admin.token", 32, true)?;
-    Ok(String::from_utf8_lossy(&b).trim().to_string())
+    let token = String::from_utf8_lossy(&b).trim().to_string();
+    let chars = token.chars().count();
+    if chars < MIN_ADMIN_TOKEN_CHARS {
+        return Err(KeyError {
+            path: dir.join("admin.token"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the admin token is {chars} characters long; at least \
+                     {MIN_ADMIN_TOKEN_CHARS} are required (write a longer one, or delete the \
+                     file and a random one is generated at start)"
+                ),
+            ),
+        });
+    }
+    Ok(token)
 }
 
 fn key32(dir: &Path, name: &str) -> Result<[u8; 32], KeyError> {
@@ -104,5 +126,28 @@ mod tests {
         assert_eq!(nonce_key(dir.path()).unwrap(), k);
         fs::write(dir.path().join("password.key"), b"short").unwrap();
         assert!(seal_key(dir.path()).is_err());
+    }
+
+    #[test]
+    fn an_empty_or_short_admin_token_is_refused_with_the_file_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("admin.token");
+        for bad in [
+            "",
+            "\n",
+            "   \n",
+            "t0ken",
+            &"x".repeat(MIN_ADMIN_TOKEN_CHARS - 1),
+        ] {
+            fs::write(&file, bad).unwrap();
+            let err = admin_token(dir.path()).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(&file.display().to_string()), "{text}");
+            assert!(text.contains("at least 32"), "{text}");
+        }
+        // An operator's own token of the minimum length is fine, whitespace trimmed.
+        let own = "y".repeat(MIN_ADMIN_TOKEN_CHARS);
+        fs::write(&file, format!("{own}\n")).unwrap();
+        assert_eq!(admin_token(dir.path()).unwrap(), own);
     }
 }

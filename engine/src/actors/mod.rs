@@ -16,6 +16,7 @@ pub mod numbers;
 pub mod outbox;
 pub mod registration;
 pub mod reports;
+pub mod retention;
 pub mod sip;
 pub mod transport;
 pub mod trunks;
@@ -147,9 +148,11 @@ impl Engine {
 
         let default_domain = settings.sip_domain.clone().unwrap_or_else(host_name);
         let domains = Domains::new(&default_domain);
-        for app in store.apps()? {
+        let apps = store.apps()?;
+        for app in &apps {
             domains.add(&app.domain);
         }
+        crate::metrics::metrics().apps.add(apps.len() as i64);
 
         let live = restore_bindings(store.as_ref())?;
         commit.sync().await?;
@@ -249,7 +252,14 @@ impl Engine {
         let trunks = TrunkService::new(store.clone(), commit.clone(), dir.clone())?;
         let numbers = NumberService::new(store.clone(), commit.clone());
         let cdrs = CdrService::new(store.clone());
-        let outbox = Outbox::start(store.clone(), commit.clone(), OutboxConfig::default())?;
+        let outbox = Outbox::start(
+            store.clone(),
+            commit.clone(),
+            OutboxConfig {
+                limits: settings.outbox.limits(),
+                ..OutboxConfig::default()
+            },
+        )?;
         // Calls: the media relay on its own threads, the HTTP client for answer URLs.
         let mut media_cfg = MediaConfig::new(
             settings.rtp_ports,
@@ -269,6 +279,12 @@ impl Engine {
         let policy = Arc::new(settings.policy.egress());
         let app_http = egress::AppHttp::new(policy.clone(), connect_timeout)?;
         let recordings_root = settings.under_data_dir(&settings.media.recordings_dir);
+        retention::Retention::new(
+            store.clone(),
+            crate::recordings::Recordings::new(recordings_root.clone()),
+            settings.retention,
+        )
+        .start();
         let prompts = Arc::new(
             prompts(settings).map_err(|(path, source)| StartError::DataDir { path, source })?,
         );

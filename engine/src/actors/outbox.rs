@@ -21,10 +21,13 @@
 //! **Order.** Deliveries of one call (same `cmiuuid`) go out one at a time in enqueue order:
 //! event n+1 is not sent before event n was delivered or given up; other calls are not held up.
 //!
-//! **Bounds** ([`Limits`]): past `max_events` pending events the oldest event not being
-//! attempted is dropped (error log with its id) to make room; past `max_cdrs` pending CDR
-//! webhooks a new CDR is still stored but its webhook is not queued (error log;
-//! [`Receipt::StoredNotQueued`]); the app reads it with `cmiuuid_cdr`. CDRs are never lost.
+//! **Bounds** ([`Limits`], fair between apps): past `max_events_per_app` pending events of an
+//! app, that app's oldest event not being attempted is dropped (error log with its id) to make
+//! room; past `max_events` in all, the oldest idle event of the app with the largest backlog
+//! goes, so one app's dead event URL never costs another app its events. Past
+//! `max_cdrs_per_app` (or `max_cdrs` in all) pending CDR webhooks a new CDR is still stored
+//! but its webhook is not queued (error log; [`Receipt::StoredNotQueued`]); the app reads it
+//! with `cmiuuid_cdr`. CDRs are never lost.
 //!
 //! **Restarts.** Everything pending is reloaded on start, in order, with its attempt count and
 //! due time, and survives `kill -9` once accepted. Delivery is *at least once*: a crash between

@@ -8,6 +8,8 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::sip::{unix_now, FlowSeen, RegistrationIdle, Respond, SipActor};
+use crate::log_field::Escaped;
+use crate::metrics::BindingCount;
 use crate::sip::message::{response_to, Request};
 use crate::sip::registrar::{self, Aor, Binding, RegistrarConfig};
 use crate::sip::transaction::TxId;
@@ -44,6 +46,8 @@ pub struct RegistrationActor {
     commit: GroupCommit,
     sip: Addr<SipActor>,
     expiry: Option<SpawnHandle>,
+    /// This actor's share of the `ringmaster_registrations` gauge.
+    count: BindingCount,
 }
 
 impl RegistrationActor {
@@ -63,6 +67,7 @@ impl RegistrationActor {
             commit,
             sip,
             expiry: None,
+            count: BindingCount::default(),
         }
     }
 
@@ -86,12 +91,13 @@ impl RegistrationActor {
         let now = unix_now();
         let before = self.bindings.len();
         self.bindings.retain(|b| b.expires_at > now);
+        self.count.set(self.bindings.len());
         if self.bindings.len() != before {
             // An expiry needs no acknowledgement, so it rides on the next group commit.
             if let Err(e) = self.store.put_bindings(&self.aor, &self.bindings) {
-                tracing::error!(aor = %self.aor, error = %e, "could not purge expired bindings");
+                tracing::error!(aor = %Escaped(&self.aor.to_string()), error = %e, "could not purge expired bindings");
             }
-            tracing::info!(aor = %self.aor, expired = before - self.bindings.len(), "bindings expired");
+            tracing::info!(aor = %Escaped(&self.aor.to_string()), expired = before - self.bindings.len(), "bindings expired");
         }
         if self.bindings.is_empty() {
             ctx.stop();
@@ -105,6 +111,7 @@ impl Actor for RegistrationActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.count.set(self.bindings.len());
         self.schedule_expiry(ctx);
     }
 
@@ -164,7 +171,7 @@ impl Handler<Register> for RegistrationActor {
                 return;
             }
             Err(e) => {
-                tracing::error!(aor = %self.aor, error = %e, "could not store bindings");
+                tracing::error!(aor = %Escaped(&self.aor.to_string()), error = %e, "could not store bindings");
                 self.sip.do_send(Respond {
                     tx: msg.tx,
                     response: response_to(&msg.request, 500, Some(&msg.to_tag)),
@@ -173,8 +180,9 @@ impl Handler<Register> for RegistrationActor {
             }
         }
         self.bindings = update.bindings;
+        self.count.set(self.bindings.len());
         self.schedule_expiry(ctx);
-        tracing::debug!(aor = %self.aor, bindings = self.bindings.len(), "registration updated");
+        tracing::debug!(aor = %Escaped(&self.aor.to_string()), bindings = self.bindings.len(), "registration updated");
         // The 200 leaves only once the binding is on disk (a group commit with every other
         // write of the moment).
         let commit = self.commit.clone();
@@ -202,8 +210,9 @@ impl Handler<Purge> for RegistrationActor {
     type Result = ();
     fn handle(&mut self, _: Purge, ctx: &mut Context<Self>) {
         self.bindings.clear();
+        self.count.set(0);
         if let Err(e) = self.store.put_bindings(&self.aor, &[]) {
-            tracing::error!(aor = %self.aor, error = %e, "could not purge bindings");
+            tracing::error!(aor = %Escaped(&self.aor.to_string()), error = %e, "could not purge bindings");
         }
         ctx.stop();
     }

@@ -7,6 +7,7 @@ use super::outbox::{Outbox, OutboxError};
 use crate::call::media_actions::RecordingReport;
 use crate::call::report::{self, EventStatus as Status, LegCdr, LegEvent, Report, Side};
 use crate::call::LegId;
+use crate::log_field::Escaped;
 use crate::store::{App, CallUuid, Cdr, CdrKind, CdrStatus, Direction, Leg};
 use crate::webhook::event::EventTag;
 use crate::webhook::{EventError, EventStatus, LiveEvent, RecordingEvent};
@@ -201,7 +202,7 @@ impl ReportSink for AppReports {
                 message,
                 at_ms,
             } => {
-                tracing::warn!(call = cmiuuid, code, path, message, "script error");
+                tracing::warn!(call = cmiuuid, code, path = %Escaped(path), message = %Escaped(message), "script error");
                 let ev = error_event(app, call, seq, (code, path, message), *at_ms);
                 self.outbox.enqueue_event(app, &ev)
             }

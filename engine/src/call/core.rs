@@ -24,6 +24,7 @@ use super::fork::{BranchPlan, ForkEvent};
 use super::media_plan::MediaPlan;
 use super::report::{Direction, EventStatus, LegRecord, Report, Side};
 use super::LegId;
+use crate::log_field::Escaped;
 use crate::media::sdp::policy::CallType;
 use crate::media::sdp::Anchor;
 use crate::media::Command as MediaCommand;
@@ -693,7 +694,7 @@ impl Call {
     }
 
     pub(super) fn script_error(&mut self, code: &str, path: &str, message: &str) {
-        tracing::info!(call = %self.setup.cmiuuid, code, path, message, "script error");
+        tracing::info!(call = %self.setup.cmiuuid, code, path = %Escaped(path), message = %Escaped(message), "script error");
         self.report(Report::ScriptError {
             code: code.into(),
             path: path.into(),

@@ -142,6 +142,8 @@ pub(crate) fn seed(store: &dyn Store) {
 
 /// Runs every check against an empty store.
 pub(crate) fn run(store: &dyn Store) {
+    // First: pruning by age spans every app, so it wants a store with only its own CDRs.
+    calls::cdr_retention(store);
     apps(store);
     endpoints(store);
     paging(store);
@@ -184,6 +186,30 @@ fn apps(store: &dyn Store) {
         store.delete_app(AppId(id)).unwrap();
     }
     assert!(store.apps().unwrap().is_empty());
+    for id in [300, 2, 70_000] {
+        assert!(
+            matches!(
+                store.insert_app(&app(id, "apps.example")),
+                Err(StoreError::Conflict)
+            ),
+            "a deleted app's id ({id}) is never handed out again"
+        );
+        assert_eq!(store.app(AppId(id)).unwrap(), None);
+        assert!(matches!(
+            store.delete_app(AppId(id)),
+            Err(StoreError::NotFound)
+        ));
+    }
+    // An id with CDRs but no app (deleted before tombstones existed) is taken too.
+    store
+        .insert_cdr(&cdr(303, "tomb-call", "a", 5), None)
+        .unwrap();
+    assert!(matches!(
+        store.insert_app(&app(303, "apps.example")),
+        Err(StoreError::Conflict)
+    ));
+    store.insert_app(&app(304, "apps.example")).unwrap();
+    store.delete_app(AppId(304)).unwrap();
 }
 
 fn endpoints(store: &dyn Store) {
@@ -359,6 +385,26 @@ fn cascades(store: &dyn Store) {
             .is_empty(),
         "disabling an endpoint drops its bindings"
     );
+
+    // A new password drops what was registered with the old one, at once; an update that keeps
+    // the credentials (say, the updated_at stamp) keeps the bindings.
+    let ivan = Aor::new("ivan", domain);
+    let mut same = endpoint(40, domain, "ivan");
+    same.updated_at += 1;
+    store.update_endpoint(&same).unwrap();
+    assert_eq!(store.bindings(&ivan).unwrap().len(), 1, "same credentials");
+    let mut rekeyed = same.clone();
+    rekeyed.ha1_md5 = format!("{HA1_MARK}md5-new");
+    rekeyed.ha1_sha256 = format!("{HA1_MARK}sha256-new");
+    store.update_endpoint(&rekeyed).unwrap();
+    assert!(
+        store.bindings(&ivan).unwrap().is_empty(),
+        "a password change drops the endpoint's bindings"
+    );
+    assert_eq!(store.endpoint(domain, "ivan").unwrap(), Some(rekeyed));
+    store
+        .put_bindings(&ivan, &[binding("sip:ivan@192.0.2.31", 1_700_009_000)])
+        .expect("the endpoint registers again with its new password");
 
     store.delete_app(AppId(40)).unwrap();
     assert_eq!(store.app(AppId(40)).unwrap(), None);

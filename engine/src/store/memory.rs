@@ -23,6 +23,8 @@ type EndpointKey = (String, String);
 #[derive(Default)]
 struct State {
     apps: BTreeMap<AppId, App>,
+    /// Ids of deleted apps (tombstones): never handed out again.
+    apps_deleted: BTreeSet<AppId>,
     endpoints: BTreeMap<EndpointKey, Endpoint>,
     /// `(app, username, domain)`: iterates in the same order as the sled index.
     by_app: BTreeMap<(AppId, String, String), EndpointKey>,
@@ -80,7 +82,13 @@ fn endpoint_key(domain: &str, username: &str) -> Result<EndpointKey, StoreError>
 impl Store for MemoryStore {
     fn insert_app(&self, app: &App) -> Result<(), StoreError> {
         let mut state = self.write();
-        if state.apps.contains_key(&app.id) {
+        let prefix = key::app(app.id);
+        let has_cdrs = state
+            .cdrs_by_app
+            .range(prefix.to_vec()..)
+            .next()
+            .is_some_and(|k| k.starts_with(&prefix));
+        if state.apps.contains_key(&app.id) || state.apps_deleted.contains(&app.id) || has_cdrs {
             return Err(StoreError::Conflict);
         }
         state.apps.insert(app.id, app.clone());
@@ -100,6 +108,7 @@ impl Store for MemoryStore {
         if state.apps.remove(&id).is_none() {
             return Err(StoreError::NotFound);
         }
+        state.apps_deleted.insert(id);
         let members: Vec<_> = state
             .by_app
             .range((id, String::new(), String::new())..)
@@ -142,7 +151,11 @@ impl Store for MemoryStore {
     fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
         let k = endpoint_key(&endpoint.domain, &endpoint.username)?;
         let mut state = self.write();
-        let Some(old_app) = state.endpoints.get(&k).map(|old| old.app) else {
+        let Some((old_app, rekeyed)) = state
+            .endpoints
+            .get(&k)
+            .map(|old| (old.app, old.credentials_differ(endpoint)))
+        else {
             return Err(StoreError::NotFound);
         };
         if old_app != endpoint.app {
@@ -154,7 +167,7 @@ impl Store for MemoryStore {
                 .by_app
                 .insert((endpoint.app, k.1.clone(), k.0.clone()), k.clone());
         }
-        if !endpoint.enabled {
+        if !endpoint.enabled || rekeyed {
             state
                 .bindings
                 .remove(&key::endpoint(&endpoint.domain, &endpoint.username)?);
@@ -290,6 +303,14 @@ impl Store for MemoryStore {
         before: Option<&CdrCursor>,
     ) -> Result<Vec<Cdr>, StoreError> {
         self.newest_cdrs(app, limit, before)
+    }
+
+    fn prune_cdrs_before(&self, before: u64, max: usize) -> Result<usize, StoreError> {
+        Ok(self.prune_before(before, max))
+    }
+
+    fn prune_cdrs_of_app(&self, app: AppId, keep: usize, max: usize) -> Result<usize, StoreError> {
+        Ok(self.prune_app(app, keep, max))
     }
 
     fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {

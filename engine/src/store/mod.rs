@@ -17,13 +17,18 @@
 //!   username exactly. Neither may contain a NUL byte ([`StoreError::InvalidKey`]).
 //! * An endpoint belongs to an existing app; bindings belong to an existing, *enabled*
 //!   endpoint. Deleting an app deletes its endpoints and their bindings; deleting or disabling an
-//!   endpoint deletes its bindings, in the same atomic write. So the registrar cannot leave a
+//!   endpoint deletes its bindings, in the same atomic write; so does changing its credentials
+//!   (a new password: what was registered with the old one must register again). So the registrar cannot leave a
 //!   binding behind for a user that was just removed, whatever the interleaving.
+//! * An app id is never reused: deleting an app leaves a tombstone, and inserting an app whose
+//!   id was deleted (or still has CDRs) is a `Conflict`, so a new app never inherits a deleted
+//!   one's CDRs or recordings.
 //! * A number belongs to an existing app; deleting the app deletes its numbers in the same
 //!   atomic write. Trunks stand alone (keyed by name).
 //! * A CDR is identified by `(cmiuuid, leg_id)`; inserting one that exists changes nothing
 //!   (idempotent), and the outbox delivery that goes with it is written in the same atomic
-//!   write, only when the CDR is new. CDRs outlive their app (they are history).
+//!   write, only when the CDR is new. CDRs outlive their app (they are history) until
+//!   retention prunes them (oldest first, with their index entries, atomically).
 //! * Outbox deliveries are keyed by `seq` and listed in `seq` order.
 //!
 //! Backends: [`sled_store::SledStore`] (the default, on disk) and [`memory::MemoryStore`] (for
@@ -118,11 +123,13 @@ pub enum StoreError {
 /// implements these methods, not a rewrite of the callers.
 pub trait Store: Send + Sync + 'static {
     // ---- apps ----
-    /// Inserts a new app; `Conflict` if its id is taken.
+    /// Inserts a new app; `Conflict` if its id is taken, was ever deleted (tombstone), or has
+    /// CDRs.
     fn insert_app(&self, app: &App) -> Result<(), StoreError>;
     fn app(&self, id: AppId) -> Result<Option<App>, StoreError>;
     fn apps(&self) -> Result<Vec<App>, StoreError>;
-    /// Deletes an app with its endpoints, their bindings and its numbers. `NotFound` if absent.
+    /// Deletes an app with its endpoints, their bindings and its numbers, leaving a tombstone of
+    /// its id in the same write. `NotFound` if absent.
     fn delete_app(&self, id: AppId) -> Result<(), StoreError>;
 
     // ---- endpoints (SIP users) ----
@@ -130,7 +137,8 @@ pub trait Store: Send + Sync + 'static {
     /// app does not exist.
     fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
     /// Replaces an existing endpoint; `NotFound` if absent (or if it moves to an app that does
-    /// not exist). Disabling an endpoint (`enabled == false`) deletes its bindings too.
+    /// not exist). Disabling an endpoint (`enabled == false`) or changing its credentials (HA1
+    /// values) deletes its bindings too, in the same atomic write.
     fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
     fn endpoint(&self, domain: &str, username: &str) -> Result<Option<Endpoint>, StoreError>;
     /// One page of an app's endpoints ordered by username, and the app's total count.
@@ -195,6 +203,13 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         before: Option<&CdrCursor>,
     ) -> Result<Vec<Cdr>, StoreError>;
+
+    /// Retention: deletes up to `max` of the oldest CDRs with `time < before` (ms since the
+    /// epoch), of every app (deleted ones too), with their index entries; how many went.
+    fn prune_cdrs_before(&self, before: u64, max: usize) -> Result<usize, StoreError>;
+    /// Retention: deletes up to `max` of `app`'s oldest CDRs beyond its newest `keep`; how many
+    /// went.
+    fn prune_cdrs_of_app(&self, app: AppId, keep: usize, max: usize) -> Result<usize, StoreError>;
 
     // ---- webhook outbox ----
     /// Inserts or replaces the delivery with `delivery.seq`.

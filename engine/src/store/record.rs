@@ -61,6 +61,14 @@ pub struct Endpoint {
     pub updated_at: u64,
 }
 
+impl Endpoint {
+    /// True when `other` authenticates with other credentials than `self` (a new password):
+    /// the store then drops the bindings made with the old ones.
+    pub fn credentials_differ(&self, other: &Endpoint) -> bool {
+        self.ha1_md5 != other.ha1_md5 || self.ha1_sha256 != other.ha1_sha256
+    }
+}
+
 /// A carrier's SIP trunk: where calls to phone numbers leave, and who may send calls in.
 ///
 /// The password (for digest authentication towards the carrier) is never stored in clear:

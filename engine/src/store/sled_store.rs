@@ -5,6 +5,7 @@
 //! | tree                 | key                              | value                      |
 //! |----------------------|----------------------------------|----------------------------|
 //! | `apps`               | app id, big-endian `u64`         | [`App`]                    |
+//! | `apps_deleted`       | app id, big-endian `u64`         | empty (a tombstone)        |
 //! | `endpoints`          | `domain \0 username`             | [`Endpoint`]               |
 //! | `endpoints_by_app`   | `id_be \0 username \0 domain`    | the endpoint's key         |
 //! | `bindings`           | `domain \0 user`                 | the AOR's `Vec<Binding>`   |
@@ -75,6 +76,8 @@ pub struct SledStore {
     path: PathBuf,
     db: sled::Db,
     apps: sled::Tree,
+    /// Ids of deleted apps: never handed out again.
+    apps_deleted: sled::Tree,
     endpoints: sled::Tree,
     by_app: sled::Tree,
     bindings: sled::Tree,
@@ -111,6 +114,7 @@ impl SledStore {
         Ok(SledStore {
             path: dir.to_path_buf(),
             apps: tree("apps")?,
+            apps_deleted: tree("apps_deleted")?,
             endpoints: tree("endpoints")?,
             by_app: tree("endpoints_by_app")?,
             bindings: tree("bindings")?,
@@ -182,13 +186,28 @@ impl Store for SledStore {
     fn insert_app(&self, app: &App) -> Result<(), StoreError> {
         let k = key::app(app.id);
         let value = encode(app);
-        tx(self.apps.transaction(|apps| {
-            if apps.get(k)?.is_some() {
-                return abort(StoreError::Conflict);
-            }
-            apps.insert(&k, value.as_slice())?;
-            Ok(())
-        }))
+        // CDRs under this id mean an app had it before tombstones existed (stores written by
+        // an older build): taken too. CDRs are only written for existing apps, so this scan
+        // cannot race a new one.
+        if self
+            .cdrs_by_app
+            .scan_prefix(k)
+            .next()
+            .transpose()
+            .map_err(backend)?
+            .is_some()
+        {
+            return Err(StoreError::Conflict);
+        }
+        tx(
+            (&self.apps, &self.apps_deleted).transaction(|(apps, deleted)| {
+                if apps.get(k)?.is_some() || deleted.get(k)?.is_some() {
+                    return abort(StoreError::Conflict);
+                }
+                apps.insert(&k, value.as_slice())?;
+                Ok(())
+            }),
+        )
     }
 
     fn app(&self, id: AppId) -> Result<Option<App>, StoreError> {
@@ -225,6 +244,7 @@ impl Store for SledStore {
         let k = key::app(id);
         tx((
             &self.apps,
+            &self.apps_deleted,
             &self.endpoints,
             &self.by_app,
             &self.bindings,
@@ -232,10 +252,11 @@ impl Store for SledStore {
             &self.numbers_by_app,
         )
             .transaction(
-                |(apps, endpoints, by_app, bindings, numbers, numbers_by_app)| {
+                |(apps, deleted, endpoints, by_app, bindings, numbers, numbers_by_app)| {
                     if apps.remove(&k)?.is_none() {
                         return abort(StoreError::NotFound);
                     }
+                    deleted.insert(&k, &[])?;
                     for (index_key, endpoint_key) in &members {
                         by_app.remove(index_key)?;
                         endpoints.remove(endpoint_key)?;
@@ -295,7 +316,7 @@ impl Store for SledStore {
                         by_app.insert(new_index.as_slice(), k.as_slice())?;
                     }
                     endpoints.insert(k.as_slice(), value.as_slice())?;
-                    if !endpoint.enabled {
+                    if !endpoint.enabled || old.credentials_differ(endpoint) {
                         bindings.remove(k.as_slice())?;
                     }
                     Ok(())
@@ -453,6 +474,14 @@ impl Store for SledStore {
         before: Option<&CdrCursor>,
     ) -> Result<Vec<Cdr>, StoreError> {
         self.newest_cdrs(app, limit, before)
+    }
+
+    fn prune_cdrs_before(&self, before: u64, max: usize) -> Result<usize, StoreError> {
+        self.prune_before(before, max)
+    }
+
+    fn prune_cdrs_of_app(&self, app: AppId, keep: usize, max: usize) -> Result<usize, StoreError> {
+        self.prune_app(app, keep, max)
     }
 
     fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {

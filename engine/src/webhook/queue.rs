@@ -5,22 +5,33 @@
 //! `ringing` before `hangup`, and the CDR after both). A delivery without a call is a lane of
 //! its own. Only each lane's head can be due; heads are picked oldest due time first.
 //!
-//! Caps ([`Limits`]): at most `max_events` pending events; past it the *oldest* event that is
-//! not being attempted is evicted to make room (an old `ringing` is worth less than a new
-//! `hangup`). At most `max_cdrs` pending CDR webhooks; past it a new one is refused (the CDR
-//! itself is in the CDR store whatever happens here, so it is never lost, only not pushed).
+//! Caps ([`Limits`]), fair between apps: an app whose event URL is dead must not crowd the
+//! others out.
+//!
+//! * Events: at most `max_events_per_app` pending per app; past it the app's *own* oldest
+//!   event that is not being attempted is evicted to make room (an old `ringing` is worth less
+//!   than a new `hangup`). At most `max_events` in all; past it the oldest idle event of the
+//!   app with the *largest* backlog goes, so an app is only ever evicted for while it holds
+//!   at least as many as anyone else: a small app's events survive a big app's backlog.
+//! * CDR webhooks: at most `max_cdrs_per_app` per app and `max_cdrs` in all; past either a new
+//!   one is refused (the CDR itself is in the CDR store whatever happens here, so it is never
+//!   lost, only not pushed).
 //!
 //! Times are milliseconds since the Unix epoch, passed in.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
-use crate::store::{Delivery, DeliveryKind};
+use crate::store::{AppId, Delivery, DeliveryKind};
 
 /// The outbox's bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_events: usize,
     pub max_cdrs: usize,
+    /// Pending events one app may hold (its own oldest go past it).
+    pub max_events_per_app: usize,
+    /// Pending CDR webhooks one app may hold (new ones refused past it).
+    pub max_cdrs_per_app: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +39,8 @@ impl Default for Limits {
         Limits {
             max_events: 100_000,
             max_cdrs: 100_000,
+            max_events_per_app: 10_000,
+            max_cdrs_per_app: 10_000,
         }
     }
 }
@@ -59,9 +72,13 @@ pub struct Queue {
     /// `(due_at, seq)` of every lane head that is not being attempted.
     ready: BTreeSet<(u64, u64)>,
     in_flight: HashSet<u64>,
-    /// Seqs of pending events, oldest first: eviction candidates.
-    events: BTreeSet<u64>,
-    cdrs: usize,
+    /// Seqs of pending events, per app, oldest first: eviction candidates.
+    events: HashMap<AppId, BTreeSet<u64>>,
+    /// Pending events in all.
+    event_count: usize,
+    /// Pending CDR webhooks per app, and in all.
+    cdrs: HashMap<AppId, usize>,
+    cdr_count: usize,
 }
 
 impl Queue {
@@ -80,29 +97,60 @@ impl Queue {
         self.pending.is_empty()
     }
 
-    /// Makes room for one more delivery of `kind`: `Ok(Some(evicted))` when an old event had
-    /// to go (the caller deletes it from the store and logs it), `Err(Full)` when there is no
-    /// room (CDRs over their cap; events when every pending event is being attempted).
-    /// Whether a CDR delivery fits once `reserved` more (admitted, not yet inserted) are in.
-    pub fn cdr_room(&self, reserved: usize) -> bool {
-        self.cdrs + reserved < self.limits.max_cdrs
+    /// Pending events of `app`.
+    pub fn events_of(&self, app: AppId) -> usize {
+        self.events.get(&app).map_or(0, BTreeSet::len)
     }
 
-    pub fn make_room(&mut self, kind: DeliveryKind) -> Result<Option<Delivery>, Full> {
+    /// Pending CDR webhooks of `app`.
+    pub fn cdrs_of(&self, app: AppId) -> usize {
+        self.cdrs.get(&app).copied().unwrap_or(0)
+    }
+
+    /// Whether a CDR delivery of `app` fits once `reserved_app` of that app and `reserved` in
+    /// all (admitted, not yet inserted) are in.
+    pub fn cdr_room(&self, app: AppId, reserved_app: usize, reserved: usize) -> bool {
+        self.cdr_count + reserved < self.limits.max_cdrs
+            && self.cdrs_of(app) + reserved_app < self.limits.max_cdrs_per_app
+    }
+
+    /// Makes room for one more delivery of `kind` for `app`: `Ok(Some(evicted))` when an old
+    /// event had to go (the caller deletes it from the store and logs it), `Err(Full)` when
+    /// there is no room (CDRs over a cap; events when every candidate is being attempted).
+    pub fn make_room(&mut self, kind: DeliveryKind, app: AppId) -> Result<Option<Delivery>, Full> {
         match kind {
-            DeliveryKind::Cdr if self.cdrs >= self.limits.max_cdrs => Err(Full),
-            DeliveryKind::Cdr => Ok(None),
-            DeliveryKind::Event if self.events.len() < self.limits.max_events => Ok(None),
-            DeliveryKind::Event => {
-                let oldest = self
-                    .events
-                    .iter()
-                    .copied()
-                    .find(|seq| !self.in_flight.contains(seq))
-                    .ok_or(Full)?;
+            DeliveryKind::Cdr if self.cdr_room(app, 0, 0) => Ok(None),
+            DeliveryKind::Cdr => Err(Full),
+            DeliveryKind::Event if self.events_of(app) >= self.limits.max_events_per_app => {
+                // The app's own backlog is full: it pays, nobody else.
+                let oldest = self.oldest_idle_event(app).ok_or(Full)?;
                 Ok(self.remove(oldest))
             }
+            DeliveryKind::Event if self.event_count < self.limits.max_events => Ok(None),
+            DeliveryKind::Event => {
+                // Full in all: the largest backlog pays (ties: the app whose oldest idle
+                // event is oldest), so a small app loses nothing to a big one.
+                let victim = self
+                    .events
+                    .iter()
+                    .filter_map(|(app, seqs)| {
+                        let oldest = self.oldest_idle_event(*app)?;
+                        Some((seqs.len(), std::cmp::Reverse(oldest), oldest))
+                    })
+                    .max()
+                    .map(|(_, _, seq)| seq)
+                    .ok_or(Full)?;
+                Ok(self.remove(victim))
+            }
         }
+    }
+
+    fn oldest_idle_event(&self, app: AppId) -> Option<u64> {
+        self.events
+            .get(&app)?
+            .iter()
+            .copied()
+            .find(|seq| !self.in_flight.contains(seq))
     }
 
     /// Adds a delivery (after [`Queue::make_room`]); it joins the end of its call's lane.
@@ -114,9 +162,14 @@ impl Queue {
         lane.push_back(d.seq);
         match d.kind {
             DeliveryKind::Event => {
-                self.events.insert(d.seq);
+                if self.events.entry(d.app).or_default().insert(d.seq) {
+                    self.event_count += 1;
+                }
             }
-            DeliveryKind::Cdr => self.cdrs += 1,
+            DeliveryKind::Cdr => {
+                *self.cdrs.entry(d.app).or_default() += 1;
+                self.cdr_count += 1;
+            }
         }
         self.pending.insert(d.seq, d);
     }
@@ -168,9 +221,24 @@ impl Queue {
         let d = self.pending.remove(&seq)?;
         match d.kind {
             DeliveryKind::Event => {
-                self.events.remove(&seq);
+                if let Some(seqs) = self.events.get_mut(&d.app) {
+                    if seqs.remove(&seq) {
+                        self.event_count -= 1;
+                    }
+                    if seqs.is_empty() {
+                        self.events.remove(&d.app);
+                    }
+                }
             }
-            DeliveryKind::Cdr => self.cdrs -= 1,
+            DeliveryKind::Cdr => {
+                if let Some(n) = self.cdrs.get_mut(&d.app) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.cdrs.remove(&d.app);
+                    }
+                }
+                self.cdr_count -= 1;
+            }
         }
         self.ready.remove(&(d.due_at, seq));
         let key = lane_of(&d);

@@ -266,6 +266,7 @@ async fn cdrs_are_stored_once_and_never_lost_to_the_cap() {
             limits: Limits {
                 max_events: 10,
                 max_cdrs: 0,
+                ..Limits::default()
             },
             ..OutboxConfig::default()
         },

@@ -7,6 +7,7 @@
 //! calls here are sled's in-memory operations (microseconds); the only flush is the group
 //! commit's, awaited, on its own thread.
 
+use crate::log_field::Escaped;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -65,7 +66,7 @@ impl Worker {
         for d in pending {
             worker.last_seq = worker.last_seq.max(d.seq);
             // The caps may have shrunk since these were queued: apply them again.
-            match worker.queue.make_room(d.kind) {
+            match worker.queue.make_room(d.kind, d.app) {
                 Ok(evicted) => {
                     worker.dropped(evicted);
                     worker.queue.insert(d);
@@ -127,8 +128,8 @@ impl Worker {
         let mut replies: Vec<(Reply, Result<Receipt, OutboxError>)> = Vec::new();
         // CDRs are written together after the loop (one store write for the batch).
         let mut cdrs: Vec<(Cdr, Option<Delivery>, bool, Reply)> = Vec::new();
-        // Webhooks of this batch's CDRs: admitted, not yet in the queue.
-        let mut hooks = 0;
+        // Webhooks of this batch's CDRs: admitted, not yet in the queue (per app and in all).
+        let mut hooks = Reserved::default();
         for command in batch {
             match command {
                 Command::Event { delivery, reply } => {
@@ -140,8 +141,10 @@ impl Worker {
                     delivery,
                     reply,
                 } => {
-                    let (hook, over_cap) = self.make_room_for_cdr(delivery, hooks);
-                    hooks += usize::from(hook.is_some());
+                    let (hook, over_cap) = self.make_room_for_cdr(delivery, &hooks);
+                    if let Some(h) = &hook {
+                        hooks.add(h.app);
+                    }
                     cdrs.push((*cdr, hook, over_cap, reply));
                 }
                 Command::Shutdown(done) => stop = Some(done),
@@ -179,7 +182,7 @@ impl Worker {
 
     fn admit_event(&mut self, mut d: Delivery) -> Result<Receipt, OutboxError> {
         self.stamp(&mut d);
-        match self.queue.make_room(DeliveryKind::Event) {
+        match self.queue.make_room(DeliveryKind::Event, d.app) {
             Ok(evicted) => self.dropped(evicted),
             Err(_) => {
                 tracing::error!(delivery = %d.id, appid = %d.app, call = ?d.call, "webhook outbox full: event refused");
@@ -200,12 +203,15 @@ impl Worker {
     fn make_room_for_cdr(
         &mut self,
         delivery: Option<Delivery>,
-        reserved: usize,
+        reserved: &Reserved,
     ) -> (Option<Delivery>, bool) {
         let Some(mut d) = delivery else {
             return (None, false);
         };
-        if !self.queue.cdr_room(reserved) {
+        if !self
+            .queue
+            .cdr_room(d.app, reserved.of(d.app), reserved.total)
+        {
             return (None, true);
         }
         self.stamp(&mut d);
@@ -260,7 +266,7 @@ impl Worker {
     fn dropped(&self, evicted: Option<Delivery>) {
         let Some(d) = evicted else { return };
         tracing::error!(delivery = %d.id, appid = %d.app, call = ?d.call, kind = ?d.kind,
-            "webhook outbox full: dropped a pending delivery (the oldest event)");
+            "webhook outbox full: dropped a pending event (the oldest of its app, whose backlog is the largest or over its cap)");
         if let Err(e) = self.store.delete_delivery(d.seq) {
             tracing::error!(error = %e, delivery = %d.id, "webhook outbox: cannot delete a dropped delivery");
         }
@@ -319,7 +325,7 @@ impl Worker {
                 self.forget(a.seq);
             }
             Verdict::Retry(wait) => {
-                tracing::warn!(delivery = %a.id, attempt = a.attempt, error = %a.detail,
+                tracing::warn!(delivery = %a.id, attempt = a.attempt, error = %Escaped(&a.detail),
                     retry_in_ms = wait.as_millis() as u64, "webhook attempt failed; will retry");
                 self.reschedule(a.seq, now_ms() + wait.as_millis() as u64);
             }
@@ -329,7 +335,7 @@ impl Worker {
                     GiveUp::Exhausted => "no attempt succeeded",
                     GiveUp::Unsendable => "the URL cannot be used",
                 };
-                tracing::error!(delivery = %a.id, attempts = a.attempt, error = %a.detail,
+                tracing::error!(delivery = %a.id, attempts = a.attempt, error = %Escaped(&a.detail),
                     reason, "webhook given up");
                 self.forget(a.seq);
             }
@@ -349,5 +355,23 @@ impl Worker {
         if let Err(e) = self.store.delete_delivery(seq) {
             tracing::error!(error = %e, seq, "webhook outbox: cannot delete a finished delivery");
         }
+    }
+}
+
+/// CDR webhooks a batch has admitted but not yet put in the queue.
+#[derive(Default)]
+struct Reserved {
+    total: usize,
+    by_app: HashMap<crate::store::AppId, usize>,
+}
+
+impl Reserved {
+    fn add(&mut self, app: crate::store::AppId) {
+        self.total += 1;
+        *self.by_app.entry(app).or_default() += 1;
+    }
+
+    fn of(&self, app: crate::store::AppId) -> usize {
+        self.by_app.get(&app).copied().unwrap_or(0)
     }
 }

@@ -6,7 +6,7 @@
 //! Security events go to the `security` log target, one line each, with the fields `at` (Unix
 //! seconds), `source`, `method`, `user`, `realm`, `reason`, and what followed (`pair_failures`,
 //! `failures` from that source in the window, `distinct_users`, `blocked`, `banned`,
-//! `user_slowed`). Values that come from the wire are written escaped (`?`), so a user name
+//! `user_slowed`). Values that come from the wire are written [`Escaped`], so a user name
 //! cannot forge a log line.
 
 use std::net::IpAddr;
@@ -16,6 +16,7 @@ use actix::prelude::*;
 
 use super::{unix_now, SipActor};
 use crate::config::DefenceSettings;
+use crate::log_field::{escaped_opt, Escaped};
 use crate::sip::auth::{AuthFailure, Identity};
 use crate::sip::defence::{counts_as_guess, Attempt, AuthGuard, Refusal};
 use crate::sip::message::{HeaderName, HeaderView, Method, Request, Response};
@@ -52,6 +53,7 @@ pub struct SipStats {
     pub transactions: usize,
     pub live_calls: usize,
     pub banned_sources: usize,
+    pub blocked_pairs: usize,
     pub flood_dropped: u64,
     pub tracked_sources: usize,
     pub tcp_connections: usize,
@@ -132,8 +134,8 @@ impl SipActor {
                     at = unix_now(),
                     source = %peer.addr,
                     method = %req.method,
-                    user = ?who.user,
-                    realm = ?who.realm,
+                    user = %Escaped(&who.user),
+                    realm = %Escaped(&who.realm),
                     retry_after = ceil_secs(wait),
                     "attempt refused: too many wrong passwords for this user"
                 );
@@ -203,8 +205,8 @@ impl SipActor {
             at = unix_now(),
             source = %peer.addr,
             method = %req.method,
-            user = ?user,
-            realm = ?realm,
+            user = %Escaped(&user),
+            realm = %Escaped(&realm),
             ?reason,
             pair_failures = note.pair_failures,
             failures = note.source_failures,
@@ -220,8 +222,8 @@ impl SipActor {
                 event = "pair_blocked",
                 at = unix_now(),
                 source = %source,
-                user = ?user,
-                realm = ?realm,
+                user = %Escaped(&user),
+                realm = %Escaped(&realm),
                 secs = self.ban_secs,
                 "too many failed authentications for this user from this address: blocked"
             );
@@ -293,7 +295,7 @@ impl Handler<Unban> for SipActor {
             event = "unban",
             at = unix_now(),
             source = %msg.source,
-            user = ?msg.user,
+            user = %escaped_opt(msg.user.as_deref()),
             lifted,
             "an operator lifted blocks"
         );
@@ -343,6 +345,7 @@ impl Handler<GetSipStats> for SipActor {
             transactions: self.layer.len(),
             live_calls: self.routes.total_calls(),
             banned_sources: self.guard.bans(),
+            blocked_pairs: self.guard.pair_blocks(),
             flood_dropped,
             tracked_sources,
             tcp_connections: self.sockets.as_ref().map_or(0, |s| s.connections()),

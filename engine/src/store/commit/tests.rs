@@ -131,6 +131,12 @@ impl Store for Probe {
     ) -> Result<Vec<Cdr>, StoreError> {
         self.inner.cdrs(app, limit, before)
     }
+    fn prune_cdrs_before(&self, before: u64, max: usize) -> Result<usize, StoreError> {
+        self.inner.prune_cdrs_before(before, max)
+    }
+    fn prune_cdrs_of_app(&self, app: AppId, keep: usize, max: usize) -> Result<usize, StoreError> {
+        self.inner.prune_cdrs_of_app(app, keep, max)
+    }
     fn put_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
         self.inner.put_delivery(d)
     }

@@ -1,4 +1,4 @@
-//! Conformance checks for CDRs and the webhook outbox. App ids 80–82, calls `c-*`.
+//! Conformance checks for CDRs and the webhook outbox. App ids 80–84, calls `c-*`.
 
 use std::sync::{Arc, Barrier};
 
@@ -124,10 +124,18 @@ pub(super) fn cdr_listing(store: &dyn Store) {
         .unwrap()
         .is_empty());
 
+    // An id with CDRs is taken, even without its app.
+    assert!(matches!(
+        store.insert_app(&super::app(81, "cdr.example")),
+        Err(StoreError::Conflict)
+    ));
     // CDRs are history: they outlive their app.
-    store.insert_app(&super::app(81, "cdr.example")).unwrap();
-    store.delete_app(AppId(81)).unwrap();
-    assert_eq!(store.cdrs(Some(AppId(81)), 10, None).unwrap().len(), 4);
+    store.insert_app(&super::app(84, "cdr.example")).unwrap();
+    assert!(store
+        .insert_cdr(&cdr(84, "c-84", "a", 9_000), None)
+        .unwrap());
+    store.delete_app(AppId(84)).unwrap();
+    assert_eq!(store.cdrs(Some(AppId(84)), 10, None).unwrap().len(), 1);
 }
 
 pub(super) fn outbox(store: &dyn Store) {
@@ -176,4 +184,53 @@ pub(crate) fn concurrent_cdr_inserts(store: Arc<dyn Store>) {
     assert_eq!(won, 1);
     assert_eq!(store.deliveries().unwrap().len(), 1);
     assert_eq!(store.cdrs_of_call("c-race").unwrap().len(), 1);
+}
+
+/// Retention: pruning by age (every app) and by count (one app), oldest first. Runs on an
+/// empty store (first in the suite) since pruning by age spans every app.
+pub(super) fn cdr_retention(store: &dyn Store) {
+    for (app, call, t) in [
+        (85, "r-1", 1_000),
+        (85, "r-2", 2_000),
+        (86, "r-3", 2_500),
+        (85, "r-4", 3_000),
+        (85, "r-5", 4_000),
+        (86, "r-6", 5_000),
+    ] {
+        assert!(store.insert_cdr(&cdr(app, call, "a", t), None).unwrap());
+    }
+    assert_eq!(
+        store.prune_cdrs_before(1_000, 10).unwrap(),
+        0,
+        "nothing older"
+    );
+    assert_eq!(store.prune_cdrs_before(2_600, 2).unwrap(), 2, "at most max");
+    assert_eq!(
+        store.prune_cdrs_before(2_600, 10).unwrap(),
+        1,
+        "then the rest"
+    );
+    let left: Vec<String> = ids(&store.cdrs(None, 10, None).unwrap());
+    assert_eq!(left, ["r-6/a", "r-5/a", "r-4/a"]);
+    assert!(
+        store.cdrs_of_call("r-3").unwrap().is_empty(),
+        "gone from every index"
+    );
+    assert!(store.cdrs(Some(AppId(86)), 10, None).unwrap().len() == 1);
+
+    // App 85 keeps its newest one; app 86 is untouched.
+    assert_eq!(store.prune_cdrs_of_app(AppId(85), 1, 10).unwrap(), 1);
+    assert_eq!(
+        ids(&store.cdrs(Some(AppId(85)), 10, None).unwrap()),
+        ["r-5/a"]
+    );
+    assert_eq!(
+        ids(&store.cdrs(Some(AppId(86)), 10, None).unwrap()),
+        ["r-6/a"]
+    );
+    assert_eq!(store.prune_cdrs_of_app(AppId(85), 1, 10).unwrap(), 0);
+    assert_eq!(store.prune_cdrs_of_app(AppId(86), 0, 10).unwrap(), 1);
+    assert_eq!(ids(&store.cdrs(None, 10, None).unwrap()), ["r-5/a"]);
+    assert_eq!(store.prune_cdrs_before(u64::MAX, 10).unwrap(), 1);
+    assert!(store.cdrs(None, 10, None).unwrap().is_empty());
 }

@@ -129,8 +129,12 @@ pub(super) fn numbers_go_with_their_app(store: &dyn Store) {
         store.number("14155550101").unwrap().is_some(),
         "other apps keep theirs"
     );
-    // Re-creating the app does not bring its numbers back.
-    store.insert_app(&app(72, "num.example")).unwrap();
-    assert!(store.numbers(Some(AppId(72))).unwrap().is_empty());
-    store.insert_number(&number("3312345678", 72)).unwrap();
+    // The id cannot be re-created (tombstone); the freed number goes to a new app.
+    assert!(matches!(
+        store.insert_app(&app(72, "num.example")),
+        Err(StoreError::Conflict)
+    ));
+    store.insert_app(&app(73, "num.example")).unwrap();
+    assert!(store.numbers(Some(AppId(73))).unwrap().is_empty());
+    store.insert_number(&number("3312345678", 73)).unwrap();
 }

@@ -117,4 +117,48 @@ impl MemoryStore {
         }
         Ok(out)
     }
+
+    pub(super) fn prune_before(&self, before: u64, max: usize) -> usize {
+        let mut state = self.write();
+        let doomed: Vec<Vec<u8>> = state
+            .cdrs_by_time
+            .iter()
+            .take(max)
+            .take_while(|k| u64::from_be_bytes(k[..8].try_into().expect("8-byte time")) < before)
+            .cloned()
+            .collect();
+        for by_time in &doomed {
+            let k = by_time[8..].to_vec();
+            if let Some(cdr) = state.cdrs.remove(&k) {
+                state
+                    .cdrs_by_app
+                    .remove(&key::cdr_by_app(cdr.appid, cdr.time, &k));
+            }
+            state.cdrs_by_time.remove(by_time);
+        }
+        doomed.len()
+    }
+
+    pub(super) fn prune_app(&self, app: AppId, keep: usize, max: usize) -> usize {
+        let mut state = self.write();
+        let prefix = key::app(app);
+        let mine: Vec<&Vec<u8>> = state
+            .cdrs_by_app
+            .range(prefix.to_vec()..)
+            .take_while(|k| k.starts_with(&prefix))
+            .collect();
+        let doomed: Vec<Vec<u8>> = mine
+            .into_iter()
+            .rev()
+            .skip(keep)
+            .take(max)
+            .cloned()
+            .collect();
+        for by_app in &doomed {
+            state.cdrs.remove(&by_app[16..]);
+            state.cdrs_by_time.remove(&by_app[8..]);
+            state.cdrs_by_app.remove(by_app);
+        }
+        doomed.len()
+    }
 }

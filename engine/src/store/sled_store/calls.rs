@@ -135,6 +135,70 @@ impl SledStore {
         Ok(out)
     }
 
+    /// Up to `max` of the oldest CDRs with `time < before`, of every app, deleted with their
+    /// index entries in one transaction.
+    pub(super) fn prune_before(&self, before: u64, max: usize) -> Result<usize, StoreError> {
+        let mut doomed = Vec::new();
+        for entry in self.cdrs_by_time.iter().keys().take(max) {
+            let entry = entry.map_err(backend)?;
+            let time = u64::from_be_bytes(entry[..8].try_into().expect("8-byte time prefix"));
+            if time >= before {
+                break;
+            }
+            let cdr_key = entry[8..].to_vec();
+            let app = match self.cdrs.get(&cdr_key).map_err(backend)? {
+                Some(bytes) => decode::<Cdr>(&cdr_key, &bytes)?.appid,
+                None => {
+                    return Err(StoreError::Corrupt {
+                        key: key::printable(&entry),
+                        reason: "index entry points to a missing CDR".to_owned(),
+                    })
+                }
+            };
+            let by_app = key::cdr_by_app(app, time, &cdr_key);
+            doomed.push((cdr_key, entry.to_vec(), by_app));
+        }
+        self.remove_cdrs(&doomed)
+    }
+
+    /// Up to `max` of `app`'s oldest CDRs beyond its newest `keep`, deleted in one
+    /// transaction.
+    pub(super) fn prune_app(
+        &self,
+        app: AppId,
+        keep: usize,
+        max: usize,
+    ) -> Result<usize, StoreError> {
+        let mut doomed = Vec::new();
+        let entries = self.cdrs_by_app.scan_prefix(key::app(app)).keys().rev();
+        for entry in entries.skip(keep).take(max) {
+            let entry = entry.map_err(backend)?;
+            // `id_be time_be cdr_key`: the time index key is the entry without the app.
+            doomed.push((entry[16..].to_vec(), entry[8..].to_vec(), entry.to_vec()));
+        }
+        self.remove_cdrs(&doomed)
+    }
+
+    /// Deletes `(cdr key, time index key, app index key)` triples at once.
+    fn remove_cdrs(&self, doomed: &[(Vec<u8>, Vec<u8>, Vec<u8>)]) -> Result<usize, StoreError> {
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        tx(
+            (&self.cdrs, &self.cdrs_by_time, &self.cdrs_by_app).transaction(
+                |(cdrs, time_index, app_index)| {
+                    for (k, by_time, by_app) in doomed {
+                        cdrs.remove(k.as_slice())?;
+                        time_index.remove(by_time.as_slice())?;
+                        app_index.remove(by_app.as_slice())?;
+                    }
+                    Ok(())
+                },
+            ),
+        )?;
+        Ok(doomed.len())
+    }
+
     pub(super) fn write_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {
         self.deliveries
             .insert(key::delivery(delivery.seq), encode(delivery))
