@@ -118,3 +118,25 @@ async fn make_call(
         "data": { "status": "progress", "request_id": request_id },
     })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields_refuse_control_characters_raw_or_encoded() {
+        for bad in [
+            "1000\r\nX-Evil: yes",
+            "1000\n",
+            "a\0",
+            "1000%0D%0AX-Evil",
+            "1000%0a",
+            "%09",
+        ] {
+            assert!(header_safe("from", bad).is_err(), "{bad:?}");
+        }
+        for good in ["1000", "+14155550100", "alice", "50%25", "a b"] {
+            assert!(header_safe("from", good).is_ok(), "{good:?}");
+        }
+    }
+}
