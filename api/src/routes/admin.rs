@@ -27,17 +27,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// over the public listener.
 pub struct AdminElsewhere;
 
-pub(crate) fn check_token(state: &State, req: &HttpRequest) -> Result<(), ApiError> {
-    if req.app_data::<web::Data<AdminElsewhere>>().is_some() {
-        return Err(ApiError::Unauthorized);
-    }
+/// Whether the request's `Authorization: Bearer` token is `secret` (compared in constant time).
+pub(crate) fn bearer_matches(req: &HttpRequest, secret: &str) -> bool {
     let given = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if secret_matches(&state.engine.admin_token, given.trim()) {
+    secret_matches(secret, given.trim())
+}
+
+pub(crate) fn check_token(state: &State, req: &HttpRequest) -> Result<(), ApiError> {
+    if req.app_data::<web::Data<AdminElsewhere>>().is_some() {
+        return Err(ApiError::Unauthorized);
+    }
+    if bearer_matches(req, &state.engine.admin_token) {
         Ok(())
     } else {
         Err(ApiError::Unauthorized)

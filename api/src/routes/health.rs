@@ -1,7 +1,6 @@
 //! Liveness and Prometheus metrics.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use engine::directory::secret_matches;
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -37,13 +36,7 @@ const SIP_STATS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// `[http] metrics_token` set, only `Authorization: Bearer <token>` is answered.
 async fn metrics(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     if let Some(token) = &state.metrics_token {
-        let given = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !secret_matches(token, given.trim()) {
+        if !super::admin::bearer_matches(&req, token) {
             return Err(ApiError::MetricsUnauthorized);
         }
     }
