@@ -171,7 +171,7 @@ impl CallActor {
                         let snapshot = trunks.list();
                         let mut results = Vec::with_capacity(targets.len());
                         for (id, d) in targets {
-                            let r = resolve(
+                            let r = resolve_target(
                                 &d,
                                 store.as_ref(),
                                 &trunks,
@@ -349,8 +349,8 @@ impl CallActor {
 /// Where a target can be reached right now. [`resolve::plan`] decides what to look up, this
 /// looks it up — a SIP user's endpoint and live registrations in the store (which every
 /// REGISTER updates before its 200), a SIP URI's host under the egress policy, a trunk's host
-/// and credentials — and the matching `resolve` function decides.
-async fn resolve(
+/// and credentials — and the matching function of `call::resolve` decides.
+async fn resolve_target(
     d: &Destination,
     store: &dyn Store,
     trunks: &super::TrunkService,
