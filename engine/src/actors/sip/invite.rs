@@ -1,5 +1,7 @@
-//! A new INVITE in the SIP actor: admission by `call::admission` (trunk and number, or a
-//! registered endpoint with 407 digest), the app's call limit, then a call actor.
+//! A new INVITE in the SIP actor, and a call placed over REST: `call::admission` decides
+//! (Max-Forwards, trunk and number or a registered endpoint with 407 digest, the app and its
+//! call limit, the call's setup); this reads the store, runs the auth gate, draws the call's
+//! id, tells the app of a limit refusal and starts the call actor.
 
 use std::net::IpAddr;
 use std::sync::Arc;
