@@ -48,6 +48,20 @@ fn app_call_limit_gives_503_and_an_ended_call_frees_its_slot() {
         1,
         "a refused call asks the app nothing"
     );
+    // A call placed over REST meets the same limit: 429 call_limit, and nobody is dialled.
+    let (status, body) = rig.srv.post(
+        "/v1/pcmo_make_call",
+        json!({"appid": rig.appid, "secret": rig.secret, "from": "1000", "to": "carol",
+               "pcmo": [{"action": "hangup"}]}),
+    );
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"], "call_limit", "{body}");
+    assert!(
+        carol
+            .try_request("INVITE", None, Duration::from_millis(300))
+            .is_none(),
+        "a placed call past the limit dialled carol"
+    );
 
     assert_eq!(alice.cancel(&mut first), (200, 487));
     bob.expect_cancel(&inv, 5 * SEC);

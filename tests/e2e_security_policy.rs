@@ -214,6 +214,10 @@ fn make_call_refuses_injected_headers_and_refused_answer_urls() {
     bob.expect_bye(&d, 10 * SEC);
     assert!(rig.web.hits("/app-answer").is_empty());
     assert_eq!(internal.connections(), 0);
+    // The event goes out through the outbox, not necessarily before the BYE: waited for.
+    rig.web.wait_hits("/events", 5 * SEC, |h| {
+        h.iter().any(|h| h.json()["status"] == "error")
+    });
     let errors = rig.error_events();
     assert!(
         errors

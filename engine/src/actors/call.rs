@@ -17,14 +17,10 @@ use super::sip::{CallEnded, Respond, RouteDialog, SendAck, SendRequest, SipActor
 use crate::call::dialog::DialogId;
 use crate::call::fork::{ClientAuth, ForkEvent};
 use crate::call::report::Report;
-use crate::call::{
-    locate, Call, Contact, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId,
-};
+use crate::call::resolve::{self, Lookup};
+use crate::call::{Call, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId};
 use crate::media::{Leg, MediaControl, MediaEngine, Prompts};
-use crate::sip::message::{Host, Uri};
-use crate::sip::registrar::Aor;
-use crate::sip::{Peer, Transport};
-use crate::store::{App, Store};
+use crate::store::{App, Store, Trunk};
 
 /// Where a call's reports go (the app's event URL through the outbox, the CDR store).
 pub trait ReportSink: Send + Sync + 'static {
@@ -172,10 +168,18 @@ impl CallActor {
                     );
                     let egress = self.env.app_http.clone();
                     let fut = async move {
+                        let snapshot = trunks.list();
                         let mut results = Vec::with_capacity(targets.len());
                         for (id, d) in targets {
-                            let r =
-                                resolve(&d, store.as_ref(), &trunks, app, &domain, egress.policy());
+                            let r = resolve_target(
+                                &d,
+                                store.as_ref(),
+                                &trunks,
+                                &snapshot,
+                                app,
+                                &domain,
+                                egress.policy(),
+                            );
                             results.push((id, r.await));
                         }
                         results
@@ -342,111 +346,55 @@ impl CallActor {
     }
 }
 
-/// The live registrations of a user name in the app's domain, as ring targets: the store is
-/// read here, whether the app may ring them is [`locate::user_contacts`]'s decision.
-fn user_contacts(user: &str, store: &dyn Store, app: u64, domain: &str) -> Resolution {
-    let aor = Aor::new(user.to_string(), domain);
-    let owner = store
-        .endpoint(domain, user)
-        .ok()
-        .flatten()
-        .map(|ep| locate::Owner {
-            app: ep.app.0,
-            enabled: ep.enabled,
-        });
-    let bindings = store.bindings(&aor).unwrap_or_default();
-    locate::user_contacts(app, owner, &aor, &bindings, wall_ms() / 1000)
-}
-
-/// Where a target can be reached right now: a SIP user's live registrations (from the
-/// store, which every REGISTER updates before its 200), a SIP URI with an IP host, or a number
-/// through the first trunk (by name), its host resolved if it is a name.
-async fn resolve(
+/// Where a target can be reached right now. [`resolve::plan`] decides what to look up, this
+/// looks it up — a SIP user's endpoint and live registrations in the store (which every
+/// REGISTER updates before its 200), a SIP URI's host under the egress policy, a trunk's host
+/// and credentials — and the matching function of `call::resolve` decides.
+async fn resolve_target(
     d: &Destination,
     store: &dyn Store,
     trunks: &super::TrunkService,
+    snapshot: &[Trunk],
     app: u64,
     domain: &str,
     egress: &crate::egress::EgressPolicy,
 ) -> Resolution {
-    match d {
-        Destination::SipUser(user) => user_contacts(user, store, app, domain),
-        Destination::SipUri(text) => match Uri::parse(text) {
-            // A URI in the app's own domain names one of its users: ring their registrations
-            // (dialling it as an address would send the INVITE back to ourselves, or nowhere).
-            Ok(Uri::Sip(u)) if u.user.is_some() && u.host.matches(&Host::Name(domain.into())) => {
-                let user = u.user_unescaped().unwrap_or_default();
-                user_contacts(&user, store, app, domain)
-            }
-            Ok(Uri::Sip(u)) => {
-                let transport = match u.transport_param().as_deref() {
-                    Some("tcp") => Transport::Tcp,
-                    _ => Transport::Udp,
-                };
-                let host = u.host.to_string();
-                let port = u.port.unwrap_or(5060);
-                match super::egress::lookup_allowed(egress, &host, port).await {
-                    Err(status) => Resolution::Unroutable(status),
-                    Ok(addr) => Resolution::Contacts(vec![Contact {
-                        uri: Uri::Sip(u.clone()),
-                        to: format!("<{u}>"),
-                        peer: Peer {
-                            transport,
-                            addr,
-                            conn: None,
-                        },
-                        auth: None,
-                    }]),
-                }
-            }
-            _ => Resolution::Unroutable(416),
-        },
-        Destination::Pstn(number) => {
-            let Some(trunk) = trunks.list().into_iter().next() else {
-                tracing::warn!(number, "no trunk configured for a PSTN number");
-                return Resolution::Unroutable(503);
-            };
-            let Some(digits) = crate::call::admission::as_number(number) else {
-                return Resolution::Unroutable(484);
-            };
-            let Some(addr) = lookup(&trunk.host, trunk.port).await else {
-                tracing::warn!(trunk = %trunk.name, host = %trunk.host, "trunk host does not resolve");
-                return Resolution::Unroutable(502);
-            };
-            let host = if trunk.host.contains(':') {
-                format!("[{}]", trunk.host)
-            } else {
-                trunk.host.clone()
-            };
-            let tp = if trunk.transport == Transport::Tcp {
-                ";transport=tcp"
-            } else {
-                ""
-            };
-            // A carrier that challenges our INVITEs gets the trunk's credentials.
-            let auth = trunks
-                .credentials(&trunk)
+    let views = snapshot.iter().map(|t| resolve::TrunkView {
+        name: &t.name,
+        host: &t.host,
+        port: t.port,
+        transport: t.transport,
+    });
+    match resolve::plan(d, domain, views) {
+        Lookup::Decided(r) => r,
+        Lookup::User(aor) => {
+            let owner = store
+                .endpoint(domain, &aor.user)
                 .ok()
                 .flatten()
+                .map(|ep| resolve::Owner {
+                    app: ep.app.0,
+                    enabled: ep.enabled,
+                });
+            let bindings = store.bindings(&aor).unwrap_or_default();
+            resolve::user_contacts(app, owner, &aor, &bindings, wall_ms() / 1000)
+        }
+        Lookup::Address(target) => {
+            let verdict = super::egress::lookup_allowed(egress, &target.host, target.port).await;
+            resolve::at_address(target, verdict)
+        }
+        Lookup::Trunk(target) => {
+            let addr = lookup(&target.host, target.port).await;
+            // Opened only for a trunk that resolves: the decision needs them only then.
+            let auth = addr
+                .and_then(|_| snapshot.iter().find(|t| t.name == target.name))
+                .and_then(|t| trunks.credentials(t).ok().flatten())
                 .map(|c| ClientAuth {
                     username: c.username,
                     password: c.password,
                 });
-            match Uri::parse(&format!("sip:{digits}@{host}:{}{tp}", trunk.port)) {
-                Ok(uri) => Resolution::Contacts(vec![Contact {
-                    uri,
-                    to: format!("<sip:{digits}@{host}>"),
-                    peer: Peer {
-                        transport: trunk.transport,
-                        addr,
-                        conn: None,
-                    },
-                    auth,
-                }]),
-                Err(_) => Resolution::Unroutable(502),
-            }
+            resolve::through_trunk(target, addr, auth)
         }
-        Destination::Agent(_) => Resolution::Unroutable(404),
     }
 }
 

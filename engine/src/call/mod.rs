@@ -10,11 +10,11 @@ mod core;
 pub mod dialog;
 pub mod fork;
 mod in_dialog;
-pub mod locate;
 pub mod media_actions;
 pub mod media_plan;
 mod outbound;
 pub mod report;
+pub mod resolve;
 mod script;
 mod video;
 

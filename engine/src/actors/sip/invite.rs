@@ -1,5 +1,7 @@
-//! A new INVITE in the SIP actor: admission by `call::admission` (trunk and number, or a
-//! registered endpoint with 407 digest), the app's call limit, then a call actor.
+//! A new INVITE in the SIP actor, and a call placed over REST: `call::admission` decides
+//! (Max-Forwards, trunk and number or a registered endpoint with 407 digest, the app and its
+//! call limit, the call's setup); this reads the store, runs the auth gate, draws the call's
+//! id, tells the app of a limit refusal and starts the call actor.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,17 +12,19 @@ use actix::prelude::*;
 use super::{unix_now, SipActor};
 use crate::actors::call::{CallActor, CallEnv, ReportSink};
 use crate::actors::{NumberService, TrunkService};
-use crate::call::admission::{admit_invite, CallDirectory, InviteAdmission};
-use crate::call::{Call, CallSetup, LegId};
+use crate::call::admission::{
+    self, admit_invite, CallApp, CallConfig, CallDirectory, CallStart, Fresh, InviteAdmission,
+};
+use crate::call::{Call, LegId};
 use crate::media::{MediaEngine, Prompts};
 use crate::sip::auth::StoredCredentials;
 use crate::sip::digest::{self, Algorithm};
-use crate::sip::message::{response_to, HeaderName, HeaderView, Request};
+use crate::sip::message::Request;
 use crate::sip::registrar::EndpointAuth;
 use crate::sip::transaction::TxId;
 use crate::sip::uas::reject_with;
 use crate::sip::Peer;
-use crate::store::{AppId, Store};
+use crate::store::{App, AppId, Store};
 
 /// What calls need from the engine.
 #[derive(Clone)]
@@ -95,6 +99,27 @@ impl CallDirectory for Directory<'_> {
     }
 }
 
+/// The engine's side of every call, for admission.
+fn call_config(deps: &CallDeps) -> CallConfig<'_> {
+    CallConfig {
+        contact: &deps.contact,
+        local_ip: deps.local_ip,
+        recordings_root: &deps.recordings_root,
+        max_calls_per_app: deps.max_calls_per_app,
+    }
+}
+
+/// An app as admission sees it, its script from `answer_url`, with `running` calls.
+fn call_app(app: &App, answer_url: String, running: usize) -> CallApp {
+    CallApp {
+        id: app.id.0,
+        answer_url,
+        fallback: app.fallback_pcmo.clone(),
+        domain: app.domain.clone(),
+        running,
+    }
+}
+
 impl SipActor {
     /// The call actors' shared environment: one per SIP actor, not a copy per call (its
     /// strings and handles were ~300 bytes of every call).
@@ -128,15 +153,6 @@ impl SipActor {
         let Some(deps) = self.calls.clone() else {
             return self.respond(tx, reject_with(&req, 503, &tag, "calls not enabled"));
         };
-        // Loop detection: every B2BUA hop costs one (RFC 3261 §16.3 step 3 in spirit).
-        if req
-            .headers
-            .get(&HeaderName::MaxForwards)
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            == Some(0)
-        {
-            return self.respond(tx, response_to(&req, 483, Some(&tag)));
-        }
         let store = self.store.clone();
         let dir = Directory {
             store: store.as_ref(),
@@ -176,59 +192,36 @@ impl SipActor {
                 (appid, from, to)
             }
         };
-        let Ok(Some(app)) = store.app(AppId(appid)) else {
-            return self.respond(tx, reject_with(&req, 404, &tag, "no app"));
-        };
-        if self.routes.calls_of(appid) >= deps.max_calls_per_app {
-            tracing::warn!(
-                appid,
-                limit = deps.max_calls_per_app,
-                "app call limit reached; 503"
-            );
-            // The app hears about the refused call as an error event of a call that never was.
-            let refused = crate::directory::new_secret(&mut rand::thread_rng());
-            let call = crate::actors::call::CallRef {
-                cmiuuid: &refused,
-                request_id: None,
-            };
-            let problem = crate::call::report::Report::ScriptError {
-                code: "call_limit".into(),
-                path: String::new(),
-                message: format!(
-                    "{} concurrent calls: the limit is reached; the call got 503",
-                    deps.max_calls_per_app
-                ),
-                at_ms: super::super::call::wall_ms(),
-            };
-            deps.reports.deliver(&app, &call, 1, &problem);
-            let mut r = reject_with(&req, 503, &tag, "call limit reached");
-            r.headers.push(HeaderName::RetryAfter, "10");
-            return self.respond(tx, r);
-        }
-        // What identifies the caller's dialog must be readable (admission read From already).
-        if req.call_id().is_none() || req.hdr_from().is_err() {
-            return self.respond(tx, response_to(&req, 400, Some(&tag)));
-        }
+        let app = store.app(AppId(appid)).ok().flatten().map(|app| {
+            let view = call_app(&app, app.answer_url.clone(), self.routes.calls_of(appid));
+            (app, view)
+        });
         let cmiuuid = crate::directory::new_secret(&mut rand::thread_rng());
-        let setup = CallSetup {
+        let fresh = Fresh {
             cmiuuid: cmiuuid.clone(),
-            appid,
-            answer_url: app.answer_url.clone(),
-            fallback: app.fallback_pcmo.clone(),
-            from,
-            to,
-            contact: deps.contact.clone(),
-            domain: app.domain.clone(),
-            local_ip: deps.local_ip,
-            recordings_dir: deps.recordings_root.join(appid.to_string()),
-            max_forwards: req
-                .headers
-                .get(&HeaderName::MaxForwards)
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(70),
             seed: rand::random(),
         };
         let wall = super::super::call::wall_ms();
+        let cfg = call_config(&deps);
+        let (setup, app) = match admission::start_invited(&cfg, app, &req, &tag, from, to, fresh) {
+            CallStart::Start { setup, app } => (*setup, app),
+            CallStart::Refuse(response) => return self.respond(tx, *response),
+            CallStart::Limited {
+                response,
+                limit,
+                app,
+            } => {
+                tracing::warn!(appid, limit = limit.limit, "app call limit reached; 503");
+                // The app hears about the refused call as an error event of a call that never
+                // was (under the id it would have had).
+                let call = crate::actors::call::CallRef {
+                    cmiuuid: &cmiuuid,
+                    request_id: None,
+                };
+                deps.reports.deliver(&app, &call, 1, &limit.report(wall));
+                return self.respond(tx, *response);
+            }
+        };
         let call = Call::new(setup, tx, req, peer, Instant::now(), wall);
         // Known now (checked above), so routed at once: the caller may BYE before the actor
         // runs. By Call-ID and tags, so an INVITE that reuses a live call's Call-ID gets its
@@ -276,23 +269,13 @@ impl Handler<PlaceCall> for SipActor {
     fn handle(&mut self, msg: PlaceCall, ctx: &mut Context<Self>) -> Self::Result {
         let deps = self.calls.clone().ok_or(PlaceError::Disabled)?;
         let appid = msg.app.id.0;
-        if self.routes.calls_of(appid) >= deps.max_calls_per_app {
-            return Err(PlaceError::Limit);
-        }
-        let setup = CallSetup {
+        let view = call_app(&msg.app, msg.answer_url, self.routes.calls_of(appid));
+        let fresh = Fresh {
             cmiuuid: msg.cmiuuid.clone(),
-            appid,
-            answer_url: msg.answer_url,
-            fallback: msg.app.fallback_pcmo.clone(),
-            from: msg.from,
-            to: msg.to,
-            contact: deps.contact.clone(),
-            domain: msg.app.domain.clone(),
-            local_ip: deps.local_ip,
-            max_forwards: 70,
-            recordings_dir: deps.recordings_root.join(appid.to_string()),
             seed: rand::random(),
         };
+        let setup = admission::start_placed(&call_config(&deps), view, msg.from, msg.to, fresh)
+            .map_err(|_| PlaceError::Limit)?;
         let call = Call::outbound(
             setup,
             msg.call,

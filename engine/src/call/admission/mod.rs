@@ -1,6 +1,7 @@
 //! Which app an INVITE belongs to, decided before anything is fetched (issue "Calls", "Where
 //! calls come from"):
 //!
+//! * an INVITE whose Max-Forwards is 0 has looped: 483, before anything else;
 //! * from a **trunk** (the source address is on a trunk's allow list) to a **number** an app
 //!   owns: that number's app; to anything else: 404;
 //! * otherwise from a **registered endpoint**, which proves who it is with digest (407, the
@@ -11,16 +12,25 @@
 //!   password; it is then a trunk call (to an owned number, else 404), whatever its From. An
 //!   endpoint of the same name in the realm wins: operators pick trunk usernames apart.
 //!
-//! Pure: the store is reached through the lookups the caller passes.
+//! Pure: the store is reached through the lookups the caller passes. The second step — the
+//! app exists, is under its call limit, and the call's setup — is [`setup`]'s, for INVITEs
+//! and placed calls alike.
 
 use std::net::IpAddr;
 
 use crate::sip::auth::{
     AuthFailure, Authenticator, ChallengeKind, Identity, StoredCredentials, Verdict,
 };
-use crate::sip::message::{response_to, HeaderView, Request, Response, Uri};
+use crate::sip::message::{response_to, HeaderName, HeaderView, Request, Response, Uri};
 use crate::sip::registrar::{Domains, EndpointAuth};
 use crate::sip::uas::reject_with;
+
+mod setup;
+
+pub use setup::{
+    start_invited, start_placed, CallApp, CallConfig, CallLimitReached, CallStart, Fresh,
+    DEFAULT_MAX_FORWARDS, LIMIT_RETRY_AFTER_SECS,
+};
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +99,13 @@ pub fn as_number(s: &str) -> Option<String> {
         .then_some(digits)
 }
 
+/// The request's Max-Forwards, if it has a readable one.
+fn max_forwards(req: &Request) -> Option<u32> {
+    req.headers
+        .get(&HeaderName::MaxForwards)
+        .and_then(|v| v.trim().parse().ok())
+}
+
 pub fn admit_invite(
     auth: &mut Authenticator,
     domains: &Domains,
@@ -103,6 +120,10 @@ pub fn admit_invite(
         failure: None,
         identity: None,
     };
+    // Loop detection: every B2BUA hop costs one (RFC 3261 §16.3 step 3 in spirit).
+    if max_forwards(req) == Some(0) {
+        return respond(response_to(req, 483, Some(to_tag)));
+    }
     let (Ok(from), Ok(to)) = (req.hdr_from(), req.hdr_to()) else {
         return respond(response_to(req, 400, Some(to_tag)));
     };
@@ -250,10 +271,14 @@ mod tests {
     }
 
     fn invite(from_user: &str, ruri: &str, auth: Option<&str>) -> Request {
+        invite_with_hops(from_user, ruri, auth, "70")
+    }
+
+    fn invite_with_hops(from_user: &str, ruri: &str, auth: Option<&str>, hops: &str) -> Request {
         let auth = auth
             .map(|a| format!("Proxy-Authorization: {a}\r\n"))
             .unwrap_or_default();
-        let t = format!("INVITE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1\r\nFrom: <sip:{from_user}@test.local>;tag=f\r\nTo: <{ruri}>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n{auth}\r\n");
+        let t = format!("INVITE {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1\r\nFrom: <sip:{from_user}@test.local>;tag=f\r\nTo: <{ruri}>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: {hops}\r\n{auth}\r\n");
         match parse(Bytes::from(t)) {
             Ok(Message::Request(r)) => r,
             other => panic!("{other:?}"),
@@ -330,6 +355,37 @@ mod tests {
             } => assert_eq!((appid, from.as_str(), to.as_str()), (7, "alice", "5000")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_looped_invite_gets_483_before_any_challenge() {
+        let (mut a, d) = setup();
+        let here: IpAddr = "192.0.2.10".parse().unwrap();
+        let with_hops = |hops: &str| invite_with_hops("alice", "sip:5000@test.local", None, hops);
+        let status = |a: &mut Authenticator, req: &Request, source: IpAddr| match admit_invite(
+            a, &d, &Dir, 10, req, source, "t",
+        ) {
+            InviteAdmission::Respond {
+                response,
+                failure,
+                identity,
+            } => {
+                if response.status == 483 {
+                    assert_eq!((failure, identity), (None, None), "nothing to count");
+                }
+                response.status
+            }
+            InviteAdmission::Accept { .. } => 200,
+        };
+        // From an endpoint (before its challenge) and from a trunk (before its number).
+        assert_eq!(status(&mut a, &with_hops("0"), here), 483);
+        assert_eq!(status(&mut a, &with_hops(" 0 "), here), 483);
+        let carrier: IpAddr = "192.0.2.200".parse().unwrap();
+        assert_eq!(status(&mut a, &with_hops("0"), carrier), 483);
+        // One hop left: admitted as usual (an unreadable header never gets here: the parser
+        // refuses the message).
+        assert_eq!(status(&mut a, &with_hops("1"), here), 407);
+        assert_eq!(status(&mut a, &with_hops("1"), carrier), 404);
     }
 
     #[test]
