@@ -8,6 +8,7 @@
 mod audio;
 pub mod call;
 pub mod cdrs;
+mod clock;
 pub mod directory;
 pub mod egress;
 pub mod fork;
@@ -30,12 +31,13 @@ use actix::prelude::*;
 use serde::Serialize;
 
 pub use cdrs::CdrService;
+use clock::unix_now;
 pub use directory::DirectoryService;
 pub use keys::KeyError;
 pub use numbers::NumberService;
 pub use outbox::{Accepted, Outbox, OutboxConfig, OutboxError, OutboxStartError, Receipt};
 use reports::AppReports;
-use sip::{unix_now, CallDeps, EnableCalls, SipActor};
+use sip::{CallDeps, EnableCalls, SipActor};
 use transport::{Bound, Sockets};
 pub use trunks::{TrunkCredentials, TrunkService};
 
@@ -247,7 +249,7 @@ impl Engine {
             commit.clone(),
             domains.clone(),
             sealer,
-            sip.clone(),
+            sip.clone().recipient(),
         );
         let trunks = TrunkService::new(store.clone(), commit.clone(), dir.clone())?;
         let numbers = NumberService::new(store.clone(), commit.clone());

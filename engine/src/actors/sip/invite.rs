@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::{unix_now, SipActor};
+use super::routes::SipLink;
+use super::SipActor;
 use crate::actors::call::{CallActor, CallEnv, ReportSink};
+use crate::actors::clock::{unix_now, wall_ms};
 use crate::actors::{NumberService, TrunkService};
 use crate::call::admission::{admit_invite, CallDirectory, InviteAdmission};
 use crate::call::{Call, CallSetup, LegId};
@@ -101,7 +103,7 @@ impl SipActor {
     fn call_env(&mut self, deps: &CallDeps, ctx: &mut Context<Self>) -> Arc<CallEnv> {
         let env = self.call_env.get_or_insert_with(|| {
             Arc::new(CallEnv {
-                sip: ctx.address(),
+                sip: Arc::new(SipLink::new(&ctx.address())),
                 media: deps.media.clone(),
                 http: deps.http.clone(),
                 app_http: deps.app_http.clone(),
@@ -198,7 +200,7 @@ impl SipActor {
                     "{} concurrent calls: the limit is reached; the call got 503",
                     deps.max_calls_per_app
                 ),
-                at_ms: super::super::call::wall_ms(),
+                at_ms: wall_ms(),
             };
             deps.reports.deliver(&app, &call, 1, &problem);
             let mut r = reject_with(&req, 503, &tag, "call limit reached");
@@ -228,7 +230,7 @@ impl SipActor {
                 .unwrap_or(70),
             seed: rand::random(),
         };
-        let wall = super::super::call::wall_ms();
+        let wall = wall_ms();
         let call = Call::new(setup, tx, req, peer, Instant::now(), wall);
         // Known now (checked above), so routed at once: the caller may BYE before the actor
         // runs. By Call-ID and tags, so an INVITE that reuses a live call's Call-ID gets its
@@ -293,12 +295,7 @@ impl Handler<PlaceCall> for SipActor {
             recordings_dir: deps.recordings_root.join(appid.to_string()),
             seed: rand::random(),
         };
-        let call = Call::outbound(
-            setup,
-            msg.call,
-            Instant::now(),
-            super::super::call::wall_ms(),
-        );
+        let call = Call::outbound(setup, msg.call, Instant::now(), wall_ms());
         let env = self.call_env(&deps, ctx);
         tracing::info!(call = %msg.cmiuuid, appid, "placing a call");
         CallActor::new(call, msg.app, env, None).start();
