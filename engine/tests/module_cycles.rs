@@ -546,10 +546,7 @@ fn use_tree(
     out: &mut Vec<(String, Vec<String>, bool)>,
 ) {
     let mut path = prefix;
-    loop {
-        let Some((t, _)) = toks.get(*i) else {
-            break;
-        };
+    while let Some((t, _)) = toks.get(*i) {
         match t.as_str() {
             "::" => *i += 1,
             "{" => {
