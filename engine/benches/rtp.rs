@@ -5,6 +5,9 @@
 //! `cargo bench -p engine --bench rtp`. The socket cost (recv/send system calls) is not here;
 //! `scripts/bench/rtp` measures the whole relay.
 
+// A benchmark: it times with the real clock (engine/clippy.toml keeps it out of the cores only).
+#![allow(clippy::disallowed_methods)]
+
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::Instant;

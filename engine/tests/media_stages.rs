@@ -3,6 +3,10 @@
 //! down at the end. The pure behaviour is tested in `engine::media::stage`; these check that
 //! the forwarder wires it to the sockets, the timer and the writer thread.
 
+// Test code: real sockets on real time (engine/clippy.toml keeps the clock out of the cores
+// only).
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -5,15 +5,18 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use pcmo::action::connect::targets::Destination;
 
 use super::audio;
-use super::fork::{CancelTargets, ForkActor};
-use super::sip::routes::{CallSignal, RequestKey, TxOutcome, TxReport};
-use super::sip::{CallEnded, Respond, RouteDialog, SendAck, SendRequest, SipActor};
+use super::clock::{unix_now, wall_ms};
+use super::fork::{CancelTargets, ForkActor, ForkReport};
+use super::sip::routes::{
+    CallEnded, CallSignal, RequestKey, Respond, RouteDialog, SendAck, SendRequest, SipLink,
+    TxOutcome, TxReport,
+};
 use crate::call::dialog::DialogId;
 use crate::call::fork::{ClientAuth, ForkEvent};
 use crate::call::report::Report;
@@ -42,7 +45,8 @@ const MAX_SCRIPT_BYTES: usize = 256 * 1024;
 /// What every call actor shares.
 #[derive(Clone)]
 pub struct CallEnv {
-    pub sip: Addr<SipActor>,
+    /// The SIP actor, as the recipients a call (and its group rings) sends to.
+    pub sip: Arc<SipLink>,
     pub media: Arc<MediaEngine>,
     /// The operator's URLs: the app's stored answer URL.
     pub http: reqwest::Client,
@@ -57,14 +61,6 @@ pub struct CallEnv {
     pub fetch_timeout: Duration,
     pub prompts: Arc<Prompts>,
     pub download_timeout: Duration,
-}
-
-/// A report from a group-ring actor.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ForkReport {
-    pub ring: RingId,
-    pub event: ForkEvent,
 }
 
 #[derive(Message)]
@@ -85,13 +81,6 @@ pub struct CallActor {
     /// The caller's dialog of an inbound call (routed at start).
     a_dialog: Option<DialogId>,
     reports_sent: u64,
-}
-
-pub(crate) fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl CallActor {
@@ -118,7 +107,9 @@ impl CallActor {
     fn drain(&mut self, ctx: &mut Context<Self>) {
         while let Some(out) = self.call.poll() {
             match out {
-                Output::Respond { tx, response } => self.env.sip.do_send(Respond { tx, response }),
+                Output::Respond { tx, response } => {
+                    self.env.sip.respond.do_send(Respond { tx, response })
+                }
                 Output::Send {
                     leg,
                     purpose,
@@ -127,7 +118,7 @@ impl CallActor {
                 } => {
                     let key = RequestKey::next();
                     self.pending.insert(key, (leg, purpose));
-                    self.env.sip.do_send(SendRequest {
+                    self.env.sip.send.do_send(SendRequest {
                         key,
                         request,
                         peer,
@@ -135,7 +126,7 @@ impl CallActor {
                     });
                 }
                 Output::SendAck { request, peer } => {
-                    self.env.sip.do_send(SendAck { request, peer })
+                    self.env.sip.ack.do_send(SendAck { request, peer })
                 }
                 Output::AllocateMedia => self.allocate_media(ctx),
                 Output::AllocateVideo => self.allocate_video(),
@@ -194,8 +185,8 @@ impl CallActor {
                         ring,
                         branches,
                         &self.env.contact,
-                        ctx.address(),
-                        self.env.sip.clone(),
+                        ctx.address().recipient(),
+                        Arc::clone(&self.env.sip),
                     )
                     .start();
                     self.forks.insert(ring, fork);
@@ -231,7 +222,7 @@ impl CallActor {
                     }));
                 }
                 Output::Finished => {
-                    self.env.sip.do_send(CallEnded {
+                    self.env.sip.ended.do_send(CallEnded {
                         appid: self.app.id.0,
                         dialogs: std::mem::take(&mut self.dialogs),
                         owner: ctx.address().recipient(),
@@ -338,7 +329,7 @@ impl CallActor {
 
     fn route(&mut self, dialog: DialogId, leg: LegId, ctx: &mut Context<Self>) {
         self.dialogs.push((dialog.clone(), leg));
-        self.env.sip.do_send(RouteDialog {
+        self.env.sip.route.do_send(RouteDialog {
             dialog,
             leg,
             owner: ctx.address().recipient(),
@@ -414,10 +405,7 @@ async fn post_for_script(
     timeout: Duration,
 ) -> Result<String, FetchFailure> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let t = unix_now();
     let resp = http
         .post(url)
         .timeout(timeout)

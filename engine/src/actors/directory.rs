@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use actix::Addr;
+use actix::Recipient;
 use rand::rngs::OsRng;
 
-use super::sip::{unix_now, EndpointGone, SipActor};
+use super::clock::unix_now;
+use super::sip::EndpointGone;
 use crate::directory::seal::Sealer;
 use crate::directory::{
     self, build_app, build_endpoint, secret_matches, DirectoryError, Domains, NewApp,
@@ -26,7 +27,8 @@ pub struct DirectoryService {
     commit: GroupCommit,
     domains: Domains,
     sealer: Option<Arc<Sealer>>,
-    sip: Addr<SipActor>,
+    /// The SIP actor, told when an endpoint's bindings must go.
+    sip: Recipient<EndpointGone>,
 }
 
 fn store_err(e: StoreError) -> DirectoryError {
@@ -40,7 +42,7 @@ impl DirectoryService {
         commit: GroupCommit,
         domains: Domains,
         sealer: Option<Arc<Sealer>>,
-        sip: Addr<SipActor>,
+        sip: Recipient<EndpointGone>,
     ) -> Self {
         DirectoryService {
             store,

@@ -1,17 +1,30 @@
 //! The group-ring actor: one connect round's branches, driven by the fork core
 //! (`call::fork`). It sends the INVITEs and CANCELs through the SIP actor, feeds the answers
 //! back to the core, reports to its call, and stops once nothing of the round is alive.
+//!
+//! It holds recipients (its call's [`ForkReport`], the SIP actor's [`SipLink`]), not the
+//! actors' addresses, so it imports neither the call actor that starts it nor the SIP actor.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix::prelude::*;
 use pcmo::TargetId;
 
-use super::call::{CallActor, ForkReport};
-use super::sip::routes::{RequestKey, TxOutcome, TxReport};
-use super::sip::{CancelRequest, SendAck, SendRequest, SipActor};
+use super::sip::routes::{
+    CancelRequest, RequestKey, SendAck, SendRequest, SipLink, TxOutcome, TxReport,
+};
 use crate::call::fork::{BranchPlan, Fork, ForkEvent, ForkOutput};
 use crate::call::{LegId, RingId};
+
+/// What a group ring tells its call (the call routes the answered leg's dialog to itself,
+/// then feeds the event to its core).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ForkReport {
+    pub ring: RingId,
+    pub event: ForkEvent,
+}
 
 /// Stop ringing these targets.
 #[derive(Message)]
@@ -27,8 +40,8 @@ enum Sent {
 pub struct ForkActor {
     ring: RingId,
     fork: Fork,
-    call: Addr<CallActor>,
-    sip: Addr<SipActor>,
+    call: Recipient<ForkReport>,
+    sip: Arc<SipLink>,
     sent: HashMap<RequestKey, Sent>,
     invites: HashMap<LegId, RequestKey>,
 }
@@ -38,8 +51,8 @@ impl ForkActor {
         ring: RingId,
         branches: Vec<BranchPlan>,
         contact: &str,
-        call: Addr<CallActor>,
-        sip: Addr<SipActor>,
+        call: Recipient<ForkReport>,
+        sip: Arc<SipLink>,
     ) -> Self {
         ForkActor {
             ring,
@@ -59,7 +72,7 @@ impl ForkActor {
                     let key = RequestKey::next();
                     self.sent.insert(key, Sent::Invite(leg));
                     self.invites.insert(leg, key);
-                    self.sip.do_send(SendRequest {
+                    self.sip.send.do_send(SendRequest {
                         key,
                         request,
                         peer,
@@ -68,16 +81,16 @@ impl ForkActor {
                 }
                 ForkOutput::Cancel { leg } => {
                     if let Some(key) = self.invites.get(&leg) {
-                        self.sip.do_send(CancelRequest(*key));
+                        self.sip.cancel.do_send(CancelRequest(*key));
                     }
                 }
                 ForkOutput::SendAck { request, peer } => {
-                    self.sip.do_send(SendAck { request, peer })
+                    self.sip.ack.do_send(SendAck { request, peer })
                 }
                 ForkOutput::SendBye { leg, request, peer } => {
                     let key = RequestKey::next();
                     self.sent.insert(key, Sent::Bye(leg));
-                    self.sip.do_send(SendRequest {
+                    self.sip.send.do_send(SendRequest {
                         key,
                         request,
                         peer,

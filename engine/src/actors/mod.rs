@@ -4,10 +4,20 @@
 //! arbiter (thread) with the SIP actor, restores live registrations, starts the webhook outbox
 //! (reloading what is pending), and returns a handle the HTTP API and the call path use. Must
 //! be called inside a running actix `System`.
+//!
+//! Who starts whom, and how they answer: the SIP actor starts call actors (`sip/invite.rs`)
+//! and registration actors (`sip/register.rs`); a call actor starts a group-ring actor per
+//! connect round (`fork.rs`). A child never names its parent's type: calls and rings hold
+//! [`sip::routes::SipLink`], a registration actor a [`registration::RegistrationLink`], a
+//! ring its call's `Recipient<ForkReport>`. The messages live in `sip/routes.rs` or beside
+//! the child that sends them, so no two files here import each other in a circle
+//! (`engine/tests/module_cycles.rs` fails the build on one). Wall-clock time comes from
+//! `clock`, the one place the shells read it.
 
 mod audio;
 pub mod call;
 pub mod cdrs;
+mod clock;
 pub mod directory;
 pub mod egress;
 pub mod fork;
@@ -30,12 +40,13 @@ use actix::prelude::*;
 use serde::Serialize;
 
 pub use cdrs::CdrService;
+use clock::unix_now;
 pub use directory::DirectoryService;
 pub use keys::KeyError;
 pub use numbers::NumberService;
 pub use outbox::{Accepted, Outbox, OutboxConfig, OutboxError, OutboxStartError, Receipt};
 use reports::AppReports;
-use sip::{unix_now, CallDeps, EnableCalls, SipActor};
+use sip::{CallDeps, EnableCalls, SipActor};
 use transport::{Bound, Sockets};
 pub use trunks::{TrunkCredentials, TrunkService};
 
@@ -247,7 +258,7 @@ impl Engine {
             commit.clone(),
             domains.clone(),
             sealer,
-            sip.clone(),
+            sip.clone().recipient(),
         );
         let trunks = TrunkService::new(store.clone(), commit.clone(), dir.clone())?;
         let numbers = NumberService::new(store.clone(), commit.clone());

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::sip::unix_now;
+use super::clock::unix_now;
 use crate::directory::number::{normalize, NumberError};
 use crate::store::{AppId, GroupCommit, Number, Store, StoreError};
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::sip::{unix_now, FlowSeen, RegistrationIdle, Respond, SipActor};
+use super::clock::unix_now;
+use super::sip::routes::Respond;
 use crate::log_field::Escaped;
 use crate::metrics::BindingCount;
 use crate::sip::message::{response_to, Request};
@@ -16,6 +17,30 @@ use crate::sip::transaction::TxId;
 use crate::sip::uas::reject_with;
 use crate::sip::Peer;
 use crate::store::{GroupCommit, Store, StoreError};
+
+/// A binding was registered (or refreshed, or removed) over stream connection `conn`: the
+/// connection is a flow until `until` (Unix seconds; the latest expiry of the bindings it
+/// carries, now or earlier when none is left).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlowSeen {
+    pub conn: crate::sip::ConnId,
+    pub until: u64,
+}
+
+/// A registration actor stopped (no bindings left).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RegistrationIdle(pub Aor);
+
+/// Where a registration actor's answers and news go (the SIP actor that started it), as
+/// recipients: this module names messages (its own and `sip::routes`'), never the SIP actor
+/// that starts it, so the two do not import each other.
+pub struct RegistrationLink {
+    pub respond: Recipient<Respond>,
+    pub flow: Recipient<FlowSeen>,
+    pub idle: Recipient<RegistrationIdle>,
+}
 
 /// An authenticated REGISTER for this actor's address of record.
 #[derive(Message)]
@@ -44,7 +69,7 @@ pub struct RegistrationActor {
     cfg: RegistrarConfig,
     store: Arc<dyn Store>,
     commit: GroupCommit,
-    sip: Addr<SipActor>,
+    sip: Arc<RegistrationLink>,
     expiry: Option<SpawnHandle>,
     /// This actor's share of the `ringmaster_registrations` gauge.
     count: BindingCount,
@@ -57,7 +82,7 @@ impl RegistrationActor {
         cfg: RegistrarConfig,
         store: Arc<dyn Store>,
         commit: GroupCommit,
-        sip: Addr<SipActor>,
+        sip: Arc<RegistrationLink>,
     ) -> Self {
         RegistrationActor {
             aor,
@@ -116,7 +141,7 @@ impl Actor for RegistrationActor {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
-        self.sip.do_send(RegistrationIdle(self.aor.clone()));
+        self.sip.idle.do_send(RegistrationIdle(self.aor.clone()));
     }
 }
 
@@ -134,7 +159,7 @@ impl Handler<Register> for RegistrationActor {
         ) {
             Ok(u) => u,
             Err(resp) => {
-                self.sip.do_send(Respond {
+                self.sip.respond.do_send(Respond {
                     tx: msg.tx,
                     response: *resp,
                 });
@@ -151,10 +176,10 @@ impl Handler<Register> for RegistrationActor {
                 .map(|b| b.expires_at)
                 .max()
                 .unwrap_or(0);
-            self.sip.do_send(FlowSeen { conn, until });
+            self.sip.flow.do_send(FlowSeen { conn, until });
         }
         if !update.changed {
-            self.sip.do_send(Respond {
+            self.sip.respond.do_send(Respond {
                 tx: msg.tx,
                 response: update.response,
             });
@@ -164,7 +189,7 @@ impl Handler<Register> for RegistrationActor {
             Ok(()) => {}
             // The endpoint was removed or disabled since the REGISTER was admitted.
             Err(StoreError::NotFound) => {
-                self.sip.do_send(Respond {
+                self.sip.respond.do_send(Respond {
                     tx: msg.tx,
                     response: reject_with(&msg.request, 403, &msg.to_tag, "endpoint removed"),
                 });
@@ -172,7 +197,7 @@ impl Handler<Register> for RegistrationActor {
             }
             Err(e) => {
                 tracing::error!(aor = %Escaped(&self.aor.to_string()), error = %e, "could not store bindings");
-                self.sip.do_send(Respond {
+                self.sip.respond.do_send(Respond {
                     tx: msg.tx,
                     response: response_to(&msg.request, 500, Some(&msg.to_tag)),
                 });
@@ -199,7 +224,7 @@ impl Handler<Register> for RegistrationActor {
                         failed
                     }
                 };
-                sip.do_send(Respond { tx, response });
+                sip.respond.do_send(Respond { tx, response });
             }
             .into_actor(self),
         );

@@ -8,7 +8,9 @@
 //! blocking pool, and in batches of [`BATCH`] CDRs so a sled transaction stays small.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use super::clock::wall_ms;
 
 use crate::config::RetentionSettings;
 use crate::recordings::retention::{doomed, Reason, RecordingLimits};
@@ -56,9 +58,7 @@ impl Retention {
             loop {
                 tick.tick().await;
                 let me = self.clone();
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64);
+                let now = wall_ms();
                 if let Err(e) = tokio::task::spawn_blocking(move || me.sweep(now)).await {
                     tracing::error!(target: "retention", error = %e, "retention sweep failed");
                 }
@@ -166,10 +166,7 @@ mod tests {
     use crate::store::MemoryStore;
 
     fn now_ms() -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64
+        wall_ms()
     }
 
     #[test]

@@ -17,8 +17,8 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use rand::rngs::OsRng;
 
+use super::clock::unix_now;
 use super::keys;
-use super::sip::unix_now;
 use crate::directory::seal::Sealer;
 use crate::directory::trunk::{build_trunk, NewTrunk, TrunkError};
 use crate::store::{GroupCommit, Store, StoreError, Trunk};

@@ -35,6 +35,9 @@
 //! tests of the cores that sit on top).
 
 pub mod cdr;
+// The group commit's shell: a flusher thread, paced by the clock, so concurrent writers
+// share one fsync.
+#[allow(clippy::disallowed_methods)]
 pub mod commit;
 #[cfg(test)]
 pub(crate) mod conformance;

@@ -10,13 +10,14 @@
 use crate::log_field::Escaped;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{Id, JoinError, JoinSet};
 
 use super::attempt::{self, Attempted};
 use super::{Command, OutboxConfig, OutboxError, OutboxStartError, Receipt};
+use crate::actors::clock::wall_ms as now_ms;
 use crate::store::{Cdr, Delivery, DeliveryKind, GroupCommit, Store};
 use crate::webhook::retry::{GiveUp, Verdict};
 use crate::webhook::Queue;
@@ -34,12 +35,6 @@ pub(super) struct Worker {
     /// Which delivery each attempt task carries, to settle one that panicked.
     flying: HashMap<Id, u64>,
     last_seq: u64,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Worker {

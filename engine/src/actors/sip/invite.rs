@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::{unix_now, SipActor};
+use super::routes::SipLink;
+use super::SipActor;
 use crate::actors::call::{CallActor, CallEnv, ReportSink};
+use crate::actors::clock::{unix_now, wall_ms};
 use crate::actors::{NumberService, TrunkService};
 use crate::call::admission::{
     self, admit_invite, CallApp, CallConfig, CallDirectory, CallStart, Fresh, InviteAdmission,
@@ -126,7 +128,7 @@ impl SipActor {
     fn call_env(&mut self, deps: &CallDeps, ctx: &mut Context<Self>) -> Arc<CallEnv> {
         let env = self.call_env.get_or_insert_with(|| {
             Arc::new(CallEnv {
-                sip: ctx.address(),
+                sip: Arc::new(SipLink::new(&ctx.address())),
                 media: deps.media.clone(),
                 http: deps.http.clone(),
                 app_http: deps.app_http.clone(),
@@ -201,7 +203,7 @@ impl SipActor {
             cmiuuid: cmiuuid.clone(),
             seed: rand::random(),
         };
-        let wall = super::super::call::wall_ms();
+        let wall = wall_ms();
         let cfg = call_config(&deps);
         let (setup, app) = match admission::start_invited(&cfg, app, &req, &tag, from, to, fresh) {
             CallStart::Start { setup, app } => (*setup, app),
@@ -276,12 +278,7 @@ impl Handler<PlaceCall> for SipActor {
         };
         let setup = admission::start_placed(&call_config(&deps), view, msg.from, msg.to, fresh)
             .map_err(|_| PlaceError::Limit)?;
-        let call = Call::outbound(
-            setup,
-            msg.call,
-            Instant::now(),
-            super::super::call::wall_ms(),
-        );
+        let call = Call::outbound(setup, msg.call, Instant::now(), wall_ms());
         let env = self.call_env(&deps, ctx);
         tracing::info!(call = %msg.cmiuuid, appid, "placing a call");
         CallActor::new(call, msg.app, env, None).start();

@@ -14,18 +14,20 @@ mod security;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
 pub use invite::{CallDeps, PlaceCall, PlaceError};
-use routes::{CallSignal, RequestKey, Routes, TxOutcome, TxReport};
+use routes::{
+    CallEnded, CallSignal, CancelRequest, Respond, RouteDialog, Routes, SendAck, SendRequest,
+    TxOutcome, TxReport,
+};
 pub use security::{ApplyDefences, BanEntry, Drain, GetSipStats, ListBans, SipStats, Unban};
 
-use super::registration::RegistrationActor;
+use super::call::CallEnv;
+use super::registration::{RegistrationActor, RegistrationLink};
 use super::transport::{ConnClosed, SipInbound, Sockets};
-use crate::call::dialog::DialogId;
-use crate::call::LegId;
 use crate::sip::auth::Authenticator;
 use crate::sip::defence::{AuthGuard, BanConfig};
 use crate::sip::message::{HeaderView, Method, Request, Response};
@@ -35,41 +37,10 @@ use crate::sip::uas::{self, Capabilities};
 use crate::sip::Peer;
 use crate::store::{GroupCommit, Store};
 
-/// Wall-clock Unix seconds (bindings and nonces outlive the process).
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A response a registration actor decided, to send on a server transaction.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Respond {
-    pub tx: TxId,
-    pub response: Response,
-}
-
 /// An endpoint was removed or disabled: its bindings go at once.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct EndpointGone(pub Aor);
-
-/// A binding was registered (or refreshed, or removed) over stream connection `conn`: the
-/// connection is a flow until `until` (Unix seconds; the latest expiry of the bindings it
-/// carries, now or earlier when none is left).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct FlowSeen {
-    pub conn: crate::sip::ConnId,
-    pub until: u64,
-}
-
-/// A registration actor stopped (no bindings left).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct RegistrationIdle(pub Aor);
 
 /// Registrations loaded from the store at start-up.
 #[derive(Message)]
@@ -80,47 +51,6 @@ pub(crate) struct Restore(pub Vec<(Aor, Vec<Binding>)>);
 #[derive(Message)]
 #[rtype(result = "Vec<Binding>")]
 pub struct LookupBindings(pub Aor);
-
-/// Send a request in a new client transaction; its news go to `owner` under `key`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SendRequest {
-    pub key: RequestKey,
-    pub request: Request,
-    pub peer: Peer,
-    pub owner: Recipient<TxReport>,
-}
-
-/// CANCEL the INVITE sent under `key` (RFC 3261 §9.1; deferred until a provisional came).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CancelRequest(pub RequestKey);
-
-/// Send an ACK for a 2xx (no transaction).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SendAck {
-    pub request: Request,
-    pub peer: Peer,
-}
-
-/// In-dialog requests of this dialog (Call-ID and tags) belong to `owner`'s leg `leg`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RouteDialog {
-    pub dialog: DialogId,
-    pub leg: LegId,
-    pub owner: Recipient<CallSignal>,
-}
-
-/// A call is over: forget its dialogs, free its slot in the app's call limit.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CallEnded {
-    pub appid: u64,
-    pub dialogs: Vec<(DialogId, LegId)>,
-    pub owner: Recipient<CallSignal>,
-}
 
 /// Hands the SIP actor what calls need (the media engine, the HTTP client, the report sink).
 #[derive(Message)]
@@ -137,11 +67,13 @@ pub struct SipActor {
     store: Arc<dyn Store>,
     commit: GroupCommit,
     registrations: HashMap<Aor, Addr<RegistrationActor>>,
+    /// What registration actors answer through, made once (see `register.rs`).
+    registration_link: Option<Arc<RegistrationLink>>,
     timer: Option<(Instant, SpawnHandle)>,
     routes: Routes,
     calls: Option<CallDeps>,
     /// What every call actor shares, made once from `calls` (see [`SipActor::call_env`]).
-    call_env: Option<std::sync::Arc<crate::actors::call::CallEnv>>,
+    call_env: Option<Arc<CallEnv>>,
     /// Per-source bans and per-user slow-downs after failed authentications.
     guard: AuthGuard,
     ban_secs: u64,
@@ -168,6 +100,7 @@ impl SipActor {
             store,
             commit,
             registrations: HashMap::new(),
+            registration_link: None,
             timer: None,
             routes: Routes::default(),
             calls: None,

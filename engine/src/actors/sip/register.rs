@@ -1,17 +1,20 @@
 //! REGISTER in the SIP actor: admission by the registrar core, then the address of record's
 //! registration actor, which answers once the binding is durable.
 
+use std::sync::Arc;
+
 use actix::prelude::*;
 
-use super::{EndpointGone, FlowSeen, LookupBindings, RegistrationIdle, Restore, SipActor};
-use crate::actors::registration::{Register, RegistrationActor};
+use super::{EndpointGone, LookupBindings, Restore, SipActor};
+use crate::actors::clock::unix_now;
+use crate::actors::registration::{
+    Current, FlowSeen, Purge, Register, RegistrationActor, RegistrationIdle, RegistrationLink,
+};
 use crate::sip::auth::{Identity, StoredCredentials};
 use crate::sip::message::Request;
 use crate::sip::registrar::{admit, Admission, Aor, Binding, EndpointAuth};
 use crate::sip::transaction::TxId;
 use crate::sip::Peer;
-
-use super::unix_now;
 
 impl SipActor {
     /// Admission (§10.3 steps 1–5) is decided by the registrar core; an accepted REGISTER goes
@@ -85,11 +88,25 @@ impl SipActor {
             self.registrar,
             self.store.clone(),
             self.commit.clone(),
-            ctx.address(),
+            self.registration_link(ctx),
         )
         .start();
         self.registrations.insert(aor, actor.clone());
         actor
+    }
+
+    /// Where registration actors send their answers and news: this actor, as recipients made
+    /// once and shared by every registration actor.
+    fn registration_link(&mut self, ctx: &mut Context<Self>) -> Arc<RegistrationLink> {
+        let link = self.registration_link.get_or_insert_with(|| {
+            let me = ctx.address();
+            Arc::new(RegistrationLink {
+                respond: me.clone().recipient(),
+                flow: me.clone().recipient(),
+                idle: me.recipient(),
+            })
+        });
+        Arc::clone(link)
     }
 
     /// Starts registration actors for bindings loaded at start-up.
@@ -101,7 +118,7 @@ impl SipActor {
                 self.registrar,
                 self.store.clone(),
                 self.commit.clone(),
-                ctx.address(),
+                self.registration_link(ctx),
             )
             .start();
             self.registrations.insert(aor, actor);
@@ -113,7 +130,7 @@ impl Handler<EndpointGone> for SipActor {
     type Result = ();
     fn handle(&mut self, msg: EndpointGone, _ctx: &mut Context<Self>) {
         if let Some(a) = self.registrations.remove(&msg.0) {
-            a.do_send(crate::actors::registration::Purge);
+            a.do_send(Purge);
         }
     }
 }
@@ -154,10 +171,7 @@ impl Handler<LookupBindings> for SipActor {
         let actor = self.registrations.get(&msg.0).cloned();
         Box::pin(async move {
             match actor {
-                Some(a) => a
-                    .send(crate::actors::registration::Current)
-                    .await
-                    .unwrap_or_default(),
+                Some(a) => a.send(Current).await.unwrap_or_default(),
                 None => Vec::new(),
             }
         })

@@ -1,5 +1,11 @@
 //! Who gets what the transaction layer reports: client transactions to the actor that sent
 //! them, in-dialog requests to the call that owns the dialog, the caller's CANCEL to its call.
+//!
+//! Also the SIP actor's side of that exchange: the messages calls, group rings and
+//! registrations send it ([`Respond`], [`SendRequest`], [`RouteDialog`]...) and [`SipLink`],
+//! the recipients they hold instead of the SIP actor's address. They live here, not in
+//! `sip/mod.rs`, so that `call.rs` and `fork.rs` name the messages without importing the actor
+//! that starts them (no import circle; `tests/module_cycles.rs` checks it).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +16,7 @@ use crate::call::dialog::{DialogId, DialogRoutes};
 use crate::call::LegId;
 use crate::sip::message::{Request, Response};
 use crate::sip::transaction::TxId;
+use crate::sip::Peer;
 
 /// A request's number chosen by the actor that sends it, so it can cancel it and recognise
 /// its answers without waiting for the transaction id.
@@ -54,6 +61,91 @@ pub enum CallSignal {
     CallerCancelled,
     /// Our 2xx to the caller was never ACKed.
     AckTimeout,
+}
+
+/// A response a call or a registration decided, to send on a server transaction.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Respond {
+    pub tx: TxId,
+    pub response: Response,
+}
+
+/// Send a request in a new client transaction; its news go to `owner` under `key`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SendRequest {
+    pub key: RequestKey,
+    pub request: Request,
+    pub peer: Peer,
+    pub owner: Recipient<TxReport>,
+}
+
+/// CANCEL the INVITE sent under `key` (RFC 3261 §9.1; deferred until a provisional came).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CancelRequest(pub RequestKey);
+
+/// Send an ACK for a 2xx (no transaction).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SendAck {
+    pub request: Request,
+    pub peer: Peer,
+}
+
+/// In-dialog requests of this dialog (Call-ID and tags) belong to `owner`'s leg `leg`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RouteDialog {
+    pub dialog: DialogId,
+    pub leg: LegId,
+    pub owner: Recipient<CallSignal>,
+}
+
+/// A call is over: forget its dialogs, free its slot in the app's call limit.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CallEnded {
+    pub appid: u64,
+    pub dialogs: Vec<(DialogId, LegId)>,
+    pub owner: Recipient<CallSignal>,
+}
+
+/// What a call and its group rings may ask of the SIP actor. One per SIP actor, shared
+/// (`Arc`) by every call and ring it starts.
+#[derive(Clone)]
+pub struct SipLink {
+    pub respond: Recipient<Respond>,
+    pub send: Recipient<SendRequest>,
+    pub cancel: Recipient<CancelRequest>,
+    pub ack: Recipient<SendAck>,
+    pub route: Recipient<RouteDialog>,
+    pub ended: Recipient<CallEnded>,
+}
+
+impl SipLink {
+    /// The recipients of an actor that handles all of these (the SIP actor; a stand-in in a
+    /// test).
+    pub fn new<A>(sip: &Addr<A>) -> SipLink
+    where
+        A: Actor<Context = Context<A>>
+            + Handler<Respond>
+            + Handler<SendRequest>
+            + Handler<CancelRequest>
+            + Handler<SendAck>
+            + Handler<RouteDialog>
+            + Handler<CallEnded>,
+    {
+        SipLink {
+            respond: sip.clone().recipient(),
+            send: sip.clone().recipient(),
+            cancel: sip.clone().recipient(),
+            ack: sip.clone().recipient(),
+            route: sip.clone().recipient(),
+            ended: sip.clone().recipient(),
+        }
+    }
 }
 
 #[derive(Default)]

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::{unix_now, SipActor};
+use super::SipActor;
+use crate::actors::clock::unix_now;
 use crate::config::DefenceSettings;
 use crate::log_field::{escaped_opt, Escaped};
 use crate::sip::auth::{AuthFailure, Identity};

@@ -120,6 +120,9 @@ impl Tts {
     }
 
     /// Run the program with `text` on stdin; its stdout.
+    // The TTS runner: threads drain the program's pipes while it runs, and the clock bounds
+    // how long it may take (already on a blocking thread; see `actors::audio`).
+    #[allow(clippy::disallowed_methods)]
     fn run(&self, args: &[String], text: &str) -> Result<Vec<u8>, PromptError> {
         let mut child = Command::new(&self.program)
             .args(args)

@@ -108,6 +108,9 @@ pub struct RecordWriter {
 }
 
 impl RecordWriter {
+    // The recorder thread: WAV writes block, so they get their own thread, off the media
+    // runtime.
+    #[allow(clippy::disallowed_methods)]
     pub fn start() -> std::io::Result<Self> {
         let (jobs, receiver) = mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
