@@ -1,13 +1,11 @@
 //! Rings and B legs: resolving targets, building branch INVITEs, following the fork's reports,
 //! hanging B legs up.
 
-use pcmo::action::connect::targets::Target;
-use pcmo::{FailReason, TargetId};
+use pcmo::{Destination, FailReason, Target, TargetId};
 
-use super::core::{
-    header, BLeg, BState, Call, Contact, Output, Purpose, Resolution, RingId, CMI_UUID_HEADER,
-};
+use super::core::{header, BLeg, BState, Call, CMI_UUID_HEADER};
 use super::fork::{BranchPlan, ForkEvent};
+use super::io::{Contact, Output, Purpose, Resolution, RingId};
 use super::report::{Direction, EventStatus, LegRecord, Side};
 use super::LegId;
 use crate::sip::message::{HeaderName, Headers, Method, Request};
@@ -422,7 +420,6 @@ pub(super) fn cause_of(status: u16) -> &'static str {
 }
 
 fn display_target(t: &Target) -> String {
-    use pcmo::action::connect::targets::Destination;
     match &t.destination {
         Destination::SipUser(u) => u.clone(),
         Destination::SipUri(u) => u.clone(),

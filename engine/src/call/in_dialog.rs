@@ -1,7 +1,8 @@
 //! Requests inside the call's dialogs (BYE, re-INVITE, INFO), the caller's CANCEL, and the
 //! answers to the requests the call sent itself.
 
-use super::core::{AState, BState, Call, Output, Purpose};
+use super::core::{AState, BState, Call};
+use super::io::{Output, Purpose};
 use super::LegId;
 use crate::media::{Command as MediaCommand, Leg};
 use crate::sip::message::{

@@ -14,51 +14,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pcmo::action::audio::{AudioSource, Voice};
-use pcmo::action::record::{Channels, RecordFormat, Recording};
-use pcmo::{MediaId, TimerId};
+use pcmo::{Channels, MediaId, RecordFormat, Recording, TimerId};
 
-use super::core::{Call, Output};
+use super::core::Call;
+use super::io::Output;
+// Where the shell and the tests have always found them.
+pub use super::io::{AudioFailure, AudioRequest};
+pub use super::report::RecordingReport;
 use super::report::Report;
-use crate::media::{Command as MediaCommand, Leg, SpeakRequest};
-
-/// Audio a prompt needs. The shell loads it off the call's thread and answers
-/// [`super::Input::AudioLoaded`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum AudioRequest {
-    /// `file_name`: from the prompts directory.
-    File(String),
-    /// `file_url`: downloaded (size-limited) and cached by URL.
-    Url(String),
-    /// `speak` or a v3 `say` prompt: text to speech.
-    Speak(SpeakRequest),
-}
-
-impl AudioRequest {
-    pub fn play(source: AudioSource) -> AudioRequest {
-        match source {
-            AudioSource::FileName(name) => AudioRequest::File(name),
-            AudioSource::FileUrl(url) => AudioRequest::Url(url),
-        }
-    }
-
-    pub fn speak(text: String, voice: Voice) -> AudioRequest {
-        AudioRequest::Speak(SpeakRequest {
-            text,
-            voice: voice.voice_id,
-            language: voice.language,
-            speed: voice.speed.map(|s| s as f32),
-        })
-    }
-}
-
-/// Why a prompt's audio could not be had: a stable code for the app's error event and a
-/// message saying what happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AudioFailure {
-    pub code: &'static str,
-    pub message: String,
-}
+use crate::media::{Command as MediaCommand, Leg};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum PromptState {
@@ -79,20 +43,6 @@ const RECORDING_GRACE: Duration = Duration::from_secs(10);
 
 /// The timer id of that wait (script timers count up from 1 and never reach it).
 pub(super) const RECORDING_WAIT_TIMER: TimerId = TimerId(u64::MAX - 1);
-
-/// A finished recording, for the app's `recording` event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordingReport {
-    /// `<cmiuuid>-<n>`: unique, and safe in a path and a URL.
-    pub recording_id: String,
-    /// The WAV file.
-    pub path: PathBuf,
-    pub started_ms: u64,
-    pub ended_ms: u64,
-    pub duration_ms: u64,
-    /// False when the file could not be written (then it may be missing or partial).
-    pub ok: bool,
-}
 
 impl Call {
     /// `play`/`speak`: the shell loads the audio; the interpreter waits for `MediaDone`.

@@ -3,6 +3,11 @@
 //! Sans-IO like the SIP layer: [`dialog`] keeps RFC 3261 §12 state, [`fork`] rings one connect
 //! round (the group-ring actor's logic), and the call core drives a script. The actors in
 //! `actors::call` only carry their inputs and outputs.
+//!
+//! The call's vocabulary (what it is created with, its inputs and outputs) is in `io`; what
+//! it reports to the app is in [`report`]. Files import one way: `io` and `report` import no
+//! other part of the call, the parts of a call's state (`media_actions`, `video`) import only
+//! the vocabulary, and `core` (the conductor) imports them all.
 
 pub mod admission;
 mod b_legs;
@@ -10,6 +15,7 @@ mod core;
 pub mod dialog;
 pub mod fork;
 mod in_dialog;
+mod io;
 pub mod locate;
 pub mod media_actions;
 pub mod media_plan;
@@ -18,10 +24,12 @@ pub mod report;
 mod script;
 mod video;
 
-pub use self::core::{
-    Call, CallSetup, Contact, FetchFailure, Input, OutboundCall, Output, Purpose, Resolution,
-    RingId,
+pub use self::core::Call;
+pub use self::io::{
+    AudioFailure, AudioRequest, CallSetup, Contact, FetchFailure, Input, OutboundCall, Output,
+    Purpose, Resolution, RingId,
 };
+pub use self::report::RecordingReport;
 
 /// A leg of a call: 0 is the A leg, B legs count up from 1 (unique within the call).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -3,15 +3,15 @@
 //! the A leg already answered (`CallInfo::outbound_answered`).
 
 use bytes::Bytes;
-use pcmo::action::connect::targets::Target;
-use pcmo::TargetId;
+use pcmo::{Destination, Target, TargetId};
 
-use super::core::{AState, Call, Output, RingId, RingState, CALL_LIMIT_TIMER};
+use super::core::{AState, Call, RingState, CALL_LIMIT_TIMER};
 use super::dialog::Dialog;
 use super::fork::{BranchPlan, ForkEvent};
+use super::io::{Output, Purpose, Resolution, RingId};
 use super::media_plan::MediaPlan;
 use super::report::EventStatus;
-use super::{LegId, Resolution};
+use super::LegId;
 use crate::media::sdp::policy::CallType;
 use crate::media::sdp::Anchor;
 use crate::media::{Command as MediaCommand, Leg};
@@ -94,9 +94,7 @@ impl Call {
             self.outbound
                 .as_ref()
                 .map(|o| o.call.to.clone())
-                .unwrap_or_else(|| {
-                    pcmo::action::connect::targets::Destination::SipUser(String::new())
-                }),
+                .unwrap_or_else(|| Destination::SipUser(String::new())),
         );
         let body = self.own_offer();
         let branches: Vec<BranchPlan> = contacts
@@ -155,7 +153,7 @@ impl Call {
             self.a_state = AState::Answered(Box::new(dialog));
             self.out.push_back(Output::Send {
                 leg: LegId::A,
-                purpose: super::Purpose::Bye,
+                purpose: Purpose::Bye,
                 request: bye,
                 peer,
             });
@@ -246,7 +244,7 @@ impl Call {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use pcmo::action::connect::targets::Destination;
+    use pcmo::Destination;
 
     use super::super::report::{EventStatus, Report};
     use super::super::{Call, CallSetup, Input, OutboundCall, Output, Resolution};

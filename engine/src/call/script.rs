@@ -3,8 +3,8 @@
 
 use pcmo::{Command, HangupReason, Interpreter, Script};
 
-use super::core::{AState, BState, Call, FetchFailure, Output, RingState};
-use super::media_actions::AudioRequest;
+use super::core::{AState, BState, Call, RingState};
+use super::io::{AudioRequest, FetchFailure, Output};
 use super::report::EventStatus;
 use crate::media::Command as MediaCommand;
 use crate::sip::message::{response_to, HeaderName};
@@ -249,7 +249,7 @@ impl Call {
                 .map(|t| (t.target_id, t.target.clone()))
                 .collect(),
             forked: false,
-            video: ring.media == pcmo::action::connect::MediaKind::Video,
+            video: ring.media == pcmo::MediaKind::Video,
         }
     }
 }

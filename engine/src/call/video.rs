@@ -6,7 +6,8 @@
 //! Video is relayed, never decoded or recorded; it has no inactivity timeout (a camera may
 //! be switched off for minutes while audio flows).
 
-use super::core::{Call, Output};
+use super::core::Call;
+use super::io::Output;
 use super::media_plan::{BAnswer, Remote};
 use super::LegId;
 use crate::media::sdp::policy::CallType;
