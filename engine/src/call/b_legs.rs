@@ -4,10 +4,13 @@
 use pcmo::{Destination, FailReason, Target, TargetId};
 
 use super::core::{header, BLeg, BState, Call, CMI_UUID_HEADER};
+use super::effects::Effects;
 use super::fork::{BranchPlan, ForkEvent};
 use super::io::{Contact, Output, Purpose, Resolution, RingId};
+use super::media_plan::BAnswer;
 use super::report::{Direction, EventStatus, LegRecord, Side};
 use super::LegId;
+use crate::media::Leg;
 use crate::sip::message::{HeaderName, Headers, Method, Request};
 
 impl Call {
@@ -23,8 +26,9 @@ impl Call {
         let video = state.video;
         self.rings.insert(id, state);
         // Video ports come before the targets resolve, so the B legs' offer can carry them.
-        self.want_video(video);
-        self.out.push_back(Output::Resolve { ring: id, targets });
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        self.video.want(fx, video, self.plan.as_ref());
+        self.outbox.push(Output::Resolve { ring: id, targets });
     }
 
     pub(super) fn on_resolved(&mut self, ring: RingId, results: Vec<(TargetId, Resolution)>) {
@@ -45,7 +49,10 @@ impl Call {
             .caller_id
             .clone()
             .unwrap_or_else(|| self.setup.from.clone());
-        self.call_type_for_ring(video);
+        let call_type = self.video.call_type(video);
+        if let Some(plan) = self.plan.as_mut() {
+            let _ = plan.set_call_type(call_type);
+        }
         let mut branches = Vec::new();
         let mut failures = Vec::new();
         for (target_id, resolution) in results {
@@ -75,7 +82,7 @@ impl Call {
                             Direction::Outbound,
                             &caller,
                             &to,
-                            self.wall_ms,
+                            self.outbox.wall_ms(),
                         );
                         self.b_legs.insert(
                             leg,
@@ -117,19 +124,19 @@ impl Call {
             if let Some(r) = self.rings.get_mut(&ring) {
                 r.forked = true;
             }
-            self.out.push_back(Output::StartFork { ring, branches });
+            self.outbox.push(Output::StartFork { ring, branches });
         }
         for (target_id, reason) in failures {
-            self.events
-                .push_back(pcmo::Event::TargetFailed { target_id, reason });
+            self.outbox
+                .event(pcmo::Event::TargetFailed { target_id, reason });
         }
     }
 
     /// Points the media task at an answered (or early-media) B leg.
-    pub(super) fn b_media(&mut self, leg: LegId, answer: &super::media_plan::BAnswer) {
-        use crate::media::{Command, Leg};
+    pub(super) fn b_media(&mut self, leg: LegId, answer: &BAnswer) {
+        use crate::media::Command;
         let (rtp, rtcp) = answer.remote;
-        self.signalling_to_media(leg, false);
+        self.signalling_to_media(leg);
         self.media(Command::SetRemote {
             leg: Leg::B,
             rtp,
@@ -147,6 +154,20 @@ impl Call {
         }
         self.media(Command::OpenLatchWindow { leg: Leg::B });
         self.b_video(leg, answer);
+    }
+
+    /// Points the video task at both legs once B accepted video.
+    fn b_video(&mut self, b: LegId, answer: &BAnswer) {
+        let Some((remote, pts)) = answer.video else {
+            return;
+        };
+        let a = self.plan.as_ref().and_then(|p| p.a_video());
+        let (a_source, b_source) = (self.signalling_source(LegId::A), self.signalling_source(b));
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        if let Some((a_remote, a_pts)) = a {
+            self.video.open_leg(fx, Leg::A, a_source, a_remote, a_pts);
+        }
+        self.video.open_leg(fx, Leg::B, b_source, remote, pts);
     }
 
     /// A gets `sdp` from us: the media task learns A's law and telephone-event type.
@@ -224,9 +245,11 @@ impl Call {
                 if let Some(b) = self.b_legs.get_mut(&leg) {
                     if !b.record.ringing {
                         b.record.ringing = true;
-                        let ev =
-                            b.record
-                                .event(EventStatus::Ringing, self.wall_ms, &self.extra_params);
+                        let ev = b.record.event(
+                            EventStatus::Ringing,
+                            self.outbox.wall_ms(),
+                            &self.extra_params,
+                        );
                         self.report(ev);
                     }
                 }
@@ -234,8 +257,8 @@ impl Call {
                     self.early_media(leg, &response);
                 }
                 if !self.ending {
-                    self.events
-                        .push_back(pcmo::Event::TargetRinging { target_id: target });
+                    self.outbox
+                        .event(pcmo::Event::TargetRinging { target_id: target });
                 }
             }
             ForkEvent::Answered {
@@ -244,7 +267,7 @@ impl Call {
                 dialog,
                 response,
             } => {
-                let wall = self.wall_ms;
+                let wall = self.outbox.wall_ms();
                 let answer = self.plan.as_mut().map(|p| p.on_b_answer(&response.body));
                 let Some(b) = self.b_legs.get_mut(&leg) else {
                     return;
@@ -261,14 +284,14 @@ impl Call {
                         if let Some(b) = self.b_legs.get_mut(&leg) {
                             b.answer = Some(a);
                         }
-                        self.events
-                            .push_back(pcmo::Event::TargetAnswered { target_id: target });
+                        self.outbox
+                            .event(pcmo::Event::TargetAnswered { target_id: target });
                     }
                     Some(Err(problem)) => {
                         tracing::info!(call = %self.setup.cmiuuid, %problem, "B leg answer unusable");
                         self.hang_up_b(leg, "sdp-refused");
                         if !self.ending {
-                            self.events.push_back(pcmo::Event::TargetFailed {
+                            self.outbox.event(pcmo::Event::TargetFailed {
                                 target_id: target,
                                 reason: FailReason::Failed(488),
                             });
@@ -286,7 +309,7 @@ impl Call {
                         480 => FailReason::NoAnswer,
                         s => FailReason::from_sip_status(s),
                     };
-                    self.events.push_back(pcmo::Event::TargetFailed {
+                    self.outbox.event(pcmo::Event::TargetFailed {
                         target_id: target,
                         reason,
                     });
@@ -332,7 +355,7 @@ impl Call {
             .headers
             .push(HeaderName::ContentType, "application/sdp");
         progress.body = to_a;
-        self.out.push_back(Output::Respond {
+        self.outbox.push(Output::Respond {
             tx: inb.tx,
             response: progress,
         });
@@ -362,7 +385,7 @@ impl Call {
             }
         }
         for (ring, targets) in by_ring {
-            self.out.push_back(Output::CancelFork { ring, targets });
+            self.outbox.push(Output::CancelFork { ring, targets });
         }
     }
 
@@ -385,7 +408,7 @@ impl Call {
             self.bridged = None;
             self.media(crate::media::Command::Unbridge);
         }
-        self.out.push_back(Output::Send {
+        self.outbox.push(Output::Send {
             leg,
             purpose: Purpose::Bye,
             request: bye,
@@ -396,7 +419,7 @@ impl Call {
     /// A B leg is over: its terminal event and CDR.
     pub(super) fn end_b(&mut self, leg: LegId, cause: &str, status: Option<u16>) {
         let extra = self.extra_params.clone();
-        let wall = self.wall_ms;
+        let wall = self.outbox.wall_ms();
         let Some(b) = self.b_legs.get_mut(&leg) else {
             return;
         };

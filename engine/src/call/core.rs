@@ -11,7 +11,7 @@
 //! our ports; a BYE on either side, the caller's CANCEL, the script's hangup or the end of
 //! the script tears the call down, each leg ending with exactly one terminal event and CDR.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -20,12 +20,14 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::dialog::Dialog;
+use super::effects::{Effects, Outbox};
 use super::io::{CallSetup, Input, OutboundCall, Output, Purpose, RingId};
 pub(super) use super::io::{Contact, Resolution};
+use super::media_actions::{MediaActions, RECORDING_WAIT_TIMER};
 use super::media_plan::MediaPlan;
 use super::report::{Direction, EventStatus, LegRecord, Report, Side};
+use super::video::Video;
 use super::LegId;
-use crate::log_field::Escaped;
 use crate::media::sdp::policy::CallType;
 use crate::media::sdp::Anchor;
 use crate::media::Command as MediaCommand;
@@ -120,7 +122,6 @@ pub struct Call {
     pub(super) a_anchor: Option<Anchor>,
     pub(super) b_anchor: Option<Anchor>,
     pub(super) interp: Option<Interpreter>,
-    pub(super) events: VecDeque<pcmo::Event>,
     pub(super) next_leg: u32,
     pub(super) next_ring: u32,
     pub(super) rings: HashMap<RingId, RingState>,
@@ -133,19 +134,13 @@ pub struct Call {
     pub(super) last_outcome: Option<ConnectOutcome>,
     pub(super) ending: bool,
     pub(super) finished: bool,
-    pub(super) out: VecDeque<Output>,
+    /// Outputs for the shell, events for the script, and the instant of the current input.
+    pub(super) outbox: Outbox,
     /// Re-INVITEs relayed to the other leg, by their server transaction, until answered.
     pub(super) relayed: HashMap<TxId, Request>,
-    pub(super) now: Instant,
-    pub(super) wall_ms: u64,
-    /// Prompts loading or playing.
-    pub(super) prompts: HashMap<pcmo::MediaId, super::media_actions::PromptState>,
-    /// Recordings being written, by their media-task id.
-    pub(super) recordings: HashMap<u64, super::media_actions::ActiveRecording>,
-    pub(super) next_recording: u32,
-    /// The call is over but waits for its recordings to be final.
-    pub(super) recordings_stopping: bool,
-    pub(super) video: super::video::VideoState,
+    /// The script's prompts and recordings.
+    pub(super) media_actions: MediaActions,
+    pub(super) video: Video,
 }
 
 impl Call {
@@ -217,7 +212,6 @@ impl Call {
             a_anchor: None,
             b_anchor: None,
             interp: None,
-            events: VecDeque::new(),
             next_leg: 1,
             next_ring: 1,
             rings: HashMap::new(),
@@ -228,14 +222,9 @@ impl Call {
             last_outcome: None,
             ending: false,
             finished: false,
-            out: VecDeque::new(),
+            outbox: Outbox::new(now, wall_ms),
             relayed: HashMap::new(),
-            now,
-            wall_ms,
-            prompts: HashMap::new(),
-            recordings: HashMap::new(),
-            next_recording: 0,
-            recordings_stopping: false,
+            media_actions: MediaActions::default(),
             video: Default::default(),
         }
     }
@@ -254,13 +243,14 @@ impl Call {
             Ok(p) => self.plan = Some(p),
             Err(problem) => {
                 tracing::info!(call = %self.setup.cmiuuid, %problem, "A leg SDP refused");
-                self.report(
-                    self.a_record
-                        .event(EventStatus::Started, self.wall_ms, &None),
-                );
+                self.report(self.a_record.event(
+                    EventStatus::Started,
+                    self.outbox.wall_ms(),
+                    &None,
+                ));
                 let mut r = response_to(&inb.invite, 488, Some(&self.a_tag));
                 r.reason = format!("Not Acceptable Here ({problem})");
-                self.out.push_back(Output::Respond {
+                self.outbox.push(Output::Respond {
                     tx: inb.tx,
                     response: r,
                 });
@@ -271,26 +261,26 @@ impl Call {
         }
         self.report(
             self.a_record
-                .event(EventStatus::Started, self.wall_ms, &None),
+                .event(EventStatus::Started, self.outbox.wall_ms(), &None),
         );
         // The caller hears ringback while the app is asked what to do.
         let ringing = response_to(&inb.invite, 180, Some(&self.a_tag));
-        self.out.push_back(Output::Respond {
+        self.outbox.push(Output::Respond {
             tx: inb.tx,
             response: ringing,
         });
-        self.out.push_back(Output::AllocateMedia);
+        self.outbox.push(Output::AllocateMedia);
         let body = serde_json::json!({
             "from": number_like(&self.setup.from),
             "to": number_like(&self.setup.to),
-            "time": self.wall_ms,
+            "time": self.outbox.wall_ms(),
             "cmiuuid": self.setup.cmiuuid,
             "cmuuid": self.setup.cmiuuid,
             "action": "inbound",
             "appid": self.setup.appid,
             "leg": "a",
         });
-        self.out.push_back(Output::Fetch {
+        self.outbox.push(Output::Fetch {
             fetch_id: None,
             url: self.setup.answer_url.clone(),
             body,
@@ -298,13 +288,7 @@ impl Call {
     }
 
     pub fn poll(&mut self) -> Option<Output> {
-        let next = self.out.pop_front();
-        if next.is_none() && self.out.capacity() > 4 {
-            // A set-up burst grew the queue to 16 outputs (288 bytes each); a held call
-            // should not keep that for its whole life.
-            self.out = VecDeque::new();
-        }
-        next
+        self.outbox.pop()
     }
 
     pub fn is_finished(&self) -> bool {
@@ -321,8 +305,7 @@ impl Call {
     }
 
     pub fn handle(&mut self, now: Instant, wall_ms: u64, input: Input) {
-        self.now = now;
-        self.wall_ms = wall_ms;
+        self.outbox.set_clock(now, wall_ms);
         if self.finished {
             return;
         }
@@ -334,8 +317,8 @@ impl Call {
             }
             Input::AnswerScript(result) => self.on_answer_script(result),
             Input::ScriptFetched { fetch_id, result } => {
-                self.events
-                    .push_back(pcmo::Event::ScriptFetched { fetch_id, result });
+                self.outbox
+                    .event(pcmo::Event::ScriptFetched { fetch_id, result });
             }
             Input::Resolved { ring, results } => self.on_resolved(ring, results),
             Input::Fork { ring, event } => self.on_fork(ring, event),
@@ -353,14 +336,26 @@ impl Call {
             } => self.on_response(leg, purpose, response),
             Input::RequestFailed { leg, purpose } => self.on_request_failed(leg, purpose),
             Input::Timer(id) if id == CALL_LIMIT_TIMER => self.hangup_all("duration-limit", None),
-            Input::Timer(id) if id == super::media_actions::RECORDING_WAIT_TIMER => {
-                self.give_up_recordings()
+            Input::Timer(id) if id == RECORDING_WAIT_TIMER => {
+                let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                let dir = &self.setup.recordings_dir;
+                self.media_actions.give_up_recordings(fx, dir);
             }
-            Input::Timer(id) => self.events.push_back(pcmo::Event::TimerFired(id)),
+            Input::Timer(id) => self.outbox.event(pcmo::Event::TimerFired(id)),
             Input::Media(ev) => self.on_media_event(ev),
-            Input::AudioLoaded { media_id, result } => self.on_audio_loaded(media_id, result),
-            Input::VideoReady { a, b } => self.on_video_ready(a, b),
-            Input::VideoFailed => self.on_video_failed(),
+            Input::AudioLoaded { media_id, result } if !self.ending => {
+                let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                self.media_actions.on_audio_loaded(fx, media_id, result);
+            }
+            Input::AudioLoaded { .. } => {}
+            Input::VideoReady { a, b } => {
+                let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                self.video.on_ready(fx, self.plan.as_mut(), a, b);
+            }
+            Input::VideoFailed => {
+                let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                self.video.on_failed(fx);
+            }
         }
         self.run_events();
         self.check_finished();
@@ -382,7 +377,7 @@ impl Call {
         }
         let a_remote = plan.a_remote();
         let pts = plan.a_payload_types();
-        self.signalling_to_media(LegId::A, false);
+        self.signalling_to_media(LegId::A);
         if let Some((rtp, rtcp)) = a_remote {
             self.media(MediaCommand::SetRemote {
                 leg: crate::media::Leg::A,
@@ -403,20 +398,35 @@ impl Call {
                 tracing::info!(call = %self.setup.cmiuuid, ?leg, "no RTP; ending the call");
                 self.hangup_all("rtp-timeout", None);
             }
-            Event::PlayDone { id, .. } => self.on_play_done(id),
+            Event::PlayDone { id, .. } => {
+                let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                self.media_actions.on_play_done(fx, id);
+            }
             Event::Dtmf { leg, digit } => self.on_digit(leg, digit),
             Event::RecordDone {
                 id,
                 path,
                 duration_ms,
                 ok,
-            } => self.on_record_done(id, path, duration_ms, ok),
+            } => {
+                let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                self.media_actions
+                    .on_record_done(fx, id, path, duration_ms, ok);
+            }
             _ => {}
         }
     }
 
     pub(super) fn media(&mut self, c: MediaCommand) {
-        self.out.push_back(Output::Media(c));
+        self.outbox.push(Output::Media(c));
+    }
+
+    /// A digit from the caller (RFC 4733 or SIP INFO), for the script.
+    pub(super) fn on_digit(&mut self, leg: crate::media::Leg, digit: char) {
+        if !self.ending {
+            let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+            MediaActions::on_digit(fx, leg, digit);
+        }
     }
 
     /// The caller's dialog as it will be once answered (our tag is chosen at creation), so
@@ -446,8 +456,8 @@ impl Call {
         }
     }
 
-    /// Tells the media task (or the video task) where `leg`'s signalling comes from.
-    pub(super) fn signalling_to_media(&mut self, leg: LegId, video: bool) {
+    /// Tells the media task where `leg`'s signalling comes from.
+    pub(super) fn signalling_to_media(&mut self, leg: LegId) {
         let Some(ip) = self.signalling_source(leg) else {
             return;
         };
@@ -456,26 +466,28 @@ impl Call {
         } else {
             crate::media::Leg::B
         };
-        let c = MediaCommand::SetSignallingSource { leg: media_leg, ip };
-        if video {
-            self.video_media(c);
-        } else {
-            self.media(c);
-        }
+        self.media(MediaCommand::SetSignallingSource { leg: media_leg, ip });
+    }
+
+    /// Relay both legs' media (audio, and video when it is carried).
+    pub(super) fn bridge_media(&mut self) {
+        self.media(MediaCommand::Bridge);
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        self.video.media(fx, MediaCommand::Bridge);
+    }
+
+    pub(super) fn unbridge_media(&mut self) {
+        self.media(MediaCommand::Unbridge);
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        self.video.media(fx, MediaCommand::Unbridge);
     }
 
     pub(super) fn report(&mut self, r: Report) {
-        self.out.push_back(Output::Report(r));
+        self.outbox.push(Output::Report(r));
     }
 
     pub(super) fn script_error(&mut self, code: &str, path: &str, message: &str) {
-        tracing::info!(call = %self.setup.cmiuuid, code, path = %Escaped(path), message = %Escaped(message), "script error");
-        self.report(Report::ScriptError {
-            code: code.into(),
-            path: path.into(),
-            message: message.into(),
-            at_ms: self.wall_ms,
-        });
+        Effects::new(&mut self.outbox, &self.setup.cmiuuid).script_error(code, path, message);
     }
 
     /// Ends the A leg's record (terminal event and CDR).
@@ -483,7 +495,7 @@ impl Call {
         self.a_state = AState::Ended;
         let reports = self
             .a_record
-            .end(self.wall_ms, cause, status, &self.extra_params);
+            .end(self.outbox.wall_ms(), cause, status, &self.extra_params);
         for r in reports {
             self.report(r);
         }
@@ -498,7 +510,7 @@ impl Call {
                 let status = a_status.unwrap_or(480);
                 if let Some(inb) = &self.inbound {
                     let r = response_to(&inb.invite, status, Some(&self.a_tag));
-                    self.out.push_back(Output::Respond {
+                    self.outbox.push(Output::Respond {
                         tx: inb.tx,
                         response: r,
                     });
@@ -523,7 +535,7 @@ impl Call {
             AState::Answered(mut dialog) => {
                 let bye = dialog.request(crate::sip::message::Method::Bye, None);
                 let peer = dialog.peer;
-                self.out.push_back(Output::Send {
+                self.outbox.push(Output::Send {
                     leg: LegId::A,
                     purpose: Purpose::Bye,
                     request: bye,
@@ -544,11 +556,11 @@ impl Call {
             .map(|(id, r)| (*id, r.targets.keys().copied().collect()))
             .collect();
         for (ring, targets) in pending {
-            self.out.push_back(Output::CancelFork { ring, targets });
+            self.outbox.push(Output::CancelFork { ring, targets });
         }
         // The script is over; nothing it would still do matters.
         self.interp = None;
-        self.events.clear();
+        self.outbox.clear_events();
     }
 
     pub(super) fn check_finished(&mut self) {
@@ -560,7 +572,8 @@ impl Call {
         // A ring leaves the map when its fork is done.
         let rings_done = self.rings.values().all(|r| !r.forked);
         if a_done && b_done && rings_done && (self.ending || self.interp.is_none()) {
-            if self.finish_recordings() {
+            let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+            if self.media_actions.finish_recordings(fx) {
                 return;
             }
             // RFC 3261 §15.1.2: requests still pending when the dialog ends get 487, or
@@ -574,8 +587,9 @@ impl Call {
             if self.media_ready {
                 self.media(MediaCommand::Stop);
             }
-            self.video_media(MediaCommand::Stop);
-            self.out.push_back(Output::Finished);
+            let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+            self.video.media(fx, MediaCommand::Stop);
+            self.outbox.push(Output::Finished);
         }
     }
 }

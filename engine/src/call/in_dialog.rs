@@ -2,6 +2,7 @@
 //! answers to the requests the call sent itself.
 
 use super::core::{AState, BState, Call};
+use super::effects::Effects;
 use super::io::{Output, Purpose};
 use super::LegId;
 use crate::media::{Command as MediaCommand, Leg};
@@ -23,26 +24,26 @@ impl Call {
             None => {
                 // No dialog on that leg (any more), or not this one's tags: §12.2.2.
                 let r = response_to(&req, 481, Some(&tag));
-                return self.out.push_back(Output::Respond { tx, response: r });
+                return self.outbox.push(Output::Respond { tx, response: r });
             }
             Some(false) => {
                 let mut r = response_to(&req, 500, Some(&tag));
                 r.reason = "Server Internal Error (CSeq out of order)".into();
                 r.headers.push(HeaderName::RetryAfter, "1");
-                return self.out.push_back(Output::Respond { tx, response: r });
+                return self.outbox.push(Output::Respond { tx, response: r });
             }
             Some(true) => {}
         }
         match req.method {
             Method::Bye => {
-                self.out.push_back(Output::Respond {
+                self.outbox.push(Output::Respond {
                     tx,
                     response: response_to(&req, 200, None),
                 });
                 if leg == LegId::A {
                     self.end_a("caller-hung-up", None);
                     if self.interp.is_some() && !self.ending {
-                        self.events.push_back(pcmo::Event::CallerHungUp);
+                        self.outbox.event(pcmo::Event::CallerHungUp);
                         self.run_events();
                     }
                     if !self.ending {
@@ -56,7 +57,7 @@ impl Call {
                     }
                     self.end_b(leg, "callee-hung-up", None);
                     if let (Some(target_id), false) = (target, self.ending) {
-                        self.events.push_back(pcmo::Event::BLegHungUp { target_id });
+                        self.outbox.event(pcmo::Event::BLegHungUp { target_id });
                     }
                 }
             }
@@ -74,14 +75,14 @@ impl Call {
                         400
                     }
                 };
-                self.out.push_back(Output::Respond {
+                self.outbox.push(Output::Respond {
                     tx,
                     response: response_to(&req, status, None),
                 });
             }
             _ => {
                 // Other INFO, OPTIONS, UPDATE without SDP.
-                self.out.push_back(Output::Respond {
+                self.outbox.push(Output::Respond {
                     tx,
                     response: response_to(&req, 200, None),
                 });
@@ -130,14 +131,15 @@ impl Call {
                         });
                     }
                     self.media(MediaCommand::OpenLatchWindow { leg: from });
-                    self.video_moved(from, relayed.video);
+                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                    self.video.moved(fx, from, relayed.video);
                     let Some(d) = self.dialog_mut(other) else {
                         return;
                     };
                     let reinvite = d.request(Method::Invite, Some(("application/sdp", sdp)));
                     let peer = d.peer;
                     self.relayed.insert(tx, req);
-                    self.out.push_back(Output::Send {
+                    self.outbox.push(Output::Send {
                         leg: other,
                         purpose: Purpose::Reinvite { origin: leg, tx },
                         request: reinvite,
@@ -146,7 +148,7 @@ impl Call {
                 }
                 _ => {
                     let r = response_to(&req, 488, None);
-                    self.out.push_back(Output::Respond { tx, response: r });
+                    self.outbox.push(Output::Respond { tx, response: r });
                 }
             }
             return;
@@ -163,7 +165,7 @@ impl Call {
             ok.headers.push(HeaderName::ContentType, "application/sdp");
             ok.body = sdp;
         }
-        self.out.push_back(Output::Respond { tx, response: ok });
+        self.outbox.push(Output::Respond { tx, response: ok });
     }
 
     pub(super) fn on_ack(&mut self, _leg: LegId) {
@@ -178,13 +180,13 @@ impl Call {
             return;
         };
         let r = response_to(&inb.invite, 487, Some(&self.a_tag));
-        self.out.push_back(Output::Respond {
+        self.outbox.push(Output::Respond {
             tx: inb.tx,
             response: r,
         });
         self.end_a("caller-cancelled", Some(487));
         if self.interp.is_some() {
-            self.events.push_back(pcmo::Event::CallerHungUp);
+            self.outbox.event(pcmo::Event::CallerHungUp);
             self.run_events();
         }
         if !self.ending {
@@ -208,7 +210,7 @@ impl Call {
                     if let Some(d) = self.dialog_mut(leg) {
                         let ack = d.ack(seq, None);
                         let peer = d.peer;
-                        self.out.push_back(Output::SendAck { request: ack, peer });
+                        self.outbox.push(Output::SendAck { request: ack, peer });
                     }
                     let towards = if origin == LegId::A { Leg::A } else { Leg::B };
                     let answered = if leg == LegId::A { Leg::A } else { Leg::B };
@@ -235,7 +237,8 @@ impl Call {
                             });
                         }
                         self.media(MediaCommand::OpenLatchWindow { leg: answered });
-                        self.video_moved(answered, relayed.video);
+                        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                        self.video.moved(fx, answered, relayed.video);
                         ok.headers.push(HeaderName::ContentType, "application/sdp");
                         ok.body = sdp;
                     }
@@ -269,7 +272,7 @@ impl Call {
             r.headers.push(h.name.clone(), h.value.clone());
         }
         r.body = answer.body;
-        self.out.push_back(Output::Respond { tx, response: r });
+        self.outbox.push(Output::Respond { tx, response: r });
     }
 
     /// Answers a relayed request with `status` of our own (the other leg gave no answer).

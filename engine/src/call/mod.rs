@@ -13,6 +13,7 @@ pub mod admission;
 mod b_legs;
 mod core;
 pub mod dialog;
+mod effects;
 pub mod fork;
 mod in_dialog;
 mod io;

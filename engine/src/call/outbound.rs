@@ -25,10 +25,11 @@ impl Call {
         let Some(out) = self.outbound.clone() else {
             return;
         };
-        self.report(
-            self.a_record
-                .event(EventStatus::Started, self.wall_ms, &self.extra_params),
-        );
+        self.report(self.a_record.event(
+            EventStatus::Started,
+            self.outbox.wall_ms(),
+            &self.extra_params,
+        ));
         self.rings.insert(
             out.ring,
             RingState {
@@ -40,7 +41,7 @@ impl Call {
                 video: false,
             },
         );
-        self.out.push_back(Output::AllocateMedia);
+        self.outbox.push(Output::AllocateMedia);
     }
 
     pub(super) fn is_a_ring(&self, ring: RingId) -> bool {
@@ -53,7 +54,7 @@ impl Call {
             return;
         };
         self.a_anchor = Some(a);
-        self.out.push_back(Output::Resolve {
+        self.outbox.push(Output::Resolve {
             ring: out.ring,
             targets: vec![(A_TARGET, out.call.to)],
         });
@@ -111,7 +112,7 @@ impl Call {
         if let Some(r) = self.rings.get_mut(&ring) {
             r.forked = true;
         }
-        self.out.push_back(Output::StartFork { ring, branches });
+        self.outbox.push(Output::StartFork { ring, branches });
     }
 
     pub(super) fn on_a_fork(&mut self, ring: RingId, event: ForkEvent) {
@@ -119,9 +120,11 @@ impl Call {
             ForkEvent::Ringing { .. } => {
                 if !self.a_record.ringing {
                     self.a_record.ringing = true;
-                    let ev =
-                        self.a_record
-                            .event(EventStatus::Ringing, self.wall_ms, &self.extra_params);
+                    let ev = self.a_record.event(
+                        EventStatus::Ringing,
+                        self.outbox.wall_ms(),
+                        &self.extra_params,
+                    );
                     self.report(ev);
                 }
             }
@@ -151,7 +154,7 @@ impl Call {
             let bye = dialog.request(crate::sip::message::Method::Bye, None);
             let peer = dialog.peer;
             self.a_state = AState::Answered(Box::new(dialog));
-            self.out.push_back(Output::Send {
+            self.outbox.push(Output::Send {
                 leg: LegId::A,
                 purpose: Purpose::Bye,
                 request: bye,
@@ -161,10 +164,12 @@ impl Call {
             return;
         }
         self.a_state = AState::Answered(Box::new(dialog));
-        self.a_record.answer_ms = Some(self.wall_ms);
-        let ev = self
-            .a_record
-            .event(EventStatus::OutAnswered, self.wall_ms, &self.extra_params);
+        self.a_record.answer_ms = Some(self.outbox.wall_ms());
+        let ev = self.a_record.event(
+            EventStatus::OutAnswered,
+            self.outbox.wall_ms(),
+            &self.extra_params,
+        );
         self.report(ev);
         // A's answer is, for the relay, what A offers the legs the script adds.
         let session = self.setup.seed;
@@ -180,7 +185,7 @@ impl Call {
         };
         match plan {
             Some(plan) => {
-                self.signalling_to_media(LegId::A, false);
+                self.signalling_to_media(LegId::A);
                 if let Some((rtp, rtcp)) = plan.a_remote() {
                     self.media(MediaCommand::SetRemote {
                         leg: Leg::A,
@@ -210,9 +215,9 @@ impl Call {
             return;
         };
         if let Some(limit) = out.call.max_duration {
-            self.out.push_back(Output::Timer {
+            self.outbox.push(Output::Timer {
                 id: CALL_LIMIT_TIMER,
-                at: self.now + limit,
+                at: self.outbox.now() + limit,
             });
         }
         match out.call.script {
@@ -221,7 +226,7 @@ impl Call {
                 let body = serde_json::json!({
                     "from": super::core::number_like(&self.setup.from),
                     "to": super::core::number_like(&self.setup.to),
-                    "time": self.wall_ms,
+                    "time": self.outbox.wall_ms(),
                     "cmiuuid": self.setup.cmiuuid,
                     "cmuuid": self.setup.cmiuuid,
                     "action": "outbound",
@@ -230,7 +235,7 @@ impl Call {
                     "request_id": out.call.request_id,
                     "extra_params": self.extra_params,
                 });
-                self.out.push_back(Output::Fetch {
+                self.outbox.push(Output::Fetch {
                     fetch_id: None,
                     url: self.setup.answer_url.clone(),
                     body,

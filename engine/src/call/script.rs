@@ -4,6 +4,7 @@
 use pcmo::{Command, HangupReason, Interpreter, Script};
 
 use super::core::{AState, BState, Call, RingState};
+use super::effects::Effects;
 use super::io::{AudioRequest, FetchFailure, Output};
 use super::report::EventStatus;
 use crate::media::Command as MediaCommand;
@@ -57,17 +58,17 @@ impl Call {
             pcmo::CallInfo::inbound(id, from, to)
         };
         self.interp = Some(Interpreter::new(script, info));
-        self.events.push_back(pcmo::Event::Start);
+        self.outbox.event(pcmo::Event::Start);
     }
 
     /// Feeds queued events to the interpreter and carries out what it says, until quiet.
     pub(super) fn run_events(&mut self) {
-        while let Some(ev) = self.events.pop_front() {
+        while let Some(ev) = self.outbox.next_event() {
             let Some(interp) = self.interp.as_mut() else {
-                self.events.clear();
+                self.outbox.clear_events();
                 return;
             };
-            interp.handle(self.now, ev);
+            interp.handle(self.outbox.now(), ev);
             let mut cmds = Vec::new();
             while let Some(c) = interp.poll() {
                 cmds.push(c);
@@ -104,7 +105,7 @@ impl Call {
                     };
                     self.hangup_all(reason.as_str(), status);
                 }
-                Command::StartTimer { id, at } => self.out.push_back(Output::Timer { id, at }),
+                Command::StartTimer { id, at } => self.outbox.push(Output::Timer { id, at }),
                 Command::SetParam(v) => self.extra_params = Some(v.to_extra_params()),
                 Command::PostEvent(pcmo::ScriptEvent::ConnectFinished { outcome, .. }) => {
                     self.last_outcome = Some(outcome);
@@ -119,29 +120,42 @@ impl Call {
                 } => match source {
                     pcmo::ScriptSource::Url(url) => {
                         let body = serde_json::to_value(&payload).unwrap_or_default();
-                        self.out.push_back(Output::Fetch {
+                        self.outbox.push(Output::Fetch {
                             fetch_id: Some(fetch_id),
                             url,
                             body,
                         });
                     }
                     pcmo::ScriptSource::Reference(_) => {
-                        self.events.push_back(pcmo::Event::ScriptFetched {
+                        self.outbox.event(pcmo::Event::ScriptFetched {
                             fetch_id,
                             result: Err(pcmo::FetchError::UnknownReference),
                         })
                     }
                 },
                 Command::Play { media_id, source } => {
-                    self.load_prompt(media_id, AudioRequest::play(source))
+                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                    let request = AudioRequest::play(source);
+                    self.media_actions.load_prompt(fx, media_id, request);
                 }
                 Command::Speak {
                     media_id,
                     text,
                     voice,
-                } => self.load_prompt(media_id, AudioRequest::speak(text, voice)),
-                Command::StopMedia { media_id } => self.stop_prompt(media_id),
-                Command::Record(how) => self.start_recording(how),
+                } => {
+                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                    let request = AudioRequest::speak(text, voice);
+                    self.media_actions.load_prompt(fx, media_id, request);
+                }
+                Command::StopMedia { media_id } => {
+                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                    self.media_actions.stop_prompt(fx, media_id);
+                }
+                Command::Record(how) => {
+                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                    let dir = &self.setup.recordings_dir;
+                    self.media_actions.start_recording(fx, how, dir);
+                }
                 // The interpreter runs the digit rules and timers; DTMF detection is always on.
                 Command::CollectDigits(_) => {}
                 Command::Stream { .. } => {
@@ -199,15 +213,17 @@ impl Call {
             self.inbound = Some(inb);
             return self.hangup_all("error", Some(500));
         };
-        self.out.push_back(Output::Respond {
+        self.outbox.push(Output::Respond {
             tx: inb.tx,
             response: ok,
         });
         self.a_state = AState::Answered(Box::new(dialog));
-        self.a_record.answer_ms = Some(self.wall_ms);
-        let ev = self
-            .a_record
-            .event(EventStatus::InAnswered, self.wall_ms, &self.extra_params);
+        self.a_record.answer_ms = Some(self.outbox.wall_ms());
+        let ev = self.a_record.event(
+            EventStatus::InAnswered,
+            self.outbox.wall_ms(),
+            &self.extra_params,
+        );
         self.report(ev);
         self.media(MediaCommand::OpenLatchWindow {
             leg: crate::media::Leg::A,
@@ -226,9 +242,11 @@ impl Call {
         let leg = *leg;
         b.state = BState::Bridged;
         let answer = b.answer.clone();
-        let ev = b
-            .record
-            .event(EventStatus::OutBridged, self.wall_ms, &self.extra_params);
+        let ev = b.record.event(
+            EventStatus::OutBridged,
+            self.outbox.wall_ms(),
+            &self.extra_params,
+        );
         self.bridged = Some(leg);
         if let Some(answer) = answer {
             self.b_media(leg, &answer);
