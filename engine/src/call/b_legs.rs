@@ -332,11 +332,8 @@ impl Call {
     /// a 183 with that SDP re-anchored on our ports, and the relay bridges at once, so a
     /// carrier's announcement or ringback tone reaches the caller. The first such leg wins.
     fn early_media(&mut self, leg: LegId, response: &crate::sip::message::Response) {
-        let ringing = self.a_state == super::core::AState::Ringing;
-        let Some(inb) = self.inbound.clone() else {
-            return;
-        };
-        if !ringing || self.early.is_some() || self.ending {
+        // Ringing, A's INVITE is still there.
+        if !self.a.is_ringing() || self.early.is_some() || self.ending {
             return;
         }
         let Some(Ok(answer)) = self.plan.as_mut().map(|p| p.on_b_answer(&response.body)) else {
@@ -347,18 +344,8 @@ impl Call {
         self.bridge_media();
         let to_a = answer.to_a;
         self.sent_to_a(&to_a);
-        let mut progress = crate::sip::message::response_to(&inb.invite, 183, Some(&self.a_tag));
-        progress
-            .headers
-            .push(HeaderName::Contact, self.setup.contact.clone());
-        progress
-            .headers
-            .push(HeaderName::ContentType, "application/sdp");
-        progress.body = to_a;
-        self.outbox.push(Output::Respond {
-            tx: inb.tx,
-            response: progress,
-        });
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        self.a.early_media(fx, to_a, &self.setup.contact);
     }
 
     /// The script gives up these targets: stop the ringing ones, hang up answered ones.

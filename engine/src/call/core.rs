@@ -19,9 +19,10 @@ use pcmo::{ConnectOutcome, Interpreter, TargetId, TimerId};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+use super::a_leg::ALeg;
 use super::dialog::Dialog;
 use super::effects::{Effects, Outbox};
-use super::io::{CallSetup, Input, OutboundCall, Output, Purpose, RingId};
+use super::io::{CallSetup, Input, OutboundCall, Output, RingId};
 pub(super) use super::io::{Contact, Resolution};
 use super::media_actions::{MediaActions, RECORDING_WAIT_TIMER};
 use super::media_plan::MediaPlan;
@@ -31,21 +32,9 @@ use super::LegId;
 use crate::media::sdp::policy::CallType;
 use crate::media::sdp::Anchor;
 use crate::media::Command as MediaCommand;
-use crate::sip::message::{new_token, response_to, HeaderName, Request};
+use crate::sip::message::{new_token, HeaderName, Request};
 use crate::sip::transaction::TxId;
 use crate::sip::Peer;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum AState {
-    /// Our 180 went out; no final response yet.
-    Ringing,
-    /// A call ringmaster places: the A leg is being dialled (ring 0).
-    Dialing,
-    Answered(Box<Dialog>),
-    /// BYE sent, waiting for its answer.
-    Ending,
-    Ended,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum BState {
@@ -81,14 +70,6 @@ pub(super) struct RingState {
     pub video: bool,
 }
 
-/// The A leg of an inbound call: its INVITE's server transaction.
-#[derive(Debug, Clone)]
-pub(super) struct InboundA {
-    pub tx: TxId,
-    pub invite: Request,
-    pub peer: Peer,
-}
-
 #[derive(Debug, Clone)]
 pub(super) struct OutboundA {
     pub call: OutboundCall,
@@ -105,17 +86,9 @@ pub struct Call {
     pub(super) setup: CallSetup,
     /// Tokens drawn so far (tags, Call-IDs); see [`Call::token`].
     pub(super) draws: u64,
-    /// The A leg's INVITE when the call came in, until A is answered; `None` for a call
-    /// ringmaster places.
-    /// Boxed (as `outbound`): a call has one or the other.
-    pub(super) inbound: Option<Box<InboundA>>,
-    /// What to dial and run when ringmaster places the call.
+    /// What to dial and run when ringmaster places the call (boxed: most calls come in).
     pub(super) outbound: Option<Box<OutboundA>>,
-    pub(super) a_tag: String,
-    pub(super) a_state: AState,
-    pub(super) a_record: LegRecord,
-    /// Why the A leg is being hung up (used when its BYE is answered).
-    pub(super) a_end_cause: Option<String>,
+    pub(super) a: ALeg,
     pub(super) plan: Option<MediaPlan>,
     pub(super) media_ready: bool,
     /// Our relay ports for each side, once allocated.
@@ -153,20 +126,20 @@ impl Call {
         now: Instant,
         wall_ms: u64,
     ) -> Call {
-        let mut call = Call::blank(setup, Direction::Inbound, now, wall_ms);
-        call.inbound = Some(Box::new(InboundA {
-            tx: a_tx,
-            invite: a_invite,
-            peer: a_peer,
-        }));
+        let mut call = Call::blank(
+            setup,
+            Direction::Inbound,
+            now,
+            wall_ms,
+            Some((a_tx, a_invite, a_peer)),
+        );
         call.start();
         call
     }
 
     /// A call ringmaster places: dials `out.to`, and runs the script once it answers.
     pub fn outbound(setup: CallSetup, out: OutboundCall, now: Instant, wall_ms: u64) -> Call {
-        let mut call = Call::blank(setup, Direction::Outbound, now, wall_ms);
-        call.a_state = AState::Dialing;
+        let mut call = Call::blank(setup, Direction::Outbound, now, wall_ms, None);
         call.extra_params = out.extra_params.clone();
         call.outbound = Some(Box::new(OutboundA {
             call: out,
@@ -188,7 +161,13 @@ impl Call {
         new_token(&mut StdRng::seed_from_u64(seed), len)
     }
 
-    fn blank(setup: CallSetup, direction: Direction, now: Instant, wall_ms: u64) -> Call {
+    fn blank(
+        setup: CallSetup,
+        direction: Direction,
+        now: Instant,
+        wall_ms: u64,
+        inbound: Option<(TxId, Request, Peer)>,
+    ) -> Call {
         let a_tag = new_token(&mut StdRng::seed_from_u64(setup.seed), 12);
         let a_record = LegRecord::new(
             LegId::A,
@@ -198,15 +177,15 @@ impl Call {
             &setup.to,
             wall_ms,
         );
+        let a = match inbound {
+            Some((tx, invite, peer)) => ALeg::inbound(a_tag, a_record, tx, invite, peer),
+            None => ALeg::dialled(a_tag, a_record),
+        };
         Call {
             setup,
             draws: 0,
-            inbound: None,
             outbound: None,
-            a_tag,
-            a_state: AState::Ringing,
-            a_record,
-            a_end_cause: None,
+            a,
             plan: None,
             media_ready: false,
             a_anchor: None,
@@ -230,45 +209,26 @@ impl Call {
     }
 
     fn start(&mut self) {
-        let Some(inb) = self.inbound.clone() else {
+        let Some(offer) = self.a.offer() else {
             return;
         };
         let session = u64::from(self.setup.max_forwards) ^ self.setup.seed;
-        match MediaPlan::from_offer(
-            &inb.invite.body,
-            CallType::Audio,
-            session,
-            self.setup.local_ip,
-        ) {
+        let plan = MediaPlan::from_offer(offer, CallType::Audio, session, self.setup.local_ip);
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        self.a.event(fx, EventStatus::Started, &None);
+        match plan {
             Ok(p) => self.plan = Some(p),
             Err(problem) => {
                 tracing::info!(call = %self.setup.cmiuuid, %problem, "A leg SDP refused");
-                self.report(self.a_record.event(
-                    EventStatus::Started,
-                    self.outbox.wall_ms(),
-                    &None,
-                ));
-                let mut r = response_to(&inb.invite, 488, Some(&self.a_tag));
-                r.reason = format!("Not Acceptable Here ({problem})");
-                self.outbox.push(Output::Respond {
-                    tx: inb.tx,
-                    response: r,
-                });
+                let reason = format!("Not Acceptable Here ({problem})");
+                self.a.respond(fx, 488, Some(reason));
                 self.end_a("sdp-refused", Some(488));
                 self.check_finished();
                 return;
             }
         }
-        self.report(
-            self.a_record
-                .event(EventStatus::Started, self.outbox.wall_ms(), &None),
-        );
         // The caller hears ringback while the app is asked what to do.
-        let ringing = response_to(&inb.invite, 180, Some(&self.a_tag));
-        self.outbox.push(Output::Respond {
-            tx: inb.tx,
-            response: ringing,
-        });
+        self.a.respond(fx, 180, None);
         self.outbox.push(Output::AllocateMedia);
         let body = serde_json::json!({
             "from": number_like(&self.setup.from),
@@ -433,24 +393,14 @@ impl Call {
     /// its in-dialog requests can be routed from the start; `None` for a call ringmaster
     /// places, or an INVITE without a Call-ID or a readable From.
     pub fn a_dialog_id(&self) -> Option<super::dialog::DialogId> {
-        let inv = &self.inbound.as_ref()?.invite;
-        let from = crate::sip::message::HeaderView::hdr_from(inv).ok()?;
-        Some(super::dialog::DialogId {
-            call_id: crate::sip::message::HeaderView::call_id(inv)?.to_string(),
-            local_tag: self.a_tag.clone(),
-            remote_tag: from.tag().unwrap_or_default().to_string(),
-        })
+        self.a.dialog_id()
     }
 
     /// Where `leg`'s SIP comes from: the caller's source, the address a B leg's (or a placed
     /// call's A leg's) INVITE went to. Its RTP may latch from there (`media::latch`).
     pub(super) fn signalling_source(&self, leg: LegId) -> Option<IpAddr> {
         if leg == LegId::A {
-            match (&self.inbound, &self.a_state) {
-                (Some(inb), _) => Some(inb.peer.addr.ip()),
-                (None, AState::Answered(d)) => Some(d.peer.addr.ip()),
-                _ => None,
-            }
+            self.a.signalling_source()
         } else {
             self.b_legs.get(&leg).map(|b| b.source)
         }
@@ -492,59 +442,25 @@ impl Call {
 
     /// Ends the A leg's record (terminal event and CDR).
     pub(super) fn end_a(&mut self, cause: &str, status: Option<u16>) {
-        self.a_state = AState::Ended;
-        let reports = self
-            .a_record
-            .end(self.outbox.wall_ms(), cause, status, &self.extra_params);
-        for r in reports {
-            self.report(r);
-        }
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        self.a.end(fx, cause, status, &self.extra_params);
     }
 
     /// Tears everything down: A gets a final response or a BYE, answered B legs a BYE, ringing
     /// ones a CANCEL. Legs report their end when it is confirmed.
     pub(super) fn hangup_all(&mut self, cause: &str, a_status: Option<u16>) {
         self.ending = true;
-        match std::mem::replace(&mut self.a_state, AState::Ending) {
-            AState::Ringing => {
-                let status = a_status.unwrap_or(480);
-                if let Some(inb) = &self.inbound {
-                    let r = response_to(&inb.invite, status, Some(&self.a_tag));
-                    self.outbox.push(Output::Respond {
-                        tx: inb.tx,
-                        response: r,
-                    });
-                }
-                self.end_a(cause, Some(status));
-            }
-            // Dialling A: its ring is cancelled below; A ends when the ring reports it. Before
-            // the ring started (no ports yet, or A not resolved yet) nothing will report, so A
-            // ends here, and a late resolution dials nobody.
-            AState::Dialing => {
-                let ringing = self
-                    .outbound
-                    .as_ref()
-                    .and_then(|o| self.rings.get(&o.ring))
-                    .is_some_and(|r| r.forked);
-                if ringing {
-                    self.a_end_cause = Some(cause.to_string());
-                } else {
-                    self.end_a(cause, None);
-                }
-            }
-            AState::Answered(mut dialog) => {
-                let bye = dialog.request(crate::sip::message::Method::Bye, None);
-                let peer = dialog.peer;
-                self.outbox.push(Output::Send {
-                    leg: LegId::A,
-                    purpose: Purpose::Bye,
-                    request: bye,
-                    peer,
-                });
-                self.a_end_cause = Some(cause.to_string());
-            }
-            other => self.a_state = other,
-        }
+        // Dialling A: its ring is cancelled below; A ends when the ring reports it. Before
+        // the ring started (no ports yet, or A not resolved yet) nothing will report, so A
+        // ends at once, and a late resolution dials nobody.
+        let dial_out = self
+            .outbound
+            .as_ref()
+            .and_then(|o| self.rings.get(&o.ring))
+            .is_some_and(|r| r.forked);
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        self.a
+            .hang_up(fx, cause, a_status, dial_out, &self.extra_params);
         let legs: Vec<LegId> = self.b_legs.keys().copied().collect();
         for leg in legs {
             self.hang_up_b(leg, cause);
@@ -567,7 +483,7 @@ impl Call {
         if self.finished {
             return;
         }
-        let a_done = self.a_state == AState::Ended;
+        let a_done = self.a.is_ended();
         let b_done = self.b_legs.values().all(|b| b.state == BState::Ended);
         // A ring leaves the map when its fork is done.
         let rings_done = self.rings.values().all(|r| !r.forked);

@@ -1,7 +1,7 @@
 //! Requests inside the call's dialogs (BYE, re-INVITE, INFO), the caller's CANCEL, and the
 //! answers to the requests the call sent itself.
 
-use super::core::{AState, BState, Call};
+use super::core::{BState, Call};
 use super::effects::Effects;
 use super::io::{Output, Purpose};
 use super::LegId;
@@ -13,7 +13,7 @@ use crate::sip::transaction::TxId;
 
 impl Call {
     pub(super) fn on_request(&mut self, leg: LegId, tx: TxId, req: Request) {
-        let tag = self.a_tag.clone();
+        let tag = self.a.tag().to_string();
         // The tags are checked before the CSeq is recorded: a stranger's request must not
         // move the dialog's sequence either.
         let in_order = self
@@ -92,10 +92,7 @@ impl Call {
 
     fn dialog_mut(&mut self, leg: LegId) -> Option<&mut super::dialog::Dialog> {
         if leg == LegId::A {
-            match &mut self.a_state {
-                AState::Answered(d) => Some(d),
-                _ => None,
-            }
+            self.a.dialog_mut()
         } else {
             self.b_legs
                 .get_mut(&leg)
@@ -173,18 +170,10 @@ impl Call {
     }
 
     pub(super) fn on_caller_cancelled(&mut self) {
-        if self.a_state != AState::Ringing {
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        if !self.a.cancelled(fx, &self.extra_params) {
             return;
         }
-        let Some(inb) = self.inbound.clone() else {
-            return;
-        };
-        let r = response_to(&inb.invite, 487, Some(&self.a_tag));
-        self.outbox.push(Output::Respond {
-            tx: inb.tx,
-            response: r,
-        });
-        self.end_a("caller-cancelled", Some(487));
         if self.interp.is_some() {
             self.outbox.event(pcmo::Event::CallerHungUp);
             self.run_events();
@@ -296,10 +285,8 @@ impl Call {
     /// The BYE we sent on `leg` was answered (or got nothing): that leg is over.
     fn bye_done(&mut self, leg: LegId, status: Option<u16>) {
         if leg == LegId::A {
-            if self.a_state != AState::Ended {
-                let cause = self.a_end_cause.clone().unwrap_or_else(|| "hangup".into());
-                self.end_a(&cause, status);
-            }
+            let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+            self.a.bye_done(fx, status, &self.extra_params);
         } else {
             let cause = self
                 .b_legs

@@ -9,6 +9,7 @@
 //! other part of the call, the parts of a call's state (`media_actions`, `video`) import only
 //! the vocabulary, and `core` (the conductor) imports them all.
 
+mod a_leg;
 pub mod admission;
 mod b_legs;
 mod core;

@@ -5,10 +5,11 @@
 use bytes::Bytes;
 use pcmo::{Destination, Target, TargetId};
 
-use super::core::{AState, Call, RingState, CALL_LIMIT_TIMER};
+use super::core::{Call, RingState, CALL_LIMIT_TIMER};
 use super::dialog::Dialog;
+use super::effects::Effects;
 use super::fork::{BranchPlan, ForkEvent};
-use super::io::{Output, Purpose, Resolution, RingId};
+use super::io::{Output, Resolution, RingId};
 use super::media_plan::MediaPlan;
 use super::report::EventStatus;
 use super::LegId;
@@ -25,11 +26,8 @@ impl Call {
         let Some(out) = self.outbound.clone() else {
             return;
         };
-        self.report(self.a_record.event(
-            EventStatus::Started,
-            self.outbox.wall_ms(),
-            &self.extra_params,
-        ));
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        self.a.event(fx, EventStatus::Started, &self.extra_params);
         self.rings.insert(
             out.ring,
             RingState {
@@ -76,7 +74,7 @@ impl Call {
 
     /// The A leg resolved: its branch INVITE(s), or the call's end.
     pub(super) fn on_a_resolved(&mut self, ring: RingId, resolution: Resolution) {
-        if self.a_state != AState::Dialing {
+        if !self.a.is_dialing() {
             return; // hung up while A was being resolved
         }
         let contacts = match resolution {
@@ -118,29 +116,18 @@ impl Call {
     pub(super) fn on_a_fork(&mut self, ring: RingId, event: ForkEvent) {
         match event {
             ForkEvent::Ringing { .. } => {
-                if !self.a_record.ringing {
-                    self.a_record.ringing = true;
-                    let ev = self.a_record.event(
-                        EventStatus::Ringing,
-                        self.outbox.wall_ms(),
-                        &self.extra_params,
-                    );
-                    self.report(ev);
-                }
+                let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                self.a.ringing(fx, &self.extra_params);
             }
             ForkEvent::Answered {
                 dialog, response, ..
             } => self.a_answered(*dialog, response),
             ForkEvent::LegEnded { status, .. } => {
-                if self.a_state == AState::Dialing || self.a_state == AState::Ending {
-                    let cause = self
-                        .a_end_cause
-                        .clone()
-                        .unwrap_or_else(|| super::b_legs::cause_of(status).to_string());
-                    self.end_a(&cause, Some(status));
-                    if !self.ending {
-                        self.hangup_all(&cause, None);
-                    }
+                let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                let default = super::b_legs::cause_of(status);
+                let ended = self.a.dial_ended(fx, status, default, &self.extra_params);
+                if let (Some(cause), false) = (ended, self.ending) {
+                    self.hangup_all(&cause, None);
                 }
             }
             ForkEvent::TargetFailed { .. } => {}
@@ -148,29 +135,15 @@ impl Call {
         }
     }
 
-    fn a_answered(&mut self, mut dialog: Dialog, response: Response) {
-        if self.ending {
-            // Cancelled meanwhile: the 2xx crossed our CANCEL.
-            let bye = dialog.request(crate::sip::message::Method::Bye, None);
-            let peer = dialog.peer;
-            self.a_state = AState::Answered(Box::new(dialog));
-            self.outbox.push(Output::Send {
-                leg: LegId::A,
-                purpose: Purpose::Bye,
-                request: bye,
-                peer,
-            });
-            self.a_state = AState::Ending;
+    fn a_answered(&mut self, dialog: Dialog, response: Response) {
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        // Cancelled meanwhile (the 2xx crossed our CANCEL): A gets a BYE at once.
+        if !self
+            .a
+            .dial_answered(fx, dialog, self.ending, &self.extra_params)
+        {
             return;
         }
-        self.a_state = AState::Answered(Box::new(dialog));
-        self.a_record.answer_ms = Some(self.outbox.wall_ms());
-        let ev = self.a_record.event(
-            EventStatus::OutAnswered,
-            self.outbox.wall_ms(),
-            &self.extra_params,
-        );
-        self.report(ev);
         // A's answer is, for the relay, what A offers the legs the script adds.
         let session = self.setup.seed;
         let plan = MediaPlan::from_offer(

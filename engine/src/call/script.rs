@@ -3,12 +3,11 @@
 
 use pcmo::{Command, HangupReason, Interpreter, Script};
 
-use super::core::{AState, BState, Call, RingState};
+use super::core::{BState, Call, RingState};
 use super::effects::Effects;
 use super::io::{AudioRequest, FetchFailure, Output};
 use super::report::EventStatus;
 use crate::media::Command as MediaCommand;
-use crate::sip::message::{response_to, HeaderName};
 
 impl Call {
     pub(super) fn on_answer_script(&mut self, result: Result<String, FetchFailure>) {
@@ -183,7 +182,7 @@ impl Call {
 
     /// Answers A with our own SDP (the script needs media before any B leg).
     fn answer_a_own(&mut self) {
-        if self.a_state != AState::Ringing {
+        if !self.a.is_ringing() {
             return;
         }
         let Some(sdp) = self.plan.as_mut().and_then(|p| p.own_answer_to_a()) else {
@@ -194,37 +193,15 @@ impl Call {
 
     /// Sends A our 200 with `sdp` and records the dialog.
     pub(super) fn answer_a(&mut self, sdp: bytes::Bytes) {
-        // Once answered, the INVITE is not needed again (everything later goes in the
-        // dialog), so it is not kept for the whole call: with the datagram its parse points
-        // into, ~2 KiB per call.
-        let Some(inb) = self.inbound.take() else {
-            return;
-        };
-        let mut ok = response_to(&inb.invite, 200, Some(&self.a_tag));
-        ok.headers
-            .push(HeaderName::Contact, self.setup.contact.clone());
-        ok.headers.push(HeaderName::ContentType, "application/sdp");
+        if self.a.offer().is_none() {
+            return; // answered already, or a call ringmaster placed
+        }
         self.sent_to_a(&sdp);
-        ok.body = sdp;
-        let Some(dialog) =
-            super::dialog::Dialog::uas(&inb.invite, &self.a_tag, inb.peer, &self.setup.contact)
-        else {
-            // Still ringing: the final response goes on the INVITE.
-            self.inbound = Some(inb);
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        let contact = &self.setup.contact;
+        if self.a.answer(fx, sdp, contact, &self.extra_params).is_err() {
             return self.hangup_all("error", Some(500));
-        };
-        self.outbox.push(Output::Respond {
-            tx: inb.tx,
-            response: ok,
-        });
-        self.a_state = AState::Answered(Box::new(dialog));
-        self.a_record.answer_ms = Some(self.outbox.wall_ms());
-        let ev = self.a_record.event(
-            EventStatus::InAnswered,
-            self.outbox.wall_ms(),
-            &self.extra_params,
-        );
-        self.report(ev);
+        }
         self.media(MediaCommand::OpenLatchWindow {
             leg: crate::media::Leg::A,
         });
@@ -250,7 +227,7 @@ impl Call {
         self.bridged = Some(leg);
         if let Some(answer) = answer {
             self.b_media(leg, &answer);
-            if self.a_state == AState::Ringing {
+            if self.a.is_ringing() {
                 self.answer_a(answer.to_a);
             }
         }
