@@ -20,7 +20,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::a_leg::ALeg;
-use super::dialog::Dialog;
+use super::b_legs::BLegs;
 use super::effects::{Effects, Outbox};
 use super::io::{CallSetup, Input, OutboundCall, Output, RingId};
 pub(super) use super::io::{Contact, Resolution};
@@ -35,30 +35,6 @@ use crate::media::Command as MediaCommand;
 use crate::sip::message::{new_token, HeaderName, Request};
 use crate::sip::transaction::TxId;
 use crate::sip::Peer;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum BState {
-    Ringing,
-    /// Answered and ACKed, waiting for the script to bridge (or cancel) it.
-    Answered,
-    Bridged,
-    Ending,
-    Ended,
-}
-
-pub(super) struct BLeg {
-    pub target: TargetId,
-    pub record: LegRecord,
-    pub state: BState,
-    pub dialog: Option<Dialog>,
-    /// The address the leg's INVITE went to (where its SIP comes from): its RTP may latch
-    /// from there.
-    pub source: IpAddr,
-    /// What B's answer settled (where B receives, its codecs, the answer for A).
-    pub answer: Option<super::media_plan::BAnswer>,
-    /// Why the leg is being hung up (used when its BYE is answered).
-    pub end_cause: Option<String>,
-}
 
 /// A ring of the script's (or the A leg's, for a call we place), until its fork is done.
 pub(super) struct RingState {
@@ -95,14 +71,9 @@ pub struct Call {
     pub(super) a_anchor: Option<Anchor>,
     pub(super) b_anchor: Option<Anchor>,
     pub(super) interp: Option<Interpreter>,
-    pub(super) next_leg: u32,
     pub(super) next_ring: u32,
     pub(super) rings: HashMap<RingId, RingState>,
-    /// Boxed: a map allocates at least four slots, and a `BLeg` is ~700 bytes.
-    pub(super) b_legs: HashMap<LegId, Box<BLeg>>,
-    pub(super) bridged: Option<LegId>,
-    /// The B leg whose early media (183 with SDP) the ringing caller hears.
-    pub(super) early: Option<LegId>,
+    pub(super) b: BLegs,
     pub(super) extra_params: Option<String>,
     pub(super) last_outcome: Option<ConnectOutcome>,
     pub(super) ending: bool,
@@ -191,12 +162,9 @@ impl Call {
             a_anchor: None,
             b_anchor: None,
             interp: None,
-            next_leg: 1,
             next_ring: 1,
             rings: HashMap::new(),
-            b_legs: HashMap::new(),
-            bridged: None,
-            early: None,
+            b: BLegs::default(),
             extra_params: None,
             last_outcome: None,
             ending: false,
@@ -402,7 +370,7 @@ impl Call {
         if leg == LegId::A {
             self.a.signalling_source()
         } else {
-            self.b_legs.get(&leg).map(|b| b.source)
+            self.b.source(leg)
         }
     }
 
@@ -461,8 +429,7 @@ impl Call {
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
         self.a
             .hang_up(fx, cause, a_status, dial_out, &self.extra_params);
-        let legs: Vec<LegId> = self.b_legs.keys().copied().collect();
-        for leg in legs {
+        for leg in self.b.ids() {
             self.hang_up_b(leg, cause);
         }
         let pending: Vec<(RingId, Vec<TargetId>)> = self
@@ -484,7 +451,7 @@ impl Call {
             return;
         }
         let a_done = self.a.is_ended();
-        let b_done = self.b_legs.values().all(|b| b.state == BState::Ended);
+        let b_done = self.b.all_ended();
         // A ring leaves the map when its fork is done.
         let rings_done = self.rings.values().all(|r| !r.forked);
         if a_done && b_done && rings_done && (self.ending || self.interp.is_none()) {

@@ -1,7 +1,7 @@
 //! Requests inside the call's dialogs (BYE, re-INVITE, INFO), the caller's CANCEL, and the
 //! answers to the requests the call sent itself.
 
-use super::core::{BState, Call};
+use super::core::Call;
 use super::effects::Effects;
 use super::io::{Output, Purpose};
 use super::LegId;
@@ -50,9 +50,9 @@ impl Call {
                         self.hangup_all("caller-hung-up", None);
                     }
                 } else {
-                    let target = self.b_legs.get(&leg).map(|b| b.target);
-                    if self.bridged == Some(leg) {
-                        self.bridged = None;
+                    let target = self.b.target(leg);
+                    if self.b.bridged() == Some(leg) {
+                        self.b.clear_bridge();
                         self.unbridge_media();
                     }
                     self.end_b(leg, "callee-hung-up", None);
@@ -94,10 +94,7 @@ impl Call {
         if leg == LegId::A {
             self.a.dialog_mut()
         } else {
-            self.b_legs
-                .get_mut(&leg)
-                .filter(|b| matches!(b.state, BState::Answered | BState::Bridged))
-                .and_then(|b| b.dialog.as_mut())
+            self.b.dialog_mut(leg)
         }
     }
 
@@ -105,11 +102,11 @@ impl Call {
     /// in place of the sender's; without a bridge, answered with what we last offered.
     fn on_reinvite(&mut self, leg: LegId, tx: TxId, req: Request) {
         let other = if leg == LegId::A {
-            self.bridged
+            self.b.bridged()
         } else {
             Some(LegId::A)
         };
-        let other = other.filter(|o| self.dialog_mut(*o).is_some() && (self.bridged.is_some()));
+        let other = other.filter(|o| self.dialog_mut(*o).is_some() && self.b.bridged().is_some());
         if let (Some(other), false) = (other, req.body.is_empty()) {
             let towards = if other == LegId::A { Leg::A } else { Leg::B };
             let from = if leg == LegId::A { Leg::A } else { Leg::B };
@@ -288,18 +285,8 @@ impl Call {
             let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
             self.a.bye_done(fx, status, &self.extra_params);
         } else {
-            let cause = self
-                .b_legs
-                .get(&leg)
-                .and_then(|b| b.end_cause.clone())
-                .unwrap_or_else(|| "hangup".into());
-            if self
-                .b_legs
-                .get(&leg)
-                .is_some_and(|b| b.state != BState::Ended)
-            {
-                self.end_b(leg, &cause, status);
-            }
+            let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+            self.b.bye_done(fx, leg, status, &self.extra_params);
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod media_actions;
 pub mod media_plan;
 mod outbound;
 pub mod report;
+mod rings;
 mod script;
 mod video;
 

@@ -124,7 +124,7 @@ impl Call {
             } => self.a_answered(*dialog, response),
             ForkEvent::LegEnded { status, .. } => {
                 let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
-                let default = super::b_legs::cause_of(status);
+                let default = super::rings::cause_of(status);
                 let ended = self.a.dial_ended(fx, status, default, &self.extra_params);
                 if let (Some(cause), false) = (ended, self.ending) {
                     self.hangup_all(&cause, None);

@@ -3,10 +3,9 @@
 
 use pcmo::{Command, HangupReason, Interpreter, Script};
 
-use super::core::{BState, Call, RingState};
+use super::core::{Call, RingState};
 use super::effects::Effects;
 use super::io::{AudioRequest, FetchFailure, Output};
-use super::report::EventStatus;
 use crate::media::Command as MediaCommand;
 
 impl Call {
@@ -89,9 +88,9 @@ impl Call {
                 Command::Ring(ring) => self.start_ring(ring),
                 Command::Cancel { target_ids } => self.cancel_targets(&target_ids),
                 Command::Bridge { target_id } => self.bridge(target_id),
-                Command::Unbridge { target_id } if self.is_bridged_to(target_id) => {
+                Command::Unbridge { target_id } if self.b.is_bridged_to(target_id) => {
                     self.unbridge_media();
-                    self.bridged = None;
+                    self.b.clear_bridge();
                 }
                 Command::Hangup { reason } => {
                     // A caller never answered hears why the last connect failed (busy: 486,
@@ -174,12 +173,6 @@ impl Call {
         }
     }
 
-    fn is_bridged_to(&self, target: pcmo::TargetId) -> bool {
-        self.bridged
-            .and_then(|l| self.b_legs.get(&l))
-            .is_some_and(|b| b.target == target)
-    }
-
     /// Answers A with our own SDP (the script needs media before any B leg).
     fn answer_a_own(&mut self) {
         if !self.a.is_ringing() {
@@ -209,22 +202,10 @@ impl Call {
 
     /// The script bridges an answered B leg with the caller.
     fn bridge(&mut self, target: pcmo::TargetId) {
-        let Some((leg, b)) = self
-            .b_legs
-            .iter_mut()
-            .find(|(_, b)| b.target == target && b.state == BState::Answered)
-        else {
+        let fx = &Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        let Some((leg, answer, ev)) = self.b.bridge(fx, target, &self.extra_params) else {
             return;
         };
-        let leg = *leg;
-        b.state = BState::Bridged;
-        let answer = b.answer.clone();
-        let ev = b.record.event(
-            EventStatus::OutBridged,
-            self.outbox.wall_ms(),
-            &self.extra_params,
-        );
-        self.bridged = Some(leg);
         if let Some(answer) = answer {
             self.b_media(leg, &answer);
             if self.a.is_ringing() {
