@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use pcmo::{ConnectOutcome, Interpreter, TargetId, TimerId};
+use pcmo::{ConnectOutcome, Interpreter, TimerId};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -27,6 +27,7 @@ pub(super) use super::io::{Contact, Resolution};
 use super::media_actions::{MediaActions, RECORDING_WAIT_TIMER};
 use super::media_plan::MediaPlan;
 use super::report::{Direction, EventStatus, LegRecord, Report, Side};
+use super::rings::Rings;
 use super::video::Video;
 use super::LegId;
 use crate::media::sdp::policy::CallType;
@@ -35,16 +36,6 @@ use crate::media::Command as MediaCommand;
 use crate::sip::message::{new_token, HeaderName, Request};
 use crate::sip::transaction::TxId;
 use crate::sip::Peer;
-
-/// A ring of the script's (or the A leg's, for a call we place), until its fork is done.
-pub(super) struct RingState {
-    pub caller_id: Option<String>,
-    pub targets: HashMap<TargetId, pcmo::Target>,
-    /// Its fork started: it will report until done, and the call waits for that.
-    pub forked: bool,
-    /// `call_type: "video"`.
-    pub video: bool,
-}
 
 #[derive(Debug, Clone)]
 pub(super) struct OutboundA {
@@ -71,8 +62,7 @@ pub struct Call {
     pub(super) a_anchor: Option<Anchor>,
     pub(super) b_anchor: Option<Anchor>,
     pub(super) interp: Option<Interpreter>,
-    pub(super) next_ring: u32,
-    pub(super) rings: HashMap<RingId, RingState>,
+    pub(super) rings: Rings,
     pub(super) b: BLegs,
     pub(super) extra_params: Option<String>,
     pub(super) last_outcome: Option<ConnectOutcome>,
@@ -162,8 +152,7 @@ impl Call {
             a_anchor: None,
             b_anchor: None,
             interp: None,
-            next_ring: 1,
-            rings: HashMap::new(),
+            rings: Rings::default(),
             b: BLegs::default(),
             extra_params: None,
             last_outcome: None,
@@ -424,21 +413,14 @@ impl Call {
         let dial_out = self
             .outbound
             .as_ref()
-            .and_then(|o| self.rings.get(&o.ring))
-            .is_some_and(|r| r.forked);
+            .is_some_and(|o| self.rings.is_forked(o.ring));
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
         self.a
             .hang_up(fx, cause, a_status, dial_out, &self.extra_params);
         for leg in self.b.ids() {
             self.hang_up_b(leg, cause);
         }
-        let pending: Vec<(RingId, Vec<TargetId>)> = self
-            .rings
-            .iter()
-            .filter(|(_, r)| r.forked)
-            .map(|(id, r)| (*id, r.targets.keys().copied().collect()))
-            .collect();
-        for (ring, targets) in pending {
+        for (ring, targets) in self.rings.forked_targets(None) {
             self.outbox.push(Output::CancelFork { ring, targets });
         }
         // The script is over; nothing it would still do matters.
@@ -453,7 +435,7 @@ impl Call {
         let a_done = self.a.is_ended();
         let b_done = self.b.all_ended();
         // A ring leaves the map when its fork is done.
-        let rings_done = self.rings.values().all(|r| !r.forked);
+        let rings_done = self.rings.all_done();
         if a_done && b_done && rings_done && (self.ending || self.interp.is_none()) {
             let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
             if self.media_actions.finish_recordings(fx) {

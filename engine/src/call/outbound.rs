@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use pcmo::{Destination, Target, TargetId};
 
-use super::core::{Call, RingState, CALL_LIMIT_TIMER};
+use super::core::{Call, CALL_LIMIT_TIMER};
 use super::dialog::Dialog;
 use super::effects::Effects;
 use super::fork::{BranchPlan, ForkEvent};
@@ -28,17 +28,9 @@ impl Call {
         };
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
         self.a.event(fx, EventStatus::Started, &self.extra_params);
-        self.rings.insert(
-            out.ring,
-            RingState {
-                caller_id: Some(self.setup.from.clone()),
-                targets: [(A_TARGET, Target::new(out.call.to.clone()))]
-                    .into_iter()
-                    .collect(),
-                forked: false,
-                video: false,
-            },
-        );
+        let target = (A_TARGET, Target::new(out.call.to.clone()));
+        self.rings
+            .start_dial(out.ring, self.setup.from.clone(), target);
         self.outbox.push(Output::AllocateMedia);
     }
 
@@ -107,9 +99,7 @@ impl Call {
             })
             .take(1) // One dialog per leg: the A leg rings its first contact only.
             .collect();
-        if let Some(r) = self.rings.get_mut(&ring) {
-            r.forked = true;
-        }
+        self.rings.set_forked(ring);
         self.outbox.push(Output::StartFork { ring, branches });
     }
 
@@ -131,7 +121,7 @@ impl Call {
                 }
             }
             ForkEvent::TargetFailed { .. } => {}
-            ForkEvent::Done => self.ring_done(ring),
+            ForkEvent::Done => self.rings.done(ring),
         }
     }
 

@@ -2,6 +2,8 @@
 //! each contact becomes a B leg and a branch INVITE, and the fork's reports move the legs
 //! ([`super::b_legs`]) and reach the script as target events.
 
+use std::collections::HashMap;
+
 use pcmo::{Destination, FailReason, Target, TargetId};
 
 use super::core::{header, Call, CMI_UUID_HEADER};
@@ -13,18 +15,133 @@ use super::LegId;
 use crate::media::Leg;
 use crate::sip::message::{HeaderName, Headers, Method, Request};
 
+/// A ring of the script's (or the A leg's, for a call we place), until its fork is done.
+struct RingState {
+    caller_id: Option<String>,
+    targets: HashMap<TargetId, Target>,
+    /// Its fork started: it will report until done, and the call waits for that.
+    forked: bool,
+    /// `call_type: "video"`.
+    video: bool,
+}
+
+/// The call's rings, from the script's `Ring` (or the dialling of a placed call's A leg)
+/// until their forks are done.
+pub(super) struct Rings {
+    rings: HashMap<RingId, RingState>,
+    next: u32,
+}
+
+impl Default for Rings {
+    fn default() -> Self {
+        // Ring 0 is a placed call's A leg.
+        Rings {
+            rings: HashMap::new(),
+            next: 1,
+        }
+    }
+}
+
+impl Rings {
+    /// A ring of the script's: its id, and whether it asks for video.
+    pub(super) fn start(&mut self, ring: &pcmo::Ring) -> (RingId, bool) {
+        let id = RingId(self.next);
+        self.next += 1;
+        let video = ring.media == pcmo::MediaKind::Video;
+        let state = RingState {
+            caller_id: ring.caller_id.as_ref().map(|c| c.as_str().to_string()),
+            targets: ring
+                .targets
+                .iter()
+                .map(|t| (t.target_id, t.target.clone()))
+                .collect(),
+            forked: false,
+            video,
+        };
+        self.rings.insert(id, state);
+        (id, video)
+    }
+
+    /// The ring `id` that dials a placed call's one target as `caller_id`.
+    pub(super) fn start_dial(&mut self, id: RingId, caller_id: String, target: (TargetId, Target)) {
+        let state = RingState {
+            caller_id: Some(caller_id),
+            targets: [target].into_iter().collect(),
+            forked: false,
+            video: false,
+        };
+        self.rings.insert(id, state);
+    }
+
+    /// A live ring's caller id (if the script set one) and whether it asks for video.
+    pub(super) fn settings(&self, id: RingId) -> Option<(Option<&str>, bool)> {
+        self.rings
+            .get(&id)
+            .map(|r| (r.caller_id.as_deref(), r.video))
+    }
+
+    /// The target `target` of ring `id`, while the ring lasts.
+    pub(super) fn target(&self, id: RingId, target: TargetId) -> Option<&Target> {
+        self.rings.get(&id)?.targets.get(&target)
+    }
+
+    /// The ring's fork started: the call waits for it to be done.
+    pub(super) fn set_forked(&mut self, id: RingId) {
+        if let Some(r) = self.rings.get_mut(&id) {
+            r.forked = true;
+        }
+    }
+
+    pub(super) fn is_forked(&self, id: RingId) -> bool {
+        self.rings.get(&id).is_some_and(|r| r.forked)
+    }
+
+    /// No fork will report any more (a ring leaves when its fork is done).
+    pub(super) fn all_done(&self) -> bool {
+        self.rings.values().all(|r| !r.forked)
+    }
+
+    /// Per forked ring, those of `targets` it rings (all of its targets for `None`).
+    pub(super) fn forked_targets(
+        &self,
+        targets: Option<&[TargetId]>,
+    ) -> Vec<(RingId, Vec<TargetId>)> {
+        self.rings
+            .iter()
+            .filter(|(_, r)| r.forked)
+            .map(|(id, r)| {
+                let mine: Vec<TargetId> = match targets {
+                    Some(wanted) => wanted
+                        .iter()
+                        .filter(|t| r.targets.contains_key(t))
+                        .copied()
+                        .collect(),
+                    None => r.targets.keys().copied().collect(),
+                };
+                (*id, mine)
+            })
+            .filter(|(_, mine)| !mine.is_empty() || targets.is_none())
+            .collect()
+    }
+
+    /// A ring's fork reported its last event: its state goes (a bridged call holds no ring
+    /// state for its remaining life), and the map's table with the last one.
+    pub(super) fn done(&mut self, id: RingId) {
+        self.rings.remove(&id);
+        if self.rings.is_empty() {
+            self.rings = HashMap::new();
+        }
+    }
+}
+
 impl Call {
     pub(super) fn start_ring(&mut self, ring: pcmo::Ring) {
-        let id = RingId(self.next_ring);
-        self.next_ring += 1;
-        let state = self.new_ring_state(&ring);
+        let (id, video) = self.rings.start(&ring);
         let targets = ring
             .targets
             .iter()
             .map(|t| (t.target_id, t.target.destination.clone()))
             .collect();
-        let video = state.video;
-        self.rings.insert(id, state);
         // Video ports come before the targets resolve, so the B legs' offer can carry them.
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
         self.video.want(fx, video, self.plan.as_ref());
@@ -41,14 +158,10 @@ impl Call {
         if self.ending {
             return;
         }
-        let Some(state) = self.rings.get(&ring) else {
+        let Some((caller_id, video)) = self.rings.settings(ring) else {
             return;
         };
-        let video = state.video;
-        let caller = state
-            .caller_id
-            .clone()
-            .unwrap_or_else(|| self.setup.from.clone());
+        let caller = caller_id.unwrap_or(&self.setup.from).to_string();
         let call_type = self.video.call_type(video);
         if let Some(plan) = self.plan.as_mut() {
             let _ = plan.set_call_type(call_type);
@@ -56,12 +169,7 @@ impl Call {
         let mut branches = Vec::new();
         let mut failures = Vec::new();
         for (target_id, resolution) in results {
-            let Some(target) = self
-                .rings
-                .get(&ring)
-                .and_then(|r| r.targets.get(&target_id))
-                .cloned()
-            else {
+            let Some(target) = self.rings.target(ring, target_id).cloned() else {
                 continue;
             };
             match resolution {
@@ -101,9 +209,7 @@ impl Call {
             }
         }
         if !branches.is_empty() {
-            if let Some(r) = self.rings.get_mut(&ring) {
-                r.forked = true;
-            }
+            self.rings.set_forked(ring);
             self.outbox.push(Output::StartFork { ring, branches });
         }
         for (target_id, reason) in failures {
@@ -277,16 +383,7 @@ impl Call {
                     });
                 }
             }
-            ForkEvent::Done => self.ring_done(ring),
-        }
-    }
-
-    /// A ring's fork reported its last event: its state goes (a bridged call holds no ring
-    /// state for its remaining life), and the map's table with the last one.
-    pub(super) fn ring_done(&mut self, ring: RingId) {
-        self.rings.remove(&ring);
-        if self.rings.is_empty() {
-            self.rings = Default::default();
+            ForkEvent::Done => self.rings.done(ring),
         }
     }
 
@@ -312,21 +409,10 @@ impl Call {
 
     /// The script gives up these targets: stop the ringing ones, hang up answered ones.
     pub(super) fn cancel_targets(&mut self, targets: &[TargetId]) {
-        let mut by_ring: std::collections::HashMap<RingId, Vec<TargetId>> = Default::default();
         for leg in self.b.up_for(targets) {
             self.hang_up_b(leg, "cancelled");
         }
-        for (id, r) in &self.rings {
-            let mine: Vec<TargetId> = targets
-                .iter()
-                .filter(|t| r.targets.contains_key(t))
-                .copied()
-                .collect();
-            if !mine.is_empty() && r.forked {
-                by_ring.insert(*id, mine);
-            }
-        }
-        for (ring, targets) in by_ring {
+        for (ring, targets) in self.rings.forked_targets(Some(targets)) {
             self.outbox.push(Output::CancelFork { ring, targets });
         }
     }

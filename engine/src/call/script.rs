@@ -3,7 +3,7 @@
 
 use pcmo::{Command, HangupReason, Interpreter, Script};
 
-use super::core::{Call, RingState};
+use super::core::Call;
 use super::effects::Effects;
 use super::io::{AudioRequest, FetchFailure, Output};
 use crate::media::Command as MediaCommand;
@@ -214,18 +214,5 @@ impl Call {
         }
         self.bridge_media();
         self.report(ev);
-    }
-
-    pub(super) fn new_ring_state(&mut self, ring: &pcmo::Ring) -> RingState {
-        RingState {
-            caller_id: ring.caller_id.as_ref().map(|c| c.as_str().to_string()),
-            targets: ring
-                .targets
-                .iter()
-                .map(|t| (t.target_id, t.target.clone()))
-                .collect(),
-            forked: false,
-            video: ring.media == pcmo::MediaKind::Video,
-        }
     }
 }
