@@ -57,10 +57,8 @@ pub struct Call {
     pub(super) outbound: Option<Box<OutboundA>>,
     pub(super) a: ALeg,
     pub(super) plan: Option<MediaPlan>,
-    pub(super) media_ready: bool,
-    /// Our relay ports for each side, once allocated.
-    pub(super) a_anchor: Option<Anchor>,
-    pub(super) b_anchor: Option<Anchor>,
+    /// Our relay ports for the A side and the B side, once the media task has them.
+    pub(super) anchors: Option<(Anchor, Anchor)>,
     pub(super) interp: Option<Interpreter>,
     pub(super) rings: Rings,
     pub(super) b: BLegs,
@@ -148,9 +146,7 @@ impl Call {
             outbound: None,
             a,
             plan: None,
-            media_ready: false,
-            a_anchor: None,
-            b_anchor: None,
+            anchors: None,
             interp: None,
             rings: Rings::default(),
             b: BLegs::default(),
@@ -279,11 +275,9 @@ impl Call {
     }
 
     fn on_media_ready(&mut self, a: Anchor, b: Anchor) {
-        self.media_ready = true;
-        self.a_anchor = Some(a);
-        self.b_anchor = Some(b);
+        self.anchors = Some((a, b));
         if self.outbound.is_some() {
-            return self.dial_a(a);
+            return self.dial_a();
         }
         let Some(plan) = self.plan.as_mut() else {
             return;
@@ -449,7 +443,7 @@ impl Call {
             }
             self.finished = true;
             self.interp = None;
-            if self.media_ready {
+            if self.anchors.is_some() {
                 self.media(MediaCommand::Stop);
             }
             let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);

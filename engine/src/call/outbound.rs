@@ -14,7 +14,6 @@ use super::media_plan::MediaPlan;
 use super::report::EventStatus;
 use super::LegId;
 use crate::media::sdp::policy::CallType;
-use crate::media::sdp::Anchor;
 use crate::media::{Command as MediaCommand, Leg};
 use crate::sip::message::Response;
 
@@ -39,11 +38,10 @@ impl Call {
     }
 
     /// Ports are ready: offer them to the A leg and dial it.
-    pub(super) fn dial_a(&mut self, a: Anchor) {
+    pub(super) fn dial_a(&mut self) {
         let Some(out) = self.outbound.clone() else {
             return;
         };
-        self.a_anchor = Some(a);
         self.outbox.push(Output::Resolve {
             ring: out.ring,
             targets: vec![(A_TARGET, out.call.to)],
@@ -52,7 +50,7 @@ impl Call {
 
     /// ringmaster's own offer: PCMU, PCMA and telephone-event on our A-side port.
     fn own_offer(&self) -> Bytes {
-        let Some(a) = self.a_anchor else {
+        let Some((a, _)) = self.anchors else {
             return Bytes::new();
         };
         let family = if a.addr.is_ipv6() { "IP6" } else { "IP4" };
@@ -142,8 +140,8 @@ impl Call {
             session,
             self.setup.local_ip,
         );
-        let plan = match (plan, self.a_anchor, self.b_anchor) {
-            (Ok(mut plan), Some(a), Some(b)) => plan.set_anchors(a, b).map(|_| plan).ok(),
+        let plan = match (plan, self.anchors) {
+            (Ok(mut plan), Some((a, b))) => plan.set_anchors(a, b).map(|_| plan).ok(),
             _ => None,
         };
         match plan {
