@@ -5,9 +5,17 @@
 //! `actors::call` only carry their inputs and outputs.
 //!
 //! The call's vocabulary (what it is created with, its inputs and outputs) is in `io`; what
-//! it reports to the app is in [`report`]. Files import one way: `io` and `report` import no
-//! other part of the call, the parts of a call's state (`media_actions`, `video`) import only
-//! the vocabulary, and `core` (the conductor) imports them all.
+//! it reports to the app is in [`report`]. A call's state is in parts that own their fields
+//! and write through a borrowed outbox (`effects`): the A leg (`a_leg`), the B legs
+//! (`b_legs`), the rings (`rings`), the script's prompts and recordings ([`media_actions`]),
+//! the video task (`video`). [`Call`] (`core`, with its files for the script, `connect`,
+//! in-dialog requests and placed calls) is the conductor: it routes each input to its parts,
+//! and only it and its own files see its fields.
+//!
+//! Files import one way: `io`, `report`, `dialog`, `media_plan` import no other part of the
+//! call (`io` names `fork`'s branch plans and events); the parts import only the vocabulary;
+//! `core` imports them all and nothing imports `core` (but `locate`, for two vocabulary
+//! types it re-exports).
 
 mod a_leg;
 pub mod admission;
@@ -16,15 +24,12 @@ mod core;
 pub mod dialog;
 mod effects;
 pub mod fork;
-mod in_dialog;
 mod io;
 pub mod locate;
 pub mod media_actions;
 pub mod media_plan;
-mod outbound;
 pub mod report;
 mod rings;
-mod script;
 mod video;
 
 pub use self::core::Call;

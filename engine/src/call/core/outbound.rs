@@ -5,14 +5,14 @@
 use bytes::Bytes;
 use pcmo::{Destination, Target, TargetId};
 
-use super::core::{Call, CALL_LIMIT_TIMER};
-use super::dialog::Dialog;
-use super::effects::Effects;
-use super::fork::{BranchPlan, ForkEvent};
-use super::io::{Output, Resolution, RingId};
-use super::media_plan::MediaPlan;
-use super::report::EventStatus;
-use super::LegId;
+use super::{Call, CALL_LIMIT_TIMER};
+use crate::call::dialog::Dialog;
+use crate::call::effects::Effects;
+use crate::call::fork::{BranchPlan, ForkEvent};
+use crate::call::io::{Output, Resolution, RingId};
+use crate::call::media_plan::MediaPlan;
+use crate::call::report::EventStatus;
+use crate::call::LegId;
 use crate::media::sdp::policy::CallType;
 use crate::media::{Command as MediaCommand, Leg};
 use crate::sip::message::Response;
@@ -112,7 +112,7 @@ impl Call {
             } => self.a_answered(*dialog, response),
             ForkEvent::LegEnded { status, .. } => {
                 let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
-                let default = super::rings::cause_of(status);
+                let default = super::connect::cause_of(status);
                 let ended = self.a.dial_ended(fx, status, default, &self.extra_params);
                 if let (Some(cause), false) = (ended, self.ending) {
                     self.hangup_all(&cause, None);
@@ -185,8 +185,8 @@ impl Call {
             Some(script) => self.run_script(script),
             None => {
                 let body = serde_json::json!({
-                    "from": super::core::number_like(&self.setup.from),
-                    "to": super::core::number_like(&self.setup.to),
+                    "from": super::number_like(&self.setup.from),
+                    "to": super::number_like(&self.setup.to),
                     "time": self.outbox.wall_ms(),
                     "cmiuuid": self.setup.cmiuuid,
                     "cmuuid": self.setup.cmiuuid,
@@ -212,8 +212,8 @@ mod tests {
 
     use pcmo::Destination;
 
-    use super::super::report::{EventStatus, Report};
-    use super::super::{Call, CallSetup, Input, OutboundCall, Output, Resolution};
+    use crate::call::report::{EventStatus, Report};
+    use crate::call::{Call, CallSetup, Input, OutboundCall, Output, Resolution};
     use crate::media::sdp::Anchor;
 
     fn placed_call() -> Call {
@@ -315,7 +315,7 @@ mod tests {
                 ring,
                 results: vec![(
                     pcmo::TargetId(0),
-                    Resolution::Contacts(vec![super::super::Contact {
+                    Resolution::Contacts(vec![crate::call::Contact {
                         uri: crate::sip::message::Uri::parse("sip:bob@198.51.100.7:5060").unwrap(),
                         to: "<sip:bob@test.local>".into(),
                         peer: crate::sip::Peer::udp("198.51.100.7:5060".parse().unwrap()),

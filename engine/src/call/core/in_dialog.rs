@@ -1,10 +1,10 @@
 //! Requests inside the call's dialogs (BYE, re-INVITE, INFO), the caller's CANCEL, and the
 //! answers to the requests the call sent itself.
 
-use super::core::Call;
-use super::effects::Effects;
-use super::io::{Output, Purpose};
-use super::LegId;
+use super::Call;
+use crate::call::effects::Effects;
+use crate::call::io::{Output, Purpose};
+use crate::call::LegId;
 use crate::media::{Command as MediaCommand, Leg};
 use crate::sip::message::{
     reason_phrase, response_to, HeaderName, HeaderView, Method, Request, Response,
@@ -90,7 +90,7 @@ impl Call {
         }
     }
 
-    fn dialog_mut(&mut self, leg: LegId) -> Option<&mut super::dialog::Dialog> {
+    fn dialog_mut(&mut self, leg: LegId) -> Option<&mut crate::call::dialog::Dialog> {
         if leg == LegId::A {
             self.a.dialog_mut()
         } else {
@@ -244,7 +244,7 @@ impl Call {
 
     /// Answers a relayed re-INVITE on its own server transaction with the status (and SDP)
     /// the other leg gave.
-    pub(super) fn respond_relayed(&mut self, tx: TxId, answer: Response) {
+    fn respond_relayed(&mut self, tx: TxId, answer: Response) {
         let Some(req) = self.relayed.remove(&tx) else {
             return;
         };

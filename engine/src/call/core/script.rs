@@ -3,9 +3,9 @@
 
 use pcmo::{Command, HangupReason, Interpreter, Script};
 
-use super::core::Call;
-use super::effects::Effects;
-use super::io::{AudioRequest, FetchFailure, Output};
+use super::Call;
+use crate::call::effects::Effects;
+use crate::call::io::{AudioRequest, FetchFailure, Output};
 use crate::media::Command as MediaCommand;
 
 impl Call {
@@ -185,7 +185,7 @@ impl Call {
     }
 
     /// Sends A our 200 with `sdp` and records the dialog.
-    pub(super) fn answer_a(&mut self, sdp: bytes::Bytes) {
+    fn answer_a(&mut self, sdp: bytes::Bytes) {
         if self.a.offer().is_none() {
             return; // answered already, or a call ringmaster placed
         }

@@ -7,9 +7,14 @@
 //!
 //! Life of an inbound call: 180 to A at once, ports allocated, the answer URL fetched; its
 //! PCMO runs in a [`pcmo::Interpreter`]; `connect`/`bridge` become rings (one fork per round,
-//! see [`super::fork`]); an answered B leg is bridged, A answered with B's SDP re-anchored on
+//! see [`crate::call::fork`]); an answered B leg is bridged, A answered with B's SDP re-anchored on
 //! our ports; a BYE on either side, the caller's CANCEL, the script's hangup or the end of
 //! the script tears the call down, each leg ending with exactly one terminal event and CDR.
+
+mod connect;
+mod in_dialog;
+mod outbound;
+mod script;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -23,6 +28,7 @@ use super::a_leg::ALeg;
 use super::b_legs::BLegs;
 use super::effects::{Effects, Outbox};
 use super::io::{CallSetup, Input, OutboundCall, Output, RingId};
+// `locate` finds them here.
 pub(super) use super::io::{Contact, Resolution};
 use super::media_actions::{MediaActions, RECORDING_WAIT_TIMER};
 use super::media_plan::MediaPlan;
@@ -38,41 +44,41 @@ use crate::sip::transaction::TxId;
 use crate::sip::Peer;
 
 #[derive(Debug, Clone)]
-pub(super) struct OutboundA {
-    pub call: OutboundCall,
+struct OutboundA {
+    call: OutboundCall,
     /// The ring that dials A.
-    pub ring: RingId,
+    ring: RingId,
 }
 
 /// The timer id of the whole-call cap (`duration` of `pcmo_make_call`); script timers count
 /// up from 1 and never reach it.
-pub(super) const CALL_LIMIT_TIMER: TimerId = TimerId(u64::MAX);
+const CALL_LIMIT_TIMER: TimerId = TimerId(u64::MAX);
 
 /// One call.
 pub struct Call {
-    pub(super) setup: CallSetup,
+    setup: CallSetup,
     /// Tokens drawn so far (tags, Call-IDs); see [`Call::token`].
-    pub(super) draws: u64,
+    draws: u64,
     /// What to dial and run when ringmaster places the call (boxed: most calls come in).
-    pub(super) outbound: Option<Box<OutboundA>>,
-    pub(super) a: ALeg,
-    pub(super) plan: Option<MediaPlan>,
+    outbound: Option<Box<OutboundA>>,
+    a: ALeg,
+    plan: Option<MediaPlan>,
     /// Our relay ports for the A side and the B side, once the media task has them.
-    pub(super) anchors: Option<(Anchor, Anchor)>,
-    pub(super) interp: Option<Interpreter>,
-    pub(super) rings: Rings,
-    pub(super) b: BLegs,
-    pub(super) extra_params: Option<String>,
-    pub(super) last_outcome: Option<ConnectOutcome>,
-    pub(super) ending: bool,
-    pub(super) finished: bool,
+    anchors: Option<(Anchor, Anchor)>,
+    interp: Option<Interpreter>,
+    rings: Rings,
+    b: BLegs,
+    extra_params: Option<String>,
+    last_outcome: Option<ConnectOutcome>,
+    ending: bool,
+    finished: bool,
     /// Outputs for the shell, events for the script, and the instant of the current input.
-    pub(super) outbox: Outbox,
+    outbox: Outbox,
     /// Re-INVITEs relayed to the other leg, by their server transaction, until answered.
-    pub(super) relayed: HashMap<TxId, Request>,
+    relayed: HashMap<TxId, Request>,
     /// The script's prompts and recordings.
-    pub(super) media_actions: MediaActions,
-    pub(super) video: Video,
+    media_actions: MediaActions,
+    video: Video,
 }
 
 impl Call {
@@ -111,7 +117,7 @@ impl Call {
     /// A fresh random token of `len` characters. Each comes from its own generator seeded
     /// from the call's seed and the draw count, so a call does not carry a 320-byte ChaCha
     /// state for the few tokens it needs; the tokens stay as unpredictable as the seed.
-    pub(super) fn token(&mut self, len: usize) -> String {
+    fn token(&mut self, len: usize) -> String {
         self.draws += 1;
         let seed = self
             .setup
@@ -328,12 +334,12 @@ impl Call {
         }
     }
 
-    pub(super) fn media(&mut self, c: MediaCommand) {
+    fn media(&mut self, c: MediaCommand) {
         self.outbox.push(Output::Media(c));
     }
 
     /// A digit from the caller (RFC 4733 or SIP INFO), for the script.
-    pub(super) fn on_digit(&mut self, leg: crate::media::Leg, digit: char) {
+    fn on_digit(&mut self, leg: crate::media::Leg, digit: char) {
         if !self.ending {
             let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
             MediaActions::on_digit(fx, leg, digit);
@@ -349,7 +355,7 @@ impl Call {
 
     /// Where `leg`'s SIP comes from: the caller's source, the address a B leg's (or a placed
     /// call's A leg's) INVITE went to. Its RTP may latch from there (`media::latch`).
-    pub(super) fn signalling_source(&self, leg: LegId) -> Option<IpAddr> {
+    fn signalling_source(&self, leg: LegId) -> Option<IpAddr> {
         if leg == LegId::A {
             self.a.signalling_source()
         } else {
@@ -358,7 +364,7 @@ impl Call {
     }
 
     /// Tells the media task where `leg`'s signalling comes from.
-    pub(super) fn signalling_to_media(&mut self, leg: LegId) {
+    fn signalling_to_media(&mut self, leg: LegId) {
         let Some(ip) = self.signalling_source(leg) else {
             return;
         };
@@ -371,35 +377,35 @@ impl Call {
     }
 
     /// Relay both legs' media (audio, and video when it is carried).
-    pub(super) fn bridge_media(&mut self) {
+    fn bridge_media(&mut self) {
         self.media(MediaCommand::Bridge);
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
         self.video.media(fx, MediaCommand::Bridge);
     }
 
-    pub(super) fn unbridge_media(&mut self) {
+    fn unbridge_media(&mut self) {
         self.media(MediaCommand::Unbridge);
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
         self.video.media(fx, MediaCommand::Unbridge);
     }
 
-    pub(super) fn report(&mut self, r: Report) {
+    fn report(&mut self, r: Report) {
         self.outbox.push(Output::Report(r));
     }
 
-    pub(super) fn script_error(&mut self, code: &str, path: &str, message: &str) {
+    fn script_error(&mut self, code: &str, path: &str, message: &str) {
         Effects::new(&mut self.outbox, &self.setup.cmiuuid).script_error(code, path, message);
     }
 
     /// Ends the A leg's record (terminal event and CDR).
-    pub(super) fn end_a(&mut self, cause: &str, status: Option<u16>) {
+    fn end_a(&mut self, cause: &str, status: Option<u16>) {
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
         self.a.end(fx, cause, status, &self.extra_params);
     }
 
     /// Tears everything down: A gets a final response or a BYE, answered B legs a BYE, ringing
     /// ones a CANCEL. Legs report their end when it is confirmed.
-    pub(super) fn hangup_all(&mut self, cause: &str, a_status: Option<u16>) {
+    fn hangup_all(&mut self, cause: &str, a_status: Option<u16>) {
         self.ending = true;
         // Dialling A: its ring is cancelled below; A ends when the ring reports it. Before
         // the ring started (no ports yet, or A not resolved yet) nothing will report, so A
@@ -422,7 +428,7 @@ impl Call {
         self.outbox.clear_events();
     }
 
-    pub(super) fn check_finished(&mut self) {
+    fn check_finished(&mut self) {
         if self.finished {
             return;
         }
@@ -455,7 +461,7 @@ impl Call {
 
 /// From/to in the answer-URL request: JSON numbers when they are plain digits (PIOPIY's
 /// documents show numbers), strings otherwise.
-pub(super) fn number_like(v: &str) -> serde_json::Value {
+fn number_like(v: &str) -> serde_json::Value {
     let plain = !v.is_empty()
         && !v.starts_with('0')
         && v.len() <= 18
@@ -467,8 +473,8 @@ pub(super) fn number_like(v: &str) -> serde_json::Value {
 }
 
 /// A header for our INVITEs that some PIOPIY clients read.
-pub(super) const CMI_UUID_HEADER: &str = "X-cmi-uuid";
+const CMI_UUID_HEADER: &str = "X-cmi-uuid";
 
-pub(super) fn header(name: &str) -> HeaderName {
+fn header(name: &str) -> HeaderName {
     HeaderName::parse(name)
 }
