@@ -7,9 +7,16 @@
 //!
 //! Life of an inbound call: 180 to A at once, ports allocated, the answer URL fetched; its
 //! PCMO runs in a [`pcmo::Interpreter`]; `connect`/`bridge` become rings (one fork per round,
-//! see [`crate::call::fork`]); an answered B leg is bridged, A answered with B's SDP re-anchored on
-//! our ports; a BYE on either side, the caller's CANCEL, the script's hangup or the end of
-//! the script tears the call down, each leg ending with exactly one terminal event and CDR.
+//! see [`crate::call::fork`]); an answered B leg is bridged, A answered with B's SDP
+//! re-anchored on our ports; a BYE on either side, the caller's CANCEL, the script's hangup or
+//! the end of the script tears the call down, each leg ending with exactly one terminal event
+//! and CDR.
+//!
+//! [`Call`] is the conductor: it keeps the parts of a call (the A leg, the B legs, the rings,
+//! the media actions, the video task) and routes each input to them; they own their state
+//! and write through an [`Effects`] on the call's outbox. Its own files: `script` (running
+//! the PCMO), `connect` (rings and B legs), `in_dialog` (requests in the call's dialogs),
+//! `outbound` (calls ringmaster places).
 
 mod connect;
 mod in_dialog;
@@ -54,19 +61,21 @@ struct OutboundA {
 /// up from 1 and never reach it.
 const CALL_LIMIT_TIMER: TimerId = TimerId(u64::MAX);
 
-/// One call.
+/// One call: its parts and the conductor's own state (the script, the lifecycle flags).
 pub struct Call {
     setup: CallSetup,
     /// Tokens drawn so far (tags, Call-IDs); see [`Call::token`].
     draws: u64,
     /// What to dial and run when ringmaster places the call (boxed: most calls come in).
     outbound: Option<Box<OutboundA>>,
+    /// The caller, or the party a placed call dials first.
     a: ALeg,
     plan: Option<MediaPlan>,
     /// Our relay ports for the A side and the B side, once the media task has them.
     anchors: Option<(Anchor, Anchor)>,
     interp: Option<Interpreter>,
     rings: Rings,
+    /// The legs the script's rings created, and the bridge.
     b: BLegs,
     extra_params: Option<String>,
     last_outcome: Option<ConnectOutcome>,
