@@ -331,3 +331,81 @@ fn send_bye(fx: &mut Effects, dialog: &mut Dialog) {
         peer: dialog.peer,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::call::effects::Outbox;
+    use crate::call::report::{Direction, Report, Side};
+    use crate::sip::message::{parse, Message};
+
+    fn caller() -> ALeg {
+        let invite = "INVITE sip:5000@test.local SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK1\r\nFrom: <sip:alice@test.local>;tag=a1\r\nTo: <sip:5000@test.local>\r\nCall-ID: c1@198.51.100.7\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@198.51.100.7:5060>\r\nContent-Length: 0\r\n\r\n";
+        let Ok(Message::Request(invite)) = parse(Bytes::from(invite)) else {
+            panic!("test INVITE")
+        };
+        let record = LegRecord::new(LegId::A, Side::A, Direction::Inbound, "alice", "5000", 0);
+        let peer = Peer::udp("198.51.100.7:5060".parse().unwrap());
+        ALeg::inbound("ourtag".into(), record, TxId(1), invite, peer)
+    }
+
+    fn statuses(out: &mut Outbox) -> Vec<u16> {
+        std::iter::from_fn(|| out.pop())
+            .filter_map(|o| match o {
+                Output::Respond { response, .. } => Some(response.status),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cancelled_caller_gets_487_and_one_end_and_a_late_cancel_is_refused() {
+        let mut out = Outbox::new(Instant::now(), 1_000);
+        let mut a = caller();
+        let fx = &mut Effects::new(&mut out, "call-1");
+        assert!(a.cancelled(fx, &None));
+        assert!(a.is_ended());
+        assert!(!a.cancelled(fx, &None), "not ringing any more");
+        a.bye_done(fx, Some(200), &None);
+        let cdrs = std::iter::from_fn(|| out.pop())
+            .filter(|o| matches!(o, Output::Report(Report::Cdr(_))))
+            .count();
+        assert_eq!(cdrs, 1);
+    }
+
+    #[test]
+    fn hanging_up_a_ringing_caller_answers_its_invite_with_the_status() {
+        let mut out = Outbox::new(Instant::now(), 1_000);
+        let mut a = caller();
+        let fx = &mut Effects::new(&mut out, "call-1");
+        a.respond(fx, 180, None);
+        a.hang_up(fx, "answer-url-failed", Some(503), false, &None);
+        assert!(a.is_ended());
+        assert_eq!(statuses(&mut out), vec![180, 503]);
+    }
+
+    #[test]
+    fn an_answered_caller_gets_a_bye_and_ends_when_it_is_answered() {
+        let mut out = Outbox::new(Instant::now(), 1_000);
+        let mut a = caller();
+        let fx = &mut Effects::new(&mut out, "call-1");
+        let sdp = Bytes::from_static(b"v=0\r\n");
+        assert!(a
+            .answer(fx, sdp, "<sip:ringmaster@203.0.113.1>", &None)
+            .is_ok());
+        assert!(a.dialog_mut().is_some());
+        assert!(a.offer().is_none(), "the INVITE is not kept once answered");
+        a.hang_up(fx, "script-ended", None, false, &None);
+        assert!(!a.is_ended(), "ends when the BYE is answered");
+        a.bye_done(fx, Some(200), &None);
+        assert!(a.is_ended());
+        let byes = std::iter::from_fn(|| out.pop())
+            .filter(|o| {
+                matches!(o, Output::Send { purpose: Purpose::Bye, leg, .. } if *leg == LegId::A)
+            })
+            .count();
+        assert_eq!(byes, 1);
+    }
+}

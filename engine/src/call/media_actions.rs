@@ -210,3 +210,71 @@ impl MediaActions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::call::effects::Outbox;
+
+    fn drain(out: &mut Outbox) -> (Vec<Output>, Vec<pcmo::Event>) {
+        let outputs = std::iter::from_fn(|| out.pop()).collect();
+        let events = std::iter::from_fn(|| out.next_event()).collect();
+        (outputs, events)
+    }
+
+    // The part runs on its own outbox, without a call around it.
+    #[test]
+    fn a_prompt_stopped_while_loading_is_done_once_and_its_late_audio_is_ignored() {
+        let mut out = Outbox::new(Instant::now(), 1_000);
+        let mut actions = MediaActions::default();
+        let fx = &mut Effects::new(&mut out, "call-1");
+        actions.load_prompt(fx, MediaId(7), AudioRequest::File("menu.wav".into()));
+        actions.stop_prompt(fx, MediaId(7));
+        let audio: crate::media::Audio = vec![0i16; 160].into();
+        actions.on_audio_loaded(fx, MediaId(7), Ok(audio));
+        let (outputs, events) = drain(&mut out);
+        assert!(
+            matches!(
+                outputs.as_slice(),
+                [Output::LoadAudio {
+                    media_id: MediaId(7),
+                    ..
+                }]
+            ),
+            "{outputs:?}"
+        );
+        assert_eq!(
+            events,
+            vec![pcmo::Event::MediaDone {
+                media_id: MediaId(7)
+            }]
+        );
+    }
+
+    #[test]
+    fn recordings_are_stopped_once_then_given_up_as_failed() {
+        let mut out = Outbox::new(Instant::now(), 5_000);
+        let mut actions = MediaActions::default();
+        let dir = Path::new("/recordings/app-1");
+        let fx = &mut Effects::new(&mut out, "call-1");
+        actions.start_recording(fx, Recording::default(), dir);
+        assert!(actions.finish_recordings(fx), "waits for the file");
+        assert!(actions.finish_recordings(fx), "still waits, asks once");
+        actions.give_up_recordings(fx, dir);
+        assert!(!actions.finish_recordings(fx), "nothing left to wait for");
+        let (outputs, _) = drain(&mut out);
+        let stops = outputs
+            .iter()
+            .filter(|o| matches!(o, Output::Media(MediaCommand::StopRecord { id: 1 })))
+            .count();
+        assert_eq!(stops, 1, "{outputs:?}");
+        let Some(Output::Report(Report::Recording(r))) = outputs.last() else {
+            panic!("{outputs:?}")
+        };
+        assert_eq!(r.recording_id, "call-1-1");
+        assert_eq!(r.path, dir.join("call-1-1.wav"));
+        assert!(!r.ok);
+    }
+}
