@@ -56,7 +56,9 @@
 //! * [`action`]: one module per action: its typed form, parsing, running and description.
 //!   `connect` (shared by `bridge`) lives in [`action::connect`], with its targets and its
 //!   ringing state machine split out.
-//! * [`Interpreter`], [`Event`], [`Command`]: the step machine and its vocabulary.
+//! * [`Interpreter`], [`Event`], [`Command`]: the step machine and its vocabulary. The payload
+//!   types commands carry ([`Target`], [`Destination`], [`AudioSource`], [`Recording`]...) are
+//!   re-exported here, so the engine names them without the `action::` path.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // Parsing must never panic on any input: no unwrap/expect/indexing outside tests.
@@ -90,6 +92,13 @@ mod pointer;
 mod script;
 mod step;
 
+pub use action::audio::{AudioSource, Voice};
+pub use action::connect::targets::{Destination, SipHeader, Target};
+pub use action::connect::{CallerId, ConnectKind, MediaKind};
+pub use action::gather::DigitRules;
+pub use action::param::ParamValue;
+pub use action::record::{Channels, RecordFormat, Recording};
+pub use action::stream::Stream;
 pub use action::Action;
 pub use call::CallInfo;
 pub use command::{

@@ -1,379 +1,222 @@
-//! Rings and B legs: resolving targets, building branch INVITEs, following the fork's reports,
-//! hanging B legs up.
+//! The B legs: the legs the script's rings created, each from its INVITE branch to its
+//! terminal event. [`BLegs`] owns them (private state, one record each) and the call's
+//! bridge; it answers, bridges, hangs up and reports through a borrowed [`Effects`].
 
-use pcmo::action::connect::targets::Target;
-use pcmo::{FailReason, TargetId};
+use std::collections::HashMap;
+use std::net::IpAddr;
 
-use super::core::{
-    header, BLeg, BState, Call, Contact, Output, Purpose, Resolution, RingId, CMI_UUID_HEADER,
-};
-use super::fork::{BranchPlan, ForkEvent};
+use pcmo::TargetId;
+
+use super::dialog::Dialog;
+use super::effects::Effects;
+use super::io::{Output, Purpose};
+use super::media_plan::BAnswer;
 use super::report::{Direction, EventStatus, LegRecord, Side};
 use super::LegId;
-use crate::sip::message::{HeaderName, Headers, Method, Request};
+use crate::media::Command as MediaCommand;
+use crate::sip::message::Method;
 
-impl Call {
-    pub(super) fn start_ring(&mut self, ring: pcmo::Ring) {
-        let id = RingId(self.next_ring);
-        self.next_ring += 1;
-        let state = self.new_ring_state(&ring);
-        let targets = ring
-            .targets
-            .iter()
-            .map(|t| (t.target_id, t.target.destination.clone()))
-            .collect();
-        let video = state.video;
-        self.rings.insert(id, state);
-        // Video ports come before the targets resolve, so the B legs' offer can carry them.
-        self.want_video(video);
-        self.out.push_back(Output::Resolve { ring: id, targets });
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BState {
+    Ringing,
+    /// Answered and ACKed, waiting for the script to bridge (or cancel) it.
+    Answered,
+    Bridged,
+    Ending,
+    Ended,
+}
+
+struct BLeg {
+    target: TargetId,
+    record: LegRecord,
+    state: BState,
+    dialog: Option<Dialog>,
+    /// The address the leg's INVITE went to (where its SIP comes from): its RTP may latch
+    /// from there.
+    source: IpAddr,
+    /// What B's answer settled (where B receives, its codecs, the answer for A).
+    answer: Option<BAnswer>,
+    /// Why the leg is being hung up (used when its BYE is answered).
+    end_cause: Option<String>,
+}
+
+impl BLeg {
+    /// Answered, and not yet being hung up: it has a dialog to talk in.
+    fn is_up(&self) -> bool {
+        matches!(self.state, BState::Answered | BState::Bridged)
     }
+}
 
-    pub(super) fn on_resolved(&mut self, ring: RingId, results: Vec<(TargetId, Resolution)>) {
-        if self.is_a_ring(ring) {
-            if let Some((_, r)) = results.into_iter().next() {
-                self.on_a_resolved(ring, r);
-            }
-            return;
-        }
-        if self.ending {
-            return;
-        }
-        let Some(state) = self.rings.get(&ring) else {
-            return;
-        };
-        let video = state.video;
-        let caller = state
-            .caller_id
-            .clone()
-            .unwrap_or_else(|| self.setup.from.clone());
-        self.call_type_for_ring(video);
-        let mut branches = Vec::new();
-        let mut failures = Vec::new();
-        for (target_id, resolution) in results {
-            let Some(target) = self
-                .rings
-                .get(&ring)
-                .and_then(|r| r.targets.get(&target_id))
-                .cloned()
-            else {
-                continue;
-            };
-            match resolution {
-                Resolution::Contacts(contacts) if !contacts.is_empty() => {
-                    for c in contacts {
-                        let leg = LegId(self.next_leg);
-                        self.next_leg += 1;
-                        let body = self
-                            .plan
-                            .as_ref()
-                            .and_then(|p| p.offer_to_b())
-                            .unwrap_or_default();
-                        let invite = self.invite_with(&caller, &target, &c, body);
-                        let to = display_target(&target);
-                        let record = LegRecord::new(
-                            leg,
-                            Side::B,
-                            Direction::Outbound,
-                            &caller,
-                            &to,
-                            self.wall_ms,
-                        );
-                        self.b_legs.insert(
-                            leg,
-                            Box::new(BLeg {
-                                target: target_id,
-                                record,
-                                state: BState::Ringing,
-                                dialog: None,
-                                source: c.peer.addr.ip(),
-                                answer: None,
-                                end_cause: None,
-                            }),
-                        );
-                        branches.push(BranchPlan {
-                            leg,
-                            target: target_id,
-                            invite,
-                            peer: c.peer,
-                            auth: c.auth.clone(),
-                        });
-                    }
-                }
-                Resolution::Contacts(_) | Resolution::NotRegistered => {
-                    failures.push((target_id, FailReason::NotRegistered));
-                }
-                Resolution::Unroutable(status) => {
-                    // No leg was created, so no leg event can say why: an error event does.
-                    let message = format!(
-                        "{} cannot be reached: {status} {}",
-                        display_target(&target),
-                        crate::sip::message::reason_phrase(status)
-                    );
-                    self.script_error("target_unroutable", "", &message);
-                    failures.push((target_id, FailReason::Failed(status)))
-                }
-            }
-        }
-        if !branches.is_empty() {
-            if let Some(r) = self.rings.get_mut(&ring) {
-                r.forked = true;
-            }
-            self.out.push_back(Output::StartFork { ring, branches });
-        }
-        for (target_id, reason) in failures {
-            self.events
-                .push_back(pcmo::Event::TargetFailed { target_id, reason });
+/// A call's B legs and which one is bridged with A.
+pub(super) struct BLegs {
+    /// Boxed: a map allocates at least four slots, and a `BLeg` is ~700 bytes.
+    legs: HashMap<LegId, Box<BLeg>>,
+    next: u32,
+    bridged: Option<LegId>,
+    /// The B leg whose early media (183 with SDP) the ringing caller hears.
+    early: Option<LegId>,
+}
+
+impl Default for BLegs {
+    fn default() -> Self {
+        BLegs {
+            legs: HashMap::new(),
+            next: 1,
+            bridged: None,
+            early: None,
         }
     }
+}
 
-    /// Points the media task at an answered (or early-media) B leg.
-    pub(super) fn b_media(&mut self, leg: LegId, answer: &super::media_plan::BAnswer) {
-        use crate::media::{Command, Leg};
-        let (rtp, rtcp) = answer.remote;
-        self.signalling_to_media(leg, false);
-        self.media(Command::SetRemote {
-            leg: Leg::B,
-            rtp,
-            rtcp,
-        });
-        self.media(Command::SetPayloadTypes {
-            leg: Leg::B,
-            allowed: answer.payload_types,
-        });
-        if let Some(codecs) = answer.codecs {
-            self.media(Command::SetCodecs {
-                leg: Leg::B,
-                codecs,
-            });
-        }
-        self.media(Command::OpenLatchWindow { leg: Leg::B });
-        self.b_video(leg, answer);
-    }
-
-    /// A gets `sdp` from us: the media task learns A's law and telephone-event type.
-    pub(super) fn sent_to_a(&mut self, sdp: &bytes::Bytes) {
-        if let Some(codecs) = self.plan.as_mut().and_then(|p| p.sent_to_a(sdp)) {
-            self.media(crate::media::Command::SetCodecs {
-                leg: crate::media::Leg::A,
-                codecs,
-            });
-        }
-    }
-
-    /// The INVITE of one branch: our caller id, the target, our Contact, the offer.
-    pub(super) fn invite_with(
+impl BLegs {
+    /// A new leg ringing `target` on a branch sent to `source`, from `caller` to `to`.
+    pub(super) fn add(
         &mut self,
+        fx: &Effects,
+        target: TargetId,
         caller: &str,
-        target: &Target,
-        c: &Contact,
-        body: bytes::Bytes,
-    ) -> Request {
-        let mut h = Headers::with_capacity(12);
-        let tag = self.token(12);
-        // The caller id may be a decoded From user of an inbound call (`%0D%0A` arrives as
-        // CR LF): escaped, it stays inside the URI whatever it holds.
-        h.push(
-            HeaderName::From,
-            format!(
-                "<sip:{}@{}>;tag={tag}",
-                crate::sip::message::escape_user(caller),
-                self.setup.domain
-            ),
-        );
-        h.push(HeaderName::To, c.to.clone());
-        h.push(
-            HeaderName::CallId,
-            format!("{}@{}", self.token(20), self.setup.domain),
-        );
-        h.push(HeaderName::CSeq, "1 INVITE");
-        h.push(HeaderName::Contact, self.setup.contact.clone());
-        // Loop bound: every hop through us costs one (RFC 3261 §16.6 step 3 in spirit).
-        h.push(
-            HeaderName::MaxForwards,
-            self.setup
-                .max_forwards
-                .saturating_sub(1)
-                .min(69)
-                .to_string(),
-        );
-        h.push(HeaderName::Allow, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
-        h.push(header(CMI_UUID_HEADER), self.setup.cmiuuid.clone());
-        for extra in &target.headers {
-            h.push(header(&extra.name), extra.value.clone());
-        }
-        if !body.is_empty() {
-            h.push(HeaderName::ContentType, "application/sdp");
-        }
-        Request {
-            method: Method::Invite,
-            uri: c.uri.clone(),
-            headers: h,
-            body,
-        }
-    }
-
-    pub(super) fn on_fork(&mut self, ring: RingId, event: ForkEvent) {
-        if self.is_a_ring(ring) {
-            return self.on_a_fork(ring, event);
-        }
-        match event {
-            ForkEvent::Ringing {
-                leg,
+        to: &str,
+        source: IpAddr,
+    ) -> LegId {
+        let leg = LegId(self.next);
+        self.next += 1;
+        let record = LegRecord::new(leg, Side::B, Direction::Outbound, caller, to, fx.wall_ms());
+        self.legs.insert(
+            leg,
+            Box::new(BLeg {
                 target,
-                response,
-            } => {
-                if let Some(b) = self.b_legs.get_mut(&leg) {
-                    if !b.record.ringing {
-                        b.record.ringing = true;
-                        let ev =
-                            b.record
-                                .event(EventStatus::Ringing, self.wall_ms, &self.extra_params);
-                        self.report(ev);
-                    }
-                }
-                if response.status == 183 && !response.body.is_empty() {
-                    self.early_media(leg, &response);
-                }
-                if !self.ending {
-                    self.events
-                        .push_back(pcmo::Event::TargetRinging { target_id: target });
-                }
-            }
-            ForkEvent::Answered {
-                leg,
-                target,
-                dialog,
-                response,
-            } => {
-                let wall = self.wall_ms;
-                let answer = self.plan.as_mut().map(|p| p.on_b_answer(&response.body));
-                let Some(b) = self.b_legs.get_mut(&leg) else {
-                    return;
-                };
-                b.dialog = Some(*dialog);
-                b.record.answer_ms = Some(wall);
-                b.state = BState::Answered;
-                let ev = b
-                    .record
-                    .event(EventStatus::OutAnswered, wall, &self.extra_params);
-                self.report(ev);
-                match answer {
-                    Some(Ok(a)) if !self.ending => {
-                        if let Some(b) = self.b_legs.get_mut(&leg) {
-                            b.answer = Some(a);
-                        }
-                        self.events
-                            .push_back(pcmo::Event::TargetAnswered { target_id: target });
-                    }
-                    Some(Err(problem)) => {
-                        tracing::info!(call = %self.setup.cmiuuid, %problem, "B leg answer unusable");
-                        self.hang_up_b(leg, "sdp-refused");
-                        if !self.ending {
-                            self.events.push_back(pcmo::Event::TargetFailed {
-                                target_id: target,
-                                reason: FailReason::Failed(488),
-                            });
-                        }
-                    }
-                    _ => self.hang_up_b(leg, "cancelled"),
-                }
-            }
-            ForkEvent::LegEnded { leg, status, .. } => {
-                self.end_b(leg, cause_of(status), Some(status))
-            }
-            ForkEvent::TargetFailed { target, status } => {
-                if !self.ending {
-                    let reason = match status {
-                        480 => FailReason::NoAnswer,
-                        s => FailReason::from_sip_status(s),
-                    };
-                    self.events.push_back(pcmo::Event::TargetFailed {
-                        target_id: target,
-                        reason,
-                    });
-                }
-            }
-            ForkEvent::Done => self.ring_done(ring),
-        }
+                record,
+                state: BState::Ringing,
+                dialog: None,
+                source,
+                answer: None,
+                end_cause: None,
+            }),
+        );
+        leg
     }
 
-    /// A ring's fork reported its last event: its state goes (a bridged call holds no ring
-    /// state for its remaining life), and the map's table with the last one.
-    pub(super) fn ring_done(&mut self, ring: RingId) {
-        self.rings.remove(&ring);
-        if self.rings.is_empty() {
-            self.rings = Default::default();
-        }
+    /// The legs, in no particular order.
+    pub(super) fn ids(&self) -> Vec<LegId> {
+        self.legs.keys().copied().collect()
     }
 
-    /// A B leg sends early media (183 with SDP) while the caller still rings: the caller gets
-    /// a 183 with that SDP re-anchored on our ports, and the relay bridges at once, so a
-    /// carrier's announcement or ringback tone reaches the caller. The first such leg wins.
-    fn early_media(&mut self, leg: LegId, response: &crate::sip::message::Response) {
-        let ringing = self.a_state == super::core::AState::Ringing;
-        let Some(inb) = self.inbound.clone() else {
-            return;
-        };
-        if !ringing || self.early.is_some() || self.ending {
-            return;
-        }
-        let Some(Ok(answer)) = self.plan.as_mut().map(|p| p.on_b_answer(&response.body)) else {
-            return;
-        };
-        self.early = Some(leg);
-        self.b_media(leg, &answer);
-        self.bridge_media();
-        let to_a = answer.to_a;
-        self.sent_to_a(&to_a);
-        let mut progress = crate::sip::message::response_to(&inb.invite, 183, Some(&self.a_tag));
-        progress
-            .headers
-            .push(HeaderName::Contact, self.setup.contact.clone());
-        progress
-            .headers
-            .push(HeaderName::ContentType, "application/sdp");
-        progress.body = to_a;
-        self.out.push_back(Output::Respond {
-            tx: inb.tx,
-            response: progress,
-        });
+    /// Where `leg`'s SIP comes from (its RTP may latch from there).
+    pub(super) fn source(&self, leg: LegId) -> Option<IpAddr> {
+        self.legs.get(&leg).map(|b| b.source)
     }
 
-    /// The script gives up these targets: stop the ringing ones, hang up answered ones.
-    pub(super) fn cancel_targets(&mut self, targets: &[TargetId]) {
-        let mut by_ring: std::collections::HashMap<RingId, Vec<TargetId>> = Default::default();
-        let answered: Vec<LegId> = self
-            .b_legs
+    pub(super) fn target(&self, leg: LegId) -> Option<TargetId> {
+        self.legs.get(&leg).map(|b| b.target)
+    }
+
+    pub(super) fn all_ended(&self) -> bool {
+        self.legs.values().all(|b| b.state == BState::Ended)
+    }
+
+    /// An answered leg's dialog, for in-dialog requests.
+    pub(super) fn dialog_mut(&mut self, leg: LegId) -> Option<&mut Dialog> {
+        self.legs
+            .get_mut(&leg)
+            .filter(|b| b.is_up())
+            .and_then(|b| b.dialog.as_mut())
+    }
+
+    /// The answered legs that ring one of `targets`.
+    pub(super) fn up_for(&self, targets: &[TargetId]) -> Vec<LegId> {
+        self.legs
             .iter()
-            .filter(|(_, b)| targets.contains(&b.target))
-            .filter(|(_, b)| matches!(b.state, BState::Answered | BState::Bridged))
+            .filter(|(_, b)| targets.contains(&b.target) && b.is_up())
             .map(|(l, _)| *l)
-            .collect();
-        for leg in answered {
-            self.hang_up_b(leg, "cancelled");
-        }
-        for (id, r) in &self.rings {
-            let mine: Vec<TargetId> = targets
-                .iter()
-                .filter(|t| r.targets.contains_key(t))
-                .copied()
-                .collect();
-            if !mine.is_empty() && r.forked {
-                by_ring.insert(*id, mine);
+            .collect()
+    }
+
+    pub(super) fn bridged(&self) -> Option<LegId> {
+        self.bridged
+    }
+
+    pub(super) fn is_bridged_to(&self, target: TargetId) -> bool {
+        self.bridged
+            .and_then(|l| self.legs.get(&l))
+            .is_some_and(|b| b.target == target)
+    }
+
+    /// The bridge is gone (the script unbridged, or the bridged leg hung up).
+    pub(super) fn clear_bridge(&mut self) {
+        self.bridged = None;
+    }
+
+    pub(super) fn early(&self) -> Option<LegId> {
+        self.early
+    }
+
+    pub(super) fn set_early(&mut self, leg: LegId) {
+        self.early = Some(leg);
+    }
+
+    /// The leg rang (reported once).
+    pub(super) fn ringing(&mut self, fx: &mut Effects, leg: LegId, extra: &Option<String>) {
+        if let Some(b) = self.legs.get_mut(&leg) {
+            if !b.record.ringing {
+                b.record.ringing = true;
+                fx.report(b.record.event(EventStatus::Ringing, fx.wall_ms(), extra));
             }
-        }
-        for (ring, targets) in by_ring {
-            self.out.push_back(Output::CancelFork { ring, targets });
         }
     }
 
-    /// BYE an answered B leg (ringing ones are the fork's to cancel).
-    pub(super) fn hang_up_b(&mut self, leg: LegId, cause: &str) {
-        let Some(b) = self.b_legs.get_mut(&leg) else {
+    /// The leg answered with `dialog`; false for a leg the call does not know.
+    pub(super) fn answered(
+        &mut self,
+        fx: &mut Effects,
+        leg: LegId,
+        dialog: Dialog,
+        extra: &Option<String>,
+    ) -> bool {
+        let Some(b) = self.legs.get_mut(&leg) else {
+            return false;
+        };
+        b.dialog = Some(dialog);
+        b.record.answer_ms = Some(fx.wall_ms());
+        b.state = BState::Answered;
+        fx.report(
+            b.record
+                .event(EventStatus::OutAnswered, fx.wall_ms(), extra),
+        );
+        true
+    }
+
+    /// What B's answer settled, for its bridge.
+    pub(super) fn set_answer(&mut self, leg: LegId, answer: BAnswer) {
+        if let Some(b) = self.legs.get_mut(&leg) {
+            b.answer = Some(answer);
+        }
+    }
+
+    /// Bridges the answered leg of `target` with A: its id and answer, and the event that
+    /// says so (for the app once the media is joined).
+    pub(super) fn bridge(
+        &mut self,
+        fx: &Effects,
+        target: TargetId,
+        extra: &Option<String>,
+    ) -> Option<(LegId, Option<BAnswer>, super::report::Report)> {
+        let (leg, b) = self
+            .legs
+            .iter_mut()
+            .find(|(_, b)| b.target == target && b.state == BState::Answered)?;
+        let leg = *leg;
+        b.state = BState::Bridged;
+        let ev = b.record.event(EventStatus::OutBridged, fx.wall_ms(), extra);
+        self.bridged = Some(leg);
+        Some((leg, b.answer.clone(), ev))
+    }
+
+    /// BYE an answered leg (ringing ones are the fork's to cancel).
+    pub(super) fn hang_up(&mut self, fx: &mut Effects, leg: LegId, cause: &str) {
+        let Some(b) = self.legs.get_mut(&leg) else {
             return;
         };
-        if !matches!(b.state, BState::Answered | BState::Bridged) {
+        if !b.is_up() {
             return;
         }
         let Some(dialog) = b.dialog.as_mut() else {
@@ -385,9 +228,9 @@ impl Call {
         b.end_cause = Some(cause.to_string());
         if self.bridged == Some(leg) {
             self.bridged = None;
-            self.media(crate::media::Command::Unbridge);
+            fx.media(MediaCommand::Unbridge);
         }
-        self.out.push_back(Output::Send {
+        fx.push(Output::Send {
             leg,
             purpose: Purpose::Bye,
             request: bye,
@@ -395,38 +238,38 @@ impl Call {
         });
     }
 
-    /// A B leg is over: its terminal event and CDR.
-    pub(super) fn end_b(&mut self, leg: LegId, cause: &str, status: Option<u16>) {
-        let extra = self.extra_params.clone();
-        let wall = self.wall_ms;
-        let Some(b) = self.b_legs.get_mut(&leg) else {
+    /// A leg is over: its terminal event and CDR.
+    pub(super) fn end(
+        &mut self,
+        fx: &mut Effects,
+        leg: LegId,
+        cause: &str,
+        status: Option<u16>,
+        extra: &Option<String>,
+    ) {
+        let Some(b) = self.legs.get_mut(&leg) else {
             return;
         };
         b.state = BState::Ended;
-        let reports = b.record.end(wall, cause, status, &extra);
-        for r in reports {
-            self.report(r);
+        for r in b.record.end(fx.wall_ms(), cause, status, extra) {
+            fx.report(r);
         }
     }
-}
 
-/// The cause reported for a leg that ended with `status` before it was bridged.
-pub(super) fn cause_of(status: u16) -> &'static str {
-    match status {
-        487 | 200 => "cancelled",
-        486 | 600 => "busy",
-        603 => "declined",
-        408 | 480 => "no-answer",
-        _ => "failed",
-    }
-}
-
-fn display_target(t: &Target) -> String {
-    use pcmo::action::connect::targets::Destination;
-    match &t.destination {
-        Destination::SipUser(u) => u.clone(),
-        Destination::SipUri(u) => u.clone(),
-        Destination::Pstn(n) => n.trim_start_matches('+').to_string(),
-        Destination::Agent(a) => a.clone(),
+    /// Our BYE on `leg` was answered (or got nothing): the leg is over.
+    pub(super) fn bye_done(
+        &mut self,
+        fx: &mut Effects,
+        leg: LegId,
+        status: Option<u16>,
+        extra: &Option<String>,
+    ) {
+        let Some(b) = self.legs.get(&leg) else {
+            return;
+        };
+        if b.state != BState::Ended {
+            let cause = b.end_cause.clone().unwrap_or_else(|| "hangup".into());
+            self.end(fx, leg, &cause, status, extra);
+        }
     }
 }

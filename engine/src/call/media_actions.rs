@@ -11,67 +11,32 @@
 //! report itself finished until the media task said the file is final, so the `recording`
 //! event always goes out (or says why it failed).
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pcmo::action::audio::{AudioSource, Voice};
-use pcmo::action::record::{Channels, RecordFormat, Recording};
-use pcmo::{MediaId, TimerId};
+use pcmo::{Channels, MediaId, RecordFormat, Recording, TimerId};
 
-use super::core::{Call, Output};
+use super::effects::Effects;
+use super::io::Output;
+// Where the shell and the tests have always found them.
+pub use super::io::{AudioFailure, AudioRequest};
+pub use super::report::RecordingReport;
 use super::report::Report;
-use crate::media::{Command as MediaCommand, Leg, SpeakRequest};
-
-/// Audio a prompt needs. The shell loads it off the call's thread and answers
-/// [`super::Input::AudioLoaded`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum AudioRequest {
-    /// `file_name`: from the prompts directory.
-    File(String),
-    /// `file_url`: downloaded (size-limited) and cached by URL.
-    Url(String),
-    /// `speak` or a v3 `say` prompt: text to speech.
-    Speak(SpeakRequest),
-}
-
-impl AudioRequest {
-    pub fn play(source: AudioSource) -> AudioRequest {
-        match source {
-            AudioSource::FileName(name) => AudioRequest::File(name),
-            AudioSource::FileUrl(url) => AudioRequest::Url(url),
-        }
-    }
-
-    pub fn speak(text: String, voice: Voice) -> AudioRequest {
-        AudioRequest::Speak(SpeakRequest {
-            text,
-            voice: voice.voice_id,
-            language: voice.language,
-            speed: voice.speed.map(|s| s as f32),
-        })
-    }
-}
-
-/// Why a prompt's audio could not be had: a stable code for the app's error event and a
-/// message saying what happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AudioFailure {
-    pub code: &'static str,
-    pub message: String,
-}
+use crate::media::{Command as MediaCommand, Leg};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum PromptState {
+enum PromptState {
     Loading,
     Playing,
 }
 
 /// A recording the media task is writing.
 #[derive(Debug, Clone)]
-pub(super) struct ActiveRecording {
+struct ActiveRecording {
     /// The id in events, file names and the recordings API.
-    pub name: String,
-    pub started_ms: u64,
+    name: String,
+    started_ms: u64,
 }
 
 /// How long a finished call waits for its recordings to be final before it gives up on them.
@@ -80,87 +45,93 @@ const RECORDING_GRACE: Duration = Duration::from_secs(10);
 /// The timer id of that wait (script timers count up from 1 and never reach it).
 pub(super) const RECORDING_WAIT_TIMER: TimerId = TimerId(u64::MAX - 1);
 
-/// A finished recording, for the app's `recording` event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordingReport {
-    /// `<cmiuuid>-<n>`: unique, and safe in a path and a URL.
-    pub recording_id: String,
-    /// The WAV file.
-    pub path: PathBuf,
-    pub started_ms: u64,
-    pub ended_ms: u64,
-    pub duration_ms: u64,
-    /// False when the file could not be written (then it may be missing or partial).
-    pub ok: bool,
+/// A call's prompts and recordings.
+#[derive(Debug, Default)]
+pub(super) struct MediaActions {
+    /// Prompts loading or playing.
+    prompts: HashMap<MediaId, PromptState>,
+    /// Recordings being written, by their media-task id.
+    recordings: HashMap<u64, ActiveRecording>,
+    next_recording: u32,
+    /// The call is over but waits for its recordings to be final.
+    stopping: bool,
 }
 
-impl Call {
+impl MediaActions {
     /// `play`/`speak`: the shell loads the audio; the interpreter waits for `MediaDone`.
-    pub(super) fn load_prompt(&mut self, media_id: MediaId, request: AudioRequest) {
+    pub(super) fn load_prompt(
+        &mut self,
+        fx: &mut Effects,
+        media_id: MediaId,
+        request: AudioRequest,
+    ) {
         self.prompts.insert(media_id, PromptState::Loading);
-        self.out.push_back(Output::LoadAudio { media_id, request });
+        fx.push(Output::LoadAudio { media_id, request });
     }
 
-    pub(super) fn stop_prompt(&mut self, media_id: MediaId) {
+    pub(super) fn stop_prompt(&mut self, fx: &mut Effects, media_id: MediaId) {
         match self.prompts.get(&media_id) {
-            Some(PromptState::Loading) => self.prompt_done(media_id),
-            Some(PromptState::Playing) => self.media(MediaCommand::StopPlay { id: media_id.0 }),
+            Some(PromptState::Loading) => self.prompt_done(fx, media_id),
+            Some(PromptState::Playing) => fx.media(MediaCommand::StopPlay { id: media_id.0 }),
             None => {}
         }
     }
 
+    /// A prompt's audio is loaded (or failed): play it, or tell the app and go on. The call
+    /// ignores this once it is ending.
     pub(super) fn on_audio_loaded(
         &mut self,
+        fx: &mut Effects,
         media_id: MediaId,
         result: Result<crate::media::Audio, AudioFailure>,
     ) {
-        if self.ending || self.prompts.get(&media_id) != Some(&PromptState::Loading) {
-            return; // stopped meanwhile, or the call is ending
+        if self.prompts.get(&media_id) != Some(&PromptState::Loading) {
+            return; // stopped meanwhile
         }
         match result {
             Ok(audio) => {
                 self.prompts.insert(media_id, PromptState::Playing);
-                self.media(MediaCommand::Play {
+                fx.media(MediaCommand::Play {
                     id: media_id.0,
                     leg: Leg::A,
                     audio,
                 });
             }
             Err(failure) => {
-                self.script_error(failure.code, "", &failure.message);
-                self.prompt_done(media_id);
+                fx.script_error(failure.code, "", &failure.message);
+                self.prompt_done(fx, media_id);
             }
         }
     }
 
     /// The media task finished (or cut) a prompt.
-    pub(super) fn on_play_done(&mut self, id: u64) {
+    pub(super) fn on_play_done(&mut self, fx: &mut Effects, id: u64) {
         if self.prompts.get(&MediaId(id)) == Some(&PromptState::Playing) {
-            self.prompt_done(MediaId(id));
+            self.prompt_done(fx, MediaId(id));
         }
     }
 
-    fn prompt_done(&mut self, media_id: MediaId) {
+    fn prompt_done(&mut self, fx: &mut Effects, media_id: MediaId) {
         self.prompts.remove(&media_id);
-        self.events.push_back(pcmo::Event::MediaDone { media_id });
+        fx.event(pcmo::Event::MediaDone { media_id });
     }
 
-    /// A digit from the caller (RFC 4733 or SIP INFO). B legs' digits are the far end's
-    /// business: they are relayed, not collected.
-    pub(super) fn on_digit(&mut self, leg: Leg, digit: char) {
-        if leg == Leg::A && !self.ending {
-            self.events.push_back(pcmo::Event::Digits {
+    /// A digit from the caller (RFC 4733 or SIP INFO), while the call is not ending. B legs'
+    /// digits are the far end's business: they are relayed, not collected.
+    pub(super) fn on_digit(fx: &mut Effects, leg: Leg, digit: char) {
+        if leg == Leg::A {
+            fx.event(pcmo::Event::Digits {
                 digits: digit.to_string(),
             });
         }
     }
 
-    /// `record`: a stereo WAV (A's side left, B's right) under the app's recordings
-    /// directory. v3 `format: mp3` and `channels: single` are not written yet: the app is told
-    /// and gets the WAV.
-    pub(super) fn start_recording(&mut self, how: Recording) {
+    /// `record`: a stereo WAV (A's side left, B's right) in `dir` (the app's recordings
+    /// directory). v3 `format: mp3` and `channels: single` are not written yet: the app is
+    /// told and gets the WAV.
+    pub(super) fn start_recording(&mut self, fx: &mut Effects, how: Recording, dir: &Path) {
         if how.format == Some(RecordFormat::Mp3) || how.channels == Some(Channels::Single) {
-            self.script_error(
+            fx.script_error(
                 "record_option_unsupported",
                 "",
                 "ringmaster records dual-channel WAV only; recording as WAV, one channel per leg",
@@ -168,30 +139,37 @@ impl Call {
         }
         self.next_recording += 1;
         let n = self.next_recording;
-        let name = format!("{}-{n}", self.setup.cmiuuid);
-        let path = self.setup.recordings_dir.join(format!("{name}.wav"));
+        let name = format!("{}-{n}", fx.call());
+        let path = dir.join(format!("{name}.wav"));
         self.recordings.insert(
             u64::from(n),
             ActiveRecording {
                 name,
-                started_ms: self.wall_ms,
+                started_ms: fx.wall_ms(),
             },
         );
-        self.media(MediaCommand::Record {
+        fx.media(MediaCommand::Record {
             id: u64::from(n),
             path,
         });
     }
 
-    pub(super) fn on_record_done(&mut self, id: u64, path: PathBuf, duration_ms: u64, ok: bool) {
+    pub(super) fn on_record_done(
+        &mut self,
+        fx: &mut Effects,
+        id: u64,
+        path: PathBuf,
+        duration_ms: u64,
+        ok: bool,
+    ) {
         let Some(rec) = self.recordings.remove(&id) else {
             return;
         };
-        self.report(Report::Recording(RecordingReport {
+        fx.report(Report::Recording(RecordingReport {
             recording_id: rec.name,
             path,
             started_ms: rec.started_ms,
-            ended_ms: self.wall_ms,
+            ended_ms: fx.wall_ms(),
             duration_ms,
             ok,
         }));
@@ -199,38 +177,104 @@ impl Call {
 
     /// Every leg has ended: ask the media task to finish the files, and wait (bounded).
     /// Returns whether the call must still wait.
-    pub(super) fn finish_recordings(&mut self) -> bool {
+    pub(super) fn finish_recordings(&mut self, fx: &mut Effects) -> bool {
         if self.recordings.is_empty() {
             return false;
         }
-        if !self.recordings_stopping {
-            self.recordings_stopping = true;
-            let ids: Vec<u64> = self.recordings.keys().copied().collect();
-            for id in ids {
-                self.media(MediaCommand::StopRecord { id });
+        if !self.stopping {
+            self.stopping = true;
+            for id in self.recordings.keys() {
+                fx.media(MediaCommand::StopRecord { id: *id });
             }
-            self.out.push_back(Output::Timer {
+            fx.push(Output::Timer {
                 id: RECORDING_WAIT_TIMER,
-                at: self.now + RECORDING_GRACE,
+                at: fx.now() + RECORDING_GRACE,
             });
         }
         true
     }
 
-    /// The media task never said the files were final: report them failed and finish.
-    pub(super) fn give_up_recordings(&mut self) {
-        let stuck: Vec<(u64, ActiveRecording)> = self.recordings.drain().collect();
-        for (_, rec) in stuck {
-            tracing::warn!(call = %self.setup.cmiuuid, recording = %rec.name, "recording not confirmed by the media task");
-            let path = self.setup.recordings_dir.join(format!("{}.wav", rec.name));
-            self.report(Report::Recording(RecordingReport {
+    /// The media task never said the files in `dir` were final: report them failed.
+    pub(super) fn give_up_recordings(&mut self, fx: &mut Effects, dir: &Path) {
+        for (_, rec) in self.recordings.drain() {
+            tracing::warn!(call = %fx.call(), recording = %rec.name, "recording not confirmed by the media task");
+            let path = dir.join(format!("{}.wav", rec.name));
+            fx.report(Report::Recording(RecordingReport {
                 recording_id: rec.name,
                 path,
                 started_ms: rec.started_ms,
-                ended_ms: self.wall_ms,
+                ended_ms: fx.wall_ms(),
                 duration_ms: 0,
                 ok: false,
             }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::call::effects::Outbox;
+
+    fn drain(out: &mut Outbox) -> (Vec<Output>, Vec<pcmo::Event>) {
+        let outputs = std::iter::from_fn(|| out.pop()).collect();
+        let events = std::iter::from_fn(|| out.next_event()).collect();
+        (outputs, events)
+    }
+
+    // The part runs on its own outbox, without a call around it.
+    #[test]
+    fn a_prompt_stopped_while_loading_is_done_once_and_its_late_audio_is_ignored() {
+        let mut out = Outbox::new(Instant::now(), 1_000);
+        let mut actions = MediaActions::default();
+        let fx = &mut Effects::new(&mut out, "call-1");
+        actions.load_prompt(fx, MediaId(7), AudioRequest::File("menu.wav".into()));
+        actions.stop_prompt(fx, MediaId(7));
+        let audio: crate::media::Audio = vec![0i16; 160].into();
+        actions.on_audio_loaded(fx, MediaId(7), Ok(audio));
+        let (outputs, events) = drain(&mut out);
+        assert!(
+            matches!(
+                outputs.as_slice(),
+                [Output::LoadAudio {
+                    media_id: MediaId(7),
+                    ..
+                }]
+            ),
+            "{outputs:?}"
+        );
+        assert_eq!(
+            events,
+            vec![pcmo::Event::MediaDone {
+                media_id: MediaId(7)
+            }]
+        );
+    }
+
+    #[test]
+    fn recordings_are_stopped_once_then_given_up_as_failed() {
+        let mut out = Outbox::new(Instant::now(), 5_000);
+        let mut actions = MediaActions::default();
+        let dir = Path::new("/recordings/app-1");
+        let fx = &mut Effects::new(&mut out, "call-1");
+        actions.start_recording(fx, Recording::default(), dir);
+        assert!(actions.finish_recordings(fx), "waits for the file");
+        assert!(actions.finish_recordings(fx), "still waits, asks once");
+        actions.give_up_recordings(fx, dir);
+        assert!(!actions.finish_recordings(fx), "nothing left to wait for");
+        let (outputs, _) = drain(&mut out);
+        let stops = outputs
+            .iter()
+            .filter(|o| matches!(o, Output::Media(MediaCommand::StopRecord { id: 1 })))
+            .count();
+        assert_eq!(stops, 1, "{outputs:?}");
+        let Some(Output::Report(Report::Recording(r))) = outputs.last() else {
+            panic!("{outputs:?}")
+        };
+        assert_eq!(r.recording_id, "call-1-1");
+        assert_eq!(r.path, dir.join("call-1-1.wav"));
+        assert!(!r.ok);
     }
 }

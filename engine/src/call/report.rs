@@ -5,6 +5,8 @@
 //! Neutral records: the shell turns them into the PIOPIY webhook payloads (it adds the app id,
 //! the call id, signatures) and stores the CDRs.
 
+use std::path::PathBuf;
+
 use super::LegId;
 
 /// PIOPIY live event statuses.
@@ -78,7 +80,21 @@ pub enum Report {
         at_ms: u64,
     },
     /// A recording is final (or failed).
-    Recording(super::media_actions::RecordingReport),
+    Recording(RecordingReport),
+}
+
+/// A finished recording, for the app's `recording` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingReport {
+    /// `<cmiuuid>-<n>`: unique, and safe in a path and a URL.
+    pub recording_id: String,
+    /// The WAV file.
+    pub path: PathBuf,
+    pub started_ms: u64,
+    pub ended_ms: u64,
+    pub duration_ms: u64,
+    /// False when the file could not be written (then it may be missing or partial).
+    pub ok: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

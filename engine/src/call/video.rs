@@ -6,16 +6,18 @@
 //! Video is relayed, never decoded or recorded; it has no inactivity timeout (a camera may
 //! be switched off for minutes while audio flows).
 
-use super::core::{Call, Output};
-use super::media_plan::{BAnswer, Remote};
-use super::LegId;
+use std::net::IpAddr;
+
+use super::effects::Effects;
+use super::io::Output;
+use super::media_plan::{MediaPlan, Remote};
 use crate::media::sdp::policy::CallType;
 use crate::media::sdp::Anchor;
 use crate::media::{Command as MediaCommand, Leg, PayloadTypes};
 
 /// Where the call's video task is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) enum VideoState {
+enum VideoState {
     #[default]
     None,
     Allocating,
@@ -23,86 +25,85 @@ pub(super) enum VideoState {
     Failed,
 }
 
-impl Call {
+/// A call's video task, as far as the call knows it.
+#[derive(Debug, Default)]
+pub(super) struct Video {
+    state: VideoState,
+}
+
+impl Video {
     /// A ring asks for `video`: allocate the video task if the caller offered video.
-    pub(super) fn want_video(&mut self, video: bool) {
-        let offered = self.plan.as_ref().is_some_and(|p| p.offers_video());
-        if video && offered && self.video == VideoState::None {
-            self.video = VideoState::Allocating;
-            self.out.push_back(Output::AllocateVideo);
+    pub(super) fn want(&mut self, fx: &mut Effects, video: bool, plan: Option<&MediaPlan>) {
+        let offered = plan.is_some_and(|p| p.offers_video());
+        if video && offered && self.state == VideoState::None {
+            self.state = VideoState::Allocating;
+            fx.push(Output::AllocateVideo);
         }
     }
 
-    pub(super) fn on_video_ready(&mut self, a: Anchor, b: Anchor) {
-        let Some(plan) = self.plan.as_mut() else {
+    /// The video ports are bound: the plan learns them, the task is told not to time out.
+    pub(super) fn on_ready(
+        &mut self,
+        fx: &mut Effects,
+        plan: Option<&mut MediaPlan>,
+        a: Anchor,
+        b: Anchor,
+    ) {
+        let Some(plan) = plan else {
             return;
         };
         if plan.set_video_anchors(a, b).is_err() {
-            self.video = VideoState::Failed;
+            self.state = VideoState::Failed;
             return;
         }
-        self.video = VideoState::Ready;
-        self.video_media(MediaCommand::SetRtpTimeout { after: None });
+        self.state = VideoState::Ready;
+        self.media(fx, MediaCommand::SetRtpTimeout { after: None });
     }
 
-    pub(super) fn on_video_failed(&mut self) {
-        tracing::info!(call = %self.setup.cmiuuid, "no video ports; the call stays audio-only");
-        self.video = VideoState::Failed;
+    pub(super) fn on_failed(&mut self, fx: &mut Effects) {
+        tracing::info!(call = %fx.call(), "no video ports; the call stays audio-only");
+        self.state = VideoState::Failed;
     }
 
     /// The offer for a ring's B legs carries video only if the ring asked and ports exist.
-    pub(super) fn call_type_for_ring(&mut self, video: bool) {
-        let call_type = if video && self.video == VideoState::Ready {
+    pub(super) fn call_type(&self, video: bool) -> CallType {
+        if video && self.state == VideoState::Ready {
             CallType::Video
         } else {
             CallType::Audio
-        };
-        if let Some(plan) = self.plan.as_mut() {
-            let _ = plan.set_call_type(call_type);
         }
     }
 
-    pub(super) fn video_media(&mut self, c: MediaCommand) {
-        if self.video == VideoState::Ready {
-            self.out.push_back(Output::VideoMedia(c));
+    /// A command for the video task, if there is one.
+    pub(super) fn media(&self, fx: &mut Effects, c: MediaCommand) {
+        if self.state == VideoState::Ready {
+            fx.push(Output::VideoMedia(c));
         }
     }
 
-    /// Points the video task at both legs once B accepted video.
-    pub(super) fn b_video(&mut self, b: LegId, answer: &BAnswer) {
-        let Some((remote, pts)) = answer.video else {
-            return;
-        };
-        if let Some((a_remote, a_pts)) = self.plan.as_ref().and_then(|p| p.a_video()) {
-            self.signalling_to_media(LegId::A, true);
-            self.video_leg(Leg::A, a_remote, a_pts);
+    /// Points the video task at one leg once B accepted video: where the leg's signalling
+    /// comes from (its RTP may latch from there), where it receives, what it may send.
+    pub(super) fn open_leg(
+        &self,
+        fx: &mut Effects,
+        leg: Leg,
+        source: Option<IpAddr>,
+        (rtp, rtcp): Remote,
+        allowed: PayloadTypes,
+    ) {
+        if let Some(ip) = source {
+            self.media(fx, MediaCommand::SetSignallingSource { leg, ip });
         }
-        self.signalling_to_media(b, true);
-        self.video_leg(Leg::B, remote, pts);
-    }
-
-    fn video_leg(&mut self, leg: Leg, (rtp, rtcp): Remote, allowed: PayloadTypes) {
-        self.video_media(MediaCommand::SetRemote { leg, rtp, rtcp });
-        self.video_media(MediaCommand::SetPayloadTypes { leg, allowed });
-        self.video_media(MediaCommand::OpenLatchWindow { leg });
+        self.media(fx, MediaCommand::SetRemote { leg, rtp, rtcp });
+        self.media(fx, MediaCommand::SetPayloadTypes { leg, allowed });
+        self.media(fx, MediaCommand::OpenLatchWindow { leg });
     }
 
     /// A re-INVITE moved a leg's video.
-    pub(super) fn video_moved(&mut self, leg: Leg, remote: Option<Remote>) {
+    pub(super) fn moved(&self, fx: &mut Effects, leg: Leg, remote: Option<Remote>) {
         if let Some((rtp, rtcp)) = remote {
-            self.video_media(MediaCommand::SetRemote { leg, rtp, rtcp });
-            self.video_media(MediaCommand::OpenLatchWindow { leg });
+            self.media(fx, MediaCommand::SetRemote { leg, rtp, rtcp });
+            self.media(fx, MediaCommand::OpenLatchWindow { leg });
         }
-    }
-
-    /// Relay both legs' media (audio, and video when it is carried).
-    pub(super) fn bridge_media(&mut self) {
-        self.media(MediaCommand::Bridge);
-        self.video_media(MediaCommand::Bridge);
-    }
-
-    pub(super) fn unbridge_media(&mut self) {
-        self.media(MediaCommand::Unbridge);
-        self.video_media(MediaCommand::Unbridge);
     }
 }

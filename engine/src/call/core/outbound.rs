@@ -3,17 +3,17 @@
 //! the A leg already answered (`CallInfo::outbound_answered`).
 
 use bytes::Bytes;
-use pcmo::action::connect::targets::Target;
-use pcmo::TargetId;
+use pcmo::{Destination, Target, TargetId};
 
-use super::core::{AState, Call, Output, RingId, RingState, CALL_LIMIT_TIMER};
-use super::dialog::Dialog;
-use super::fork::{BranchPlan, ForkEvent};
-use super::media_plan::MediaPlan;
-use super::report::EventStatus;
-use super::{LegId, Resolution};
+use super::{Call, CALL_LIMIT_TIMER};
+use crate::call::dialog::Dialog;
+use crate::call::effects::Effects;
+use crate::call::fork::{BranchPlan, ForkEvent};
+use crate::call::io::{Output, Resolution, RingId};
+use crate::call::media_plan::MediaPlan;
+use crate::call::report::EventStatus;
+use crate::call::LegId;
 use crate::media::sdp::policy::CallType;
-use crate::media::sdp::Anchor;
 use crate::media::{Command as MediaCommand, Leg};
 use crate::sip::message::Response;
 
@@ -25,22 +25,12 @@ impl Call {
         let Some(out) = self.outbound.clone() else {
             return;
         };
-        self.report(
-            self.a_record
-                .event(EventStatus::Started, self.wall_ms, &self.extra_params),
-        );
-        self.rings.insert(
-            out.ring,
-            RingState {
-                caller_id: Some(self.setup.from.clone()),
-                targets: [(A_TARGET, Target::new(out.call.to.clone()))]
-                    .into_iter()
-                    .collect(),
-                forked: false,
-                video: false,
-            },
-        );
-        self.out.push_back(Output::AllocateMedia);
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        self.a.event(fx, EventStatus::Started, &self.extra_params);
+        let target = (A_TARGET, Target::new(out.call.to.clone()));
+        self.rings
+            .start_dial(out.ring, self.setup.from.clone(), target);
+        self.outbox.push(Output::AllocateMedia);
     }
 
     pub(super) fn is_a_ring(&self, ring: RingId) -> bool {
@@ -48,12 +38,11 @@ impl Call {
     }
 
     /// Ports are ready: offer them to the A leg and dial it.
-    pub(super) fn dial_a(&mut self, a: Anchor) {
+    pub(super) fn dial_a(&mut self) {
         let Some(out) = self.outbound.clone() else {
             return;
         };
-        self.a_anchor = Some(a);
-        self.out.push_back(Output::Resolve {
+        self.outbox.push(Output::Resolve {
             ring: out.ring,
             targets: vec![(A_TARGET, out.call.to)],
         });
@@ -61,7 +50,7 @@ impl Call {
 
     /// ringmaster's own offer: PCMU, PCMA and telephone-event on our A-side port.
     fn own_offer(&self) -> Bytes {
-        let Some(a) = self.a_anchor else {
+        let Some((a, _)) = self.anchors else {
             return Bytes::new();
         };
         let family = if a.addr.is_ipv6() { "IP6" } else { "IP4" };
@@ -75,7 +64,7 @@ impl Call {
 
     /// The A leg resolved: its branch INVITE(s), or the call's end.
     pub(super) fn on_a_resolved(&mut self, ring: RingId, resolution: Resolution) {
-        if self.a_state != AState::Dialing {
+        if !self.a.is_dialing() {
             return; // hung up while A was being resolved
         }
         let contacts = match resolution {
@@ -94,9 +83,7 @@ impl Call {
             self.outbound
                 .as_ref()
                 .map(|o| o.call.to.clone())
-                .unwrap_or_else(|| {
-                    pcmo::action::connect::targets::Destination::SipUser(String::new())
-                }),
+                .unwrap_or_else(|| Destination::SipUser(String::new())),
         );
         let body = self.own_offer();
         let branches: Vec<BranchPlan> = contacts
@@ -110,64 +97,41 @@ impl Call {
             })
             .take(1) // One dialog per leg: the A leg rings its first contact only.
             .collect();
-        if let Some(r) = self.rings.get_mut(&ring) {
-            r.forked = true;
-        }
-        self.out.push_back(Output::StartFork { ring, branches });
+        self.rings.set_forked(ring);
+        self.outbox.push(Output::StartFork { ring, branches });
     }
 
     pub(super) fn on_a_fork(&mut self, ring: RingId, event: ForkEvent) {
         match event {
             ForkEvent::Ringing { .. } => {
-                if !self.a_record.ringing {
-                    self.a_record.ringing = true;
-                    let ev =
-                        self.a_record
-                            .event(EventStatus::Ringing, self.wall_ms, &self.extra_params);
-                    self.report(ev);
-                }
+                let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                self.a.ringing(fx, &self.extra_params);
             }
             ForkEvent::Answered {
                 dialog, response, ..
             } => self.a_answered(*dialog, response),
             ForkEvent::LegEnded { status, .. } => {
-                if self.a_state == AState::Dialing || self.a_state == AState::Ending {
-                    let cause = self
-                        .a_end_cause
-                        .clone()
-                        .unwrap_or_else(|| super::b_legs::cause_of(status).to_string());
-                    self.end_a(&cause, Some(status));
-                    if !self.ending {
-                        self.hangup_all(&cause, None);
-                    }
+                let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                let default = super::connect::cause_of(status);
+                let ended = self.a.dial_ended(fx, status, default, &self.extra_params);
+                if let (Some(cause), false) = (ended, self.ending) {
+                    self.hangup_all(&cause, None);
                 }
             }
             ForkEvent::TargetFailed { .. } => {}
-            ForkEvent::Done => self.ring_done(ring),
+            ForkEvent::Done => self.rings.done(ring),
         }
     }
 
-    fn a_answered(&mut self, mut dialog: Dialog, response: Response) {
-        if self.ending {
-            // Cancelled meanwhile: the 2xx crossed our CANCEL.
-            let bye = dialog.request(crate::sip::message::Method::Bye, None);
-            let peer = dialog.peer;
-            self.a_state = AState::Answered(Box::new(dialog));
-            self.out.push_back(Output::Send {
-                leg: LegId::A,
-                purpose: super::Purpose::Bye,
-                request: bye,
-                peer,
-            });
-            self.a_state = AState::Ending;
+    fn a_answered(&mut self, dialog: Dialog, response: Response) {
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        // Cancelled meanwhile (the 2xx crossed our CANCEL): A gets a BYE at once.
+        if !self
+            .a
+            .dial_answered(fx, dialog, self.ending, &self.extra_params)
+        {
             return;
         }
-        self.a_state = AState::Answered(Box::new(dialog));
-        self.a_record.answer_ms = Some(self.wall_ms);
-        let ev = self
-            .a_record
-            .event(EventStatus::OutAnswered, self.wall_ms, &self.extra_params);
-        self.report(ev);
         // A's answer is, for the relay, what A offers the legs the script adds.
         let session = self.setup.seed;
         let plan = MediaPlan::from_offer(
@@ -176,13 +140,13 @@ impl Call {
             session,
             self.setup.local_ip,
         );
-        let plan = match (plan, self.a_anchor, self.b_anchor) {
-            (Ok(mut plan), Some(a), Some(b)) => plan.set_anchors(a, b).map(|_| plan).ok(),
+        let plan = match (plan, self.anchors) {
+            (Ok(mut plan), Some((a, b))) => plan.set_anchors(a, b).map(|_| plan).ok(),
             _ => None,
         };
         match plan {
             Some(plan) => {
-                self.signalling_to_media(LegId::A, false);
+                self.signalling_to_media(LegId::A);
                 if let Some((rtp, rtcp)) = plan.a_remote() {
                     self.media(MediaCommand::SetRemote {
                         leg: Leg::A,
@@ -212,18 +176,18 @@ impl Call {
             return;
         };
         if let Some(limit) = out.call.max_duration {
-            self.out.push_back(Output::Timer {
+            self.outbox.push(Output::Timer {
                 id: CALL_LIMIT_TIMER,
-                at: self.now + limit,
+                at: self.outbox.now() + limit,
             });
         }
         match out.call.script {
             Some(script) => self.run_script(script),
             None => {
                 let body = serde_json::json!({
-                    "from": super::core::number_like(&self.setup.from),
-                    "to": super::core::number_like(&self.setup.to),
-                    "time": self.wall_ms,
+                    "from": super::number_like(&self.setup.from),
+                    "to": super::number_like(&self.setup.to),
+                    "time": self.outbox.wall_ms(),
                     "cmiuuid": self.setup.cmiuuid,
                     "cmuuid": self.setup.cmiuuid,
                     "action": "outbound",
@@ -232,7 +196,7 @@ impl Call {
                     "request_id": out.call.request_id,
                     "extra_params": self.extra_params,
                 });
-                self.out.push_back(Output::Fetch {
+                self.outbox.push(Output::Fetch {
                     fetch_id: None,
                     url: self.setup.answer_url.clone(),
                     body,
@@ -246,10 +210,10 @@ impl Call {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use pcmo::action::connect::targets::Destination;
+    use pcmo::Destination;
 
-    use super::super::report::{EventStatus, Report};
-    use super::super::{Call, CallSetup, Input, OutboundCall, Output, Resolution};
+    use crate::call::report::{EventStatus, Report};
+    use crate::call::{Call, CallSetup, Input, OutboundCall, Output, Resolution};
     use crate::media::sdp::Anchor;
 
     fn placed_call() -> Call {
@@ -351,7 +315,7 @@ mod tests {
                 ring,
                 results: vec![(
                     pcmo::TargetId(0),
-                    Resolution::Contacts(vec![super::super::Contact {
+                    Resolution::Contacts(vec![crate::call::Contact {
                         uri: crate::sip::message::Uri::parse("sip:bob@198.51.100.7:5060").unwrap(),
                         to: "<sip:bob@test.local>".into(),
                         peer: crate::sip::Peer::udp("198.51.100.7:5060".parse().unwrap()),

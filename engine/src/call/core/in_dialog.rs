@@ -1,8 +1,10 @@
 //! Requests inside the call's dialogs (BYE, re-INVITE, INFO), the caller's CANCEL, and the
 //! answers to the requests the call sent itself.
 
-use super::core::{AState, BState, Call, Output, Purpose};
-use super::LegId;
+use super::Call;
+use crate::call::effects::Effects;
+use crate::call::io::{Output, Purpose};
+use crate::call::LegId;
 use crate::media::{Command as MediaCommand, Leg};
 use crate::sip::message::{
     reason_phrase, response_to, HeaderName, HeaderView, Method, Request, Response,
@@ -11,7 +13,7 @@ use crate::sip::transaction::TxId;
 
 impl Call {
     pub(super) fn on_request(&mut self, leg: LegId, tx: TxId, req: Request) {
-        let tag = self.a_tag.clone();
+        let tag = self.a.tag().to_string();
         // The tags are checked before the CSeq is recorded: a stranger's request must not
         // move the dialog's sequence either.
         let in_order = self
@@ -22,40 +24,40 @@ impl Call {
             None => {
                 // No dialog on that leg (any more), or not this one's tags: §12.2.2.
                 let r = response_to(&req, 481, Some(&tag));
-                return self.out.push_back(Output::Respond { tx, response: r });
+                return self.outbox.push(Output::Respond { tx, response: r });
             }
             Some(false) => {
                 let mut r = response_to(&req, 500, Some(&tag));
                 r.reason = "Server Internal Error (CSeq out of order)".into();
                 r.headers.push(HeaderName::RetryAfter, "1");
-                return self.out.push_back(Output::Respond { tx, response: r });
+                return self.outbox.push(Output::Respond { tx, response: r });
             }
             Some(true) => {}
         }
         match req.method {
             Method::Bye => {
-                self.out.push_back(Output::Respond {
+                self.outbox.push(Output::Respond {
                     tx,
                     response: response_to(&req, 200, None),
                 });
                 if leg == LegId::A {
                     self.end_a("caller-hung-up", None);
                     if self.interp.is_some() && !self.ending {
-                        self.events.push_back(pcmo::Event::CallerHungUp);
+                        self.outbox.event(pcmo::Event::CallerHungUp);
                         self.run_events();
                     }
                     if !self.ending {
                         self.hangup_all("caller-hung-up", None);
                     }
                 } else {
-                    let target = self.b_legs.get(&leg).map(|b| b.target);
-                    if self.bridged == Some(leg) {
-                        self.bridged = None;
+                    let target = self.b.target(leg);
+                    if self.b.bridged() == Some(leg) {
+                        self.b.clear_bridge();
                         self.unbridge_media();
                     }
                     self.end_b(leg, "callee-hung-up", None);
                     if let (Some(target_id), false) = (target, self.ending) {
-                        self.events.push_back(pcmo::Event::BLegHungUp { target_id });
+                        self.outbox.event(pcmo::Event::BLegHungUp { target_id });
                     }
                 }
             }
@@ -73,14 +75,14 @@ impl Call {
                         400
                     }
                 };
-                self.out.push_back(Output::Respond {
+                self.outbox.push(Output::Respond {
                     tx,
                     response: response_to(&req, status, None),
                 });
             }
             _ => {
                 // Other INFO, OPTIONS, UPDATE without SDP.
-                self.out.push_back(Output::Respond {
+                self.outbox.push(Output::Respond {
                     tx,
                     response: response_to(&req, 200, None),
                 });
@@ -88,17 +90,11 @@ impl Call {
         }
     }
 
-    fn dialog_mut(&mut self, leg: LegId) -> Option<&mut super::dialog::Dialog> {
+    fn dialog_mut(&mut self, leg: LegId) -> Option<&mut crate::call::dialog::Dialog> {
         if leg == LegId::A {
-            match &mut self.a_state {
-                AState::Answered(d) => Some(d),
-                _ => None,
-            }
+            self.a.dialog_mut()
         } else {
-            self.b_legs
-                .get_mut(&leg)
-                .filter(|b| matches!(b.state, BState::Answered | BState::Bridged))
-                .and_then(|b| b.dialog.as_mut())
+            self.b.dialog_mut(leg)
         }
     }
 
@@ -106,11 +102,11 @@ impl Call {
     /// in place of the sender's; without a bridge, answered with what we last offered.
     fn on_reinvite(&mut self, leg: LegId, tx: TxId, req: Request) {
         let other = if leg == LegId::A {
-            self.bridged
+            self.b.bridged()
         } else {
             Some(LegId::A)
         };
-        let other = other.filter(|o| self.dialog_mut(*o).is_some() && (self.bridged.is_some()));
+        let other = other.filter(|o| self.dialog_mut(*o).is_some() && self.b.bridged().is_some());
         if let (Some(other), false) = (other, req.body.is_empty()) {
             let towards = if other == LegId::A { Leg::A } else { Leg::B };
             let from = if leg == LegId::A { Leg::A } else { Leg::B };
@@ -129,14 +125,15 @@ impl Call {
                         });
                     }
                     self.media(MediaCommand::OpenLatchWindow { leg: from });
-                    self.video_moved(from, relayed.video);
+                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                    self.video.moved(fx, from, relayed.video);
                     let Some(d) = self.dialog_mut(other) else {
                         return;
                     };
                     let reinvite = d.request(Method::Invite, Some(("application/sdp", sdp)));
                     let peer = d.peer;
                     self.relayed.insert(tx, req);
-                    self.out.push_back(Output::Send {
+                    self.outbox.push(Output::Send {
                         leg: other,
                         purpose: Purpose::Reinvite { origin: leg, tx },
                         request: reinvite,
@@ -145,7 +142,7 @@ impl Call {
                 }
                 _ => {
                     let r = response_to(&req, 488, None);
-                    self.out.push_back(Output::Respond { tx, response: r });
+                    self.outbox.push(Output::Respond { tx, response: r });
                 }
             }
             return;
@@ -162,7 +159,7 @@ impl Call {
             ok.headers.push(HeaderName::ContentType, "application/sdp");
             ok.body = sdp;
         }
-        self.out.push_back(Output::Respond { tx, response: ok });
+        self.outbox.push(Output::Respond { tx, response: ok });
     }
 
     pub(super) fn on_ack(&mut self, _leg: LegId) {
@@ -170,20 +167,12 @@ impl Call {
     }
 
     pub(super) fn on_caller_cancelled(&mut self) {
-        if self.a_state != AState::Ringing {
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        if !self.a.cancelled(fx, &self.extra_params) {
             return;
         }
-        let Some(inb) = self.inbound.clone() else {
-            return;
-        };
-        let r = response_to(&inb.invite, 487, Some(&self.a_tag));
-        self.out.push_back(Output::Respond {
-            tx: inb.tx,
-            response: r,
-        });
-        self.end_a("caller-cancelled", Some(487));
         if self.interp.is_some() {
-            self.events.push_back(pcmo::Event::CallerHungUp);
+            self.outbox.event(pcmo::Event::CallerHungUp);
             self.run_events();
         }
         if !self.ending {
@@ -207,7 +196,7 @@ impl Call {
                     if let Some(d) = self.dialog_mut(leg) {
                         let ack = d.ack(seq, None);
                         let peer = d.peer;
-                        self.out.push_back(Output::SendAck { request: ack, peer });
+                        self.outbox.push(Output::SendAck { request: ack, peer });
                     }
                     let towards = if origin == LegId::A { Leg::A } else { Leg::B };
                     let answered = if leg == LegId::A { Leg::A } else { Leg::B };
@@ -234,7 +223,8 @@ impl Call {
                             });
                         }
                         self.media(MediaCommand::OpenLatchWindow { leg: answered });
-                        self.video_moved(answered, relayed.video);
+                        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                        self.video.moved(fx, answered, relayed.video);
                         ok.headers.push(HeaderName::ContentType, "application/sdp");
                         ok.body = sdp;
                     }
@@ -254,7 +244,7 @@ impl Call {
 
     /// Answers a relayed re-INVITE on its own server transaction with the status (and SDP)
     /// the other leg gave.
-    pub(super) fn respond_relayed(&mut self, tx: TxId, answer: Response) {
+    fn respond_relayed(&mut self, tx: TxId, answer: Response) {
         let Some(req) = self.relayed.remove(&tx) else {
             return;
         };
@@ -268,7 +258,7 @@ impl Call {
             r.headers.push(h.name.clone(), h.value.clone());
         }
         r.body = answer.body;
-        self.out.push_back(Output::Respond { tx, response: r });
+        self.outbox.push(Output::Respond { tx, response: r });
     }
 
     /// Answers a relayed request with `status` of our own (the other leg gave no answer).
@@ -292,23 +282,11 @@ impl Call {
     /// The BYE we sent on `leg` was answered (or got nothing): that leg is over.
     fn bye_done(&mut self, leg: LegId, status: Option<u16>) {
         if leg == LegId::A {
-            if self.a_state != AState::Ended {
-                let cause = self.a_end_cause.clone().unwrap_or_else(|| "hangup".into());
-                self.end_a(&cause, status);
-            }
+            let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+            self.a.bye_done(fx, status, &self.extra_params);
         } else {
-            let cause = self
-                .b_legs
-                .get(&leg)
-                .and_then(|b| b.end_cause.clone())
-                .unwrap_or_else(|| "hangup".into());
-            if self
-                .b_legs
-                .get(&leg)
-                .is_some_and(|b| b.state != BState::Ended)
-            {
-                self.end_b(leg, &cause, status);
-            }
+            let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+            self.b.bye_done(fx, leg, status, &self.extra_params);
         }
     }
 }

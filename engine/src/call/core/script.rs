@@ -3,11 +3,10 @@
 
 use pcmo::{Command, HangupReason, Interpreter, Script};
 
-use super::core::{AState, BState, Call, FetchFailure, Output, RingState};
-use super::media_actions::AudioRequest;
-use super::report::EventStatus;
+use super::Call;
+use crate::call::effects::Effects;
+use crate::call::io::{AudioRequest, FetchFailure, Output};
 use crate::media::Command as MediaCommand;
-use crate::sip::message::{response_to, HeaderName};
 
 impl Call {
     pub(super) fn on_answer_script(&mut self, result: Result<String, FetchFailure>) {
@@ -57,17 +56,17 @@ impl Call {
             pcmo::CallInfo::inbound(id, from, to)
         };
         self.interp = Some(Interpreter::new(script, info));
-        self.events.push_back(pcmo::Event::Start);
+        self.outbox.event(pcmo::Event::Start);
     }
 
     /// Feeds queued events to the interpreter and carries out what it says, until quiet.
     pub(super) fn run_events(&mut self) {
-        while let Some(ev) = self.events.pop_front() {
+        while let Some(ev) = self.outbox.next_event() {
             let Some(interp) = self.interp.as_mut() else {
-                self.events.clear();
+                self.outbox.clear_events();
                 return;
             };
-            interp.handle(self.now, ev);
+            interp.handle(self.outbox.now(), ev);
             let mut cmds = Vec::new();
             while let Some(c) = interp.poll() {
                 cmds.push(c);
@@ -89,9 +88,9 @@ impl Call {
                 Command::Ring(ring) => self.start_ring(ring),
                 Command::Cancel { target_ids } => self.cancel_targets(&target_ids),
                 Command::Bridge { target_id } => self.bridge(target_id),
-                Command::Unbridge { target_id } if self.is_bridged_to(target_id) => {
+                Command::Unbridge { target_id } if self.b.is_bridged_to(target_id) => {
                     self.unbridge_media();
-                    self.bridged = None;
+                    self.b.clear_bridge();
                 }
                 Command::Hangup { reason } => {
                     // A caller never answered hears why the last connect failed (busy: 486,
@@ -104,7 +103,7 @@ impl Call {
                     };
                     self.hangup_all(reason.as_str(), status);
                 }
-                Command::StartTimer { id, at } => self.out.push_back(Output::Timer { id, at }),
+                Command::StartTimer { id, at } => self.outbox.push(Output::Timer { id, at }),
                 Command::SetParam(v) => self.extra_params = Some(v.to_extra_params()),
                 Command::PostEvent(pcmo::ScriptEvent::ConnectFinished { outcome, .. }) => {
                     self.last_outcome = Some(outcome);
@@ -119,29 +118,42 @@ impl Call {
                 } => match source {
                     pcmo::ScriptSource::Url(url) => {
                         let body = serde_json::to_value(&payload).unwrap_or_default();
-                        self.out.push_back(Output::Fetch {
+                        self.outbox.push(Output::Fetch {
                             fetch_id: Some(fetch_id),
                             url,
                             body,
                         });
                     }
                     pcmo::ScriptSource::Reference(_) => {
-                        self.events.push_back(pcmo::Event::ScriptFetched {
+                        self.outbox.event(pcmo::Event::ScriptFetched {
                             fetch_id,
                             result: Err(pcmo::FetchError::UnknownReference),
                         })
                     }
                 },
                 Command::Play { media_id, source } => {
-                    self.load_prompt(media_id, AudioRequest::play(source))
+                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                    let request = AudioRequest::play(source);
+                    self.media_actions.load_prompt(fx, media_id, request);
                 }
                 Command::Speak {
                     media_id,
                     text,
                     voice,
-                } => self.load_prompt(media_id, AudioRequest::speak(text, voice)),
-                Command::StopMedia { media_id } => self.stop_prompt(media_id),
-                Command::Record(how) => self.start_recording(how),
+                } => {
+                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                    let request = AudioRequest::speak(text, voice);
+                    self.media_actions.load_prompt(fx, media_id, request);
+                }
+                Command::StopMedia { media_id } => {
+                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                    self.media_actions.stop_prompt(fx, media_id);
+                }
+                Command::Record(how) => {
+                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                    let dir = &self.setup.recordings_dir;
+                    self.media_actions.start_recording(fx, how, dir);
+                }
                 // The interpreter runs the digit rules and timers; DTMF detection is always on.
                 Command::CollectDigits(_) => {}
                 Command::Stream { .. } => {
@@ -161,15 +173,9 @@ impl Call {
         }
     }
 
-    fn is_bridged_to(&self, target: pcmo::TargetId) -> bool {
-        self.bridged
-            .and_then(|l| self.b_legs.get(&l))
-            .is_some_and(|b| b.target == target)
-    }
-
     /// Answers A with our own SDP (the script needs media before any B leg).
     fn answer_a_own(&mut self) {
-        if self.a_state != AState::Ringing {
+        if !self.a.is_ringing() {
             return;
         }
         let Some(sdp) = self.plan.as_mut().and_then(|p| p.own_answer_to_a()) else {
@@ -179,36 +185,16 @@ impl Call {
     }
 
     /// Sends A our 200 with `sdp` and records the dialog.
-    pub(super) fn answer_a(&mut self, sdp: bytes::Bytes) {
-        // Once answered, the INVITE is not needed again (everything later goes in the
-        // dialog), so it is not kept for the whole call: with the datagram its parse points
-        // into, ~2 KiB per call.
-        let Some(inb) = self.inbound.take() else {
-            return;
-        };
-        let mut ok = response_to(&inb.invite, 200, Some(&self.a_tag));
-        ok.headers
-            .push(HeaderName::Contact, self.setup.contact.clone());
-        ok.headers.push(HeaderName::ContentType, "application/sdp");
+    fn answer_a(&mut self, sdp: bytes::Bytes) {
+        if self.a.offer().is_none() {
+            return; // answered already, or a call ringmaster placed
+        }
         self.sent_to_a(&sdp);
-        ok.body = sdp;
-        let Some(dialog) =
-            super::dialog::Dialog::uas(&inb.invite, &self.a_tag, inb.peer, &self.setup.contact)
-        else {
-            // Still ringing: the final response goes on the INVITE.
-            self.inbound = Some(inb);
+        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        let contact = &self.setup.contact;
+        if self.a.answer(fx, sdp, contact, &self.extra_params).is_err() {
             return self.hangup_all("error", Some(500));
-        };
-        self.out.push_back(Output::Respond {
-            tx: inb.tx,
-            response: ok,
-        });
-        self.a_state = AState::Answered(Box::new(dialog));
-        self.a_record.answer_ms = Some(self.wall_ms);
-        let ev = self
-            .a_record
-            .event(EventStatus::InAnswered, self.wall_ms, &self.extra_params);
-        self.report(ev);
+        }
         self.media(MediaCommand::OpenLatchWindow {
             leg: crate::media::Leg::A,
         });
@@ -216,40 +202,17 @@ impl Call {
 
     /// The script bridges an answered B leg with the caller.
     fn bridge(&mut self, target: pcmo::TargetId) {
-        let Some((leg, b)) = self
-            .b_legs
-            .iter_mut()
-            .find(|(_, b)| b.target == target && b.state == BState::Answered)
-        else {
+        let fx = &Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+        let Some((leg, answer, ev)) = self.b.bridge(fx, target, &self.extra_params) else {
             return;
         };
-        let leg = *leg;
-        b.state = BState::Bridged;
-        let answer = b.answer.clone();
-        let ev = b
-            .record
-            .event(EventStatus::OutBridged, self.wall_ms, &self.extra_params);
-        self.bridged = Some(leg);
         if let Some(answer) = answer {
             self.b_media(leg, &answer);
-            if self.a_state == AState::Ringing {
+            if self.a.is_ringing() {
                 self.answer_a(answer.to_a);
             }
         }
         self.bridge_media();
         self.report(ev);
-    }
-
-    pub(super) fn new_ring_state(&mut self, ring: &pcmo::Ring) -> RingState {
-        RingState {
-            caller_id: ring.caller_id.as_ref().map(|c| c.as_str().to_string()),
-            targets: ring
-                .targets
-                .iter()
-                .map(|t| (t.target_id, t.target.clone()))
-                .collect(),
-            forked: false,
-            video: ring.media == pcmo::action::connect::MediaKind::Video,
-        }
     }
 }
