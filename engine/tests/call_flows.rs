@@ -4,8 +4,8 @@
 mod common;
 
 use common::call_rig::Rig;
-use engine::call::FetchFailure;
 use engine::sip::message::{HeaderName, HeaderView};
+use pcmo::FetchError;
 
 fn ones(rig: &Rig) {
     for (leg, hangups, cdrs) in rig.terminal_counts() {
@@ -199,7 +199,7 @@ fn bridge_dials_a_number_through_the_trunk_with_the_caller_id() {
 #[test]
 fn answer_url_down_without_fallback_is_a_503_and_an_error_event() {
     let mut rig = Rig::inbound(&[], None);
-    rig.answer_url_fails(FetchFailure::Timeout);
+    rig.answer_url_fails(FetchError::Timeout);
     assert_eq!(rig.sip(), ["A<-180", "A<-503"]);
     assert!(rig.log.contains(&"error answer_url_failed".to_string()));
     assert!(rig.finished);
@@ -212,7 +212,7 @@ fn answer_url_down_runs_the_fallback_script() {
         &[("bob", &[1])],
         Some(r#"[{"action":"connect","call":[{"type":"sip","user":"bob"}]}]"#),
     );
-    rig.answer_url_fails(FetchFailure::Status(500));
+    rig.answer_url_fails(FetchError::Status(500));
     assert!(rig.log.contains(&"error answer_url_failed".to_string()));
     assert_eq!(rig.sip(), ["A<-180", "B1<-INVITE"]);
 }

@@ -26,7 +26,7 @@ use engine::call::fork::{Fork, ForkOutput};
 use engine::call::media_actions::AudioFailure;
 use engine::call::report::{EventStatus, Report};
 use engine::call::{
-    Call, CallSetup, Contact, FetchFailure, Input, LegId, OutboundCall, Output, Purpose,
+    Call, CallSetup, Contact, Input, LegId, OutboundCall, Output, Purpose,
     Resolution, RingId,
 };
 use engine::media::sdp::Anchor;
@@ -37,7 +37,7 @@ use engine::sip::message::{
 use engine::sip::transaction::TxId;
 use engine::sip::Peer;
 use libfuzzer_sys::fuzz_target;
-use pcmo::action::connect::targets::Destination;
+use pcmo::{Destination, FetchError};
 
 #[path = "call_dialog/driver.rs"]
 mod driver;

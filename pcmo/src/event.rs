@@ -118,6 +118,10 @@ pub enum FetchError {
     /// A PCMO reference that names no stored script.
     #[error("no script is stored under that reference")]
     UnknownReference,
+    /// The engine did not fetch an app-supplied URL (its address policy refused it) or hides
+    /// why the fetch failed: telling the app which would make the engine a port scanner.
+    #[error("the URL could not be fetched")]
+    NotFetched,
 }
 
 #[cfg(test)]

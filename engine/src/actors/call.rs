@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use pcmo::action::connect::targets::Destination;
+use pcmo::{Destination, FetchError};
 
 use super::audio;
 use super::clock::{unix_now, wall_ms};
@@ -21,7 +21,7 @@ use crate::call::dialog::DialogId;
 use crate::call::fork::{ClientAuth, ForkEvent};
 use crate::call::report::Report;
 use crate::call::resolve::{self, Lookup};
-use crate::call::{Call, FetchFailure, Input, LegId, Output, Purpose, Resolution, RingId};
+use crate::call::{Call, Input, LegId, Output, Purpose, Resolution, RingId};
 use crate::media::{Leg, MediaControl, MediaEngine, Prompts};
 use crate::store::{App, Store, Trunk};
 
@@ -300,13 +300,13 @@ impl CallActor {
             };
             if let Err(e) = app_url.check(&url) {
                 tracing::info!(target: "security", %call, error = %e, "app URL refused");
-                return Err(FetchFailure::NotFetched);
+                return Err(FetchError::NotFetched);
             }
             post_for_script(&http, &url, &secret, &body, timeout)
                 .await
                 .map_err(|failure| {
                     tracing::info!(%call, ?failure, "app URL not fetched");
-                    FetchFailure::NotFetched
+                    FetchError::NotFetched
                 })
         };
         ctx.spawn(
@@ -314,12 +314,11 @@ impl CallActor {
                 .map(move |result, act, ctx| match fetch_id {
                     None => act.input(ctx, Input::AnswerScript(result)),
                     Some(fetch_id) => {
+                        // An action URL the engine did not fetch reads as unreachable to the
+                        // script, as it always has.
                         let result = result.map_err(|f| match f {
-                            FetchFailure::Timeout => pcmo::FetchError::Timeout,
-                            FetchFailure::Unreachable => pcmo::FetchError::Unreachable,
-                            FetchFailure::Status(s) => pcmo::FetchError::Status(s),
-                            FetchFailure::TooLarge => pcmo::FetchError::TooLarge,
-                            FetchFailure::NotFetched => pcmo::FetchError::Unreachable,
+                            FetchError::NotFetched => FetchError::Unreachable,
+                            other => other,
                         });
                         act.input(ctx, Input::ScriptFetched { fetch_id, result })
                     }
@@ -403,7 +402,7 @@ async fn post_for_script(
     secret: &str,
     body: &serde_json::Value,
     timeout: Duration,
-) -> Result<String, FetchFailure> {
+) -> Result<String, FetchError> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let t = unix_now();
     let resp = http
@@ -419,19 +418,19 @@ async fn post_for_script(
         .await
         .map_err(|e| {
             if e.is_timeout() {
-                FetchFailure::Timeout
+                FetchError::Timeout
             } else {
-                FetchFailure::Unreachable
+                FetchError::Unreachable
             }
         })?;
     if !resp.status().is_success() {
-        return Err(FetchFailure::Status(resp.status().as_u16()));
+        return Err(FetchError::Status(resp.status().as_u16()));
     }
     if resp
         .content_length()
         .is_some_and(|l| l as usize > MAX_SCRIPT_BYTES)
     {
-        return Err(FetchFailure::TooLarge);
+        return Err(FetchError::TooLarge);
     }
     let mut resp = resp;
     let mut body = Vec::new();
@@ -440,15 +439,15 @@ async fn post_for_script(
             Ok(Some(c)) => {
                 body.extend_from_slice(&c);
                 if body.len() > MAX_SCRIPT_BYTES {
-                    return Err(FetchFailure::TooLarge);
+                    return Err(FetchError::TooLarge);
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 return Err(if e.is_timeout() {
-                    FetchFailure::Timeout
+                    FetchError::Timeout
                 } else {
-                    FetchFailure::Unreachable
+                    FetchError::Unreachable
                 })
             }
         }

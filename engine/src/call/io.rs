@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use pcmo::{AudioSource, Destination, TargetId, TimerId, Voice};
+use pcmo::{AudioSource, Destination, FetchError, TargetId, TimerId, Voice};
 
 use super::fork::{BranchPlan, ClientAuth, ForkEvent};
 use super::report::Report;
@@ -52,30 +52,6 @@ pub struct Contact {
     pub peer: Peer,
     /// Credentials for a server that challenges (a trunk's).
     pub auth: Option<ClientAuth>,
-}
-
-/// Why the answer URL gave no script.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FetchFailure {
-    Timeout,
-    Unreachable,
-    Status(u16),
-    TooLarge,
-    /// An app-supplied URL that was refused by the egress policy or failed: the app is not
-    /// told which (that would make the engine a port scanner); the server's log says.
-    NotFetched,
-}
-
-impl FetchFailure {
-    pub fn describe(self) -> String {
-        match self {
-            FetchFailure::Timeout => "the answer URL did not answer in time".into(),
-            FetchFailure::Unreachable => "the answer URL could not be reached".into(),
-            FetchFailure::Status(s) => format!("the answer URL answered HTTP {s}"),
-            FetchFailure::TooLarge => "the answer URL's response was too large".into(),
-            FetchFailure::NotFetched => "the answer URL could not be fetched".into(),
-        }
-    }
 }
 
 /// What a call is created with.
@@ -127,11 +103,11 @@ pub enum Input {
     },
     MediaFailed,
     /// The answer URL's body, or why there is none.
-    AnswerScript(Result<String, FetchFailure>),
+    AnswerScript(Result<String, FetchError>),
     /// An action URL's body.
     ScriptFetched {
         fetch_id: pcmo::FetchId,
-        result: Result<String, pcmo::FetchError>,
+        result: Result<String, FetchError>,
     },
     Resolved {
         ring: RingId,

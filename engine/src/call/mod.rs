@@ -34,8 +34,8 @@ mod video;
 
 pub use self::core::Call;
 pub use self::io::{
-    AudioFailure, AudioRequest, CallSetup, Contact, FetchFailure, Input, OutboundCall, Output,
-    Purpose, Resolution, RingId,
+    AudioFailure, AudioRequest, CallSetup, Contact, Input, OutboundCall, Output, Purpose,
+    Resolution, RingId,
 };
 pub use self::report::RecordingReport;
 

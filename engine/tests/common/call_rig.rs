@@ -11,8 +11,7 @@ use engine::call::fork::{Fork, ForkEvent, ForkOutput};
 use engine::call::media_actions::{AudioFailure, AudioRequest};
 use engine::call::report::Report;
 use engine::call::{
-    Call, CallSetup, Contact, FetchFailure, Input, LegId, OutboundCall, Output, Purpose,
-    Resolution, RingId,
+    Call, CallSetup, Contact, Input, LegId, OutboundCall, Output, Purpose, Resolution, RingId,
 };
 use engine::media::sdp::Anchor;
 use engine::sip::message::{
@@ -20,7 +19,7 @@ use engine::sip::message::{
 };
 use engine::sip::transaction::TxId;
 use engine::sip::Peer;
-use pcmo::action::connect::targets::Destination;
+use pcmo::{Destination, FetchError};
 
 pub const A_SDP: &str = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
 
@@ -179,7 +178,7 @@ impl Rig {
         self.feed(Input::AnswerScript(Ok(script.to_string())));
     }
 
-    pub fn answer_url_fails(&mut self, f: FetchFailure) {
+    pub fn answer_url_fails(&mut self, f: FetchError) {
         self.feed(Input::AnswerScript(Err(f)));
     }
 

@@ -577,7 +577,7 @@ impl Driver {
             }
             if self.answer_fetch {
                 self.answer_fetch = false;
-                self.feed(Input::AnswerScript(Err(FetchFailure::Timeout)));
+                self.feed(Input::AnswerScript(Err(FetchError::Timeout)));
             }
             for fetch_id in std::mem::take(&mut self.fetches) {
                 let result = Err(pcmo::FetchError::Timeout);
@@ -651,12 +651,12 @@ pub(crate) fn record_done(id: u64, path: std::path::PathBuf, ok: bool) -> Event 
     }
 }
 
-pub(crate) fn fetch_failure(k: u16) -> FetchFailure {
+pub(crate) fn fetch_failure(k: u16) -> FetchError {
     match k % 4 {
-        0 => FetchFailure::Timeout,
-        1 => FetchFailure::Unreachable,
-        2 => FetchFailure::TooLarge,
-        _ => FetchFailure::Status(k),
+        0 => FetchError::Timeout,
+        1 => FetchError::Unreachable,
+        2 => FetchError::TooLarge,
+        _ => FetchError::Status(k),
     }
 }
 

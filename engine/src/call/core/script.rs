@@ -5,18 +5,18 @@ use pcmo::{Command, HangupReason, Interpreter, Script};
 
 use super::Call;
 use crate::call::effects::Effects;
-use crate::call::io::{AudioRequest, FetchFailure, Output};
+use crate::call::io::{AudioRequest, Output};
 use crate::media::Command as MediaCommand;
 
 impl Call {
-    pub(super) fn on_answer_script(&mut self, result: Result<String, FetchFailure>) {
+    pub(super) fn on_answer_script(&mut self, result: Result<String, pcmo::FetchError>) {
         if self.ending {
             return;
         }
         let body = match result {
             Ok(b) => b,
             Err(f) => {
-                self.script_error("answer_url_failed", "", &f.describe());
+                self.script_error("answer_url_failed", "", &describe(f));
                 return self.run_fallback();
             }
         };
@@ -214,5 +214,17 @@ impl Call {
         }
         self.bridge_media();
         self.report(ev);
+    }
+}
+
+/// Why the answer URL gave no script, for the app's error event.
+fn describe(f: pcmo::FetchError) -> String {
+    use pcmo::FetchError;
+    match f {
+        FetchError::Timeout => "the answer URL did not answer in time".into(),
+        FetchError::Unreachable => "the answer URL could not be reached".into(),
+        FetchError::Status(s) => format!("the answer URL answered HTTP {s}"),
+        FetchError::TooLarge => "the answer URL's response was too large".into(),
+        _ => "the answer URL could not be fetched".into(),
     }
 }
