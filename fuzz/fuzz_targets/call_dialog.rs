@@ -26,8 +26,7 @@ use engine::call::fork::{Fork, ForkOutput};
 use engine::call::media_actions::AudioFailure;
 use engine::call::report::{EventStatus, Report};
 use engine::call::{
-    Call, CallSetup, Contact, Input, LegId, OutboundCall, Output, Purpose,
-    Resolution, RingId,
+    Call, CallSetup, Contact, Input, LegId, OutboundCall, Output, Purpose, Resolution, RingId,
 };
 use engine::media::sdp::Anchor;
 use engine::media::{Command, Event, Leg};
