@@ -105,11 +105,11 @@ impl ALeg {
     pub(super) fn dialog_id(&self) -> Option<DialogId> {
         let inv = &self.inbound.as_ref()?.invite;
         let from = inv.hdr_from().ok()?;
-        Some(DialogId {
-            call_id: inv.call_id()?.to_string(),
-            local_tag: self.tag.clone(),
-            remote_tag: from.tag().unwrap_or_default().to_string(),
-        })
+        Some(DialogId::new(
+            inv.call_id()?,
+            &self.tag,
+            from.tag().unwrap_or_default(),
+        ))
     }
 
     /// Where A's SIP comes from: the caller's source, or where a placed call's INVITE went.

@@ -14,6 +14,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -24,25 +25,62 @@ use crate::sip::Peer;
 
 /// What identifies a dialog (§12): the Call-ID and both tags, as seen from our side. A missing
 /// tag (RFC 2543 peers) is the empty tag on both sides of a comparison.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DialogId {
-    pub call_id: String,
-    pub local_tag: String,
-    pub remote_tag: String,
+///
+/// One shared allocation holding the three, joined by LF (which no Call-ID or tag can hold: the
+/// parser splits header lines on it): a live call keeps its ids in the SIP actor's routes, its
+/// actor and its core, and clones are a reference count, not three strings each (three
+/// separate strings cost 0.9 KiB per held call, measured with `scripts/bench/concurrent`).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DialogId(Arc<str>);
+
+impl std::fmt::Debug for DialogId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (call_id, local, remote) = self.parts();
+        f.debug_struct("DialogId")
+            .field("call_id", &call_id)
+            .field("local_tag", &local)
+            .field("remote_tag", &remote)
+            .finish()
+    }
 }
 
 impl DialogId {
+    pub fn new(call_id: &str, local_tag: &str, remote_tag: &str) -> DialogId {
+        DialogId(format!("{call_id}\n{local_tag}\n{remote_tag}").into())
+    }
+
+    fn parts(&self) -> (&str, &str, &str) {
+        let mut it = self.0.splitn(3, '\n');
+        (
+            it.next().unwrap_or_default(),
+            it.next().unwrap_or_default(),
+            it.next().unwrap_or_default(),
+        )
+    }
+
+    pub fn call_id(&self) -> &str {
+        self.parts().0
+    }
+
+    pub fn local_tag(&self) -> &str {
+        self.parts().1
+    }
+
+    pub fn remote_tag(&self) -> &str {
+        self.parts().2
+    }
+
     /// The dialog a request *we received* claims to be in (§12.2.2): its To tag is our local
     /// tag and its From tag the remote one. `None` without a Call-ID or with unreadable
     /// From/To.
     pub fn of_request(req: &Request) -> Option<DialogId> {
         let to = req.hdr_to().ok()?;
         let from = req.hdr_from().ok()?;
-        Some(DialogId {
-            call_id: req.call_id()?.to_string(),
-            local_tag: to.tag().unwrap_or_default().to_string(),
-            remote_tag: from.tag().unwrap_or_default().to_string(),
-        })
+        Some(DialogId::new(
+            req.call_id()?,
+            to.tag().unwrap_or_default(),
+            from.tag().unwrap_or_default(),
+        ))
     }
 }
 
@@ -128,11 +166,7 @@ fn contact_uri(headers: &Headers) -> Option<Uri> {
 
 impl Dialog {
     pub fn id(&self) -> DialogId {
-        DialogId {
-            call_id: self.call_id.clone(),
-            local_tag: self.local_tag.clone(),
-            remote_tag: self.remote_tag.clone(),
-        }
+        DialogId::new(&self.call_id, &self.local_tag, &self.remote_tag)
     }
 
     /// Whether `req` (received) is in this dialog: Call-ID and both tags (§12.2.2).
