@@ -20,9 +20,12 @@
 //! * [`sip`]: the message parser (bounded), transactions (RFC 3261 §17), digest and
 //!   authentication, the registrar, defences (bans, flood limits), flows, stream framing,
 //!   UAS screening.
-//! * [`call`]: the call core. One A leg, the PCMO interpreter and the B legs it rings:
-//!   admission of an INVITE, dialogs and their routing keys, group ring ([`call::fork`]),
-//!   the media plan, neutral reports.
+//! * [`call`]: the call core. One A leg, the PCMO interpreter and the B legs it rings, as
+//!   parts that own their state (A leg, B legs, rings, media actions, video) and write
+//!   through a borrowed outbox, conducted by `Call`; its vocabulary (inputs, outputs, setup)
+//!   in one place; admission of an INVITE and routing of a script's targets
+//!   ([`call::admission`], [`call::resolve`]) as pure decisions; dialogs and their routing
+//!   keys, group ring ([`call::fork`]), the media plan, neutral reports.
 //! * [`media`]: SDP, RTP rules, latching, the media stages (prompts, DTMF, transcoding,
 //!   recording timelines) are pure; its shells are the forwarder (one task per call on the
 //!   media runtimes' threads), the recorder thread and the TTS runner.
