@@ -3,7 +3,7 @@
 //! `action_url` and `file_url`), held to the [`EgressPolicy`] on the address it actually
 //! connects to:
 //!
-//! * names go through [`PolicyResolver`], which drops every resolved address the policy
+//! * names go through `PolicyResolver`, which drops every resolved address the policy
 //!   refuses, so the connection can only go where the check said (no DNS rebinding: there is
 //!   no second lookup);
 //! * reqwest consults no resolver for an IP-literal host, so [`AppHttp::check`] refuses

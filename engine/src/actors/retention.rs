@@ -5,7 +5,7 @@
 //! recording and each app's pruned CDRs get one structured log line on the `retention` target.
 //!
 //! The work blocks (directory listings, unlinks, store scans), so each sweep runs on tokio's
-//! blocking pool, and in batches of [`BATCH`] CDRs so a sled transaction stays small.
+//! blocking pool, and in batches of `BATCH` CDRs so a sled transaction stays small.
 
 use std::sync::Arc;
 use std::time::Duration;

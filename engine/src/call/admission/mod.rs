@@ -13,7 +13,7 @@
 //!   endpoint of the same name in the realm wins: operators pick trunk usernames apart.
 //!
 //! Pure: the store is reached through the lookups the caller passes. The second step — the
-//! app exists, is under its call limit, and the call's setup — is [`setup`]'s, for INVITEs
+//! app exists, is under its call limit, and the call's setup — is `setup`'s, for INVITEs
 //! and placed calls alike.
 
 use std::net::IpAddr;
