@@ -111,6 +111,19 @@ pub(crate) fn cdr_by_app(id: AppId, time: u64, cdr_key: &[u8]) -> Vec<u8> {
     key
 }
 
+/// The time and CDR key of a [`cdr_by_time`] entry; `None` for a key too short to be one
+/// (a damaged store: the caller reports it, never panics).
+pub(crate) fn split_cdr_by_time(entry: &[u8]) -> Option<(u64, &[u8])> {
+    let (time, cdr_key) = entry.split_first_chunk::<8>()?;
+    Some((u64::from_be_bytes(*time), cdr_key))
+}
+
+/// The time index key (`time_be cdr_key`) inside a [`cdr_by_app`] entry.
+pub(crate) fn time_key_of_cdr_by_app(entry: &[u8]) -> Option<&[u8]> {
+    let (_, by_time) = entry.split_first_chunk::<8>()?;
+    split_cdr_by_time(by_time).map(|_| by_time)
+}
+
 pub(crate) fn delivery(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
@@ -190,6 +203,16 @@ mod tests {
             number_index(AppId(1), "1\x002"),
             Err(StoreError::InvalidKey("number"))
         ));
+    }
+
+    #[test]
+    fn cdr_index_keys_split_back_and_short_ones_are_refused() {
+        let by_time = cdr_by_time(42, b"call\0a");
+        assert_eq!(split_cdr_by_time(&by_time), Some((42, &b"call\0a"[..])));
+        let by_app = cdr_by_app(AppId(7), 42, b"call\0a");
+        assert_eq!(time_key_of_cdr_by_app(&by_app), Some(&by_time[..]));
+        assert_eq!(split_cdr_by_time(b"short"), None);
+        assert_eq!(time_key_of_cdr_by_app(&by_app[..12]), None);
     }
 
     #[test]

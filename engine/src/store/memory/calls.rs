@@ -124,7 +124,7 @@ impl MemoryStore {
             .cdrs_by_time
             .iter()
             .take(max)
-            .take_while(|k| u64::from_be_bytes(k[..8].try_into().expect("8-byte time")) < before)
+            .take_while(|k| key::split_cdr_by_time(k).is_some_and(|(time, _)| time < before))
             .cloned()
             .collect();
         for by_time in &doomed {

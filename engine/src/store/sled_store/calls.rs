@@ -141,11 +141,12 @@ impl SledStore {
         let mut doomed = Vec::new();
         for entry in self.cdrs_by_time.iter().keys().take(max) {
             let entry = entry.map_err(backend)?;
-            let time = u64::from_be_bytes(entry[..8].try_into().expect("8-byte time prefix"));
+            let (time, cdr_key) =
+                key::split_cdr_by_time(&entry).ok_or_else(|| corrupt_index(&entry))?;
             if time >= before {
                 break;
             }
-            let cdr_key = entry[8..].to_vec();
+            let cdr_key = cdr_key.to_vec();
             let app = match self.cdrs.get(&cdr_key).map_err(backend)? {
                 Some(bytes) => decode::<Cdr>(&cdr_key, &bytes)?.appid,
                 None => {
@@ -174,7 +175,9 @@ impl SledStore {
         for entry in entries.skip(keep).take(max) {
             let entry = entry.map_err(backend)?;
             // `id_be time_be cdr_key`: the time index key is the entry without the app.
-            doomed.push((entry[16..].to_vec(), entry[8..].to_vec(), entry.to_vec()));
+            let by_time =
+                key::time_key_of_cdr_by_app(&entry).ok_or_else(|| corrupt_index(&entry))?;
+            doomed.push((by_time[8..].to_vec(), by_time.to_vec(), entry.to_vec()));
         }
         self.remove_cdrs(&doomed)
     }
@@ -221,5 +224,13 @@ impl SledStore {
                 decode(&k, &v)
             })
             .collect()
+    }
+}
+
+/// An index key too short to hold its time prefix.
+fn corrupt_index(entry: &[u8]) -> StoreError {
+    StoreError::Corrupt {
+        key: key::printable(entry),
+        reason: "CDR index key too short".to_owned(),
     }
 }
