@@ -145,17 +145,6 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// The identity whose credentials `verify` checks for `realm`, if any.
-    pub fn presented(req: &Request, kind: ChallengeKind, realm: &str) -> Option<Identity> {
-        match presented(req, kind, realm) {
-            Presented::Credentials(c) => Some(Identity {
-                user: c.username,
-                realm: realm.to_ascii_lowercase(),
-            }),
-            _ => None,
-        }
-    }
-
     /// `user@realm`, the accounting key.
     pub fn key(&self) -> String {
         format!("{}@{}", self.user, self.realm)
@@ -188,19 +177,57 @@ impl Authenticator {
         realm: &str,
         lookup: impl FnOnce(&str) -> Option<StoredCredentials>,
     ) -> Verdict {
+        self.verify_identified(now, req, kind, realm, lookup).0
+    }
+
+    /// [`Authenticator::verify`], with the identity whose credentials were checked (none when
+    /// no credentials for `realm` came, or they did not parse): the key the defences count
+    /// and gate on, taken from the same choice of header as the check itself.
+    pub fn verify_identified(
+        &mut self,
+        now: u64,
+        req: &Request,
+        kind: ChallengeKind,
+        realm: &str,
+        lookup: impl FnOnce(&str) -> Option<StoredCredentials>,
+    ) -> (Verdict, Option<Identity>) {
+        match presented(req, kind, realm) {
+            Presented::Nothing => (
+                Verdict::Challenge {
+                    stale: false,
+                    failure: None,
+                },
+                None,
+            ),
+            Presented::Malformed => (
+                Verdict::Challenge {
+                    stale: false,
+                    failure: Some(AuthFailure::Malformed),
+                },
+                None,
+            ),
+            Presented::Credentials(creds) => {
+                let who = Identity {
+                    user: creds.username.clone(),
+                    realm: realm.to_ascii_lowercase(),
+                };
+                (self.judge(now, req, realm, *creds, lookup), Some(who))
+            }
+        }
+    }
+
+    /// The nonce, algorithm, password and replay checks of one set of credentials.
+    fn judge(
+        &mut self,
+        now: u64,
+        req: &Request,
+        realm: &str,
+        creds: Credentials,
+        lookup: impl FnOnce(&str) -> Option<StoredCredentials>,
+    ) -> Verdict {
         let fail = |f: AuthFailure| Verdict::Challenge {
             stale: false,
             failure: Some(f),
-        };
-        let creds = match presented(req, kind, realm) {
-            Presented::Credentials(c) => *c,
-            Presented::Malformed => return fail(AuthFailure::Malformed),
-            Presented::Nothing => {
-                return Verdict::Challenge {
-                    stale: false,
-                    failure: None,
-                }
-            }
         };
         match self.signer.check(&creds.nonce, realm, now) {
             NonceStatus::Valid => {}
@@ -486,23 +513,25 @@ mod tests {
         let decoy = "Digest username=\"victim\", realm=\"other.example\", nonce=\"x\", uri=\"sip:example.com\", response=\"0\"";
         let real = answer(Algorithm::Md5, "alice", "guess", &n, 1);
         let req = register(Some(&format!("{decoy}\r\nAuthorization: {real}")));
+        let (verdict, who) = a.verify_identified(100, &req, ChallengeKind::Www, REALM, alice);
         assert_eq!(
-            Identity::presented(&req, ChallengeKind::Www, REALM),
+            who,
             Some(Identity {
                 user: "alice".into(),
                 realm: REALM.to_ascii_lowercase(),
             })
         );
         assert_eq!(
-            a.verify(100, &req, ChallengeKind::Www, REALM, alice),
+            verdict,
             Verdict::Challenge {
                 stale: false,
                 failure: Some(AuthFailure::WrongPassword)
             }
         );
+        let decoy_only = register(Some(decoy));
+        let (_, who) = a.verify_identified(100, &decoy_only, ChallengeKind::Www, REALM, alice);
         assert_eq!(
-            Identity::presented(&register(Some(decoy)), ChallengeKind::Www, REALM),
-            None,
+            who, None,
             "credentials for another realm are not ours to count"
         );
     }

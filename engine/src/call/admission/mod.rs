@@ -157,7 +157,20 @@ pub fn admit_invite(
         Uri::Sip(u) => domains.resolve(&u.host),
         Uri::Other { .. } => domains.default_domain().to_string(),
     };
-    let identity = Identity::presented(req, ChallengeKind::Proxy, &domain);
+    let mut found: Option<Claimant> = None;
+    let (verdict, identity) =
+        auth.verify_identified(now, req, ChallengeKind::Proxy, &domain, |user| {
+            if let Some((ep, appid)) = dir.endpoint(&domain, user) {
+                found = Some(Claimant::Endpoint {
+                    enabled: ep.enabled,
+                    appid,
+                });
+                return Some(ep.credentials);
+            }
+            let (name, credentials) = dir.trunk_by_username(&domain, user)?;
+            found = Some(Claimant::Trunk { name });
+            Some(credentials)
+        });
     let with_identity = |a: InviteAdmission| match a {
         InviteAdmission::Respond {
             response, failure, ..
@@ -168,19 +181,6 @@ pub fn admit_invite(
         },
         accepted => accepted,
     };
-    let mut found: Option<Claimant> = None;
-    let verdict = auth.verify(now, req, ChallengeKind::Proxy, &domain, |user| {
-        if let Some((ep, appid)) = dir.endpoint(&domain, user) {
-            found = Some(Claimant::Endpoint {
-                enabled: ep.enabled,
-                appid,
-            });
-            return Some(ep.credentials);
-        }
-        let (name, credentials) = dir.trunk_by_username(&domain, user)?;
-        found = Some(Claimant::Trunk { name });
-        Some(credentials)
-    });
     if let (Verdict::Authenticated { .. }, Some(Claimant::Trunk { name })) = (&verdict, &found) {
         return with_identity(trunk_call(name.clone(), identity.clone()));
     }

@@ -49,18 +49,18 @@ pub fn admit(
             }
         }
     };
-    let identity = Identity::presented(req, ChallengeKind::Www, &aor.domain);
+    let mut enabled = false;
+    let (verdict, identity) =
+        auth.verify_identified(now, req, ChallengeKind::Www, &aor.domain, |user| {
+            let ep = lookup(&aor.domain, user)?;
+            enabled = ep.enabled;
+            Some(ep.credentials)
+        });
     let respond = |r: Response| Admission::Respond {
         response: Box::new(r),
         failure: None,
         identity: identity.clone(),
     };
-    let mut enabled = false;
-    let verdict = auth.verify(now, req, ChallengeKind::Www, &aor.domain, |user| {
-        let ep = lookup(&aor.domain, user)?;
-        enabled = ep.enabled;
-        Some(ep.credentials)
-    });
     match verdict {
         Verdict::Challenge { stale, failure } => Admission::Respond {
             response: Box::new(auth.challenge(
