@@ -168,14 +168,7 @@ impl Handler<Register> for RegistrationActor {
         };
         // A REGISTER over a stream makes its connection a flow for as long as the bindings
         // it carries live (RFC 5626): calls come back on it and it is not closed when quiet.
-        if let (Some(conn), true) = (msg.peer.conn, msg.peer.transport.is_reliable()) {
-            let until = update
-                .bindings
-                .iter()
-                .filter(|b| b.source == msg.peer.addr && b.transport == msg.peer.transport)
-                .map(|b| b.expires_at)
-                .max()
-                .unwrap_or(0);
+        if let Some((conn, until)) = update.flow(&msg.peer) {
             self.sip.flow.do_send(FlowSeen { conn, until });
         }
         if !update.changed {

@@ -194,3 +194,33 @@ fn too_many_contacts_keep_the_freshest() {
     hosts.sort();
     assert_eq!(hosts, ["sip:alice@h2", "sip:alice@h3"]);
 }
+
+#[test]
+fn a_register_over_a_stream_makes_its_connection_a_flow_while_its_bindings_live() {
+    use crate::sip::{ConnId, Transport};
+    let tcp = Peer {
+        transport: Transport::Tcp,
+        addr: "192.0.2.10:5060".parse().unwrap(),
+        conn: Some(ConnId(7)),
+    };
+    let cfg = RegistrarConfig::default();
+    let req = register(
+        "c1",
+        1,
+        "Contact: <sip:alice@192.0.2.10:5060;transport=tcp>\r\nExpires: 300\r\n",
+    );
+    let u = apply(&req, &[], NOW, tcp, &cfg, "tt").unwrap();
+    assert_eq!(u.flow(&tcp), Some((ConnId(7), NOW + 300)));
+    assert_eq!(u.flow(&peer()), None, "no flow over UDP");
+    let bye = register(
+        "c1",
+        2,
+        "Contact: <sip:alice@192.0.2.10:5060;transport=tcp>;expires=0\r\n",
+    );
+    let u = apply(&bye, &u.bindings, NOW, tcp, &cfg, "tt").unwrap();
+    assert_eq!(
+        u.flow(&tcp),
+        Some((ConnId(7), 0)),
+        "unregistered: the flow ends"
+    );
+}

@@ -7,7 +7,7 @@ use crate::sip::message::{
     parse_delta_seconds, response_to, ContactList, HeaderName, HeaderView, NameAddr, Request,
     Response, SipUri, Uri,
 };
-use crate::sip::Peer;
+use crate::sip::{ConnId, Peer};
 
 /// Registration limits.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +42,23 @@ pub struct Update {
     pub changed: bool,
     /// The 200 to send once the bindings are durable.
     pub response: Response,
+}
+
+impl Update {
+    /// For a REGISTER that came over a stream connection: that connection and until when it
+    /// is a flow (RFC 5626; Unix seconds), the latest expiry of the bindings registered from
+    /// it, or 0 when none is left (an unregistration ends the flow). `None` over UDP.
+    pub fn flow(&self, peer: &Peer) -> Option<(ConnId, u64)> {
+        let conn = peer.conn.filter(|_| peer.transport.is_reliable())?;
+        let until = self
+            .bindings
+            .iter()
+            .filter(|b| b.source == peer.addr && b.transport == peer.transport)
+            .map(|b| b.expires_at)
+            .max()
+            .unwrap_or(0);
+        Some((conn, until))
+    }
 }
 
 /// Applies `req` to `current` (expired ones are dropped first). `Err` is the response to send
