@@ -55,6 +55,7 @@ pub mod call;
 pub mod config;
 pub mod directory;
 pub mod egress;
+pub mod live;
 pub mod log_field;
 pub mod media;
 pub mod metrics;

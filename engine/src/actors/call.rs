@@ -61,6 +61,8 @@ pub struct CallEnv {
     pub fetch_timeout: Duration,
     pub prompts: Arc<Prompts>,
     pub download_timeout: Duration,
+    /// The live-call table: every call registers, live events go there.
+    pub live: Option<Addr<super::live::LiveActor>>,
 }
 
 #[derive(Message)]
@@ -221,7 +223,20 @@ impl CallActor {
                         act.input(ctx, Input::AudioLoaded { media_id, result })
                     }));
                 }
+                Output::Live(event) => {
+                    if let Some(live) = &self.env.live {
+                        live.do_send(super::live::CallReported {
+                            id: self.call.cmiuuid().to_string(),
+                            event,
+                        });
+                    }
+                }
                 Output::Finished => {
+                    if let Some(live) = &self.env.live {
+                        live.do_send(super::live::CallFinished {
+                            id: self.call.cmiuuid().to_string(),
+                        });
+                    }
                     self.env.sip.ended.do_send(CallEnded {
                         appid: self.app.id.0,
                         dialogs: std::mem::take(&mut self.dialogs),
@@ -538,5 +553,31 @@ impl Handler<MediaSignal> for CallActor {
             tracing::debug!(call = %self.call.cmiuuid(), a_to_b = s.a_to_b.packets, b_to_a = s.b_to_a.packets, foreign, "media stats");
         }
         self.input(ctx, Input::Media(msg.0));
+    }
+}
+
+/// An app's live command for this call; answered with the call core's verdict.
+#[derive(Message)]
+#[rtype(result = "Result<crate::call::live::LiveAccepted, crate::call::live::LiveError>")]
+pub struct Control(pub crate::call::live::LiveCommand);
+
+impl Handler<Control> for CallActor {
+    type Result = Result<crate::call::live::LiveAccepted, crate::call::live::LiveError>;
+    fn handle(&mut self, msg: Control, ctx: &mut Context<Self>) -> Self::Result {
+        let verdict = self.call.command(Instant::now(), wall_ms(), msg.0);
+        self.drain(ctx);
+        verdict
+    }
+}
+
+/// The call's B-side ports (where a bridged call sends this call its audio).
+#[derive(Message)]
+#[rtype(result = "Option<crate::media::sdp::Anchor>")]
+pub struct BSide;
+
+impl Handler<BSide> for CallActor {
+    type Result = Option<crate::media::sdp::Anchor>;
+    fn handle(&mut self, _: BSide, _: &mut Context<Self>) -> Self::Result {
+        self.call.b_anchor()
     }
 }

@@ -21,6 +21,7 @@ mod clock;
 pub mod directory;
 pub mod egress;
 pub mod fork;
+pub mod live;
 mod keys;
 pub mod numbers;
 pub mod outbox;
@@ -132,6 +133,8 @@ pub struct Engine {
     pub outbox: Outbox,
     /// Recorded calls on disk.
     pub recordings: crate::recordings::Recordings,
+    /// Live calls and bridges: REST control of running calls.
+    pub live: live::LiveService,
     /// What apps may make the engine contact (`[policy]`).
     egress: Arc<crate::egress::EgressPolicy>,
     /// The media plane (its counters, for metrics).
@@ -299,6 +302,15 @@ impl Engine {
         let prompts = Arc::new(
             prompts(settings).map_err(|(path, source)| StartError::DataDir { path, source })?,
         );
+        let public_base = format!(
+            "http://{}",
+            if settings.http_listen.ip().is_unspecified() {
+                std::net::SocketAddr::new(advertised.ip(), settings.http_listen.port())
+            } else {
+                settings.http_listen
+            }
+        );
+        let live_table = live::LiveActor::new(app_http.clone(), store.clone(), public_base).start();
         sip.do_send(EnableCalls(CallDeps {
             media: media.clone(),
             http,
@@ -313,8 +325,10 @@ impl Engine {
             prompts,
             download_timeout: Duration::from_millis(settings.media.download_timeout_ms),
             recordings_root: recordings_root.clone(),
+            live: Some(live_table.clone()),
         }));
         Ok(Engine {
+            live: live::LiveService::new(live_table),
             directory,
             trunks,
             numbers,
@@ -526,11 +540,63 @@ impl Engine {
                 answer_url,
                 call,
                 cmiuuid: request_id.clone(),
+                live: None,
             })
             .await
             .map_err(|_| PlaceCallError::Unavailable)?;
         match placed {
             Ok(()) => Ok(request_id),
+            Err(sip::PlaceError::Limit) => Err(PlaceCallError::Limit),
+            Err(_) => Err(PlaceCallError::Unavailable),
+        }
+    }
+}
+
+/// A call the app places and drives live (Bandwidth `POST /calls`).
+#[derive(Debug, Clone)]
+pub struct LivePlaceRequest {
+    pub from: String,
+    /// Where to dial, already checked by the API against the app's rights.
+    pub to: pcmo::Destination,
+    /// The SIP domain a `SipUser` destination is in.
+    pub domain: Option<String>,
+    pub placement: sip::LivePlacement,
+}
+
+impl Engine {
+    /// Places a live call for `app`; returns its id once the call exists.
+    pub async fn place_live(
+        &self,
+        mut app: crate::store::App,
+        req: LivePlaceRequest,
+    ) -> Result<String, PlaceCallError> {
+        let id = crate::directory::new_secret(&mut rand::thread_rng());
+        let to_text = req.to.to_string();
+        if let Some(d) = req.domain {
+            app.domain = d;
+        }
+        let call = crate::call::OutboundCall {
+            to: req.to,
+            script: None,
+            max_duration: None,
+            extra_params: None,
+            request_id: id.clone(),
+        };
+        let placed = self
+            .sip
+            .send(sip::PlaceCall {
+                answer_url: String::new(),
+                app,
+                from: req.from,
+                to: to_text,
+                call,
+                cmiuuid: id.clone(),
+                live: Some(req.placement),
+            })
+            .await
+            .map_err(|_| PlaceCallError::Unavailable)?;
+        match placed {
+            Ok(()) => Ok(id),
             Err(sip::PlaceError::Limit) => Err(PlaceCallError::Limit),
             Err(_) => Err(PlaceCallError::Unavailable),
         }

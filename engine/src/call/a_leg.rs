@@ -43,6 +43,8 @@ pub(super) struct ALeg {
     record: LegRecord,
     /// Why the leg is being hung up (used when its BYE is answered).
     end_cause: Option<String>,
+    /// The cause and status it ended with (for a live call's `Ended`).
+    outcome: Option<(String, Option<u16>)>,
     /// The INVITE when the call came in, until A is answered; `None` for a call ringmaster
     /// places. Boxed: a placed call has none, an answered call no longer needs it.
     inbound: Option<Box<InboundA>>,
@@ -62,6 +64,7 @@ impl ALeg {
             state: AState::Ringing,
             record,
             end_cause: None,
+            outcome: None,
             inbound: Some(Box::new(InboundA { tx, invite, peer })),
         }
     }
@@ -73,6 +76,7 @@ impl ALeg {
             state: AState::Dialing,
             record,
             end_cause: None,
+            outcome: None,
             inbound: None,
         }
     }
@@ -82,6 +86,15 @@ impl ALeg {
     }
 
     /// Our 180 went out and nothing final yet.
+    pub(super) fn is_answered(&self) -> bool {
+        matches!(self.state, AState::Answered(_))
+    }
+
+    /// Why the leg ended and the SIP status that ended it, once it has.
+    pub(super) fn outcome(&self) -> Option<(&str, Option<u16>)> {
+        self.outcome.as_ref().map(|(c, s)| (c.as_str(), *s))
+    }
+
     pub(super) fn is_ringing(&self) -> bool {
         self.state == AState::Ringing
     }
@@ -165,6 +178,9 @@ impl ALeg {
         extra: &Option<String>,
     ) {
         self.state = AState::Ended;
+        if self.outcome.is_none() {
+            self.outcome = Some((cause.to_string(), status));
+        }
         for r in self.record.end(fx.wall_ms(), cause, status, extra) {
             fx.report(r);
         }

@@ -215,6 +215,9 @@ pub enum Output {
         media_id: pcmo::MediaId,
         request: AudioRequest,
     },
+    /// Something the app driving the call live hears of (rendered as its platform's
+    /// callbacks by the shell).
+    Live(super::live::LiveEvent),
     /// The call is over: every leg ended and reported.
     Finished,
 }

@@ -161,18 +161,27 @@ impl MediaActions {
         path: PathBuf,
         duration_ms: u64,
         ok: bool,
-    ) {
-        let Some(rec) = self.recordings.remove(&id) else {
-            return;
-        };
-        fx.report(Report::Recording(RecordingReport {
+    ) -> Option<RecordingReport> {
+        let rec = self.recordings.remove(&id)?;
+        let report = RecordingReport {
             recording_id: rec.name,
             path,
             started_ms: rec.started_ms,
             ended_ms: fx.wall_ms(),
             duration_ms,
             ok,
-        }));
+        };
+        fx.report(Report::Recording(report.clone()));
+        Some(report)
+    }
+
+    /// Ends every recording running (the app switched recording off); each reports when
+    /// its file is final. False when none ran.
+    pub(super) fn stop_recordings(&mut self, fx: &mut Effects) -> bool {
+        for id in self.recordings.keys() {
+            fx.media(MediaCommand::StopRecord { id: *id });
+        }
+        !self.recordings.is_empty()
     }
 
     /// Every leg has ended: ask the media task to finish the files, and wait (bounded).

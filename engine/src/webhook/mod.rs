@@ -15,6 +15,7 @@
 pub mod event;
 pub mod queue;
 pub mod retry;
+pub mod bandwidth;
 pub mod sign;
 
 pub use crate::store::{CallUuid, Cdr, CdrKind, CdrStatus, Direction, Leg};

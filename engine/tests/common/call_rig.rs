@@ -13,6 +13,7 @@ use engine::call::report::Report;
 use engine::call::{
     Call, CallSetup, Contact, Input, LegId, OutboundCall, Output, Purpose, Resolution, RingId,
 };
+use engine::call::live::{LiveAccepted, LiveCommand, LiveError, LiveEvent, LiveSetup};
 use engine::media::sdp::Anchor;
 use engine::sip::message::{
     parse, response_to, HeaderName, HeaderView, Message, Method, Request, Response, Uri,
@@ -64,6 +65,8 @@ pub struct Rig {
     pub loads: Vec<(pcmo::MediaId, AudioRequest)>,
     /// Commands to the video task.
     pub video_cmds: Vec<engine::media::Command>,
+    /// What a live call reported to its app, in order.
+    pub live: Vec<LiveEvent>,
 }
 
 impl Rig {
@@ -100,6 +103,72 @@ impl Rig {
         let mut rig = Rig::with(call, now, invite, users);
         rig.drain();
         rig
+    }
+
+    /// An inbound call from alice driven by the app's live commands.
+    pub fn inbound_live(users: &[(&str, &[u32])], auto_answer: bool) -> Rig {
+        let now = Instant::now();
+        let invite = request(&format!(
+            "INVITE sip:5000@test.local SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKa1\nFrom: <sip:alice@test.local>;tag=at\nTo: <sip:5000@test.local>\nCall-ID: a-call\nCSeq: 1 INVITE\nContact: <sip:alice@192.0.2.10:5062>\nMax-Forwards: 70\nContent-Type: application/sdp\n\n{}",
+            A_SDP.replace("\r\n", "\n")
+        ));
+        let setup = Rig::setup("call-1", "alice", "5000", 7);
+        let peer = Peer::udp("192.0.2.10:5062".parse().unwrap());
+        let live = LiveSetup {
+            auto_answer,
+            ..LiveSetup::default()
+        };
+        let call = Call::new_live(setup, TxId(1), invite.clone(), peer, now, 1_000_000, live);
+        let mut rig = Rig::with(call, now, invite, users);
+        rig.drain();
+        rig
+    }
+
+    /// A live call the app places to SIP user `to`, given up after 30 s of ringing.
+    pub fn outbound_live(users: &[(&str, &[u32])], to: &str, cmiuuid: &str) -> Rig {
+        let now = Instant::now();
+        let setup = Rig::setup(cmiuuid, "914471000000", to, 9);
+        let out = OutboundCall {
+            to: Destination::SipUser(to.into()),
+            script: None,
+            max_duration: None,
+            extra_params: None,
+            request_id: cmiuuid.into(),
+        };
+        let live = LiveSetup {
+            auto_answer: true,
+            call_timeout: Duration::from_secs(30),
+        };
+        let call = Call::outbound_live(setup, out, now, 1_000_000, live);
+        let invite = request("OPTIONS sip:x@test.local SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\nFrom: <sip:x@test.local>;tag=1\nTo: <sip:x@test.local>\nCall-ID: none\nCSeq: 1 OPTIONS\n\n");
+        let mut rig = Rig::with(call, now, invite, users);
+        rig.drain();
+        rig
+    }
+
+    fn setup(cmiuuid: &str, from: &str, to: &str, seed: u64) -> CallSetup {
+        CallSetup {
+            cmiuuid: cmiuuid.into(),
+            appid: 1234567,
+            answer_url: "http://127.0.0.1:9/answer".into(),
+            fallback: None,
+            from: from.into(),
+            to: to.into(),
+            contact: "<sip:ringmaster@203.0.113.1:5060>".into(),
+            domain: "test.local".into(),
+            local_ip: "203.0.113.1".parse().unwrap(),
+            max_forwards: 70,
+            recordings_dir: "/var/lib/ringmaster/recordings/1234567".into(),
+            seed,
+        }
+    }
+
+    /// The app's live command, at the rig's current time.
+    pub fn command(&mut self, cmd: LiveCommand) -> Result<LiveAccepted, LiveError> {
+        let (now, wall) = (self.now, self.wall());
+        let verdict = self.call.command(now, wall, cmd);
+        self.drain();
+        verdict
     }
 
     /// A call ringmaster places to `to` (a SIP user in `users`), running `script` when answered.
@@ -161,6 +230,7 @@ impl Rig {
             media_cmds: Vec::new(),
             loads: Vec::new(),
             video_cmds: Vec::new(),
+            live: Vec::new(),
         }
     }
 
@@ -288,6 +358,10 @@ impl Rig {
                 Output::Report(r) => {
                     self.log.push(describe(&r));
                     self.reports.push(r);
+                }
+                Output::Live(ev) => {
+                    self.log.push(format!("live {}", live_name(&ev)));
+                    self.live.push(ev);
                 }
                 Output::Finished => {
                     self.finished = true;
@@ -682,4 +756,26 @@ fn describe(r: &Report) -> String {
 #[allow(dead_code)]
 pub fn method(r: &Request) -> Method {
     r.method.clone()
+}
+
+/// A live event's short name for the log: `incoming`, `answered`, `speak-started`, ...
+pub fn live_name(ev: &LiveEvent) -> String {
+    use engine::call::live::PromptKind;
+    match ev {
+        LiveEvent::Incoming { answered } => format!("incoming answered={answered}"),
+        LiveEvent::Answered => "answered".into(),
+        LiveEvent::Timeout => "timeout".into(),
+        LiveEvent::Prompt { kind, done, .. } => format!(
+            "{}-{}",
+            if *kind == PromptKind::Speak { "speak" } else { "playback" },
+            if *done { "done" } else { "started" }
+        ),
+        LiveEvent::Gather { digits, reason, .. } => {
+            format!("gather {digits} {}", reason.as_str())
+        }
+        LiveEvent::Dtmf(d) => format!("dtmf {d}"),
+        LiveEvent::Recording { ok, .. } => format!("recording ok={ok}"),
+        LiveEvent::Transferred => "transferred".into(),
+        LiveEvent::Ended { cause, status } => format!("ended {cause} {status:?}"),
+    }
 }

@@ -12,6 +12,9 @@ use actix::prelude::*;
 use super::routes::SipLink;
 use super::SipActor;
 use crate::actors::call::{CallActor, CallEnv, ReportSink};
+use crate::actors::live::CallStarted;
+use crate::call::live::LiveSetup;
+use crate::live::{CallDirection, CallState, CallView, Callback};
 use crate::actors::clock::{unix_now, wall_ms};
 use crate::actors::{NumberService, TrunkService};
 use crate::call::admission::{
@@ -52,6 +55,8 @@ pub struct CallDeps {
     pub download_timeout: Duration,
     /// Recordings go to `<recordings_root>/<appid>/`.
     pub recordings_root: std::path::PathBuf,
+    /// The live-call table (REST control of running calls).
+    pub live: Option<Addr<crate::actors::live::LiveActor>>,
 }
 
 /// Admission's view of trunks, numbers and endpoints.
@@ -139,6 +144,7 @@ impl SipActor {
                 fetch_timeout: deps.fetch_timeout,
                 prompts: deps.prompts.clone(),
                 download_timeout: deps.download_timeout,
+                live: deps.live.clone(),
             })
         });
         Arc::clone(env)
@@ -224,7 +230,12 @@ impl SipActor {
                 return self.respond(tx, *response);
             }
         };
-        let call = Call::new(setup, tx, req, peer, Instant::now(), wall);
+        let live = live_of(&app);
+        let view = started_view(&setup, &app, CallDirection::In, wall, live.as_ref());
+        let call = match live {
+            Some(l) => Call::new_live(setup, tx, req, peer, Instant::now(), wall, l.setup),
+            None => Call::new(setup, tx, req, peer, Instant::now(), wall),
+        };
         // Known now (checked above), so routed at once: the caller may BYE before the actor
         // runs. By Call-ID and tags, so an INVITE that reuses a live call's Call-ID gets its
         // own route beside the live one, never over it.
@@ -232,6 +243,12 @@ impl SipActor {
         let env = self.call_env(&deps, ctx);
         tracing::info!(call = %cmiuuid, appid, "call started");
         let actor = CallActor::new(call, app, env, a_dialog.clone()).start();
+        if let Some(table) = &deps.live {
+            table.do_send(CallStarted {
+                view,
+                addr: actor.clone(),
+            });
+        }
         self.routes.invite(tx, actor.clone().recipient());
         if let Some(a_dialog) = a_dialog {
             self.routes.dialog(a_dialog, actor.recipient(), LegId::A);
@@ -253,6 +270,50 @@ pub struct PlaceCall {
     pub answer_url: String,
     pub call: crate::call::OutboundCall,
     pub cmiuuid: String,
+    /// Driven by the app's live commands rather than a script.
+    pub live: Option<LivePlacement>,
+}
+
+/// How a live call is set up and where its events go.
+#[derive(Debug, Clone)]
+pub struct LivePlacement {
+    pub setup: LiveSetup,
+    /// The Bandwidth user whose API places or receives it.
+    pub user: Option<String>,
+    pub callback: Option<Callback>,
+    pub tag: Option<String>,
+}
+
+/// An inbound call's live placement, when its app is driven live.
+fn live_of(_app: &App) -> Option<LivePlacement> {
+    None
+}
+
+/// The call as the live-call table first sees it.
+fn started_view(
+    setup: &crate::call::CallSetup,
+    app: &App,
+    direction: CallDirection,
+    wall: u64,
+    live: Option<&LivePlacement>,
+) -> CallView {
+    CallView {
+        id: setup.cmiuuid.clone(),
+        app: app.id,
+        user: live.and_then(|l| l.user.clone()),
+        direction,
+        from: setup.from.clone(),
+        to: setup.to.clone(),
+        state: CallState::Started,
+        start_ms: wall,
+        active_ms: None,
+        end_ms: None,
+        bridge: None,
+        tag: live.and_then(|l| l.tag.clone()),
+        callback: live.and_then(|l| l.callback.clone()),
+        cause: None,
+        live: live.is_some(),
+    }
 }
 
 /// Why a call could not be placed.
@@ -278,10 +339,18 @@ impl Handler<PlaceCall> for SipActor {
         };
         let setup = admission::start_placed(&call_config(&deps), view, msg.from, msg.to, fresh)
             .map_err(|_| PlaceError::Limit)?;
-        let call = Call::outbound(setup, msg.call, Instant::now(), wall_ms());
+        let wall = wall_ms();
+        let view = started_view(&setup, &msg.app, CallDirection::Out, wall, msg.live.as_ref());
+        let call = match msg.live {
+            Some(l) => Call::outbound_live(setup, msg.call, Instant::now(), wall, l.setup),
+            None => Call::outbound(setup, msg.call, Instant::now(), wall),
+        };
         let env = self.call_env(&deps, ctx);
         tracing::info!(call = %msg.cmiuuid, appid, "placing a call");
-        CallActor::new(call, msg.app, env, None).start();
+        let actor = CallActor::new(call, msg.app, env, None).start();
+        if let Some(table) = &deps.live {
+            table.do_send(CallStarted { view, addr: actor });
+        }
         self.routes.call_started(appid);
         Ok(())
     }

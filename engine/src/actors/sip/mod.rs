@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-pub use invite::{CallDeps, PlaceCall, PlaceError};
+pub use invite::{CallDeps, LivePlacement, PlaceCall, PlaceError};
 use routes::{
     CallEnded, CallSignal, CancelRequest, Respond, RouteDialog, Routes, SendAck, SendRequest,
     TxOutcome, TxReport,

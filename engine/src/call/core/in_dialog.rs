@@ -42,7 +42,7 @@ impl Call {
                 });
                 if leg == LegId::A {
                     self.end_a("caller-hung-up", None);
-                    if self.interp.is_some() && !self.ending {
+                    if self.script_running() && !self.ending {
                         self.outbox.event(pcmo::Event::CallerHungUp);
                         self.run_events();
                     }
@@ -171,7 +171,7 @@ impl Call {
         if !self.a.cancelled(fx, &self.extra_params) {
             return;
         }
-        if self.interp.is_some() {
+        if self.script_running() {
             self.outbox.event(pcmo::Event::CallerHungUp);
             self.run_events();
         }

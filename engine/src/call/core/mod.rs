@@ -20,6 +20,7 @@
 
 mod connect;
 mod in_dialog;
+mod live;
 mod outbound;
 mod script;
 
@@ -27,14 +28,16 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use pcmo::{ConnectOutcome, Interpreter, TimerId};
+use pcmo::{ConnectOutcome, TimerId};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::a_leg::ALeg;
 use super::b_legs::BLegs;
+use super::driver::{Driver, Live};
 use super::effects::{Effects, Outbox};
 use super::io::{CallSetup, Input, OutboundCall, Output, RingId};
+use super::live::{LiveEvent, LiveSetup};
 use super::media_actions::{MediaActions, RECORDING_WAIT_TIMER};
 use super::media_plan::MediaPlan;
 use super::report::{Direction, EventStatus, LegRecord, Report, Side};
@@ -58,6 +61,8 @@ struct OutboundA {
 /// The timer id of the whole-call cap (`duration` of `pcmo_make_call`); script timers count
 /// up from 1 and never reach it.
 const CALL_LIMIT_TIMER: TimerId = TimerId(u64::MAX);
+/// The timer id of a live placed call's `callTimeout`.
+const LIVE_DIAL_TIMER: TimerId = TimerId(u64::MAX - 2);
 
 /// One call: its parts and the conductor's own state (the script, the lifecycle flags).
 pub struct Call {
@@ -71,7 +76,9 @@ pub struct Call {
     plan: Option<MediaPlan>,
     /// Our relay ports for the A side and the B side, once the media task has them.
     anchors: Option<(Anchor, Anchor)>,
-    interp: Option<Interpreter>,
+    /// The script or the app's live commands (none before the answer URL answered, and
+    /// after the call's end).
+    driver: Option<Driver>,
     rings: Rings,
     /// The legs the script's rings created, and the bridge.
     b: BLegs,
@@ -79,6 +86,8 @@ pub struct Call {
     last_outcome: Option<ConnectOutcome>,
     ending: bool,
     finished: bool,
+    /// A script-driven call's bridge is held by the app (PIOPIY `hold`).
+    held_script: bool,
     /// Outputs for the shell, events for the script, and the instant of the current input.
     outbox: Outbox,
     /// Re-INVITEs relayed to the other leg, by their server transaction, until answered.
@@ -106,6 +115,54 @@ impl Call {
             Some((a_tx, a_invite, a_peer)),
         );
         call.start();
+        call
+    }
+
+    /// An inbound call driven by the app's live commands: no answer URL; the app hears of it
+    /// (`Incoming`) once the media ports are ready, answered first if `live.auto_answer`.
+    pub fn new_live(
+        setup: CallSetup,
+        a_tx: TxId,
+        a_invite: Request,
+        a_peer: Peer,
+        now: Instant,
+        wall_ms: u64,
+        live: LiveSetup,
+    ) -> Call {
+        let mut call = Call::blank(
+            setup,
+            Direction::Inbound,
+            now,
+            wall_ms,
+            Some((a_tx, a_invite, a_peer)),
+        );
+        call.driver = Some(Driver::Live(Box::new(Live::new(live))));
+        call.start();
+        call
+    }
+
+    /// A call the app places and drives live: dials `out.to` (no script; `out.script` is
+    /// ignored), gives up after `live.call_timeout`, and reports `Answered`.
+    pub fn outbound_live(
+        setup: CallSetup,
+        mut out: OutboundCall,
+        now: Instant,
+        wall_ms: u64,
+        live: LiveSetup,
+    ) -> Call {
+        out.script = None;
+        let timeout = live.call_timeout;
+        let mut call = Call::blank(setup, Direction::Outbound, now, wall_ms, None);
+        call.driver = Some(Driver::Live(Box::new(Live::new(live))));
+        call.outbound = Some(Box::new(OutboundA {
+            call: out,
+            ring: RingId(0),
+        }));
+        call.outbox.push(Output::Timer {
+            id: LIVE_DIAL_TIMER,
+            at: now + timeout,
+        });
+        call.start_outbound();
         call
     }
 
@@ -160,13 +217,14 @@ impl Call {
             a,
             plan: None,
             anchors: None,
-            interp: None,
+            driver: None,
             rings: Rings::default(),
             b: BLegs::default(),
             extra_params: None,
             last_outcome: None,
             ending: false,
             finished: false,
+            held_script: false,
             outbox: Outbox::new(now, wall_ms),
             relayed: HashMap::new(),
             media_actions: MediaActions::default(),
@@ -196,6 +254,9 @@ impl Call {
         // The caller hears ringback while the app is asked what to do.
         self.a.respond(fx, 180, None);
         self.outbox.push(Output::AllocateMedia);
+        if self.is_live() {
+            return; // the app hears of the call once the ports are ready
+        }
         let body = serde_json::json!({
             "from": number_like(&self.setup.from),
             "to": number_like(&self.setup.to),
@@ -262,6 +323,7 @@ impl Call {
             } => self.on_response(leg, purpose, response),
             Input::RequestFailed { leg, purpose } => self.on_request_failed(leg, purpose),
             Input::Timer(id) if id == CALL_LIMIT_TIMER => self.hangup_all("duration-limit", None),
+            Input::Timer(id) if id == LIVE_DIAL_TIMER => self.live_dial_timeout(),
             Input::Timer(id) if id == RECORDING_WAIT_TIMER => {
                 let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
                 let dir = &self.setup.recordings_dir;
@@ -313,11 +375,18 @@ impl Call {
                 allowed: pts,
             });
         }
+        self.live_media_ready();
     }
 
     fn on_media_event(&mut self, ev: crate::media::Event) {
         use crate::media::Event;
         match ev {
+            Event::RtpTimeout {
+                leg: crate::media::Leg::B,
+            } if self.is_joined() => {
+                // The other call of a bridge is silent or not answered yet; its own leg's
+                // timeout is its business.
+            }
             Event::RtpTimeout { leg } => {
                 tracing::info!(call = %self.setup.cmiuuid, ?leg, "no RTP; ending the call");
                 self.hangup_all("rtp-timeout", None);
@@ -334,8 +403,17 @@ impl Call {
                 ok,
             } => {
                 let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
-                self.media_actions
+                let done = self
+                    .media_actions
                     .on_record_done(fx, id, path, duration_ms, ok);
+                if let (Some(r), true) = (done, self.is_live()) {
+                    self.outbox.push(Output::Live(LiveEvent::Recording {
+                        id: r.recording_id,
+                        ok: r.ok,
+                        started_ms: r.started_ms,
+                        ended_ms: r.ended_ms,
+                    }));
+                }
             }
             _ => {}
         }
@@ -430,9 +508,13 @@ impl Call {
         for (ring, targets) in self.rings.forked_targets(None) {
             self.outbox.push(Output::CancelFork { ring, targets });
         }
-        // The script is over; nothing it would still do matters.
-        self.interp = None;
+        // The script is over; nothing it would still do matters. A live gather reports that
+        // the call hung up.
         self.outbox.clear_events();
+        self.live_hung_up();
+        if matches!(self.driver, Some(Driver::Script(_))) {
+            self.driver = None;
+        }
     }
 
     fn check_finished(&mut self) {
@@ -443,7 +525,7 @@ impl Call {
         let b_done = self.b.all_ended();
         // A ring leaves the map when its fork is done.
         let rings_done = self.rings.all_done();
-        if a_done && b_done && rings_done && (self.ending || self.interp.is_none()) {
+        if a_done && b_done && rings_done && (self.ending || !self.script_running()) {
             let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
             if self.media_actions.finish_recordings(fx) {
                 return;
@@ -455,7 +537,8 @@ impl Call {
                 self.fail_relayed(tx, 487);
             }
             self.finished = true;
-            self.interp = None;
+            self.live_ended();
+            self.driver = None;
             if self.anchors.is_some() {
                 self.media(MediaCommand::Stop);
             }

@@ -172,6 +172,9 @@ impl Call {
                 return self.hangup_all("sdp-refused", None);
             }
         }
+        if self.is_live() {
+            return self.live_answered();
+        }
         let Some(out) = self.outbound.clone() else {
             return;
         };

@@ -3,6 +3,8 @@
 
 use pcmo::{Command, HangupReason, Interpreter, Script};
 
+use crate::call::driver::Driver;
+
 use super::Call;
 use crate::call::effects::Effects;
 use crate::call::io::{AudioRequest, Output};
@@ -50,21 +52,28 @@ impl Call {
             self.setup.from.clone(),
             self.setup.to.clone(),
         );
-        let info = if self.outbound.is_some() {
+        let info = if self.outbound.is_some() || self.a.is_answered() {
             pcmo::CallInfo::outbound_answered(id, from, to)
         } else {
             pcmo::CallInfo::inbound(id, from, to)
         };
-        self.interp = Some(Interpreter::new(script, info));
+        self.driver = Some(Driver::Script(Box::new(Interpreter::new(script, info))));
         self.outbox.event(pcmo::Event::Start);
     }
 
     /// Feeds queued events to the interpreter and carries out what it says, until quiet.
     pub(super) fn run_events(&mut self) {
         while let Some(ev) = self.outbox.next_event() {
-            let Some(interp) = self.interp.as_mut() else {
-                self.outbox.clear_events();
-                return;
+            let interp = match self.driver.as_mut() {
+                Some(Driver::Script(interp)) => interp,
+                Some(Driver::Live(_)) => {
+                    self.live_step(ev);
+                    continue;
+                }
+                None => {
+                    self.outbox.clear_events();
+                    return;
+                }
             };
             interp.handle(self.outbox.now(), ev);
             let mut cmds = Vec::new();
@@ -174,7 +183,7 @@ impl Call {
     }
 
     /// Answers A with our own SDP (the script needs media before any B leg).
-    fn answer_a_own(&mut self) {
+    pub(super) fn answer_a_own(&mut self) {
         if !self.a.is_ringing() {
             return;
         }

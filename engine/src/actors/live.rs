@@ -1,0 +1,431 @@
+//! The live-call table's shell: every call registers here when it starts (so REST commands
+//! find its actor), reports its live events here, and leaves when it ends. Events of calls
+//! with a callback URL go out as Bandwidth callbacks (`webhook::bandwidth`), each sent on its
+//! own (a slow or failing callback never holds up the call's later ones), GET or POST as the
+//! app chose, signed like every webhook (for GET, over the path and query), within the
+//! callback timeout, with one try of the fallback URL on failure.
+//!
+//! [`LiveService`] is the async face the HTTP API uses: look calls up, send them commands,
+//! make and change bridges.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::call::{CallActor, Control};
+use super::clock::{unix_now, wall_ms};
+use super::egress::AppHttp;
+use crate::call::live::{LiveAccepted, LiveCommand, LiveError, LiveEvent};
+use crate::live::{
+    BridgeError, BridgeView, CallFilter, CallTable, CallView, CallbackMethod, Entry, Followup,
+    RecordingView,
+};
+use crate::store::Store;
+use crate::webhook::bandwidth::{self, CallbackCall};
+
+pub struct LiveActor {
+    table: CallTable,
+    addrs: HashMap<String, Addr<CallActor>>,
+    app_http: AppHttp,
+    store: Arc<dyn Store>,
+    /// `http://host:port` of the HTTP API, for `callUri` and `recordingUri`.
+    public_base: String,
+}
+
+impl LiveActor {
+    pub fn new(app_http: AppHttp, store: Arc<dyn Store>, public_base: String) -> Self {
+        LiveActor {
+            table: CallTable::default(),
+            addrs: HashMap::new(),
+            app_http,
+            store,
+            public_base,
+        }
+    }
+
+    /// Renders and sends `ev`'s callback, if the call has a callback URL; returns the
+    /// rendering for the call's event log.
+    fn callback(&self, id: &str, ev: &LiveEvent, at_ms: u64) -> Option<(String, String)> {
+        let e = self.table.get(id)?;
+        let v = &e.view;
+        let user = v.user.as_deref().unwrap_or("-");
+        let call_id = format!("c-{id}");
+        let call_uri = format!("{}/v1/users/{user}/calls/{call_id}", self.public_base);
+        let recordings_uri = format!("{}/v1/users/{user}/recordings/", self.public_base);
+        let app_label = format!("a-{}", v.app);
+        let call = CallbackCall {
+            call_id: &call_id,
+            call_uri: &call_uri,
+            from: &v.from,
+            to: &v.to,
+            tag: v.tag.as_deref(),
+            application_id: Some(&app_label),
+            recordings_uri: &recordings_uri,
+        };
+        let body = bandwidth::render(&call, ev, at_ms)?;
+        let name = body["eventType"].as_str().unwrap_or("event").to_string();
+        let logged = (name, body.to_string());
+        let Some(cb) = v.callback.clone() else {
+            return Some(logged);
+        };
+        let secret = self
+            .store
+            .app(v.app)
+            .ok()
+            .flatten()
+            .map(|a| a.secret)
+            .unwrap_or_default();
+        let http = self.app_http.clone();
+        let call = id.to_string();
+        actix::spawn(async move {
+            let timeout = Duration::from_millis(u64::from(cb.timeout_ms.clamp(1, 10_000)));
+            let mut urls = vec![cb.url.clone()];
+            urls.extend(cb.fallback.clone());
+            for url in urls {
+                match send(&http, &url, cb.method, &secret, &body, timeout).await {
+                    Ok(()) => return,
+                    Err(why) => {
+                        tracing::info!(%call, event = %body["eventType"], why, "callback not delivered")
+                    }
+                }
+            }
+        });
+        Some(logged)
+    }
+}
+
+/// One try of one callback.
+async fn send(
+    http: &AppHttp,
+    url: &str,
+    method: CallbackMethod,
+    secret: &str,
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> Result<(), &'static str> {
+    http.check(url).map_err(|_| "refused by the egress policy")?;
+    let t = unix_now();
+    let req = match method {
+        CallbackMethod::Post => {
+            let bytes = serde_json::to_vec(body).unwrap_or_default();
+            let sig = crate::webhook::signature(secret, t, &bytes);
+            http.client()
+                .post(url)
+                .header("content-type", "application/json")
+                .header(crate::webhook::sign::SIGNATURE_HEADER, sig)
+                .body(bytes)
+        }
+        CallbackMethod::Get => {
+            let mut u = reqwest::Url::parse(url).map_err(|_| "not a URL")?;
+            u.query_pairs_mut().extend_pairs(bandwidth::as_query(body));
+            let signed = match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_string(),
+            };
+            let sig = crate::webhook::signature(secret, t, signed.as_bytes());
+            http.client()
+                .get(u)
+                .header(crate::webhook::sign::SIGNATURE_HEADER, sig)
+        }
+    };
+    let resp = req
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|_| "unreachable or too slow")?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err("answered an error status")
+    }
+}
+
+impl Actor for LiveActor {
+    type Context = Context<Self>;
+}
+
+/// A call started (every call: script-driven ones can be held, hung up or taken over).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CallStarted {
+    pub view: CallView,
+    pub addr: Addr<CallActor>,
+}
+
+/// A live event of a call.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CallReported {
+    pub id: String,
+    pub event: LiveEvent,
+}
+
+/// A call's actor stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CallFinished {
+    pub id: String,
+}
+
+impl Handler<CallStarted> for LiveActor {
+    type Result = ();
+    fn handle(&mut self, msg: CallStarted, _: &mut Context<Self>) {
+        self.addrs.insert(msg.view.id.clone(), msg.addr);
+        self.table.started(msg.view);
+    }
+}
+
+impl Handler<CallReported> for LiveActor {
+    type Result = ();
+    fn handle(&mut self, msg: CallReported, _: &mut Context<Self>) {
+        let at = wall_ms();
+        let logged = self.callback(&msg.id, &msg.event, at);
+        for f in self.table.event(&msg.id, &msg.event, at, logged) {
+            match f {
+                Followup::LeaveBridge { other, .. } => {
+                    if let Some(a) = self.addrs.get(&other) {
+                        a.do_send(Control(LiveCommand::Leave));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Handler<CallFinished> for LiveActor {
+    type Result = ();
+    fn handle(&mut self, msg: CallFinished, _: &mut Context<Self>) {
+        self.addrs.remove(&msg.id);
+        self.table.finished(&msg.id, wall_ms());
+    }
+}
+
+/// Reads the table.
+struct Read<F, R>(F)
+where
+    F: FnOnce(&CallTable, &HashMap<String, Addr<CallActor>>) -> R;
+
+impl<F, R> Message for Read<F, R>
+where
+    F: FnOnce(&CallTable, &HashMap<String, Addr<CallActor>>) -> R,
+    R: 'static,
+{
+    type Result = R;
+}
+
+impl<F, R> Handler<Read<F, R>> for LiveActor
+where
+    F: FnOnce(&CallTable, &HashMap<String, Addr<CallActor>>) -> R,
+    R: 'static,
+{
+    type Result = MessageResult<Read<F, R>>;
+    fn handle(&mut self, msg: Read<F, R>, _: &mut Context<Self>) -> Self::Result {
+        MessageResult((msg.0)(&self.table, &self.addrs))
+    }
+}
+
+/// Changes the table.
+struct Write<F, R>(F)
+where
+    F: FnOnce(&mut CallTable) -> R;
+
+impl<F, R> Message for Write<F, R>
+where
+    F: FnOnce(&mut CallTable) -> R,
+    R: 'static,
+{
+    type Result = R;
+}
+
+impl<F, R> Handler<Write<F, R>> for LiveActor
+where
+    F: FnOnce(&mut CallTable) -> R,
+    R: 'static,
+{
+    type Result = MessageResult<Write<F, R>>;
+    fn handle(&mut self, msg: Write<F, R>, _: &mut Context<Self>) -> Self::Result {
+        MessageResult((msg.0)(&mut self.table))
+    }
+}
+
+/// Why a live request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LiveRequestError {
+    #[error("no such call")]
+    NoSuchCall,
+    #[error("{0}")]
+    Refused(LiveError),
+    #[error("{0}")]
+    Bridge(BridgeError),
+    #[error("the engine is not available")]
+    Unavailable,
+}
+
+/// The HTTP API's handle on live calls.
+#[derive(Clone)]
+pub struct LiveService {
+    addr: Addr<LiveActor>,
+}
+
+impl LiveService {
+    pub fn new(addr: Addr<LiveActor>) -> Self {
+        LiveService { addr }
+    }
+
+    pub fn addr(&self) -> &Addr<LiveActor> {
+        &self.addr
+    }
+
+    async fn read<F, R>(&self, f: F) -> Result<R, LiveRequestError>
+    where
+        F: FnOnce(&CallTable, &HashMap<String, Addr<CallActor>>) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.addr
+            .send(Read(f))
+            .await
+            .map_err(|_| LiveRequestError::Unavailable)
+    }
+
+    async fn write<F, R>(&self, f: F) -> Result<R, LiveRequestError>
+    where
+        F: FnOnce(&mut CallTable) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.addr
+            .send(Write(f))
+            .await
+            .map_err(|_| LiveRequestError::Unavailable)
+    }
+
+    /// A call's row (live or recently ended).
+    pub async fn call(&self, id: &str) -> Option<Entry> {
+        let id = id.to_string();
+        self.read(move |t, _| t.get(&id).cloned()).await.ok()?
+    }
+
+    pub async fn calls(&self, filter: CallFilter) -> Vec<CallView> {
+        self.read(move |t, _| t.list(&filter).into_iter().cloned().collect())
+            .await
+            .unwrap_or_default()
+    }
+
+    pub async fn recordings(&self, user: &str) -> Vec<RecordingView> {
+        let user = user.to_string();
+        self.read(move |t, _| t.recordings(&user).into_iter().cloned().collect())
+            .await
+            .unwrap_or_default()
+    }
+
+    pub async fn set_callback(&self, id: &str, cb: crate::live::Callback) -> bool {
+        let id = id.to_string();
+        self.write(move |t| t.set_callback(&id, cb))
+            .await
+            .unwrap_or(false)
+    }
+
+    pub async fn set_tag(&self, id: &str, tag: Option<String>) {
+        let id = id.to_string();
+        let _ = self.write(move |t| t.set_tag(&id, tag)).await;
+    }
+
+    /// Sends `cmd` to call `id` and waits for the call's verdict.
+    pub async fn command(
+        &self,
+        id: &str,
+        cmd: LiveCommand,
+    ) -> Result<LiveAccepted, LiveRequestError> {
+        let key = id.to_string();
+        let addr = self
+            .read(move |_, a| a.get(&key).cloned())
+            .await?
+            .ok_or(LiveRequestError::NoSuchCall)?;
+        let gather_tag = match &cmd {
+            LiveCommand::Gather(g) => Some(g.tag.clone()),
+            _ => None,
+        };
+        let verdict = addr
+            .send(Control(cmd))
+            .await
+            .map_err(|_| LiveRequestError::Refused(LiveError::Ended))?
+            .map_err(LiveRequestError::Refused)?;
+        if let (LiveAccepted::Gather(g), Some(tag)) = (verdict, gather_tag) {
+            let id = id.to_string();
+            self.write(move |t| t.gather_started(&id, g, tag, wall_ms()))
+                .await?;
+        }
+        Ok(verdict)
+    }
+
+    /// Makes (`id: None`) or changes a bridge of `user`, and joins, holds or separates its
+    /// calls accordingly.
+    pub async fn bridge(
+        &self,
+        user: &str,
+        id: Option<String>,
+        calls: Option<Vec<String>>,
+        bridge_audio: Option<bool>,
+    ) -> Result<BridgeView, LiveRequestError> {
+        let user = user.to_string();
+        let (bridge_id, plan) = self
+            .write(move |t| {
+                let at = wall_ms();
+                match id {
+                    None => {
+                        let id = format!("brg-{}", crate::directory::new_secret(&mut rand::thread_rng()));
+                        let calls = calls.unwrap_or_default();
+                        let audio = bridge_audio.unwrap_or(true);
+                        t.create_bridge(id.clone(), &user, calls, audio, at)
+                            .map(|p| (id, p))
+                    }
+                    Some(id) => {
+                        if t.bridge(&id).is_none_or(|b| b.user != user) {
+                            return Err(BridgeError::NotFound);
+                        }
+                        t.update_bridge(&id, calls, bridge_audio, at).map(|p| (id, p))
+                    }
+                }
+            })
+            .await?
+            .map_err(LiveRequestError::Bridge)?;
+        for c in &plan.leave {
+            let _ = self.command(c, LiveCommand::Leave).await;
+        }
+        if let Some((x, y)) = &plan.join {
+            let (ax, ay) = (self.b_anchor(x).await, self.b_anchor(y).await);
+            if let (Some(ax), Some(ay)) = (ax, ay) {
+                let _ = self.command(x, LiveCommand::Join { peer: ay }).await;
+                let _ = self.command(y, LiveCommand::Join { peer: ax }).await;
+            }
+        }
+        if let (Some(hold), Some(v)) = (plan.hold, self.bridge_view(&bridge_id).await) {
+            for c in &v.call_ids {
+                let _ = self.command(c, LiveCommand::Hold(Some(hold))).await;
+            }
+        }
+        self.bridge_view(&bridge_id)
+            .await
+            .ok_or(LiveRequestError::Bridge(BridgeError::NotFound))
+    }
+
+    async fn b_anchor(&self, id: &str) -> Option<crate::media::sdp::Anchor> {
+        let key = id.to_string();
+        let addr = self.read(move |_, a| a.get(&key).cloned()).await.ok()??;
+        addr.send(super::call::BSide).await.ok()?
+    }
+
+    pub async fn bridge_view(&self, id: &str) -> Option<BridgeView> {
+        let id = id.to_string();
+        self.read(move |t, _| t.bridge(&id).cloned()).await.ok()?
+    }
+
+    pub async fn bridges(&self, user: &str) -> Vec<BridgeView> {
+        let user = user.to_string();
+        self.read(move |t, _| t.bridges_of(&user).into_iter().cloned().collect())
+            .await
+            .unwrap_or_default()
+    }
+}
