@@ -62,7 +62,30 @@ pub struct CallEnv {
     pub prompts: Arc<Prompts>,
     pub download_timeout: Duration,
     /// The live-call table: every call registers, live events go there.
-    pub live: Option<Addr<super::live::LiveActor>>,
+    pub live: Option<LiveLink>,
+}
+
+/// Where a call reports to the live-call table (recipients, so a call does not know the
+/// table's actor).
+#[derive(Clone)]
+pub struct LiveLink {
+    pub reported: Recipient<CallReported>,
+    pub finished: Recipient<CallFinished>,
+}
+
+/// A live event of a call.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CallReported {
+    pub id: String,
+    pub event: crate::call::live::LiveEvent,
+}
+
+/// A call's actor stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CallFinished {
+    pub id: String,
 }
 
 #[derive(Message)]
@@ -225,7 +248,7 @@ impl CallActor {
                 }
                 Output::Live(event) => {
                     if let Some(live) = &self.env.live {
-                        live.do_send(super::live::CallReported {
+                        live.reported.do_send(CallReported {
                             id: self.call.cmiuuid().to_string(),
                             event,
                         });
@@ -233,7 +256,7 @@ impl CallActor {
                 }
                 Output::Finished => {
                     if let Some(live) = &self.env.live {
-                        live.do_send(super::live::CallFinished {
+                        live.finished.do_send(CallFinished {
                             id: self.call.cmiuuid().to_string(),
                         });
                     }

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::call::{CallActor, Control};
+pub use super::call::LiveLink;
+use super::call::{BSide, CallActor, CallFinished, CallReported, Control};
 use super::clock::{unix_now, wall_ms};
 use super::egress::AppHttp;
 use crate::call::live::{LiveAccepted, LiveCommand, LiveError, LiveEvent};
@@ -146,27 +147,22 @@ impl Actor for LiveActor {
     type Context = Context<Self>;
 }
 
+impl LiveLink {
+    /// The link every call uses to report to `table`.
+    pub fn to(table: &Addr<LiveActor>) -> LiveLink {
+        LiveLink {
+            reported: table.clone().recipient(),
+            finished: table.clone().recipient(),
+        }
+    }
+}
+
 /// A call started (every call: script-driven ones can be held, hung up or taken over).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct CallStarted {
     pub view: CallView,
     pub addr: Addr<CallActor>,
-}
-
-/// A live event of a call.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CallReported {
-    pub id: String,
-    pub event: LiveEvent,
-}
-
-/// A call's actor stopped.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CallFinished {
-    pub id: String,
 }
 
 impl Handler<CallStarted> for LiveActor {
@@ -414,7 +410,7 @@ impl LiveService {
     async fn b_anchor(&self, id: &str) -> Option<crate::media::sdp::Anchor> {
         let key = id.to_string();
         let addr = self.read(move |_, a| a.get(&key).cloned()).await.ok()??;
-        addr.send(super::call::BSide).await.ok()?
+        addr.send(BSide).await.ok()?
     }
 
     pub async fn bridge_view(&self, id: &str) -> Option<BridgeView> {

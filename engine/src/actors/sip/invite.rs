@@ -144,7 +144,7 @@ impl SipActor {
                 fetch_timeout: deps.fetch_timeout,
                 prompts: deps.prompts.clone(),
                 download_timeout: deps.download_timeout,
-                live: deps.live.clone(),
+                live: deps.live.as_ref().map(crate::actors::live::LiveLink::to),
             })
         });
         Arc::clone(env)
