@@ -1,0 +1,760 @@
+//! Bandwidth v1 `calls`: place a call the app drives live, read and list calls, and act on a
+//! running call — answer, reject, hang up, transfer, record (`POST /calls/{id}`), audio,
+//! DTMF, gather — plus its events. A thin translation: parse Bandwidth's JSON, check the
+//! user's rights, send the engine a [`LiveCommand`], map the verdict to Bandwidth's shapes.
+//!
+//! A call's id is `c-` + its `cmiuuid` (the id of its CDRs). A call is the user's when its app
+//! is one of the user's applications (or a PIOPIY app the user was given with `--app`).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use engine::actors::live::LiveRequestError;
+use engine::actors::sip::LivePlacement;
+use engine::actors::{LivePlaceRequest, PlaceCallError};
+use engine::call::live::{
+    GatherSpec, LiveAccepted, LiveCommand, LiveError, LivePrompt, LiveSetup, LiveSource,
+};
+use engine::live::{Callback, CallbackMethod, CallFilter, CallView, Entry};
+use engine::store::App;
+use engine::webhook::bandwidth::{gather_id, iso8601};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{created, page_of, BwError, BwJson, BwUser};
+use crate::State;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/calls", web::post().to(create))
+        .route("/calls", web::get().to(list))
+        .route("/calls/{callId}", web::get().to(get))
+        .route("/calls/{callId}", web::post().to(update))
+        .route("/calls/{callId}/audio", web::post().to(audio))
+        .route("/calls/{callId}/dtmf", web::post().to(dtmf))
+        .route("/calls/{callId}/gather", web::post().to(gather))
+        .route("/calls/{callId}/gather/{gatherId}", web::get().to(get_gather))
+        .route(
+            "/calls/{callId}/gather/{gatherId}",
+            web::post().to(update_gather),
+        )
+        .route("/calls/{callId}/events", web::get().to(events))
+        .route("/calls/{callId}/events/{eventId}", web::get().to(event))
+        .route("/calls/{callId}/recordings", web::get().to(call_recordings))
+        .route(
+            "/calls/{callId}/transcriptions",
+            web::get().to(super::out_of_scope),
+        );
+}
+
+/// `POST /calls`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewCall {
+    from: Option<String>,
+    to: Option<String>,
+    call_timeout: Option<u64>,
+    callback_url: Option<String>,
+    callback_timeout: Option<u32>,
+    callback_http_method: Option<String>,
+    fallback_url: Option<String>,
+    bridge_id: Option<String>,
+    conference_id: Option<String>,
+    recording_enabled: Option<bool>,
+    tag: Option<String>,
+    sip_headers: Option<serde_json::Map<String, Value>>,
+}
+
+fn bad(code: &'static str, msg: impl Into<String>) -> BwError {
+    BwError::new(StatusCode::BAD_REQUEST, "bad-request", code, msg.into())
+}
+
+fn not_found() -> BwError {
+    BwError::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "call-not-found",
+        "The call does not exist".into(),
+    )
+}
+
+/// The engine's refusal in Bandwidth's words.
+pub(super) fn live_error(e: LiveRequestError) -> BwError {
+    let conflict = |code: &'static str, e: &dyn std::fmt::Display| {
+        BwError::new(StatusCode::CONFLICT, "conflict", code, e.to_string())
+    };
+    match e {
+        LiveRequestError::NoSuchCall => not_found(),
+        LiveRequestError::Refused(r) => match r {
+            LiveError::Ended => conflict("call-unavailable", &r),
+            LiveError::InvalidDigits => bad("dtmf-invalid", r.to_string()),
+            LiveError::AlreadyBridged => conflict("bridge-bridged-callId", &r),
+            LiveError::NoSuchGather => BwError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "gather-not-found",
+                r.to_string(),
+            ),
+            other => conflict("call-state-invalid", &other),
+        },
+        LiveRequestError::Bridge(b) => super::bridges::bridge_error(b),
+        LiveRequestError::Unavailable => BwError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service-unavailable",
+            "service-unavailable",
+            "calls are not available right now".into(),
+        ),
+        other => conflict("call-state-invalid", &other),
+    }
+}
+
+fn method_of(text: Option<&str>) -> Result<CallbackMethod, BwError> {
+    match text.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("POST") => Ok(CallbackMethod::Post),
+        Some("GET") => Ok(CallbackMethod::Get),
+        Some(_) => Err(bad(
+            "callback-invalid-method",
+            "callbackHttpMethod must be GET or POST",
+        )),
+    }
+}
+
+/// `from`/`to` and header values end up in SIP: no control characters, raw or %-encoded.
+fn sip_safe(key: &str, v: &str) -> Result<(), BwError> {
+    let decoded = engine::sip::message::unescape(v);
+    if v.chars().chain(decoded.chars()).any(char::is_control) || v.len() > 256 {
+        return Err(bad(
+            "invalid-parameter",
+            format!("{key} must be at most 256 characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// The callback of a call, from its request fields (the URLs pass the egress policy).
+fn callback_of(
+    state: &State,
+    url: Option<String>,
+    timeout_ms: Option<u32>,
+    method: Option<&str>,
+    fallback: Option<String>,
+) -> Result<Option<Callback>, BwError> {
+    let method = method_of(method)?;
+    let Some(url) = url.filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    for u in std::iter::once(&url).chain(fallback.iter()) {
+        state
+            .engine
+            .check_app_url(u)
+            .map_err(|e| bad("callback-invalid-url", e.to_string()))?;
+    }
+    if timeout_ms.is_some_and(|t| !(1..=10_000).contains(&t)) {
+        return Err(bad(
+            "invalid-parameter",
+            "callbackTimeout is 1 to 10000 milliseconds",
+        ));
+    }
+    Ok(Some(Callback {
+        url,
+        method,
+        timeout_ms: timeout_ms.unwrap_or(10_000),
+        fallback,
+    }))
+}
+
+async fn create(
+    state: web::Data<State>,
+    user: BwUser,
+    req: HttpRequest,
+    body: BwJson<NewCall>,
+) -> Result<HttpResponse, BwError> {
+    let b = body.0;
+    let from = b.from.ok_or_else(|| bad("missing-parameter", "from is required"))?;
+    let to = b.to.ok_or_else(|| bad("missing-parameter", "to is required"))?;
+    sip_safe("from", &from)?;
+    sip_safe("to", &to)?;
+    if b.conference_id.is_some() {
+        return Err(super::conferences_unsupported());
+    }
+    if let Some(h) = &b.sip_headers {
+        if h.len() > 5 || h.keys().any(|k| !k.starts_with("X-") && !k.starts_with("x-")) {
+            return Err(bad(
+                "invalid-parameter",
+                "sipHeaders: at most 5, each named X-…",
+            ));
+        }
+        for (k, v) in h {
+            sip_safe(k, v.as_str().unwrap_or_default())?;
+        }
+    }
+    let timeout = b.call_timeout.unwrap_or(60);
+    if !(1..=300).contains(&timeout) {
+        return Err(bad("invalid-parameter", "callTimeout is 1 to 300 seconds"));
+    }
+    let callback = callback_of(
+        &state,
+        b.callback_url,
+        b.callback_timeout,
+        b.callback_http_method.as_deref(),
+        b.fallback_url,
+    )?;
+    let target = super::target::resolve(&state, &user, &to)?;
+    let app = target.app.clone();
+    let placement = LivePlacement {
+        setup: LiveSetup {
+            auto_answer: true,
+            call_timeout: std::time::Duration::from_secs(timeout),
+        },
+        user: Some(user.account.id.clone()),
+        callback,
+        tag: b.tag,
+    };
+    let placed = state
+        .engine
+        .place_live(
+            app,
+            LivePlaceRequest {
+                from: from.trim_start_matches('+').to_string(),
+                to: target.destination,
+                domain: target.domain,
+                placement,
+            },
+        )
+        .await;
+    let id = match placed {
+        Ok(id) => id,
+        Err(PlaceCallError::Limit) => {
+            return Err(BwError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "call-rate-limit",
+                "the application's concurrent call limit is reached".into(),
+            ))
+        }
+        Err(e) => return Err(live_error_text(e)),
+    };
+    if b.recording_enabled == Some(true) {
+        // Recording starts once the call is active; a placed call is not yet.
+        let _ = state.engine.live.command(&id, LiveCommand::Record(true)).await;
+    }
+    if let Some(bridge) = b.bridge_id {
+        let bridge = bridge.trim().to_string();
+        let calls = state
+            .engine
+            .live
+            .bridge_view(&bridge)
+            .await
+            .filter(|v| v.user == user.account.id)
+            .map(|v| v.call_ids)
+            .ok_or_else(|| super::bridges::bridge_error(engine::live::BridgeError::NotFound))?;
+        let mut calls = calls;
+        calls.push(id.clone());
+        state
+            .engine
+            .live
+            .bridge(&user.account.id, Some(bridge), Some(calls), None)
+            .await
+            .map_err(live_error)?;
+    }
+    Ok(created(&req, &format!("c-{id}")))
+}
+
+fn live_error_text(e: PlaceCallError) -> BwError {
+    BwError::new(
+        StatusCode::BAD_REQUEST,
+        "bad-request",
+        "call-not-placed",
+        e.to_string(),
+    )
+}
+
+/// The call `c-…` of this user, or 404 (also for another user's call).
+async fn owned(state: &State, user: &BwUser, id: &str) -> Result<Entry, BwError> {
+    let key = id.strip_prefix("c-").ok_or_else(not_found)?;
+    let e = state.engine.live.call(key).await.ok_or_else(not_found)?;
+    let mine = e.view.user.as_deref() == Some(user.account.id.as_str())
+        || app_of(state, &e.view).is_some_and(|a| user.owns_app(&a));
+    if mine {
+        Ok(e)
+    } else {
+        Err(not_found())
+    }
+}
+
+fn app_of(state: &State, v: &CallView) -> Option<App> {
+    state.engine.directory.app(v.app).ok().flatten()
+}
+
+/// A call in Bandwidth's shape.
+fn call_json(base: &str, v: &CallView) -> Value {
+    let uri = format!("{base}/calls/c-{}", v.id);
+    let chargeable = match (v.active_ms, v.end_ms) {
+        (Some(a), Some(e)) => (e.saturating_sub(a)).div_ceil(1000),
+        _ => 0,
+    };
+    json!({
+        "id": format!("c-{}", v.id),
+        "direction": match v.direction {
+            engine::live::CallDirection::In => "in",
+            engine::live::CallDirection::Out => "out",
+        },
+        "from": plus(&v.from),
+        "to": plus(&v.to),
+        "state": v.state.as_str(),
+        "startTime": iso8601(v.start_ms),
+        "activeTime": v.active_ms.map(iso8601),
+        "endTime": v.end_ms.map(iso8601),
+        "chargeableDuration": chargeable,
+        "callbackUrl": v.callback.as_ref().map(|c| c.url.clone()),
+        "bridgeId": v.bridge,
+        "tag": v.tag,
+        "events": format!("{uri}/events"),
+        "recordings": format!("{uri}/recordings"),
+        "transcriptions": format!("{uri}/transcriptions"),
+    })
+}
+
+/// Phone numbers with their `+`, SIP URIs and user names as they are.
+fn plus(v: &str) -> String {
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        format!("+{v}")
+    } else {
+        v.to_string()
+    }
+}
+
+async fn get(
+    state: web::Data<State>,
+    user: BwUser,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, BwError> {
+    let e = owned(&state, &user, &path.1).await?;
+    Ok(HttpResponse::Ok().json(call_json(&super::base(&req, &user), &e.view)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    bridge_id: Option<String>,
+    conference_id: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    page: Option<usize>,
+    size: Option<usize>,
+    sort_order: Option<String>,
+}
+
+async fn list(
+    state: web::Data<State>,
+    user: BwUser,
+    req: HttpRequest,
+) -> Result<HttpResponse, BwError> {
+    let q = web::Query::<ListQuery>::from_query(req.query_string())
+        .map_err(|_| bad("invalid-parameter", "malformed query string"))?
+        .into_inner();
+    if q.conference_id.is_some() {
+        return Ok(page_of(&req, Vec::new(), q.page, q.size));
+    }
+    let filter = CallFilter {
+        user: Some(user.account.id.clone()),
+        bridge: q.bridge_id.map(|b| b.trim().to_string()),
+        from: q.from.map(|f| f.trim_start_matches('+').to_string()),
+        to: q.to.map(|t| t.trim_start_matches('+').to_string()),
+    };
+    let mut calls = state.engine.live.calls(filter).await;
+    if q.sort_order.as_deref() == Some("asc") {
+        calls.reverse();
+    }
+    let base = super::base(&req, &user);
+    let items = calls.iter().map(|c| call_json(&base, c)).collect();
+    Ok(page_of(&req, items, q.page, q.size))
+}
+
+/// `POST /calls/{id}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallUpdate {
+    state: Option<String>,
+    recording_enabled: Option<bool>,
+    transfer_to: Option<String>,
+    transfer_caller_id: Option<String>,
+    callback_url: Option<String>,
+    callback_http_method: Option<String>,
+    callback_timeout: Option<u32>,
+    fallback_url: Option<String>,
+    tag: Option<String>,
+}
+
+async fn update(
+    state: web::Data<State>,
+    user: BwUser,
+    path: web::Path<(String, String)>,
+    body: BwJson<CallUpdate>,
+) -> Result<HttpResponse, BwError> {
+    let e = owned(&state, &user, &path.1).await?;
+    let id = e.view.id.clone();
+    let b = body.0;
+    if b.callback_url.is_some() {
+        let cb = callback_of(
+            &state,
+            b.callback_url,
+            b.callback_timeout,
+            b.callback_http_method.as_deref(),
+            b.fallback_url,
+        )?;
+        if let Some(cb) = cb {
+            state.engine.live.set_callback(&id, cb).await;
+        }
+    }
+    if b.tag.is_some() {
+        state.engine.live.set_tag(&id, b.tag).await;
+    }
+    let live = &state.engine.live;
+    if let Some(on) = b.recording_enabled {
+        live.command(&id, LiveCommand::Record(on))
+            .await
+            .map_err(live_error)?;
+    }
+    let cmd = match b.state.as_deref() {
+        None => None,
+        Some("active") => Some(LiveCommand::Answer),
+        Some("rejected") => Some(LiveCommand::Reject),
+        Some("completed") => Some(LiveCommand::Hangup),
+        Some("transferring") => {
+            let to = b
+                .transfer_to
+                .ok_or_else(|| bad("missing-parameter", "transferTo is required"))?;
+            Some(transfer_script(&state, &user, &e.view, &to, b.transfer_caller_id)?)
+        }
+        Some(_) => {
+            return Err(bad(
+                "invalid-parameter",
+                "state must be active, rejected, completed or transferring",
+            ))
+        }
+    };
+    if let Some(cmd) = cmd {
+        live.command(&id, cmd).await.map_err(live_error)?;
+    }
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// A transfer is a PCMO `connect` to the new party: the call's script rings it and bridges
+/// it with the caller (the machinery every PCMO call uses).
+fn transfer_script(
+    state: &State,
+    user: &BwUser,
+    call: &CallView,
+    to: &str,
+    caller_id: Option<String>,
+) -> Result<LiveCommand, BwError> {
+    sip_safe("transferTo", to)?;
+    let target = super::target::resolve(state, user, to)?;
+    let caller = match caller_id.as_deref() {
+        None | Some("") => call.from.clone(),
+        Some("private") => "anonymous".to_string(),
+        Some(c) => {
+            sip_safe("transferCallerId", c)?;
+            c.trim_start_matches('+').to_string()
+        }
+    };
+    let dest = match target.destination {
+        pcmo::Destination::SipUser(u) => json!({"type":"sip","user":u}),
+        pcmo::Destination::SipUri(u) => json!({"type":"sip","uri":u}),
+        pcmo::Destination::Pstn(n) => json!({"type":"pstn","number":n}),
+        pcmo::Destination::Agent(_) => return Err(bad("invalid-parameter", "transferTo")),
+    };
+    let script = json!([{"action":"connect","from":caller,"connect":[dest]}]).to_string();
+    let script = pcmo::Script::parse(&script)
+        .map_err(|_| bad("invalid-parameter", "transferTo cannot be dialled"))?;
+    Ok(LiveCommand::RunScript(Box::new(script)))
+}
+
+/// `POST /calls/{id}/audio` (and the prompt of a gather).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Audio {
+    file_url: Option<String>,
+    sentence: Option<String>,
+    gender: Option<String>,
+    locale: Option<String>,
+    voice: Option<String>,
+    loop_enabled: Option<bool>,
+    tag: Option<String>,
+}
+
+/// Bandwidth's voices by gender: the male ones; every other name is female.
+const MALE_VOICES: &[&str] = &["dave", "paul", "jorge", "bernard", "stefan", "luca"];
+
+/// An audio request as a prompt, or `None` for "stop" (an empty `fileUrl` or `sentence`).
+pub(super) fn prompt_of(state: &State, a: Audio) -> Result<Option<LivePrompt>, BwError> {
+    let looped = a.loop_enabled.unwrap_or(false);
+    let source = match (a.sentence, a.file_url) {
+        (Some(s), _) if s.is_empty() => return Ok(None),
+        (_, Some(u)) if u.is_empty() => return Ok(None),
+        (Some(s), _) => {
+            if s.chars().count() > 1000 {
+                return Err(bad("invalid-parameter", "sentence: at most 1000 characters"));
+            }
+            let gender = match (a.gender.as_deref(), a.voice.as_deref()) {
+                (Some(g), _) => g.to_ascii_lowercase(),
+                (None, Some(v)) if MALE_VOICES.contains(&v.to_ascii_lowercase().as_str()) => {
+                    "male".into()
+                }
+                _ => "female".into(),
+            };
+            let voice = pcmo::Voice {
+                voice_id: Some(gender),
+                language: Some(a.locale.unwrap_or_else(|| "en_US".into())),
+                speed: None,
+            };
+            LiveSource::Speak { text: s, voice }
+        }
+        (None, Some(u)) => {
+            state
+                .engine
+                .check_app_url(&u)
+                .map_err(|e| bad("invalid-parameter", format!("fileUrl: {e}")))?;
+            LiveSource::File { url: u }
+        }
+        (None, None) => {
+            return Err(bad(
+                "missing-parameter",
+                "fileUrl or sentence is required",
+            ))
+        }
+    };
+    Ok(Some(LivePrompt {
+        source,
+        looped,
+        tag: a.tag,
+    }))
+}
+
+async fn audio(
+    state: web::Data<State>,
+    user: BwUser,
+    path: web::Path<(String, String)>,
+    body: BwJson<Audio>,
+) -> Result<HttpResponse, BwError> {
+    let e = owned(&state, &user, &path.1).await?;
+    let cmd = match prompt_of(&state, body.0)? {
+        Some(p) => LiveCommand::Play(p),
+        None => LiveCommand::StopAudio,
+    };
+    state
+        .engine
+        .live
+        .command(&e.view.id, cmd)
+        .await
+        .map_err(live_error)?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Dtmf {
+    dtmf_out: Option<String>,
+}
+
+async fn dtmf(
+    state: web::Data<State>,
+    user: BwUser,
+    path: web::Path<(String, String)>,
+    body: BwJson<Dtmf>,
+) -> Result<HttpResponse, BwError> {
+    let e = owned(&state, &user, &path.1).await?;
+    let digits = body
+        .0
+        .dtmf_out
+        .ok_or_else(|| bad("missing-parameter", "dtmfOut is required"))?;
+    state
+        .engine
+        .live
+        .command(&e.view.id, LiveCommand::SendDtmf(digits))
+        .await
+        .map_err(live_error)?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewGather {
+    max_digits: Option<usize>,
+    inter_digit_timeout: Option<u64>,
+    terminating_digits: Option<String>,
+    tag: Option<String>,
+    prompt: Option<GatherPrompt>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GatherPrompt {
+    #[serde(flatten)]
+    audio: Audio,
+    bargeable: Option<bool>,
+}
+
+async fn gather(
+    state: web::Data<State>,
+    user: BwUser,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: BwJson<NewGather>,
+) -> Result<HttpResponse, BwError> {
+    let e = owned(&state, &user, &path.1).await?;
+    let g = body.0;
+    let max_digits = g.max_digits.unwrap_or(30);
+    if !(1..=30).contains(&max_digits) {
+        return Err(bad("invalid-parameter", "maxDigits is 1 to 30"));
+    }
+    let inter = g.inter_digit_timeout.unwrap_or(5);
+    if !(1..=30).contains(&inter) {
+        return Err(bad("invalid-parameter", "interDigitTimeout is 1 to 30 seconds"));
+    }
+    let terminating = g.terminating_digits.unwrap_or_else(|| "#".into());
+    if terminating.len() > 12 || !engine::call::live::valid_digits(&format!("0{terminating}")) {
+        return Err(bad("invalid-parameter", "terminatingDigits: DTMF digits only"));
+    }
+    let (prompt, bargeable) = match g.prompt {
+        Some(p) => (prompt_of(&state, p.audio)?, p.bargeable.unwrap_or(true)),
+        None => (None, true),
+    };
+    let spec = GatherSpec {
+        max_digits,
+        inter_digit_timeout: std::time::Duration::from_secs(inter),
+        terminating_digits: terminating,
+        prompt,
+        bargeable,
+        tag: g.tag,
+    };
+    let verdict = state
+        .engine
+        .live
+        .command(&e.view.id, LiveCommand::Gather(spec))
+        .await
+        .map_err(live_error)?;
+    let LiveAccepted::Gather(n) = verdict else {
+        return Err(live_error(LiveRequestError::Refused(LiveError::NoSuchGather)));
+    };
+    Ok(created(&req, &gather_id(n)))
+}
+
+async fn find_gather(
+    state: &State,
+    user: &BwUser,
+    call: &str,
+    gather: &str,
+) -> Result<(Entry, engine::live::GatherView), BwError> {
+    let e = owned(state, user, call).await?;
+    let n = engine::live::parse_gather_id(gather);
+    let g = e
+        .gathers
+        .iter()
+        .find(|g| Some(g.id) == n)
+        .cloned()
+        .ok_or_else(|| live_error(LiveRequestError::Refused(LiveError::NoSuchGather)))?;
+    Ok((e, g))
+}
+
+async fn get_gather(
+    state: web::Data<State>,
+    user: BwUser,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, BwError> {
+    let (e, g) = find_gather(&state, &user, &path.1, &path.2).await?;
+    let base = super::base(&req, &user);
+    Ok(HttpResponse::Ok().json(json!({
+        "id": gather_id(g.id),
+        "state": if g.completed { "completed" } else { "started" },
+        "reason": g.reason.map(|r| r.as_str()),
+        "digits": g.digits,
+        "createdTime": iso8601(g.created_ms),
+        "completedTime": g.completed_ms.map(iso8601),
+        "call": format!("{base}/calls/c-{}", e.view.id),
+        "tag": g.tag,
+    })))
+}
+
+#[derive(Deserialize)]
+struct GatherUpdate {
+    state: Option<String>,
+}
+
+async fn update_gather(
+    state: web::Data<State>,
+    user: BwUser,
+    path: web::Path<(String, String, String)>,
+    body: BwJson<GatherUpdate>,
+) -> Result<HttpResponse, BwError> {
+    let (e, g) = find_gather(&state, &user, &path.1, &path.2).await?;
+    if body.0.state.as_deref() != Some("completed") {
+        return Err(bad("invalid-parameter", "state must be completed"));
+    }
+    if !g.completed {
+        state
+            .engine
+            .live
+            .command(&e.view.id, LiveCommand::StopGather(g.id))
+            .await
+            .map_err(live_error)?;
+    }
+    Ok(HttpResponse::Ok().finish())
+}
+
+fn event_json(ev: &engine::live::LoggedEvent) -> Value {
+    json!({
+        "id": ev.id,
+        "time": iso8601(ev.time_ms),
+        "name": ev.name,
+        "data": ev.data,
+    })
+}
+
+async fn events(
+    state: web::Data<State>,
+    user: BwUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, BwError> {
+    let e = owned(&state, &user, &path.1).await?;
+    let v: Vec<Value> = e.events.iter().map(event_json).collect();
+    Ok(HttpResponse::Ok().json(v))
+}
+
+async fn event(
+    state: web::Data<State>,
+    user: BwUser,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, BwError> {
+    let e = owned(&state, &user, &path.1).await?;
+    let ev = e
+        .events
+        .iter()
+        .find(|x| x.id == path.2)
+        .ok_or_else(|| {
+            BwError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "event-not-found",
+                "The event does not exist".into(),
+            )
+        })?;
+    Ok(HttpResponse::Ok().json(event_json(ev)))
+}
+
+async fn call_recordings(
+    state: web::Data<State>,
+    user: BwUser,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, BwError> {
+    let e = owned(&state, &user, &path.1).await?;
+    let base = super::base(&req, &user);
+    let v: Vec<Value> = e
+        .recordings
+        .iter()
+        .map(|r| super::recordings::recording_json(&base, r))
+        .collect();
+    Ok(HttpResponse::Ok().json(v))
+}
