@@ -350,7 +350,10 @@ impl Engine {
         let now = unix_now();
         let mut out = Vec::new();
         for (aor, bindings) in self.store.all_bindings()? {
-            let owner = self.store.endpoint(&aor.domain, &aor.user)?.map(|e| e.app);
+            let owner = self
+                .store
+                .endpoint(&aor.domain, &aor.user)?
+                .and_then(|e| e.app);
             if app.is_some() && owner != app {
                 continue;
             }
@@ -496,7 +499,7 @@ impl Engine {
             .endpoint(&app.domain, &to)
             .ok()
             .flatten()
-            .is_some_and(|e| e.app == app.id);
+            .is_some_and(|e| e.is_of(app.id));
         let destination = if is_user {
             Destination::SipUser(to.clone())
         } else {

@@ -177,6 +177,8 @@ pub fn build_app(
             ms => ms,
         },
         created_at: now,
+        account: None,
+        live: None,
     })
 }
 
@@ -207,7 +209,7 @@ pub fn build_endpoint(
     check_username(username)?;
     check_password(password)?;
     Ok(Endpoint {
-        app: app.id,
+        app: Some(app.id),
         domain: app.domain.clone(),
         username: username.to_string(),
         ha1_md5: ha1(Algorithm::Md5, username, &app.domain, password),
@@ -216,6 +218,10 @@ pub fn build_endpoint(
         sealed_password,
         created_at: now,
         updated_at: now,
+        id: None,
+        description: None,
+        bw_domain: None,
+        tokens: Vec::new(),
     })
 }
 
