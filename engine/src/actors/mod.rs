@@ -15,6 +15,7 @@
 //! `clock`, the one place the shells read it.
 
 mod audio;
+pub mod bandwidth;
 pub mod call;
 pub mod cdrs;
 mod clock;
@@ -115,6 +116,8 @@ pub struct RegistrationView {
 #[derive(Clone)]
 pub struct Engine {
     pub directory: DirectoryService,
+    /// The Bandwidth App Platform v1 model (users, applications, domains, endpoints).
+    pub bandwidth: bandwidth::BandwidthService,
     pub sip: Addr<SipActor>,
     /// Where SIP is bound (UDP and TCP).
     pub sip_bound: SocketAddr,
@@ -162,6 +165,9 @@ impl Engine {
         let apps = store.apps()?;
         for app in &apps {
             domains.add(&app.domain);
+        }
+        for d in bandwidth::BandwidthService::all_sip_domains(store.as_ref())? {
+            domains.add(&d);
         }
         crate::metrics::metrics().apps.add(apps.len() as i64);
 
@@ -260,6 +266,13 @@ impl Engine {
             sealer,
             sip.clone().recipient(),
         );
+        let bandwidth = bandwidth::BandwidthService::new(
+            store.clone(),
+            commit.clone(),
+            domains.clone(),
+            settings.bandwidth.suffix(&default_domain),
+            sip.clone().recipient(),
+        );
         let trunks = TrunkService::new(store.clone(), commit.clone(), dir.clone())?;
         let numbers = NumberService::new(store.clone(), commit.clone());
         let cdrs = CdrService::new(store.clone());
@@ -316,6 +329,7 @@ impl Engine {
         }));
         Ok(Engine {
             directory,
+            bandwidth,
             trunks,
             numbers,
             cdrs,

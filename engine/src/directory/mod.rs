@@ -6,6 +6,7 @@
 //! realm (MD5 and SHA-256), and, only when the operator enabled `reveal_sip_passwords`, a copy
 //! sealed with ChaCha20-Poly1305 under a key in the data directory.
 
+pub mod bandwidth;
 pub mod number;
 pub mod seal;
 pub mod trunk;

@@ -167,6 +167,7 @@ pub(crate) fn run(store: &dyn Store) {
     bandwidth::domains_and_endpoints(store);
     bandwidth::apps_detach_bandwidth_endpoints(store);
     bandwidth::numbers_change_app(store);
+    bandwidth::apps_update(store);
     store.flush().unwrap();
 }
 

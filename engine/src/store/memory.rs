@@ -112,6 +112,16 @@ impl Store for MemoryStore {
         Ok(self.read().apps.values().cloned().collect())
     }
 
+    fn update_app(&self, app: &App) -> Result<(), StoreError> {
+        match self.write().apps.get_mut(&app.id) {
+            Some(old) => {
+                *old = app.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound),
+        }
+    }
+
     fn delete_app(&self, id: AppId) -> Result<(), StoreError> {
         let mut state = self.write();
         if state.apps.remove(&id).is_none() {

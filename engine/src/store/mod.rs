@@ -137,6 +137,8 @@ pub trait Store: Send + Sync + 'static {
     fn insert_app(&self, app: &App) -> Result<(), StoreError>;
     fn app(&self, id: AppId) -> Result<Option<App>, StoreError>;
     fn apps(&self) -> Result<Vec<App>, StoreError>;
+    /// Replaces an existing app (a Bandwidth application's settings); `NotFound` if absent.
+    fn update_app(&self, app: &App) -> Result<(), StoreError>;
     /// Deletes an app with its endpoints, their bindings and its numbers, leaving a tombstone of
     /// its id in the same write. `NotFound` if absent.
     fn delete_app(&self, id: AppId) -> Result<(), StoreError>;

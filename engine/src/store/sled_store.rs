@@ -249,6 +249,18 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn update_app(&self, app: &App) -> Result<(), StoreError> {
+        let k = key::app(app.id);
+        let value = encode(app);
+        tx(self.apps.transaction(|apps| {
+            if apps.get(k)?.is_none() {
+                return abort(StoreError::NotFound);
+            }
+            apps.insert(&k, value.as_slice())?;
+            Ok(())
+        }))
+    }
+
     fn delete_app(&self, id: AppId) -> Result<(), StoreError> {
         let _writer = self.writer();
         let members = self

@@ -60,6 +60,9 @@ impl Store for Probe {
     fn app(&self, id: AppId) -> Result<Option<App>, StoreError> {
         self.inner.app(id)
     }
+    fn update_app(&self, app: &App) -> Result<(), StoreError> {
+        self.inner.update_app(app)
+    }
     fn apps(&self) -> Result<Vec<App>, StoreError> {
         self.inner.apps()
     }

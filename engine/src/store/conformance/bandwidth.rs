@@ -180,6 +180,22 @@ pub(super) fn apps_detach_bandwidth_endpoints(store: &dyn Store) {
     assert_eq!(store.endpoints_of_bw_domain("rd-f").unwrap(), vec![kai]);
 }
 
+pub(super) fn apps_update(store: &dyn Store) {
+    let mut a = app(8805, "apps85.example");
+    assert!(matches!(store.update_app(&a), Err(StoreError::NotFound)));
+    store.insert_app(&a).unwrap();
+    a.account = Some("u-conf1".to_owned());
+    a.live = Some(crate::store::LiveApp {
+        incoming_call_url: "https://app.example.com/cb".to_owned(),
+        incoming_call_timeout_ms: Some(5000),
+        incoming_call_fallback_url: None,
+        callback_method: crate::store::CallbackMethod::Get,
+        auto_answer: false,
+    });
+    store.update_app(&a).unwrap();
+    assert_eq!(store.app(AppId(8805)).unwrap(), Some(a));
+}
+
 pub(super) fn numbers_change_app(store: &dyn Store) {
     store.insert_app(&app(8803, "apps83.example")).unwrap();
     store.insert_app(&app(8804, "apps83.example")).unwrap();
