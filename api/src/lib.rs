@@ -34,6 +34,8 @@ pub struct State {
     pub drain_retry_secs: u64,
     /// `[http] metrics_token`: `/metrics` wants it as a bearer token when set.
     pub metrics_token: Option<String>,
+    /// Per-user request rate of the Bandwidth API (`[bandwidth] rate_per_sec`, `burst`).
+    pub bandwidth_rate: routes::bandwidth::rate::UserRate,
 }
 
 /// Why the server did not run.
@@ -94,6 +96,10 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         draining: AtomicBool::new(false),
         drain_retry_secs: drain_timeout.as_secs().max(1),
         metrics_token: settings.http.metrics_token.clone(),
+        bandwidth_rate: routes::bandwidth::rate::UserRate::new(
+            settings.bandwidth.rate_per_sec,
+            settings.bandwidth.burst,
+        ),
     });
     let addr = settings.http_listen;
     let admin_addr = settings.http.admin_listen;

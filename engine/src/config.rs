@@ -7,10 +7,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+mod bandwidth;
 mod http;
 mod quota;
 
 pub use crate::media::PortRange;
+pub use bandwidth::BandwidthSettings;
 pub use http::HttpSettings;
 pub use quota::{OutboxSettings, RetentionSettings};
 
@@ -45,6 +47,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub outbox: OutboxSettings,
     pub retention: RetentionSettings,
+    pub bandwidth: BandwidthSettings,
 }
 
 impl Default for Settings {
@@ -67,6 +70,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             outbox: OutboxSettings::default(),
             retention: RetentionSettings::default(),
+            bandwidth: BandwidthSettings::default(),
         }
     }
 }

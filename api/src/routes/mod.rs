@@ -1,6 +1,7 @@
 //! Route tables; one file per API surface.
 
 pub mod admin;
+pub mod bandwidth;
 pub mod bans;
 pub mod calls;
 pub mod endpoints;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// has its own (`[http] admin_listen`). An app's own recordings are here too.
 pub fn configure_public(cfg: &mut web::ServiceConfig) {
     endpoints::configure(cfg);
+    bandwidth::configure(cfg);
     make_call::configure(cfg);
     calls::configure_public(cfg);
     recordings::configure_by_id(cfg);

@@ -400,9 +400,12 @@ async fn resolve_target(
                 .endpoint(domain, &aor.user)
                 .ok()
                 .flatten()
-                .map(|ep| resolve::Owner {
-                    app: ep.app.0,
-                    enabled: ep.enabled,
+                // An endpoint without an app belongs to no app: not a target of any call.
+                .and_then(|ep| {
+                    Some(resolve::Owner {
+                        app: ep.app?.0,
+                        enabled: ep.enabled,
+                    })
                 });
             let bindings = store.bindings(&aor).unwrap_or_default();
             resolve::user_contacts(app, owner, &aor, &bindings, wall_ms() / 1000)

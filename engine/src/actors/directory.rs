@@ -207,7 +207,7 @@ impl DirectoryService {
             .endpoint(&app.domain, username)
             .map_err(store_err)?
         {
-            Some(ep) if ep.app == app.id => Ok(ep),
+            Some(ep) if ep.is_of(app.id) => Ok(ep),
             _ => Err(DirectoryError::NoSuchEndpoint),
         }
     }

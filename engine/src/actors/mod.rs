@@ -15,6 +15,7 @@
 //! `clock`, the one place the shells read it.
 
 mod audio;
+pub mod bandwidth;
 pub mod call;
 pub mod cdrs;
 mod clock;
@@ -116,6 +117,8 @@ pub struct RegistrationView {
 #[derive(Clone)]
 pub struct Engine {
     pub directory: DirectoryService,
+    /// The Bandwidth App Platform v1 model (users, applications, domains, endpoints).
+    pub bandwidth: bandwidth::BandwidthService,
     pub sip: Addr<SipActor>,
     /// Where SIP is bound (UDP and TCP).
     pub sip_bound: SocketAddr,
@@ -165,6 +168,9 @@ impl Engine {
         let apps = store.apps()?;
         for app in &apps {
             domains.add(&app.domain);
+        }
+        for d in bandwidth::BandwidthService::all_sip_domains(store.as_ref())? {
+            domains.add(&d);
         }
         crate::metrics::metrics().apps.add(apps.len() as i64);
 
@@ -263,6 +269,13 @@ impl Engine {
             sealer,
             sip.clone().recipient(),
         );
+        let bandwidth = bandwidth::BandwidthService::new(
+            store.clone(),
+            commit.clone(),
+            domains.clone(),
+            settings.bandwidth.suffix(&default_domain),
+            sip.clone().recipient(),
+        );
         let trunks = TrunkService::new(store.clone(), commit.clone(), dir.clone())?;
         let numbers = NumberService::new(store.clone(), commit.clone());
         let cdrs = CdrService::new(store.clone());
@@ -330,6 +343,7 @@ impl Engine {
         Ok(Engine {
             live: live::LiveService::new(live_table),
             directory,
+            bandwidth,
             trunks,
             numbers,
             cdrs,
@@ -364,7 +378,10 @@ impl Engine {
         let now = unix_now();
         let mut out = Vec::new();
         for (aor, bindings) in self.store.all_bindings()? {
-            let owner = self.store.endpoint(&aor.domain, &aor.user)?.map(|e| e.app);
+            let owner = self
+                .store
+                .endpoint(&aor.domain, &aor.user)?
+                .and_then(|e| e.app);
             if app.is_some() && owner != app {
                 continue;
             }
@@ -510,7 +527,7 @@ impl Engine {
             .endpoint(&app.domain, &to)
             .ok()
             .flatten()
-            .is_some_and(|e| e.app == app.id);
+            .is_some_and(|e| e.is_of(app.id));
         let destination = if is_user {
             Destination::SipUser(to.clone())
         } else {

@@ -31,6 +31,7 @@ impl NumberService {
             number: normalize(number)?,
             app,
             created_at: unix_now(),
+            name: None,
         };
         match self.store.insert_number(&record) {
             Ok(()) => {}

@@ -6,6 +6,7 @@
 //! realm (MD5 and SHA-256), and, only when the operator enabled `reveal_sip_passwords`, a copy
 //! sealed with ChaCha20-Poly1305 under a key in the data directory.
 
+pub mod bandwidth;
 pub mod number;
 pub mod seal;
 pub mod trunk;
@@ -177,6 +178,8 @@ pub fn build_app(
             ms => ms,
         },
         created_at: now,
+        account: None,
+        live: None,
     })
 }
 
@@ -207,7 +210,7 @@ pub fn build_endpoint(
     check_username(username)?;
     check_password(password)?;
     Ok(Endpoint {
-        app: app.id,
+        app: Some(app.id),
         domain: app.domain.clone(),
         username: username.to_string(),
         ha1_md5: ha1(Algorithm::Md5, username, &app.domain, password),
@@ -216,6 +219,10 @@ pub fn build_endpoint(
         sealed_password,
         created_at: now,
         updated_at: now,
+        id: None,
+        description: None,
+        bw_domain: None,
+        tokens: Vec::new(),
     })
 }
 

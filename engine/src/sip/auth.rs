@@ -79,6 +79,29 @@ impl std::fmt::Debug for StoredCredentials {
     }
 }
 
+/// Everything a user may authenticate with: the password's HA1 values and alternates (the
+/// unexpired tokens of a Bandwidth endpoint, each an expiring digest secret).
+#[derive(Debug, Clone)]
+pub struct CredentialSet {
+    pub password: StoredCredentials,
+    pub alternates: Vec<StoredCredentials>,
+}
+
+impl From<StoredCredentials> for CredentialSet {
+    fn from(password: StoredCredentials) -> Self {
+        CredentialSet {
+            password,
+            alternates: Vec::new(),
+        }
+    }
+}
+
+impl CredentialSet {
+    fn all(&self) -> impl Iterator<Item = &StoredCredentials> {
+        std::iter::once(&self.password).chain(&self.alternates)
+    }
+}
+
 /// Why a request was not authenticated (for the security log only: the client never learns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
@@ -169,13 +192,13 @@ impl Authenticator {
 
     /// Checks the request's credentials for `realm`. `lookup` maps a username to its stored
     /// credentials (None: no such user).
-    pub fn verify(
+    pub fn verify<C: Into<CredentialSet>>(
         &mut self,
         now: u64,
         req: &Request,
         kind: ChallengeKind,
         realm: &str,
-        lookup: impl FnOnce(&str) -> Option<StoredCredentials>,
+        lookup: impl FnOnce(&str) -> Option<C>,
     ) -> Verdict {
         self.verify_identified(now, req, kind, realm, lookup).0
     }
@@ -183,13 +206,13 @@ impl Authenticator {
     /// [`Authenticator::verify`], with the identity whose credentials were checked (none when
     /// no credentials for `realm` came, or they did not parse): the key the defences count
     /// and gate on, taken from the same choice of header as the check itself.
-    pub fn verify_identified(
+    pub fn verify_identified<C: Into<CredentialSet>>(
         &mut self,
         now: u64,
         req: &Request,
         kind: ChallengeKind,
         realm: &str,
-        lookup: impl FnOnce(&str) -> Option<StoredCredentials>,
+        lookup: impl FnOnce(&str) -> Option<C>,
     ) -> (Verdict, Option<Identity>) {
         match presented(req, kind, realm) {
             Presented::Nothing => (
@@ -217,13 +240,13 @@ impl Authenticator {
     }
 
     /// The nonce, algorithm, password and replay checks of one set of credentials.
-    fn judge(
+    fn judge<C: Into<CredentialSet>>(
         &mut self,
         now: u64,
         req: &Request,
         realm: &str,
         creds: Credentials,
-        lookup: impl FnOnce(&str) -> Option<StoredCredentials>,
+        lookup: impl FnOnce(&str) -> Option<C>,
     ) -> Verdict {
         let fail = |f: AuthFailure| Verdict::Challenge {
             stale: false,
@@ -243,14 +266,22 @@ impl Authenticator {
         if !self.cfg.algorithms.contains(&alg) {
             return fail(AuthFailure::AlgorithmNotOffered);
         }
-        let stored = lookup(&creds.username);
-        // Unknown users are checked against a throw-away HA1, so both paths cost the same.
-        let ha1 = match (&stored, alg) {
-            (Some(s), Algorithm::Md5) => s.ha1_md5.clone(),
-            (Some(s), Algorithm::Sha256) => s.ha1_sha256.clone(),
-            (None, a) => digest::ha1(a, &creds.username, realm, "\u{0}unknown-user\u{0}"),
+        let stored = lookup(&creds.username).map(Into::into);
+        let ok = match &stored {
+            // The password first; a token (when the user has any) is tried only after it.
+            Some(set) => set.all().any(|s| {
+                let ha1 = match alg {
+                    Algorithm::Md5 => &s.ha1_md5,
+                    Algorithm::Sha256 => &s.ha1_sha256,
+                };
+                digest::verify(&creds, req.method.as_str(), ha1)
+            }),
+            // Unknown users are checked against a throw-away HA1, so both paths cost the same.
+            None => {
+                let ha1 = digest::ha1(alg, &creds.username, realm, "\u{0}unknown-user\u{0}");
+                digest::verify(&creds, req.method.as_str(), &ha1)
+            }
         };
-        let ok = digest::verify(&creds, req.method.as_str(), &ha1);
         match (stored.is_some(), ok) {
             (false, _) => return fail(AuthFailure::UnknownUser),
             (true, false) => return fail(AuthFailure::WrongPassword),
@@ -377,6 +408,37 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn a_token_authenticates_like_the_password() {
+        let mut a = authenticator();
+        let with_token = |user: &str| {
+            alice(user).map(|password| CredentialSet {
+                password,
+                alternates: vec![StoredCredentials {
+                    ha1_md5: digest::ha1(Algorithm::Md5, "alice", REALM, "tok-123456"),
+                    ha1_sha256: digest::ha1(Algorithm::Sha256, "alice", REALM, "tok-123456"),
+                }],
+            })
+        };
+        for (pw, nc, ok) in [
+            ("tok-123456", 1, true),
+            ("wonderland", 2, true),
+            ("other", 3, false),
+        ] {
+            let n = nonce_of(&mut a, 100);
+            let req = register(Some(&answer(Algorithm::Sha256, "alice", pw, &n, nc)));
+            let verdict = a.verify(100, &req, ChallengeKind::Www, REALM, with_token);
+            assert_eq!(matches!(verdict, Verdict::Authenticated { .. }), ok, "{pw}");
+        }
+        // Without the token (expired: not passed), it no longer works.
+        let n = nonce_of(&mut a, 100);
+        let req = register(Some(&answer(Algorithm::Md5, "alice", "tok-123456", &n, 1)));
+        assert!(matches!(
+            a.verify(100, &req, ChallengeKind::Www, REALM, alice),
+            Verdict::Challenge { .. }
+        ));
     }
 
     #[test]

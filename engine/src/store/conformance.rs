@@ -4,6 +4,7 @@
 //! a shared one), so the backends cannot drift apart: same errors, same cascades, same orders.
 //! The checks use disjoint app ids and domains, so they can share one store.
 
+mod bandwidth;
 pub(crate) mod calls;
 mod routing;
 
@@ -30,12 +31,14 @@ pub(crate) fn app(id: u64, domain: &str) -> App {
         fallback_pcmo: None,
         answer_timeout_ms: None,
         created_at: 1_700_000_000,
+        account: None,
+        live: None,
     }
 }
 
 pub(crate) fn endpoint(app: u64, domain: &str, username: &str) -> Endpoint {
     Endpoint {
-        app: AppId(app),
+        app: Some(AppId(app)),
         domain: domain.to_owned(),
         username: username.to_owned(),
         ha1_md5: format!("{HA1_MARK}md5"),
@@ -44,6 +47,10 @@ pub(crate) fn endpoint(app: u64, domain: &str, username: &str) -> Endpoint {
         sealed_password: None,
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
+        id: None,
+        description: None,
+        bw_domain: None,
+        tokens: Vec::new(),
     }
 }
 
@@ -156,6 +163,11 @@ pub(crate) fn run(store: &dyn Store) {
     calls::cdrs(store);
     calls::cdr_listing(store);
     calls::outbox(store);
+    bandwidth::accounts(store);
+    bandwidth::domains_and_endpoints(store);
+    bandwidth::apps_detach_bandwidth_endpoints(store);
+    bandwidth::numbers_change_app(store);
+    bandwidth::apps_update(store);
     store.flush().unwrap();
 }
 
@@ -435,7 +447,7 @@ fn moving_between_apps(store: &dyn Store) {
     ));
     assert_eq!(
         store.endpoint(domain, "kim").unwrap().unwrap().app,
-        AppId(50)
+        Some(AppId(50))
     );
     store.update_endpoint(&endpoint(51, domain, "kim")).unwrap();
     assert_eq!(store.endpoints_of_app(AppId(50), 0, 10).unwrap().1, 0);

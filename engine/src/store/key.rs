@@ -143,6 +143,22 @@ pub(crate) fn aor_of(key: &[u8]) -> Result<Aor, StoreError> {
     Ok(Aor::new(user, domain))
 }
 
+/// `owner \0 child`: the index keys of the Bandwidth model (a user's domains, a domain's
+/// endpoints by username), both parts checked for NUL bytes.
+pub(crate) fn pair(owner: &str, child: &str, what: &'static str) -> Result<Vec<u8>, StoreError> {
+    let mut key = plain(owner, what)?;
+    key.push(SEP);
+    key.extend_from_slice(&plain(child, what)?);
+    Ok(key)
+}
+
+/// `owner \0`: every [`pair`] key of one owner starts with this.
+pub(crate) fn pair_prefix(owner: &str, what: &'static str) -> Result<Vec<u8>, StoreError> {
+    let mut key = plain(owner, what)?;
+    key.push(SEP);
+    Ok(key)
+}
+
 /// A key as text for error messages: NUL and other non-printables escaped (`\x00`).
 pub(crate) fn printable(key: &[u8]) -> String {
     key.escape_ascii().to_string()

@@ -7,13 +7,15 @@
 //! is atomic. Nothing is durable: [`Store::flush`] returns `Ok` at once. Trunks, numbers,
 //! CDRs and the outbox are in `memory/calls.rs`.
 
+mod bandwidth;
 mod calls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{
-    key, App, AppId, Cdr, CdrCursor, Delivery, Endpoint, Number, Store, StoreError, Trunk,
+    key, Account, App, AppId, BwDomain, Cdr, CdrCursor, Delivery, Endpoint, Number, Store,
+    StoreError, Trunk,
 };
 use crate::sip::registrar::{Aor, Binding};
 
@@ -40,6 +42,13 @@ struct State {
     cdrs_by_time: BTreeSet<Vec<u8>>,
     cdrs_by_app: BTreeSet<Vec<u8>>,
     deliveries: BTreeMap<u64, Delivery>,
+    accounts: BTreeMap<String, Account>,
+    bw_domains: BTreeMap<String, BwDomain>,
+    /// Domain name → id (names are unique).
+    bw_domain_names: BTreeMap<String, String>,
+    endpoints_by_id: BTreeMap<String, EndpointKey>,
+    /// `(domain id, username)`.
+    endpoints_by_bw_domain: BTreeMap<(String, String), EndpointKey>,
 }
 
 /// The in-memory store. Holds endpoint HA1s, so its `Debug` shows only sizes.
@@ -103,6 +112,16 @@ impl Store for MemoryStore {
         Ok(self.read().apps.values().cloned().collect())
     }
 
+    fn update_app(&self, app: &App) -> Result<(), StoreError> {
+        match self.write().apps.get_mut(&app.id) {
+            Some(old) => {
+                *old = app.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound),
+        }
+    }
+
     fn delete_app(&self, id: AppId) -> Result<(), StoreError> {
         let mut state = self.write();
         if state.apps.remove(&id).is_none() {
@@ -117,8 +136,19 @@ impl Store for MemoryStore {
             .collect();
         for (index, (domain, username)) in members {
             state.by_app.remove(&index);
-            state.bindings.remove(&key::endpoint(&domain, &username)?);
-            state.endpoints.remove(&(domain, username));
+            let k = (domain, username);
+            let bandwidth = state.endpoints.get(&k).is_some_and(|e| e.id.is_some());
+            if bandwidth {
+                // A Bandwidth endpoint outlives its application: detached, not deleted.
+                if let Some(ep) = state.endpoints.get_mut(&k) {
+                    ep.app = None;
+                }
+                continue;
+            }
+            state.bindings.remove(&key::endpoint(&k.0, &k.1)?);
+            if let Some(ep) = state.endpoints.remove(&k) {
+                state.unindex(&ep, &k);
+            }
         }
         let owned: Vec<_> = state
             .numbers_by_app
@@ -135,39 +165,43 @@ impl Store for MemoryStore {
 
     fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
         let k = endpoint_key(&endpoint.domain, &endpoint.username)?;
+        State::check(endpoint)?;
         let mut state = self.write();
-        if !state.apps.contains_key(&endpoint.app) {
+        if endpoint.app.is_some_and(|a| !state.apps.contains_key(&a)) {
             return Err(StoreError::NotFound);
         }
-        if state.endpoints.contains_key(&k) {
+        if endpoint
+            .bw_domain
+            .as_ref()
+            .is_some_and(|d| !state.bw_domains.contains_key(d))
+        {
+            return Err(StoreError::NotFound);
+        }
+        let id_taken = endpoint
+            .id
+            .as_ref()
+            .is_some_and(|id| state.endpoints_by_id.contains_key(id));
+        if state.endpoints.contains_key(&k) || id_taken {
             return Err(StoreError::Conflict);
         }
-        let index = (endpoint.app, k.1.clone(), k.0.clone());
-        state.by_app.insert(index, k.clone());
+        state.index(endpoint, &k);
         state.endpoints.insert(k, endpoint.clone());
         Ok(())
     }
 
     fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
         let k = endpoint_key(&endpoint.domain, &endpoint.username)?;
+        State::check(endpoint)?;
         let mut state = self.write();
-        let Some((old_app, rekeyed)) = state
-            .endpoints
-            .get(&k)
-            .map(|old| (old.app, old.credentials_differ(endpoint)))
-        else {
+        let Some(old) = state.endpoints.get(&k).cloned() else {
             return Err(StoreError::NotFound);
         };
-        if old_app != endpoint.app {
-            if !state.apps.contains_key(&endpoint.app) {
-                return Err(StoreError::NotFound);
-            }
-            state.by_app.remove(&(old_app, k.1.clone(), k.0.clone()));
-            state
-                .by_app
-                .insert((endpoint.app, k.1.clone(), k.0.clone()), k.clone());
+        if old.app != endpoint.app && endpoint.app.is_some_and(|a| !state.apps.contains_key(&a)) {
+            return Err(StoreError::NotFound);
         }
-        if !endpoint.enabled || rekeyed {
+        state.unindex(&old, &k);
+        state.index(endpoint, &k);
+        if !endpoint.enabled || old.credentials_differ(endpoint) {
             state
                 .bindings
                 .remove(&key::endpoint(&endpoint.domain, &endpoint.username)?);
@@ -208,7 +242,7 @@ impl Store for MemoryStore {
         let Some(old) = state.endpoints.remove(&k) else {
             return Err(StoreError::NotFound);
         };
-        state.by_app.remove(&(old.app, k.1, k.0));
+        state.unindex(&old, &k);
         state.bindings.remove(&key::endpoint(domain, username)?);
         Ok(())
     }
@@ -279,6 +313,70 @@ impl Store for MemoryStore {
 
     fn delete_number(&self, digits: &str) -> Result<(), StoreError> {
         self.remove_number(digits)
+    }
+
+    fn update_number(&self, number: &Number) -> Result<(), StoreError> {
+        self.replace_number(number)
+    }
+
+    fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.put_account(account)
+    }
+
+    fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        Ok(self.read().accounts.get(id).cloned())
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        Ok(self.read().accounts.values().cloned().collect())
+    }
+
+    fn delete_account(&self, id: &str) -> Result<(), StoreError> {
+        match self.write().accounts.remove(id) {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    fn insert_bw_domain(&self, domain: &BwDomain) -> Result<(), StoreError> {
+        self.put_bw_domain(domain)
+    }
+
+    fn bw_domain(&self, id: &str) -> Result<Option<BwDomain>, StoreError> {
+        Ok(self.read().bw_domains.get(id).cloned())
+    }
+
+    fn bw_domains_of_account(&self, account: &str) -> Result<Vec<BwDomain>, StoreError> {
+        Ok(self
+            .read()
+            .bw_domains
+            .values()
+            .filter(|d| d.account == account)
+            .cloned()
+            .collect())
+    }
+
+    fn delete_bw_domain(&self, id: &str) -> Result<Vec<Endpoint>, StoreError> {
+        self.remove_bw_domain(id)
+    }
+
+    fn endpoint_by_id(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        let state = self.read();
+        Ok(state
+            .endpoints_by_id
+            .get(id)
+            .and_then(|k| state.endpoints.get(k))
+            .cloned())
+    }
+
+    fn endpoints_of_bw_domain(&self, domain_id: &str) -> Result<Vec<Endpoint>, StoreError> {
+        let state = self.read();
+        Ok(state
+            .endpoints_by_bw_domain
+            .range((domain_id.to_owned(), String::new())..)
+            .take_while(|((d, _), _)| d == domain_id)
+            .filter_map(|(_, k)| state.endpoints.get(k).cloned())
+            .collect())
     }
 
     fn insert_cdr(&self, cdr: &Cdr, delivery: Option<&Delivery>) -> Result<bool, StoreError> {

@@ -15,7 +15,11 @@
 //! * Keys: an endpoint (and its address of record) is identified by `(domain, username)`; the
 //!   domain compares case-insensitively (it is lower-cased in keys, RFC 3261 §19.1.4), the
 //!   username exactly. Neither may contain a NUL byte ([`StoreError::InvalidKey`]).
-//! * An endpoint belongs to an existing app; bindings belong to an existing, *enabled*
+//! * An endpoint belongs to an existing app, or to none (a Bandwidth endpoint without an
+//!   `applicationId`); a Bandwidth endpoint (one with an `id`) also to an existing domain
+//!   ([`BwDomain`]), and its id is unique. Deleting an app deletes its PIOPIY endpoints and
+//!   detaches its Bandwidth ones (their app becomes `None`). Deleting a domain deletes its
+//!   endpoints and their bindings. Domain names are unique. Bindings belong to an existing, *enabled*
 //!   endpoint. Deleting an app deletes its endpoints and their bindings; deleting or disabling an
 //!   endpoint deletes its bindings, in the same atomic write; so does changing its credentials
 //!   (a new password: what was registered with the old one must register again). So the registrar cannot leave a
@@ -54,7 +58,9 @@ pub use cdr::{CallUuid, Cdr, CdrCursor, CdrKind, CdrStatus, Direction, Leg};
 pub use commit::GroupCommit;
 pub use delivery::{Delivery, DeliveryKind};
 pub use memory::MemoryStore;
-pub use record::{App, AppId, Endpoint, Number, Trunk};
+pub use record::{
+    Account, App, AppId, BwDomain, CallbackMethod, Endpoint, EndpointToken, LiveApp, Number, Trunk,
+};
 pub use sled_store::SledStore;
 
 /// Errors of the storage layer.
@@ -131,6 +137,8 @@ pub trait Store: Send + Sync + 'static {
     fn insert_app(&self, app: &App) -> Result<(), StoreError>;
     fn app(&self, id: AppId) -> Result<Option<App>, StoreError>;
     fn apps(&self) -> Result<Vec<App>, StoreError>;
+    /// Replaces an existing app (a Bandwidth application's settings); `NotFound` if absent.
+    fn update_app(&self, app: &App) -> Result<(), StoreError>;
     /// Deletes an app with its endpoints, their bindings and its numbers, leaving a tombstone of
     /// its id in the same write. `NotFound` if absent.
     fn delete_app(&self, id: AppId) -> Result<(), StoreError>;
@@ -182,6 +190,32 @@ pub trait Store: Send + Sync + 'static {
     fn numbers(&self, app: Option<AppId>) -> Result<Vec<Number>, StoreError>;
     /// `NotFound` if absent.
     fn delete_number(&self, digits: &str) -> Result<(), StoreError>;
+    /// Replaces an existing number (its app or name); `NotFound` if the number or its new app
+    /// does not exist.
+    fn update_number(&self, number: &Number) -> Result<(), StoreError>;
+
+    // ---- Bandwidth users, domains and endpoints ----
+    /// Inserts a new Bandwidth user; `Conflict` if its id is taken.
+    fn insert_account(&self, account: &Account) -> Result<(), StoreError>;
+    fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    /// Every user, by id.
+    fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+    /// Deletes the user record only (the caller removes its domains and apps first).
+    /// `NotFound` if absent.
+    fn delete_account(&self, id: &str) -> Result<(), StoreError>;
+    /// Inserts a new domain; `Conflict` if its id or its name is taken (names are unique across
+    /// users: they are DNS labels), `NotFound` if its account does not exist.
+    fn insert_bw_domain(&self, domain: &BwDomain) -> Result<(), StoreError>;
+    fn bw_domain(&self, id: &str) -> Result<Option<BwDomain>, StoreError>;
+    /// One user's domains, by id.
+    fn bw_domains_of_account(&self, account: &str) -> Result<Vec<BwDomain>, StoreError>;
+    /// Deletes a domain with its endpoints and their bindings, in one atomic write; returns
+    /// the endpoints that went. `NotFound` if absent.
+    fn delete_bw_domain(&self, id: &str) -> Result<Vec<Endpoint>, StoreError>;
+    /// A Bandwidth endpoint by its `re-` id.
+    fn endpoint_by_id(&self, id: &str) -> Result<Option<Endpoint>, StoreError>;
+    /// A domain's endpoints, by username.
+    fn endpoints_of_bw_domain(&self, domain_id: &str) -> Result<Vec<Endpoint>, StoreError>;
 
     // ---- CDRs ----
     /// Stores a CDR and, if given, the outbox delivery of its webhook, atomically. Returns

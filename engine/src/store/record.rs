@@ -38,6 +38,93 @@ pub struct App {
     pub answer_timeout_ms: Option<u32>,
     /// Unix seconds.
     pub created_at: u64,
+    /// The Bandwidth user (account id) that owns this app; `None` for PIOPIY apps.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// Set for a Bandwidth application: its calls are driven by REST after an `incomingcall`
+    /// callback, not by a PCMO script from `answer_url` (which is empty then).
+    #[serde(default)]
+    pub live: Option<LiveApp>,
+}
+
+impl App {
+    /// The id a Bandwidth client sees: `a-{appid}`.
+    pub fn bandwidth_id(&self) -> String {
+        format!("a-{}", self.id)
+    }
+}
+
+/// How a Bandwidth application's callbacks are sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallbackMethod {
+    Get,
+    #[default]
+    Post,
+}
+
+/// What makes an [`App`] a Bandwidth application (App Platform v1 `applications`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveApp {
+    /// Where `incomingcall` (and, by default, the call's other events) go.
+    pub incoming_call_url: String,
+    /// `incomingCallUrlCallbackTimeout`, ms (at most 10 000).
+    #[serde(default)]
+    pub incoming_call_timeout_ms: Option<u32>,
+    #[serde(default)]
+    pub incoming_call_fallback_url: Option<String>,
+    #[serde(default)]
+    pub callback_method: CallbackMethod,
+    /// Answer inbound calls before the `incomingcall` callback (Bandwidth's default: true).
+    #[serde(default = "yes")]
+    pub auto_answer: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A Bandwidth App Platform user: the credentials of `/v1/users/{id}/…`. The secret is never
+/// stored, only its SHA-256 (it is random and long, so a plain hash is enough). `Debug` hides
+/// the token and the hash.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// `u-` and 20 random lowercase letters and digits.
+    pub id: String,
+    /// `t-` and 24 random characters: the Basic-auth user name.
+    pub token: String,
+    /// Hex SHA-256 of the secret (the Basic-auth password).
+    pub secret_sha256: String,
+    /// PIOPIY apps this user may also drive live (`ringmaster user create --app`).
+    #[serde(default)]
+    pub apps: Vec<AppId>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A Bandwidth domain: a SIP domain of its own (`{name}.{suffix}`) grouping endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BwDomain {
+    /// `rd-` and random characters.
+    pub id: String,
+    pub account: String,
+    /// Unique among all domains (it is a DNS label of `sip_domain`).
+    pub name: String,
+    pub description: String,
+    /// `{name}.{[bandwidth] domain_suffix}`, lower case: the realm of its endpoints.
+    pub sip_domain: String,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A short-lived digest credential of an endpoint (`POST …/endpoints/{id}/tokens`): works as
+/// a password for the endpoint's username until `expires_at`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointToken {
+    pub ha1_md5: String,
+    pub ha1_sha256: String,
+    /// Unix seconds.
+    pub expires_at: u64,
 }
 
 /// A SIP user of an app. The password is never stored in clear: only the digest HA1 values for
@@ -45,7 +132,10 @@ pub struct App {
 /// `Debug` hides all three: an HA1 is as good as the password for digest authentication.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
-    pub app: AppId,
+    /// The app its calls belong to. Always set for PIOPIY endpoints; a Bandwidth endpoint's
+    /// `applicationId` may change or be absent (then its calls are refused). Records written
+    /// before this was optional hold a plain number, which reads as `Some`.
+    pub app: Option<AppId>,
     pub domain: String,
     pub username: String,
     /// Hex MD5(username ":" realm ":" password).
@@ -59,9 +149,25 @@ pub struct Endpoint {
     /// Unix seconds.
     pub created_at: u64,
     pub updated_at: u64,
+    /// `re-` and random characters: the id of a Bandwidth endpoint (`None` for PIOPIY ones).
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The [`BwDomain`] id of a Bandwidth endpoint.
+    #[serde(default)]
+    pub bw_domain: Option<String>,
+    /// Unexpired (at the last write) auth tokens; expired ones are pruned on every write.
+    #[serde(default)]
+    pub tokens: Vec<EndpointToken>,
 }
 
 impl Endpoint {
+    /// True when the endpoint belongs to `app`.
+    pub fn is_of(&self, app: AppId) -> bool {
+        self.app == Some(app)
+    }
+
     /// True when `other` authenticates with other credentials than `self` (a new password):
     /// the store then drops the bindings made with the old ones.
     pub fn credentials_differ(&self, other: &Endpoint) -> bool {
@@ -112,6 +218,9 @@ pub struct Number {
     pub app: AppId,
     /// Unix seconds.
     pub created_at: u64,
+    /// A label (Bandwidth `name`).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// Shown in place of a secret in `Debug` output.
@@ -127,7 +236,29 @@ impl std::fmt::Debug for App {
             .field("event_url", &self.event_url)
             .field("domain", &self.domain)
             .field("created_at", &self.created_at)
+            .field("account", &self.account)
+            .field("live", &self.live)
             .finish()
+    }
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("token", &HIDDEN)
+            .field("secret_sha256", &HIDDEN)
+            .field("apps", &self.apps)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for EndpointToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointToken")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -146,6 +277,9 @@ impl std::fmt::Debug for Endpoint {
             )
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
+            .field("id", &self.id)
+            .field("bw_domain", &self.bw_domain)
+            .field("tokens", &self.tokens.len())
             .finish()
     }
 }
@@ -170,6 +304,7 @@ impl std::fmt::Debug for Trunk {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::store::conformance;
 
     #[test]
@@ -190,6 +325,52 @@ mod tests {
         let shown = format!("{trunk:?}");
         assert!(
             shown.contains("<hidden>") && !shown.contains("171"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn records_written_before_the_bandwidth_model_still_read() {
+        // An endpoint, app and number as stores held them before apps became optional.
+        let old = r#"{"app":1234567,"domain":"example.com","username":"alice","ha1_md5":"a","ha1_sha256":"b","enabled":true,"created_at":1,"updated_at":2}"#;
+        let ep: Endpoint = serde_json::from_str(old).unwrap();
+        assert_eq!(ep.app, Some(AppId(1_234_567)));
+        assert!(ep.is_of(AppId(1_234_567)));
+        assert_eq!((ep.id, ep.bw_domain, ep.tokens.len()), (None, None, 0));
+        let old = r#"{"id":7,"name":"n","secret":"s","answer_url":"https://a.example/","domain":"example.com","created_at":1}"#;
+        let app: App = serde_json::from_str(old).unwrap();
+        assert_eq!((app.account, app.live), (None, None));
+        let n: Number =
+            serde_json::from_str(r#"{"number":"14155550100","app":7,"created_at":1}"#).unwrap();
+        assert_eq!(n.name, None);
+        // And a new endpoint without an app writes `null` and reads back.
+        let mut ep = conformance::endpoint(1, "example.com", "bob");
+        ep.app = None;
+        let back: Endpoint = serde_json::from_slice(&serde_json::to_vec(&ep).unwrap()).unwrap();
+        assert_eq!(back, ep);
+    }
+
+    #[test]
+    fn live_apps_default_to_post_and_auto_answer() {
+        let live: LiveApp =
+            serde_json::from_str(r#"{"incoming_call_url":"https://a.example/cb"}"#).unwrap();
+        assert_eq!(live.callback_method, CallbackMethod::Post);
+        assert!(live.auto_answer);
+    }
+
+    #[test]
+    fn account_debug_hides_its_credentials() {
+        let account = Account {
+            id: "u-abc".into(),
+            token: "t-visible-token".into(),
+            secret_sha256: "feedface".into(),
+            apps: vec![],
+            created_at: 1,
+        };
+        let shown = format!("{account:?}");
+        assert!(shown.contains("u-abc"), "{shown}");
+        assert!(
+            !shown.contains("t-visible-token") && !shown.contains("feedface"),
             "{shown}"
         );
     }

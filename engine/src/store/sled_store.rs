@@ -16,6 +16,12 @@
 //! | `cdrs_by_time`       | `time_be cmiuuid \0 leg_id`      | empty                      |
 //! | `cdrs_by_app`        | `id_be time_be cmiuuid \0 leg_id`| empty                      |
 //! | `deliveries`         | seq, big-endian `u64`            | [`Delivery`]               |
+//! | `accounts`           | user id                          | [`Account`]                |
+//! | `bw_domains`         | domain id                        | [`BwDomain`]               |
+//! | `bw_domain_names`    | domain name                      | the domain id              |
+//! | `bw_domains_by_account` | `user \0 domain id`          | empty                      |
+//! | `endpoints_by_id`    | endpoint id (`re-…`)             | the endpoint's key         |
+//! | `endpoints_by_bw_domain` | `domain id \0 username`     | the endpoint's key         |
 //!
 //! The indexes let [`Store::endpoints_of_app`] page in username order by scanning only that
 //! app's index entries (and count them exactly), list an app's numbers, and list CDRs newest
@@ -48,6 +54,7 @@
 //! **Opening** is in `sled_store/open.rs`: a store that fails to open leaves its directory as
 //! it was.
 
+mod bandwidth;
 mod calls;
 mod open;
 #[cfg(test)]
@@ -65,9 +72,11 @@ use serde::Serialize;
 use sled::transaction::{abort, ConflictableTransactionError, TransactionError, Transactional};
 
 use super::{
-    key, App, AppId, Cdr, CdrCursor, Delivery, Endpoint, Number, Store, StoreError, Trunk,
+    key, Account, App, AppId, BwDomain, Cdr, CdrCursor, Delivery, Endpoint, Number, Store,
+    StoreError, Trunk,
 };
 use crate::sip::registrar::{Aor, Binding};
+use bandwidth::EndpointIndexes;
 
 pub use open::{FORMAT_VERSION, MARKER_FILE};
 
@@ -88,6 +97,12 @@ pub struct SledStore {
     cdrs_by_time: sled::Tree,
     cdrs_by_app: sled::Tree,
     deliveries: sled::Tree,
+    accounts: sled::Tree,
+    bw_domains: sled::Tree,
+    bw_domain_names: sled::Tree,
+    bw_domains_by_account: sled::Tree,
+    endpoints_by_id: sled::Tree,
+    endpoints_by_bw_domain: sled::Tree,
     /// Serialises membership-changing writes with the index scans they depend on (module doc).
     writer: Mutex<()>,
 }
@@ -125,6 +140,12 @@ impl SledStore {
             cdrs_by_time: tree("cdrs_by_time")?,
             cdrs_by_app: tree("cdrs_by_app")?,
             deliveries: tree("deliveries")?,
+            accounts: tree("accounts")?,
+            bw_domains: tree("bw_domains")?,
+            bw_domain_names: tree("bw_domain_names")?,
+            bw_domains_by_account: tree("bw_domains_by_account")?,
+            endpoints_by_id: tree("endpoints_by_id")?,
+            endpoints_by_bw_domain: tree("endpoints_by_bw_domain")?,
             db,
             writer: Mutex::new(()),
         })
@@ -228,6 +249,18 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn update_app(&self, app: &App) -> Result<(), StoreError> {
+        let k = key::app(app.id);
+        let value = encode(app);
+        tx(self.apps.transaction(|apps| {
+            if apps.get(k)?.is_none() {
+                return abort(StoreError::NotFound);
+            }
+            apps.insert(&k, value.as_slice())?;
+            Ok(())
+        }))
+    }
+
     fn delete_app(&self, id: AppId) -> Result<(), StoreError> {
         let _writer = self.writer();
         let members = self
@@ -250,15 +283,44 @@ impl Store for SledStore {
             &self.bindings,
             &self.numbers,
             &self.numbers_by_app,
+            &self.endpoints_by_id,
+            &self.endpoints_by_bw_domain,
         )
             .transaction(
-                |(apps, deleted, endpoints, by_app, bindings, numbers, numbers_by_app)| {
+                |(
+                    apps,
+                    deleted,
+                    endpoints,
+                    by_app,
+                    bindings,
+                    numbers,
+                    numbers_by_app,
+                    by_id,
+                    by_bw,
+                )| {
                     if apps.remove(&k)?.is_none() {
                         return abort(StoreError::NotFound);
                     }
                     deleted.insert(&k, &[])?;
                     for (index_key, endpoint_key) in &members {
                         by_app.remove(index_key)?;
+                        let Some(bytes) = endpoints.get(endpoint_key)? else {
+                            continue;
+                        };
+                        let mut ep: Endpoint = decode_tx(endpoint_key, &bytes)?;
+                        if ep.id.is_some() {
+                            // A Bandwidth endpoint outlives its application: it is detached
+                            // (its calls are refused until it names another one).
+                            ep.app = None;
+                            endpoints.insert(endpoint_key.as_ref(), encode(&ep))?;
+                            continue;
+                        }
+                        let indexes = EndpointIndexes {
+                            by_app,
+                            by_id,
+                            by_bw,
+                        };
+                        indexes.remove(&ep, endpoint_key)?;
                         endpoints.remove(endpoint_key)?;
                         bindings.remove(endpoint_key)?;
                     }
@@ -274,55 +336,88 @@ impl Store for SledStore {
 
     fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
         let k = key::endpoint(&endpoint.domain, &endpoint.username)?;
-        let index = key::app_index(endpoint.app, &endpoint.domain, &endpoint.username)?;
-        let app = key::app(endpoint.app);
+        EndpointIndexes::check(endpoint)?;
+        let app = endpoint.app.map(key::app);
+        let bw_domain = endpoint.bw_domain.clone();
         let value = encode(endpoint);
         let _writer = self.writer();
-        tx(
-            (&self.apps, &self.endpoints, &self.by_app).transaction(|(apps, endpoints, by_app)| {
-                if apps.get(app)?.is_none() {
-                    return abort(StoreError::NotFound);
+        tx((
+            &self.apps,
+            &self.endpoints,
+            &self.by_app,
+            &self.endpoints_by_id,
+            &self.endpoints_by_bw_domain,
+            &self.bw_domains,
+        )
+            .transaction(|(apps, endpoints, by_app, by_id, by_bw, domains)| {
+                if let Some(app) = app {
+                    if apps.get(app)?.is_none() {
+                        return abort(StoreError::NotFound);
+                    }
+                }
+                if let Some(d) = &bw_domain {
+                    if domains.get(d.as_bytes())?.is_none() {
+                        return abort(StoreError::NotFound);
+                    }
                 }
                 if endpoints.get(&k)?.is_some() {
                     return abort(StoreError::Conflict);
                 }
+                let indexes = EndpointIndexes {
+                    by_app,
+                    by_id,
+                    by_bw,
+                };
+                if indexes.id_taken(endpoint)? {
+                    return abort(StoreError::Conflict);
+                }
                 endpoints.insert(k.as_slice(), value.as_slice())?;
-                by_app.insert(index.as_slice(), k.as_slice())?;
+                indexes.add(endpoint, &k)?;
                 Ok(())
-            }),
-        )
+            }))
     }
 
     fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
         let k = key::endpoint(&endpoint.domain, &endpoint.username)?;
-        let new_index = key::app_index(endpoint.app, &endpoint.domain, &endpoint.username)?;
-        let new_app = key::app(endpoint.app);
+        EndpointIndexes::check(endpoint)?;
+        let new_app = endpoint.app.map(key::app);
         let value = encode(endpoint);
         let _writer = self.writer();
-        tx(
-            (&self.apps, &self.endpoints, &self.by_app, &self.bindings).transaction(
-                |(apps, endpoints, by_app, bindings)| {
-                    let Some(old) = endpoints.get(&k)? else {
-                        return abort(StoreError::NotFound);
-                    };
-                    let old: Endpoint = decode_tx(&k, &old)?;
-                    if old.app != endpoint.app {
-                        if apps.get(new_app)?.is_none() {
+        tx((
+            &self.apps,
+            &self.endpoints,
+            &self.by_app,
+            &self.bindings,
+            &self.endpoints_by_id,
+            &self.endpoints_by_bw_domain,
+        )
+            .transaction(|(apps, endpoints, by_app, bindings, by_id, by_bw)| {
+                let Some(old) = endpoints.get(&k)? else {
+                    return abort(StoreError::NotFound);
+                };
+                let old: Endpoint = decode_tx(&k, &old)?;
+                if old.app != endpoint.app {
+                    if let Some(app) = new_app {
+                        if apps.get(app)?.is_none() {
                             return abort(StoreError::NotFound);
                         }
-                        let old_index = key::app_index(old.app, &old.domain, &old.username)
-                            .map_err(ConflictableTransactionError::Abort)?;
-                        by_app.remove(old_index)?;
-                        by_app.insert(new_index.as_slice(), k.as_slice())?;
                     }
-                    endpoints.insert(k.as_slice(), value.as_slice())?;
-                    if !endpoint.enabled || old.credentials_differ(endpoint) {
-                        bindings.remove(k.as_slice())?;
-                    }
-                    Ok(())
-                },
-            ),
-        )
+                }
+                // The id and domain of an endpoint never change, so re-indexing by app is
+                // the only index work; removing and adding all three keeps it simple.
+                let indexes = EndpointIndexes {
+                    by_app,
+                    by_id,
+                    by_bw,
+                };
+                indexes.remove(&old, &k)?;
+                indexes.add(endpoint, &k)?;
+                endpoints.insert(k.as_slice(), value.as_slice())?;
+                if !endpoint.enabled || old.credentials_differ(endpoint) {
+                    bindings.remove(k.as_slice())?;
+                }
+                Ok(())
+            }))
     }
 
     fn endpoint(&self, domain: &str, username: &str) -> Result<Option<Endpoint>, StoreError> {
@@ -364,19 +459,27 @@ impl Store for SledStore {
     fn delete_endpoint(&self, domain: &str, username: &str) -> Result<(), StoreError> {
         let k = key::endpoint(domain, username)?;
         let _writer = self.writer();
-        tx((&self.endpoints, &self.by_app, &self.bindings).transaction(
-            |(endpoints, by_app, bindings)| {
+        tx((
+            &self.endpoints,
+            &self.by_app,
+            &self.bindings,
+            &self.endpoints_by_id,
+            &self.endpoints_by_bw_domain,
+        )
+            .transaction(|(endpoints, by_app, bindings, by_id, by_bw)| {
                 let Some(old) = endpoints.remove(k.as_slice())? else {
                     return abort(StoreError::NotFound);
                 };
                 let old: Endpoint = decode_tx(&k, &old)?;
-                let index = key::app_index(old.app, &old.domain, &old.username)
-                    .map_err(ConflictableTransactionError::Abort)?;
-                by_app.remove(index)?;
+                EndpointIndexes {
+                    by_app,
+                    by_id,
+                    by_bw,
+                }
+                .remove(&old, &k)?;
                 bindings.remove(k.as_slice())?;
                 Ok(())
-            },
-        ))
+            }))
     }
 
     fn put_bindings(&self, aor: &Aor, list: &[Binding]) -> Result<(), StoreError> {
@@ -453,6 +556,50 @@ impl Store for SledStore {
 
     fn delete_number(&self, digits: &str) -> Result<(), StoreError> {
         self.remove_number(digits)
+    }
+
+    fn update_number(&self, number: &Number) -> Result<(), StoreError> {
+        self.replace_number(number)
+    }
+
+    fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.put_account(account)
+    }
+
+    fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        self.get_account(id)
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.all_accounts()
+    }
+
+    fn delete_account(&self, id: &str) -> Result<(), StoreError> {
+        self.remove_account(id)
+    }
+
+    fn insert_bw_domain(&self, domain: &BwDomain) -> Result<(), StoreError> {
+        self.put_bw_domain(domain)
+    }
+
+    fn bw_domain(&self, id: &str) -> Result<Option<BwDomain>, StoreError> {
+        self.get_bw_domain(id)
+    }
+
+    fn bw_domains_of_account(&self, account: &str) -> Result<Vec<BwDomain>, StoreError> {
+        self.account_domains(account)
+    }
+
+    fn delete_bw_domain(&self, id: &str) -> Result<Vec<Endpoint>, StoreError> {
+        self.remove_bw_domain(id)
+    }
+
+    fn endpoint_by_id(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        self.get_endpoint_by_id(id)
+    }
+
+    fn endpoints_of_bw_domain(&self, domain_id: &str) -> Result<Vec<Endpoint>, StoreError> {
+        self.domain_endpoints(domain_id)
     }
 
     fn insert_cdr(&self, cdr: &Cdr, delivery: Option<&Delivery>) -> Result<bool, StoreError> {

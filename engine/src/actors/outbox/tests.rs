@@ -28,6 +28,8 @@ fn app(url: Option<String>) -> App {
         fallback_pcmo: None,
         answer_timeout_ms: None,
         created_at: 1,
+        account: None,
+        live: None,
     }
 }
 

@@ -87,9 +87,11 @@ impl CallDirectory for Directory<'_> {
                     ha1_md5: ep.ha1_md5,
                     ha1_sha256: ep.ha1_sha256,
                 },
-                enabled: ep.enabled,
+                // Bandwidth: calls from an endpoint with no application are rejected, as
+                // calls from a disabled one are (after authentication, with a 403).
+                enabled: ep.enabled && ep.app.is_some(),
             },
-            ep.app.0,
+            ep.app.map_or(0, |a| a.0),
         ))
     }
 

@@ -12,7 +12,7 @@ use crate::actors::registration::{
 };
 use crate::sip::auth::{Identity, StoredCredentials};
 use crate::sip::message::Request;
-use crate::sip::registrar::{admit, Admission, Aor, Binding, EndpointAuth};
+use crate::sip::registrar::{admit_with_tokens, Admission, Aor, Binding, EndpointAuth};
 use crate::sip::transaction::TxId;
 use crate::sip::Peer;
 
@@ -29,7 +29,7 @@ impl SipActor {
     ) {
         let now = unix_now();
         let store = self.store.clone();
-        let decision = admit(
+        let decision = admit_with_tokens(
             &mut self.auth,
             &self.domains,
             now,
@@ -37,13 +37,26 @@ impl SipActor {
             &tag,
             |domain, user| {
                 let ep = store.endpoint(domain, user).ok().flatten()?;
-                Some(EndpointAuth {
-                    credentials: StoredCredentials {
-                        ha1_md5: ep.ha1_md5,
-                        ha1_sha256: ep.ha1_sha256,
+                // A Bandwidth endpoint's unexpired tokens work as passwords too.
+                let tokens = ep
+                    .tokens
+                    .iter()
+                    .filter(|t| t.expires_at > now)
+                    .map(|t| StoredCredentials {
+                        ha1_md5: t.ha1_md5.clone(),
+                        ha1_sha256: t.ha1_sha256.clone(),
+                    })
+                    .collect();
+                Some((
+                    EndpointAuth {
+                        credentials: StoredCredentials {
+                            ha1_md5: ep.ha1_md5,
+                            ha1_sha256: ep.ha1_sha256,
+                        },
+                        enabled: ep.enabled,
                     },
-                    enabled: ep.enabled,
-                })
+                    tokens,
+                ))
             },
         );
         match decision {

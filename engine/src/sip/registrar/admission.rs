@@ -3,7 +3,7 @@
 
 use super::{Aor, Domains};
 use crate::sip::auth::{
-    AuthFailure, Authenticator, ChallengeKind, Identity, StoredCredentials, Verdict,
+    AuthFailure, Authenticator, ChallengeKind, CredentialSet, Identity, StoredCredentials, Verdict,
 };
 use crate::sip::message::{response_to, Request, Response};
 use crate::sip::uas::reject_with;
@@ -39,6 +39,21 @@ pub fn admit(
     to_tag: &str,
     lookup: impl FnOnce(&str, &str) -> Option<EndpointAuth>,
 ) -> Admission {
+    admit_with_tokens(auth, domains, now, req, to_tag, |domain, user| {
+        lookup(domain, user).map(|ep| (ep, Vec::new()))
+    })
+}
+
+/// [`admit`] for endpoints that may also authenticate with tokens: `lookup` answers the
+/// endpoint and the HA1 values of its unexpired tokens, each accepted like the password.
+pub fn admit_with_tokens(
+    auth: &mut Authenticator,
+    domains: &Domains,
+    now: u64,
+    req: &Request,
+    to_tag: &str,
+    lookup: impl FnOnce(&str, &str) -> Option<(EndpointAuth, Vec<StoredCredentials>)>,
+) -> Admission {
     let aor = match domains.aor_of(req) {
         Ok(a) => a,
         Err(status) => {
@@ -52,9 +67,12 @@ pub fn admit(
     let mut enabled = false;
     let (verdict, identity) =
         auth.verify_identified(now, req, ChallengeKind::Www, &aor.domain, |user| {
-            let ep = lookup(&aor.domain, user)?;
+            let (ep, tokens) = lookup(&aor.domain, user)?;
             enabled = ep.enabled;
-            Some(ep.credentials)
+            Some(CredentialSet {
+                password: ep.credentials,
+                alternates: tokens,
+            })
         });
     let respond = |r: Response| Admission::Respond {
         response: Box::new(r),

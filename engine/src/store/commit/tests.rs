@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::sip::registrar::{Aor, Binding};
-use crate::store::{App, AppId, Cdr, CdrCursor, Delivery, Endpoint, MemoryStore, Number, Trunk};
+use crate::store::{
+    Account, App, AppId, BwDomain, Cdr, CdrCursor, Delivery, Endpoint, MemoryStore, Number, Trunk,
+};
 
 /// A store whose "writes" are a counter: `flush` makes everything written before it started
 /// durable, after a configurable delay. Flush number `fail_at` (1-based) fails; flush number 1
@@ -57,6 +59,9 @@ impl Store for Probe {
     }
     fn app(&self, id: AppId) -> Result<Option<App>, StoreError> {
         self.inner.app(id)
+    }
+    fn update_app(&self, app: &App) -> Result<(), StoreError> {
+        self.inner.update_app(app)
     }
     fn apps(&self) -> Result<Vec<App>, StoreError> {
         self.inner.apps()
@@ -116,6 +121,39 @@ impl Store for Probe {
     }
     fn delete_number(&self, digits: &str) -> Result<(), StoreError> {
         self.inner.delete_number(digits)
+    }
+    fn update_number(&self, number: &Number) -> Result<(), StoreError> {
+        self.inner.update_number(number)
+    }
+    fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
+        self.inner.insert_account(account)
+    }
+    fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        self.inner.account(id)
+    }
+    fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.inner.accounts()
+    }
+    fn delete_account(&self, id: &str) -> Result<(), StoreError> {
+        self.inner.delete_account(id)
+    }
+    fn insert_bw_domain(&self, domain: &BwDomain) -> Result<(), StoreError> {
+        self.inner.insert_bw_domain(domain)
+    }
+    fn bw_domain(&self, id: &str) -> Result<Option<BwDomain>, StoreError> {
+        self.inner.bw_domain(id)
+    }
+    fn bw_domains_of_account(&self, account: &str) -> Result<Vec<BwDomain>, StoreError> {
+        self.inner.bw_domains_of_account(account)
+    }
+    fn delete_bw_domain(&self, id: &str) -> Result<Vec<Endpoint>, StoreError> {
+        self.inner.delete_bw_domain(id)
+    }
+    fn endpoint_by_id(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        self.inner.endpoint_by_id(id)
+    }
+    fn endpoints_of_bw_domain(&self, domain_id: &str) -> Result<Vec<Endpoint>, StoreError> {
+        self.inner.endpoints_of_bw_domain(domain_id)
     }
     fn insert_cdr(&self, cdr: &Cdr, d: Option<&Delivery>) -> Result<bool, StoreError> {
         self.inner.insert_cdr(cdr, d)

@@ -8,6 +8,7 @@ fn number(digits: &str, app: u64) -> Number {
         number: digits.to_owned(),
         app: AppId(app),
         created_at: 1_700_000_000,
+        name: None,
     }
 }
 

@@ -124,4 +124,31 @@ impl SledStore {
             }),
         )
     }
+
+    pub(super) fn replace_number(&self, number: &Number) -> Result<(), StoreError> {
+        let k = key::plain(&number.number, "number")?;
+        let index = key::number_index(number.app, &number.number)?;
+        let app = key::app(number.app);
+        let value = encode(number);
+        let _writer = self.writer();
+        tx(
+            (&self.apps, &self.numbers, &self.numbers_by_app).transaction(
+                |(apps, numbers, by_app)| {
+                    let Some(old) = numbers.get(&k)? else {
+                        return abort(StoreError::NotFound);
+                    };
+                    if apps.get(app)?.is_none() {
+                        return abort(StoreError::NotFound);
+                    }
+                    let old: Number = super::decode_tx(&k, &old)?;
+                    let old_index = key::number_index(old.app, &old.number)
+                        .map_err(sled::transaction::ConflictableTransactionError::Abort)?;
+                    by_app.remove(old_index)?;
+                    numbers.insert(k.as_slice(), value.as_slice())?;
+                    by_app.insert(index.as_slice(), &[][..])?;
+                    Ok(())
+                },
+            ),
+        )
+    }
 }

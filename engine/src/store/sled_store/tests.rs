@@ -223,6 +223,7 @@ fn routing_cdrs_and_deliveries_survive_a_reopen() {
                 number: "14155550100".into(),
                 app: AppId(1),
                 created_at: 1,
+                name: None,
             })
             .unwrap();
         let hook = conformance::delivery(7, Some("call-1"));
