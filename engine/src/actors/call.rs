@@ -176,11 +176,12 @@ impl CallActor {
                 } => self.fetch(ctx, fetch_id, url, body),
                 Output::Resolve { ring, targets } => {
                     tracing::debug!(call = %self.call.cmiuuid(), ring = ring.0, targets = targets.len(), "resolving");
-                    let (store, trunks, app, domain) = (
+                    let (store, trunks, app, domain, account) = (
                         self.env.store.clone(),
                         self.env.trunks.clone(),
                         self.app.id.0,
                         self.app.domain.clone(),
+                        self.app.account.clone(),
                     );
                     let egress = self.env.app_http.clone();
                     let fut = async move {
@@ -194,6 +195,7 @@ impl CallActor {
                                 &snapshot,
                                 app,
                                 &domain,
+                                account.as_deref(),
                                 egress.policy(),
                             );
                             results.push((id, r.await));
@@ -385,6 +387,7 @@ async fn resolve_target(
     snapshot: &[Trunk],
     app: u64,
     domain: &str,
+    account: Option<&str>,
     egress: &crate::egress::EgressPolicy,
 ) -> Resolution {
     let views = snapshot.iter().map(|t| resolve::TrunkView {
@@ -400,10 +403,18 @@ async fn resolve_target(
                 .endpoint(domain, &aor.user)
                 .ok()
                 .flatten()
-                // An endpoint without an app belongs to no app: not a target of any call.
                 .and_then(|ep| {
+                    // A Bandwidth endpoint is a target of every call of its domain's user,
+                    // whichever application (or none) it names; any other endpoint belongs
+                    // to its own app only (one without an app is nobody's target).
+                    let same_user = account.is_some()
+                        && ep.bw_domain.as_deref().is_some_and(|d| {
+                            store.bw_domain(d).ok().flatten().map(|d| d.account)
+                                == account.map(str::to_string)
+                        });
+                    let owner_app = if same_user { Some(app) } else { ep.app.map(|a| a.0) };
                     Some(resolve::Owner {
-                        app: ep.app?.0,
+                        app: owner_app?,
                         enabled: ep.enabled,
                     })
                 });

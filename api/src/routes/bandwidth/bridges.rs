@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::calls::{live_error, prompt_of, Audio};
-use super::{created, page_of, BwError, BwJson, BwUser};
+use super::{created, paged, BwError, BwJson, BwUser, Page};
 use crate::State;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -119,25 +119,23 @@ async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, BwError> {
     let b = owned(&state, &user, &path.1).await?;
-    Ok(HttpResponse::Ok().json(bridge_json(&super::base(&req, &user), &b)))
+    Ok(HttpResponse::Ok().json(bridge_json(&super::calls::base(&req, &user), &b)))
 }
 
 async fn list(
     state: web::Data<State>,
     user: BwUser,
     req: HttpRequest,
+    page: Page,
 ) -> Result<HttpResponse, BwError> {
-    let base = super::base(&req, &user);
-    let items = state
+    let base = super::calls::base(&req, &user);
+    let all = state
         .engine
         .live
         .bridges(&user.account.id)
         .await
-        .iter()
-        .map(|b| bridge_json(&base, b))
-        .collect();
-    let q = super::paging(&req)?;
-    Ok(page_of(&req, items, q.0, q.1))
+        ;
+    Ok(paged(&req, page, all, |b| bridge_json(&base, b)))
 }
 
 async fn update(
@@ -168,7 +166,7 @@ async fn calls(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, BwError> {
     let b = owned(&state, &user, &path.1).await?;
-    let base = super::base(&req, &user);
+    let base = super::calls::base(&req, &user);
     let mut out = Vec::new();
     for c in &b.call_ids {
         if let Some(e) = state.engine.live.call(c).await {

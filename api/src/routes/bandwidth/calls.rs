@@ -20,7 +20,7 @@ use engine::webhook::bandwidth::{gather_id, iso8601};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{created, page_of, BwError, BwJson, BwUser};
+use super::{created, paged, BwError, BwJson, BwUser, Page};
 use crate::State;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -41,7 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/calls/{callId}/recordings", web::get().to(call_recordings))
         .route(
             "/calls/{callId}/transcriptions",
-            web::get().to(super::out_of_scope),
+            web::route().to(super::out_of_scope),
         );
 }
 
@@ -72,7 +72,7 @@ fn not_found() -> BwError {
         StatusCode::NOT_FOUND,
         "not-found",
         "call-not-found",
-        "The call does not exist".into(),
+        "The call does not exist",
     )
 }
 
@@ -100,7 +100,7 @@ pub(super) fn live_error(e: LiveRequestError) -> BwError {
             StatusCode::SERVICE_UNAVAILABLE,
             "service-unavailable",
             "service-unavailable",
-            "calls are not available right now".into(),
+            "calls are not available right now",
         ),
         other => conflict("call-state-invalid", &other),
     }
@@ -173,7 +173,10 @@ async fn create(
     sip_safe("from", &from)?;
     sip_safe("to", &to)?;
     if b.conference_id.is_some() {
-        return Err(super::conferences_unsupported());
+        return Err(BwError::forbidden(
+            "feature-not-available",
+            "Conferences are not available on this server",
+        ));
     }
     if let Some(h) = &b.sip_headers {
         if h.len() > 5 || h.keys().any(|k| !k.starts_with("X-") && !k.starts_with("x-")) {
@@ -227,7 +230,7 @@ async fn create(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "call-rate-limit",
-                "the application's concurrent call limit is reached".into(),
+                "the application's concurrent call limit is reached",
             ))
         }
         Err(e) => return Err(live_error_text(e)),
@@ -284,8 +287,14 @@ fn app_of(state: &State, v: &CallView) -> Option<App> {
     state.engine.directory.app(v.app).ok().flatten()
 }
 
+/// `scheme://host/v1/users/{userId}` as the client called it.
+pub(super) fn base(req: &HttpRequest, user: &BwUser) -> String {
+    let info = req.connection_info();
+    format!("{}://{}/v1/users/{}", info.scheme(), info.host(), user.account.id)
+}
+
 /// A call in Bandwidth's shape.
-fn call_json(base: &str, v: &CallView) -> Value {
+pub(super) fn call_json(base: &str, v: &CallView) -> Value {
     let uri = format!("{base}/calls/c-{}", v.id);
     let chargeable = match (v.active_ms, v.end_ms) {
         (Some(a), Some(e)) => (e.saturating_sub(a)).div_ceil(1000),
@@ -329,7 +338,7 @@ async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, BwError> {
     let e = owned(&state, &user, &path.1).await?;
-    Ok(HttpResponse::Ok().json(call_json(&super::base(&req, &user), &e.view)))
+    Ok(HttpResponse::Ok().json(call_json(&base(&req, &user), &e.view)))
 }
 
 #[derive(Deserialize)]
@@ -339,8 +348,6 @@ struct ListQuery {
     conference_id: Option<String>,
     from: Option<String>,
     to: Option<String>,
-    page: Option<usize>,
-    size: Option<usize>,
     sort_order: Option<String>,
 }
 
@@ -348,12 +355,13 @@ async fn list(
     state: web::Data<State>,
     user: BwUser,
     req: HttpRequest,
+    page: Page,
 ) -> Result<HttpResponse, BwError> {
     let q = web::Query::<ListQuery>::from_query(req.query_string())
         .map_err(|_| bad("invalid-parameter", "malformed query string"))?
         .into_inner();
     if q.conference_id.is_some() {
-        return Ok(page_of(&req, Vec::new(), q.page, q.size));
+        return Ok(paged(&req, page, Vec::<Value>::new(), Value::clone));
     }
     let filter = CallFilter {
         user: Some(user.account.id.clone()),
@@ -365,9 +373,8 @@ async fn list(
     if q.sort_order.as_deref() == Some("asc") {
         calls.reverse();
     }
-    let base = super::base(&req, &user);
-    let items = calls.iter().map(|c| call_json(&base, c)).collect();
-    Ok(page_of(&req, items, q.page, q.size))
+    let base = base(&req, &user);
+    Ok(paged(&req, page, calls, |c| call_json(&base, c)))
 }
 
 /// `POST /calls/{id}`.
@@ -664,7 +671,7 @@ async fn get_gather(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, BwError> {
     let (e, g) = find_gather(&state, &user, &path.1, &path.2).await?;
-    let base = super::base(&req, &user);
+    let base = base(&req, &user);
     Ok(HttpResponse::Ok().json(json!({
         "id": gather_id(g.id),
         "state": if g.completed { "completed" } else { "started" },
@@ -737,7 +744,7 @@ async fn event(
                 StatusCode::NOT_FOUND,
                 "not-found",
                 "event-not-found",
-                "The event does not exist".into(),
+                "The event does not exist",
             )
         })?;
     Ok(HttpResponse::Ok().json(event_json(ev)))
@@ -750,7 +757,7 @@ async fn call_recordings(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, BwError> {
     let e = owned(&state, &user, &path.1).await?;
-    let base = super::base(&req, &user);
+    let base = base(&req, &user);
     let v: Vec<Value> = e
         .recordings
         .iter()

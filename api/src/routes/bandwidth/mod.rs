@@ -18,11 +18,15 @@
 pub mod applications;
 pub mod auth;
 pub mod body;
+pub mod bridges;
+pub mod calls;
 pub mod domains;
 pub mod endpoints;
 pub mod error;
 pub mod numbers;
 pub mod rate;
+pub mod recordings;
+mod target;
 
 use actix_web::{web, HttpResponse};
 
@@ -40,7 +44,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(domains::configure)
             .configure(endpoints::configure)
             .configure(numbers::configure)
-            // lead: calls::configure(cfg); bridges::configure(cfg); recordings::configure(cfg);
+            .configure(calls::configure)
+            .configure(bridges::configure)
+            .configure(recordings::configure)
             .route("/conferences{rest:.*}", web::route().to(out_of_scope))
             .route("/messages{rest:.*}", web::route().to(out_of_scope))
             .default_service(web::route().to(unknown)),

@@ -8,7 +8,7 @@ use engine::live::RecordingView;
 use engine::webhook::bandwidth::iso8601;
 use serde_json::{json, Value};
 
-use super::{page_of, BwError, BwUser};
+use super::{paged, BwError, BwUser, Page};
 use crate::State;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -33,7 +33,7 @@ fn not_found() -> BwError {
         StatusCode::NOT_FOUND,
         "not-found",
         "recording-not-found",
-        "The recording does not exist".into(),
+        "The recording does not exist",
     )
 }
 
@@ -41,18 +41,16 @@ async fn list(
     state: web::Data<State>,
     user: BwUser,
     req: HttpRequest,
+    page: Page,
 ) -> Result<HttpResponse, BwError> {
-    let base = super::base(&req, &user);
-    let items = state
+    let base = super::calls::base(&req, &user);
+    let all = state
         .engine
         .live
         .recordings(&user.account.id)
         .await
-        .iter()
-        .map(|r| recording_json(&base, r))
-        .collect();
-    let q = super::paging(&req)?;
-    Ok(page_of(&req, items, q.0, q.1))
+        ;
+    Ok(paged(&req, page, all, |r| recording_json(&base, r)))
 }
 
 async fn find(state: &State, user: &BwUser, id: &str) -> Result<RecordingView, BwError> {
@@ -73,7 +71,7 @@ async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, BwError> {
     let r = find(&state, &user, &path.1).await?;
-    Ok(HttpResponse::Ok().json(recording_json(&super::base(&req, &user), &r)))
+    Ok(HttpResponse::Ok().json(recording_json(&super::calls::base(&req, &user), &r)))
 }
 
 async fn media(

@@ -40,7 +40,7 @@ pub(super) fn resolve(state: &State, user: &BwUser, to: &str) -> Result<Target, 
                     StatusCode::CONFLICT,
                     "conflict",
                     "call-no-application",
-                    "the user has no application to run the call for: create one first".into(),
+                    "the user has no application to run the call for: create one first",
                 )
             })
     };

@@ -177,7 +177,7 @@ impl SipActor {
             peer.addr.ip(),
             &tag,
         );
-        let (appid, from, to) = match decision {
+        let (appid, from, to, caller) = match decision {
             InviteAdmission::Respond {
                 response,
                 failure,
@@ -191,7 +191,7 @@ impl SipActor {
                 from,
                 to,
                 identity,
-                ..
+                caller,
             } => {
                 if let Some(who) = &identity {
                     if let Some(refused) = self.attempt_gate(&req, &peer, who, &tag) {
@@ -199,7 +199,7 @@ impl SipActor {
                     }
                     self.auth_succeeded(&peer, who);
                 }
-                (appid, from, to)
+                (appid, from, to, caller)
             }
         };
         let app = store.app(AppId(appid)).ok().flatten().map(|app| {
@@ -233,7 +233,11 @@ impl SipActor {
             }
         };
         let live = live_of(&app);
-        let view = started_view(&setup, &app, CallDirection::In, wall, live.as_ref());
+        let mut view = started_view(&setup, &app, CallDirection::In, wall, live.as_ref());
+        if let (Some(_), admission::Caller::Endpoint { user, domain }) = (&live, &caller) {
+            // Bandwidth shows an endpoint caller as its SIP URI.
+            view.from = format!("sip:{user}@{domain}");
+        }
         let call = match live {
             Some(l) => Call::new_live(setup, tx, req, peer, Instant::now(), wall, l.setup),
             None => Call::new(setup, tx, req, peer, Instant::now(), wall),
@@ -286,9 +290,28 @@ pub struct LivePlacement {
     pub tag: Option<String>,
 }
 
-/// An inbound call's live placement, when its app is driven live.
-fn live_of(_app: &App) -> Option<LivePlacement> {
-    None
+/// An inbound call's live placement, when its app is a Bandwidth application: answered first
+/// if it auto-answers, its events to the application's incoming-call URL.
+fn live_of(app: &App) -> Option<LivePlacement> {
+    let live = app.live.as_ref()?;
+    let callback = (!live.incoming_call_url.is_empty()).then(|| Callback {
+        url: live.incoming_call_url.clone(),
+        method: match live.callback_method {
+            crate::store::CallbackMethod::Get => crate::live::CallbackMethod::Get,
+            crate::store::CallbackMethod::Post => crate::live::CallbackMethod::Post,
+        },
+        timeout_ms: live.incoming_call_timeout_ms.unwrap_or(10_000).min(10_000),
+        fallback: live.incoming_call_fallback_url.clone(),
+    });
+    Some(LivePlacement {
+        setup: LiveSetup {
+            auto_answer: live.auto_answer,
+            ..LiveSetup::default()
+        },
+        user: app.account.clone(),
+        callback,
+        tag: None,
+    })
 }
 
 /// The call as the live-call table first sees it.
