@@ -170,6 +170,38 @@ impl Capture {
     }
 }
 
+impl Capture {
+    /// Presses `digit` (`0-9 * #`) towards `to` as RFC 4733 events on payload type 101: a
+    /// 100 ms key press (marker on the first packet, the end bit on the last three, as phones
+    /// send it), then 100 ms of quiet. Blocks for those 200 ms.
+    pub fn press(&self, to: SocketAddr, digit: char) {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let event: u8 = match digit {
+            '0'..='9' => digit as u8 - b'0',
+            '*' => 10,
+            '#' => 11,
+            _ => panic!("not a DTMF digit: {digit}"),
+        };
+        let n = NEXT.fetch_add(8, Ordering::Relaxed);
+        let ssrc = 0x5eed_0000 | u32::from(self.addr.port());
+        let timestamp = n.wrapping_mul(1600);
+        for i in 0..8u16 {
+            let end = i >= 5;
+            let duration: u16 = 160 * (i.min(5) + 1);
+            let mut p = Vec::with_capacity(16);
+            p.extend_from_slice(&[0x80, if i == 0 { 0x80 | 101 } else { 101 }]);
+            p.extend_from_slice(&((n as u16).wrapping_add(i)).to_be_bytes());
+            p.extend_from_slice(&timestamp.to_be_bytes());
+            p.extend_from_slice(&ssrc.to_be_bytes());
+            p.extend_from_slice(&[event, if end { 0x80 | 10 } else { 10 }]);
+            p.extend_from_slice(&duration.to_be_bytes());
+            let _ = self.sock.send_to(&p, to);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 impl Drop for Capture {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
