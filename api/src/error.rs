@@ -61,6 +61,8 @@ pub enum ApiError {
     CallMissing,
     #[error("No recording with this id")]
     RecordingMissing,
+    #[error("No Bandwidth user with this id")]
+    UserMissing,
     #[error("Storage failure; nothing was changed")]
     Storage,
     #[error("The PCMO script is not valid")]
@@ -101,6 +103,7 @@ impl ApiError {
             ApiError::NumberMissing => "number_not_found",
             ApiError::CallMissing => "call_not_found",
             ApiError::RecordingMissing => "recording_not_found",
+            ApiError::UserMissing => "user_not_found",
             ApiError::Storage => "storage_failure",
             ApiError::InvalidScript(_) => "invalid_pcmo",
             ApiError::CallLimit => "call_limit",
@@ -170,7 +173,8 @@ impl ResponseError for ApiError {
             | ApiError::TrunkMissing
             | ApiError::NumberMissing
             | ApiError::CallMissing
-            | ApiError::RecordingMissing => 404,
+            | ApiError::RecordingMissing
+            | ApiError::UserMissing => 404,
             ApiError::TrunkExists
             | ApiError::IpInUse(_)
             | ApiError::TrunkUsernameInUse

@@ -6,6 +6,7 @@ mod number;
 mod pcmo;
 mod serve;
 mod trunk;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,13 @@ pub enum Command {
         #[command(subcommand)]
         command: number::NumberCommand,
     },
+    /// Manage Bandwidth App Platform users (credentials for `/v1/users/{userId}/…`).
+    User {
+        #[command(flatten)]
+        client: ClientOpts,
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
     /// List live SIP registrations.
     Registrations {
         #[command(flatten)]
@@ -113,6 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Number { client, command } => {
             number::run(client, command).map(|_| ExitCode::SUCCESS)
         }
+        Command::User { client, command } => user::run(client, command).map(|_| ExitCode::SUCCESS),
         Command::Registrations { client, app, json } => {
             admin::registrations(client, app, json).map(|_| ExitCode::SUCCESS)
         }

@@ -44,6 +44,12 @@ pub struct ServeArgs {
     /// separated: `10.1.0.0/16,127.0.0.5`. Replaces `[policy] allow_networks`.
     #[arg(long, env = "RINGMASTER_POLICY_ALLOW_NETWORKS", value_delimiter = ',')]
     allow_networks: Option<Vec<engine::egress::Cidr>>,
+    /// SIP domain suffix of Bandwidth domains (`NAME.SUFFIX`). Default: bwapp.<sip domain>.
+    #[arg(long, env = "RINGMASTER_BANDWIDTH_DOMAIN_SUFFIX")]
+    bandwidth_domain_suffix: Option<String>,
+    /// Requests per second each Bandwidth API user may make. Default 10.
+    #[arg(long, env = "RINGMASTER_BANDWIDTH_RATE_PER_SEC")]
+    bandwidth_rate_per_sec: Option<u32>,
     /// Log format: text or json.
     #[arg(long, env = "RINGMASTER_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -75,6 +81,12 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
     }
     if let Some(v) = &a.sip_domain {
         s.sip_domain = Some(v.clone());
+    }
+    if let Some(v) = &a.bandwidth_domain_suffix {
+        s.bandwidth.domain_suffix = Some(v.clone());
+    }
+    if let Some(v) = a.bandwidth_rate_per_sec {
+        s.bandwidth.rate_per_sec = v;
     }
     if let Some(v) = a.advertised_address {
         s.advertised_address = Some(v);

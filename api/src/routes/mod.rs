@@ -11,6 +11,7 @@ pub mod numbers;
 pub mod openapi;
 pub mod recordings;
 pub mod trunks;
+pub mod users;
 
 use actix_web::web;
 
@@ -45,6 +46,7 @@ fn configure_admin_only(cfg: &mut web::ServiceConfig) {
     trunks::configure(cfg);
     numbers::configure(cfg);
     bans::configure(cfg);
+    users::configure(cfg);
     calls::configure_admin(cfg);
     recordings::configure_list(cfg);
     admin::configure(cfg);
