@@ -88,7 +88,11 @@ fn start(dir: &Path) -> (Server, Sdk) {
 
 /// Steps 1 and 2: an application (events to `stub`), a domain, endpoints tied to the
 /// application; returns (application id, domain id, [(endpoint name, sipUri, realm)]).
-fn provision(sdk: &Sdk, stub: &HttpStub, names: &[&str]) -> (String, String, Vec<(String, String, String)>) {
+fn provision(
+    sdk: &Sdk,
+    stub: &HttpStub,
+    names: &[&str],
+) -> (String, String, Vec<(String, String, String)>) {
     let app = sdk.ok(
         "account.create_application",
         json!({"name": "guide", "incoming_call_url": stub.url("/bw"), "auto_answer": true}),
@@ -111,7 +115,10 @@ fn provision(sdk: &Sdk, stub: &HttpStub, names: &[&str]) -> (String, String, Vec
         );
         assert_eq!(ep["application_id"], json!(app), "{ep}");
         let sip_uri = ep["sip_uri"].as_str().expect("sipUri").to_string();
-        let realm = ep["credentials"]["realm"].as_str().expect("realm").to_string();
+        let realm = ep["credentials"]["realm"]
+            .as_str()
+            .expect("realm")
+            .to_string();
         eps.push((n.to_string(), sip_uri, realm));
     }
     (app, domain, eps)
@@ -137,7 +144,14 @@ fn wait_callback(stub: &HttpStub, event_type: &str, n: usize) -> Vec<Value> {
     loop {
         let got = callbacks(stub, event_type);
         if got.len() >= n || Instant::now() > deadline {
-            assert!(got.len() >= n, "no {event_type} callback; got {:?}", stub.hits("/bw").iter().map(|h| h.json()).collect::<Vec<_>>());
+            assert!(
+                got.len() >= n,
+                "no {event_type} callback; got {:?}",
+                stub.hits("/bw")
+                    .iter()
+                    .map(|h| h.json())
+                    .collect::<Vec<_>>()
+            );
             return got;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -150,7 +164,10 @@ fn assert_common(cb: &Value, call_id: &str) {
     let uri = cb["callUri"].as_str().unwrap_or_default();
     assert!(uri.ends_with(&format!("/calls/{call_id}")), "{cb}");
     let time = cb["time"].as_str().unwrap_or_default();
-    assert!(time.len() == 24 && time.ends_with('Z'), "ISO 8601 time: {cb}");
+    assert!(
+        time.len() == 24 && time.ends_with('Z'),
+        "ISO 8601 time: {cb}"
+    );
 }
 
 #[test]
@@ -158,7 +175,10 @@ fn the_seed_guide_step_three_an_app_call_speaks_plays_and_hangs_up() {
     let dir = tempfile::tempdir().unwrap();
     let (srv, sdk) = start(dir.path());
     let stub = HttpStub::start(vec![Reply::Status(200)]);
-    stub.route("/tone.wav", Reply::Bytes("audio/wav", tone_wav_bytes(700.0, 2.0)));
+    stub.route(
+        "/tone.wav",
+        Reply::Bytes("audio/wav", tone_wav_bytes(700.0, 2.0)),
+    );
     let (_app, _domain, eps) = provision(&sdk, &stub, &["kim"]);
     let (name, sip_uri, realm) = &eps[0];
     let mut kim = phone(&srv, name, realm);
@@ -176,11 +196,25 @@ fn the_seed_guide_step_three_an_app_call_speaks_plays_and_hangs_up() {
     let answer = wait_callback(&stub, "answer", 1).remove(0);
     assert_common(&answer, &call);
     assert_eq!(
-        (&answer["from"], &answer["to"], &answer["callState"], &answer["tag"]),
-        (&json!("+15550001111"), &json!(sip_uri), &json!("active"), &json!("step3"))
+        (
+            &answer["from"],
+            &answer["to"],
+            &answer["callState"],
+            &answer["tag"]
+        ),
+        (
+            &json!("+15550001111"),
+            &json!(sip_uri),
+            &json!("active"),
+            &json!("step3")
+        )
     );
     let got = sdk.ok("voice.get_call", json!({"call_id": call}));
-    assert_eq!((&got["state"], &got["direction"]), (&json!("active"), &json!("out")), "{got}");
+    assert_eq!(
+        (&got["state"], &got["direction"]),
+        (&json!("active"), &json!("out")),
+        "{got}"
+    );
 
     // A tone file from the app's web server: the phone hears 700 Hz.
     sdk.ok(
@@ -206,7 +240,10 @@ fn the_seed_guide_step_three_an_app_call_speaks_plays_and_hangs_up() {
     );
     let speak = wait_callback(&stub, "speak", 2);
     assert_eq!(
-        speak.iter().map(|c| (c["status"].clone(), c["state"].clone())).collect::<Vec<_>>(),
+        speak
+            .iter()
+            .map(|c| (c["status"].clone(), c["state"].clone()))
+            .collect::<Vec<_>>(),
         [
             (json!("started"), json!("PLAYBACK_START")),
             (json!("done"), json!("PLAYBACK_STOP"))
@@ -224,12 +261,27 @@ fn the_seed_guide_step_three_an_app_call_speaks_plays_and_hangs_up() {
     assert!(got["end_time"].is_string(), "{got}");
     // Commands on an ended call are refused in Bandwidth's shape, never hang.
     let err = sdk
-        .call("voice.play_audio_to_call", json!({"call_id": call, "sentence": "late"}))
+        .call(
+            "voice.play_audio_to_call",
+            json!({"call_id": call, "sentence": "late"}),
+        )
         .unwrap_err();
-    assert_eq!((err["status"].clone(), err["code"].clone()), (json!(409), json!("call-unavailable")), "{err}");
+    assert_eq!(
+        (err["status"].clone(), err["code"].clone()),
+        (json!(409), json!("call-unavailable")),
+        "{err}"
+    );
     let events = sdk.ok("voice.list_call_events", json!({"call_id": call}));
-    let names: Vec<&str> = events.as_array().unwrap().iter().filter_map(|e| e["name"].as_str()).collect();
-    assert!(names.starts_with(&["answer", "playback", "playback", "speak", "speak"]), "{names:?}");
+    let names: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert!(
+        names.starts_with(&["answer", "playback", "playback", "speak", "speak"]),
+        "{names:?}"
+    );
     assert_eq!(names.last(), Some(&"hangup"));
     let _ = kim.bye(&mut d);
 }
@@ -247,7 +299,9 @@ fn the_seed_guide_step_four_an_endpoint_call_is_bridged_to_another_endpoint() {
     // answered already (autoAnswer).
     let cap_a = Capture::bind();
     let mut out = ann.invite("+15557654321", cap_a.addr);
-    let mut d_a = ann.final_response(&mut out, 5 * SEC).expect("auto-answered");
+    let mut d_a = ann
+        .final_response(&mut out, 5 * SEC)
+        .expect("auto-answered");
     let inc = wait_callback(&stub, "incomingcall", 1).remove(0);
     let a_call = inc["callId"].as_str().unwrap().to_string();
     assert_common(&inc, &a_call);
@@ -289,23 +343,46 @@ fn the_seed_guide_step_four_an_endpoint_call_is_bridged_to_another_endpoint() {
     cap_a.wait_quiet(Duration::from_millis(300), 5 * SEC);
     let at_a = decode(&cap_a.audio(Law::Mu), Law::Mu);
     let at_b = decode(&cap_b.audio(Law::Mu), Law::Mu);
-    assert!(tone_frames(&at_a, 1400.0) >= 50, "ann hears ben's 1400 Hz: {}", tone_frames(&at_a, 1400.0));
-    assert!(tone_frames(&at_b, 600.0) >= 50, "ben hears ann's 600 Hz: {}", tone_frames(&at_b, 600.0));
+    assert!(
+        tone_frames(&at_a, 1400.0) >= 50,
+        "ann hears ben's 1400 Hz: {}",
+        tone_frames(&at_a, 1400.0)
+    );
+    assert!(
+        tone_frames(&at_b, 600.0) >= 50,
+        "ben hears ann's 600 Hz: {}",
+        tone_frames(&at_b, 600.0)
+    );
     assert_eq!(tone_frames(&at_a, 600.0), 0, "ann does not hear herself");
 
     // Hold: the bridge stops carrying audio; a third call cannot join a bridged call.
-    sdk.ok("voice.update_bridge", json!({"bridge_id": bridge, "bridge_audio": false}));
-    assert_eq!(sdk.ok("voice.get_bridge", json!({"bridge_id": bridge}))["state"], "hold");
+    sdk.ok(
+        "voice.update_bridge",
+        json!({"bridge_id": bridge, "bridge_audio": false}),
+    );
+    assert_eq!(
+        sdk.ok("voice.get_bridge", json!({"bridge_id": bridge}))["state"],
+        "hold"
+    );
     let err = sdk
-        .call("voice.create_bridge", json!({"call_ids": [a_call], "bridge_audio": true}))
+        .call(
+            "voice.create_bridge",
+            json!({"call_ids": [a_call], "bridge_audio": true}),
+        )
         .unwrap_err();
     assert_eq!(err["code"], "bridge-bridged-callId", "{err}");
 
     // ann hangs up: both calls end (ben's is hung up by the app), the bridge completes.
     assert_eq!(ann.bye(&mut d_a), 200);
     let hang = wait_callback(&stub, "hangup", 1).remove(0);
-    assert_eq!((hang["callId"].as_str(), hang["cause"].as_str()), (Some(a_call.as_str()), Some("NORMAL_CLEARING")));
-    assert_eq!(sdk.ok("voice.get_bridge", json!({"bridge_id": bridge}))["state"], "completed");
+    assert_eq!(
+        (hang["callId"].as_str(), hang["cause"].as_str()),
+        (Some(a_call.as_str()), Some("NORMAL_CLEARING"))
+    );
+    assert_eq!(
+        sdk.ok("voice.get_bridge", json!({"bridge_id": bridge}))["state"],
+        "completed"
+    );
     sdk.ok("voice.hangup_call", json!({"call_id": b_call}));
     ben.expect_bye(&d_b, 5 * SEC);
 }
@@ -319,7 +396,9 @@ fn a_gather_collects_the_callers_digits_and_reports_them() {
     let mut dee = phone(&srv, &eps[0].0, &eps[0].2);
     let cap = Capture::bind();
     let mut out = dee.invite("+15551112222", cap.addr);
-    let mut d = dee.final_response(&mut out, 5 * SEC).expect("auto-answered");
+    let mut d = dee
+        .final_response(&mut out, 5 * SEC)
+        .expect("auto-answered");
     let call = wait_callback(&stub, "incomingcall", 1)[0]["callId"]
         .as_str()
         .unwrap()
@@ -335,12 +414,31 @@ fn a_gather_collects_the_callers_digits_and_reports_them() {
     }
     let g = wait_callback(&stub, "gather", 1).remove(0);
     assert_eq!(
-        (&g["digits"], &g["reason"], &g["state"], &g["gatherId"], &g["tag"]),
-        (&json!("42"), &json!("terminating-digit"), &json!("completed"), &json!(gather), &json!("pin")),
+        (
+            &g["digits"],
+            &g["reason"],
+            &g["state"],
+            &g["gatherId"],
+            &g["tag"]
+        ),
+        (
+            &json!("42"),
+            &json!("terminating-digit"),
+            &json!("completed"),
+            &json!(gather),
+            &json!("pin")
+        ),
         "{g}"
     );
     assert_eq!(callbacks(&stub, "dtmf").len(), 3);
-    let got = sdk.ok("voice.get_call_gather", json!({"call_id": call, "gather_id": gather}));
-    assert_eq!((&got["state"], &got["digits"]), (&json!("completed"), &json!("42")), "{got}");
+    let got = sdk.ok(
+        "voice.get_call_gather",
+        json!({"call_id": call, "gather_id": gather}),
+    );
+    assert_eq!(
+        (&got["state"], &got["digits"]),
+        (&json!("completed"), &json!("42")),
+        "{got}"
+    );
     assert_eq!(dee.bye(&mut d), 200);
 }

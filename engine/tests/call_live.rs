@@ -179,7 +179,10 @@ fn gather_ends_on_max_digits_terminator_or_timeout_and_reports_each_digit() {
         rig.command(LiveCommand::StopGather(9)),
         Err(LiveError::NoSuchGather)
     );
-    assert_eq!(rig.command(LiveCommand::StopGather(4)), Ok(LiveAccepted::Done));
+    assert_eq!(
+        rig.command(LiveCommand::StopGather(4)),
+        Ok(LiveAccepted::Done)
+    );
     assert_eq!(lives(&rig).last().unwrap(), "gather  stopped");
 }
 
@@ -204,7 +207,11 @@ fn a_gather_prompt_is_stopped_by_the_first_digit() {
     let (id, _) = rig.loads[0].clone();
     rig.audio_loaded(id, Some(80_000));
     rig.press("7");
-    assert!(rig.media.contains(&"StopPlay".to_string()), "{:?}", rig.media);
+    assert!(
+        rig.media.contains(&"StopPlay".to_string()),
+        "{:?}",
+        rig.media
+    );
     // The gather's own prompt reports no speak/playback events of its own.
     assert!(!lives(&rig).iter().any(|e| e.starts_with("playback")));
 }
@@ -281,7 +288,10 @@ fn a_placed_live_call_reports_answer_and_joins_its_bridge_then() {
         Err(LiveError::AlreadyBridged)
     );
     // Hold and resume.
-    assert_eq!(rig.command(LiveCommand::Hold(None)), Ok(LiveAccepted::Held(true)));
+    assert_eq!(
+        rig.command(LiveCommand::Hold(None)),
+        Ok(LiveAccepted::Held(true))
+    );
     assert_eq!(rig.media.last().map(String::as_str), Some("Unbridge"));
     assert_eq!(
         rig.command(LiveCommand::Hold(Some(false))),
@@ -296,7 +306,10 @@ fn a_placed_live_call_reports_answer_and_joins_its_bridge_then() {
     assert_eq!(rig.command(LiveCommand::Leave), Ok(LiveAccepted::Done));
     assert_eq!(rig.media.last().map(String::as_str), Some("Unbridge"));
     assert_eq!(rig.command(LiveCommand::Leave), Err(LiveError::NotBridged));
-    assert_eq!(rig.command(LiveCommand::Hold(None)), Err(LiveError::NotBridged));
+    assert_eq!(
+        rig.command(LiveCommand::Hold(None)),
+        Err(LiveError::NotBridged)
+    );
 }
 
 #[test]
@@ -330,10 +343,19 @@ fn a_script_driven_call_takes_only_the_commands_of_any_driver() {
     rig.answer_url(r#"[{"action":"play","file_name":"x.wav"}]"#);
     assert_eq!(rig.command(speak("x", false)), Err(LiveError::ScriptDriven));
     assert_eq!(rig.command(gather(1, "")), Err(LiveError::ScriptDriven));
-    assert_eq!(rig.command(LiveCommand::Hold(None)), Err(LiveError::NotBridged));
+    assert_eq!(
+        rig.command(LiveCommand::Hold(None)),
+        Err(LiveError::NotBridged)
+    );
     // Taken over: the script stops and commands drive the call.
-    assert_eq!(rig.command(LiveCommand::TakeControl), Ok(LiveAccepted::Done));
-    assert_eq!(rig.command(speak("now live", false)), Ok(LiveAccepted::Done));
+    assert_eq!(
+        rig.command(LiveCommand::TakeControl),
+        Ok(LiveAccepted::Done)
+    );
+    assert_eq!(
+        rig.command(speak("now live", false)),
+        Ok(LiveAccepted::Done)
+    );
     assert_eq!(rig.command(LiveCommand::Hangup), Ok(LiveAccepted::Done));
 }
 
@@ -341,8 +363,9 @@ fn a_script_driven_call_takes_only_the_commands_of_any_driver() {
 fn a_live_call_is_handed_to_a_script_and_taken_back() {
     let mut rig = Rig::inbound_live(&[("bob", &[1])], true);
     rig.command(LiveCommand::Join { peer: peer() }).unwrap();
-    let script = pcmo::Script::parse(r#"[{"action":"connect","connect":[{"type":"sip","user":"bob"}]}]"#)
-        .unwrap();
+    let script =
+        pcmo::Script::parse(r#"[{"action":"connect","connect":[{"type":"sip","user":"bob"}]}]"#)
+            .unwrap();
     assert_eq!(
         rig.command(LiveCommand::RunScript(Box::new(script))),
         Ok(LiveAccepted::Done)
@@ -352,10 +375,16 @@ fn a_live_call_is_handed_to_a_script_and_taken_back() {
     assert_eq!(rig.sip().last(), Some(&"B1<-INVITE"));
     assert_eq!(rig.command(speak("x", false)), Err(LiveError::ScriptDriven));
     rig.b(1, 200);
-    assert!(rig.log.contains(&"ev B1 in_bridged".to_string()) || rig.media.contains(&"Bridge".to_string()));
+    assert!(
+        rig.log.contains(&"ev B1 in_bridged".to_string())
+            || rig.media.contains(&"Bridge".to_string())
+    );
     // Back to live control: the app holds the script's bridge and hangs up.
     rig.command(LiveCommand::TakeControl).unwrap();
-    assert_eq!(rig.command(LiveCommand::Hold(Some(true))), Ok(LiveAccepted::Held(true)));
+    assert_eq!(
+        rig.command(LiveCommand::Hold(Some(true))),
+        Ok(LiveAccepted::Held(true))
+    );
     rig.command(LiveCommand::Hangup).unwrap();
     rig.answer_pending(200);
     assert!(rig.finished, "{:#?}", rig.log);

@@ -412,7 +412,11 @@ async fn resolve_target(
                             store.bw_domain(d).ok().flatten().map(|d| d.account)
                                 == account.map(str::to_string)
                         });
-                    let owner_app = if same_user { Some(app) } else { ep.app.map(|a| a.0) };
+                    let owner_app = if same_user {
+                        Some(app)
+                    } else {
+                        ep.app.map(|a| a.0)
+                    };
                     Some(resolve::Owner {
                         app: owner_app?,
                         enabled: ep.enabled,

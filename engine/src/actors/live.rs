@@ -106,7 +106,8 @@ async fn send(
     body: &serde_json::Value,
     timeout: Duration,
 ) -> Result<(), &'static str> {
-    http.check(url).map_err(|_| "refused by the egress policy")?;
+    http.check(url)
+        .map_err(|_| "refused by the egress policy")?;
     let t = unix_now();
     let req = match method {
         CallbackMethod::Post => {
@@ -335,10 +336,15 @@ impl LiveService {
         cmd: LiveCommand,
     ) -> Result<LiveAccepted, LiveRequestError> {
         let key = id.to_string();
-        let addr = self
-            .read(move |_, a| a.get(&key).cloned())
-            .await?
-            .ok_or(LiveRequestError::NoSuchCall)?;
+        let (addr, known) = self
+            .read(move |t, a| (a.get(&key).cloned(), t.get(&key).is_some()))
+            .await?;
+        let addr = match (addr, known) {
+            (Some(a), _) => a,
+            // Still in the table, its actor gone: the call has ended.
+            (None, true) => return Err(LiveRequestError::Refused(LiveError::Ended)),
+            (None, false) => return Err(LiveRequestError::NoSuchCall),
+        };
         let gather_tag = match &cmd {
             LiveCommand::Gather(g) => Some(g.tag.clone()),
             _ => None,
@@ -371,7 +377,10 @@ impl LiveService {
                 let at = wall_ms();
                 match id {
                     None => {
-                        let id = format!("brg-{}", crate::directory::new_secret(&mut rand::thread_rng()));
+                        let id = format!(
+                            "brg-{}",
+                            crate::directory::new_secret(&mut rand::thread_rng())
+                        );
                         let calls = calls.unwrap_or_default();
                         let audio = bridge_audio.unwrap_or(true);
                         t.create_bridge(id.clone(), &user, calls, audio, at)
@@ -381,7 +390,8 @@ impl LiveService {
                         if t.bridge(&id).is_none_or(|b| b.user != user) {
                             return Err(BridgeError::NotFound);
                         }
-                        t.update_bridge(&id, calls, bridge_audio, at).map(|p| (id, p))
+                        t.update_bridge(&id, calls, bridge_audio, at)
+                            .map(|p| (id, p))
                     }
                 }
             })

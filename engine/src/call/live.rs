@@ -87,7 +87,9 @@ pub enum LiveCommand {
     Hold(Option<bool>),
     /// Relay this call's audio to and from another call's B side at `peer` (a bridge of two
     /// calls); applied when this call is answered, if it is not yet.
-    Join { peer: Anchor },
+    Join {
+        peer: Anchor,
+    },
     /// Leave the bridge.
     Leave,
     /// Hand the call to a PCMO script (a transfer to a script): inline ...
@@ -199,10 +201,7 @@ pub enum LiveEvent {
     Transferred,
     /// The call is over; `cause` is ringmaster's (as in CDRs), `status` the SIP status that
     /// ended an unanswered call.
-    Ended {
-        cause: String,
-        status: Option<u16>,
-    },
+    Ended { cause: String, status: Option<u16> },
 }
 
 /// Checks DTMF for `SendDtmf`: `0-9 * # A-D`, 1 to 92 of them (Bandwidth's limit).

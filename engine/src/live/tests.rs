@@ -39,11 +39,21 @@ fn ended(cause: &str) -> LiveEvent {
 #[test]
 fn a_call_goes_started_active_completed_and_logs_its_events() {
     let mut t = table_with(&["c1"]);
-    t.event("c1", &LiveEvent::Answered, 2_000, Some(("answer".into(), "{}".into())));
+    t.event(
+        "c1",
+        &LiveEvent::Answered,
+        2_000,
+        Some(("answer".into(), "{}".into())),
+    );
     let e = t.get("c1").unwrap();
     assert_eq!(e.view.state, CallState::Active);
     assert_eq!(e.view.active_ms, Some(2_000));
-    t.event("c1", &ended("hangup"), 3_000, Some(("hangup".into(), "{}".into())));
+    t.event(
+        "c1",
+        &ended("hangup"),
+        3_000,
+        Some(("hangup".into(), "{}".into())),
+    );
     let e = t.get("c1").unwrap();
     assert_eq!(e.view.state, CallState::Completed);
     assert_eq!(e.view.end_ms, Some(3_000));

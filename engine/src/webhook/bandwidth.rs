@@ -136,10 +136,9 @@ pub fn hangup_cause(cause: &str, status: Option<u16>) -> &'static str {
         (_, Some(404 | 484)) => "UNALLOCATED_NUMBER",
         ("no-answer" | "not-registered", _) | (_, Some(408 | 480 | 487)) => "NO_ANSWER",
         (_, Some(s)) if s >= 500 => "NORMAL_TEMPORARY_FAILURE",
-        (
-            "hangup" | "caller-hung-up" | "callee-hung-up" | "script-ended" | "duration-limit",
-            _,
-        ) => "NORMAL_CLEARING",
+        ("hangup" | "caller-hung-up" | "callee-hung-up" | "script-ended" | "duration-limit", _) => {
+            "NORMAL_CLEARING"
+        }
         (_, None) => "NORMAL_CLEARING",
         _ => "NORMAL_TEMPORARY_FAILURE",
     }
@@ -242,7 +241,12 @@ mod tests {
         let v = render(&call(), &speak, 0).unwrap();
         assert_eq!(
             (&v["eventType"], &v["status"], &v["state"], &v["tag"]),
-            (&json!("speak"), &json!("done"), &json!("PLAYBACK_STOP"), &json!("p"))
+            (
+                &json!("speak"),
+                &json!("done"),
+                &json!("PLAYBACK_STOP"),
+                &json!("p")
+            )
         );
         let g = LiveEvent::Gather {
             id: 3,
@@ -260,12 +264,18 @@ mod tests {
 
     #[test]
     fn causes_map_to_bandwidth_names() {
-        assert_eq!(hangup_cause("caller-cancelled", Some(487)), "ORIGINATOR_CANCEL");
+        assert_eq!(
+            hangup_cause("caller-cancelled", Some(487)),
+            "ORIGINATOR_CANCEL"
+        );
         assert_eq!(hangup_cause("rejected", Some(603)), "CALL_REJECTED");
         assert_eq!(hangup_cause("busy", Some(486)), "USER_BUSY");
         assert_eq!(hangup_cause("failed", Some(404)), "UNALLOCATED_NUMBER");
         assert_eq!(hangup_cause("no-answer", None), "NO_ANSWER");
-        assert_eq!(hangup_cause("failed", Some(503)), "NORMAL_TEMPORARY_FAILURE");
+        assert_eq!(
+            hangup_cause("failed", Some(503)),
+            "NORMAL_TEMPORARY_FAILURE"
+        );
         assert_eq!(hangup_cause("hangup", None), "NORMAL_CLEARING");
     }
 }

@@ -12,10 +12,10 @@
 //! * [`retry`]: which outcomes are retried and after how long.
 //! * [`queue`]: the outbox's schedule: per-call FIFO lanes, due times, the caps.
 
+pub mod bandwidth;
 pub mod event;
 pub mod queue;
 pub mod retry;
-pub mod bandwidth;
 pub mod sign;
 
 pub use crate::store::{CallUuid, Cdr, CdrKind, CdrStatus, Direction, Leg};

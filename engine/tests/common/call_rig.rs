@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use engine::call::fork::{Fork, ForkEvent, ForkOutput};
+use engine::call::live::{LiveAccepted, LiveCommand, LiveError, LiveEvent, LiveSetup};
 use engine::call::media_actions::{AudioFailure, AudioRequest};
 use engine::call::report::Report;
 use engine::call::{
     Call, CallSetup, Contact, Input, LegId, OutboundCall, Output, Purpose, Resolution, RingId,
 };
-use engine::call::live::{LiveAccepted, LiveCommand, LiveError, LiveEvent, LiveSetup};
 use engine::media::sdp::Anchor;
 use engine::sip::message::{
     parse, response_to, HeaderName, HeaderView, Message, Method, Request, Response, Uri,
@@ -767,7 +767,11 @@ pub fn live_name(ev: &LiveEvent) -> String {
         LiveEvent::Timeout => "timeout".into(),
         LiveEvent::Prompt { kind, done, .. } => format!(
             "{}-{}",
-            if *kind == PromptKind::Speak { "speak" } else { "playback" },
+            if *kind == PromptKind::Speak {
+                "speak"
+            } else {
+                "playback"
+            },
             if *done { "done" } else { "started" }
         ),
         LiveEvent::Gather { digits, reason, .. } => {

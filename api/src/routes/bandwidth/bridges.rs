@@ -29,12 +29,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub(super) fn bridge_error(e: BridgeError) -> BwError {
     let (status, category, code) = match &e {
         BridgeError::NotFound => (StatusCode::NOT_FOUND, "not-found", "bridge-not-found"),
-        BridgeError::CallBridged(_) => {
-            (StatusCode::BAD_REQUEST, "bad-request", "bridge-bridged-callId")
-        }
+        BridgeError::CallBridged(_) => (
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "bridge-bridged-callId",
+        ),
         BridgeError::Completed => (StatusCode::CONFLICT, "conflict", "bridge-invalid-state"),
-        BridgeError::TooManyCalls => (StatusCode::BAD_REQUEST, "bad-request", "bridge-too-many-calls"),
-        BridgeError::UnknownCall(_) => (StatusCode::BAD_REQUEST, "bad-request", "bridge-invalid-callId"),
+        BridgeError::TooManyCalls => (
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "bridge-too-many-calls",
+        ),
+        BridgeError::UnknownCall(_) => (
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "bridge-invalid-callId",
+        ),
         _ => (StatusCode::CONFLICT, "conflict", "call-unavailable"),
     };
     BwError::new(status, category, code, e.to_string())
@@ -129,12 +139,7 @@ async fn list(
     page: Page,
 ) -> Result<HttpResponse, BwError> {
     let base = super::calls::base(&req, &user);
-    let all = state
-        .engine
-        .live
-        .bridges(&user.account.id)
-        .await
-        ;
+    let all = state.engine.live.bridges(&user.account.id).await;
     Ok(paged(&req, page, all, |b| bridge_json(&base, b)))
 }
 

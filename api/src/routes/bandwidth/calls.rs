@@ -14,7 +14,7 @@ use engine::actors::{LivePlaceRequest, PlaceCallError};
 use engine::call::live::{
     GatherSpec, LiveAccepted, LiveCommand, LiveError, LivePrompt, LiveSetup, LiveSource,
 };
-use engine::live::{Callback, CallbackMethod, CallFilter, CallView, Entry};
+use engine::live::{CallFilter, CallView, Callback, CallbackMethod, Entry};
 use engine::store::App;
 use engine::webhook::bandwidth::{gather_id, iso8601};
 use serde::Deserialize;
@@ -31,7 +31,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/calls/{callId}/audio", web::post().to(audio))
         .route("/calls/{callId}/dtmf", web::post().to(dtmf))
         .route("/calls/{callId}/gather", web::post().to(gather))
-        .route("/calls/{callId}/gather/{gatherId}", web::get().to(get_gather))
+        .route(
+            "/calls/{callId}/gather/{gatherId}",
+            web::get().to(get_gather),
+        )
         .route(
             "/calls/{callId}/gather/{gatherId}",
             web::post().to(update_gather),
@@ -168,8 +171,11 @@ async fn create(
     body: BwJson<NewCall>,
 ) -> Result<HttpResponse, BwError> {
     let b = body.0;
-    let from = b.from.ok_or_else(|| bad("missing-parameter", "from is required"))?;
-    let to = b.to.ok_or_else(|| bad("missing-parameter", "to is required"))?;
+    let from = b
+        .from
+        .ok_or_else(|| bad("missing-parameter", "from is required"))?;
+    let to =
+        b.to.ok_or_else(|| bad("missing-parameter", "to is required"))?;
     sip_safe("from", &from)?;
     sip_safe("to", &to)?;
     if b.conference_id.is_some() {
@@ -179,7 +185,10 @@ async fn create(
         ));
     }
     if let Some(h) = &b.sip_headers {
-        if h.len() > 5 || h.keys().any(|k| !k.starts_with("X-") && !k.starts_with("x-")) {
+        if h.len() > 5
+            || h.keys()
+                .any(|k| !k.starts_with("X-") && !k.starts_with("x-"))
+        {
             return Err(bad(
                 "invalid-parameter",
                 "sipHeaders: at most 5, each named X-…",
@@ -210,6 +219,7 @@ async fn create(
         user: Some(user.account.id.clone()),
         callback,
         tag: b.tag,
+        shown: Some((from.clone(), to.clone())),
     };
     let placed = state
         .engine
@@ -237,7 +247,11 @@ async fn create(
     };
     if b.recording_enabled == Some(true) {
         // Recording starts once the call is active; a placed call is not yet.
-        let _ = state.engine.live.command(&id, LiveCommand::Record(true)).await;
+        let _ = state
+            .engine
+            .live
+            .command(&id, LiveCommand::Record(true))
+            .await;
     }
     if let Some(bridge) = b.bridge_id {
         let bridge = bridge.trim().to_string();
@@ -290,7 +304,12 @@ fn app_of(state: &State, v: &CallView) -> Option<App> {
 /// `scheme://host/v1/users/{userId}` as the client called it.
 pub(super) fn base(req: &HttpRequest, user: &BwUser) -> String {
     let info = req.connection_info();
-    format!("{}://{}/v1/users/{}", info.scheme(), info.host(), user.account.id)
+    format!(
+        "{}://{}/v1/users/{}",
+        info.scheme(),
+        info.host(),
+        user.account.id
+    )
 }
 
 /// A call in Bandwidth's shape.
@@ -306,8 +325,8 @@ pub(super) fn call_json(base: &str, v: &CallView) -> Value {
             engine::live::CallDirection::In => "in",
             engine::live::CallDirection::Out => "out",
         },
-        "from": plus(&v.from),
-        "to": plus(&v.to),
+        "from": v.from,
+        "to": v.to,
         "state": v.state.as_str(),
         "startTime": iso8601(v.start_ms),
         "activeTime": v.active_ms.map(iso8601),
@@ -320,15 +339,6 @@ pub(super) fn call_json(base: &str, v: &CallView) -> Value {
         "recordings": format!("{uri}/recordings"),
         "transcriptions": format!("{uri}/transcriptions"),
     })
-}
-
-/// Phone numbers with their `+`, SIP URIs and user names as they are.
-fn plus(v: &str) -> String {
-    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        format!("+{v}")
-    } else {
-        v.to_string()
-    }
 }
 
 async fn get(
@@ -431,7 +441,13 @@ async fn update(
             let to = b
                 .transfer_to
                 .ok_or_else(|| bad("missing-parameter", "transferTo is required"))?;
-            Some(transfer_script(&state, &user, &e.view, &to, b.transfer_caller_id)?)
+            Some(transfer_script(
+                &state,
+                &user,
+                &e.view,
+                &to,
+                b.transfer_caller_id,
+            )?)
         }
         Some(_) => {
             return Err(bad(
@@ -501,7 +517,10 @@ pub(super) fn prompt_of(state: &State, a: Audio) -> Result<Option<LivePrompt>, B
         (_, Some(u)) if u.is_empty() => return Ok(None),
         (Some(s), _) => {
             if s.chars().count() > 1000 {
-                return Err(bad("invalid-parameter", "sentence: at most 1000 characters"));
+                return Err(bad(
+                    "invalid-parameter",
+                    "sentence: at most 1000 characters",
+                ));
             }
             let gender = match (a.gender.as_deref(), a.voice.as_deref()) {
                 (Some(g), _) => g.to_ascii_lowercase(),
@@ -524,12 +543,7 @@ pub(super) fn prompt_of(state: &State, a: Audio) -> Result<Option<LivePrompt>, B
                 .map_err(|e| bad("invalid-parameter", format!("fileUrl: {e}")))?;
             LiveSource::File { url: u }
         }
-        (None, None) => {
-            return Err(bad(
-                "missing-parameter",
-                "fileUrl or sentence is required",
-            ))
-        }
+        (None, None) => return Err(bad("missing-parameter", "fileUrl or sentence is required")),
     };
     Ok(Some(LivePrompt {
         source,
@@ -617,11 +631,17 @@ async fn gather(
     }
     let inter = g.inter_digit_timeout.unwrap_or(5);
     if !(1..=30).contains(&inter) {
-        return Err(bad("invalid-parameter", "interDigitTimeout is 1 to 30 seconds"));
+        return Err(bad(
+            "invalid-parameter",
+            "interDigitTimeout is 1 to 30 seconds",
+        ));
     }
     let terminating = g.terminating_digits.unwrap_or_else(|| "#".into());
     if terminating.len() > 12 || !engine::call::live::valid_digits(&format!("0{terminating}")) {
-        return Err(bad("invalid-parameter", "terminatingDigits: DTMF digits only"));
+        return Err(bad(
+            "invalid-parameter",
+            "terminatingDigits: DTMF digits only",
+        ));
     }
     let (prompt, bargeable) = match g.prompt {
         Some(p) => (prompt_of(&state, p.audio)?, p.bargeable.unwrap_or(true)),
@@ -642,7 +662,9 @@ async fn gather(
         .await
         .map_err(live_error)?;
     let LiveAccepted::Gather(n) = verdict else {
-        return Err(live_error(LiveRequestError::Refused(LiveError::NoSuchGather)));
+        return Err(live_error(LiveRequestError::Refused(
+            LiveError::NoSuchGather,
+        )));
     };
     Ok(created(&req, &gather_id(n)))
 }
@@ -735,18 +757,14 @@ async fn event(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, BwError> {
     let e = owned(&state, &user, &path.1).await?;
-    let ev = e
-        .events
-        .iter()
-        .find(|x| x.id == path.2)
-        .ok_or_else(|| {
-            BwError::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "event-not-found",
-                "The event does not exist",
-            )
-        })?;
+    let ev = e.events.iter().find(|x| x.id == path.2).ok_or_else(|| {
+        BwError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "event-not-found",
+            "The event does not exist",
+        )
+    })?;
     Ok(HttpResponse::Ok().json(event_json(ev)))
 }
 

@@ -44,12 +44,7 @@ async fn list(
     page: Page,
 ) -> Result<HttpResponse, BwError> {
     let base = super::calls::base(&req, &user);
-    let all = state
-        .engine
-        .live
-        .recordings(&user.account.id)
-        .await
-        ;
+    let all = state.engine.live.recordings(&user.account.id).await;
     Ok(paged(&req, page, all, |r| recording_json(&base, r)))
 }
 

@@ -48,7 +48,11 @@ pub(super) fn resolve(state: &State, user: &BwUser, to: &str) -> Result<Target, 
         let (name, host) = rest
             .split_once('@')
             .ok_or_else(|| bad("a SIP URI needs a user and a host"))?;
-        let host = host.split([';', '?']).next().unwrap_or(host).to_ascii_lowercase();
+        let host = host
+            .split([';', '?'])
+            .next()
+            .unwrap_or(host)
+            .to_ascii_lowercase();
         let domains = bw.domains(&user.account).unwrap_or_default();
         if let Some(d) = domains.iter().find(|d| d.sip_domain == host) {
             let ep = bw
@@ -57,7 +61,10 @@ pub(super) fn resolve(state: &State, user: &BwUser, to: &str) -> Result<Target, 
                 .into_iter()
                 .find(|e| e.username == name)
                 .ok_or_else(|| bad("no such endpoint in the domain"))?;
-            let app = match ep.app.and_then(|a| state.engine.directory.app(a).ok().flatten()) {
+            let app = match ep
+                .app
+                .and_then(|a| state.engine.directory.app(a).ok().flatten())
+            {
                 Some(a) if user.owns_app(&a) => a,
                 _ => default_app()?,
             };

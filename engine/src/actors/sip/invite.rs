@@ -12,15 +12,15 @@ use actix::prelude::*;
 use super::routes::SipLink;
 use super::SipActor;
 use crate::actors::call::{CallActor, CallEnv, ReportSink};
-use crate::actors::live::CallStarted;
-use crate::call::live::LiveSetup;
-use crate::live::{CallDirection, CallState, CallView, Callback};
 use crate::actors::clock::{unix_now, wall_ms};
+use crate::actors::live::CallStarted;
 use crate::actors::{NumberService, TrunkService};
 use crate::call::admission::{
     self, admit_invite, CallApp, CallConfig, CallDirectory, CallStart, Fresh, InviteAdmission,
 };
+use crate::call::live::LiveSetup;
 use crate::call::{Call, LegId};
+use crate::live::{CallDirection, CallState, CallView, Callback};
 use crate::media::{MediaEngine, Prompts};
 use crate::sip::auth::StoredCredentials;
 use crate::sip::digest::{self, Algorithm};
@@ -288,6 +288,9 @@ pub struct LivePlacement {
     pub user: Option<String>,
     pub callback: Option<Callback>,
     pub tag: Option<String>,
+    /// `from` and `to` as the app wrote them (`+E.164`, `sip:` URIs), for its views and
+    /// callbacks; `None`: as the call's SIP shows them.
+    pub shown: Option<(String, String)>,
 }
 
 /// An inbound call's live placement, when its app is a Bandwidth application: answered first
@@ -311,6 +314,7 @@ fn live_of(app: &App) -> Option<LivePlacement> {
         user: app.account.clone(),
         callback,
         tag: None,
+        shown: None,
     })
 }
 
@@ -322,13 +326,16 @@ fn started_view(
     wall: u64,
     live: Option<&LivePlacement>,
 ) -> CallView {
+    let (from, to) = live
+        .and_then(|l| l.shown.clone())
+        .unwrap_or_else(|| (setup.from.clone(), setup.to.clone()));
     CallView {
         id: setup.cmiuuid.clone(),
         app: app.id,
         user: live.and_then(|l| l.user.clone()),
         direction,
-        from: setup.from.clone(),
-        to: setup.to.clone(),
+        from,
+        to,
         state: CallState::Started,
         start_ms: wall,
         active_ms: None,
@@ -365,7 +372,13 @@ impl Handler<PlaceCall> for SipActor {
         let setup = admission::start_placed(&call_config(&deps), view, msg.from, msg.to, fresh)
             .map_err(|_| PlaceError::Limit)?;
         let wall = wall_ms();
-        let view = started_view(&setup, &msg.app, CallDirection::Out, wall, msg.live.as_ref());
+        let view = started_view(
+            &setup,
+            &msg.app,
+            CallDirection::Out,
+            wall,
+            msg.live.as_ref(),
+        );
         let call = match msg.live {
             Some(l) => Call::outbound_live(setup, msg.call, Instant::now(), wall, l.setup),
             None => Call::outbound(setup, msg.call, Instant::now(), wall),
