@@ -61,6 +61,9 @@ pub enum ApiError {
     CallMissing,
     #[error("No recording with this id")]
     RecordingMissing,
+    /// The call exists but the action needs another state (the reason is in the message).
+    #[error("{0}")]
+    CallNotLive(&'static str),
     #[error("No Bandwidth user with this id")]
     UserMissing,
     #[error("Storage failure; nothing was changed")]
@@ -103,6 +106,7 @@ impl ApiError {
             ApiError::NumberMissing => "number_not_found",
             ApiError::CallMissing => "call_not_found",
             ApiError::RecordingMissing => "recording_not_found",
+            ApiError::CallNotLive(_) => "call_state_invalid",
             ApiError::UserMissing => "user_not_found",
             ApiError::Storage => "storage_failure",
             ApiError::InvalidScript(_) => "invalid_pcmo",
@@ -178,7 +182,8 @@ impl ResponseError for ApiError {
             ApiError::TrunkExists
             | ApiError::IpInUse(_)
             | ApiError::TrunkUsernameInUse
-            | ApiError::NumberExists => 409,
+            | ApiError::NumberExists
+            | ApiError::CallNotLive(_) => 409,
             ApiError::TooLarge(_) => 413,
             // PIOPIY's own codes.
             ApiError::BadAppCredentials => 420,

@@ -5,6 +5,7 @@ mod bans;
 mod number;
 mod pcmo;
 mod serve;
+mod token;
 mod trunk;
 mod user;
 
@@ -77,6 +78,13 @@ pub enum Command {
         #[command(subcommand)]
         command: user::UserCommand,
     },
+    /// Bearer tokens for PIOPIY's v3 API (`/v3/voice/…`).
+    Token {
+        #[command(flatten)]
+        client: ClientOpts,
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
     /// List live SIP registrations.
     Registrations {
         #[command(flatten)]
@@ -122,6 +130,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             number::run(client, command).map(|_| ExitCode::SUCCESS)
         }
         Command::User { client, command } => user::run(client, command).map(|_| ExitCode::SUCCESS),
+        Command::Token { client, command } => {
+            token::run(client, command).map(|_| ExitCode::SUCCESS)
+        }
         Command::Registrations { client, app, json } => {
             admin::registrations(client, app, json).map(|_| ExitCode::SUCCESS)
         }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod bandwidth;
 pub mod bans;
+pub mod call_action;
 pub mod calls;
 pub mod endpoints;
 pub mod health;
@@ -27,6 +28,7 @@ pub fn configure_public(cfg: &mut web::ServiceConfig) {
     endpoints::configure(cfg);
     bandwidth::configure(cfg);
     make_call::configure(cfg);
+    call_action::configure(cfg);
     calls::configure_public(cfg);
     recordings::configure_by_id(cfg);
     health::configure(cfg);
@@ -48,6 +50,7 @@ fn configure_admin_only(cfg: &mut web::ServiceConfig) {
     bans::configure(cfg);
     users::configure(cfg);
     calls::configure_admin(cfg);
+    call_action::configure_admin(cfg);
     recordings::configure_list(cfg);
     admin::configure(cfg);
 }

@@ -9,6 +9,7 @@
 pub mod bandwidth;
 pub mod number;
 pub mod seal;
+pub mod token;
 pub mod trunk;
 
 pub use crate::sip::registrar::Domains;
