@@ -11,6 +11,8 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod bandwidth;
+pub mod baresip;
 pub mod caller;
 pub mod http;
 pub mod phone;
