@@ -26,7 +26,8 @@ def main():
     )
     try:
         result = getattr(client, method)(**kwargs)
-        if isinstance(result, types.GeneratorType):
+        # Lists come back lazily (generators, `map` objects): read them whole.
+        if isinstance(result, (types.GeneratorType, map)):
             result = list(result)
     except Exception as e:  # the SDK raises its own exception types
         print(json.dumps({"error": {

@@ -26,10 +26,10 @@ fn python() -> std::path::PathBuf {
 }
 
 pub struct Sdk {
-    base: String,
-    user: String,
-    token: String,
-    secret: String,
+    pub base: String,
+    pub user: String,
+    pub token: String,
+    pub secret: String,
 }
 
 impl Sdk {

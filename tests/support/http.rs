@@ -159,6 +159,16 @@ impl HttpStub {
         format!("http://{}/events", self.addr)
     }
 
+    /// Every request whose target starts with `prefix` (a GET with its query), in order.
+    pub fn hits_prefixed(&self, prefix: &str) -> Vec<Hit> {
+        let s = self.shared.lock().unwrap();
+        s.hits
+            .iter()
+            .filter(|h| h.path.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
     /// Every request to `path` so far, in arrival order.
     pub fn hits(&self, path: &str) -> Vec<Hit> {
         let s = self.shared.lock().unwrap();

@@ -396,11 +396,26 @@ async fn resolve_target(
         port: t.port,
         transport: t.transport,
     });
-    match resolve::plan(d, domain, views) {
+    let mut plan = resolve::plan(d, domain, views);
+    // A SIP URI in one of the Bandwidth domains of the call's user is that user's endpoint
+    // (looked up here, never in the DNS).
+    if let (Lookup::Address(t), Some(account)) = (&plan, account) {
+        let host = t.host.to_ascii_lowercase();
+        let user = t.user();
+        let ours = store
+            .bw_domains_of_account(account)
+            .unwrap_or_default()
+            .into_iter()
+            .any(|d| d.sip_domain == host);
+        if let (true, Some(user)) = (ours, user) {
+            plan = Lookup::User(crate::sip::registrar::Aor::new(user, &host));
+        }
+    }
+    match plan {
         Lookup::Decided(r) => r,
         Lookup::User(aor) => {
             let owner = store
-                .endpoint(domain, &aor.user)
+                .endpoint(&aor.domain, &aor.user)
                 .ok()
                 .flatten()
                 .and_then(|ep| {

@@ -55,6 +55,13 @@ pub struct AddressTarget {
     transport: Transport,
 }
 
+impl AddressTarget {
+    /// The URI's user part, unescaped (for a URI in a domain of ours).
+    pub fn user(&self) -> Option<String> {
+        self.uri.user_unescaped()
+    }
+}
+
 /// A number, dialled through a trunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrunkTarget {

@@ -482,7 +482,12 @@ fn transfer_script(
         }
     };
     let dest = match target.destination {
-        pcmo::Destination::SipUser(u) => json!({"type":"sip","user":u}),
+        // An endpoint of one of the user's domains: by its URI (the call's own app may be in
+        // another domain).
+        pcmo::Destination::SipUser(u) => match &target.domain {
+            Some(d) => json!({"type":"sip","uri":format!("sip:{u}@{d}")}),
+            None => json!({"type":"sip","user":u}),
+        },
         pcmo::Destination::SipUri(u) => json!({"type":"sip","uri":u}),
         pcmo::Destination::Pstn(n) => json!({"type":"pstn","number":n}),
         pcmo::Destination::Agent(_) => return Err(bad("invalid-parameter", "transferTo")),

@@ -14,7 +14,7 @@ use crate::State;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/recordings", web::get().to(list))
         .route("/recordings/{recordingId}", web::get().to(get))
-        .route("/recordings/{recordingId}/media", web::get().to(media));
+        .route("/media/{name}", web::get().to(media_file));
 }
 
 pub(super) fn recording_json(base: &str, r: &RecordingView) -> Value {
@@ -23,7 +23,8 @@ pub(super) fn recording_json(base: &str, r: &RecordingView) -> Value {
         "startTime": iso8601(r.start_ms),
         "endTime": iso8601(r.end_ms),
         "call": format!("{base}/calls/c-{}", r.call),
-        "media": format!("{base}/recordings/{}/media", r.id),
+        // Bandwidth's shape: the SDKs download `media/<name>` by the URL's last segment.
+        "media": format!("{base}/media/{}.wav", r.id),
         "state": if r.ok { "complete" } else { "error" },
     })
 }
@@ -69,12 +70,14 @@ async fn get(
     Ok(HttpResponse::Ok().json(recording_json(&super::calls::base(&req, &user), &r)))
 }
 
-async fn media(
+/// `GET /media/{id}.wav`: a recording's file (other media are not stored here).
+async fn media_file(
     state: web::Data<State>,
     user: BwUser,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, BwError> {
-    let r = find(&state, &user, &path.1).await?;
+    let id = path.1.strip_suffix(".wav").ok_or_else(not_found)?;
+    let r = find(&state, &user, id).await?;
     let file = state
         .engine
         .recordings

@@ -74,6 +74,16 @@ pub(super) fn resolve(state: &State, user: &BwUser, to: &str) -> Result<Target, 
                 domain: Some(d.sip_domain.clone()),
             });
         }
+        // An endpoint of this server that is not the user's (another user's domain, a
+        // PIOPIY app's) is not the user's to call.
+        if state.engine.domains.is_own(&host) {
+            return Err(BwError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "invalid-to",
+                "the SIP URI is not an endpoint of one of your domains",
+            ));
+        }
         return Ok(Target {
             app: default_app()?,
             destination: Destination::SipUri(to.to_string()),

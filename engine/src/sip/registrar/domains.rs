@@ -40,6 +40,12 @@ impl Domains {
             .remove(&domain.to_ascii_lowercase());
     }
 
+    /// Whether `host` is one of the domains this server serves (the default or an app's).
+    pub fn is_own(&self, host: &str) -> bool {
+        let n = host.to_ascii_lowercase();
+        n == self.default || self.own.read().expect("domains lock").contains(&n)
+    }
+
     /// The domain a host names: an app's own domain if it is one, else the default domain (a
     /// phone configured with only the server's IP address, or any name we do not serve).
     pub fn resolve(&self, host: &Host) -> String {
