@@ -58,6 +58,44 @@ impl Sdk {
         }
     }
 
+    /// Runs one method of node-bandwidth 4.0.0 (`Call.create`, `Bridge.update`, ...) with
+    /// `args` (a JSON array of its arguments); `Ok(result)` or `Err(error object)`.
+    pub fn node(&self, method: &str, args: Value) -> Result<Value, Value> {
+        let modules =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/bandwidth-node/node_modules");
+        assert!(
+            modules.join("node-bandwidth").exists(),
+            "node-bandwidth is not installed; run scripts/setup (node-bandwidth 4.0.0 into target/tools/bandwidth-node)"
+        );
+        let out = Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bandwidth/sdk.js"))
+            .arg(method)
+            .arg(args.to_string())
+            .env("NODE_PATH", modules)
+            .env("BW_BASE", &self.base)
+            .env("BW_USER", &self.user)
+            .env("BW_TOKEN", &self.token)
+            .env("BW_SECRET", &self.secret)
+            .output()
+            .expect("run node");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+            panic!(
+                "{method}: not JSON ({e}): {text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        match v.get("error") {
+            Some(e) => Err(e.clone()),
+            None => Ok(v["result"].clone()),
+        }
+    }
+
+    pub fn node_ok(&self, method: &str, args: Value) -> Value {
+        self.node(method, args)
+            .unwrap_or_else(|e| panic!("{method} failed: {e}"))
+    }
+
     pub fn ok(&self, method: &str, args: Value) -> Value {
         self.call(method, args)
             .unwrap_or_else(|e| panic!("{method} failed: {e}"))
