@@ -83,12 +83,35 @@ async fn action(state: web::Data<State>, payload: web::Payload) -> Result<HttpRe
 }
 
 /// A v3 error: `{"status":"error","error":..,"code":..}` (what the `piopiy` SDK reads).
-fn v3_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(json!({"status": "error", "error": message, "code": code}))
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct V3Error {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl actix_web::ResponseError for V3Error {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status)
+            .json(json!({"status": "error", "error": self.message, "code": self.code}))
+    }
+}
+
+fn v3_error(status: StatusCode, code: &'static str, message: &str) -> V3Error {
+    V3Error {
+        status,
+        code,
+        message: message.to_string(),
+    }
 }
 
 /// The app of a v3 request's bearer token.
-fn bearer_app(state: &State, req: &HttpRequest) -> Result<App, HttpResponse> {
+fn bearer_app(state: &State, req: &HttpRequest) -> Result<App, V3Error> {
     let unauthorized = || {
         v3_error(
             StatusCode::UNAUTHORIZED,
@@ -123,7 +146,7 @@ async fn v3_call(
     state: &State,
     req: &HttpRequest,
     payload: web::Payload,
-) -> Result<(serde_json::Map<String, Value>, String), HttpResponse> {
+) -> Result<(serde_json::Map<String, Value>, String), V3Error> {
     let app = bearer_app(state, req)?;
     let body = json_object(payload)
         .await
@@ -145,13 +168,22 @@ async fn v3_call(
     Ok((body, call_id))
 }
 
-fn v3_outcome(call_id: &str, r: Result<LiveAccepted, LiveRequestError>) -> HttpResponse {
+fn v3_outcome(
+    call_id: &str,
+    r: Result<LiveAccepted, LiveRequestError>,
+) -> Result<HttpResponse, V3Error> {
     match r {
-        Ok(_) => HttpResponse::Ok().json(json!({"status": "success", "call_id": call_id})),
-        Err(LiveRequestError::NoSuchCall) => {
-            v3_error(StatusCode::NOT_FOUND, "call_not_found", "no such call")
-        }
-        Err(e) => v3_error(StatusCode::CONFLICT, "call_not_active", &e.to_string()),
+        Ok(_) => Ok(HttpResponse::Ok().json(json!({"status": "success", "call_id": call_id}))),
+        Err(LiveRequestError::NoSuchCall) => Err(v3_error(
+            StatusCode::NOT_FOUND,
+            "call_not_found",
+            "no such call",
+        )),
+        Err(e) => Err(v3_error(
+            StatusCode::CONFLICT,
+            "call_not_active",
+            &e.to_string(),
+        )),
     }
 }
 
@@ -159,17 +191,14 @@ async fn transfer(
     state: web::Data<State>,
     req: HttpRequest,
     payload: web::Payload,
-) -> HttpResponse {
-    let (body, call_id) = match v3_call(&state, &req, payload).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
+) -> Result<HttpResponse, V3Error> {
+    let (body, call_id) = v3_call(&state, &req, payload).await?;
     let Some(pipeline) = body.get("pipeline").filter(|p| p.is_array()) else {
-        return v3_error(
+        return Err(v3_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "pipeline must be an array of actions",
-        );
+        ));
     };
     let script = match pcmo::Script::parse(&pipeline.to_string()) {
         Ok(s) => s,
@@ -179,7 +208,11 @@ async fn transfer(
                 .first()
                 .map(|e| format!("{}: {}", e.path.as_str(), e.message()))
                 .unwrap_or_default();
-            return v3_error(StatusCode::BAD_REQUEST, "invalid_pipeline", &first);
+            return Err(v3_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_pipeline",
+                &first,
+            ));
         }
     };
     let r = state
@@ -190,11 +223,12 @@ async fn transfer(
     v3_outcome(&call_id, r)
 }
 
-async fn hangup(state: web::Data<State>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let (_, call_id) = match v3_call(&state, &req, payload).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
+async fn hangup(
+    state: web::Data<State>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, V3Error> {
+    let (_, call_id) = v3_call(&state, &req, payload).await?;
     let r = state
         .engine
         .live

@@ -193,9 +193,11 @@ impl CallActor {
                                 store.as_ref(),
                                 &trunks,
                                 &snapshot,
-                                app,
-                                &domain,
-                                account.as_deref(),
+                                Tenant {
+                                    app,
+                                    domain: &domain,
+                                    account: account.as_deref(),
+                                },
                                 egress.policy(),
                             );
                             results.push((id, r.await));
@@ -376,6 +378,14 @@ impl CallActor {
     }
 }
 
+/// Whose call is being resolved: its app, the app's SIP domain, the Bandwidth user.
+#[derive(Clone, Copy)]
+struct Tenant<'a> {
+    app: u64,
+    domain: &'a str,
+    account: Option<&'a str>,
+}
+
 /// Where a target can be reached right now. [`resolve::plan`] decides what to look up, this
 /// looks it up — a SIP user's endpoint and live registrations in the store (which every
 /// REGISTER updates before its 200), a SIP URI's host under the egress policy, a trunk's host
@@ -385,11 +395,14 @@ async fn resolve_target(
     store: &dyn Store,
     trunks: &super::TrunkService,
     snapshot: &[Trunk],
-    app: u64,
-    domain: &str,
-    account: Option<&str>,
+    tenant: Tenant<'_>,
     egress: &crate::egress::EgressPolicy,
 ) -> Resolution {
+    let Tenant {
+        app,
+        domain,
+        account,
+    } = tenant;
     let views = snapshot.iter().map(|t| resolve::TrunkView {
         name: &t.name,
         host: &t.host,

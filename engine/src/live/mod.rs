@@ -331,7 +331,7 @@ impl CallTable {
             .filter(|e| e.view.user.as_deref() == Some(user))
             .flat_map(|e| e.recordings.iter())
             .collect();
-        v.sort_by(|a, b| b.start_ms.cmp(&a.start_ms));
+        v.sort_by_key(|r| std::cmp::Reverse(r.start_ms));
         v
     }
 }
