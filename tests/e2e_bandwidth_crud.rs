@@ -482,3 +482,53 @@ fn a_user_past_its_rate_gets_429_with_the_reset_time() {
         "reset {reset} vs now {now_ms}"
     );
 }
+
+#[test]
+fn endpoints_without_an_application_or_disabled_cannot_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let a = create_user(&srv, &[]);
+    let auth = Some((a.token.as_str(), a.secret.as_str()));
+    let post = |rest: &str, body: &str| {
+        let (status, _, _) = request_full(&srv, "POST", &a.id, rest, auth, Some(body.as_bytes()));
+        assert_eq!(status, 201, "{rest} {body}");
+    };
+    post(
+        "domains",
+        r#"{"name":"callers","description":"who may call"}"#,
+    );
+    let (_, list) = get(&srv, &a, &a.id, "domains");
+    let domain = list[0]["id"].as_str().unwrap().to_string();
+    post(
+        "applications",
+        r#"{"name":"calls","incomingCallUrl":"https://app.example.com/in"}"#,
+    );
+    let (_, apps) = get(&srv, &a, &a.id, "applications");
+    let app = apps[0]["id"].as_str().unwrap().to_string();
+    let eps = format!("domains/{domain}/endpoints");
+    post(
+        &eps,
+        r#"{"name":"orphan","credentials":{"password":"orphan-pw"}}"#,
+    );
+    post(
+        &eps,
+        &format!(
+            r#"{{"name":"off","applicationId":"{app}","enabled":false,"credentials":{{"password":"off-pw"}}}}"#
+        ),
+    );
+    let realm = "callers.bwapp.test.local";
+    for (user, password) in [("orphan", "orphan-pw"), ("off", "off-pw")] {
+        let mut ua = support::ua::Ua::new(srv.sip, realm, user, password);
+        let rtp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut out = ua.invite("+15550001111", rtp.local_addr().unwrap());
+        let status = ua
+            .final_response(&mut out, Duration::from_secs(5))
+            .map(|_| 200)
+            .unwrap_or_else(|s| s);
+        assert_eq!(status, 403, "{user}: a call from it is refused");
+    }
+    // The orphan registers (an endpoint without an application is still a SIP user); the
+    // disabled one does not.
+    assert_eq!(register(&srv, "orphan", realm, "orphan-pw"), 0);
+    assert_ne!(register(&srv, "off", realm, "off-pw"), 0);
+}
