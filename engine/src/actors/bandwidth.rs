@@ -189,7 +189,8 @@ impl BandwidthService {
         }
         for app in self.applications(&account)? {
             match self.store.delete_app(app.id) {
-                Ok(()) | Err(StoreError::NotFound) => {}
+                Ok(()) => crate::metrics::metrics().apps.dec(),
+                Err(StoreError::NotFound) => {}
                 Err(e) => return Err(store_err(e)),
             }
         }
