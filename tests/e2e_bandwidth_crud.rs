@@ -486,7 +486,7 @@ fn a_user_past_its_rate_gets_429_with_the_reset_time() {
 #[test]
 fn endpoints_without_an_application_or_disabled_cannot_call() {
     let dir = tempfile::tempdir().unwrap();
-    let srv = Server::start(dir.path(), &[]);
+    let mut srv = Server::start(dir.path(), &[]);
     let a = create_user(&srv, &[]);
     let auth = Some((a.token.as_str(), a.secret.as_str()));
     let post = |rest: &str, body: &str| {
@@ -531,4 +531,24 @@ fn endpoints_without_an_application_or_disabled_cannot_call() {
     // disabled one does not.
     assert_eq!(register(&srv, "orphan", realm, "orphan-pw"), 0);
     assert_ne!(register(&srv, "off", realm, "off-pw"), 0);
+    // After a restart the registrar serves the Bandwidth domain again (loaded at start-up).
+    srv.restart();
+    assert_eq!(
+        register(&srv, "orphan", realm, "orphan-pw"),
+        0,
+        "{}",
+        srv.log()
+    );
+    // Deleting the domain deletes its endpoints and the registrar forgets the domain.
+    let (status, _) = request(
+        &srv,
+        "DELETE",
+        &a.id,
+        &format!("domains/{domain}"),
+        auth,
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(!registered(&srv, "orphan", realm));
+    assert_ne!(register(&srv, "orphan", realm, "orphan-pw"), 0);
 }
