@@ -347,7 +347,10 @@ fn assert_bandwidth_error(v: &Value, code: &str) {
 #[test]
 fn bad_input_gets_bandwidth_errors_and_users_are_walled() {
     let dir = tempfile::tempdir().unwrap();
-    let srv = Server::start(dir.path(), &[]);
+    let config = dir.path().join("ringmaster.toml");
+    // Room for the 101 domain creations below.
+    std::fs::write(&config, "[bandwidth]\nburst = 1000\n").unwrap();
+    let srv = Server::start(dir.path(), &["--config", config.to_str().unwrap()]);
     let a = create_user(&srv, &[]);
     let b = create_user(&srv, &[]);
     let auth_a = Some((a.token.as_str(), a.secret.as_str()));
@@ -449,6 +452,30 @@ fn bad_input_gets_bandwidth_errors_and_users_are_walled() {
         Some(ep),
     );
     assert_eq!(status, 201);
+
+    // At most 100 domains per user (Bandwidth's limit); names are unique across users.
+    for i in 1..100 {
+        let body = format!(r#"{{"name":"many-{i}","description":"d"}}"#);
+        let (status, _) = request(
+            &srv,
+            "POST",
+            &a.id,
+            "domains",
+            auth_a,
+            Some(body.as_bytes()),
+        );
+        assert_eq!(status, 201, "domain {i}");
+    }
+    let body = br#"{"name":"one-too-many","description":"d"}"#;
+    let (status, v) = request(&srv, "POST", &a.id, "domains", auth_a, Some(body));
+    assert_eq!(status, 403);
+    assert_bandwidth_error(&v, "domain-limit-reached");
+    let taken = br#"{"name":"walled","description":"B's"}"#;
+    let (status, v) = request(&srv, "POST", &b.id, "domains", auth_b, Some(taken));
+    assert_eq!(status, 409);
+    assert_bandwidth_error(&v, "domain-name-already-exists");
+    let (_, page) = get(&srv, &a, &a.id, "domains?size=1000");
+    assert_eq!(page.as_array().unwrap().len(), 100);
 }
 
 #[test]
