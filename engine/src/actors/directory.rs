@@ -102,7 +102,8 @@ impl DirectoryService {
         }
         self.durable().await?;
         crate::metrics::metrics().apps.dec();
-        for ep in endpoints {
+        // Bandwidth endpoints (with an id) outlive the app, detached: their registrations stay.
+        for ep in endpoints.into_iter().filter(|ep| ep.id.is_none()) {
             self.sip
                 .do_send(EndpointGone(Aor::new(ep.username, &ep.domain)));
         }

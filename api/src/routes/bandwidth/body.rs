@@ -138,9 +138,23 @@ pub fn request_url(req: &HttpRequest) -> String {
     format!("{}://{}{}", info.scheme(), info.host(), req.path())
 }
 
+/// The absolute URL of `path` (from `/v1/…`) on the host and scheme this request came in on.
+pub fn absolute_url(req: &HttpRequest, path: &str) -> String {
+    let info = req.connection_info();
+    format!("{}://{}{}", info.scheme(), info.host(), path)
+}
+
 /// 201 Created with `Location: <this request's URL>/<id>`.
 pub fn created(req: &HttpRequest, id: &str) -> HttpResponse {
-    let location = format!("{}/{}", request_url(req).trim_end_matches('/'), id);
+    created_at(&format!(
+        "{}/{}",
+        request_url(req).trim_end_matches('/'),
+        id
+    ))
+}
+
+/// 201 Created with this `Location` (an absolute URL whose last segment is the new id).
+pub fn created_at(location: &str) -> HttpResponse {
     HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, location))
         .finish()

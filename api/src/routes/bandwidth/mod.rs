@@ -31,10 +31,12 @@ mod target;
 use actix_web::{web, HttpResponse};
 
 pub use auth::BwUser;
-pub use body::{created, ok_empty, paged, BwJson, Page};
+pub use body::{absolute_url, created, created_at, ok_empty, paged, BwJson, Page};
 pub use error::BwError;
 
-/// The path every route of this API is under.
+/// The path every route of this API is under. The resource modules' `configure` functions
+/// register their routes relative to it (`/domains`, `/calls/{callId}`, …), inside one scope;
+/// handlers read the user id from `BwUser`, not from the path.
 pub const BASE: &str = "/v1/users/{userId}";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -56,9 +56,11 @@ pub fn render(n: &Number) -> Value {
 }
 
 fn own_number(state: &State, user: &BwUser, id: &str) -> Result<Number, BwError> {
+    // `n-{digits}`, or the number itself (`+15554443333`: node-bandwidth's `get` takes either).
     let digits = id
         .strip_prefix("n-")
-        .ok_or_else(|| BwError::not_found("phone number"))?;
+        .or_else(|| id.strip_prefix('+'))
+        .unwrap_or(id);
     Ok(state.engine.bandwidth.number(&user.account, digits)?)
 }
 
