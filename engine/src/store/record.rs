@@ -168,6 +168,27 @@ impl Endpoint {
         self.app == Some(app)
     }
 
+    /// The password's digest HA1 values.
+    pub fn credentials(&self) -> crate::sip::auth::StoredCredentials {
+        crate::sip::auth::StoredCredentials {
+            ha1_md5: self.ha1_md5.clone(),
+            ha1_sha256: self.ha1_sha256.clone(),
+        }
+    }
+
+    /// The HA1 values of the tokens still valid at `now` (Unix seconds): each authenticates
+    /// like the password, REGISTER and INVITE alike.
+    pub fn token_credentials(&self, now: u64) -> Vec<crate::sip::auth::StoredCredentials> {
+        self.tokens
+            .iter()
+            .filter(|t| t.expires_at > now)
+            .map(|t| crate::sip::auth::StoredCredentials {
+                ha1_md5: t.ha1_md5.clone(),
+                ha1_sha256: t.ha1_sha256.clone(),
+            })
+            .collect()
+    }
+
     /// True when `other` authenticates with other credentials than `self` (a new password):
     /// the store then drops the bindings made with the old ones.
     pub fn credentials_differ(&self, other: &Endpoint) -> bool {

@@ -95,6 +95,15 @@ impl CallDirectory for Directory<'_> {
         ))
     }
 
+    fn endpoint_tokens(&self, domain: &str, user: &str) -> Vec<StoredCredentials> {
+        self.store
+            .endpoint(domain, user)
+            .ok()
+            .flatten()
+            .map(|ep| ep.token_credentials(unix_now()))
+            .unwrap_or_default()
+    }
+
     fn trunk_by_username(&self, realm: &str, user: &str) -> Option<(String, StoredCredentials)> {
         let trunk = self.deps.trunks.trunk_by_username(user)?;
         let clear = self.deps.trunks.credentials(&trunk).ok().flatten()?;

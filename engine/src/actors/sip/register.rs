@@ -10,7 +10,7 @@ use crate::actors::clock::unix_now;
 use crate::actors::registration::{
     Current, FlowSeen, Purge, Register, RegistrationActor, RegistrationIdle, RegistrationLink,
 };
-use crate::sip::auth::{Identity, StoredCredentials};
+use crate::sip::auth::Identity;
 use crate::sip::message::Request;
 use crate::sip::registrar::{admit_with_tokens, Admission, Aor, Binding, EndpointAuth};
 use crate::sip::transaction::TxId;
@@ -38,24 +38,12 @@ impl SipActor {
             |domain, user| {
                 let ep = store.endpoint(domain, user).ok().flatten()?;
                 // A Bandwidth endpoint's unexpired tokens work as passwords too.
-                let tokens = ep
-                    .tokens
-                    .iter()
-                    .filter(|t| t.expires_at > now)
-                    .map(|t| StoredCredentials {
-                        ha1_md5: t.ha1_md5.clone(),
-                        ha1_sha256: t.ha1_sha256.clone(),
-                    })
-                    .collect();
                 Some((
                     EndpointAuth {
-                        credentials: StoredCredentials {
-                            ha1_md5: ep.ha1_md5,
-                            ha1_sha256: ep.ha1_sha256,
-                        },
+                        credentials: ep.credentials(),
                         enabled: ep.enabled,
                     },
-                    tokens,
+                    ep.token_credentials(now),
                 ))
             },
         );

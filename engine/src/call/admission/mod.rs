@@ -19,7 +19,7 @@
 use std::net::IpAddr;
 
 use crate::sip::auth::{
-    AuthFailure, Authenticator, ChallengeKind, Identity, StoredCredentials, Verdict,
+    AuthFailure, Authenticator, ChallengeKind, CredentialSet, Identity, StoredCredentials, Verdict,
 };
 use crate::sip::message::{response_to, HeaderName, HeaderView, Request, Response, Uri};
 use crate::sip::registrar::{Domains, EndpointAuth};
@@ -69,6 +69,11 @@ pub trait CallDirectory {
     fn app_for_number(&self, digits: &str) -> Option<u64>;
     /// An endpoint's credentials and app.
     fn endpoint(&self, domain: &str, user: &str) -> Option<(EndpointAuth, u64)>;
+    /// The endpoint's other live digest secrets (a Bandwidth endpoint's unexpired tokens),
+    /// each accepted like its password.
+    fn endpoint_tokens(&self, _domain: &str, _user: &str) -> Vec<StoredCredentials> {
+        Vec::new()
+    }
     /// The trunk whose username is `user`, with its digest HA1s for `realm`.
     fn trunk_by_username(&self, realm: &str, user: &str) -> Option<(String, StoredCredentials)>;
 }
@@ -165,11 +170,14 @@ pub fn admit_invite(
                     enabled: ep.enabled,
                     appid,
                 });
-                return Some(ep.credentials);
+                return Some(CredentialSet {
+                    password: ep.credentials,
+                    alternates: dir.endpoint_tokens(&domain, user),
+                });
             }
             let (name, credentials) = dir.trunk_by_username(&domain, user)?;
             found = Some(Claimant::Trunk { name });
-            Some(credentials)
+            Some(CredentialSet::from(credentials))
         });
     let with_identity = |a: InviteAdmission| match a {
         InviteAdmission::Respond {
@@ -239,7 +247,29 @@ mod tests {
         fn app_for_number(&self, digits: &str) -> Option<u64> {
             (digits == "914471000000").then_some(42)
         }
+        fn endpoint_tokens(&self, domain: &str, user: &str) -> Vec<StoredCredentials> {
+            // tess's password is not "pw", but she holds a token whose secret is.
+            if user != "tess" {
+                return Vec::new();
+            }
+            vec![StoredCredentials {
+                ha1_md5: digest::ha1(Algorithm::Md5, user, domain, "pw"),
+                ha1_sha256: String::new(),
+            }]
+        }
         fn endpoint(&self, _domain: &str, user: &str) -> Option<(EndpointAuth, u64)> {
+            if user == "tess" {
+                return Some((
+                    EndpointAuth {
+                        credentials: StoredCredentials {
+                            ha1_md5: digest::ha1(Algorithm::Md5, "tess", "test.local", "other"),
+                            ha1_sha256: String::new(),
+                        },
+                        enabled: true,
+                    },
+                    7,
+                ));
+            }
             (user == "alice").then(|| {
                 (
                     EndpointAuth {
@@ -321,6 +351,26 @@ mod tests {
         let mut c = Credentials::parse(&format!("Digest username=\"{user}\", realm=\"test.local\", nonce=\"{nonce}\", uri=\"{ruri}\", response=\"0\", qop=auth, nc=00000001, cnonce=\"x\"")).unwrap();
         c.response = digest::expected_response(&c, "INVITE", &h);
         format!("Digest username=\"{user}\", realm=\"test.local\", nonce=\"{nonce}\", uri=\"{ruri}\", response=\"{}\", qop=auth, nc=00000001, cnonce=\"x\"", c.response)
+    }
+
+    #[test]
+    fn an_endpoint_token_authenticates_an_invite_like_the_password() {
+        let (mut a, d) = setup();
+        let here: IpAddr = "192.0.2.10".parse().unwrap();
+        let creds = answer(&mut a, "tess", "sip:5000@test.local");
+        let got = admit_invite(
+            &mut a,
+            &d,
+            &Dir,
+            10,
+            &invite("tess", "sip:5000@test.local", Some(&creds)),
+            here,
+            "t",
+        );
+        assert!(
+            matches!(got, InviteAdmission::Accept { appid: 7, .. }),
+            "{got:?}"
+        );
     }
 
     #[test]
