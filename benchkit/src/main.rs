@@ -9,9 +9,13 @@
 //!   It relays through ringmaster (ports read from SIPp logs of real calls) or through
 //!   rtpengine (sessions created with its ng protocol, see `ng.rs`).
 //!
+//! * `live`: REST-driven calls as a Bandwidth v1 app makes them (create two, bridge, hang
+//!   up), cycles per second and their latency, with the callbacks on its own listener.
+//!
 //! Timing figures printed here are measurements; nothing here is a pass/fail test.
 
 mod answer;
+mod live;
 mod ng;
 mod provision;
 mod rtpgen;
@@ -19,7 +23,7 @@ mod rtpgen;
 fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
-        anyhow::bail!("usage: benchkit provision|answer|rtpgen [options]");
+        anyhow::bail!("usage: benchkit provision|answer|rtpgen|live [options]");
     }
     let cmd = args.remove(0);
     let opts = Opts::parse(&args)?;
@@ -27,6 +31,7 @@ fn main() -> anyhow::Result<()> {
         "provision" => provision::run(&opts),
         "answer" => answer::run(&opts),
         "rtpgen" => rtpgen::run(&opts),
+        "live" => live::run(&opts),
         other => anyhow::bail!("unknown command {other:?}"),
     }
 }

@@ -324,3 +324,47 @@ perf_stop() {
     --stdio -g none >"$BENCH_PERF/$PERF_NAME-children.txt" 2>/dev/null || true
   log "profile: $BENCH_PERF/$PERF_NAME-flat.txt"
 }
+
+# Calls per second of one server, rate stepping up (RATES, STEP_SECS, HOLD_MS, UAC_PORT and
+# alice.csv set by the caller script): bench_calls NAME SERVER_PORT PID [EXTRA_PID] (the answer
+# server). Sets BEST_RATE, BEST_CPU, BEST_P50, BEST_P99, BEST_XCPU, FAST_RATE, FAST_P99.
+bench_calls() {
+  local name=$1 port=$2 pid=$3 extra=${4:-} rate n dir wall ok fail achieved cpu0 cpu1 cpu
+  local x0=0 x1=0 xcpu=0 p50 p99 pfail0 pfail1
+  BEST_RATE=0 BEST_CPU=0 BEST_P50=nan BEST_P99=nan BEST_XCPU=0 FAST_RATE=0 FAST_P99=nan
+  for rate in $RATES; do
+    n=$((rate * STEP_SECS))
+    dir="$BENCH_TMP/$name-calls-$rate"
+    pfail0=$(stat_value "$BENCH_TMP/$name-phone/stat.csv" 'FailedCall(C)')
+    cpu0=$(tree_ticks "$pid")
+    [ -n "$extra" ] && x0=$(cpu_ticks "$extra")
+    wall=$(run_sipp "$dir" $((STEP_SECS + 40)) "127.0.0.1:$port" -sf "$BENCH_DIR/sipp/uac.xml" \
+      -inf "$BENCH_TMP/alice.csv" -s bob -set hold_ms "$HOLD_MS" -set media_port 6000 \
+      -r "$rate" -rp 1000 -m "$n" -l $((rate * 6 + 100)) -p "$UAC_PORT" \
+      -recv_timeout 10000 -max_recv_loops 100000 -max_sched_loops 100000 -timeout $((STEP_SECS + 35))s)
+    cpu1=$(tree_ticks "$pid")
+    [ -n "$extra" ] && x1=$(cpu_ticks "$extra")
+    sleep 1
+    pfail1=$(stat_value "$BENCH_TMP/$name-phone/stat.csv" 'FailedCall(C)')
+    cpu=$(cpu_pct "$cpu0" "$cpu1" "$wall")
+    [ -n "$extra" ] && xcpu=$(cpu_pct "$x0" "$x1" "$wall")
+    ok=$(stat_value "$dir/stat.csv" 'SuccessfulCall(C)')
+    fail=$(( $(stat_value "$dir/stat.csv" 'FailedCall(C)') + pfail1 - pfail0 ))
+    achieved=$(awk -v o="$ok" -v w="$wall" -v h="$HOLD_MS" 'BEGIN{ d = w - h / 1000; if (d < 0.1) d = 0.1; printf "%.0f", o / d }')
+    read -r p50 p99 < <(cat "$dir"/*_rtt.csv 2>/dev/null | percentiles /dev/stdin 2 ';')
+    log "$name: target ${rate}/s: ${ok} ok, ${fail} failed (caller+phone) in ${wall}s = ${achieved} calls/s; CPU server ${cpu}%${extra:+, answer server ${xcpu}%}; setup p50 ${p50} ms p99 ${p99} ms"
+    if [ "$fail" -eq 0 ] && awk -v o="$ok" -v n="$n" -v a="$achieved" -v r="$rate" \
+      'BEGIN{ exit !(o == n && a >= 0.95 * r) }'; then
+      BEST_RATE=$achieved BEST_CPU=$cpu BEST_P50=$p50 BEST_P99=$p99 BEST_XCPU=$xcpu
+      # The target's second half: the highest passing step whose setup p99 is under 10 ms.
+      if awk -v p="$p99" 'BEGIN{ exit !(p + 0 < 10) }'; then
+        FAST_RATE=$achieved FAST_P99=$p99
+      fi
+    else
+      if [ -s "$dir/errors.log" ]; then head -5 "$dir/errors.log" >&2; fi
+      break
+    fi
+    sleep 2
+  done
+  log "$name: best ${BEST_RATE} calls/s (CPU ${BEST_CPU}%, setup p50 ${BEST_P50} ms, p99 ${BEST_P99} ms); with p99 < 10 ms: ${FAST_RATE} calls/s (p99 ${FAST_P99} ms)"
+}
