@@ -329,3 +329,26 @@ fn another_users_calls_and_bridges_are_out_of_reach() {
         (json!(404), json!("call-not-found"))
     );
 }
+
+#[test]
+fn a_call_not_answered_in_its_call_timeout_reports_timeout_then_no_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (srv, sdk) = start(dir.path());
+    let stub = HttpStub::start(vec![Reply::Status(200)]);
+    let (_app, _domain, eps) = provision(&sdk, &stub, &["kim"]);
+    let mut kim = phone(&srv, &eps[0].0, &eps[0].2);
+    let call = sdk.ok(
+        "voice.create_call",
+        json!({"from_": "+15550001111", "to": eps[0].1, "call_timeout": 1,
+               "callback_url": stub.url("/bw")}),
+    );
+    let call = call.as_str().unwrap().to_string();
+    let inv = kim.expect_request("INVITE", None, 5 * SEC);
+    kim.reply(&inv, 180, None);
+    kim.expect_cancel(&inv, 5 * SEC);
+    let timeout = wait_callback(&stub, "timeout", 1).remove(0);
+    assert_eq!(timeout["callId"], json!(call));
+    let hangup = wait_callback(&stub, "hangup", 1).remove(0);
+    assert_eq!(hangup["cause"], "NO_ANSWER", "{hangup}");
+    assert_eq!(sdk.ok("voice.get_call", json!({"call_id": call}))["state"], "completed");
+}

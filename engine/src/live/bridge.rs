@@ -112,7 +112,9 @@ impl CallTable {
         v
     }
 
-    fn check_calls(&self, calls: &[String], bridge: &str) -> Result<(), BridgeError> {
+    /// `calls` may make up bridge `bridge` of `user`: at most two, each a live call of that
+    /// user (another user's call reads as unknown) and in no other bridge.
+    fn check_calls(&self, calls: &[String], bridge: &str, user: &str) -> Result<(), BridgeError> {
         if calls.len() > 2 {
             return Err(BridgeError::TooManyCalls);
         }
@@ -120,6 +122,7 @@ impl CallTable {
             let e = self
                 .calls
                 .get(c)
+                .filter(|e| e.view.user.as_deref() == Some(user))
                 .ok_or_else(|| BridgeError::UnknownCall(c.clone()))?;
             if e.view.end_ms.is_some() {
                 return Err(BridgeError::CallEnded(c.clone()));
@@ -140,7 +143,7 @@ impl CallTable {
         bridge_audio: bool,
         at_ms: u64,
     ) -> Result<BridgePlan, BridgeError> {
-        self.check_calls(&calls, &id)?;
+        self.check_calls(&calls, &id, user)?;
         let view = BridgeView {
             id: id.clone(),
             user: user.to_string(),
@@ -169,8 +172,9 @@ impl CallTable {
         }
         let old_calls = b.call_ids.clone();
         let old_audio = b.bridge_audio;
+        let user = b.user.clone();
         let new_calls = calls.unwrap_or_else(|| old_calls.clone());
-        self.check_calls(&new_calls, id)?;
+        self.check_calls(&new_calls, id, &user)?;
         let audio = bridge_audio.unwrap_or(old_audio);
         let mut plan = BridgePlan::default();
         let pair_changed = new_calls != old_calls;

@@ -175,3 +175,19 @@ fn ended_calls_are_forgotten_past_the_limit() {
     assert!(t.get("c0").is_none());
     assert!(t.get(&format!("c{}", MAX_ENDED + 4)).is_some());
 }
+
+#[test]
+fn two_users_calls_are_never_bridgeable() {
+    let mut t = table_with(&["c1"]);
+    t.started(view("c2", "u-2"));
+    assert_eq!(
+        t.create_bridge("b1".into(), "u-1", vec!["c1".into(), "c2".into()], true, 1),
+        Err(BridgeError::UnknownCall("c2".into()))
+    );
+    t.create_bridge("b2".into(), "u-1", vec!["c1".into()], true, 1)
+        .unwrap();
+    assert_eq!(
+        t.update_bridge("b2", Some(vec!["c1".into(), "c2".into()]), None, 2),
+        Err(BridgeError::UnknownCall("c2".into()))
+    );
+}
