@@ -350,5 +350,8 @@ fn a_call_not_answered_in_its_call_timeout_reports_timeout_then_no_answer() {
     assert_eq!(timeout["callId"], json!(call));
     let hangup = wait_callback(&stub, "hangup", 1).remove(0);
     assert_eq!(hangup["cause"], "NO_ANSWER", "{hangup}");
-    assert_eq!(sdk.ok("voice.get_call", json!({"call_id": call}))["state"], "completed");
+    assert_eq!(
+        sdk.ok("voice.get_call", json!({"call_id": call}))["state"],
+        "completed"
+    );
 }

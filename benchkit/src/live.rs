@@ -6,7 +6,7 @@
 //!
 //! Options: `--api http://127.0.0.1:8080 --user u-… --token t-… --secret … --to-a sip:… --to-b
 //! sip:… --callback-listen 127.0.0.1:19100 --concurrency 8 --seconds 5`. Prints one line:
-//! `cycles=N failed=F seconds=S cycles_per_s=R p50_ms=… p99_ms=…`.
+//! `cycles=N failed=F seconds=S cycles_per_s=R p50_ms=… p99_ms=… generator_cpu_pct=…`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -127,6 +127,18 @@ impl Client {
     }
 }
 
+/// This process's CPU time so far (user + system), from `/proc/self/stat` (Linux; 100 ticks
+/// per second, the kernel's USER_HZ on every Linux we run on), so the generator's own load is
+/// reported beside the server's.
+fn own_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let listen = opts.req("callback-listen")?.to_string();
     let client = Arc::new(Client {
@@ -197,10 +209,11 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
                 .unwrap_or(f64::NAN)
         };
         println!(
-            "cycles={ok} failed={failed} seconds={wall:.2} cycles_per_s={:.1} p50_ms={:.1} p99_ms={:.1}",
+            "cycles={ok} failed={failed} seconds={wall:.2} cycles_per_s={:.1} p50_ms={:.1} p99_ms={:.1} generator_cpu_pct={:.0}",
             ok as f64 / wall,
             pct(0.5),
-            pct(0.99)
+            pct(0.99),
+            own_cpu_seconds() / wall * 100.0
         );
         handle.stop(true).await;
         anyhow::Ok(())
