@@ -35,27 +35,9 @@ pub struct Sdk {
 impl Sdk {
     /// Runs one SDK method; `Ok(result)` or `Err(error object)`.
     pub fn call(&self, method: &str, args: Value) -> Result<Value, Value> {
-        let out = Command::new(python())
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bandwidth/sdk.py"))
-            .arg(method)
-            .arg(args.to_string())
-            .env("BW_BASE", &self.base)
-            .env("BW_USER", &self.user)
-            .env("BW_TOKEN", &self.token)
-            .env("BW_SECRET", &self.secret)
-            .output()
-            .expect("run the SDK");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
-            panic!(
-                "{method}: not JSON ({e}): {text}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        match v.get("error") {
-            Some(e) => Err(e.clone()),
-            None => Ok(v["result"].clone()),
-        }
+        let mut cmd = Command::new(python());
+        cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bandwidth/sdk.py"));
+        self.run(cmd, method, args)
     }
 
     /// Runs one method of node-bandwidth 4.0.0 (`Call.create`, `Bridge.update`, ...) with
@@ -67,17 +49,24 @@ impl Sdk {
             modules.join("node-bandwidth").exists(),
             "node-bandwidth is not installed; run scripts/setup (node-bandwidth 4.0.0 into target/tools/bandwidth-node)"
         );
-        let out = Command::new("node")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bandwidth/sdk.js"))
+        let mut cmd = Command::new("node");
+        cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bandwidth/sdk.js"))
+            .env("NODE_PATH", modules);
+        self.run(cmd, method, args)
+    }
+
+    /// Runs an SDK script (`cmd`) for `method` with this user's credentials; both scripts
+    /// print `{"result": ..}` or `{"error": ..}`.
+    fn run(&self, mut cmd: Command, method: &str, args: Value) -> Result<Value, Value> {
+        let out = cmd
             .arg(method)
             .arg(args.to_string())
-            .env("NODE_PATH", modules)
             .env("BW_BASE", &self.base)
             .env("BW_USER", &self.user)
             .env("BW_TOKEN", &self.token)
             .env("BW_SECRET", &self.secret)
             .output()
-            .expect("run node");
+            .expect("run the SDK");
         let text = String::from_utf8_lossy(&out.stdout);
         let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
             panic!(

@@ -284,6 +284,11 @@ fn live_error_text(e: PlaceCallError) -> BwError {
     )
 }
 
+/// Sends call `id` a command; the engine's refusal in Bandwidth's words.
+async fn command(state: &State, id: &str, cmd: LiveCommand) -> Result<LiveAccepted, BwError> {
+    state.engine.live.command(id, cmd).await.map_err(live_error)
+}
+
 /// The call `c-…` of this user, or 404 (also for another user's call).
 async fn owned(state: &State, user: &BwUser, id: &str) -> Result<Entry, BwError> {
     let key = id.strip_prefix("c-").ok_or_else(not_found)?;
@@ -426,11 +431,8 @@ async fn update(
     if b.tag.is_some() {
         state.engine.live.set_tag(&id, b.tag).await;
     }
-    let live = &state.engine.live;
     if let Some(on) = b.recording_enabled {
-        live.command(&id, LiveCommand::Record(on))
-            .await
-            .map_err(live_error)?;
+        command(&state, &id, LiveCommand::Record(on)).await?;
     }
     let cmd = match b.state.as_deref() {
         None => None,
@@ -457,7 +459,7 @@ async fn update(
         }
     };
     if let Some(cmd) = cmd {
-        live.command(&id, cmd).await.map_err(live_error)?;
+        command(&state, &id, cmd).await?;
     }
     Ok(HttpResponse::Ok().finish())
 }
@@ -568,12 +570,7 @@ async fn audio(
         Some(p) => LiveCommand::Play(p),
         None => LiveCommand::StopAudio,
     };
-    state
-        .engine
-        .live
-        .command(&e.view.id, cmd)
-        .await
-        .map_err(live_error)?;
+    command(&state, &e.view.id, cmd).await?;
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -594,12 +591,7 @@ async fn dtmf(
         .0
         .dtmf_out
         .ok_or_else(|| bad("missing-parameter", "dtmfOut is required"))?;
-    state
-        .engine
-        .live
-        .command(&e.view.id, LiveCommand::SendDtmf(digits))
-        .await
-        .map_err(live_error)?;
+    command(&state, &e.view.id, LiveCommand::SendDtmf(digits)).await?;
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -660,12 +652,7 @@ async fn gather(
         bargeable,
         tag: g.tag,
     };
-    let verdict = state
-        .engine
-        .live
-        .command(&e.view.id, LiveCommand::Gather(spec))
-        .await
-        .map_err(live_error)?;
+    let verdict = command(&state, &e.view.id, LiveCommand::Gather(spec)).await?;
     let LiveAccepted::Gather(n) = verdict else {
         return Err(live_error(LiveRequestError::Refused(
             LiveError::NoSuchGather,
@@ -727,12 +714,7 @@ async fn update_gather(
         return Err(bad("invalid-parameter", "state must be completed"));
     }
     if !g.completed {
-        state
-            .engine
-            .live
-            .command(&e.view.id, LiveCommand::StopGather(g.id))
-            .await
-            .map_err(live_error)?;
+        command(&state, &e.view.id, LiveCommand::StopGather(g.id)).await?;
     }
     Ok(HttpResponse::Ok().finish())
 }
