@@ -12,7 +12,8 @@ use engine::webhook::bandwidth::iso8601;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::calls::{live_error, prompt_of, Audio};
+use super::call_media::{prompt_of, Audio};
+use super::calls::live_error;
 use super::{created, paged, BwError, BwJson, BwUser, Page};
 use crate::State;
 

@@ -19,6 +19,7 @@ pub mod applications;
 pub mod auth;
 pub mod body;
 pub mod bridges;
+mod call_media;
 pub mod calls;
 pub mod domains;
 pub mod endpoints;
