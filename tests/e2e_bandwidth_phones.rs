@@ -4,7 +4,9 @@
 //! - step 3: the app calls the endpoint's sipUri; the phone answers; the app plays a tone file
 //!   and speaks; the phone hears both; the app hangs up;
 //! - step 4: one endpoint dials a number → `incomingcall` from its sipUri → the app calls the
-//!   second endpoint and bridges the two → each phone hears the other's tone.
+//!   second endpoint and bridges the two → each phone hears the other's tone;
+//! - step 5: a carrier's call to the application's number reaches the phone (the app calls it
+//!   and bridges the two).
 
 mod support;
 
@@ -140,4 +142,68 @@ fn two_real_phones_bridged_by_the_app_hear_each_other() {
     sdk.ok("voice.hangup_call", json!({"call_id": b_call}));
     assert!(ann.wait_log("terminated", 5 * SEC), "{}", ann.log());
     assert!(ben.wait_log("terminated", 5 * SEC), "{}", ben.log());
+}
+
+#[test]
+fn step_five_a_carriers_call_to_the_number_reaches_a_real_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (srv, sdk) = start(dir.path());
+    let stub = HttpStub::start(vec![Reply::Status(200)]);
+    let (app, _domain, eps) = provision(&sdk, &stub, &["kim"]);
+    let kim = baresip(dir.path(), &srv, &eps[0].1, 1300, None);
+    // The carrier: a trunk from 127.0.0.2 sending a call to the application's number.
+    let mut carrier =
+        support::ua::Ua::bind_at("127.0.0.2", srv.sip, "carrier.example", "4930111", "");
+    srv.cli(&[
+        "trunk",
+        "add",
+        "--name",
+        "carrier",
+        "--address",
+        &carrier.addr.to_string(),
+        "--allow-ip",
+        "127.0.0.2",
+    ]);
+    srv.cli(&[
+        "number",
+        "add",
+        "14155550123",
+        "--app",
+        app.trim_start_matches("a-"),
+    ]);
+    let cap = support::audio::Capture::bind();
+    let mut out = carrier.invite_plain(&format!("sip:+14155550123@{}", srv.sip), cap.addr);
+    let mut d = carrier
+        .final_response(&mut out, 5 * SEC)
+        .expect("auto-answered");
+    let inc = wait_callback(&stub, "incomingcall", 1).remove(0);
+    assert_eq!(inc["to"], "14155550123", "{inc}");
+    let c_call = inc["callId"].as_str().unwrap().to_string();
+    let k_call = sdk.ok(
+        "voice.create_call",
+        json!({"from_": "+14155550123", "to": eps[0].1, "callback_url": stub.url("/bw")}),
+    );
+    let k_call = k_call.as_str().unwrap().to_string();
+    wait_callback(&stub, "answer", 1);
+    sdk.ok("voice.create_bridge", json!({"call_ids": [c_call, k_call]}));
+    let to = d.remote_rtp.unwrap();
+    cap.send_tone(to, support::audio::Law::Mu, 500.0, 2.0)
+        .join()
+        .unwrap();
+    let at_kim = hears(&kim, 500.0, 40);
+    let heard =
+        support::audio::decode(&cap.audio(support::audio::Law::Mu), support::audio::Law::Mu);
+    let at_caller = tone_frames(&heard, 1300.0);
+    assert!(
+        at_kim >= 40,
+        "kim heard {at_kim} frames of the caller's 500 Hz\n{}",
+        kim.log()
+    );
+    assert!(
+        at_caller >= 40,
+        "the caller heard {at_caller} frames of kim's 1300 Hz"
+    );
+    assert_eq!(carrier.bye(&mut d), 200);
+    sdk.ok("voice.hangup_call", json!({"call_id": k_call}));
+    assert!(kim.wait_log("terminated", 5 * SEC), "{}", kim.log());
 }

@@ -3,8 +3,9 @@
 //! replies (a few real PCMO scripts or arbitrary text), fetch failures, B-leg responses with
 //! any status (with good, held or garbage SDP, or none), transaction timeouts, BYE, re-INVITE,
 //! INFO and OPTIONS from either side (in or out of CSeq order), ACKs, the caller's CANCEL, media
-//! events, digits, loaded or failed prompts, clock jumps, and raw SIP bytes parsed and fed as a
-//! request or a response of a leg. The driver plays the shell like `engine/tests/common/
+//! events, digits, loaded or failed prompts, clock jumps, raw SIP bytes parsed and fed as a
+//! request or a response of a leg, and the app's live commands (which switch the call between
+//! its script and live control). The driver plays the shell like `engine/tests/common/
 //! call_rig.rs` does (media always allocates, targets resolve from a table, rings run in real
 //! fork cores) but keeps everything outstanding for the fuzzer to answer, in any order.
 //!
@@ -166,6 +167,12 @@ enum Op {
     },
     /// The media task delivers what it owes (PlayDone after StopPlay, RecordDone after Stop).
     MediaCatchesUp,
+    /// An app's live command (`engine::call::live`): taking the call over from its script,
+    /// handing it to one, answering, hanging up, prompts, gathers, bridges with another call.
+    Live {
+        command: u8,
+        arg: u8,
+    },
     Advance {
         ms: u16,
     },

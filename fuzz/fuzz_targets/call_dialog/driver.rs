@@ -179,6 +179,7 @@ impl Driver {
                     t.1 += u32::from(cdr);
                 }
                 Output::Finished => self.finished += 1,
+                Output::Live(_) => {}
             }
         }
     }
@@ -528,6 +529,13 @@ impl Driver {
                 }
             }
             Op::Advance { ms } => self.advance(Duration::from_millis(u64::from(ms) * 8)),
+            Op::Live { command, arg } => {
+                let cmd = live_command(command, arg);
+                let (now, wall) = (self.now, self.wall());
+                // Refusals are fine; the properties checked at the end must hold either way.
+                let _ = self.call.command(now, wall, cmd);
+                self.drain();
+            }
             Op::Raw {
                 pick,
                 to_sent,
@@ -694,5 +702,51 @@ pub(crate) fn resolve(d: &Destination) -> Resolution {
             "192.0.2.200:5060",
         )]),
         _ => Resolution::Unroutable(404),
+    }
+}
+
+/// A live command from two fuzzer bytes.
+fn live_command(command: u8, arg: u8) -> engine::call::live::LiveCommand {
+    use engine::call::live::{GatherSpec, LiveCommand, LivePrompt, LiveSource};
+    let prompt = || LivePrompt {
+        source: LiveSource::Speak {
+            text: "hello".into(),
+            voice: pcmo::Voice::default(),
+        },
+        looped: arg % 2 == 0,
+        tag: None,
+    };
+    match command % 15 {
+        0 => LiveCommand::TakeControl,
+        1 => LiveCommand::Answer,
+        2 => LiveCommand::Reject,
+        3 => LiveCommand::Hangup,
+        4 => LiveCommand::Play(prompt()),
+        5 => LiveCommand::StopAudio,
+        6 => LiveCommand::SendDtmf(["1", "#", "x", ""][usize::from(arg) % 4].into()),
+        7 => LiveCommand::Gather(GatherSpec {
+            max_digits: usize::from(arg % 4) + 1,
+            inter_digit_timeout: Duration::from_secs(u64::from(arg % 3) + 1),
+            terminating_digits: "#".into(),
+            prompt: (arg % 3 == 0).then(prompt),
+            bargeable: arg % 2 == 1,
+            tag: None,
+        }),
+        8 => LiveCommand::StopGather(u32::from(arg % 3)),
+        9 => LiveCommand::Record(arg % 2 == 0),
+        10 => LiveCommand::Hold([None, Some(true), Some(false)][usize::from(arg) % 3]),
+        11 => LiveCommand::Join {
+            peer: Anchor {
+                addr: "203.0.113.1".parse().unwrap(),
+                rtp_port: 31000,
+                rtcp_port: 31001,
+            },
+        },
+        12 => LiveCommand::Leave,
+        13 => LiveCommand::FetchScript("https://app.example.com/next".into()),
+        _ => {
+            let text = super::SCRIPTS[usize::from(arg) % super::SCRIPTS.len()];
+            LiveCommand::RunScript(Box::new(pcmo::Script::parse(text).expect("a fixed script")))
+        }
     }
 }
