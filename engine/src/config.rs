@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 
 mod http;
 mod quota;
+mod transports;
 
 pub use crate::media::PortRange;
 pub use http::HttpSettings;
 pub use quota::{OutboxSettings, RetentionSettings};
+pub use transports::{Listen, ListenError, TransportSettings};
 
 /// Everything `ringmaster serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +40,8 @@ pub struct Settings {
     pub registrar: RegistrarSettings,
     pub digest: DigestSettings,
     pub sip: SipSettings,
+    /// SIP over WebSocket and TLS, and their certificate.
+    pub transports: TransportSettings,
     pub calls: CallSettings,
     pub media: MediaSettings,
     pub defence: DefenceSettings,
@@ -60,6 +64,7 @@ impl Default for Settings {
             registrar: RegistrarSettings::default(),
             digest: DigestSettings::default(),
             sip: SipSettings::default(),
+            transports: TransportSettings::default(),
             calls: CallSettings::default(),
             media: MediaSettings::default(),
             defence: DefenceSettings::default(),
