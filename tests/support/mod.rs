@@ -17,6 +17,7 @@ pub mod phone;
 pub mod reports;
 pub mod rig;
 pub mod rtp;
+pub mod stream_ua;
 pub mod ua;
 pub mod wire;
 
