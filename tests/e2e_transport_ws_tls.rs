@@ -157,6 +157,73 @@ fn clients_register_and_are_called_back_over_ws_wss_and_tls() {
 }
 
 #[test]
+fn a_websocket_client_calls_a_phone_through_the_answer_url() {
+    let ports = Ports::new();
+    let rig = rig_with(vec![Reply::Json(connect("alice"))], &ports, &[]);
+    rig.endpoint("alice");
+    rig.endpoint("web");
+    let mut alice = rig.phone("alice");
+    let mut web = client(&rig, &ports, Kind::Wss, "web");
+    assert_eq!(web.register(DOMAIN, 300).map(|r| r.status), Some(200));
+    let sdp = support::ua::sdp(Rtp::bind().addr);
+    let (placed, ()) = std::thread::scope(|s| {
+        let h = s.spawn(|| web.invite(DOMAIN, "5000", &sdp));
+        let inv = alice
+            .expect_request("INVITE", None, 10 * SEC);
+        let _ = alice.answer(&inv, Rtp::bind().addr);
+        (h.join().unwrap(), ())
+    });
+    let mut call = placed.unwrap_or_else(|s| panic!("the browser's call failed with {s}"));
+    let hits = rig.web.hits("/answer");
+    assert_eq!(hits.len(), 1, "the app was asked once");
+    // The browser hangs up over its connection; the phone gets the BYE.
+    let bye = std::thread::scope(|s| {
+        let h = s.spawn(|| web.bye(&mut call));
+        let b = alice.expect_request("BYE", None, 10 * SEC);
+        alice.reply(&b, 200, None);
+        h.join().unwrap()
+    });
+    assert_eq!(bye, Some(200));
+    rig.assert_alive();
+}
+
+#[test]
+fn websocket_and_tls_connections_share_the_per_source_cap_with_tcp() {
+    let ports = Ports::new();
+    let config = format!("{CONFIG}[sip]\nmax_tcp_connections_per_source = 2\n");
+    let flags = ports.flags();
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let rig = Rig::configured_with(vec![Reply::Json(json!([{"action": "hangup"}]))], None, &config, &args);
+    // One TCP connection (kept open by a message) and one WebSocket: the cap of two is full.
+    let (_, _tcp) = support::wire::tcp_exchange(
+        rig.srv.sip,
+        &support::wire::options("127.0.0.1:5999".parse().unwrap(), rig.srv.sip),
+        5 * SEC,
+    );
+    let mut ws = client(&rig, &ports, Kind::Ws, "probe");
+    assert_eq!(ws.options(DOMAIN).map(|r| r.status), Some(200));
+    // A third connection of any kind is hung up on before any upgrade or handshake.
+    for port in [ports.ws, ports.tls] {
+        let mut s = TcpStream::connect(port).unwrap();
+        let _ = s.write_all(b"GET / HTTP/1.1\r\n\r\n");
+        assert!(hung_up(&mut s, 10 * SEC), "{port}: a connection over the cap was served");
+    }
+    // Closing one frees a slot.
+    drop(ws);
+    let deadline = Instant::now() + 5 * SEC;
+    let mut served = false;
+    while !served && Instant::now() < deadline {
+        let tcp = TcpStream::connect(ports.ws).unwrap();
+        let req = stream_ua::ws_request(&format!("ws://{}/", ports.ws), Some("sip"));
+        served = tungstenite::client::client(req, tcp).is_ok();
+        if !served {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    assert!(served, "a slot freed by a closed WebSocket is usable again");
+}
+
+#[test]
 fn the_upgrade_needs_the_sip_subprotocol_and_frames_are_one_bounded_message() {
     let ports = Ports::new();
     let rig = rig_with(vec![Reply::Json(json!([{"action": "hangup"}]))], &ports, &[]);

@@ -339,3 +339,82 @@ impl StreamUa {
         self.send(&text);
     }
 }
+
+/// A call this client placed and that was answered.
+pub struct StreamCall {
+    pub call_id: String,
+    from: String,
+    to: String,
+    target: String,
+    cseq: u32,
+}
+
+impl StreamUa {
+    /// Calls `target` (a user or number of `domain`) with this SDP offer: INVITE, 407, ACK,
+    /// INVITE with credentials, then the 2xx is ACKed. The failing status otherwise.
+    pub fn invite(&mut self, domain: &str, target: &str, sdp: &str) -> Result<StreamCall, u16> {
+        let uri = format!("sip:{target}@{domain}");
+        let call_id = format!("inv-{}-{}", self.user, next());
+        let from = format!("<sip:{}@{domain}>;tag=f{}", self.user, next());
+        let to = format!("<{uri}>");
+        let mut auth = String::new();
+        for cseq in 1..=2u32 {
+            let via = self.via(next());
+            let invite = format!(
+                "INVITE {uri} SIP/2.0\r\n{via}Max-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: {c}\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+                c = self.contact(),
+                len = sdp.len(),
+            );
+            self.send(&invite);
+            let r = self
+                .final_response("INVITE", Duration::from_secs(15))
+                .ok_or(0u16)?;
+            let to_tagged = r.headers.get(&HeaderName::To).unwrap_or_default().to_string();
+            if r.status >= 300 {
+                // ACK of a non-2xx: the INVITE's Via and branch (RFC 3261 §17.1.1.3).
+                self.send(&format!(
+                    "ACK {uri} SIP/2.0\r\n{via}Max-Forwards: 70\r\nFrom: {from}\r\nTo: {to_tagged}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n"
+                ));
+                if r.status == 407 && cseq == 1 {
+                    let ch = Challenge::parse(r.headers.get(&HeaderName::ProxyAuthenticate).ok_or(407u16)?)
+                        .map_err(|_| 407u16)?;
+                    let answer = ch.answer(&self.user, &self.password, "INVITE", &uri, "c2", 1);
+                    auth = format!("Proxy-Authorization: {answer}\r\n");
+                    continue;
+                }
+                return Err(r.status);
+            }
+            let target = r
+                .headers
+                .get(&HeaderName::Contact)
+                .and_then(|c| engine::sip::message::NameAddr::parse(c).ok())
+                .map(|a| a.uri.to_string())
+                .unwrap_or_else(|| uri.clone());
+            let call = StreamCall {
+                call_id: call_id.clone(),
+                from: from.clone(),
+                to: to_tagged,
+                target,
+                cseq,
+            };
+            let via = self.via(next());
+            self.send(&format!(
+                "ACK {} SIP/2.0\r\n{via}Max-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+                call.target, call.from, call.to, call.call_id
+            ));
+            return Ok(call);
+        }
+        Err(407)
+    }
+
+    /// Hangs `call` up; the BYE's final status.
+    pub fn bye(&mut self, call: &mut StreamCall) -> Option<u16> {
+        call.cseq += 1;
+        let via = self.via(next());
+        self.send(&format!(
+            "BYE {} SIP/2.0\r\n{via}Max-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\nContent-Length: 0\r\n\r\n",
+            call.target, call.from, call.to, call.call_id, call.cseq
+        ));
+        self.final_response("BYE", Duration::from_secs(10)).map(|r| r.status)
+    }
+}
