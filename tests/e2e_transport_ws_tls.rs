@@ -460,3 +460,86 @@ fn sighup_swaps_the_certificate_and_keeps_connections_and_a_bad_one_is_refused()
     assert_eq!(held.options(DOMAIN).map(|r| r.status), Some(200));
     rig.assert_alive();
 }
+
+/// A baresip process (killed by PID on drop).
+struct Baresip(std::process::Child);
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Debian's baresip registered over SIP/TLS (trusting the server's self-signed certificate
+/// with `sip_cafile`), answering calls by itself with a sine tone.
+fn baresip_tls(rig: &Rig, tls: SocketAddr, user: &str) -> Baresip {
+    assert!(
+        Command::new("baresip").arg("-h").output().is_ok(),
+        "baresip is not installed; run scripts/setup (installs Debian's baresip-core)"
+    );
+    let conf = rig.dir.path().join(format!("baresip-{user}"));
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("config"),
+        format!(
+            "sip_listen 127.0.0.1:{}\nsip_cafile {}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\nmodule aubridge.so\naudio_source ausine,440\naudio_player aubridge,x\nausrc_srate 48000\nausrc_channels 2\nmodule_app account.so\n",
+            free_port(),
+            stream_ua::self_signed(&rig.srv.dir).display(),
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        conf.join("accounts"),
+        format!(
+            "<sip:{user}@{DOMAIN}>;auth_pass=pw-{user};outbound=\"sip:{tls};transport=tls\";regint=600;answermode=auto\n"
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(conf.join("baresip.log")).unwrap();
+    let child = Command::new("baresip")
+        .arg("-f")
+        .arg(&conf)
+        .arg("-t")
+        .arg("60")
+        .arg("-s")
+        // Loopback only: its SDP must not name the machine's other addresses.
+        .args(["-n", "127.0.0.1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start baresip");
+    Baresip(child)
+}
+
+#[test]
+fn baresip_registers_over_tls_and_answers_a_call_over_its_connection() {
+    let ports = Ports::new();
+    let rig = rig_with(vec![Reply::Json(connect("carol"))], &ports, &[]);
+    rig.endpoint("alice");
+    rig.endpoint("carol");
+    let _phone = baresip_tls(&rig, ports.tls, "carol");
+    let deadline = Instant::now() + 10 * SEC;
+    while registrations_of(&rig, "carol").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let regs = registrations_of(&rig, "carol");
+    assert_eq!(
+        regs.len(),
+        1,
+        "baresip did not register over TLS; its log:\n{}",
+        std::fs::read_to_string(rig.dir.path().join("baresip-carol/baresip.log")).unwrap_or_default()
+    );
+    assert_eq!(regs[0]["transport"], "tls");
+    let mut alice = rig.phone("alice");
+    let mut out = alice.invite("5000", Rtp::bind().addr);
+    let dialog = alice.final_response(&mut out, 15 * SEC);
+    let mut dialog = dialog.unwrap_or_else(|s| {
+        panic!(
+            "the call to baresip over TLS failed with {s}; baresip log:\n{}",
+            std::fs::read_to_string(rig.dir.path().join("baresip-carol/baresip.log")).unwrap_or_default()
+        )
+    });
+    assert_eq!(alice.bye(&mut dialog), 200);
+}
