@@ -543,3 +543,90 @@ fn baresip_registers_over_tls_and_answers_a_call_over_its_connection() {
     });
     assert_eq!(alice.bye(&mut dialog), 200);
 }
+
+/// JsSIP (npm, pinned by scripts/setup into target/tools/jssip) in Node 20, driven by
+/// tests/jssip/client.js; the JSON lines it printed, once it exited (killed by PID after
+/// `seconds` if it did not).
+fn jssip(
+    logs: &Path,
+    url: &str,
+    user: &str,
+    password: &str,
+    mode: &str,
+    ca: &Path,
+    seconds: u32,
+) -> Vec<Value> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let modules = root.join("target/tools/jssip/node_modules");
+    assert!(
+        modules.join("jssip").is_dir() && modules.join("ws").is_dir(),
+        "JsSIP is not installed; run scripts/setup (npm jssip and ws into target/tools/jssip)"
+    );
+    let mut child = Command::new("node")
+        .arg(root.join("tests/jssip/client.js"))
+        .env("NODE_PATH", &modules)
+        .env("NODE_EXTRA_CA_CERTS", ca)
+        .env("RM_WS_URL", url)
+        .env("RM_URI", format!("sip:{user}@{DOMAIN}"))
+        .env("RM_PASSWORD", password)
+        .env("RM_MODE", mode)
+        .env("RM_SECONDS", seconds.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .env("DEBUG", "JsSIP:*")
+        // Its own debug log beside the server's (kept with RINGMASTER_E2E_KEEP=1).
+        .stderr(std::fs::File::create(logs.join(format!("jssip-{user}-{mode}.log"))).unwrap())
+        .spawn()
+        .expect("node");
+    let deadline = Instant::now() + Duration::from_secs(u64::from(seconds) + 5);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn has(events: &[Value], name: &str) -> bool {
+    events.iter().any(|e| e["event"] == name)
+}
+
+#[test]
+fn jssip_registers_over_ws_and_wss_is_refused_a_wrong_password_and_is_called_over_its_socket() {
+    let ports = Ports::new();
+    let rig = rig_with(vec![Reply::Json(connect("webby"))], &ports, &[]);
+    rig.endpoint("alice");
+    rig.endpoint("webby");
+    let ca = stream_ua::self_signed(&rig.srv.dir);
+    let ws = format!("ws://{}", ports.ws);
+    let wss = format!("wss://{}", ports.wss);
+    for url in [&ws, &wss] {
+        let ev = jssip(&rig.srv.dir, url, "webby", "pw-webby", "register", &ca, 10);
+        assert!(has(&ev, "registered"), "{url}: {ev:?}\n{}", rig.srv.log());
+        let ev = jssip(&rig.srv.dir, url, "webby", "wrong", "register", &ca, 10);
+        assert!(has(&ev, "registrationFailed") && !has(&ev, "registered"), "{url}: {ev:?}");
+    }
+    // JsSIP registered over wss stays connected; a caller's INVITE reaches it over that
+    // socket (it declines: Node has no WebRTC to answer with).
+    std::thread::scope(|s| {
+        let ua = s.spawn(|| jssip(&rig.srv.dir, &wss, "webby", "pw-webby", "busy", &ca, 20));
+        let deadline = Instant::now() + 10 * SEC;
+        while registrations_of(&rig, "webby").iter().all(|r| r["transport"] != "wss")
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut alice = rig.phone("alice");
+        let mut out = alice.invite("5000", Rtp::bind().addr);
+        let status = alice.final_response(&mut out, 15 * SEC).err();
+        let ev = ua.join().unwrap();
+        let incoming = ev.iter().find(|e| e["event"] == "incoming");
+        let incoming = incoming.unwrap_or_else(|| panic!("JsSIP got no INVITE: {ev:?}"));
+        assert!(incoming["via"].as_str().unwrap().starts_with("SIP/2.0/WSS "), "{incoming}");
+        assert!(incoming["ruri"].as_str().unwrap().contains(".invalid"), "{incoming}");
+        assert_eq!(status, Some(486), "the browser's refusal reaches the caller");
+    });
+}
