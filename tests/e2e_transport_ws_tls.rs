@@ -18,12 +18,12 @@ use std::time::{Duration, Instant};
 
 use engine::sip::message::{HeaderName, HeaderView};
 use serde_json::{json, Value};
+use support::free_port;
 use support::http::Reply;
 use support::rig::{admin_get, Rig, CONFIG};
 use support::rtp::Rtp;
 use support::stream_ua::{self, Kind, StreamUa};
 use support::wire::metric;
-use support::free_port;
 use tungstenite::Message as WsMessage;
 
 const SEC: Duration = Duration::from_secs(1);
@@ -105,7 +105,11 @@ fn clients_register_and_are_called_back_over_ws_wss_and_tls() {
     let kinds = [Kind::Ws, Kind::Wss, Kind::Tls];
     let users = ["web", "secureweb", "tlsphone"];
     let ports = Ports::new();
-    let rig = rig_with(users.iter().map(|u| Reply::Json(connect(u))).collect(), &ports, &[]);
+    let rig = rig_with(
+        users.iter().map(|u| Reply::Json(connect(u))).collect(),
+        &ports,
+        &[],
+    );
     assert!(
         rig.srv.log().contains("made a self-signed one"),
         "the first start says it made a certificate; log:\n{}",
@@ -131,7 +135,10 @@ fn clients_register_and_are_called_back_over_ws_wss_and_tls() {
             .expect_request("INVITE", 10 * SEC)
             .unwrap_or_else(|| panic!("{kind:?}: no INVITE; log:\n{}", rig.srv.log()));
         let via = inv.headers.get(&HeaderName::Via).unwrap().to_string();
-        assert!(via.starts_with(&format!("SIP/2.0/{} ", kind.token())), "{kind:?}: Via {via}");
+        assert!(
+            via.starts_with(&format!("SIP/2.0/{} ", kind.token())),
+            "{kind:?}: Via {via}"
+        );
         assert!(
             inv.uri.to_string().contains(".invalid;transport="),
             "the registered contact is the Request-URI: {}",
@@ -147,7 +154,9 @@ fn clients_register_and_are_called_back_over_ws_wss_and_tls() {
         // The caller hangs up; the BYE reaches the user over the same connection.
         let bye_status = std::thread::scope(|s| {
             let h = s.spawn(|| alice.bye(&mut dialog));
-            let bye = b.expect_request("BYE", 10 * SEC).expect("BYE over the connection");
+            let bye = b
+                .expect_request("BYE", 10 * SEC)
+                .expect("BYE over the connection");
             b.reply(&bye, 200, "b1", None);
             h.join().unwrap()
         });
@@ -168,8 +177,7 @@ fn a_websocket_client_calls_a_phone_through_the_answer_url() {
     let sdp = support::ua::sdp(Rtp::bind().addr);
     let (placed, ()) = std::thread::scope(|s| {
         let h = s.spawn(|| web.invite(DOMAIN, "5000", &sdp));
-        let inv = alice
-            .expect_request("INVITE", None, 10 * SEC);
+        let inv = alice.expect_request("INVITE", None, 10 * SEC);
         let _ = alice.answer(&inv, Rtp::bind().addr);
         (h.join().unwrap(), ())
     });
@@ -193,7 +201,12 @@ fn websocket_and_tls_connections_share_the_per_source_cap_with_tcp() {
     let config = format!("{CONFIG}[sip]\nmax_tcp_connections_per_source = 2\n");
     let flags = ports.flags();
     let args: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let rig = Rig::configured_with(vec![Reply::Json(json!([{"action": "hangup"}]))], None, &config, &args);
+    let rig = Rig::configured_with(
+        vec![Reply::Json(json!([{"action": "hangup"}]))],
+        None,
+        &config,
+        &args,
+    );
     // One TCP connection (kept open by a message) and one WebSocket: the cap of two is full.
     let (_, _tcp) = support::wire::tcp_exchange(
         rig.srv.sip,
@@ -206,7 +219,10 @@ fn websocket_and_tls_connections_share_the_per_source_cap_with_tcp() {
     for port in [ports.ws, ports.tls] {
         let mut s = TcpStream::connect(port).unwrap();
         let _ = s.write_all(b"GET / HTTP/1.1\r\n\r\n");
-        assert!(hung_up(&mut s, 10 * SEC), "{port}: a connection over the cap was served");
+        assert!(
+            hung_up(&mut s, 10 * SEC),
+            "{port}: a connection over the cap was served"
+        );
     }
     // Closing one frees a slot.
     drop(ws);
@@ -226,7 +242,11 @@ fn websocket_and_tls_connections_share_the_per_source_cap_with_tcp() {
 #[test]
 fn the_upgrade_needs_the_sip_subprotocol_and_frames_are_one_bounded_message() {
     let ports = Ports::new();
-    let rig = rig_with(vec![Reply::Json(json!([{"action": "hangup"}]))], &ports, &[]);
+    let rig = rig_with(
+        vec![Reply::Json(json!([{"action": "hangup"}]))],
+        &ports,
+        &[],
+    );
     // Another subprotocol, or none: refused with an HTTP error that says why.
     for offered in [Some("chat"), None] {
         let tcp = TcpStream::connect(ports.ws).unwrap();
@@ -249,7 +269,11 @@ fn the_upgrade_needs_the_sip_subprotocol_and_frames_are_one_bounded_message() {
     let mut c = client(&rig, &ports, Kind::Ws, "probe");
     let r = c.options(DOMAIN).expect("OPTIONS over ws");
     assert_eq!(r.status, 200);
-    assert!(r.headers.get(&HeaderName::Via).unwrap().starts_with("SIP/2.0/WS "));
+    assert!(r
+        .headers
+        .get(&HeaderName::Via)
+        .unwrap()
+        .starts_with("SIP/2.0/WS "));
 
     // A ping is answered with its payload.
     c.send_ws(WsMessage::Ping(b"keep"[..].into())).unwrap();
@@ -272,7 +296,10 @@ fn the_upgrade_needs_the_sip_subprotocol_and_frames_are_one_bounded_message() {
     c.send(&format!("{}{}", two(1), two(2)));
     let first = c.final_response("OPTIONS", 5 * SEC).expect("an answer");
     assert_eq!(first.call_id().unwrap(), "two-1");
-    assert!(c.final_response("OPTIONS", SEC).is_none(), "a second answer");
+    assert!(
+        c.final_response("OPTIONS", SEC).is_none(),
+        "a second answer"
+    );
 
     // A message over 64 KiB closes the connection with 1009 (message too big).
     let big = format!("{}{}", two(3), "x".repeat(70 * 1024));
@@ -292,7 +319,11 @@ fn the_upgrade_needs_the_sip_subprotocol_and_frames_are_one_bounded_message() {
             }
         }
     }
-    assert_eq!(closed, Some(Some(1009)), "an oversize message closes with 1009");
+    assert_eq!(
+        closed,
+        Some(Some(1009)),
+        "an oversize message closes with 1009"
+    );
     // The server goes on: a new connection works.
     let mut again = client(&rig, &ports, Kind::Ws, "probe");
     assert_eq!(again.options(DOMAIN).map(|r| r.status), Some(200));
@@ -320,12 +351,19 @@ fn hung_up(s: &mut TcpStream, wait: Duration) -> bool {
 #[test]
 fn tls_handshake_garbage_is_closed_and_counted() {
     let ports = Ports::new();
-    let rig = rig_with(vec![Reply::Json(json!([{"action": "hangup"}]))], &ports, &[]);
+    let rig = rig_with(
+        vec![Reply::Json(json!([{"action": "hangup"}]))],
+        &ports,
+        &[],
+    );
     for port in [ports.tls, ports.wss] {
         let mut s = TcpStream::connect(port).unwrap();
         s.write_all(b"OPTIONS sip:test.local SIP/2.0\r\n\r\n\x16\x03\x01garbage")
             .unwrap();
-        assert!(hung_up(&mut s, 10 * SEC), "{port}: garbage was not hung up on");
+        assert!(
+            hung_up(&mut s, 10 * SEC),
+            "{port}: garbage was not hung up on"
+        );
     }
     let deadline = Instant::now() + 5 * SEC;
     while metric(rig.srv.http, "ringmaster_sip_tls_handshake_failures_total") < Some(2.0)
@@ -341,7 +379,11 @@ fn tls_handshake_garbage_is_closed_and_counted() {
     let mut c = client(&rig, &ports, Kind::Tls, "probe");
     let r = c.options(DOMAIN).expect("OPTIONS over TLS");
     assert_eq!(r.status, 200);
-    assert!(r.headers.get(&HeaderName::Via).unwrap().starts_with("SIP/2.0/TLS "));
+    assert!(r
+        .headers
+        .get(&HeaderName::Via)
+        .unwrap()
+        .starts_with("SIP/2.0/TLS "));
     rig.assert_alive();
 }
 
@@ -367,15 +409,26 @@ fn a_contact_on_a_closed_websocket_is_not_rung_and_ws_bindings_do_not_survive_a_
     );
     let mut out = alice.invite("5000", Rtp::bind().addr);
     let status = alice.final_response(&mut out, 10 * SEC).err();
-    assert_eq!(status, Some(480), "the unregistered answer, not a ring into the void");
+    assert_eq!(
+        status,
+        Some(480),
+        "the unregistered answer, not a ring into the void"
+    );
 
     // A fresh WS registration, then a restart: WS bindings are gone, UDP ones stay.
     let mut web = client(&rig, &ports, Kind::Ws, "web");
     assert_eq!(web.register(DOMAIN, 300).map(|r| r.status), Some(200));
     assert_eq!(registrations_of(&rig, "web").len(), 1);
     rig.srv.restart();
-    assert!(registrations_of(&rig, "web").is_empty(), "a WS binding survived a restart");
-    assert_eq!(registrations_of(&rig, "alice").len(), 1, "the UDP binding stays");
+    assert!(
+        registrations_of(&rig, "web").is_empty(),
+        "a WS binding survived a restart"
+    );
+    assert_eq!(
+        registrations_of(&rig, "alice").len(),
+        1,
+        "the UDP binding stays"
+    );
     drop(web);
 }
 
@@ -385,7 +438,14 @@ fn openssl_pair(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathB
     let cert = dir.join(format!("{name}-cert.pem"));
     let key = dir.join(format!("{name}-key.pem"));
     let ok = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
         .args(["-addext", "subjectAltName=DNS:localhost"])
         // An end-entity certificate (openssl makes a CA by default, which rustls refuses).
@@ -396,7 +456,11 @@ fn openssl_pair(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathB
         .arg(&cert)
         .output()
         .expect("openssl");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     (cert, key)
 }
 
@@ -447,7 +511,11 @@ fn sighup_swaps_the_certificate_and_keeps_connections_and_a_bad_one_is_refused()
         "the old certificate is still served"
     );
     stream_ua::tls_connect(ports.tls, stream_ua::trusting(&b_cert)).expect("B is served");
-    assert_eq!(held.options(DOMAIN).map(|r| r.status), Some(200), "held connection");
+    assert_eq!(
+        held.options(DOMAIN).map(|r| r.status),
+        Some(200),
+        "held connection"
+    );
     assert_eq!(registrations_of(&rig, "tlsphone").len(), 1);
 
     // A broken file and SIGHUP: the reload fails, says why, and B stays.
@@ -529,7 +597,8 @@ fn baresip_registers_over_tls_and_answers_a_call_over_its_connection() {
         regs.len(),
         1,
         "baresip did not register over TLS; its log:\n{}",
-        std::fs::read_to_string(rig.dir.path().join("baresip-carol/baresip.log")).unwrap_or_default()
+        std::fs::read_to_string(rig.dir.path().join("baresip-carol/baresip.log"))
+            .unwrap_or_default()
     );
     assert_eq!(regs[0]["transport"], "tls");
     let mut alice = rig.phone("alice");
@@ -538,7 +607,8 @@ fn baresip_registers_over_tls_and_answers_a_call_over_its_connection() {
     let mut dialog = dialog.unwrap_or_else(|s| {
         panic!(
             "the call to baresip over TLS failed with {s}; baresip log:\n{}",
-            std::fs::read_to_string(rig.dir.path().join("baresip-carol/baresip.log")).unwrap_or_default()
+            std::fs::read_to_string(rig.dir.path().join("baresip-carol/baresip.log"))
+                .unwrap_or_default()
         )
     });
     assert_eq!(alice.bye(&mut dialog), 200);
@@ -607,14 +677,19 @@ fn jssip_registers_over_ws_and_wss_is_refused_a_wrong_password_and_is_called_ove
         let ev = jssip(&rig.srv.dir, url, "webby", "pw-webby", "register", &ca, 10);
         assert!(has(&ev, "registered"), "{url}: {ev:?}\n{}", rig.srv.log());
         let ev = jssip(&rig.srv.dir, url, "webby", "wrong", "register", &ca, 10);
-        assert!(has(&ev, "registrationFailed") && !has(&ev, "registered"), "{url}: {ev:?}");
+        assert!(
+            has(&ev, "registrationFailed") && !has(&ev, "registered"),
+            "{url}: {ev:?}"
+        );
     }
     // JsSIP registered over wss stays connected; a caller's INVITE reaches it over that
     // socket (it declines: Node has no WebRTC to answer with).
     std::thread::scope(|s| {
         let ua = s.spawn(|| jssip(&rig.srv.dir, &wss, "webby", "pw-webby", "busy", &ca, 20));
         let deadline = Instant::now() + 10 * SEC;
-        while registrations_of(&rig, "webby").iter().all(|r| r["transport"] != "wss")
+        while registrations_of(&rig, "webby")
+            .iter()
+            .all(|r| r["transport"] != "wss")
             && Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_millis(100));
@@ -625,8 +700,21 @@ fn jssip_registers_over_ws_and_wss_is_refused_a_wrong_password_and_is_called_ove
         let ev = ua.join().unwrap();
         let incoming = ev.iter().find(|e| e["event"] == "incoming");
         let incoming = incoming.unwrap_or_else(|| panic!("JsSIP got no INVITE: {ev:?}"));
-        assert!(incoming["via"].as_str().unwrap().starts_with("SIP/2.0/WSS "), "{incoming}");
-        assert!(incoming["ruri"].as_str().unwrap().contains(".invalid"), "{incoming}");
-        assert_eq!(status, Some(486), "the browser's refusal reaches the caller");
+        assert!(
+            incoming["via"]
+                .as_str()
+                .unwrap()
+                .starts_with("SIP/2.0/WSS "),
+            "{incoming}"
+        );
+        assert!(
+            incoming["ruri"].as_str().unwrap().contains(".invalid"),
+            "{incoming}"
+        );
+        assert_eq!(
+            status,
+            Some(486),
+            "the browser's refusal reaches the caller"
+        );
     });
 }

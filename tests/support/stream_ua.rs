@@ -85,10 +85,7 @@ pub fn tls_connect(addr: SocketAddr, config: Arc<ClientConfig>) -> std::io::Resu
 }
 
 /// The WebSocket upgrade request for `url`, offering `protocol` when given.
-pub fn ws_request(
-    url: &str,
-    protocol: Option<&str>,
-) -> tungstenite::handshake::client::Request {
+pub fn ws_request(url: &str, protocol: Option<&str>) -> tungstenite::handshake::client::Request {
     let mut req = url.into_client_request().unwrap();
     if let Some(p) = protocol {
         req.headers_mut()
@@ -109,7 +106,13 @@ pub struct StreamUa {
 
 impl StreamUa {
     /// Connects over `kind` to `addr` (TLS trusting `cert`) as `user`.
-    pub fn connect(kind: Kind, addr: SocketAddr, cert: &Path, user: &str, password: &str) -> StreamUa {
+    pub fn connect(
+        kind: Kind,
+        addr: SocketAddr,
+        cert: &Path,
+        user: &str,
+        password: &str,
+    ) -> StreamUa {
         let (wire, local) = match kind {
             Kind::Ws => {
                 let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).unwrap();
@@ -117,7 +120,9 @@ impl StreamUa {
                 let req = ws_request(&format!("ws://{addr}/"), Some("sip"));
                 let (ws, resp) = tungstenite::client::client(req, tcp).expect("ws upgrade");
                 assert_eq!(
-                    resp.headers().get("sec-websocket-protocol").map(|v| v.to_str().unwrap()),
+                    resp.headers()
+                        .get("sec-websocket-protocol")
+                        .map(|v| v.to_str().unwrap()),
                     Some("sip"),
                     "the server chose the sip subprotocol"
                 );
@@ -187,7 +192,10 @@ impl StreamUa {
         match r {
             Ok(m) => Ok(Some(m)),
             Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
             {
                 Ok(None)
             }
@@ -202,7 +210,9 @@ impl StreamUa {
         }
         let deadline = Instant::now() + wait;
         while Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(10));
             let slice = left.min(Duration::from_millis(200));
             match &mut self.wire {
                 Wire::Tls(t, framer) => {
@@ -214,12 +224,18 @@ impl StreamUa {
                     match t.read(&mut buf) {
                         Ok(0) => return None,
                         Ok(n) => framer.push(&buf[..n]),
-                        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) => {}
                         Err(_) => return None,
                     }
                 }
                 _ => match self.read_ws(slice) {
-                    Ok(Some(WsMessage::Text(t))) => return parse(Bytes::copy_from_slice(t.as_bytes())).ok(),
+                    Ok(Some(WsMessage::Text(t))) => {
+                        return parse(Bytes::copy_from_slice(t.as_bytes())).ok()
+                    }
                     Ok(Some(WsMessage::Binary(b))) => return parse(b).ok(),
                     Ok(_) => {}
                     Err(_) => return None,
@@ -256,7 +272,9 @@ impl StreamUa {
     pub fn expect_request(&mut self, method: &str, wait: Duration) -> Option<Request> {
         let deadline = Instant::now() + wait;
         while Instant::now() < deadline {
-            if let Some(Message::Request(r)) = self.recv(deadline.saturating_duration_since(Instant::now())) {
+            if let Some(Message::Request(r)) =
+                self.recv(deadline.saturating_duration_since(Instant::now()))
+            {
                 if r.method.as_str() == method {
                     return Some(r);
                 }
@@ -307,7 +325,14 @@ impl StreamUa {
             return Some(r);
         }
         let ch = Challenge::parse(r.headers.get(&HeaderName::WwwAuthenticate)?).ok()?;
-        let auth = ch.answer(&self.user, &self.password, "REGISTER", &format!("sip:{domain}"), "c1", 1);
+        let auth = ch.answer(
+            &self.user,
+            &self.password,
+            "REGISTER",
+            &format!("sip:{domain}"),
+            "c1",
+            1,
+        );
         let second = build(self, 2, &format!("Authorization: {auth}\r\n"));
         self.send(&second);
         self.final_response("REGISTER", Duration::from_secs(5))
@@ -369,15 +394,23 @@ impl StreamUa {
             let r = self
                 .final_response("INVITE", Duration::from_secs(15))
                 .ok_or(0u16)?;
-            let to_tagged = r.headers.get(&HeaderName::To).unwrap_or_default().to_string();
+            let to_tagged = r
+                .headers
+                .get(&HeaderName::To)
+                .unwrap_or_default()
+                .to_string();
             if r.status >= 300 {
                 // ACK of a non-2xx: the INVITE's Via and branch (RFC 3261 §17.1.1.3).
                 self.send(&format!(
                     "ACK {uri} SIP/2.0\r\n{via}Max-Forwards: 70\r\nFrom: {from}\r\nTo: {to_tagged}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n"
                 ));
                 if r.status == 407 && cseq == 1 {
-                    let ch = Challenge::parse(r.headers.get(&HeaderName::ProxyAuthenticate).ok_or(407u16)?)
-                        .map_err(|_| 407u16)?;
+                    let ch = Challenge::parse(
+                        r.headers
+                            .get(&HeaderName::ProxyAuthenticate)
+                            .ok_or(407u16)?,
+                    )
+                    .map_err(|_| 407u16)?;
                     let answer = ch.answer(&self.user, &self.password, "INVITE", &uri, "c2", 1);
                     auth = format!("Proxy-Authorization: {answer}\r\n");
                     continue;
@@ -415,6 +448,7 @@ impl StreamUa {
             "BYE {} SIP/2.0\r\n{via}Max-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\nContent-Length: 0\r\n\r\n",
             call.target, call.from, call.to, call.call_id, call.cseq
         ));
-        self.final_response("BYE", Duration::from_secs(10)).map(|r| r.status)
+        self.final_response("BYE", Duration::from_secs(10))
+            .map(|r| r.status)
     }
 }

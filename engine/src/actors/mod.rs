@@ -490,7 +490,11 @@ fn restore_bindings(store: &dyn Store) -> Result<Vec<(Aor, Vec<Binding>)>, Store
         }
     }
     let count: usize = live.iter().map(|(_, b)| b.len()).sum();
-    tracing::info!(live = count, dropped = purged, "registrations restored (expired ones and those over WS, WSS or TLS dropped)");
+    tracing::info!(
+        live = count,
+        dropped = purged,
+        "registrations restored (expired ones and those over WS, WSS or TLS dropped)"
+    );
     Ok(live)
 }
 

@@ -8,7 +8,8 @@ use actix::prelude::*;
 use super::{EndpointGone, LookupBindings, Restore, SipActor};
 use crate::actors::clock::unix_now;
 use crate::actors::registration::{
-    Current, FlowClosed, FlowSeen, Purge, Register, RegistrationActor, RegistrationIdle, RegistrationLink,
+    Current, FlowClosed, FlowSeen, Purge, Register, RegistrationActor, RegistrationIdle,
+    RegistrationLink,
 };
 use crate::sip::auth::{Identity, StoredCredentials};
 use crate::sip::message::Request;

@@ -218,7 +218,11 @@ mod tests {
         let a = CertStore::open(None, None, dir.path(), &names).unwrap();
         let pem = std::fs::read(a.cert_path()).unwrap();
         let b = CertStore::open(None, None, dir.path(), &names).unwrap();
-        assert_eq!(std::fs::read(b.cert_path()).unwrap(), pem, "reused, not made again");
+        assert_eq!(
+            std::fs::read(b.cert_path()).unwrap(),
+            pem,
+            "reused, not made again"
+        );
         let before = a.current.read().unwrap().clone();
         // A broken file: the reload fails and the certificate in use stays.
         std::fs::write(a.cert_path(), b"garbage").unwrap();

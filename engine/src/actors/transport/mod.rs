@@ -130,10 +130,12 @@ impl Bound {
     /// Binds UDP and TCP on `addr` (TCP on the UDP port, even when `addr` asks for port 0),
     /// and the listeners of `more`.
     pub async fn bind(addr: SocketAddr, more: StreamListen) -> Result<Bound, BindError> {
-        let err = |addr, transport| move |source| BindError {
-            addr,
-            transport,
-            source,
+        let err = |addr, transport| {
+            move |source| BindError {
+                addr,
+                transport,
+                source,
+            }
         };
         let udp = udp_socket(addr)
             .and_then(UdpSocket::from_std)
@@ -442,11 +444,15 @@ impl Sockets {
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
         actix::spawn(stream::write_loop(write, rx));
-        actix::spawn(stream::read_loop(self.clone(), read, Peer {
-            transport: Transport::Tcp,
-            addr,
-            conn: Some(id),
-        }));
+        actix::spawn(stream::read_loop(
+            self.clone(),
+            read,
+            Peer {
+                transport: Transport::Tcp,
+                addr,
+                conn: Some(id),
+            },
+        ));
         Some(id)
     }
 

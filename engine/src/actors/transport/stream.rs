@@ -93,8 +93,7 @@ pub(super) fn adopt_tls(s: &Sockets, stream: TcpStream, addr: SocketAddr) {
     let s = s.clone();
     actix::spawn(async move {
         let _ = stream.set_nodelay(true);
-        let tls = match tokio::time::timeout(s.handshake_timeout, acceptor.accept(stream)).await
-        {
+        let tls = match tokio::time::timeout(s.handshake_timeout, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => return handshake_failed(&s, peer, &e.to_string()),
             Err(_) => return handshake_failed(&s, peer, "timed out"),

@@ -64,8 +64,10 @@ fn choose_sip(req: &Request, mut resp: Response) -> Result<Response, ErrorRespon
         .iter()
         .filter_map(|v| v.to_str().ok());
     if offers_sip(offered) {
-        resp.headers_mut()
-            .insert("sec-websocket-protocol", HeaderValue::from_static(SUBPROTOCOL));
+        resp.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static(SUBPROTOCOL),
+        );
         return Ok(resp);
     }
     let body = "SIP over WebSocket needs `Sec-WebSocket-Protocol: sip` (RFC 7118)\n";
@@ -279,7 +281,10 @@ mod tests {
         client.send(Message::text("x".repeat(MAX))).await.unwrap();
         let got = server.next().await.unwrap().unwrap();
         assert_eq!(got.len(), MAX);
-        client.send(Message::Ping(Bytes::from_static(b"hi"))).await.unwrap();
+        client
+            .send(Message::Ping(Bytes::from_static(b"hi")))
+            .await
+            .unwrap();
         client.send(Message::text("y")).await.unwrap();
         assert!(matches!(server.next().await, Some(Ok(Message::Ping(_)))));
         assert_eq!(server.next().await.unwrap().unwrap(), Message::text("y"));
@@ -287,7 +292,13 @@ mod tests {
             client.next().await.unwrap().unwrap(),
             Message::Pong(Bytes::from_static(b"hi"))
         );
-        client.send(Message::text("z".repeat(MAX + 1))).await.unwrap();
-        assert!(matches!(server.next().await, Some(Err(WsError::Capacity(_)))));
+        client
+            .send(Message::text("z".repeat(MAX + 1)))
+            .await
+            .unwrap();
+        assert!(matches!(
+            server.next().await,
+            Some(Err(WsError::Capacity(_)))
+        ));
     }
 }
