@@ -718,3 +718,147 @@ fn jssip_registers_over_ws_and_wss_is_refused_a_wrong_password_and_is_called_ove
         );
     });
 }
+
+/// A carrier on `listener` speaking SIP over TLS with this certificate: it takes one
+/// connection, answers the first INVITE 486 and its ACK, and returns the INVITE's text (None
+/// when the handshake or the wait failed).
+fn tls_carrier(
+    listener: std::net::TcpListener,
+    cert: &Path,
+    key: &Path,
+) -> std::thread::JoinHandle<Option<String>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let config = std::sync::Arc::new(config);
+    std::thread::spawn(move || {
+        // Bounded: a server that never connects ends the wait after 15 s.
+        listener.set_nonblocking(true).ok()?;
+        let deadline = Instant::now() + 15 * SEC;
+        let tcp = loop {
+            match listener.accept() {
+                Ok((tcp, _)) => break tcp,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(_) => return None,
+            }
+        };
+        tcp.set_nonblocking(false).ok()?;
+        tcp.set_read_timeout(Some(10 * SEC)).ok()?;
+        let conn = rustls::ServerConnection::new(config).ok()?;
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut framer = engine::sip::stream::StreamFramer::new(Default::default());
+        let mut buf = [0u8; 16384];
+        let deadline = Instant::now() + 10 * SEC;
+        while Instant::now() < deadline {
+            let n = tls.read(&mut buf).ok()?;
+            if n == 0 {
+                return None;
+            }
+            framer.push(&buf[..n]);
+            while let Ok(Some(engine::sip::stream::Frame::Message(b))) = framer.next_frame() {
+                let text = String::from_utf8_lossy(&b).into_owned();
+                if let Ok(engine::sip::message::Message::Request(req)) =
+                    engine::sip::message::parse(b)
+                {
+                    if req.method.as_str() == "INVITE" {
+                        let r = engine::sip::message::response_to(&req, 486, Some("carrier1"));
+                        tls.write_all(&r.encode().unwrap()).ok()?;
+                        tls.flush().ok()?;
+                        return Some(text);
+                    }
+                }
+            }
+        }
+        None
+    })
+}
+
+#[test]
+fn trunks_over_tls_verify_the_carrier_and_an_impostor_is_refused() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = openssl_pair(certs.path(), "carrier");
+    let (bad_cert, bad_key) = openssl_pair(certs.path(), "impostor");
+    let ports = Ports::new();
+    let script = json!([{"action": "connect", "timeout": 5,
+                         "call": [{"type": "pstn", "number": "14155550199"}]}]);
+    let rig = rig_with(
+        vec![Reply::Json(script)],
+        &ports,
+        &["--tls-trust", cert.to_str().unwrap()],
+    );
+    rig.endpoint("alice");
+    let mut alice = rig.phone("alice");
+    let add_trunk = |name: &str, port: u16| {
+        let out = rig.srv.cli(&[
+            "trunk",
+            "add",
+            "--name",
+            name,
+            "--address",
+            &format!("localhost:{port}"),
+            "--transport",
+            "tls",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    // The trusted carrier: the INVITE arrives over TLS for it, and its answer comes back.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let carrier = tls_carrier(listener, &cert, &key);
+    add_trunk("carrier", port);
+    let mut out = alice.invite("5000", Rtp::bind().addr);
+    let status = alice.final_response(&mut out, 15 * SEC).err();
+    let invite = carrier.join().unwrap().unwrap_or_else(|| {
+        panic!(
+            "the carrier got no INVITE over TLS; log:\n{}",
+            rig.srv.log()
+        )
+    });
+    assert!(
+        invite.starts_with("INVITE sip:14155550199@localhost:"),
+        "{invite}"
+    );
+    assert!(
+        invite.lines().next().unwrap().contains(";transport=tls"),
+        "{invite}"
+    );
+    assert!(invite.contains("Via: SIP/2.0/TLS "), "{invite}");
+    assert_eq!(status, Some(486), "the carrier's answer reaches the caller");
+
+    // A carrier whose certificate nobody vouches for (first by name now): no SIP reaches it,
+    // the handshake failure is counted, and the caller gets a failure.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let impostor = tls_carrier(listener, &bad_cert, &bad_key);
+    add_trunk("a-impostor", port);
+    let before = metric(rig.srv.http, "ringmaster_sip_tls_handshake_failures_total").unwrap_or(0.0);
+    let mut out = alice.invite("5000", Rtp::bind().addr);
+    let status = alice.final_response(&mut out, 20 * SEC).err();
+    assert!(
+        impostor.join().unwrap().is_none(),
+        "SIP reached an unverified carrier"
+    );
+    assert!(status.is_some_and(|s| s >= 400), "{status:?}");
+    assert!(
+        metric(rig.srv.http, "ringmaster_sip_tls_handshake_failures_total").unwrap_or(0.0) > before,
+        "the refused handshake is counted"
+    );
+}

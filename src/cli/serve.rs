@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "RINGMASTER_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Extra CA certificates (PEM) trusted for TLS connections we open (trunks with
+    /// `transport tls`), besides the public roots.
+    #[arg(long, env = "RINGMASTER_TLS_TRUST")]
+    tls_trust: Option<PathBuf>,
     /// HTTP API address. Default 0.0.0.0:8080
     #[arg(long, env = "RINGMASTER_HTTP_LISTEN")]
     http_listen: Option<SocketAddr>,
@@ -94,6 +98,9 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
     }
     if let Some(v) = &a.tls_key {
         s.transports.tls_key = Some(v.clone());
+    }
+    if let Some(v) = &a.tls_trust {
+        s.transports.tls_trust = Some(v.clone());
     }
     if let Some(v) = a.http_listen {
         s.http_listen = v;

@@ -47,7 +47,7 @@ pub use numbers::NumberService;
 pub use outbox::{Accepted, Outbox, OutboxConfig, OutboxError, OutboxStartError, Receipt};
 use reports::AppReports;
 use sip::{CallDeps, EnableCalls, SipActor};
-use transport::{Bound, CertStore, Sockets, StreamListen};
+use transport::{Bound, CertStore, Sockets, StreamListen, TlsSetup};
 pub use trunks::{TrunkCredentials, TrunkService};
 
 use crate::config::Settings;
@@ -216,6 +216,7 @@ impl Engine {
             None
         };
         transport::reload_on_hangup(certs.clone());
+        let tls_client = transport::client_config(tp.tls_trust.as_deref())?;
         let more = StreamListen {
             tls: tp.tls_listen.0,
             ws: tp.ws_listen.0,
@@ -249,8 +250,11 @@ impl Engine {
                 max_conns,
                 me.clone().recipient(),
                 me.recipient(),
-                certs,
-                handshake_timeout,
+                TlsSetup {
+                    certs,
+                    client: Some(tls_client),
+                    handshake_timeout,
+                },
             ) {
                 Ok(s) => s,
                 Err(source) => {

@@ -76,6 +76,10 @@ pub struct TransportSettings {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Extra CA certificates (PEM) trusted for connections we open over TLS (trunks with
+    /// `transport tls`, `transport=tls` SIP URIs), besides the public roots (Mozilla's, as
+    /// webpki-roots ships them). For a carrier with a private CA.
+    pub tls_trust: Option<PathBuf>,
     /// A TLS handshake or WebSocket upgrade that has not finished within this many seconds
     /// is dropped (and counted).
     pub handshake_timeout_secs: u64,
@@ -89,6 +93,7 @@ impl Default for TransportSettings {
             tls_listen: Listen::on("0.0.0.0:5061"),
             tls_cert: None,
             tls_key: None,
+            tls_trust: None,
             handshake_timeout_secs: 10,
         }
     }

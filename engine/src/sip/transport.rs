@@ -77,6 +77,28 @@ impl std::fmt::Display for Transport {
     }
 }
 
+/// The name a TLS connection opened for this request must prove (RFC 5922 §4: the host of the
+/// URI being reached, here the Request-URI, as `through_trunk` and SIP URI targets build it):
+/// a DNS name, or an IP literal without brackets. `None` for a response or a URI without a
+/// host.
+pub fn tls_server_name(msg: &[u8]) -> Option<String> {
+    let line_end = msg.iter().position(|b| *b == b'\r')?;
+    let line = std::str::from_utf8(&msg[..line_end]).ok()?;
+    let mut parts = line.split(' ');
+    let (_method, uri) = (parts.next()?, parts.next()?);
+    if line.starts_with("SIP/") {
+        return None;
+    }
+    match super::message::Uri::parse(uri).ok()? {
+        super::message::Uri::Sip(u) => Some(match u.host {
+            super::message::Host::Name(n) => n,
+            super::message::Host::V4(a) => a.to_string(),
+            super::message::Host::V6(a) => a.to_string(),
+        }),
+        _ => None,
+    }
+}
+
 /// A stream connection, numbered by the shell that owns the sockets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
@@ -113,4 +135,44 @@ pub struct Inbound {
 pub struct Transmit {
     pub peer: Peer,
     pub bytes: bytes::Bytes,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_tokens_and_params() {
+        for t in [
+            Transport::Udp,
+            Transport::Tcp,
+            Transport::Tls,
+            Transport::Ws,
+            Transport::Wss,
+        ] {
+            assert_eq!(Transport::from_param(&t.to_string()), Some(t));
+            assert_eq!(t.via_token().to_ascii_lowercase(), t.to_string());
+        }
+        assert_eq!(Transport::from_param("SCTP"), None);
+        assert!(!Transport::Udp.is_reliable() && Transport::Wss.is_reliable());
+        assert!(Transport::Ws.is_inbound_only() && !Transport::Tls.is_inbound_only());
+        assert!(Transport::Tls.binding_needs_its_connection());
+        assert!(!Transport::Tcp.binding_needs_its_connection());
+    }
+
+    #[test]
+    fn the_tls_name_is_the_request_uri_host() {
+        let name = |m: &str| tls_server_name(m.as_bytes());
+        assert_eq!(
+            name("INVITE sip:1415@sip.carrier.example:5061;transport=tls SIP/2.0\r\n"),
+            Some("sip.carrier.example".into())
+        );
+        assert_eq!(
+            name("BYE sips:1415@[2001:db8::1] SIP/2.0\r\n"),
+            Some("2001:db8::1".into())
+        );
+        assert_eq!(name("SIP/2.0 200 OK\r\n"), None);
+        assert_eq!(name("INVITE tel:+1415 SIP/2.0\r\n"), None);
+        assert_eq!(name("garbage"), None);
+    }
 }

@@ -117,6 +117,36 @@ impl ResolvesServerCert for CertStore {
     }
 }
 
+/// The configuration of TLS connections we open: the public roots (webpki-roots) plus the
+/// certificates in `extra` (a PEM file), checked against the name asked for.
+pub fn client_config(extra: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, CertError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra {
+        let pem = std::fs::read(path).map_err(|source| CertError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut added = 0;
+        for c in CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok) {
+            roots.add(c)?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(CertError::NoCertificate {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("the ring provider supports the default versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 fn load(
     cert: &Path,
     key: &Path,

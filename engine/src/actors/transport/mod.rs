@@ -21,7 +21,7 @@ mod certs;
 mod stream;
 mod ws;
 
-pub use certs::{reload_on_hangup, CertError, CertStore};
+pub use certs::{client_config, reload_on_hangup, CertError, CertStore};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -95,7 +95,17 @@ pub struct Sockets {
     max_conns_per_ip: Arc<AtomicU64>,
     /// The certificate of TLS and WSS (None when neither listens).
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// For the TLS connections we open (towards trunks).
+    tls_client: Option<tokio_rustls::TlsConnector>,
     handshake_timeout: Duration,
+}
+
+/// What TLS needs: the certificate we serve (when TLS or WSS listens), the trust for
+/// connections we open, and how long a handshake may take.
+pub struct TlsSetup {
+    pub certs: Option<Arc<CertStore>>,
+    pub client: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+    pub handshake_timeout: Duration,
 }
 
 /// Default of `sip.max_tcp_connections_per_source`.
@@ -198,16 +208,15 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
 }
 
 impl Sockets {
-    /// Starts the receive tasks on the current arbiter. `certs` is needed when TLS or WSS
-    /// listens (those listeners stay unused without it).
+    /// Starts the receive tasks on the current arbiter. `tls.certs` is needed when TLS or
+    /// WSS listens (those listeners stay unused without it).
     pub fn start(
         bound: Bound,
         limits: Limits,
         max_conns: usize,
         sink: Recipient<SipInbound>,
         closed: Recipient<ConnClosed>,
-        certs: Option<Arc<CertStore>>,
-        handshake_timeout: Duration,
+        tls_setup: TlsSetup,
     ) -> std::io::Result<Sockets> {
         let Bound {
             udp,
@@ -229,8 +238,11 @@ impl Sockets {
             incomplete_ms: Arc::new(AtomicU64::new(INCOMPLETE_TIMEOUT.as_millis() as u64)),
             idle_ms: Arc::new(AtomicU64::new(IDLE_TIMEOUT.as_millis() as u64)),
             max_conns_per_ip: Arc::new(AtomicU64::new(MAX_CONNS_PER_IP)),
-            tls: certs.map(|c| tokio_rustls::TlsAcceptor::from(c.server_config())),
-            handshake_timeout,
+            tls: tls_setup
+                .certs
+                .map(|c| tokio_rustls::TlsAcceptor::from(c.server_config())),
+            tls_client: tls_setup.client.map(tokio_rustls::TlsConnector::from),
+            handshake_timeout: tls_setup.handshake_timeout,
         };
         actix::spawn(udp_loop(sockets.clone()));
         actix::spawn(accept_loop(sockets.clone(), tcp, Transport::Tcp));
@@ -370,9 +382,7 @@ impl Sockets {
             None if t.peer.transport.is_inbound_only() => {
                 tracing::debug!(to = %t.peer.addr, transport = %t.peer.transport, "no connection to this peer; message dropped");
             }
-            None if t.peer.transport == Transport::Tls => {
-                tracing::info!(to = %t.peer.addr, "no TLS connection to this peer and none is opened (outbound TLS is not supported); message dropped");
-            }
+            None if t.peer.transport == Transport::Tls => stream::connect_tls(self, t),
             None => {
                 let me = self.clone();
                 actix::spawn(async move {

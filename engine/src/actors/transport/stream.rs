@@ -13,6 +13,8 @@ use super::Sockets;
 use crate::metrics::metrics;
 use crate::sip::flow::Liveness;
 use crate::sip::stream::{Frame, StreamFramer};
+use crate::sip::transport::tls_server_name;
+use crate::sip::Transmit;
 use crate::sip::{Peer, Transport};
 
 /// Writes what the connection's queue holds, in order, until the queue closes or a write
@@ -109,4 +111,53 @@ pub(super) fn handshake_failed(s: &Sockets, peer: Peer, why: &str) {
     metrics().tls_handshake_failures.inc();
     tracing::info!(source = %peer.addr, transport = %peer.transport, error = why, "TLS handshake failed; closed");
     s.closed(peer);
+}
+
+/// A request for a TLS peer we hold no connection to (a trunk with `transport tls`): connect,
+/// prove the Request-URI's host is who answers (the trusted roots, RFC 5922), then send. A
+/// failure is logged and counted; the transaction then times out as for a lost datagram.
+pub(super) fn connect_tls(s: &Sockets, t: Transmit) {
+    let addr = t.peer.addr;
+    let Some(connector) = s.tls_client.clone() else {
+        tracing::warn!(to = %addr, "no TLS client configuration; message dropped");
+        return;
+    };
+    let name =
+        tls_server_name(&t.bytes).and_then(|n| rustls_pki_types::ServerName::try_from(n).ok());
+    let Some(name) = name else {
+        tracing::debug!(to = %addr, "a message for a TLS peer without a connection names no host to verify; dropped");
+        return;
+    };
+    let s = s.clone();
+    actix::spawn(async move {
+        let tcp = match tokio::time::timeout(s.handshake_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(tcp)) => tcp,
+            _ => {
+                tracing::info!(to = %addr, "TLS peer not reachable; message dropped");
+                return;
+            }
+        };
+        let Some((id, rx)) = s.reserve(addr, Transport::Tls) else {
+            return;
+        };
+        let peer = Peer {
+            transport: Transport::Tls,
+            addr,
+            conn: Some(id),
+        };
+        let _ = tcp.set_nodelay(true);
+        let handshake = connector.connect(name.to_owned(), tcp);
+        let tls = match tokio::time::timeout(s.handshake_timeout, handshake).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => return handshake_failed(&s, peer, &e.to_string()),
+            Err(_) => return handshake_failed(&s, peer, "timed out"),
+        };
+        tracing::debug!(to = %addr, server = ?name, "TLS connection opened");
+        if let Some(tx) = s.writer(id) {
+            let _ = tx.try_send(t.bytes);
+        }
+        let (read, write) = tokio::io::split(tls);
+        actix::spawn(write_loop(write, rx));
+        read_loop(s, read, peer).await;
+    });
 }
