@@ -39,6 +39,10 @@ use crate::sip::{Peer, Transport};
 /// The subprotocol RFC 7118 §4 registers.
 const SUBPROTOCOL: &str = "sip";
 
+/// A send that a peer leaves unread this long closes the connection: the task that owns the
+/// socket also reads it, so it must not wait on a peer that stopped reading.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Whether the `Sec-WebSocket-Protocol` values a client offered include `sip` (a
 /// comma-separated token list, case-insensitive as RFC 7118 registers it lower case).
 pub fn offers_sip<'a>(values: impl IntoIterator<Item = &'a str>) -> bool {
@@ -189,7 +193,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         tokio::select! {
             out = rx.recv() => {
                 let Some(b) = out else { break };
-                if ws.send(to_message(b)).await.is_err() {
+                if !matches!(tokio::time::timeout(SEND_TIMEOUT, ws.send(to_message(b))).await, Ok(Ok(()))) {
+                    tracing::debug!(source = %peer.addr, transport = %peer.transport, "WebSocket send failed or stalled; closing");
                     break;
                 }
             }
