@@ -240,6 +240,39 @@ fn websocket_and_tls_connections_share_the_per_source_cap_with_tcp() {
 }
 
 #[test]
+fn a_quiet_websocket_is_closed_unless_a_binding_rides_on_it() {
+    let ports = Ports::new();
+    let config = format!("{CONFIG}[sip]\ntcp_idle_timeout_secs = 1\n");
+    let flags = ports.flags();
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let rig = Rig::configured_with(
+        vec![Reply::Json(json!([{"action": "hangup"}]))],
+        None,
+        &config,
+        &args,
+    );
+    rig.endpoint("web");
+    let mut flow = client(&rig, &ports, Kind::Wss, "web");
+    assert_eq!(flow.register(DOMAIN, 300).map(|r| r.status), Some(200));
+    let mut quiet = client(&rig, &ports, Kind::Ws, "probe");
+    assert_eq!(quiet.options(DOMAIN).map(|r| r.status), Some(200));
+    // The connection without a binding is closed once quiet for the idle time (bounded wait)...
+    let deadline = Instant::now() + 10 * SEC;
+    let mut closed = false;
+    while !closed && Instant::now() < deadline {
+        closed = matches!(
+            quiet.read_ws(Duration::from_millis(200)),
+            Err(_) | Ok(Some(WsMessage::Close(_)))
+        );
+    }
+    assert!(closed, "a quiet WebSocket without a binding stayed open");
+    // ...while the one a binding rides on, quiet for twice the idle time, is still served.
+    std::thread::sleep(2 * SEC);
+    assert_eq!(flow.options(DOMAIN).map(|r| r.status), Some(200));
+    assert_eq!(registrations_of(&rig, "web").len(), 1);
+}
+
+#[test]
 fn the_upgrade_needs_the_sip_subprotocol_and_frames_are_one_bounded_message() {
     let ports = Ports::new();
     let rig = rig_with(
