@@ -18,6 +18,7 @@ pub mod reports;
 pub mod rig;
 pub mod rtp;
 pub mod stream_ua;
+pub mod transports;
 pub mod ua;
 pub mod wire;
 
