@@ -11,7 +11,8 @@
 //! Tasks here only move bytes. Datagrams and framed stream messages go to the SIP actor as
 //! [`SipInbound`]; the actor's transmissions come back through [`Sockets::send`], which writes a
 //! datagram directly (non-blocking) or hands the bytes to the connection's writer task. Nothing
-//! here parses SIP beyond stream framing.
+//! here parses SIP beyond stream framing, and the Request-URI's host when a TLS connection
+//! must be opened (the name its certificate must prove, `sip::transport::tls_server_name`).
 //!
 //! The per-source flood limit (`sip::defence::rate`) is applied here, to every datagram, every
 //! framed stream message and every accepted connection, before anything reaches the SIP
@@ -344,7 +345,8 @@ impl Sockets {
     }
 
     /// Sends without blocking. A full UDP buffer drops the datagram (retransmission covers
-    /// it); a stream without a live connection gets one.
+    /// it); a TCP or TLS peer without a live connection gets one; a WS peer without its
+    /// connection gets nothing.
     pub fn send(&self, t: Transmit) {
         match t.peer.transport {
             Transport::Udp => {
