@@ -31,6 +31,9 @@ fn serve_until_exit(dir: &std::path::Path, extra: &[&str]) -> (std::process::Exi
         .arg("--sip-domain")
         .arg("test.local")
         .args(extra)
+        .args(support::fixed_ports_off(
+            &extra.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        ))
         .current_dir(dir)
         .stdout(file.try_clone().unwrap())
         .stderr(file)

@@ -157,7 +157,7 @@ fn trunks_through_the_cli_and_the_admin_api() {
             "invalid_trunk",
         ),
         (
-            json!({"name": "x", "address": "192.0.2.9", "transport": "tls"}),
+            json!({"name": "x", "address": "192.0.2.9", "transport": "sctp"}),
             "invalid_trunk",
         ),
         (

@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 mod bandwidth;
 mod http;
 mod quota;
+mod transports;
 
 pub use crate::media::PortRange;
 pub use bandwidth::BandwidthSettings;
 pub use http::HttpSettings;
 pub use quota::{OutboxSettings, RetentionSettings};
+pub use transports::{Listen, ListenError, TransportSettings};
 
 /// Everything `ringmaster serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +42,8 @@ pub struct Settings {
     pub registrar: RegistrarSettings,
     pub digest: DigestSettings,
     pub sip: SipSettings,
+    /// SIP over WebSocket and TLS, and their certificate.
+    pub transports: TransportSettings,
     pub calls: CallSettings,
     pub media: MediaSettings,
     pub defence: DefenceSettings,
@@ -63,6 +67,7 @@ impl Default for Settings {
             registrar: RegistrarSettings::default(),
             digest: DigestSettings::default(),
             sip: SipSettings::default(),
+            transports: TransportSettings::default(),
             calls: CallSettings::default(),
             media: MediaSettings::default(),
             defence: DefenceSettings::default(),

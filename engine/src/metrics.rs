@@ -34,6 +34,10 @@ pub struct Metrics {
     sip_tracked_sources: IntGauge,
     sip_tcp_connections: IntGauge,
     draining: IntGauge,
+    /// TLS handshakes (SIP over TLS and WSS) that failed or timed out.
+    pub tls_handshake_failures: IntCounter,
+    /// WebSocket upgrades refused (no `sip` subprotocol, not an upgrade, timed out).
+    pub ws_upgrades_refused: IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -107,8 +111,22 @@ impl Metrics {
                 "sip_tracked_sources",
                 "Source addresses the rate limit tracks.",
             ),
-            sip_tcp_connections: gauge(&r, "sip_tcp_connections", "Open SIP TCP connections."),
+            sip_tcp_connections: gauge(
+                &r,
+                "sip_tcp_connections",
+                "Open SIP stream connections (TCP, TLS, WS and WSS).",
+            ),
             draining: gauge(&r, "draining", "1 while a graceful drain is under way."),
+            tls_handshake_failures: counter(
+                &r,
+                "sip_tls_handshake_failures_total",
+                "TLS handshakes on the SIP-over-TLS and WSS ports that failed or timed out.",
+            ),
+            ws_upgrades_refused: counter(
+                &r,
+                "sip_ws_upgrades_refused_total",
+                "WebSocket upgrades refused (no `sip` subprotocol, malformed, timed out).",
+            ),
             registry: r,
         }
     }

@@ -156,7 +156,8 @@ start_ringmaster() {
   mkdir -p "$dir"
   RUST_LOG=${RUST_LOG:-warn} "$RINGMASTER" serve --data-dir "$dir" \
     --sip-listen "127.0.0.1:$sip" --http-listen "127.0.0.1:$http" \
-    --sip-domain bench.local "$@" >"$dir/server.log" 2>&1 &
+    --sip-domain bench.local --ws-listen off --wss-listen off --sip-tls-listen off \
+    "$@" >"$dir/server.log" 2>&1 &
   RM_PID=$!
   track "$RM_PID"
   RM_HTTP="http://127.0.0.1:$http"

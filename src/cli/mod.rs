@@ -49,7 +49,7 @@ pub struct ClientOpts {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the engine (SIP on UDP+TCP, HTTP API).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage apps.
     App {
         #[command(flatten)]
@@ -121,7 +121,7 @@ pub enum Command {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        Command::Serve(a) => serve::run(a).map(|_| ExitCode::SUCCESS),
+        Command::Serve(a) => serve::run(*a).map(|_| ExitCode::SUCCESS),
         Command::App { client, command } => admin::app(client, command).map(|_| ExitCode::SUCCESS),
         Command::Trunk { client, command } => {
             trunk::run(client, command).map(|_| ExitCode::SUCCESS)

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use engine::config::{PortRange, Settings};
+use engine::config::{Listen, PortRange, Settings};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -18,6 +18,26 @@ pub struct ServeArgs {
     /// SIP address for UDP and TCP. Default 0.0.0.0:5060
     #[arg(long, env = "RINGMASTER_SIP_LISTEN")]
     sip_listen: Option<SocketAddr>,
+    /// SIP over WebSocket (ws://, RFC 7118), ADDR:PORT or `off`. Default 0.0.0.0:8088
+    #[arg(long, env = "RINGMASTER_WS_LISTEN")]
+    ws_listen: Option<Listen>,
+    /// SIP over secure WebSocket (wss://), ADDR:PORT or `off`. Default 0.0.0.0:8089
+    #[arg(long, env = "RINGMASTER_WSS_LISTEN")]
+    wss_listen: Option<Listen>,
+    /// SIP over TLS (sips:, transport=tls), ADDR:PORT or `off`. Default 0.0.0.0:5061
+    #[arg(long, env = "RINGMASTER_SIP_TLS_LISTEN")]
+    sip_tls_listen: Option<Listen>,
+    /// PEM certificate chain for TLS and WSS (with --tls-key). Default: a self-signed one
+    /// made in the data directory. SIGHUP reloads it.
+    #[arg(long, env = "RINGMASTER_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "RINGMASTER_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Extra CA certificates (PEM) trusted for TLS connections we open (trunks with
+    /// `transport tls`), besides the public roots.
+    #[arg(long, env = "RINGMASTER_TLS_TRUST")]
+    tls_trust: Option<PathBuf>,
     /// HTTP API address. Default 0.0.0.0:8080
     #[arg(long, env = "RINGMASTER_HTTP_LISTEN")]
     http_listen: Option<SocketAddr>,
@@ -69,6 +89,24 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
     }
     if let Some(v) = a.sip_listen {
         s.sip_listen = v;
+    }
+    if let Some(v) = a.ws_listen {
+        s.transports.ws_listen = v;
+    }
+    if let Some(v) = a.wss_listen {
+        s.transports.wss_listen = v;
+    }
+    if let Some(v) = a.sip_tls_listen {
+        s.transports.tls_listen = v;
+    }
+    if let Some(v) = &a.tls_cert {
+        s.transports.tls_cert = Some(v.clone());
+    }
+    if let Some(v) = &a.tls_key {
+        s.transports.tls_key = Some(v.clone());
+    }
+    if let Some(v) = &a.tls_trust {
+        s.transports.tls_trust = Some(v.clone());
     }
     if let Some(v) = a.http_listen {
         s.http_listen = v;

@@ -19,7 +19,9 @@ pub enum TrunkCommand {
         /// HOST[:PORT] of the carrier (port 5060 when omitted; IPv6 as [ADDR]:PORT).
         #[arg(long)]
         address: String,
-        #[arg(long, default_value = "udp", value_parser = ["udp", "tcp"])]
+        /// tls: we open a TLS connection and check the carrier's certificate against HOST
+        /// (public roots plus `[transports] tls_trust`); give the port (usually 5061).
+        #[arg(long, default_value = "udp", value_parser = ["udp", "tcp", "tls"])]
         transport: String,
         /// A source IP whose calls come from this trunk (repeat for several).
         #[arg(long = "allow-ip")]

@@ -19,6 +19,8 @@ pub mod phone;
 pub mod reports;
 pub mod rig;
 pub mod rtp;
+pub mod stream_ua;
+pub mod transports;
 pub mod ua;
 pub mod wire;
 
@@ -30,6 +32,20 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ringmaster");
+
+/// The listeners that are on by default on fixed ports (ws 8088, wss 8089, TLS 5061): tests
+/// running side by side would fight over them, so every server a test starts has them off
+/// unless the test names its own loopback port for one.
+const FIXED_PORT_LISTENERS: [&str; 3] = ["--ws-listen", "--wss-listen", "--sip-tls-listen"];
+
+/// `--ws-listen off` and the others, for each fixed-port listener `extra` does not set.
+pub fn fixed_ports_off(extra: &[String]) -> Vec<String> {
+    FIXED_PORT_LISTENERS
+        .iter()
+        .filter(|flag| !extra.iter().any(|e| e == *flag))
+        .flat_map(|flag| [flag.to_string(), "off".to_string()])
+        .collect()
+}
 
 /// Where [`free_port`] hands out ports: below the kernel's ephemeral range (32768-60999 on
 /// Linux) and below the RTP windows [`rig`] gives servers (20000-29999). A port the kernel
@@ -127,6 +143,7 @@ impl Server {
             .arg("--sip-domain")
             .arg("test.local")
             .args(&self.extra)
+            .args(fixed_ports_off(&self.extra))
             .env(
                 "RUST_LOG",
                 std::env::var("RINGMASTER_E2E_LOG").unwrap_or_else(|_| "info".into()),

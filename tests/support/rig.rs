@@ -41,6 +41,16 @@ impl Rig {
 
     /// Same, with this TOML settings file instead of [`CONFIG`].
     pub fn configured(replies: Vec<Reply>, app: Option<Value>, config_toml: &str) -> Rig {
+        Rig::configured_with(replies, app, config_toml, &[])
+    }
+
+    /// Same, with more `serve` flags (`--ws-listen 127.0.0.1:PORT`, say).
+    pub fn configured_with(
+        replies: Vec<Reply>,
+        app: Option<Value>,
+        config_toml: &str,
+        flags: &[&str],
+    ) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("ringmaster.toml");
         std::fs::write(&config, config_toml).unwrap();
@@ -49,10 +59,9 @@ impl Rig {
         let low = 20_000 + (free_port() / 4 % 50) * 200;
         let rtp_ports = (low, low + 199);
         let range = format!("{}-{}", rtp_ports.0, rtp_ports.1);
-        let srv = Server::start(
-            dir.path(),
-            &["--config", config.to_str().unwrap(), "--rtp-ports", &range],
-        );
+        let mut args = vec!["--config", config.to_str().unwrap(), "--rtp-ports", &range];
+        args.extend_from_slice(flags);
+        let srv = Server::start(dir.path(), &args);
         let web = HttpStub::start(replies);
         let mut body = json!({
             "name": "calls-e2e",

@@ -49,7 +49,7 @@ pub use numbers::NumberService;
 pub use outbox::{Accepted, Outbox, OutboxConfig, OutboxError, OutboxStartError, Receipt};
 use reports::AppReports;
 use sip::{CallDeps, EnableCalls, SipActor};
-use transport::{Bound, Sockets};
+use transport::{Bound, CertStore, Sockets, StreamListen, TlsSetup};
 pub use trunks::{TrunkCredentials, TrunkService};
 
 use crate::config::Settings;
@@ -84,6 +84,15 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot listen for SIP over {transport} on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        transport: Transport,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS certificate: {0}")]
+    Certificate(#[from] transport::CertError),
     #[error("invalid setting: {0}")]
     Setting(String),
     #[error("the SIP thread stopped during start-up")]
@@ -124,6 +133,8 @@ pub struct Engine {
     pub sip_bound: SocketAddr,
     /// Where SIP clients should send (the `connect_URL`).
     pub sip_advertised: SocketAddr,
+    /// Where SIP over TLS, WS and WSS are bound (None: off).
+    pub sip_streams: StreamListen,
     pub admin_token: String,
     pub domains: Domains,
     /// Carriers: admin writes and the call path's lookups.
@@ -192,6 +203,36 @@ impl Engine {
             max_contacts: settings.registrar.max_contacts,
         };
 
+        // The certificate of TLS and WSS, before anything listens: a bad one stops start-up.
+        let tp = &settings.transports;
+        let certs = if tp.needs_certificate() {
+            let mut names = vec![default_domain.clone(), "localhost".to_string()];
+            for ip in [advertised_ip, Some(settings.sip_listen.ip())]
+                .into_iter()
+                .flatten()
+                .filter(|ip| !ip.is_unspecified())
+            {
+                names.push(ip.to_string());
+            }
+            names.dedup();
+            Some(Arc::new(CertStore::open(
+                tp.tls_cert.as_deref(),
+                tp.tls_key.as_deref(),
+                &dir,
+                &names,
+            )?))
+        } else {
+            None
+        };
+        transport::reload_on_hangup(certs.clone());
+        let tls_client = transport::client_config(tp.tls_trust.as_deref())?;
+        let more = StreamListen {
+            tls: tp.tls_listen.0,
+            ws: tp.ws_listen.0,
+            wss: tp.wss_listen.0,
+        };
+        let handshake_timeout = Duration::from_secs(tp.handshake_timeout_secs.max(1));
+
         // Bind first, on the SIP thread, so the advertised port is known (port 0 in tests).
         let arbiter = Arbiter::new();
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -200,13 +241,14 @@ impl Engine {
         let sip_settings = settings.sip.clone();
         let (store2, commit2, domains2) = (store.clone(), commit.clone(), domains.clone());
         arbiter.spawn(async move {
-            let bound = match Bound::bind(addr).await {
+            let bound = match Bound::bind(addr, more).await {
                 Ok(b) => b,
                 Err(e) => {
                     let _ = tx.send(Err(e));
                     return;
                 }
             };
+            let streams = bound.stream_addrs();
             // The sockets deliver to the actor and the actor sends through the sockets: take
             // the actor's address before it runs, start the sockets, then start the actor.
             let ctx: Context<SipActor> = Context::new();
@@ -217,15 +259,46 @@ impl Engine {
                 max_conns,
                 me.clone().recipient(),
                 me.recipient(),
+                TlsSetup {
+                    certs,
+                    client: Some(tls_client),
+                    handshake_timeout,
+                },
             ) {
                 Ok(s) => s,
-                Err(e) => {
-                    let _ = tx.send(Err(e));
+                Err(source) => {
+                    let _ = tx.send(Err(transport::BindError {
+                        addr,
+                        transport: Transport::Udp,
+                        source,
+                    }));
                     return;
                 }
             };
             let local = sockets.local_addr();
             let advertised = SocketAddr::new(advertised_ip.unwrap_or(local.ip()), local.port());
+            let mut sent_by = vec![
+                (
+                    Transport::Udp,
+                    Host::from(advertised.ip()),
+                    advertised.port(),
+                ),
+                (
+                    Transport::Tcp,
+                    Host::from(advertised.ip()),
+                    advertised.port(),
+                ),
+            ];
+            for (t, a) in [
+                (Transport::Tls, streams.tls),
+                (Transport::Ws, streams.ws),
+                (Transport::Wss, streams.wss),
+            ] {
+                if let Some(a) = a {
+                    tracing::info!(transport = %t, listen = %a, "SIP listening");
+                    sent_by.push((t, Host::from(advertised.ip()), a.port()));
+                }
+            }
             let layer = TransactionLayer::new(TxConfig {
                 timers: Timers {
                     t1: Duration::from_millis(sip_settings.t1_ms),
@@ -233,18 +306,7 @@ impl Engine {
                     t4: Duration::from_millis(sip_settings.t4_ms),
                 },
                 force_rport: sip_settings.force_rport,
-                sent_by: vec![
-                    (
-                        Transport::Udp,
-                        Host::from(advertised.ip()),
-                        advertised.port(),
-                    ),
-                    (
-                        Transport::Tcp,
-                        Host::from(advertised.ip()),
-                        advertised.port(),
-                    ),
-                ],
+                sent_by,
                 max_transactions: sip_settings.max_transactions,
                 max_completed: sip_settings.max_completed_transactions,
                 limits,
@@ -255,11 +317,23 @@ impl Engine {
             actor.set_sockets(sockets);
             let addr = ctx.run(actor);
             addr.do_send(sip::Restore(live));
-            let _ = tx.send(Ok((addr, local, advertised)));
+            let _ = tx.send(Ok((addr, local, advertised, streams)));
         });
-        let (sip, bound, advertised) = match rx.await {
+        let (sip, bound, advertised, streams) = match rx.await {
             Ok(Ok(v)) => v,
-            Ok(Err(source)) => return Err(StartError::Bind { addr, source }),
+            Ok(Err(e)) if matches!(e.transport, Transport::Udp | Transport::Tcp) => {
+                return Err(StartError::Bind {
+                    addr,
+                    source: e.source,
+                })
+            }
+            Ok(Err(e)) => {
+                return Err(StartError::Listen {
+                    addr: e.addr,
+                    transport: e.transport,
+                    source: e.source,
+                })
+            }
             Err(_) => return Err(StartError::SipThread),
         };
         let directory = DirectoryService::new(
@@ -354,6 +428,7 @@ impl Engine {
             sip,
             sip_bound: bound,
             sip_advertised: advertised,
+            sip_streams: streams,
             admin_token,
             domains,
             store,
@@ -433,9 +508,12 @@ fn restore_bindings(store: &dyn Store) -> Result<Vec<(Aor, Vec<Binding>)>, Store
             store.put_bindings(&aor, &[])?;
             continue;
         }
+        // A binding over WS, WSS or TLS is reached only over the connection it came on,
+        // which died with the previous process: the device registers again when it
+        // reconnects.
         let keep: Vec<Binding> = bindings
             .iter()
-            .filter(|b| b.expires_at > now)
+            .filter(|b| b.expires_at > now && !b.transport.binding_needs_its_connection())
             .cloned()
             .collect();
         if keep.len() != bindings.len() {
@@ -447,7 +525,11 @@ fn restore_bindings(store: &dyn Store) -> Result<Vec<(Aor, Vec<Binding>)>, Store
         }
     }
     let count: usize = live.iter().map(|(_, b)| b.len()).sum();
-    tracing::info!(live = count, expired = purged, "registrations restored");
+    tracing::info!(
+        live = count,
+        dropped = purged,
+        "registrations restored (expired ones and those over WS, WSS or TLS dropped)"
+    );
     Ok(live)
 }
 

@@ -26,7 +26,17 @@ use crate::store::{GroupCommit, Store, StoreError};
 pub struct FlowSeen {
     pub conn: crate::sip::ConnId,
     pub until: u64,
+    /// Whose bindings ride on it.
+    pub aor: Aor,
 }
+
+/// The connection a flow rode on closed: bindings made over it that cannot be reached any
+/// other way (WS, WSS, TLS: `Transport::binding_needs_its_connection`) go now, so a call
+/// does not ring a contact nobody can reach. TCP bindings stay: the device may be reached by
+/// a new connection, as before.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlowClosed(pub Peer);
 
 /// A registration actor stopped (no bindings left).
 #[derive(Message)]
@@ -169,7 +179,11 @@ impl Handler<Register> for RegistrationActor {
         // A REGISTER over a stream makes its connection a flow for as long as the bindings
         // it carries live (RFC 5626): calls come back on it and it is not closed when quiet.
         if let Some((conn, until)) = update.flow(&msg.peer) {
-            self.sip.flow.do_send(FlowSeen { conn, until });
+            self.sip.flow.do_send(FlowSeen {
+                conn,
+                until,
+                aor: self.aor.clone(),
+            });
         }
         if !update.changed {
             self.sip.respond.do_send(Respond {
@@ -221,6 +235,34 @@ impl Handler<Register> for RegistrationActor {
             }
             .into_actor(self),
         );
+    }
+}
+
+impl Handler<FlowClosed> for RegistrationActor {
+    type Result = ();
+    fn handle(&mut self, msg: FlowClosed, ctx: &mut Context<Self>) {
+        let peer = msg.0;
+        if !peer.transport.binding_needs_its_connection() {
+            return;
+        }
+        let before = self.bindings.len();
+        self.bindings
+            .retain(|b| !(b.transport == peer.transport && b.source == peer.addr));
+        let gone = before - self.bindings.len();
+        if gone == 0 {
+            return;
+        }
+        self.count.set(self.bindings.len());
+        // Like an expiry: no one waits for it, so it rides on the next group commit.
+        if let Err(e) = self.store.put_bindings(&self.aor, &self.bindings) {
+            tracing::error!(aor = %Escaped(&self.aor.to_string()), error = %e, "could not drop the bindings of a closed connection");
+        }
+        tracing::info!(aor = %Escaped(&self.aor.to_string()), transport = %peer.transport, source = %peer.addr, dropped = gone, "connection closed: its bindings dropped");
+        if self.bindings.is_empty() {
+            ctx.stop();
+        } else {
+            self.schedule_expiry(ctx);
+        }
     }
 }
 

@@ -112,6 +112,7 @@ pub fn plan<'a>(
                 port: u.port.unwrap_or(DEFAULT_SIP_PORT),
                 transport: match u.transport_param().as_deref() {
                     Some("tcp") => Transport::Tcp,
+                    Some("tls") => Transport::Tls,
                     _ => Transport::Udp,
                 },
                 uri: u,
@@ -212,10 +213,10 @@ pub fn through_trunk(
     } else {
         target.host
     };
-    let tp = if target.transport == Transport::Tcp {
-        ";transport=tcp"
-    } else {
-        ""
+    let tp = match target.transport {
+        Transport::Tcp => ";transport=tcp",
+        Transport::Tls => ";transport=tls",
+        _ => "",
     };
     let digits = target.digits;
     match Uri::parse(&format!("sip:{digits}@{host}:{}{tp}", target.port)) {

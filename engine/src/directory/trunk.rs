@@ -18,7 +18,7 @@ pub enum TrunkError {
     InvalidName(&'static str),
     #[error("invalid trunk address: {0}")]
     InvalidAddress(&'static str),
-    #[error("invalid transport: use udp or tcp")]
+    #[error("invalid transport: use udp, tcp or tls")]
     InvalidTransport,
     #[error("invalid trunk credentials: {0}")]
     InvalidCredentials(&'static str),
@@ -94,11 +94,12 @@ pub fn parse_address(address: &str) -> Result<(String, u16), TrunkError> {
     Ok((host, port))
 }
 
-/// `udp` or `tcp`, any case.
+/// `udp`, `tcp` or `tls`, any case.
 pub fn parse_transport(s: &str) -> Result<Transport, TrunkError> {
     match s.trim().to_ascii_lowercase().as_str() {
         "udp" => Ok(Transport::Udp),
         "tcp" => Ok(Transport::Tcp),
+        "tls" => Ok(Transport::Tls),
         _ => Err(TrunkError::InvalidTransport),
     }
 }
@@ -233,7 +234,8 @@ mod tests {
     fn transports_and_credentials() {
         assert_eq!(parse_transport("UDP"), Ok(Transport::Udp));
         assert_eq!(parse_transport("tcp"), Ok(Transport::Tcp));
-        assert_eq!(parse_transport("tls"), Err(TrunkError::InvalidTransport));
+        assert_eq!(parse_transport("TLS"), Ok(Transport::Tls));
+        assert_eq!(parse_transport("ws"), Err(TrunkError::InvalidTransport));
         assert!(check_credentials(None, None).is_ok());
         assert!(check_credentials(Some("acct"), Some("p w")).is_ok());
         assert!(check_credentials(Some("acct"), None).is_err());

@@ -12,7 +12,7 @@ mod register;
 pub mod routes;
 mod security;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,6 +67,8 @@ pub struct SipActor {
     store: Arc<dyn Store>,
     commit: GroupCommit,
     registrations: HashMap<Aor, Addr<RegistrationActor>>,
+    /// The addresses of record with live bindings over each stream connection (flows).
+    flows: HashMap<crate::sip::ConnId, HashSet<Aor>>,
     /// What registration actors answer through, made once (see `register.rs`).
     registration_link: Option<Arc<RegistrationLink>>,
     timer: Option<(Instant, SpawnHandle)>,
@@ -100,6 +102,7 @@ impl SipActor {
             store,
             commit,
             registrations: HashMap::new(),
+            flows: HashMap::new(),
             registration_link: None,
             timer: None,
             routes: Routes::default(),
@@ -259,7 +262,8 @@ impl Handler<SipInbound> for SipActor {
 impl Handler<ConnClosed> for SipActor {
     type Result = ();
     fn handle(&mut self, msg: ConnClosed, ctx: &mut Context<Self>) {
-        self.layer.transport_error(msg.0);
+        self.layer.transport_error(msg.conn);
+        self.flow_closed(msg.conn, msg.peer);
         self.drain(ctx);
     }
 }

@@ -8,7 +8,8 @@ use actix::prelude::*;
 use super::{EndpointGone, LookupBindings, Restore, SipActor};
 use crate::actors::clock::unix_now;
 use crate::actors::registration::{
-    Current, FlowSeen, Purge, Register, RegistrationActor, RegistrationIdle, RegistrationLink,
+    Current, FlowClosed, FlowSeen, Purge, Register, RegistrationActor, RegistrationIdle,
+    RegistrationLink,
 };
 use crate::sip::auth::Identity;
 use crate::sip::message::Request;
@@ -139,9 +140,31 @@ impl Handler<EndpointGone> for SipActor {
 impl Handler<FlowSeen> for SipActor {
     type Result = ();
     fn handle(&mut self, msg: FlowSeen, _ctx: &mut Context<Self>) {
+        let now = unix_now();
         if let Some(s) = &self.sockets {
-            let left = std::time::Duration::from_secs(msg.until.saturating_sub(unix_now()));
+            let left = std::time::Duration::from_secs(msg.until.saturating_sub(now));
             s.set_flow(msg.conn, std::time::Instant::now() + left);
+        }
+        // Which addresses of record ride on which connection, for when it closes.
+        if msg.until > now {
+            self.flows.entry(msg.conn).or_default().insert(msg.aor);
+        } else if let Some(aors) = self.flows.get_mut(&msg.conn) {
+            aors.remove(&msg.aor);
+            if aors.is_empty() {
+                self.flows.remove(&msg.conn);
+            }
+        }
+    }
+}
+
+impl SipActor {
+    /// A stream connection closed: the registration actors whose bindings rode on it drop
+    /// those that cannot be reached any other way.
+    pub(super) fn flow_closed(&mut self, conn: crate::sip::ConnId, peer: Peer) {
+        for aor in self.flows.remove(&conn).unwrap_or_default() {
+            if let Some(a) = self.registrations.get(&aor) {
+                a.do_send(FlowClosed(peer));
+            }
         }
     }
 }

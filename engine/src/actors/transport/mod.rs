@@ -1,13 +1,28 @@
-//! The SIP sockets: one UDP socket and one TCP listener on the same address (RFC 3261 §18).
+//! The SIP sockets: one UDP socket and one TCP listener on the same address (RFC 3261 §18),
+//! and on their own ports SIP over TLS ([`stream`]) and over WebSocket, plain and secure
+//! ([`ws`], RFC 7118), with the certificate they share ([`certs`]).
+//!
+//! Every stream connection — TCP, TLS, WS, WSS — is one entry of the same table: the same
+//! caps (`max_tcp_connections`, and per source address), the same idle and incomplete-message
+//! clocks (`sip::flow`), and the same flows: a binding registered over a connection is reached
+//! back over it (a message for a WS peer without its connection is dropped, since a browser
+//! accepts no connection).
 //!
 //! Tasks here only move bytes. Datagrams and framed stream messages go to the SIP actor as
 //! [`SipInbound`]; the actor's transmissions come back through [`Sockets::send`], which writes a
 //! datagram directly (non-blocking) or hands the bytes to the connection's writer task. Nothing
-//! here parses SIP beyond stream framing.
+//! here parses SIP beyond stream framing, and the Request-URI's host when a TLS connection
+//! must be opened (the name its certificate must prove, `sip::transport::tls_server_name`).
 //!
 //! The per-source flood limit (`sip::defence::rate`) is applied here, to every datagram, every
 //! framed stream message and every accepted connection, before anything reaches the SIP
 //! actor's mailbox: a flood costs one bucket lookup per packet.
+
+mod certs;
+mod stream;
+mod ws;
+
+pub use certs::{client_config, reload_on_hangup, CertError, CertStore};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,14 +32,11 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 use crate::sip::defence::{RateConfig, RateDecision, RateLimiter};
-use crate::sip::flow::Liveness;
 use crate::sip::message::Limits;
-use crate::sip::stream::{Frame, StreamFramer};
 use crate::sip::{ConnId, Inbound, Peer, Transmit, Transport};
 
 /// Bytes that arrived, for the SIP actor.
@@ -32,10 +44,14 @@ use crate::sip::{ConnId, Inbound, Peer, Transmit, Transport};
 #[rtype(result = "()")]
 pub struct SipInbound(pub Inbound);
 
-/// A stream connection closed (transactions using it fail).
+/// A stream connection closed (transactions using it fail; bindings that need it go).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct ConnClosed(pub ConnId);
+pub struct ConnClosed {
+    pub conn: ConnId,
+    /// Its transport and far end.
+    pub peer: Peer,
+}
 
 /// A connection that sent no complete message within this time is closed (slowloris); the
 /// default of `sip.tcp_incomplete_timeout_secs`.
@@ -48,6 +64,7 @@ const WRITE_QUEUE: usize = 256;
 
 struct Conn {
     addr: SocketAddr,
+    transport: Transport,
     tx: mpsc::Sender<Bytes>,
     /// Until when a binding registered over this connection lives (it is then a flow).
     flow_until: Option<Instant>,
@@ -56,7 +73,8 @@ struct Conn {
 #[derive(Default)]
 struct Conns {
     by_id: HashMap<ConnId, Conn>,
-    by_addr: HashMap<SocketAddr, ConnId>,
+    /// Keyed by transport too: one client address may hold a TCP and a WS connection.
+    by_addr: HashMap<(Transport, SocketAddr), ConnId>,
     /// Open connections per source address (one address may not take them all).
     per_ip: HashMap<std::net::IpAddr, usize>,
     next: u64,
@@ -76,28 +94,96 @@ pub struct Sockets {
     incomplete_ms: Arc<AtomicU64>,
     idle_ms: Arc<AtomicU64>,
     max_conns_per_ip: Arc<AtomicU64>,
+    /// The certificate of TLS and WSS (None when neither listens).
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// For the TLS connections we open (towards trunks).
+    tls_client: Option<tokio_rustls::TlsConnector>,
+    handshake_timeout: Duration,
+}
+
+/// What TLS needs: the certificate we serve (when TLS or WSS listens), the trust for
+/// connections we open, and how long a handshake may take.
+pub struct TlsSetup {
+    pub certs: Option<Arc<CertStore>>,
+    pub client: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+    pub handshake_timeout: Duration,
 }
 
 /// Default of `sip.max_tcp_connections_per_source`.
 const MAX_CONNS_PER_IP: u64 = 1000;
 
+/// Where the stream transports beyond TCP listen (None: off).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamListen {
+    pub tls: Option<SocketAddr>,
+    pub ws: Option<SocketAddr>,
+    pub wss: Option<SocketAddr>,
+}
+
 /// The bound but not yet serving sockets.
 pub struct Bound {
     udp: UdpSocket,
     tcp: TcpListener,
+    tls: Option<TcpListener>,
+    ws: Option<TcpListener>,
+    wss: Option<TcpListener>,
+}
+
+/// A listener that could not be bound.
+#[derive(Debug)]
+pub struct BindError {
+    pub addr: SocketAddr,
+    pub transport: Transport,
+    pub source: std::io::Error,
 }
 
 impl Bound {
-    /// Binds UDP and TCP on `addr` (TCP on the UDP port, even when `addr` asks for port 0).
-    pub async fn bind(addr: SocketAddr) -> std::io::Result<Bound> {
-        let udp = UdpSocket::from_std(udp_socket(addr)?)?;
-        let local = udp.local_addr()?;
-        let tcp = TcpListener::bind(local).await?;
-        Ok(Bound { udp, tcp })
+    /// Binds UDP and TCP on `addr` (TCP on the UDP port, even when `addr` asks for port 0),
+    /// and the listeners of `more`.
+    pub async fn bind(addr: SocketAddr, more: StreamListen) -> Result<Bound, BindError> {
+        let err = |addr, transport| {
+            move |source| BindError {
+                addr,
+                transport,
+                source,
+            }
+        };
+        let udp = udp_socket(addr)
+            .and_then(UdpSocket::from_std)
+            .map_err(err(addr, Transport::Udp))?;
+        let local = udp.local_addr().map_err(err(addr, Transport::Udp))?;
+        let tcp = TcpListener::bind(local)
+            .await
+            .map_err(err(local, Transport::Tcp))?;
+        let listen = async |a: Option<SocketAddr>, t| match a {
+            Some(a) => TcpListener::bind(a).await.map(Some).map_err(err(a, t)),
+            None => Ok(None),
+        };
+        let tls = listen(more.tls, Transport::Tls).await?;
+        let ws = listen(more.ws, Transport::Ws).await?;
+        let wss = listen(more.wss, Transport::Wss).await?;
+        Ok(Bound {
+            udp,
+            tcp,
+            tls,
+            ws,
+            wss,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.udp.local_addr()
+    }
+
+    /// The bound addresses of the stream listeners beyond TCP (their real ports when port 0
+    /// was asked for).
+    pub fn stream_addrs(&self) -> StreamListen {
+        let a = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok());
+        StreamListen {
+            tls: a(&self.tls),
+            ws: a(&self.ws),
+            wss: a(&self.wss),
+        }
     }
 }
 
@@ -123,15 +209,23 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
 }
 
 impl Sockets {
-    /// Starts the receive tasks on the current arbiter.
+    /// Starts the receive tasks on the current arbiter. `tls.certs` is needed when TLS or
+    /// WSS listens (those listeners stay unused without it).
     pub fn start(
         bound: Bound,
         limits: Limits,
         max_conns: usize,
         sink: Recipient<SipInbound>,
         closed: Recipient<ConnClosed>,
+        tls_setup: TlsSetup,
     ) -> std::io::Result<Sockets> {
-        let Bound { udp, tcp } = bound;
+        let Bound {
+            udp,
+            tcp,
+            tls,
+            ws,
+            wss,
+        } = bound;
         let local = udp.local_addr()?;
         let sockets = Sockets {
             udp: Arc::new(udp),
@@ -145,9 +239,27 @@ impl Sockets {
             incomplete_ms: Arc::new(AtomicU64::new(INCOMPLETE_TIMEOUT.as_millis() as u64)),
             idle_ms: Arc::new(AtomicU64::new(IDLE_TIMEOUT.as_millis() as u64)),
             max_conns_per_ip: Arc::new(AtomicU64::new(MAX_CONNS_PER_IP)),
+            tls: tls_setup
+                .certs
+                .map(|c| tokio_rustls::TlsAcceptor::from(c.server_config())),
+            tls_client: tls_setup.client.map(tokio_rustls::TlsConnector::from),
+            handshake_timeout: tls_setup.handshake_timeout,
         };
         actix::spawn(udp_loop(sockets.clone()));
-        actix::spawn(accept_loop(sockets.clone(), tcp));
+        actix::spawn(accept_loop(sockets.clone(), tcp, Transport::Tcp));
+        for (listener, transport) in [
+            (tls, Transport::Tls),
+            (ws, Transport::Ws),
+            (wss, Transport::Wss),
+        ] {
+            if let Some(l) = listener {
+                if transport != Transport::Ws && sockets.tls.is_none() {
+                    tracing::error!(%transport, "no certificate: listener not served");
+                    continue;
+                }
+                actix::spawn(accept_loop(sockets.clone(), l, transport));
+            }
+        }
         Ok(sockets)
     }
 
@@ -233,7 +345,8 @@ impl Sockets {
     }
 
     /// Sends without blocking. A full UDP buffer drops the datagram (retransmission covers
-    /// it); a stream without a live connection gets one.
+    /// it); a TCP or TLS peer without a live connection gets one; a WS peer without its
+    /// connection gets nothing.
     pub fn send(&self, t: Transmit) {
         match t.peer.transport {
             Transport::Udp => {
@@ -241,7 +354,7 @@ impl Sockets {
                     tracing::debug!(to = %t.peer.addr, error = %e, "udp send failed");
                 }
             }
-            Transport::Tcp => self.send_stream(t),
+            _ => self.send_stream(t),
         }
     }
 
@@ -250,17 +363,28 @@ impl Sockets {
             let conns = self.conns.lock().expect("conns lock");
             t.peer
                 .conn
-                .filter(|id| conns.by_id.contains_key(id))
-                .or_else(|| conns.by_addr.get(&t.peer.addr).copied())
+                .filter(|id| {
+                    conns
+                        .by_id
+                        .get(id)
+                        .is_some_and(|c| c.transport == t.peer.transport)
+                })
+                .or_else(|| conns.by_addr.get(&(t.peer.transport, t.peer.addr)).copied())
                 .and_then(|id| conns.by_id.get(&id).map(|c| (id, c.tx.clone())))
         };
         match existing {
             Some((id, tx)) => {
                 if tx.try_send(t.bytes).is_err() {
-                    tracing::warn!(conn = id.0, "tcp write queue full; closing");
+                    tracing::warn!(conn = id.0, "stream write queue full; closing");
                     self.forget(id);
                 }
             }
+            // A WebSocket client accepts no connection: its own is gone, and so is the way
+            // to it (the binding that named it went with it, see `SipActor`).
+            None if t.peer.transport.is_inbound_only() => {
+                tracing::debug!(to = %t.peer.addr, transport = %t.peer.transport, "no connection to this peer; message dropped");
+            }
+            None if t.peer.transport == Transport::Tls => stream::connect_tls(self, t),
             None => {
                 let me = self.clone();
                 actix::spawn(async move {
@@ -271,8 +395,9 @@ impl Sockets {
                     .await
                     {
                         Ok(Ok(stream)) => {
-                            if let Some(tx) =
-                                me.adopt(stream, t.peer.addr).and_then(|id| me.writer(id))
+                            if let Some(tx) = me
+                                .adopt_tcp(stream, t.peer.addr)
+                                .and_then(|id| me.writer(id))
                             {
                                 let _ = tx.try_send(t.bytes);
                             }
@@ -284,45 +409,79 @@ impl Sockets {
         }
     }
 
-    /// Registers a connection and starts its reader and writer. None when over the limit.
-    fn adopt(&self, stream: TcpStream, addr: SocketAddr) -> Option<ConnId> {
+    /// Enters a connection in the table (before any handshake, so the caps bound the work a
+    /// source can cause): its id and the queue its writer drains. None when over a limit.
+    fn reserve(
+        &self,
+        addr: SocketAddr,
+        transport: Transport,
+    ) -> Option<(ConnId, mpsc::Receiver<Bytes>)> {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        let id = {
-            let mut conns = self.conns.lock().expect("conns lock");
-            if conns.by_id.len() >= self.max_conns {
-                tracing::warn!(%addr, "tcp connection limit reached; refusing");
-                return None;
-            }
-            let mine = conns.per_ip.get(&addr.ip()).copied().unwrap_or(0);
-            if mine as u64 >= self.max_conns_per_ip.load(Ordering::Relaxed) {
-                tracing::warn!(
-                    target: "security",
-                    event = "tcp_per_source_limit",
-                    source = %addr.ip(),
-                    open = mine,
-                    "tcp connections per source limit reached; refusing"
-                );
-                return None;
-            }
-            *conns.per_ip.entry(addr.ip()).or_default() += 1;
-            conns.next += 1;
-            let id = ConnId(conns.next);
-            conns.by_id.insert(
-                id,
-                Conn {
-                    addr,
-                    tx,
-                    flow_until: None,
-                },
+        let mut conns = self.conns.lock().expect("conns lock");
+        if conns.by_id.len() >= self.max_conns {
+            tracing::warn!(%addr, %transport, "stream connection limit reached; refusing");
+            return None;
+        }
+        let mine = conns.per_ip.get(&addr.ip()).copied().unwrap_or(0);
+        if mine as u64 >= self.max_conns_per_ip.load(Ordering::Relaxed) {
+            tracing::warn!(
+                target: "security",
+                event = "tcp_per_source_limit",
+                source = %addr.ip(),
+                open = mine,
+                %transport,
+                "stream connections per source limit reached (TCP, TLS and WebSocket together); refusing"
             );
-            conns.by_addr.insert(addr, id);
-            id
-        };
+            return None;
+        }
+        *conns.per_ip.entry(addr.ip()).or_default() += 1;
+        conns.next += 1;
+        let id = ConnId(conns.next);
+        conns.by_id.insert(
+            id,
+            Conn {
+                addr,
+                transport,
+                tx,
+                flow_until: None,
+            },
+        );
+        conns.by_addr.insert((transport, addr), id);
+        Some((id, rx))
+    }
+
+    /// Registers a TCP connection and starts its reader and writer. None when over the limit.
+    fn adopt_tcp(&self, stream: TcpStream, addr: SocketAddr) -> Option<ConnId> {
+        let (id, rx) = self.reserve(addr, Transport::Tcp)?;
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
-        actix::spawn(write_loop(write, rx));
-        actix::spawn(read_loop(self.clone(), read, id, addr));
+        actix::spawn(stream::write_loop(write, rx));
+        actix::spawn(stream::read_loop(
+            self.clone(),
+            read,
+            Peer {
+                transport: Transport::Tcp,
+                addr,
+                conn: Some(id),
+            },
+        ));
         Some(id)
+    }
+
+    /// Delivers one framed message from a stream connection to the SIP actor, after the
+    /// flood limit.
+    fn deliver(&self, peer: Peer, bytes: Bytes) {
+        if self.admit(peer.addr) {
+            self.sink.do_send(SipInbound(Inbound { peer, bytes }));
+        }
+    }
+
+    /// A connection ended: out of the table, and the SIP actor is told.
+    fn closed(&self, peer: Peer) {
+        if let Some(id) = peer.conn {
+            self.forget(id);
+            self.closed.do_send(ConnClosed { conn: id, peer });
+        }
     }
 
     /// The writer queue of a live connection.
@@ -338,8 +497,8 @@ impl Sockets {
     fn forget(&self, id: ConnId) {
         let mut conns = self.conns.lock().expect("conns lock");
         if let Some(c) = conns.by_id.remove(&id) {
-            if conns.by_addr.get(&c.addr) == Some(&id) {
-                conns.by_addr.remove(&c.addr);
+            if conns.by_addr.get(&(c.transport, c.addr)) == Some(&id) {
+                conns.by_addr.remove(&(c.transport, c.addr));
             }
             let ip = c.addr.ip();
             if let Some(n) = conns.per_ip.get_mut(&ip) {
@@ -376,92 +535,27 @@ async fn udp_loop(s: Sockets) {
     }
 }
 
-async fn accept_loop(s: Sockets, listener: TcpListener) {
+async fn accept_loop(s: Sockets, listener: TcpListener, transport: Transport) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
                 // A connection is a message's worth of work: a source over its rate is hung
                 // up on at once.
-                if s.admit(addr) {
-                    s.adopt(stream, addr);
+                if !s.admit(addr) {
+                    continue;
+                }
+                match transport {
+                    Transport::Tcp => {
+                        s.adopt_tcp(stream, addr);
+                    }
+                    Transport::Tls => stream::adopt_tls(&s, stream, addr),
+                    _ => ws::adopt(&s, stream, addr, transport),
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "tcp accept failed");
+                tracing::warn!(error = %e, %transport, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }
-}
-
-async fn write_loop(mut w: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
-    while let Some(b) = rx.recv().await {
-        if w.write_all(&b).await.is_err() {
-            break;
-        }
-    }
-    let _ = w.shutdown().await;
-}
-
-async fn read_loop(
-    s: Sockets,
-    mut r: tokio::net::tcp::OwnedReadHalf,
-    id: ConnId,
-    addr: SocketAddr,
-) {
-    let mut framer = StreamFramer::new(s.limits);
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut live = Liveness::new(Instant::now(), s.incomplete_timeout(), s.idle_timeout());
-    loop {
-        let deadline = tokio::time::Instant::from_std(live.deadline());
-        let read = tokio::time::timeout_at(deadline, r.read(&mut buf)).await;
-        let now = Instant::now();
-        let n = match read {
-            Err(_) => match live.expired(now, s.is_flow(id, now)) {
-                Some(reason) => {
-                    tracing::debug!(%addr, ?reason, "tcp connection closed");
-                    break;
-                }
-                None => continue,
-            },
-            Ok(Ok(0) | Err(_)) => break,
-            Ok(Ok(n)) => n,
-        };
-        framer.push(&buf[..n]);
-        loop {
-            match framer.next_frame() {
-                Ok(Some(Frame::Message(bytes))) => {
-                    live.on_message(now);
-                    if !s.admit(addr) {
-                        continue;
-                    }
-                    s.sink.do_send(SipInbound(Inbound {
-                        peer: Peer {
-                            transport: Transport::Tcp,
-                            addr,
-                            conn: Some(id),
-                        },
-                        bytes,
-                    }));
-                }
-                // RFC 5626 §4.4.1: a double CRLF is answered with one CRLF. It keeps a flow's
-                // NAT mapping alive but is no activity of its own (see `sip::flow`).
-                Ok(Some(Frame::Ping)) => {
-                    if let Some(tx) = s.writer(id) {
-                        let _ = tx.try_send(Bytes::from_static(b"\r\n"));
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::info!(%addr, error = %e, "tcp framing error; closing");
-                    s.forget(id);
-                    s.closed.do_send(ConnClosed(id));
-                    return;
-                }
-            }
-        }
-        live.on_buffered(now, framer.buffered());
-    }
-    s.forget(id);
-    s.closed.do_send(ConnClosed(id));
 }
