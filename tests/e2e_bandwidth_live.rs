@@ -278,6 +278,7 @@ fn another_users_calls_and_bridges_are_out_of_reach() {
         user: other["user_id"].as_str().unwrap().into(),
         token: other["token"].as_str().unwrap().into(),
         secret: other["secret"].as_str().unwrap().into(),
+        ca: None,
     };
     mallory.ok(
         "account.create_application",
@@ -354,4 +355,35 @@ fn a_call_not_answered_in_its_call_timeout_reports_timeout_then_no_answer() {
         sdk.ok("voice.get_call", json!({"call_id": call}))["state"],
         "completed"
     );
+}
+
+#[test]
+fn the_api_is_served_over_https_with_the_sip_tls_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let https = std::net::SocketAddr::from(([127, 0, 0, 1], support::free_port()));
+    let srv = support::Server::start(dir.path(), &["--https-listen", &https.to_string()]);
+    let user = srv.cli_json(&["user", "create", "--json"]);
+    let ca = dir.path().join("tls/self-signed-cert.pem");
+    assert!(
+        ca.exists(),
+        "the self-signed certificate is in the data directory"
+    );
+    let sdk = Sdk {
+        base: format!("https://{https}"),
+        user: user["user_id"].as_str().unwrap().into(),
+        token: user["token"].as_str().unwrap().into(),
+        secret: user["secret"].as_str().unwrap().into(),
+        ca: Some(ca),
+    };
+    // Both SDKs, unchanged, verifying the server's certificate.
+    let app = sdk.ok(
+        "account.create_application",
+        json!({"name": "tls", "incoming_call_url": "https://app.example.com/incoming"}),
+    );
+    let got = sdk.ok("account.get_application", json!({"app_id": app}));
+    assert_eq!(got["name"], "tls", "{got}");
+    let listed = sdk.node_ok("Application.list", json!([{}]));
+    assert!(listed.to_string().contains("\"tls\""), "{listed}");
+    // The same port does not speak plain HTTP.
+    assert!(ureq::get(&format!("http://{https}/health")).call().is_err());
 }

@@ -121,6 +121,17 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     .shutdown_timeout(5)
     .bind(addr)
     .map_err(|source| RunError::Bind { addr, source })?;
+    // HTTPS: the same routes with the certificate of SIP TLS and WSS (its resolver follows a
+    // SIGHUP reload).
+    let server = match (settings.http.https_listen, &engine.certs) {
+        (Some(addr), Some(certs)) => {
+            let tls = (*certs.clone().server_config()).clone();
+            server
+                .bind_rustls_0_23(addr, tls)
+                .map_err(|source| RunError::Bind { addr, source })?
+        }
+        _ => server,
+    };
     for a in server.addrs() {
         tracing::info!(http = %a, admin = admin_addr.is_none(), "HTTP API listening");
     }

@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// token). Default: on the HTTP API address.
     #[arg(long, env = "RINGMASTER_ADMIN_LISTEN")]
     admin_listen: Option<SocketAddr>,
+    /// Also serve the HTTP API over HTTPS on this address, with the SIP TLS certificate
+    /// (`--tls-cert`/`--tls-key`, or the self-signed one). Default: off.
+    #[arg(long, env = "RINGMASTER_HTTPS_LISTEN")]
+    https_listen: Option<SocketAddr>,
     /// Bearer token `/metrics` requires (better given through the environment than a flag).
     #[arg(long, env = "RINGMASTER_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
@@ -113,6 +117,9 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
     }
     if let Some(v) = a.admin_listen {
         s.http.admin_listen = Some(v);
+    }
+    if let Some(v) = a.https_listen {
+        s.http.https_listen = Some(v);
     }
     if let Some(v) = &a.metrics_token {
         s.http.metrics_token = Some(v.clone());

@@ -30,6 +30,9 @@ pub struct Sdk {
     pub user: String,
     pub token: String,
     pub secret: String,
+    /// A CA file the SDKs trust (an HTTPS base URL with the server's self-signed certificate),
+    /// given through their standard variables (`REQUESTS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS`).
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl Sdk {
@@ -65,6 +68,12 @@ impl Sdk {
             .env("BW_USER", &self.user)
             .env("BW_TOKEN", &self.token)
             .env("BW_SECRET", &self.secret)
+            .envs(self.ca.iter().flat_map(|ca| {
+                [
+                    ("REQUESTS_CA_BUNDLE", ca.clone()),
+                    ("NODE_EXTRA_CA_CERTS", ca.clone()),
+                ]
+            }))
             .output()
             .expect("run the SDK");
         let text = String::from_utf8_lossy(&out.stdout);
@@ -103,6 +112,7 @@ pub fn start(dir: &Path) -> (Server, Sdk) {
         user: user["user_id"].as_str().unwrap().into(),
         token: user["token"].as_str().unwrap().into(),
         secret: user["secret"].as_str().unwrap().into(),
+        ca: None,
     };
     (srv, sdk)
 }

@@ -125,6 +125,8 @@ pub struct RegistrationView {
 /// The running engine, as the HTTP side sees it.
 #[derive(Clone)]
 pub struct Engine {
+    /// The certificate of SIP TLS, WSS and HTTPS (`None` when none of them listens).
+    pub certs: Option<Arc<transport::CertStore>>,
     pub directory: DirectoryService,
     /// The Bandwidth App Platform v1 model (users, applications, domains, endpoints).
     pub bandwidth: bandwidth::BandwidthService,
@@ -205,7 +207,7 @@ impl Engine {
 
         // The certificate of TLS and WSS, before anything listens: a bad one stops start-up.
         let tp = &settings.transports;
-        let certs = if tp.needs_certificate() {
+        let certs = if tp.needs_certificate() || settings.http.https_listen.is_some() {
             let mut names = vec![default_domain.clone(), "localhost".to_string()];
             for ip in [advertised_ip, Some(settings.sip_listen.ip())]
                 .into_iter()
@@ -225,6 +227,7 @@ impl Engine {
             None
         };
         transport::reload_on_hangup(certs.clone());
+        let https_certs = certs.clone();
         let tls_client = transport::client_config(tp.tls_trust.as_deref())?;
         let more = StreamListen {
             tls: tp.tls_listen.0,
@@ -415,6 +418,7 @@ impl Engine {
             live: Some(live_table.clone()),
         }));
         Ok(Engine {
+            certs: https_certs,
             live: live::LiveService::new(live_table),
             directory,
             bandwidth,

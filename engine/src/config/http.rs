@@ -18,6 +18,10 @@ pub struct HttpSettings {
     /// without it get 401 (and count as failed authentications, like any 401). `None` (the
     /// default): open, as before. A blank token stops start-up.
     pub metrics_token: Option<String>,
+    /// When set, the same routes as `http_listen` are served over HTTPS here too, with the
+    /// certificate of SIP TLS and WSS (`[transports] tls_cert`/`tls_key`, or the self-signed
+    /// one in the data directory; reloaded on SIGHUP like theirs). `None` (the default): off.
+    pub https_listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for HttpSettings {
@@ -25,6 +29,7 @@ impl std::fmt::Debug for HttpSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpSettings")
             .field("admin_listen", &self.admin_listen)
+            .field("https_listen", &self.https_listen)
             .field(
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "<set>"),
