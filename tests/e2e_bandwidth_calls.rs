@@ -35,11 +35,19 @@ fn the_seed_guide_step_three_an_app_call_speaks_plays_and_hangs_up() {
     // (3) The app calls the endpoint's sipUri.
     let call = sdk.ok(
         "voice.create_call",
-        json!({"from_": "+15550001111", "to": sip_uri, "callback_url": stub.url("/bw"), "tag": "step3"}),
+        json!({"from_": "+15550001111", "to": sip_uri, "callback_url": stub.url("/bw"), "tag": "step3",
+               "sip_headers": {"X-Account": "acct-42"}}),
     );
     let call = call.as_str().expect("call id").to_string();
     assert!(call.starts_with("c-"), "{call}");
     let inv = kim.expect_request("INVITE", None, 5 * SEC);
+    // sipHeaders are on the INVITE as given.
+    assert_eq!(
+        inv.req
+            .headers
+            .get(&engine::sip::message::HeaderName::parse("X-Account")),
+        Some("acct-42")
+    );
     let cap = Capture::bind();
     let mut d: Dialog = kim.answer(&inv, cap.addr);
     let answer = wait_callback(&stub, "answer", 1).remove(0);

@@ -277,6 +277,7 @@ fuzz_target!(|case: Case| {
                 max_duration: Some(Duration::from_secs(60)),
                 extra_params: Some("{\"crm\":42}".into()),
                 request_id: "req-1".into(),
+                headers: Vec::new(),
             };
             Call::outbound(call_setup, out, now, 1_000_000)
         }

@@ -632,6 +632,7 @@ impl Engine {
                 other => other.to_string(),
             }),
             request_id: request_id.clone(),
+            headers: Vec::new(),
         };
         let answer_url = req.answer_url.unwrap_or_else(|| app.answer_url.clone());
         let placed = self
@@ -663,6 +664,8 @@ pub struct LivePlaceRequest {
     pub to: pcmo::Destination,
     /// The SIP domain a `SipUser` destination is in.
     pub domain: Option<String>,
+    /// Extra headers of the INVITE (checked by the API).
+    pub headers: Vec<pcmo::SipHeader>,
     pub placement: sip::LivePlacement,
 }
 
@@ -684,6 +687,7 @@ impl Engine {
             max_duration: None,
             extra_params: None,
             request_id: id.clone(),
+            headers: req.headers,
         };
         let placed = self
             .sip

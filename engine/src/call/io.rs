@@ -91,6 +91,8 @@ pub struct OutboundCall {
     pub extra_params: Option<String>,
     /// The REST request's id, echoed in the answer-URL request and reports.
     pub request_id: String,
+    /// Extra headers of the INVITE to A (Bandwidth `sipHeaders`), checked by the API.
+    pub headers: Vec<pcmo::SipHeader>,
 }
 
 /// Everything that can happen to a call.

@@ -134,6 +134,7 @@ impl Rig {
             max_duration: None,
             extra_params: None,
             request_id: cmiuuid.into(),
+            headers: Vec::new(),
         };
         let live = LiveSetup {
             auto_answer: true,
@@ -194,6 +195,7 @@ impl Rig {
             max_duration: Some(Duration::from_secs(60)),
             extra_params: Some("{\"crm\":42}".into()),
             request_id: "req-1".into(),
+            headers: Vec::new(),
         };
         let call = Call::outbound(setup, out, now, 1_000_000);
         let invite = request("OPTIONS sip:x@test.local SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\nFrom: <sip:x@test.local>;tag=1\nTo: <sip:x@test.local>\nCall-ID: none\nCSeq: 1 OPTIONS\n\n");

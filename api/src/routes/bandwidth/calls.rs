@@ -130,6 +130,41 @@ fn sip_safe(key: &str, v: &str) -> Result<(), BwError> {
     Ok(())
 }
 
+/// Bandwidth `sipHeaders`: at most 5, each named `X-…` with token characters only, values of
+/// text without control characters (≤ 256): they go on the INVITE as they are.
+fn sip_headers(
+    h: Option<&serde_json::Map<String, Value>>,
+) -> Result<Vec<pcmo::SipHeader>, BwError> {
+    let Some(h) = h else {
+        return Ok(Vec::new());
+    };
+    let token = |k: &str| {
+        k.len() > 2
+            && k.len() <= 64
+            && k.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"))
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.!%*+`'~".contains(&b))
+    };
+    if h.len() > 5 || !h.keys().all(|k| token(k)) {
+        return Err(bad(
+            "invalid-parameter",
+            "sipHeaders: at most 5, each named X-… (letters, digits, - _ . ! % * + ` ' ~)",
+        ));
+    }
+    let mut out = Vec::with_capacity(h.len());
+    for (k, v) in h {
+        let value = v
+            .as_str()
+            .ok_or_else(|| bad("invalid-parameter", format!("sipHeaders.{k} must be text")))?;
+        sip_safe(k, value)?;
+        out.push(pcmo::SipHeader {
+            name: k.clone(),
+            value: value.to_string(),
+        });
+    }
+    Ok(out)
+}
+
 /// The callback of a call, from its request fields (the URLs pass the egress policy).
 fn callback_of(
     state: &State,
@@ -182,20 +217,7 @@ async fn create(
             "Conferences are not available on this server",
         ));
     }
-    if let Some(h) = &b.sip_headers {
-        if h.len() > 5
-            || h.keys()
-                .any(|k| !k.starts_with("X-") && !k.starts_with("x-"))
-        {
-            return Err(bad(
-                "invalid-parameter",
-                "sipHeaders: at most 5, each named X-…",
-            ));
-        }
-        for (k, v) in h {
-            sip_safe(k, v.as_str().unwrap_or_default())?;
-        }
-    }
+    let headers = sip_headers(b.sip_headers.as_ref())?;
     let timeout = b.call_timeout.unwrap_or(60);
     if !(1..=300).contains(&timeout) {
         return Err(bad("invalid-parameter", "callTimeout is 1 to 300 seconds"));
@@ -227,6 +249,7 @@ async fn create(
                 from: from.trim_start_matches('+').to_string(),
                 to: target.destination,
                 domain: target.domain,
+                headers,
                 placement,
             },
         )
@@ -552,4 +575,33 @@ async fn call_recordings(
         .map(|r| super::recordings::recording_json(&base, r))
         .collect();
     Ok(HttpResponse::Ok().json(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::sip_headers;
+
+    fn check(v: serde_json::Value) -> Result<usize, String> {
+        sip_headers(v.as_object())
+            .map(|h| h.len())
+            .map_err(|e| e.code.clone())
+    }
+
+    #[test]
+    fn sip_headers_are_x_headers_of_token_names_and_plain_text() {
+        assert_eq!(check(json!({"X-Account": "42", "x-trace": "a b"})), Ok(2));
+        for bad in [
+            json!({"Via": "x"}),
+            json!({"X-a b": "x"}),
+            json!({"X-": "x"}),
+            json!({"X-Line": "a\r\nVia: evil"}),
+            json!({"X-Enc": "a%0d%0aVia: evil"}),
+            json!({"X-Num": 5}),
+            json!({"X-1": "", "X-2": "", "X-3": "", "X-4": "", "X-5": "", "X-6": ""}),
+        ] {
+            assert!(check(bad.clone()).is_err(), "{bad}");
+        }
+    }
 }

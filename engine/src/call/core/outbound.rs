@@ -79,12 +79,13 @@ impl Call {
             }
         };
         let caller = self.setup.from.clone();
-        let target = Target::new(
-            self.outbound
-                .as_ref()
-                .map(|o| o.call.to.clone())
-                .unwrap_or_else(|| Destination::SipUser(String::new())),
-        );
+        let target = match self.outbound.as_ref() {
+            Some(o) => Target {
+                destination: o.call.to.clone(),
+                headers: o.call.headers.clone(),
+            },
+            None => Target::new(Destination::SipUser(String::new())),
+        };
         let body = self.own_offer();
         let branches: Vec<BranchPlan> = contacts
             .iter()
@@ -240,6 +241,7 @@ mod tests {
             max_duration: Some(Duration::from_secs(60)),
             extra_params: None,
             request_id: "req-1".into(),
+            headers: Vec::new(),
         };
         Call::outbound(setup, out, Instant::now(), 1_000_000)
     }
