@@ -52,6 +52,12 @@ fn the_seed_guide_step_three_an_app_call_speaks_plays_and_hangs_up() {
     let mut d: Dialog = kim.answer(&inv, cap.addr);
     let answer = wait_callback(&stub, "answer", 1).remove(0);
     assert_common(&answer, &call);
+    // Signed with the hex SHA-256 of the user's API secret.
+    let key = engine::directory::bandwidth::secret_sha256(&sdk.secret);
+    for hit in stub.hits("/bw") {
+        hit.verify_signature(&key)
+            .unwrap_or_else(|e| panic!("callback signature: {e}"));
+    }
     assert_eq!(
         (
             &answer["from"],

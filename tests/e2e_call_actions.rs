@@ -117,8 +117,10 @@ fn hold_unhold_and_toggle_silence_and_resume_a_bridged_call() {
 
     assert_eq!(alice.bye(&mut d_a), 200);
     bob.expect_bye(&d_b, 5 * SEC);
+    // An ended call: 409 while its end is being recorded, then 404 (a PCMO call leaves the
+    // live table when it ends; its CDRs are its record).
     let (status, body) = action(&rig, &cmiuuid, "hold");
-    assert_eq!(status, 409, "an ended call: {body}");
+    assert!(status == 409 || status == 404, "an ended call: {status} {body}");
 }
 
 /// The `piopiy` 1.2.2 SDK's venv (scripts/setup).

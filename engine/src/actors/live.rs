@@ -9,6 +9,7 @@
 //! make and change bridges.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,8 +27,22 @@ use crate::live::{
 use crate::store::Store;
 use crate::webhook::bandwidth::{self, CallbackCall};
 
+/// Callbacks being sent at once, across all calls; past it new ones are dropped (and logged)
+/// rather than queued without bound behind a slow app (each try is bounded by its timeout).
+pub const MAX_CALLBACKS_IN_FLIGHT: usize = 10_000;
+
+/// Counts a callback task while it lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 pub struct LiveActor {
     table: CallTable,
+    in_flight: Arc<AtomicUsize>,
     addrs: HashMap<String, Addr<CallActor>>,
     app_http: AppHttp,
     store: Arc<dyn Store>,
@@ -39,6 +54,7 @@ impl LiveActor {
     pub fn new(app_http: AppHttp, store: Arc<dyn Store>, public_base: String) -> Self {
         LiveActor {
             table: CallTable::default(),
+            in_flight: Arc::new(AtomicUsize::new(0)),
             addrs: HashMap::new(),
             app_http,
             store,
@@ -71,16 +87,34 @@ impl LiveActor {
         let Some(cb) = v.callback.clone() else {
             return Some(logged);
         };
-        let secret = self
-            .store
-            .app(v.app)
-            .ok()
-            .flatten()
-            .map(|a| a.secret)
-            .unwrap_or_default();
+        // The signing key: for a Bandwidth user's call, the hex SHA-256 of the user's API
+        // secret (what the user can compute; only that hash is stored); else the app's secret.
+        let secret = match v.user.as_deref() {
+            Some(user) => self
+                .store
+                .account(user)
+                .ok()
+                .flatten()
+                .map(|a| a.secret_sha256)
+                .unwrap_or_default(),
+            None => self
+                .store
+                .app(v.app)
+                .ok()
+                .flatten()
+                .map(|a| a.secret)
+                .unwrap_or_default(),
+        };
         let http = self.app_http.clone();
         let call = id.to_string();
+        if self.in_flight.load(Ordering::Relaxed) >= MAX_CALLBACKS_IN_FLIGHT {
+            tracing::warn!(%call, event = %body["eventType"], "callback dropped: too many in flight");
+            return Some(logged);
+        }
+        let in_flight = self.in_flight.clone();
+        in_flight.fetch_add(1, Ordering::Relaxed);
         actix::spawn(async move {
+            let _done = InFlight(in_flight);
             let timeout = Duration::from_millis(u64::from(cb.timeout_ms.clamp(1, 10_000)));
             let mut urls = vec![cb.url.clone()];
             urls.extend(cb.fallback.clone());

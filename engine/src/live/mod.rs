@@ -297,8 +297,18 @@ impl CallTable {
         follow
     }
 
-    /// The call's actor is gone: it stays readable among the ended ones.
+    /// The call's actor is gone: a call an API user can read (a live-driven call, or one of a
+    /// Bandwidth user) stays readable among the ended ones; a script-driven PIOPIY call leaves
+    /// (its CDRs are its record), so PCMO traffic does not fill the table.
     pub fn finished(&mut self, id: &str, at_ms: u64) {
+        if self
+            .calls
+            .get(id)
+            .is_some_and(|e| !e.view.live && e.view.user.is_none())
+        {
+            self.calls.remove(id);
+            return;
+        }
         if let Some(e) = self.calls.get_mut(id) {
             if e.view.end_ms.is_none() {
                 e.view.end_ms = Some(at_ms);

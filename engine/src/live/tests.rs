@@ -191,3 +191,19 @@ fn two_users_calls_are_never_bridgeable() {
         Err(BridgeError::UnknownCall("c2".into()))
     );
 }
+
+#[test]
+fn a_script_driven_piopiy_call_leaves_the_table_when_it_ends() {
+    let mut t = CallTable::default();
+    let mut v = view("c1", "u-1");
+    v.user = None;
+    v.live = false;
+    t.started(v);
+    assert!(t.get("c1").is_some());
+    t.finished("c1", 5);
+    assert!(t.get("c1").is_none());
+    // A live call stays readable.
+    t.started(view("c2", "u-1"));
+    t.finished("c2", 5);
+    assert_eq!(t.get("c2").unwrap().view.state, CallState::Completed);
+}
