@@ -120,7 +120,10 @@ fn hold_unhold_and_toggle_silence_and_resume_a_bridged_call() {
     // An ended call: 409 while its end is being recorded, then 404 (a PCMO call leaves the
     // live table when it ends; its CDRs are its record).
     let (status, body) = action(&rig, &cmiuuid, "hold");
-    assert!(status == 409 || status == 404, "an ended call: {status} {body}");
+    assert!(
+        status == 409 || status == 404,
+        "an ended call: {status} {body}"
+    );
 }
 
 /// The `piopiy` 1.2.2 SDK's venv (scripts/setup).
