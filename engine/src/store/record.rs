@@ -176,17 +176,21 @@ impl Endpoint {
         }
     }
 
-    /// The HA1 values of the tokens still valid at `now` (Unix seconds): each authenticates
-    /// like the password, REGISTER and INVITE alike.
-    pub fn token_credentials(&self, now: u64) -> Vec<crate::sip::auth::StoredCredentials> {
-        self.tokens
-            .iter()
-            .filter(|t| t.expires_at > now)
-            .map(|t| crate::sip::auth::StoredCredentials {
-                ha1_md5: t.ha1_md5.clone(),
-                ha1_sha256: t.ha1_sha256.clone(),
-            })
-            .collect()
+    /// Everything the endpoint authenticates with at `now` (Unix seconds): the password's HA1
+    /// values and those of its unexpired tokens, REGISTER and INVITE alike.
+    pub fn credential_set(&self, now: u64) -> crate::sip::auth::CredentialSet {
+        crate::sip::auth::CredentialSet {
+            password: self.credentials(),
+            alternates: self
+                .tokens
+                .iter()
+                .filter(|t| t.expires_at > now)
+                .map(|t| crate::sip::auth::StoredCredentials {
+                    ha1_md5: t.ha1_md5.clone(),
+                    ha1_sha256: t.ha1_sha256.clone(),
+                })
+                .collect(),
+        }
     }
 
     /// True when `other` authenticates with other credentials than `self` (a new password):

@@ -83,25 +83,14 @@ impl CallDirectory for Directory<'_> {
         let ep = self.store.endpoint(domain, user).ok().flatten()?;
         Some((
             EndpointAuth {
-                credentials: StoredCredentials {
-                    ha1_md5: ep.ha1_md5,
-                    ha1_sha256: ep.ha1_sha256,
-                },
+                // A Bandwidth endpoint's unexpired tokens authenticate like the password.
+                credentials: ep.credential_set(unix_now()),
                 // Bandwidth: calls from an endpoint with no application are rejected, as
                 // calls from a disabled one are (after authentication, with a 403).
                 enabled: ep.enabled && ep.app.is_some(),
             },
             ep.app.map_or(0, |a| a.0),
         ))
-    }
-
-    fn endpoint_tokens(&self, domain: &str, user: &str) -> Vec<StoredCredentials> {
-        self.store
-            .endpoint(domain, user)
-            .ok()
-            .flatten()
-            .map(|ep| ep.token_credentials(unix_now()))
-            .unwrap_or_default()
     }
 
     fn trunk_by_username(&self, realm: &str, user: &str) -> Option<(String, StoredCredentials)> {

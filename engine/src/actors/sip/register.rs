@@ -13,7 +13,7 @@ use crate::actors::registration::{
 };
 use crate::sip::auth::Identity;
 use crate::sip::message::Request;
-use crate::sip::registrar::{admit_with_tokens, Admission, Aor, Binding, EndpointAuth};
+use crate::sip::registrar::{admit, Admission, Aor, Binding, EndpointAuth};
 use crate::sip::transaction::TxId;
 use crate::sip::Peer;
 
@@ -30,7 +30,7 @@ impl SipActor {
     ) {
         let now = unix_now();
         let store = self.store.clone();
-        let decision = admit_with_tokens(
+        let decision = admit(
             &mut self.auth,
             &self.domains,
             now,
@@ -38,14 +38,10 @@ impl SipActor {
             &tag,
             |domain, user| {
                 let ep = store.endpoint(domain, user).ok().flatten()?;
-                // A Bandwidth endpoint's unexpired tokens work as passwords too.
-                Some((
-                    EndpointAuth {
-                        credentials: ep.credentials(),
-                        enabled: ep.enabled,
-                    },
-                    ep.token_credentials(now),
-                ))
+                Some(EndpointAuth {
+                    credentials: ep.credential_set(now),
+                    enabled: ep.enabled,
+                })
             },
         );
         match decision {

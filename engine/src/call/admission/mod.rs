@@ -67,13 +67,8 @@ pub trait CallDirectory {
     fn trunk_for_source(&self, ip: IpAddr) -> Option<String>;
     /// The app owning the number (E.164 digits).
     fn app_for_number(&self, digits: &str) -> Option<u64>;
-    /// An endpoint's credentials and app.
+    /// An endpoint's credentials (its tokens' too) and app.
     fn endpoint(&self, domain: &str, user: &str) -> Option<(EndpointAuth, u64)>;
-    /// The endpoint's other live digest secrets (a Bandwidth endpoint's unexpired tokens),
-    /// each accepted like its password.
-    fn endpoint_tokens(&self, _domain: &str, _user: &str) -> Vec<StoredCredentials> {
-        Vec::new()
-    }
     /// The trunk whose username is `user`, with its digest HA1s for `realm`.
     fn trunk_by_username(&self, realm: &str, user: &str) -> Option<(String, StoredCredentials)>;
 }
@@ -170,10 +165,7 @@ pub fn admit_invite(
                     enabled: ep.enabled,
                     appid,
                 });
-                return Some(CredentialSet {
-                    password: ep.credentials,
-                    alternates: dir.endpoint_tokens(&domain, user),
-                });
+                return Some(ep.credentials);
             }
             let (name, credentials) = dir.trunk_by_username(&domain, user)?;
             found = Some(Claimant::Trunk { name });
@@ -247,23 +239,20 @@ mod tests {
         fn app_for_number(&self, digits: &str) -> Option<u64> {
             (digits == "914471000000").then_some(42)
         }
-        fn endpoint_tokens(&self, domain: &str, user: &str) -> Vec<StoredCredentials> {
-            // tess's password is not "pw", but she holds a token whose secret is.
-            if user != "tess" {
-                return Vec::new();
-            }
-            vec![StoredCredentials {
-                ha1_md5: digest::ha1(Algorithm::Md5, user, domain, "pw"),
-                ha1_sha256: String::new(),
-            }]
-        }
         fn endpoint(&self, _domain: &str, user: &str) -> Option<(EndpointAuth, u64)> {
             if user == "tess" {
                 return Some((
+                    // tess's password is not "pw", but she holds a token whose secret is.
                     EndpointAuth {
-                        credentials: StoredCredentials {
-                            ha1_md5: digest::ha1(Algorithm::Md5, "tess", "test.local", "other"),
-                            ha1_sha256: String::new(),
+                        credentials: CredentialSet {
+                            password: StoredCredentials {
+                                ha1_md5: digest::ha1(Algorithm::Md5, "tess", "test.local", "other"),
+                                ha1_sha256: String::new(),
+                            },
+                            alternates: vec![StoredCredentials {
+                                ha1_md5: digest::ha1(Algorithm::Md5, "tess", "test.local", "pw"),
+                                ha1_sha256: String::new(),
+                            }],
                         },
                         enabled: true,
                     },
@@ -276,7 +265,8 @@ mod tests {
                         credentials: StoredCredentials {
                             ha1_md5: digest::ha1(Algorithm::Md5, "alice", "test.local", "pw"),
                             ha1_sha256: String::new(),
-                        },
+                        }
+                        .into(),
                         enabled: true,
                     },
                     7,

@@ -3,7 +3,7 @@
 
 use super::{Aor, Domains};
 use crate::sip::auth::{
-    AuthFailure, Authenticator, ChallengeKind, CredentialSet, Identity, StoredCredentials, Verdict,
+    AuthFailure, Authenticator, ChallengeKind, CredentialSet, Identity, Verdict,
 };
 use crate::sip::message::{response_to, Request, Response};
 use crate::sip::uas::reject_with;
@@ -11,7 +11,9 @@ use crate::sip::uas::reject_with;
 /// What the store knows of an endpoint, for admission.
 #[derive(Debug, Clone)]
 pub struct EndpointAuth {
-    pub credentials: StoredCredentials,
+    /// The password's HA1 values and its alternates (a Bandwidth endpoint's unexpired
+    /// tokens), each accepted alike.
+    pub credentials: CredentialSet,
     pub enabled: bool,
 }
 
@@ -39,21 +41,6 @@ pub fn admit(
     to_tag: &str,
     lookup: impl FnOnce(&str, &str) -> Option<EndpointAuth>,
 ) -> Admission {
-    admit_with_tokens(auth, domains, now, req, to_tag, |domain, user| {
-        lookup(domain, user).map(|ep| (ep, Vec::new()))
-    })
-}
-
-/// [`admit`] for endpoints that may also authenticate with tokens: `lookup` answers the
-/// endpoint and the HA1 values of its unexpired tokens, each accepted like the password.
-pub fn admit_with_tokens(
-    auth: &mut Authenticator,
-    domains: &Domains,
-    now: u64,
-    req: &Request,
-    to_tag: &str,
-    lookup: impl FnOnce(&str, &str) -> Option<(EndpointAuth, Vec<StoredCredentials>)>,
-) -> Admission {
     let aor = match domains.aor_of(req) {
         Ok(a) => a,
         Err(status) => {
@@ -67,12 +54,9 @@ pub fn admit_with_tokens(
     let mut enabled = false;
     let (verdict, identity) =
         auth.verify_identified(now, req, ChallengeKind::Www, &aor.domain, |user| {
-            let (ep, tokens) = lookup(&aor.domain, user)?;
+            let ep = lookup(&aor.domain, user)?;
             enabled = ep.enabled;
-            Some(CredentialSet {
-                password: ep.credentials,
-                alternates: tokens,
-            })
+            Some(ep.credentials)
         });
     let respond = |r: Response| Admission::Respond {
         response: Box::new(r),
@@ -108,7 +92,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::sip::auth::AuthConfig;
+    use crate::sip::auth::{AuthConfig, StoredCredentials};
     use crate::sip::digest::{self, Algorithm, Credentials};
     use crate::sip::message::{parse, HeaderName, Message};
 
@@ -138,7 +122,8 @@ mod tests {
             credentials: StoredCredentials {
                 ha1_md5: digest::ha1(Algorithm::Md5, user, "example.com", "pw-of-"),
                 ha1_sha256: String::new(),
-            },
+            }
+            .into(),
             enabled,
         })
     }

@@ -10,7 +10,7 @@ mod binding;
 mod domains;
 pub mod update;
 
-pub use admission::{admit, admit_with_tokens, Admission, EndpointAuth};
+pub use admission::{admit, Admission, EndpointAuth};
 pub use binding::{Aor, Binding};
 pub use domains::Domains;
 pub use update::{apply, contact_value, RegistrarConfig, Update};
