@@ -146,15 +146,19 @@ pub fn hangup_cause(cause: &str, status: Option<u16>) -> &'static str {
 
 /// Unix milliseconds as ISO 8601 UTC with milliseconds (`2026-12-06T20:01:02.345Z`).
 pub fn iso8601(ms: u64) -> String {
-    let secs = ms / 1000;
+    let secs = iso8601_seconds(ms / 1000);
+    format!("{}.{:03}Z", secs.trim_end_matches('Z'), ms % 1000)
+}
+
+/// Unix seconds as ISO 8601 UTC (`2014-06-13T22:37:05Z`), as Bandwidth shows resource times.
+pub fn iso8601_seconds(secs: u64) -> String {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, mo, d) = civil_from_days(days as i64);
     format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
         rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
+        rem % 60
     )
 }
 
