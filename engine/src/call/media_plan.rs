@@ -14,11 +14,13 @@ use std::net::{IpAddr, SocketAddr};
 use bytes::Bytes;
 
 use crate::media::codec::offer_both_laws;
-use crate::media::control::WebRtcSession;
+use crate::media::control::{WebRtcSession, WebRtcVideo};
 use crate::media::rtp::PayloadTypes;
 use crate::media::sdp::policy::{self, CallType, SUPPORTED};
 use crate::media::sdp::webrtc::{self, Setup, WebRtcLocal, WebRtcRemote};
-use crate::media::sdp::{anchor, Anchor, LocalOrigin, MediaKind, SessionDescription};
+use crate::media::sdp::{
+    anchor, Anchor, LocalOrigin, MediaDescription, MediaKind, SessionDescription,
+};
 use crate::media::{Leg, LegCodecs};
 
 /// Why a leg's SDP cannot be used (answered 488).
@@ -111,7 +113,34 @@ pub struct MediaPlan {
     a_session: Option<WebRtcSession>,
     /// B is a browser: its side as its (last) answer said.
     b_webrtc: Option<WebRtcRemote>,
+    /// A browser caller's video, offered on to a browser callee on the audio transport
+    /// (BUNDLE) when the call type is video.
+    browser_video: Option<Box<BrowserVideo>>,
+    /// The browser video m-line B accepted (plain), for A's answer.
+    b_video: Option<Box<MediaDescription>>,
 }
+
+/// A browser caller's video m-line, for browser to browser calls.
+#[derive(Debug, Clone)]
+struct BrowserVideo {
+    index: usize,
+    /// The m-line made plain, its codecs cut to what passes through (VP8, H.264).
+    media: MediaDescription,
+    ssrcs: Vec<u32>,
+    mid: Option<String>,
+}
+
+/// Video codecs that pass between browsers (no transcoding; RTX, RED and FEC are left out).
+const BROWSER_VIDEO: &[policy::Codec] = &[
+    policy::Codec {
+        encoding: "VP8",
+        clock_rate: 90_000,
+    },
+    policy::Codec {
+        encoding: "H264",
+        clock_rate: 90_000,
+    },
+];
 
 impl MediaPlan {
     /// From A's offer (an INVITE body).
@@ -126,19 +155,29 @@ impl MediaPlan {
         }
         let mut offer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
         // A browser's offer is read for its WebRTC side, then handled as a plain one.
+        let mut browser_video = None;
         let a_webrtc = match webrtc::first_webrtc(&offer) {
             Some(i) => {
                 let remote = WebRtcRemote::from_media(&offer, i)?;
                 let mids = mids_of(&offer);
+                browser_video = browser_video_of(&offer);
                 webrtc::to_plain(&mut offer);
+                if let Some(v) = browser_video.as_mut() {
+                    if let Some(m) = offer.media.get(v.index) {
+                        v.media = m.clone();
+                        policy::filter_codecs(&mut v.media, BROWSER_VIDEO);
+                    }
+                }
                 Some((remote, mids))
             }
             None => None,
         };
-        let offers_video = offer
-            .media
-            .iter()
-            .any(|m| m.kind == MediaKind::Video && m.port != 0 && m.is_plain_rtp());
+        // A browser's video rides its audio transport: no separate video ports for it.
+        let offers_video = a_webrtc.is_none()
+            && offer
+                .media
+                .iter()
+                .any(|m| m.kind == MediaKind::Video && m.port != 0 && m.is_plain_rtp());
         let offer_bytes = match a_webrtc {
             Some(_) => Bytes::from(offer.to_bytes()),
             None => Bytes::copy_from_slice(body),
@@ -165,6 +204,8 @@ impl MediaPlan {
             locals: None,
             a_session: None,
             b_webrtc: None,
+            browser_video: browser_video.map(Box::new),
+            b_video: None,
         };
         plan.replan()?;
         Ok(plan)
@@ -313,8 +354,29 @@ impl MediaPlan {
         let plain = self.offer_to_b.as_ref()?;
         let local = &self.locals.as_ref()?[1];
         let mut sdp = SessionDescription::parse(plain).ok()?;
-        let ip = self.b?.addr;
-        webrtc::to_webrtc(&mut sdp, self.index, local, Setup::ActPass, ip, &[], None);
+        let b = self.b?;
+        let mut bundled = Vec::new();
+        if let Some(v) = self
+            .browser_video
+            .as_ref()
+            .filter(|_| self.call_type == CallType::Video)
+        {
+            if let Some(slot) = sdp.media.get_mut(v.index) {
+                *slot = v.media.clone();
+                slot.port = b.rtp_port;
+                bundled.push(v.index);
+            }
+        }
+        webrtc::to_webrtc(
+            &mut sdp,
+            self.index,
+            &bundled,
+            local,
+            Setup::ActPass,
+            b.addr,
+            &[],
+            None,
+        );
         self.origin_b.clone().stamp(&mut sdp);
         Some(Bytes::from(sdp.to_bytes()))
     }
@@ -324,10 +386,19 @@ impl MediaPlan {
     fn a_session_for(&mut self, sdp: &SessionDescription) -> Option<WebRtcSession> {
         let (remote, _) = self.a_webrtc.as_ref()?;
         let local = self.locals.as_ref()?[0].clone();
+        let video = self.browser_video.as_ref().and_then(|v| {
+            let m = sdp.media.get(v.index).filter(|m| m.port != 0)?;
+            Some(WebRtcVideo {
+                mid: v.mid.clone().unwrap_or_else(|| v.index.to_string()),
+                ssrcs: v.ssrcs.clone(),
+                payload_types: payload_map_of(m),
+            })
+        });
         let session = WebRtcSession {
             local,
             remote: remote.clone(),
             payload_types: payload_map(sdp, self.index),
+            video,
         };
         if self.a_session.as_ref() == Some(&session) {
             return None;
@@ -343,10 +414,21 @@ impl MediaPlan {
             return Ok(sdp);
         };
         let local = &self.locals.as_ref().ok_or(SdpProblem::NoWebRtc)?[0];
-        let ip = self.a.ok_or(SdpProblem::NoOffer)?.addr;
+        let a = self.a.ok_or(SdpProblem::NoOffer)?;
+        let ip = a.addr;
+        // Video B accepted between two browsers rides A's audio transport too.
+        let mut bundled = Vec::new();
+        if let (Some(v), Some(accepted)) = (&self.browser_video, &self.b_video) {
+            if let Some(slot) = sdp.media.get_mut(v.index) {
+                *slot = (**accepted).clone();
+                slot.port = a.rtp_port;
+                bundled.push(v.index);
+            }
+        }
         webrtc::to_webrtc(
             &mut sdp,
             self.index,
+            &bundled,
             local,
             Setup::Passive,
             ip,
@@ -362,14 +444,41 @@ impl MediaPlan {
         let offer = self.offer_to_b.as_ref().ok_or(SdpProblem::NoOffer)?;
         let offer = SessionDescription::parse(offer).map_err(|_| SdpProblem::Unreadable)?;
         let mut answer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let mut b_video = None;
         let b_webrtc = match webrtc::first_webrtc(&answer) {
             Some(i) => {
                 let remote = WebRtcRemote::from_media(&answer, i)?;
+                // Browser video (only ever offered to a browser, on the audio transport):
+                // read, then taken out so the rest is matched against the plain offer.
+                if let Some(v) = &self.browser_video {
+                    let accepted = answer
+                        .media
+                        .get(v.index)
+                        .is_some_and(|m| m.port != 0 && m.kind == MediaKind::Video);
+                    if accepted {
+                        let ssrcs = webrtc::ssrcs_of(&answer.media[v.index]);
+                        let mid = mids_of(&answer).get(v.index).cloned().flatten();
+                        b_video = Some((mid, ssrcs));
+                    }
+                }
                 webrtc::to_plain(&mut answer);
                 Some(remote)
             }
             None => None,
         };
+        let mut b_video_session = None;
+        self.b_video = None;
+        if let (Some((mid, ssrcs)), Some(v)) = (b_video, &self.browser_video) {
+            if let Some(m) = answer.media.get_mut(v.index) {
+                b_video_session = Some(WebRtcVideo {
+                    mid: mid.unwrap_or_else(|| v.index.to_string()),
+                    ssrcs,
+                    payload_types: payload_map_of(m),
+                });
+                self.b_video = Some(Box::new(m.clone()));
+                m.port = 0;
+            }
+        }
         let accepted = policy::match_answer(&offer, &answer).map_err(|_| SdpProblem::BadAnswer)?;
         if !accepted.get(self.index).copied().unwrap_or(false) {
             return Err(SdpProblem::NoCommonCodec);
@@ -388,6 +497,7 @@ impl MediaPlan {
                 local: self.locals.as_ref().ok_or(SdpProblem::NoWebRtc)?[1].clone(),
                 remote,
                 payload_types: payload_map(&answer, self.index),
+                video: b_video_session,
             })),
             None => None,
         };
@@ -499,7 +609,7 @@ impl MediaPlan {
             .collect();
         let mut out = anchor(&sdp, &anchors, origin).map_err(|_| SdpProblem::Unreadable)?;
         if let Some(audio) = audio_at {
-            self.to_browser(towards, &mut out, audio, is_offer)?;
+            self.shape_for_browser(towards, &mut out, audio, is_offer)?;
         }
         let remote_of = |at: Option<usize>| at.and_then(|i| policy::media_remote(&sdp, i));
         let relayed = Relayed {
@@ -520,7 +630,7 @@ impl MediaPlan {
 
     /// Make a mid-call description for `towards` WebRTC if that leg is a browser: the same
     /// credentials and DTLS role as when the leg was set up.
-    fn to_browser(
+    fn shape_for_browser(
         &mut self,
         towards: Leg,
         sdp: &mut SessionDescription,
@@ -544,7 +654,16 @@ impl MediaPlan {
             (false, true) => Setup::Active,
             (false, false) => Setup::Passive,
         };
-        webrtc::to_webrtc(sdp, audio, local, setup, ip, mids, remote.mid_extension);
+        webrtc::to_webrtc(
+            sdp,
+            audio,
+            &[],
+            local,
+            setup,
+            ip,
+            mids,
+            remote.mid_extension,
+        );
         let origin = match towards {
             Leg::A => &mut self.origin_a,
             Leg::B => &mut self.origin_b,
@@ -567,11 +686,28 @@ fn mids_of(sdp: &SessionDescription) -> Vec<Option<String>> {
         .collect()
 }
 
+/// A browser offer's first enabled video m-line: where it is, its SSRCs and mid (the m-line
+/// itself is filled in once made plain).
+fn browser_video_of(offer: &SessionDescription) -> Option<BrowserVideo> {
+    let index = offer
+        .media
+        .iter()
+        .position(|m| m.kind == MediaKind::Video && m.port != 0 && webrtc::is_webrtc(m))?;
+    let media = &offer.media[index];
+    Some(BrowserVideo {
+        index,
+        media: media.clone(),
+        ssrcs: webrtc::ssrcs_of(media),
+        mid: media.attribute("mid").and_then(|a| a.value.clone()),
+    })
+}
+
 /// (payload type, encoding, clock rate) of m-line `index`: its rtpmaps and static types.
 fn payload_map(sdp: &SessionDescription, index: usize) -> Vec<(u8, String, u32)> {
-    let Some(media) = sdp.media.get(index) else {
-        return Vec::new();
-    };
+    sdp.media.get(index).map(payload_map_of).unwrap_or_default()
+}
+
+fn payload_map_of(media: &MediaDescription) -> Vec<(u8, String, u32)> {
     media
         .payload_types()
         .filter_map(|pt| {
@@ -697,6 +833,7 @@ mod tests {
             pwd: "pwdpwdpwdpwdpwdpwdpwdpwd".into(),
             fingerprint: "sha-256 AA:BB".into(),
             ssrc,
+            video_ssrc: ssrc + 1,
         };
         Box::new([local("ufA1", 11), local("ufB2", 22)])
     }
@@ -787,5 +924,48 @@ mod tests {
             "A is a phone: {to_a}"
         );
         assert!(!to_a.contains("ice-"), "{to_a}");
+    }
+
+    #[test]
+    fn browser_to_browser_video_rides_the_audio_transport() {
+        let video = "m=video 9 UDP/TLS/RTP/SAVPF 96 97 98\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:Xy1z\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 0A:1B\r\na=setup:actpass\r\na=mid:1\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\na=rtpmap:98 VP9/90000\r\na=ssrc-group:FID 5555 6666\r\na=ssrc:5555 cname:abc\r\na=ssrc:6666 cname:abc\r\n";
+        let offer = BROWSER_OFFER.replace("a=group:BUNDLE 0", "a=group:BUNDLE 0 1") + video;
+        let mut p = MediaPlan::from_offer(offer.as_bytes(), CallType::Video, 9, US).unwrap();
+        assert!(!p.offers_video(), "no separate video ports for a browser");
+        p.set_webrtc_locals(Some(locals()));
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        let plain = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
+        assert!(
+            plain.contains("m=video 0 "),
+            "a phone gets no video: {plain}"
+        );
+        let to_b = String::from_utf8(p.offer_to_b_webrtc().unwrap().to_vec()).unwrap();
+        for want in [
+            "a=group:BUNDLE 0 1\r\n",
+            "m=video 30002 UDP/TLS/RTP/SAVPF 96\r\n",
+            "a=rtcp-fb:96 nack pli\r\n",
+            "a=ssrc:23 cname:ringmaster\r\n",
+        ] {
+            assert!(to_b.contains(want), "{want:?} missing in {to_b}");
+        }
+        let answer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0 126\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:brws\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 0A:1B\r\na=setup:active\r\na=mid:0\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:126 telephone-event/8000\r\na=ssrc:777 cname:x\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\na=ssrc:888 cname:x\r\n";
+        let b = p.on_b_answer(answer.as_bytes()).unwrap();
+        let b_session = b.webrtc.expect("B is a browser");
+        let b_video = b_session.video.expect("B took video");
+        assert_eq!(
+            (b_video.mid.as_str(), b_video.ssrcs.as_slice()),
+            ("1", &[888][..])
+        );
+        assert_eq!(b_video.payload_types, vec![(96, "VP8".to_owned(), 90_000)]);
+        let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
+        assert!(
+            to_a.contains("m=video 30000 UDP/TLS/RTP/SAVPF 96\r\n"),
+            "{to_a}"
+        );
+        assert!(to_a.contains("a=group:BUNDLE 0 1\r\n"), "{to_a}");
+        let (_, a_session) = p.sent_to_a(&b.to_a);
+        let a_video = a_session.unwrap().video.expect("A's video is carried");
+        assert_eq!(a_video.ssrcs, vec![5555, 6666]);
+        assert_eq!(a_video.mid, "1");
     }
 }

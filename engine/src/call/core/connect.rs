@@ -177,10 +177,17 @@ impl Call {
         let tag = self.token(12);
         // The caller id may be a decoded From user of an inbound call (`%0D%0A` arrives as
         // CR LF): escaped, it stays inside the URI whatever it holds.
+        // A browser (a contact on a WebSocket) shows the From display name as the caller
+        // (piopiyjs' `inComingCall.from`); phones show the URI's user.
+        let browser = c.peer.transport.is_inbound_only();
+        let display = match browser {
+            true => format!("\"{}\" ", display_name(caller)),
+            false => String::new(),
+        };
         h.push(
             HeaderName::From,
             format!(
-                "<sip:{}@{}>;tag={tag}",
+                "{display}<sip:{}@{}>;tag={tag}",
                 crate::sip::message::escape_user(caller),
                 self.setup.domain
             ),
@@ -203,6 +210,11 @@ impl Call {
         );
         h.push(HeaderName::Allow, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
         h.push(header(CMI_UUID_HEADER), self.setup.cmiuuid.clone());
+        if browser {
+            // What the PIOPIY WebRTC SDK reads from an incoming INVITE (compat-fields §b11).
+            h.push(header("X-Call-ID"), self.setup.cmiuuid.clone());
+            h.push(header("X-To-Number"), display_name(&self.setup.to));
+        }
         for extra in &target.headers {
             h.push(header(&extra.name), extra.value.clone());
         }
@@ -347,4 +359,13 @@ fn display_target(t: &Target) -> String {
         Destination::Pstn(n) => n.trim_start_matches('+').to_string(),
         Destination::Agent(a) => a.clone(),
     }
+}
+
+/// A caller id or number as a quoted-string's content or a header value: printable ASCII
+/// without quotes or backslashes (RFC 3261 §25.1), at most 64 characters.
+fn display_name(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
+        .take(64)
+        .collect()
 }
