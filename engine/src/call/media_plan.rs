@@ -417,6 +417,13 @@ impl MediaPlan {
         Some(session)
     }
 
+    /// A call ringmaster placed: A (a browser) answered our WebRTC offer with the SDP this
+    /// plan was made from; its leg's session.
+    pub fn a_session_from_answer(&mut self) -> Option<WebRtcSession> {
+        let own = SessionDescription::parse(&self.offer).ok()?;
+        self.a_session_for(&own)
+    }
+
     /// A plain description going to A, made WebRTC if A is a browser (we answer `passive`:
     /// the browser is the DTLS client, RFC 8842 §5.3).
     fn for_a(&self, mut sdp: SessionDescription) -> Result<SessionDescription, SdpProblem> {
