@@ -72,6 +72,7 @@ pub mod resample;
 pub mod rtp;
 pub mod sdp;
 pub mod splice;
+pub mod srtp;
 pub mod stage;
 pub mod tone;
 
