@@ -88,6 +88,13 @@ pub enum Command {
     Record { id: u64, path: PathBuf },
     /// End the recording `id`.
     StopRecord { id: u64 },
+    /// Terminate SRTP on the leg with these SDES keys (`media::srtp`): what it sends is
+    /// checked and decrypted, what goes to it is protected. `None`: the leg is plain RTP (the
+    /// default). The same keys again change nothing (the indexes go on).
+    SetSrtp {
+        leg: Leg,
+        keys: Option<Box<crate::media::srtp::LegKeys>>,
+    },
     /// End the task, release the ports, and send the final [`Event::Stats`].
     Stop,
 }
@@ -153,6 +160,8 @@ pub struct Drops {
     /// the other leg, a telephone-event for a leg that negotiated none, or a late packet
     /// from before a switch of the outgoing stream.
     pub suppressed: u64,
+    /// From an SRTP leg: failed authentication, replayed, or not SRTP at all.
+    pub srtp: u64,
 }
 
 impl Drops {
@@ -164,6 +173,7 @@ impl Drops {
             + self.no_remote
             + self.send_failed
             + self.suppressed
+            + self.srtp
     }
 }
 

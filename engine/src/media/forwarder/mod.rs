@@ -23,6 +23,7 @@
 
 mod bind;
 mod link;
+mod protect;
 mod recording;
 mod task;
 
@@ -297,6 +298,7 @@ impl MediaEngine {
                 now + Duration::from_secs(86_400),
             ))),
             recordings: Recordings::new(self.writer.sink()),
+            protection: Default::default(),
             foreign: self.foreign.clone(),
         };
         handle.spawn(Box::new(task).run());

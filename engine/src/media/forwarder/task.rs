@@ -27,6 +27,7 @@ use tokio::time::{Interval, MissedTickBehavior, Sleep};
 
 use super::bind::PortLease;
 use super::link::{EventSink, Receiver};
+use super::protect::Protection;
 use super::recording::Recordings;
 use crate::media::control::{Channel, Command, Event, Leg};
 use crate::media::relay::{DropReason, Relay, Verdict};
@@ -71,6 +72,8 @@ pub(super) struct CallTask {
     /// Sleeps until the stages' next deadline (allocated once per call, reset in place).
     pub pacer: Pin<Box<Sleep>>,
     pub recordings: Recordings,
+    /// SRTP legs' keys and contexts.
+    pub protection: Protection,
     /// The engine-wide count of packets refused by a latch (metrics).
     pub foreign: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -141,6 +144,7 @@ impl CallTask {
                         self.tick = tick_interval(self.relay.tick_interval());
                     }
                     self.stages.handle(&command, now);
+                    self.protection.handle(&command);
                 }
                 Poll::Pending => break,
             }
@@ -167,11 +171,11 @@ impl CallTask {
         while let Some(at) = self.stages.poll_timeout() {
             if at <= now {
                 let (sockets, relay, ipv6) = (&self.sockets, &self.relay, self.ipv6);
+                let protection = &mut self.protection;
                 self.stages.on_timeout(now, &mut |leg, packet| {
                     if let Some(to) = relay.remote(leg, Channel::Rtp) {
                         let socket = &sockets[slot(leg, Channel::Rtp)];
-                        // A full socket buffer loses this packet like the network would.
-                        let _ = socket.try_send_to(packet, fit_family(ipv6, to));
+                        protection.send_made(leg, socket, packet, fit_family(ipv6, to));
                     }
                 });
                 continue;
@@ -224,6 +228,10 @@ impl CallTask {
                     Poll::Pending => break,
                 };
                 let len = read.filled().len();
+                let relay = &mut self.relay;
+                let Some(len) = self.protection.inbound(leg, channel, &mut buf[..len], relay) else {
+                    continue;
+                };
                 let from = SocketAddr::new(from.ip().to_canonical(), from.port());
                 let outcome = self.relay.on_packet(leg, channel, from, &buf[..len], now);
                 if let Some(addr) = outcome.latched {
@@ -253,6 +261,10 @@ impl CallTask {
                 }
                 if let Some(to) = forward {
                     let out = &self.sockets[slot(leg.other(), channel)];
+                    let Some(len) = self.protection.outbound(leg.other(), channel, buf, len) else {
+                        self.relay.on_send_failed(leg);
+                        continue;
+                    };
                     match out.try_send_to(&buf[..len], fit_family(self.ipv6, to)) {
                         Ok(_) => self.relay.on_sent(leg, channel, len),
                         Err(_) => self.relay.on_send_failed(leg),
