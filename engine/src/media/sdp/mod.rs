@@ -23,6 +23,7 @@
 //! not understand, so we keep a small line-preserving model of our own (about 300 lines).
 
 pub mod anchor;
+pub mod crypto;
 mod attr;
 mod parse;
 pub mod policy;
