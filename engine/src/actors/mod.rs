@@ -412,6 +412,7 @@ impl Engine {
             local_ip: advertised.ip(),
             fetch_timeout: Duration::from_millis(settings.calls.answer_timeout_ms),
             max_calls_per_app: settings.calls.max_calls_per_app,
+            srtp: settings.media.srtp,
             prompts,
             download_timeout: Duration::from_millis(settings.media.download_timeout_ms),
             recordings_root: recordings_root.clone(),

@@ -76,6 +76,8 @@ pub struct CallSetup {
     /// Where this call's recordings go (the app's directory under the recordings root).
     pub recordings_dir: std::path::PathBuf,
     pub seed: u64,
+    /// The SRTP policy and our keys for this call's legs.
+    pub srtp: super::sdes::SrtpSetup,
 }
 
 /// A call ringmaster places over REST (`pcmo_make_call`).

@@ -17,7 +17,10 @@ use crate::media::codec::offer_both_laws;
 use crate::media::rtp::PayloadTypes;
 use crate::media::sdp::policy::{self, CallType, SUPPORTED};
 use crate::media::sdp::{anchor, Anchor, LocalOrigin, MediaKind, SessionDescription};
+use crate::media::srtp::LegKeys;
 use crate::media::{Leg, LegCodecs};
+
+use super::sdes::{SdesPlan, SrtpSetup};
 
 /// Why a leg's SDP cannot be used (answered 488).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +34,8 @@ pub enum SdpProblem {
     NoCommonCodec,
     #[error("the answer does not match the offer")]
     BadAnswer,
+    #[error(transparent)]
+    Srtp(#[from] crate::media::sdp::crypto::SrtpRefusal),
 }
 
 /// Remote RTP and optional RTCP address of a leg.
@@ -47,6 +52,8 @@ pub struct BAnswer {
     pub codecs: Option<LegCodecs>,
     /// B's video, when it accepted the video we offered: where it receives, what it sends.
     pub video: Option<(Remote, PayloadTypes)>,
+    /// B's SRTP keys (`None`: plain RTP), for the media task.
+    pub srtp: Option<LegKeys>,
     /// The answer for A if A is still unanswered: B's answer on our ports when A offered B's
     /// law, else our own answer from A's offer (then the media task transcodes).
     pub to_a: Bytes,
@@ -60,6 +67,8 @@ pub struct Relayed {
     pub audio: Option<Remote>,
     /// Same for video.
     pub video: Option<Remote>,
+    /// The sender's SRTP keys as this SDP left them (`None`: plain), for `SetSrtp`.
+    pub srtp: Option<LegKeys>,
 }
 
 /// One call's offer/answer state.
@@ -95,6 +104,8 @@ pub struct MediaPlan {
     offer_to_b: Option<Bytes>,
     /// The last SDP we sent A (re-sent on refreshes).
     to_a: Option<Bytes>,
+    /// SRTP per leg (`a=crypto`).
+    sdes: SdesPlan,
 }
 
 impl MediaPlan {
@@ -104,6 +115,7 @@ impl MediaPlan {
         call_type: CallType,
         session_id: u64,
         local_ip: IpAddr,
+        srtp: SrtpSetup,
     ) -> Result<MediaPlan, SdpProblem> {
         if body.is_empty() {
             return Err(SdpProblem::NoOffer);
@@ -131,6 +143,7 @@ impl MediaPlan {
             origin_b: LocalOrigin::new("ringmaster", session_id.wrapping_add(1), local_ip),
             offer_to_b: None,
             to_a: None,
+            sdes: SdesPlan::new(srtp),
         };
         plan.replan()?;
         Ok(plan)
@@ -138,14 +151,20 @@ impl MediaPlan {
 
     /// A's offer filtered for the current call type (video only once it has ports), and
     /// which of its m-lines the relay carries.
-    fn filtered(&self) -> Result<(SessionDescription, Vec<bool>), SdpProblem> {
-        let offer = SessionDescription::parse(&self.offer).map_err(|_| SdpProblem::Unreadable)?;
+    fn filtered(&mut self) -> Result<(SessionDescription, Vec<bool>), SdpProblem> {
+        let mut offer =
+            SessionDescription::parse(&self.offer).map_err(|_| SdpProblem::Unreadable)?;
+        let decided = self.sdes.offer_from(Leg::A, &mut offer)?;
         let call_type = if self.video.is_some() {
             self.call_type
         } else {
             CallType::Audio
         };
-        Ok(policy::plan_offer(&offer, call_type, SUPPORTED))
+        let (filtered, relayed) = policy::plan_offer(&offer, call_type, SUPPORTED);
+        if let Some(index) = relayed_index(&filtered, &relayed, MediaKind::Audio) {
+            self.sdes.settle(Leg::A, decided, index);
+        }
+        Ok((filtered, relayed))
     }
 
     /// Filters A's offer and rebuilds the offer for B.
@@ -181,6 +200,8 @@ impl MediaPlan {
             if let Some(m) = offer.media.get_mut(self.index) {
                 offer_both_laws(m);
             }
+            self.sdes.offer_to_b();
+            self.sdes.seal_towards(Leg::B, &mut offer, self.index);
             self.offer_to_b = Some(Bytes::from(offer.to_bytes()));
         }
         Ok(())
@@ -267,7 +288,8 @@ impl MediaPlan {
     pub fn on_b_answer(&mut self, body: &[u8]) -> Result<BAnswer, SdpProblem> {
         let offer = self.offer_to_b.as_ref().ok_or(SdpProblem::NoOffer)?;
         let offer = SessionDescription::parse(offer).map_err(|_| SdpProblem::Unreadable)?;
-        let answer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let mut answer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        self.sdes.answer_from(Leg::B, &mut answer)?;
         let accepted = policy::match_answer(&offer, &answer).map_err(|_| SdpProblem::BadAnswer)?;
         if !accepted.get(self.index).copied().unwrap_or(false) {
             return Err(SdpProblem::NoCommonCodec);
@@ -287,8 +309,9 @@ impl MediaPlan {
                     *slot = None;
                 }
             }
-            let sdp =
+            let mut sdp =
                 anchor(&answer, &anchors, &mut self.origin_a).map_err(|_| SdpProblem::BadAnswer)?;
+            self.sdes.seal_towards(Leg::A, &mut sdp, self.index);
             Bytes::from(sdp.to_bytes())
         } else {
             self.own_answer_to_a().ok_or(SdpProblem::NoOffer)?
@@ -298,6 +321,7 @@ impl MediaPlan {
             payload_types: payload_types(&answer, self.index),
             codecs,
             video,
+            srtp: self.sdes.keys(Leg::B),
             to_a,
         })
     }
@@ -312,7 +336,8 @@ impl MediaPlan {
         self.a?;
         let anchors = self.anchors(Leg::A, false);
         let (filtered, _) = self.filtered().ok()?;
-        let to_a = anchor(&filtered, &anchors, &mut self.origin_a).ok()?;
+        let mut to_a = anchor(&filtered, &anchors, &mut self.origin_a).ok()?;
+        self.sdes.seal_towards(Leg::A, &mut to_a, self.index);
         Some(Bytes::from(to_a.to_bytes()))
     }
 
@@ -333,7 +358,14 @@ impl MediaPlan {
         body: &[u8],
         is_offer: bool,
     ) -> Result<Relayed, SdpProblem> {
-        let sdp = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let mut sdp = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let sender = towards.other();
+        let decided = if is_offer {
+            self.sdes.offer_from(sender, &mut sdp)?
+        } else {
+            self.sdes.answer_from(sender, &mut sdp)?;
+            None
+        };
         let call_type = if self.video.is_some() {
             self.call_type
         } else {
@@ -352,6 +384,9 @@ impl MediaPlan {
                 .position(|(m, r)| *r && m.kind == kind)
         };
         let (audio_at, video_at) = (first(MediaKind::Audio), first(MediaKind::Video));
+        if let (true, Some(index)) = (is_offer, audio_at) {
+            self.sdes.settle(sender, decided, index);
+        }
         let (ours, our_video, origin) = match towards {
             Leg::A => (self.a, self.video.map(|v| v.0), &mut self.origin_a),
             Leg::B => (self.b, self.video.map(|v| v.1), &mut self.origin_b),
@@ -368,12 +403,16 @@ impl MediaPlan {
                 }
             })
             .collect();
-        let out = anchor(&sdp, &anchors, origin).map_err(|_| SdpProblem::Unreadable)?;
+        let mut out = anchor(&sdp, &anchors, origin).map_err(|_| SdpProblem::Unreadable)?;
+        if let Some(index) = audio_at {
+            self.sdes.seal_towards(towards, &mut out, index);
+        }
         let remote_of = |at: Option<usize>| at.and_then(|i| policy::media_remote(&sdp, i));
         let relayed = Relayed {
             sdp: Bytes::from(out.to_bytes()),
             audio: remote_of(audio_at),
             video: remote_of(video_at.filter(|_| our_video.is_some())),
+            srtp: self.sdes.keys(sender),
         };
         if towards == Leg::A {
             self.to_a = Some(relayed.sdp.clone());
@@ -381,10 +420,23 @@ impl MediaPlan {
         Ok(relayed)
     }
 
+    /// The leg's SRTP keys as settled so far (`None`: plain RTP): A's from its offer.
+    pub fn srtp_keys(&self, leg: Leg) -> Option<LegKeys> {
+        self.sdes.keys(leg)
+    }
+
     /// The SDP A last got from us (for a re-INVITE that does not change media).
     pub fn last_to_a(&self) -> Option<Bytes> {
         self.to_a.clone()
     }
+}
+
+/// The first relayed m-line of `kind`.
+fn relayed_index(sdp: &SessionDescription, relayed: &[bool], kind: MediaKind) -> Option<usize> {
+    sdp.media
+        .iter()
+        .zip(relayed)
+        .position(|(m, r)| *r && m.kind == kind)
 }
 
 fn payload_types(sdp: &SessionDescription, index: usize) -> PayloadTypes {
@@ -397,10 +449,19 @@ fn payload_types(sdp: &SessionDescription, index: usize) -> PayloadTypes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::sdp::crypto::{CryptoAttr, SrtpPolicy, SrtpRefusal};
+    use crate::media::srtp::MasterKey;
 
     const OFFER: &str = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 18 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\nm=video 40002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
     const ANSWER: &str = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\nm=video 0 RTP/AVP 96\r\n";
     const US: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 1));
+
+    fn srtp() -> SrtpSetup {
+        SrtpSetup {
+            policy: SrtpPolicy::Optional,
+            keys: [MasterKey::new([0xa1; 30]), MasterKey::new([0xb2; 30])],
+        }
+    }
 
     fn anchor_at(port: u16) -> Anchor {
         Anchor {
@@ -412,7 +473,7 @@ mod tests {
 
     #[test]
     fn b_is_offered_our_ports_and_a_is_answered_with_ours_too() {
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         assert_eq!(
             p.a_remote(),
             Some(("192.0.2.10:40000".parse().unwrap(), None))
@@ -444,19 +505,19 @@ mod tests {
     #[test]
     fn unusable_offers_and_answers() {
         assert_eq!(
-            MediaPlan::from_offer(b"", CallType::Audio, 1, US).unwrap_err(),
+            MediaPlan::from_offer(b"", CallType::Audio, 1, US, srtp()).unwrap_err(),
             SdpProblem::NoOffer
         );
         assert_eq!(
-            MediaPlan::from_offer(b"garbage", CallType::Audio, 1, US).unwrap_err(),
+            MediaPlan::from_offer(b"garbage", CallType::Audio, 1, US, srtp()).unwrap_err(),
             SdpProblem::Unreadable
         );
         let g729 = "v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
         assert_eq!(
-            MediaPlan::from_offer(g729.as_bytes(), CallType::Audio, 1, US).unwrap_err(),
+            MediaPlan::from_offer(g729.as_bytes(), CallType::Audio, 1, US, srtp()).unwrap_err(),
             SdpProblem::NoCommonCodec
         );
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let one_line = "v=0\r\no=b 1 1 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
         assert_eq!(
@@ -467,7 +528,7 @@ mod tests {
 
     #[test]
     fn own_answer_when_the_script_answers_first() {
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         assert!(p.own_answer_to_a().is_none(), "no ports yet");
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let a = String::from_utf8(p.own_answer_to_a().unwrap().to_vec()).unwrap();
@@ -477,7 +538,7 @@ mod tests {
     #[test]
     fn a_law_callee_for_a_mu_law_caller_is_offered_both_and_a_keeps_its_own_law() {
         let pcmu_only = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
-        let mut p = MediaPlan::from_offer(pcmu_only.as_bytes(), CallType::Audio, 9, US).unwrap();
+        let mut p = MediaPlan::from_offer(pcmu_only.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let offer = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
         assert!(
@@ -493,5 +554,96 @@ mod tests {
             "A keeps μ-law: {to_a}"
         );
         assert_eq!(p.sent_to_a(&b.to_a).unwrap().audio_pt, 0);
+    }
+
+    const KEY: &str = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+    /// B's answer to an audio-only offer.
+    const AUDIO_ANSWER: &str = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+    fn savp_offer() -> String {
+        format!("v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/SAVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n")
+    }
+
+    fn crypto_of(sdp: &[u8]) -> CryptoAttr {
+        let sdp = SessionDescription::parse(sdp).unwrap();
+        let value = sdp.media[0].attribute("crypto").unwrap().value.clone().unwrap();
+        CryptoAttr::parse(&value).unwrap()
+    }
+
+    #[test]
+    fn an_srtp_caller_gets_our_key_and_a_plain_callee_never_sees_a_key() {
+        let mut p = MediaPlan::from_offer(savp_offer().as_bytes(), CallType::Audio, 9, US, srtp())
+            .unwrap();
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        let a_keys = p.srtp_keys(Leg::A).unwrap();
+        assert_eq!(a_keys.outbound, MasterKey::new([0xa1; 30]));
+        assert_eq!(
+            CryptoAttr::parse(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}"))
+                .unwrap()
+                .key,
+            a_keys.inbound
+        );
+        let offer = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
+        assert!(offer.contains("m=audio 30002 RTP/AVP 0 8 101\r\n"), "{offer}");
+        assert!(!offer.contains("crypto"), "{offer}");
+        let b = p.on_b_answer(AUDIO_ANSWER.as_bytes()).unwrap();
+        assert_eq!(b.srtp, None, "B is plain");
+        let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
+        assert!(to_a.contains("m=audio 30000 RTP/SAVP "), "{to_a}");
+        let ours = crypto_of(&b.to_a);
+        assert_eq!((ours.tag, ours.key), (3, MasterKey::new([0xa1; 30])));
+        // The script answers A itself: the same key.
+        let mut p = MediaPlan::from_offer(savp_offer().as_bytes(), CallType::Audio, 9, US, srtp())
+            .unwrap();
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        let own = p.own_answer_to_a().unwrap();
+        assert_eq!(crypto_of(&own).key, MasterKey::new([0xa1; 30]));
+        // A re-INVITE from A keeps its key; relayed to B it carries none.
+        let relayed = p.relay(Leg::B, savp_offer().as_bytes(), true).unwrap();
+        assert!(!String::from_utf8_lossy(&relayed.sdp).contains("crypto"));
+        assert_eq!(relayed.srtp, Some(a_keys));
+    }
+
+    #[test]
+    fn require_offers_srtp_to_b_and_refuses_plain_callers_and_keyless_answers() {
+        let require = SrtpSetup {
+            policy: SrtpPolicy::Require,
+            ..srtp()
+        };
+        assert_eq!(
+            MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, require.clone())
+                .unwrap_err(),
+            SdpProblem::Srtp(SrtpRefusal::Required)
+        );
+        let mut p =
+            MediaPlan::from_offer(savp_offer().as_bytes(), CallType::Audio, 9, US, require)
+                .unwrap();
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        let offer = p.offer_to_b().unwrap();
+        assert!(String::from_utf8_lossy(&offer).contains("m=audio 30002 RTP/SAVP "));
+        let ours = crypto_of(&offer);
+        assert_eq!((ours.tag, ours.key), (1, MasterKey::new([0xb2; 30])));
+        assert_eq!(
+            p.on_b_answer(AUDIO_ANSWER.as_bytes()).unwrap_err(),
+            SdpProblem::Srtp(SrtpRefusal::NoUsableCrypto)
+        );
+        let answer = AUDIO_ANSWER.replace("RTP/AVP 8 101\r\n", &format!("RTP/SAVP 8 101\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"));
+        let b = p.on_b_answer(answer.as_bytes()).unwrap();
+        let keys = b.srtp.unwrap();
+        assert_eq!(keys.outbound, MasterKey::new([0xb2; 30]));
+        assert_eq!(keys.inbound, p.srtp_keys(Leg::A).unwrap().inbound, "same test key");
+    }
+
+    #[test]
+    fn policy_never_refuses_mandatory_srtp() {
+        let never = SrtpSetup {
+            policy: SrtpPolicy::Never,
+            ..srtp()
+        };
+        assert_eq!(
+            MediaPlan::from_offer(savp_offer().as_bytes(), CallType::Audio, 9, US, never)
+                .unwrap_err(),
+            SdpProblem::Srtp(SrtpRefusal::Disabled)
+        );
     }
 }

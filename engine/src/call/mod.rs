@@ -32,6 +32,7 @@ pub mod media_plan;
 pub mod report;
 pub mod resolve;
 mod rings;
+pub mod sdes;
 mod video;
 
 pub use self::core::Call;

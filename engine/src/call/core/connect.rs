@@ -117,8 +117,18 @@ impl Call {
                 codecs,
             });
         }
+        self.srtp_to_media(Leg::B, answer.srtp.clone());
         self.media(Command::OpenLatchWindow { leg: Leg::B });
         self.b_video(leg, answer);
+    }
+
+    /// The leg's SRTP keys (`None`: plain RTP) to the media task. The task keeps its
+    /// contexts when the keys did not change.
+    pub(super) fn srtp_to_media(&mut self, leg: Leg, keys: Option<crate::media::srtp::LegKeys>) {
+        self.media(crate::media::Command::SetSrtp {
+            leg,
+            keys: keys.map(Box::new),
+        });
     }
 
     /// Points the video task at both legs once B accepted video.

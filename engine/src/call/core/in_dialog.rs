@@ -117,6 +117,7 @@ impl Call {
             match relayed {
                 Some(Ok(relayed)) => {
                     let sdp = relayed.sdp;
+                    self.srtp_to_media(from, relayed.srtp);
                     if let Some((rtp, rtcp)) = relayed.audio {
                         self.media(MediaCommand::SetRemote {
                             leg: from,
@@ -215,6 +216,7 @@ impl Call {
                     };
                     if let Some(Ok(relayed)) = relayed {
                         let sdp = relayed.sdp;
+                        self.srtp_to_media(answered, relayed.srtp);
                         if let Some((rtp, rtcp)) = relayed.audio {
                             self.media(MediaCommand::SetRemote {
                                 leg: answered,

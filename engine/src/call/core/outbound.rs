@@ -140,6 +140,8 @@ impl Call {
             CallType::Audio,
             session,
             self.setup.local_ip,
+            // We offered A plain RTP: its answer cannot bring keys.
+            self.setup.srtp.plain(),
         );
         let plan = match (plan, self.anchors) {
             (Ok(mut plan), Some((a, b))) => plan.set_anchors(a, b).map(|_| plan).ok(),
@@ -234,6 +236,13 @@ mod tests {
             max_forwards: 70,
             recordings_dir: "/tmp/recordings".into(),
             seed: 9,
+            srtp: crate::call::sdes::SrtpSetup {
+                policy: Default::default(),
+                keys: [
+                    crate::media::srtp::MasterKey::new([1; 30]),
+                    crate::media::srtp::MasterKey::new([2; 30]),
+                ],
+            },
         };
         let out = OutboundCall {
             to: Destination::SipUser("bob".into()),

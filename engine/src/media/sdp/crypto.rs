@@ -37,6 +37,21 @@ pub enum SrtpPolicy {
     Never,
 }
 
+impl std::str::FromStr for SrtpPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "optional" => Ok(SrtpPolicy::Optional),
+            "require" => Ok(SrtpPolicy::Require),
+            "never" => Ok(SrtpPolicy::Never),
+            other => Err(format!(
+                "SRTP policy {other:?}: expected optional, require or never"
+            )),
+        }
+    }
+}
+
 /// `a=crypto:<tag> <suite> inline:<key‖salt>[|<lifetime>]`, one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CryptoAttr {
