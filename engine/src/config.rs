@@ -415,10 +415,7 @@ mod tests {
             crate::media::sdp::crypto::SrtpPolicy::Optional
         );
         let s: Settings = toml::from_str("[media]\nsrtp = \"require\"\n").unwrap();
-        assert_eq!(
-            s.media.srtp,
-            crate::media::sdp::crypto::SrtpPolicy::Require
-        );
+        assert_eq!(s.media.srtp, crate::media::sdp::crypto::SrtpPolicy::Require);
         assert!(toml::from_str::<Settings>("[media]\nsrtp = \"maybe\"\n").is_err());
         let s: Settings =
             toml::from_str("[defence]\nrate_per_source = 0\nauth_ban_failures = 3\n").unwrap();

@@ -65,8 +65,10 @@ pub struct CallSetup {
     /// The caller and the called party as the app sees them (user names or numbers).
     pub from: String,
     pub to: String,
-    /// Our Contact header value.
+    /// Our Contact header value (UDP; see `contacts` for the others).
     pub contact: String,
+    /// Our Contact on TLS and WebSocket legs (`call::contact`).
+    pub contacts: super::contact::OurContacts,
     /// Our SIP domain (host part of the caller id on B legs).
     pub domain: String,
     /// The address put in SDP `o=` lines.

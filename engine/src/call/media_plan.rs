@@ -473,7 +473,8 @@ mod tests {
 
     #[test]
     fn b_is_offered_our_ports_and_a_is_answered_with_ours_too() {
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
+        let mut p =
+            MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         assert_eq!(
             p.a_remote(),
             Some(("192.0.2.10:40000".parse().unwrap(), None))
@@ -517,7 +518,8 @@ mod tests {
             MediaPlan::from_offer(g729.as_bytes(), CallType::Audio, 1, US, srtp()).unwrap_err(),
             SdpProblem::NoCommonCodec
         );
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
+        let mut p =
+            MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let one_line = "v=0\r\no=b 1 1 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
         assert_eq!(
@@ -528,7 +530,8 @@ mod tests {
 
     #[test]
     fn own_answer_when_the_script_answers_first() {
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
+        let mut p =
+            MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         assert!(p.own_answer_to_a().is_none(), "no ports yet");
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let a = String::from_utf8(p.own_answer_to_a().unwrap().to_vec()).unwrap();
@@ -538,7 +541,8 @@ mod tests {
     #[test]
     fn a_law_callee_for_a_mu_law_caller_is_offered_both_and_a_keeps_its_own_law() {
         let pcmu_only = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
-        let mut p = MediaPlan::from_offer(pcmu_only.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
+        let mut p =
+            MediaPlan::from_offer(pcmu_only.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let offer = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
         assert!(
@@ -566,14 +570,19 @@ mod tests {
 
     fn crypto_of(sdp: &[u8]) -> CryptoAttr {
         let sdp = SessionDescription::parse(sdp).unwrap();
-        let value = sdp.media[0].attribute("crypto").unwrap().value.clone().unwrap();
+        let value = sdp.media[0]
+            .attribute("crypto")
+            .unwrap()
+            .value
+            .clone()
+            .unwrap();
         CryptoAttr::parse(&value).unwrap()
     }
 
     #[test]
     fn an_srtp_caller_gets_our_key_and_a_plain_callee_never_sees_a_key() {
-        let mut p = MediaPlan::from_offer(savp_offer().as_bytes(), CallType::Audio, 9, US, srtp())
-            .unwrap();
+        let mut p =
+            MediaPlan::from_offer(savp_offer().as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let a_keys = p.srtp_keys(Leg::A).unwrap();
         assert_eq!(a_keys.outbound, MasterKey::new([0xa1; 30]));
@@ -584,7 +593,10 @@ mod tests {
             a_keys.inbound
         );
         let offer = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
-        assert!(offer.contains("m=audio 30002 RTP/AVP 0 8 101\r\n"), "{offer}");
+        assert!(
+            offer.contains("m=audio 30002 RTP/AVP 0 8 101\r\n"),
+            "{offer}"
+        );
         assert!(!offer.contains("crypto"), "{offer}");
         let b = p.on_b_answer(AUDIO_ANSWER.as_bytes()).unwrap();
         assert_eq!(b.srtp, None, "B is plain");
@@ -593,8 +605,8 @@ mod tests {
         let ours = crypto_of(&b.to_a);
         assert_eq!((ours.tag, ours.key), (3, MasterKey::new([0xa1; 30])));
         // The script answers A itself: the same key.
-        let mut p = MediaPlan::from_offer(savp_offer().as_bytes(), CallType::Audio, 9, US, srtp())
-            .unwrap();
+        let mut p =
+            MediaPlan::from_offer(savp_offer().as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let own = p.own_answer_to_a().unwrap();
         assert_eq!(crypto_of(&own).key, MasterKey::new([0xa1; 30]));
@@ -615,9 +627,8 @@ mod tests {
                 .unwrap_err(),
             SdpProblem::Srtp(SrtpRefusal::Required)
         );
-        let mut p =
-            MediaPlan::from_offer(savp_offer().as_bytes(), CallType::Audio, 9, US, require)
-                .unwrap();
+        let mut p = MediaPlan::from_offer(savp_offer().as_bytes(), CallType::Audio, 9, US, require)
+            .unwrap();
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let offer = p.offer_to_b().unwrap();
         assert!(String::from_utf8_lossy(&offer).contains("m=audio 30002 RTP/SAVP "));
@@ -627,11 +638,18 @@ mod tests {
             p.on_b_answer(AUDIO_ANSWER.as_bytes()).unwrap_err(),
             SdpProblem::Srtp(SrtpRefusal::NoUsableCrypto)
         );
-        let answer = AUDIO_ANSWER.replace("RTP/AVP 8 101\r\n", &format!("RTP/SAVP 8 101\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"));
+        let answer = AUDIO_ANSWER.replace(
+            "RTP/AVP 8 101\r\n",
+            &format!("RTP/SAVP 8 101\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"),
+        );
         let b = p.on_b_answer(answer.as_bytes()).unwrap();
         let keys = b.srtp.unwrap();
         assert_eq!(keys.outbound, MasterKey::new([0xb2; 30]));
-        assert_eq!(keys.inbound, p.srtp_keys(Leg::A).unwrap().inbound, "same test key");
+        assert_eq!(
+            keys.inbound,
+            p.srtp_keys(Leg::A).unwrap().inbound,
+            "same test key"
+        );
     }
 
     #[test]

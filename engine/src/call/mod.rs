@@ -20,6 +20,7 @@
 mod a_leg;
 pub mod admission;
 mod b_legs;
+pub mod contact;
 mod core;
 pub mod dialog;
 mod driver;

@@ -60,7 +60,8 @@ impl SdesPlan {
             return Ok(None);
         };
         let local = &self.setup.keys[leg.index()];
-        self.legs[leg.index()] = crypto::take_offer(&mut sdp.media[index], self.setup.policy, local)?;
+        self.legs[leg.index()] =
+            crypto::take_offer(&mut sdp.media[index], self.setup.policy, local)?;
         Ok(Some(index))
     }
 

@@ -44,6 +44,8 @@ pub struct CallDeps {
     pub numbers: NumberService,
     /// Our Contact header value.
     pub contact: String,
+    /// Our Contact on TLS and WebSocket legs.
+    pub contacts: crate::call::contact::OurContacts,
     /// Address for SDP `o=` lines.
     pub local_ip: IpAddr,
     pub fetch_timeout: Duration,
@@ -112,7 +114,10 @@ impl CallDirectory for Directory<'_> {
 /// operating system).
 fn fresh_srtp_keys() -> [crate::media::srtp::MasterKey; 2] {
     use crate::media::srtp::MasterKey;
-    [MasterKey::new(rand::random()), MasterKey::new(rand::random())]
+    [
+        MasterKey::new(rand::random()),
+        MasterKey::new(rand::random()),
+    ]
 }
 
 /// The engine's side of every call, for admission.
@@ -123,6 +128,7 @@ fn call_config(deps: &CallDeps) -> CallConfig<'_> {
         recordings_root: &deps.recordings_root,
         max_calls_per_app: deps.max_calls_per_app,
         srtp: deps.srtp,
+        contacts: &deps.contacts,
     }
 }
 

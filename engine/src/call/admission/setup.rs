@@ -34,6 +34,8 @@ pub struct CallConfig<'a> {
     pub max_calls_per_app: usize,
     /// `[media] srtp`.
     pub srtp: crate::media::sdp::crypto::SrtpPolicy,
+    /// Our Contact on TLS and WebSocket legs.
+    pub contacts: &'a crate::call::contact::OurContacts,
 }
 
 /// The app a new call runs for, as the shell read it, and how many of its calls run now.
@@ -171,6 +173,7 @@ fn setup(
         from,
         to,
         contact: cfg.contact.to_string(),
+        contacts: cfg.contacts.clone(),
         domain: app.domain,
         local_ip: cfg.local_ip,
         max_forwards,
@@ -191,6 +194,8 @@ mod tests {
     use crate::sip::message::{parse, Message};
 
     const ROOT: &str = "/var/lib/ringmaster/recordings";
+    static NO_STREAMS: crate::call::contact::OurContacts =
+        crate::call::contact::OurContacts::none();
 
     fn cfg(max_calls_per_app: usize) -> CallConfig<'static> {
         CallConfig {
@@ -199,6 +204,7 @@ mod tests {
             recordings_root: Path::new(ROOT),
             max_calls_per_app,
             srtp: Default::default(),
+            contacts: &NO_STREAMS,
         }
     }
 

@@ -231,6 +231,7 @@ mod tests {
             from: "914471000000".into(),
             to: "bob".into(),
             contact: "<sip:ringmaster@203.0.113.1:5060>".into(),
+            contacts: Default::default(),
             domain: "test.local".into(),
             local_ip: "203.0.113.1".parse().unwrap(),
             max_forwards: 70,

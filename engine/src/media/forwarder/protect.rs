@@ -142,7 +142,9 @@ mod tests {
         let plain = [0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 7, 0xff, 0xfe, 0xfd];
         let mut buf = [0u8; 64];
         buf[..plain.len()].copy_from_slice(&plain);
-        let n = phone.outbound(Leg::B, Channel::Rtp, &mut buf, plain.len()).unwrap();
+        let n = phone
+            .outbound(Leg::B, Channel::Rtp, &mut buf, plain.len())
+            .unwrap();
         assert_eq!(n, plain.len() + 10);
         let got = ours.inbound(Leg::A, Channel::Rtp, &mut buf[..n], &mut relay);
         assert_eq!(got, Some(plain.len()));
@@ -154,8 +156,13 @@ mod tests {
             leg: Leg::B,
             keys: keys(2, 1),
         });
-        let n = phone2.outbound(Leg::B, Channel::Rtp, &mut buf, plain.len()).unwrap();
-        assert_eq!(ours.inbound(Leg::A, Channel::Rtp, &mut buf[..n], &mut relay), None);
+        let n = phone2
+            .outbound(Leg::B, Channel::Rtp, &mut buf, plain.len())
+            .unwrap();
+        assert_eq!(
+            ours.inbound(Leg::A, Channel::Rtp, &mut buf[..n], &mut relay),
+            None
+        );
         assert_eq!(relay.stats().a_to_b.dropped.srtp, 1);
         // Leg B is plain both ways.
         let mut copy = plain;
@@ -169,7 +176,10 @@ mod tests {
             leg: Leg::A,
             keys: keys(1, 2),
         });
-        assert_eq!(ours.inbound(Leg::A, Channel::Rtp, &mut buf[..n], &mut relay), None);
+        assert_eq!(
+            ours.inbound(Leg::A, Channel::Rtp, &mut buf[..n], &mut relay),
+            None
+        );
         ours.handle(&Command::SetSrtp {
             leg: Leg::A,
             keys: None,

@@ -229,7 +229,10 @@ impl CallTask {
                 };
                 let len = read.filled().len();
                 let relay = &mut self.relay;
-                let Some(len) = self.protection.inbound(leg, channel, &mut buf[..len], relay) else {
+                let Some(len) = self
+                    .protection
+                    .inbound(leg, channel, &mut buf[..len], relay)
+                else {
                     continue;
                 };
                 let from = SocketAddr::new(from.ip().to_canonical(), from.port());

@@ -258,9 +258,10 @@ pub fn seal(media: &mut MediaDescription, sdes: &Sdes) {
         suite: sdes.suite,
         key: sdes.local.clone(),
     };
-    media
-        .fields
-        .push(Field::Attribute(Attribute::new("crypto", Some(&ours.value()))));
+    media.fields.push(Field::Attribute(Attribute::new(
+        "crypto",
+        Some(&ours.value()),
+    )));
 }
 
 /// What we offer a B leg under `policy`: `RTP/SAVP` with our key under `require`, else plain.

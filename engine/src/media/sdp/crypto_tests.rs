@@ -45,7 +45,10 @@ fn unusable_crypto_lines_are_refused_clearly() {
             "1 AEAD_AES_256_GCM inline:k",
             CryptoError::Suite("AEAD_AES_256_GCM".into()),
         ),
-        ("1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=", CryptoError::Key),
+        (
+            "1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=",
+            CryptoError::Key,
+        ),
         ("1 AES_CM_128_HMAC_SHA1_80 inline:!!!", CryptoError::Key),
         ("1 AES_CM_128_HMAC_SHA1_80 key:abc", CryptoError::Malformed),
     ];

@@ -23,8 +23,8 @@
 //! not understand, so we keep a small line-preserving model of our own (about 300 lines).
 
 pub mod anchor;
-pub mod crypto;
 mod attr;
+pub mod crypto;
 mod parse;
 pub mod policy;
 mod write;
