@@ -24,6 +24,7 @@ use support::http::Reply;
 use support::rig::Rig;
 use support::stream_ua;
 use support::transports::{connect, registrations_of, rig_with, Ports};
+use support::wire::metric_settles;
 
 const SEC: Duration = Duration::from_secs(1);
 /// RFC 4568 §5's example key: the test UA's key for what it sends.
@@ -74,7 +75,9 @@ fn crypto_of(sdp: &[u8]) -> (CryptoAttr, bool) {
         .lines()
         .find_map(|l| l.trim().strip_prefix("a=crypto:"))
         .unwrap_or_else(|| panic!("no a=crypto in\n{text}"));
-    let savp = text.lines().any(|l| l.starts_with("m=audio") && l.contains(" RTP/SAVP "));
+    let savp = text
+        .lines()
+        .any(|l| l.starts_with("m=audio") && l.contains(" RTP/SAVP "));
     (CryptoAttr::parse(line).unwrap(), savp)
 }
 
@@ -128,7 +131,11 @@ fn an_srtp_caller_and_a_plain_phone_hear_each_other_and_the_srtp_leg_carries_no_
     rig.endpoint("ann");
     rig.endpoint("bob");
     let bob = phone(&rig, "bob", 1400, None, &Secure::default());
-    assert!(bob.wait_log("200 OK", 10 * SEC), "bob did not register:\n{}", bob.log());
+    assert!(
+        bob.wait_log("200 OK", 10 * SEC),
+        "bob did not register:\n{}",
+        bob.log()
+    );
 
     let mut ann = rig.phone("ann");
     let cap = Capture::bind();
@@ -142,24 +149,69 @@ fn an_srtp_caller_and_a_plain_phone_hear_each_other_and_the_srtp_leg_carries_no_
     let ua_key = CryptoAttr::parse(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{UA_KEY}"))
         .unwrap()
         .key;
-    assert_ne!(ours.key, ua_key, "ringmaster writes its own key, never the caller's");
+    assert_ne!(
+        ours.key, ua_key,
+        "ringmaster writes its own key, never the caller's"
+    );
     let to = dialog.remote_rtp.expect("our RTP address");
     assert!(rig.is_rtp_port(to.port()));
     send_srtp_tone(&cap, to, ua_key, 600.0, 4.0);
 
     let at_bob = hears(&bob, 600.0, 50);
-    assert!(at_bob >= 50, "bob heard {at_bob} frames of ann's 600 Hz (sent as SRTP)\n{}", bob.log());
+    assert!(
+        at_bob >= 50,
+        "bob heard {at_bob} frames of ann's 600 Hz (sent as SRTP)\n{}",
+        bob.log()
+    );
     let packets = cap.wait(10 * SEC, |p| p.len() >= 150);
-    assert!(packets.len() >= 150, "{} packets from ringmaster", packets.len());
+    assert!(
+        packets.len() >= 150,
+        "{} packets from ringmaster",
+        packets.len()
+    );
     // On the wire: 160 bytes of payload and the 80-bit tag, and no tone in it.
-    assert!(packets.iter().all(|p| p.payload.len() == FRAME + 10), "SRTP-sized packets");
+    assert!(
+        packets.iter().all(|p| p.payload.len() == FRAME + 10),
+        "SRTP-sized packets"
+    );
     let raw_tone = tone_frames(&decode(&packets, Law::Mu), 1400.0);
-    assert!(raw_tone <= 2, "{raw_tone} frames of bob's tone readable as plain G.711");
+    assert!(
+        raw_tone <= 2,
+        "{raw_tone} frames of bob's tone readable as plain G.711"
+    );
     let (plain, failed) = decrypt(&packets, &ours.key);
-    assert_eq!(failed, 0, "every packet authenticates with the key of our answer");
+    assert_eq!(
+        failed, 0,
+        "every packet authenticates with the key of our answer"
+    );
     let at_ann = tone_frames(&plain, 1400.0);
-    assert!(at_ann >= 50, "ann decrypted {at_ann} frames of bob's 1400 Hz");
+    assert!(
+        at_ann >= 50,
+        "ann decrypted {at_ann} frames of bob's 1400 Hz"
+    );
+    // Forged and replayed SRTP is refused and counted, not relayed.
+    let sock = cap.socket();
+    let mut forged = packets[0].raw.clone();
+    forged[0] = 0x80;
+    forged[20] ^= 0xff;
+    for _ in 0..3 {
+        sock.send_to(&forged, to).unwrap();
+    }
+    let plain_rtp = [
+        &[0x80u8, 0, 0, 1, 0, 0, 0, 0, 0x5e, 0xc0, 0, 1][..],
+        &[0xff; 170][..],
+    ]
+    .concat();
+    sock.send_to(&plain_rtp, to).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     assert_eq!(ann.bye(&mut dialog), 200);
+    let refused = metric_settles(
+        rig.srv.http,
+        "ringmaster_rtp_srtp_refused_total",
+        4.0,
+        5 * SEC,
+    );
+    assert_eq!(refused, Some(4.0), "3 forged and 1 plain packet refused");
 }
 
 #[test]
@@ -168,7 +220,11 @@ fn baresip_with_mandatory_srtp_calls_a_plain_phone_and_both_hear_each_other() {
     rig.endpoint("ann");
     rig.endpoint("bob");
     let bob = phone(&rig, "bob", 1400, None, &Secure::default());
-    assert!(bob.wait_log("200 OK", 10 * SEC), "bob did not register:\n{}", bob.log());
+    assert!(
+        bob.wait_log("200 OK", 10 * SEC),
+        "bob did not register:\n{}",
+        bob.log()
+    );
     let srtp = Secure {
         mediaenc: Some("srtp-mand"),
         ..Secure::default()
@@ -181,8 +237,21 @@ fn baresip_with_mandatory_srtp_calls_a_plain_phone_and_both_hear_each_other() {
         "ann's call is not SRTP:\n{}",
         ann.log()
     );
-    assert!(at_ann >= 50, "ann heard {at_ann} frames of bob's 1400 Hz\n{}", ann.log());
-    assert!(at_bob >= 50, "bob heard {at_bob} frames of ann's 600 Hz\n{}", bob.log());
+    assert!(
+        at_ann >= 50,
+        "ann heard {at_ann} frames of bob's 1400 Hz\n{}",
+        ann.log()
+    );
+    assert!(
+        at_bob >= 50,
+        "bob heard {at_bob} frames of ann's 600 Hz\n{}",
+        bob.log()
+    );
+    // Every SRTP packet baresip (libre's SRTP) sent authenticated with our implementation.
+    assert_eq!(
+        support::wire::metric(rig.srv.http, "ringmaster_rtp_srtp_refused_total"),
+        Some(0.0)
+    );
 }
 
 #[test]
@@ -203,7 +272,12 @@ fn baresip_over_tls_with_srtp_places_a_call_and_its_dialog_stays_on_tls() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let regs = registrations_of(&rig, "ann");
-    assert_eq!(regs.len(), 1, "ann did not register over TLS:\n{}", ann.log());
+    assert_eq!(
+        regs.len(),
+        1,
+        "ann did not register over TLS:\n{}",
+        ann.log()
+    );
     assert_eq!(regs[0]["transport"], "tls");
     drop(ann);
     // The same account again, now dialling (baresip dials at start only).
@@ -215,10 +289,18 @@ fn baresip_over_tls_with_srtp_places_a_call_and_its_dialog_stays_on_tls() {
     let to = dialog.remote_rtp.expect("our RTP address");
     cap.send_tone(to, Law::Mu, 1400.0, 4.0);
     let at_ann = hears(&ann, 1400.0, 50);
-    assert!(at_ann >= 50, "ann heard {at_ann} frames of bob's 1400 Hz\n{}", ann.log());
+    assert!(
+        at_ann >= 50,
+        "ann heard {at_ann} frames of bob's 1400 Hz\n{}",
+        ann.log()
+    );
     let heard = decode(&cap.wait(10 * SEC, |p| p.len() >= 150), Law::Mu);
     let at_bob = tone_frames(&heard, 600.0);
-    assert!(at_bob >= 50, "bob heard {at_bob} frames of ann's 600 Hz\n{}", ann.log());
+    assert!(
+        at_bob >= 50,
+        "bob heard {at_bob} frames of ann's 600 Hz\n{}",
+        ann.log()
+    );
     assert!(ann.log().contains("SRTP is Enabled"), "{}", ann.log());
 
     assert_eq!(bob.bye(&mut dialog), 200);
@@ -259,4 +341,71 @@ fn trace_transports(log: &str) -> Vec<(String, String)> {
         out.push((transport.to_string(), format!("{first} {cseq}")));
     }
     out
+}
+
+/// `a=crypto` for a test phone's own key (30 bytes of `fill`).
+fn crypto_line(fill: u8) -> (String, MasterKey) {
+    use base64::Engine as _;
+    let key = [fill; 30];
+    let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+    (
+        format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{b64}"),
+        MasterKey::new(key),
+    )
+}
+
+#[test]
+fn policy_require_refuses_plain_callers_and_offers_srtp_to_the_callee() {
+    let config = format!("{}[media]\nsrtp = \"require\"\n", support::rig::CONFIG);
+    let rig = Rig::configured(vec![Reply::Json(connect("bob"))], None, &config);
+    rig.endpoint("ann");
+    rig.endpoint("bob");
+    let mut bob = rig.phone("bob");
+    let mut ann = rig.phone("ann");
+    let cap = Capture::bind();
+    let mut plain = ann.invite("5000", cap.addr);
+    assert_eq!(ann.final_response(&mut plain, 10 * SEC).err(), Some(488));
+
+    let mut out = ann.invite_sdp("5000", &savp_offer(cap.addr));
+    let inc = bob.expect_request("INVITE", None, 15 * SEC);
+    let (to_bob, savp) = crypto_of(&inc.req.body);
+    assert!(savp, "the callee is offered RTP/SAVP under require");
+    let ua_key = CryptoAttr::parse(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{UA_KEY}"))
+        .unwrap()
+        .key;
+    assert_ne!(to_bob.key, ua_key, "the caller's key does not cross");
+    let bob_cap = Capture::bind();
+    let (bob_line, bob_key) = crypto_line(0x42);
+    let answer = format!(
+        "v=0\r\no=bob 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/SAVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n{bob_line}\r\na=sendrecv\r\n",
+        bob_cap.addr.port()
+    );
+    bob.reply_with(&inc, 200, Some(answer));
+    bob.expect_request("ACK", Some(inc.call_id()), 5 * SEC);
+    let mut dialog = ann.final_response(&mut out, 10 * SEC).expect("answered");
+    let (to_ann, _) = crypto_of(&dialog.remote_sdp);
+    let a_port = dialog.remote_rtp.expect("our A-side RTP");
+    let b_port = support::ua::sdp_audio_addr(&inc.req.body).expect("our B-side RTP");
+    send_srtp_tone(&cap, a_port, ua_key, 600.0, 3.0);
+    send_srtp_tone(&bob_cap, b_port, bob_key, 1400.0, 3.0);
+
+    let at_bob = cap_tone(&bob_cap, &to_bob.key, 600.0);
+    let at_ann = cap_tone(&cap, &to_ann.key, 1400.0);
+    assert!(
+        at_bob >= 50,
+        "bob decrypted {at_bob} frames of ann's 600 Hz"
+    );
+    assert!(
+        at_ann >= 50,
+        "ann decrypted {at_ann} frames of bob's 1400 Hz"
+    );
+    assert_eq!(ann.bye(&mut dialog), 200);
+}
+
+/// Waits (bounded) for 100 packets at `cap` and counts the `hz` frames they decrypt to.
+fn cap_tone(cap: &Capture, key: &MasterKey, hz: f64) -> usize {
+    let packets = cap.wait(10 * SEC, |p| p.len() >= 100);
+    let (samples, failed) = decrypt(&packets, key);
+    assert_eq!(failed, 0, "every packet authenticates");
+    tone_frames(&samples, hz)
 }

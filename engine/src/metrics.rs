@@ -38,6 +38,8 @@ pub struct Metrics {
     pub tls_handshake_failures: IntCounter,
     /// WebSocket upgrades refused (no `sip` subprotocol, not an upgrade, timed out).
     pub ws_upgrades_refused: IntCounter,
+    /// Packets from SRTP legs that failed authentication or were replays.
+    pub srtp_refused: IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -126,6 +128,11 @@ impl Metrics {
                 &r,
                 "sip_ws_upgrades_refused_total",
                 "WebSocket upgrades refused (no `sip` subprotocol, malformed, timed out).",
+            ),
+            srtp_refused: counter(
+                &r,
+                "rtp_srtp_refused_total",
+                "SRTP/SRTCP packets refused (failed authentication, replayed, not SRTP).",
             ),
             registry: r,
         }

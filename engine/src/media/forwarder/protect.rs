@@ -68,6 +68,8 @@ impl Protection {
             Err(error) => {
                 tracing::trace!(?leg, ?channel, %error, "SRTP packet refused");
                 relay.on_srtp_refused(leg);
+                // Rare (forgeries, replays, a peer with the wrong key): one atomic add.
+                crate::metrics::metrics().srtp_refused.inc();
                 None
             }
         }
