@@ -66,7 +66,7 @@ impl Protection {
         match plain {
             Ok(len) => Some(len),
             Err(error) => {
-                tracing::trace!(?leg, ?channel, %error, "SRTP packet refused");
+                tracing::trace!(?leg, ?channel, len = packet.len(), %error, "SRTP packet refused");
                 relay.on_srtp_refused(leg);
                 // Rare (forgeries, replays, a peer with the wrong key): one atomic add.
                 crate::metrics::metrics().srtp_refused.inc();
