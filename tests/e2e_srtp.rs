@@ -8,6 +8,9 @@
 //! - baresip registered over SIP/TLS with `srtp-mand` places a call through the answer URL to
 //!   a plain phone: audio flows both ways, and its ACK and the BYE's answer go over TLS (our
 //!   Contact names the transport).
+//! - Policy `require`: a plain offer gets 488; the callee is offered `RTP/SAVP` with our key and
+//!   both legs run SRTP with their own keys.
+//!
 //! Every process is stopped by PID (drop); nothing leaves 127.0.0.0/8.
 
 mod support;
