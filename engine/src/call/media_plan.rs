@@ -617,6 +617,37 @@ mod tests {
     }
 
     #[test]
+    fn re_invites_carry_new_keys_both_ways() {
+        let mut p =
+            MediaPlan::from_offer(savp_offer().as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        p.on_b_answer(AUDIO_ANSWER.as_bytes()).unwrap();
+        // A re-offers with another key under another tag: the media task gets it.
+        let other = "YUJDZGVmZ2hpSktMbW5vcFFyc3RVVldYWVphYmNk";
+        let reoffer = savp_offer().replace(
+            &format!("a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{KEY}"),
+            &format!("a=crypto:4 AES_CM_128_HMAC_SHA1_32 inline:{other}"),
+        );
+        let relayed = p.relay(Leg::B, reoffer.as_bytes(), true).unwrap();
+        let keys = relayed.srtp.unwrap();
+        assert_eq!(keys.suite, crate::media::srtp::Suite::AesCm128HmacSha1_32);
+        assert_eq!(
+            keys.inbound,
+            CryptoAttr::parse(&format!("4 AES_CM_128_HMAC_SHA1_32 inline:{other}"))
+                .unwrap()
+                .key
+        );
+        // B's plain answer goes back to A with our key under A's new tag.
+        let back = p.relay(Leg::A, AUDIO_ANSWER.as_bytes(), false).unwrap();
+        assert_eq!(back.srtp, None, "B stays plain");
+        let ours = crypto_of(&back.sdp);
+        assert_eq!((ours.tag, ours.key), (4, MasterKey::new([0xa1; 30])));
+        // A drops SRTP in a plain re-offer: A is plain again.
+        let plain = p.relay(Leg::B, OFFER.as_bytes(), true).unwrap();
+        assert_eq!(plain.srtp, None);
+    }
+
+    #[test]
     fn require_offers_srtp_to_b_and_refuses_plain_callers_and_keyless_answers() {
         let require = SrtpSetup {
             policy: SrtpPolicy::Require,
