@@ -3,8 +3,9 @@
 //!   URL to a plain-RTP phone (Debian's baresip): what ringmaster sends the UA is not G.711
 //!   (the raw payloads carry no tone) but decrypts, with the key of ringmaster's answer, to
 //!   the phone's tone; the phone hears the UA's tone, which went out as SRTP.
-//! - baresip with `srtp-mand` (its own SRTP, libre's) calls a plain baresip: each hears the
-//!   other's tone frequency.
+//! - baresip with `srtp-mand` (`RTP/SAVP`; its own SRTP, libre's) and with `srtp` (best
+//!   effort, `RTP/AVP` with `a=crypto`) calls a plain baresip: each hears the other's tone
+//!   frequency, and baresip's SRTP authenticates with ours.
 //! - baresip registered over SIP/TLS with `srtp-mand` places a call through the answer URL to
 //!   a plain phone: audio flows both ways, and its ACK and the BYE's answer go over TLS (our
 //!   Contact names the transport).
@@ -219,6 +220,16 @@ fn an_srtp_caller_and_a_plain_phone_hear_each_other_and_the_srtp_leg_carries_no_
 
 #[test]
 fn baresip_with_mandatory_srtp_calls_a_plain_phone_and_both_hear_each_other() {
+    srtp_phone_calls_a_plain_phone("srtp-mand");
+}
+
+/// Best effort: `RTP/AVP` with `a=crypto` is answered with our key, and the call is SRTP.
+#[test]
+fn baresip_with_best_effort_srtp_calls_a_plain_phone_and_both_hear_each_other() {
+    srtp_phone_calls_a_plain_phone("srtp");
+}
+
+fn srtp_phone_calls_a_plain_phone(mediaenc: &str) {
     let rig = Rig::start(vec![Reply::Json(connect("bob"))]);
     rig.endpoint("ann");
     rig.endpoint("bob");
@@ -229,7 +240,7 @@ fn baresip_with_mandatory_srtp_calls_a_plain_phone_and_both_hear_each_other() {
         bob.log()
     );
     let srtp = Secure {
-        mediaenc: Some("srtp-mand"),
+        mediaenc: Some(mediaenc),
         ..Secure::default()
     };
     let ann = phone(&rig, "ann", 600, Some("5000"), &srtp);
