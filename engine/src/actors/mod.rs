@@ -409,12 +409,12 @@ impl Engine {
             trunks: trunks.clone(),
             numbers: numbers.clone(),
             contact: format!("<sip:ringmaster@{advertised}>"),
-            contacts: crate::call::contact::OurContacts::new(
+            contacts: Arc::new(crate::call::contact::OurContacts::new(
                 advertised.ip(),
                 streams.tls.map(|a| a.port()),
                 streams.ws.map(|a| a.port()),
                 streams.wss.map(|a| a.port()),
-            ),
+            )),
             local_ip: advertised.ip(),
             fetch_timeout: Duration::from_millis(settings.calls.answer_timeout_ms),
             max_calls_per_app: settings.calls.max_calls_per_app,

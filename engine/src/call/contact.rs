@@ -19,15 +19,6 @@ pub struct OurContacts {
 }
 
 impl OurContacts {
-    /// No stream listener (tests, UDP-only servers).
-    pub const fn none() -> Self {
-        OurContacts {
-            tls: None,
-            ws: None,
-            wss: None,
-        }
-    }
-
     /// For the listeners on these ports, at our advertised address `ip`.
     pub fn new(ip: IpAddr, tls: Option<u16>, ws: Option<u16>, wss: Option<u16>) -> Self {
         let contact = |port: Option<u16>, token: &str| {

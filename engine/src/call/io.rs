@@ -67,8 +67,8 @@ pub struct CallSetup {
     pub to: String,
     /// Our Contact header value (UDP; see `contacts` for the others).
     pub contact: String,
-    /// Our Contact on TLS and WebSocket legs (`call::contact`).
-    pub contacts: super::contact::OurContacts,
+    /// Our Contact on TLS and WebSocket legs (`call::contact`), shared by every call.
+    pub contacts: std::sync::Arc<super::contact::OurContacts>,
     /// Our SIP domain (host part of the caller id on B legs).
     pub domain: String,
     /// The address put in SDP `o=` lines.

@@ -45,7 +45,7 @@ pub struct CallDeps {
     /// Our Contact header value.
     pub contact: String,
     /// Our Contact on TLS and WebSocket legs.
-    pub contacts: crate::call::contact::OurContacts,
+    pub contacts: std::sync::Arc<crate::call::contact::OurContacts>,
     /// Address for SDP `o=` lines.
     pub local_ip: IpAddr,
     pub fetch_timeout: Duration,

@@ -35,7 +35,7 @@ pub struct CallConfig<'a> {
     /// `[media] srtp`.
     pub srtp: crate::media::sdp::crypto::SrtpPolicy,
     /// Our Contact on TLS and WebSocket legs.
-    pub contacts: &'a crate::call::contact::OurContacts,
+    pub contacts: &'a std::sync::Arc<crate::call::contact::OurContacts>,
 }
 
 /// The app a new call runs for, as the shell read it, and how many of its calls run now.
@@ -194,8 +194,6 @@ mod tests {
     use crate::sip::message::{parse, Message};
 
     const ROOT: &str = "/var/lib/ringmaster/recordings";
-    static NO_STREAMS: crate::call::contact::OurContacts =
-        crate::call::contact::OurContacts::none();
 
     fn cfg(max_calls_per_app: usize) -> CallConfig<'static> {
         CallConfig {
@@ -204,7 +202,7 @@ mod tests {
             recordings_root: Path::new(ROOT),
             max_calls_per_app,
             srtp: Default::default(),
-            contacts: &NO_STREAMS,
+            contacts: Box::leak(Box::default()),
         }
     }
 
