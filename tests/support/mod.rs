@@ -12,6 +12,7 @@
 
 pub mod audio;
 pub mod bandwidth;
+pub mod browser;
 pub mod baresip;
 pub mod caller;
 pub mod http;
