@@ -30,7 +30,10 @@ fn add_sip(rig: &Rig, user: &str) -> Value {
 fn registered_over_wss(rig: &Rig, user: &str) -> bool {
     let deadline = Instant::now() + 10 * SEC;
     loop {
-        if registrations_of(rig, user).iter().any(|r| r["transport"] == "wss") {
+        if registrations_of(rig, user)
+            .iter()
+            .any(|r| r["transport"] == "wss")
+        {
             return true;
         }
         if Instant::now() > deadline {
@@ -49,22 +52,43 @@ fn jssip_sipjs_and_piopiyjs_register_over_wss_and_a_wrong_password_is_refused() 
     // JsSIP and SIP.js: the app hands them `wss_URL` and the endpoint's SIP URI.
     for (sdk, user) in [(Sdk::JsSip, "jsuser"), (Sdk::SipJs, "sipjsuser")] {
         let ep = add_sip(&rig, user);
-        let wss = ep["wss_URL"].as_str().expect("add_sip gives wss_URL").to_string();
+        let wss = ep["wss_URL"]
+            .as_str()
+            .expect("add_sip gives wss_URL")
+            .to_string();
         assert_eq!(wss, format!("wss://{}", ports.wss));
         let uri = ep["sip_uri"].as_str().unwrap().to_string();
-        b.open(user, sdk, 440, json!({"wss": wss, "uri": uri, "user": user, "password": format!("pw-{user}")}));
+        b.open(
+            user,
+            sdk,
+            440,
+            json!({"wss": wss, "uri": uri, "user": user, "password": format!("pw-{user}")}),
+        );
         let ok = b.wait(user, "registered", 15 * SEC);
         assert_eq!(ok["status"], 200, "{sdk:?}: {ok}");
-        assert!(registered_over_wss(&rig, user), "{sdk:?}: no wss binding for {user}");
+        assert!(
+            registered_over_wss(&rig, user),
+            "{sdk:?}: no wss binding for {user}"
+        );
 
         let bad = format!("{user}-bad");
-        b.open(&bad, sdk, 440, json!({"wss": wss, "uri": uri, "user": user, "password": "wrong"}));
+        b.open(
+            &bad,
+            sdk,
+            440,
+            json!({"wss": wss, "uri": uri, "user": user, "password": "wrong"}),
+        );
         let refused = b.wait(&bad, "registrationFailed", 15 * SEC);
         assert!(
-            refused["status"].as_u64().is_some_and(|s| s == 401 || s == 403),
+            refused["status"]
+                .as_u64()
+                .is_some_and(|s| s == 401 || s == 403),
             "{sdk:?}: {refused}"
         );
-        assert!(b.try_wait(&bad, "registered", Duration::ZERO).is_none(), "{sdk:?}");
+        assert!(
+            b.try_wait(&bad, "registered", Duration::ZERO).is_none(),
+            "{sdk:?}"
+        );
     }
 
     // piopiyjs: the app passes `webrtc_domain` to `login(user, password, domain)` unchanged;
@@ -73,17 +97,32 @@ fn jssip_sipjs_and_piopiyjs_register_over_wss_and_a_wrong_password_is_refused() 
     // failure is expected from that, loginFailed 407 "Token generation failed", while the SIP
     // login succeeds.
     let ep = add_sip(&rig, "pioneer");
-    let domain = ep["webrtc_domain"].as_str().expect("add_sip gives webrtc_domain").to_string();
+    let domain = ep["webrtc_domain"]
+        .as_str()
+        .expect("add_sip gives webrtc_domain")
+        .to_string();
     assert_eq!(domain, ports.wss.to_string());
-    b.open("pioneer", Sdk::Piopiy, 440, json!({"user": "pioneer", "password": "pw-pioneer", "domain": domain}));
+    b.open(
+        "pioneer",
+        Sdk::Piopiy,
+        440,
+        json!({"user": "pioneer", "password": "pw-pioneer", "domain": domain}),
+    );
     let ok = b.wait("pioneer", "login", 15 * SEC);
     assert_eq!(ok["code"], 200, "{ok}");
     assert!(registered_over_wss(&rig, "pioneer"));
-    let token = |e: &Value| e["event"] == "loginFailed" && e["code"] == 407 && e["status"] == "Token generation failed";
+    let token = |e: &Value| {
+        e["event"] == "loginFailed" && e["code"] == 407 && e["status"] == "Token generation failed"
+    };
     b.wait_event(|e| e["id"] == "pioneer" && token(e), 10 * SEC)
         .unwrap_or_else(|| panic!("no token failure\n{}", b.report()));
 
-    b.open("pioneer-bad", Sdk::Piopiy, 440, json!({"user": "pioneer", "password": "wrong", "domain": domain}));
+    b.open(
+        "pioneer-bad",
+        Sdk::Piopiy,
+        440,
+        json!({"user": "pioneer", "password": "wrong", "domain": domain}),
+    );
     let refused = b.wait_event(
         |e| e["id"] == "pioneer-bad" && e["event"] == "loginFailed" && !token(e),
         15 * SEC,
@@ -101,7 +140,9 @@ fn jssip_sipjs_and_piopiyjs_register_over_wss_and_a_wrong_password_is_refused() 
     );
     // No page threw.
     assert!(
-        !b.seen.iter().any(|e| e["event"] == "pageError" || e["event"] == "opError"),
+        !b.seen
+            .iter()
+            .any(|e| e["event"] == "pageError" || e["event"] == "opError"),
         "{}",
         b.report()
     );

@@ -116,7 +116,9 @@ impl Browsers {
     /// `password`, `domain` as given to its `login`).
     pub fn open(&mut self, id: &str, sdk: Sdk, tone: u32, config: Value) {
         let wav = self.tone(tone);
-        self.send(json!({"cmd": "open", "id": id, "sdk": sdk.page(), "wav": wav, "config": config}));
+        self.send(
+            json!({"cmd": "open", "id": id, "sdk": sdk.page(), "wav": wav, "config": config}),
+        );
         self.wait(id, "opened", Duration::from_secs(30));
     }
 
@@ -125,7 +127,10 @@ impl Browsers {
     pub fn run(&mut self, id: &str, op: &str, args: Value) -> Value {
         self.send(json!({"cmd": "do", "id": id, "op": op, "args": args}));
         let e = self.wait_event(
-            |e| e["id"] == id && (e["event"] == "result" && e["op"] == op || e["event"] == "opError"),
+            |e| {
+                e["id"] == id
+                    && (e["event"] == "result" && e["op"] == op || e["event"] == "opError")
+            },
             Duration::from_secs(30),
         );
         match e {
@@ -137,12 +142,18 @@ impl Browsers {
     /// The frequency (Hz) loudest in what page `id` receives, over about a second.
     pub fn heard_hz(&mut self, id: &str) -> (f64, f64) {
         let m = self.run(id, "measure", json!([1000]));
-        let hz = m["hz"].as_f64().unwrap_or_else(|| panic!("{id}: no measure: {m}"));
+        let hz = m["hz"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{id}: no measure: {m}"));
         (hz, m["binHz"].as_f64().unwrap())
     }
 
     /// The first event (seen before or arriving within `timeout`) that `pred` accepts.
-    pub fn wait_event(&mut self, pred: impl Fn(&Value) -> bool, timeout: Duration) -> Option<Value> {
+    pub fn wait_event(
+        &mut self,
+        pred: impl Fn(&Value) -> bool,
+        timeout: Duration,
+    ) -> Option<Value> {
         if let Some(e) = self.seen.iter().find(|e| pred(e)) {
             return Some(e.clone());
         }
@@ -168,14 +179,28 @@ impl Browsers {
         }
     }
 
-    /// Page `id`'s first event named `event`, or a panic with everything seen.
+    /// Page `id`'s first event named `event`, or a panic with everything seen. It gives up
+    /// early when the page reports a failure instead (`failed`, `opError`, `pageError`; and
+    /// `ended` while waiting for a call to be answered).
     pub fn wait(&mut self, id: &str, event: &str, timeout: Duration) -> Value {
-        self.try_wait(id, event, timeout).unwrap_or_else(|| {
-            panic!(
-                "{id}: no `{event}` within {timeout:?}\n{}",
+        let answer = matches!(event, "confirmed" | "answered" | "accepted");
+        let found = self.wait_event(
+            |e| {
+                e["id"] == id
+                    && (e["event"] == event
+                        || ["failed", "opError", "pageError"]
+                            .contains(&e["event"].as_str().unwrap_or(""))
+                        || answer && e["event"] == "ended")
+            },
+            timeout,
+        );
+        match found {
+            Some(e) if e["event"] == event => e,
+            other => panic!(
+                "{id}: no `{event}` within {timeout:?} (got {other:?})\n{}",
                 self.report()
-            )
-        })
+            ),
+        }
     }
 
     pub fn try_wait(&mut self, id: &str, event: &str, timeout: Duration) -> Option<Value> {
@@ -185,7 +210,11 @@ impl Browsers {
     /// Page `id`'s events so far (after waiting `settle` for more).
     pub fn events_of(&mut self, id: &str, settle: Duration) -> Vec<Value> {
         self.wait_event(|_| false, settle);
-        self.seen.iter().filter(|e| e["id"] == id).cloned().collect()
+        self.seen
+            .iter()
+            .filter(|e| e["id"] == id)
+            .cloned()
+            .collect()
     }
 
     pub fn log(&self) -> String {
@@ -195,7 +224,11 @@ impl Browsers {
     /// The events and the pages' log, for a failure message.
     pub fn report(&self) -> String {
         let events: Vec<String> = self.seen.iter().map(Value::to_string).collect();
-        format!("events:\n{}\nbrowser log:\n{}", events.join("\n"), self.log())
+        format!(
+            "events:\n{}\nbrowser log:\n{}",
+            events.join("\n"),
+            self.log()
+        )
     }
 }
 

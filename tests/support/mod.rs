@@ -12,8 +12,8 @@
 
 pub mod audio;
 pub mod bandwidth;
-pub mod browser;
 pub mod baresip;
+pub mod browser;
 pub mod caller;
 pub mod http;
 pub mod phone;
