@@ -14,6 +14,9 @@
 // "browser" (a chromium PID, so the Rust side can stop it even if this process dies), "opened",
 // "result" (an op's return value), "opError", "pageError" and "quit".
 //
+// JsSIP is pinned at 3.12.0, its last npm release with a browser build (dist/jssip.min.js);
+// later ones ship CommonJS sources only.
+//
 // Everything is on loopback: chromium resolves no name but 127.0.0.1 (host-resolver-rules),
 // ICE may use loopback, and this process exits by itself after RM_SECONDS.
 'use strict';
