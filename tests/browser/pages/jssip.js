@@ -50,6 +50,7 @@
   };
   rm.call = (target, video) => { follow(ua.call(target, media(video))); };
   rm.answer = (video) => { session.answer(media(video)); };
+  rm.reject = (status) => { session.terminate({ status_code: status || 486 }); };
   rm.dtmf = (tones) => {
     // RFC 4733 events in the RTP stream, as `play_get_input` reads them.
     session.sendDTMF(tones, { transportType: 'RFC2833', duration: 160, interToneGap: 120 });

@@ -17,6 +17,7 @@
   rm.start = (config) => piopiy.login(config.user, config.password, config.domain);
   rm.call = (to) => piopiy.call(to);
   rm.answer = () => piopiy.answer();
+  rm.reject = () => piopiy.reject();
   rm.dtmf = (tones) => { for (const t of tones) piopiy.sendDtmf(t); rm.emit('dtmfSent', { tones }); };
   rm.hangup = () => piopiy.terminate();
   rm.ready = true;

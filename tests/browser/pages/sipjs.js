@@ -52,6 +52,7 @@ rm.call = async (target, video) => {
 rm.answer = async (video) => {
   await session.accept({ sessionDescriptionHandlerOptions: sdh(video) });
 };
+rm.reject = async () => { await session.reject(); };
 rm.dtmf = (tones) => {
   // RTCDTMFSender: RFC 4733 events in the RTP stream.
   session.sessionDescriptionHandler.sendDtmf(tones, { duration: 160, interToneGap: 120 });

@@ -1,8 +1,11 @@
-//! Issue 15: browsers dial in. Headless Chromium (Debian's) runs the browser SIP stacks that
-//! apps use — JsSIP, SIP.js and TeleCMI's piopiyjs, each loaded unchanged from its npm
-//! package — against the real binary over wss with its self-signed certificate. Each one
-//! registers with what `add_sip` gave the app, and each one is refused a wrong password.
-//! Everything on 127.0.0.0/8 (chromium resolves no other name); every process stopped by PID.
+//! Issue 15: browsers dial in — what works without WebRTC media. Headless Chromium (Debian's)
+//! runs the browser SIP stacks that apps use — JsSIP, SIP.js and TeleCMI's piopiyjs, each
+//! loaded unchanged from its npm package — against the real binary over wss with its
+//! self-signed certificate. Each one registers with what `add_sip` gave the app and is refused
+//! a wrong password; a call through the answer URL reaches piopiyjs over its wss connection
+//! with the PIOPIY headers it reads, and its refusal reaches the caller. The calls with media
+//! are in e2e_browser_calls.rs. Everything on 127.0.0.0/8 (chromium resolves no other name);
+//! every process stopped by PID.
 
 mod support;
 
@@ -46,11 +49,14 @@ fn registered_over_wss(rig: &Rig, user: &str) -> bool {
 #[test]
 fn jssip_sipjs_and_piopiyjs_register_over_wss_and_a_wrong_password_is_refused() {
     let ports = Ports::new();
-    let rig = rig_with(vec![Reply::Json(json!([]))], &ports, &[]);
+    let script = json!([{"action": "connect", "timeout": 20,
+                         "call": [{"type": "sip", "user": "pioneer"}]}]);
+    let rig = rig_with(vec![Reply::Json(script)], &ports, &[]);
     let mut b = Browsers::start(rig.dir.path());
 
     // JsSIP and SIP.js: the app hands them `wss_URL` and the endpoint's SIP URI.
-    for (sdk, user) in [(Sdk::JsSip, "jsuser"), (Sdk::SipJs, "sipjsuser")] {
+    // Each browser process has its own fake microphone tone (JsSIP's 440 Hz, SIP.js's 880 Hz).
+    for (sdk, user, tone) in [(Sdk::JsSip, "jsuser", 440), (Sdk::SipJs, "sipjsuser", 880)] {
         let ep = add_sip(&rig, user);
         let wss = ep["wss_URL"]
             .as_str()
@@ -61,7 +67,7 @@ fn jssip_sipjs_and_piopiyjs_register_over_wss_and_a_wrong_password_is_refused() 
         b.open(
             user,
             sdk,
-            440,
+            tone,
             json!({"wss": wss, "uri": uri, "user": user, "password": format!("pw-{user}")}),
         );
         let ok = b.wait(user, "registered", 15 * SEC);
@@ -75,7 +81,7 @@ fn jssip_sipjs_and_piopiyjs_register_over_wss_and_a_wrong_password_is_refused() 
         b.open(
             &bad,
             sdk,
-            440,
+            tone,
             json!({"wss": wss, "uri": uri, "user": user, "password": "wrong"}),
         );
         let refused = b.wait(&bad, "registrationFailed", 15 * SEC);
@@ -117,6 +123,27 @@ fn jssip_sipjs_and_piopiyjs_register_over_wss_and_a_wrong_password_is_refused() 
     b.wait_event(|e| e["id"] == "pioneer" && token(e), 10 * SEC)
         .unwrap_or_else(|| panic!("no token failure\n{}", b.report()));
 
+    // A call to 5000 is connected to piopiyjs's user: the INVITE reaches it over its wss
+    // connection with the headers piopiyjs reads; its refusal reaches the caller.
+    rig.endpoint("alice");
+    let mut alice = rig.phone("alice");
+    let mut out = alice.invite("5000", support::rtp::Rtp::bind().addr);
+    let incoming = b.wait("pioneer", "inComingCall", 15 * SEC);
+    assert!(
+        incoming["call_id"].as_str().is_some_and(|c| !c.is_empty()),
+        "{incoming}"
+    );
+    b.run("pioneer", "reject", json!([]));
+    let status = alice.final_response(&mut out, 15 * SEC).err();
+    assert!(
+        status.is_some_and(|s| s >= 400),
+        "{status:?}\n{}",
+        b.report()
+    );
+    b.wait("pioneer", "hangup", 10 * SEC);
+
+    // (Wrong passwords for three users from one address ban it, per the password-guessing
+    // defence: this one comes last.)
     b.open(
         "pioneer-bad",
         Sdk::Piopiy,
@@ -138,6 +165,17 @@ fn jssip_sipjs_and_piopiyjs_register_over_wss_and_a_wrong_password_is_refused() 
             .all(|e| token(e) || e["code"] == 401),
         "{events:?}"
     );
+    // The harness's own check, no server involved: each browser hears its own tone over a
+    // loopback peer connection, so the call tests' frequency measure is sound.
+    for (user, tone) in [("jsuser", 440.0), ("sipjsuser", 880.0)] {
+        let m = b.run(user, "selfTest", json!([]));
+        let hz = m["hz"].as_f64().unwrap_or_else(|| panic!("{m}"));
+        assert!(
+            (hz - tone).abs() <= 2.0 * m["binHz"].as_f64().unwrap(),
+            "{user}: {m}"
+        );
+    }
+
     // No page threw.
     assert!(
         !b.seen
