@@ -47,7 +47,7 @@ fn registered_over_wss(rig: &Rig, user: &str) -> bool {
 }
 
 #[test]
-fn jssip_sipjs_and_piopiyjs_register_over_wss_and_a_wrong_password_is_refused() {
+fn jssip_sipjs_and_piopiyjs_register_over_wss_wrong_passwords_are_refused_and_a_call_reaches_piopiyjs() {
     let ports = Ports::new();
     let script = json!([{"action": "connect", "timeout": 20,
                          "call": [{"type": "sip", "user": "pioneer"}]}]);
@@ -122,6 +122,14 @@ fn jssip_sipjs_and_piopiyjs_register_over_wss_and_a_wrong_password_is_refused() 
     };
     b.wait_event(|e| e["id"] == "pioneer" && token(e), 10 * SEC)
         .unwrap_or_else(|| panic!("no token failure\n{}", b.report()));
+    let events = b.events_of("pioneer", Duration::ZERO);
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "loginFailed" || e["event"] == "error")
+            .all(token),
+        "piopiyjs reported another failure: {events:?}"
+    );
 
     // A call to 5000 is connected to piopiyjs's user: the INVITE reaches it over its wss
     // connection with the headers piopiyjs reads; its refusal reaches the caller.
