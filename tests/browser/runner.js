@@ -92,6 +92,8 @@ function launch(wav) {
     '--disable-component-update',
     '--disable-sync',
     '--disable-gpu',
+    // Containers often have a small /dev/shm.
+    '--disable-dev-shm-usage',
     '--mute-audio',
     `--user-data-dir=${dir}`,
     '--remote-debugging-address=127.0.0.1',
