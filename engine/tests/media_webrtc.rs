@@ -2,6 +2,9 @@
 //! controlling, DTLS client, SRTP) on one leg, a plain RTP endpoint on the other. Everything
 //! binds 127.0.0.1; waits are bounded; the engine is shut down at the end.
 
+// A test on real sockets reads the clock like any shell.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -198,6 +201,7 @@ async fn a_browser_leg_connects_and_audio_crosses_to_a_plain_leg_both_ways() {
                     (0, "PCMU".into(), 8000),
                     (101, "telephone-event".into(), 8000),
                 ],
+                video: None,
             })),
         },
     );

@@ -134,6 +134,18 @@ pub struct WebRtcSession {
     pub remote: WebRtcRemote,
     /// (payload type, encoding name, clock rate) of the leg's negotiated m-line.
     pub payload_types: Vec<(u8, String, u32)>,
+    /// Video bundled on the same transport (browser to browser calls).
+    pub video: Option<WebRtcVideo>,
+}
+
+/// A browser leg's video m-line, carried on its audio transport (BUNDLE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebRtcVideo {
+    pub mid: String,
+    /// The browser's video SSRCs.
+    pub ssrcs: Vec<u32>,
+    /// (payload type, encoding name, clock rate) negotiated.
+    pub payload_types: Vec<(u8, String, u32)>,
 }
 
 /// What a call's media task reports to the call core.

@@ -54,10 +54,16 @@ impl Call {
             match resolution {
                 Resolution::Contacts(contacts) if !contacts.is_empty() => {
                     for c in contacts {
+                        // A contact registered over WebSocket is a browser: it is offered
+                        // WebRTC (ICE-lite, DTLS-SRTP); everything else plain RTP.
+                        let browser = c.peer.transport.is_inbound_only();
                         let body = self
                             .plan
                             .as_ref()
-                            .and_then(|p| p.offer_to_b())
+                            .and_then(|p| match browser {
+                                true => p.offer_to_b_webrtc(),
+                                false => p.offer_to_b(),
+                            })
                             .unwrap_or_default();
                         let invite = self.invite_with(&caller, &target, &c, body);
                         let to = display_target(&target);
@@ -102,6 +108,11 @@ impl Call {
         use crate::media::Command;
         let (rtp, rtcp) = answer.remote;
         self.signalling_to_media(leg);
+        // First, so the media task knows B is a browser before it hears of B's SDP address.
+        self.media(Command::SetWebRtc {
+            leg: Leg::B,
+            session: answer.webrtc.clone(),
+        });
         self.media(Command::SetRemote {
             leg: Leg::B,
             rtp,
@@ -137,7 +148,16 @@ impl Call {
 
     /// A gets `sdp` from us: the media task learns A's law and telephone-event type.
     pub(super) fn sent_to_a(&mut self, sdp: &bytes::Bytes) {
-        if let Some(codecs) = self.plan.as_mut().and_then(|p| p.sent_to_a(sdp)) {
+        let Some((codecs, webrtc)) = self.plan.as_mut().map(|p| p.sent_to_a(sdp)) else {
+            return;
+        };
+        if let Some(session) = webrtc {
+            self.media(crate::media::Command::SetWebRtc {
+                leg: crate::media::Leg::A,
+                session: Some(Box::new(session)),
+            });
+        }
+        if let Some(codecs) = codecs {
             self.media(crate::media::Command::SetCodecs {
                 leg: crate::media::Leg::A,
                 codecs,
@@ -157,10 +177,17 @@ impl Call {
         let tag = self.token(12);
         // The caller id may be a decoded From user of an inbound call (`%0D%0A` arrives as
         // CR LF): escaped, it stays inside the URI whatever it holds.
+        // A browser (a contact on a WebSocket) shows the From display name as the caller
+        // (piopiyjs' `inComingCall.from`); phones show the URI's user.
+        let browser = c.peer.transport.is_inbound_only();
+        let display = match browser {
+            true => format!("\"{}\" ", display_name(caller)),
+            false => String::new(),
+        };
         h.push(
             HeaderName::From,
             format!(
-                "<sip:{}@{}>;tag={tag}",
+                "{display}<sip:{}@{}>;tag={tag}",
                 crate::sip::message::escape_user(caller),
                 self.setup.domain
             ),
@@ -183,6 +210,11 @@ impl Call {
         );
         h.push(HeaderName::Allow, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
         h.push(header(CMI_UUID_HEADER), self.setup.cmiuuid.clone());
+        if browser {
+            // What the PIOPIY WebRTC SDK reads from an incoming INVITE (compat-fields §b11).
+            h.push(header("X-Call-ID"), self.setup.cmiuuid.clone());
+            h.push(header("X-To-Number"), display_name(&self.setup.to));
+        }
         for extra in &target.headers {
             h.push(header(&extra.name), extra.value.clone());
         }
@@ -327,4 +359,13 @@ fn display_target(t: &Target) -> String {
         Destination::Pstn(n) => n.trim_start_matches('+').to_string(),
         Destination::Agent(a) => a.clone(),
     }
+}
+
+/// A caller id or number as a quoted-string's content or a header value: printable ASCII
+/// without quotes or backslashes (RFC 3261 §25.1), at most 64 characters.
+fn display_name(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
+        .take(64)
+        .collect()
 }

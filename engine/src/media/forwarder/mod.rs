@@ -339,6 +339,7 @@ impl MediaEngine {
                     pwd: ice_token(24),
                     fingerprint: id.fingerprint().to_owned(),
                     ssrc: rand::random::<u32>().max(1),
+                    video_ssrc: rand::random::<u32>().max(1),
                 };
                 Box::new([local(), local()])
             }),

@@ -365,6 +365,21 @@ impl CallTask {
             while let Some((from, mut packet)) = peer.inbound() {
                 self.relay_packet(leg, Channel::Rtp, from, &mut packet, now);
             }
+            // Bundled video goes from browser to browser as it is (never decoded), while
+            // the legs are bridged; a keyframe request goes back the same way.
+            let bridged = self.relay.is_bridged();
+            let other = self.peers[leg.other().index()].as_mut().filter(|_| bridged);
+            match other {
+                Some(other) => {
+                    while let Some(video) = peer.video_inbound() {
+                        other.write_video(video, now);
+                    }
+                    if peer.take_keyframe_request() {
+                        other.request_keyframe();
+                    }
+                }
+                None => while peer.video_inbound().is_some() {},
+            }
             self.peers[leg.index()] = Some(peer);
         }
         // Relaying may have written to the other leg's peer: let it send now.

@@ -94,6 +94,24 @@ pub(super) struct WebRtcPeer {
     reported: PeerState,
     /// Decrypted RTP rebuilt as plain datagrams, oldest first.
     inbound: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// Bundled video: its mid and our SSRC for it.
+    video: Option<(Mid, Ssrc)>,
+    /// Video packets received, for the other leg's peer (never decoded or relayed to SIP).
+    video_inbound: VecDeque<VideoPacket>,
+    /// The browser asked for a keyframe (PLI/FIR) of the video we send it.
+    keyframe_wanted: bool,
+    last_video_seq: Option<SeqNo>,
+}
+
+/// One video RTP packet as it crosses from one browser leg to another.
+#[derive(Debug)]
+pub(super) struct VideoPacket {
+    /// Codec name, so the payload type can be the other leg's number for it.
+    codec: Codec,
+    seq: u16,
+    timestamp: u32,
+    marker: bool,
+    payload: Arc<[u8]>,
 }
 
 /// Why a peer could not be set up.
@@ -137,13 +155,10 @@ impl WebRtcPeer {
             config = config.set_extension(id, Extension::RtpMid);
         }
         let codecs = config.codec_config();
-        for &(pt, ref encoding, rate) in &session.payload_types {
-            let codec = match encoding.to_ascii_lowercase().as_str() {
-                "pcmu" => Codec::PCMU,
-                "pcma" => Codec::PCMA,
-                "telephone-event" => Codec::Tele,
-                "opus" => Codec::Opus,
-                _ => continue,
+        let video_pts = session.video.iter().flat_map(|v| v.payload_types.iter());
+        for &(pt, ref encoding, rate) in session.payload_types.iter().chain(video_pts) {
+            let Some(codec) = codec_named(encoding) else {
+                continue;
             };
             let channels = (codec == Codec::Opus).then_some(2);
             let Some(rate) = std::num::NonZeroU32::new(rate) else {
@@ -176,6 +191,16 @@ impl WebRtcPeer {
         for &ssrc in &session.remote.ssrcs {
             api.expect_stream_rx(ssrc.into(), None, mid, None);
         }
+        let video = session.video.as_ref().map(|v| {
+            let vmid: Mid = v.mid.as_str().into();
+            let vtx: Ssrc = session.local.video_ssrc.into();
+            api.declare_media(vmid, MediaKind::Video);
+            api.declare_stream_tx(vtx, None, vmid, None);
+            for &ssrc in &v.ssrcs {
+                api.expect_stream_rx(ssrc.into(), None, vmid, None);
+            }
+            (vmid, vtx)
+        });
         api.start_dtls(session.remote.we_are_dtls_client())
             .map_err(|e| PeerError::Dtls(e.to_string()))?;
         Ok(WebRtcPeer {
@@ -188,6 +213,10 @@ impl WebRtcPeer {
             state: PeerState::Connecting,
             reported: PeerState::Connecting,
             inbound: VecDeque::new(),
+            video,
+            video_inbound: VecDeque::new(),
+            keyframe_wanted: false,
+            last_video_seq: None,
         })
     }
 
@@ -268,6 +297,33 @@ impl WebRtcPeer {
             RtcEvent::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.state = PeerState::Failed("ice-failed");
             }
+            RtcEvent::KeyframeRequest(_) => self.keyframe_wanted = true,
+            RtcEvent::RtpPacket(packet)
+                if self
+                    .video
+                    .is_some_and(|(mid, _)| mid == packet.header.ext_vals.mid.unwrap_or(mid))
+                    && self.is_video_ssrc(packet.header.ssrc) =>
+            {
+                if self.video_inbound.len() >= INBOUND_LIMIT {
+                    return;
+                }
+                let pt = packet.header.payload_type;
+                let Some(codec) = self
+                    .rtc
+                    .codec_config()
+                    .find(|p| p.pt() == pt)
+                    .map(|p| p.spec().codec)
+                else {
+                    return;
+                };
+                self.video_inbound.push_back(VideoPacket {
+                    codec,
+                    seq: packet.header.sequence_number,
+                    timestamp: packet.header.timestamp,
+                    marker: packet.header.marker,
+                    payload: packet.payload,
+                });
+            }
             RtcEvent::RtpPacket(packet) => {
                 if self.inbound.len() >= INBOUND_LIMIT {
                     return;
@@ -287,6 +343,65 @@ impl WebRtcPeer {
         }
     }
 
+    fn is_video_ssrc(&mut self, ssrc: Ssrc) -> bool {
+        let Some((mid, _)) = self.video else {
+            return false;
+        };
+        self.rtc
+            .direct_api()
+            .stream_rx(&ssrc)
+            .is_some_and(|s| s.mid() == mid)
+    }
+
+    /// The next video packet received.
+    pub fn video_inbound(&mut self) -> Option<VideoPacket> {
+        self.video_inbound.pop_front()
+    }
+
+    /// Send a video packet from the other browser leg (its payload type renumbered for this
+    /// leg's negotiated one of the same codec).
+    pub fn write_video(&mut self, packet: VideoPacket, now: Instant) {
+        let Some((_, tx)) = self.video else {
+            return;
+        };
+        let Some(pt) = self
+            .rtc
+            .codec_config()
+            .find(|p| p.spec().codec == packet.codec)
+            .map(|p| p.pt())
+        else {
+            return;
+        };
+        let seq = match self.last_video_seq {
+            None => SeqNo::from(u64::from(packet.seq)),
+            Some(last) => extend(last, packet.seq),
+        };
+        self.last_video_seq = Some(seq);
+        let write = RtpWrite::new(pt, seq, packet.timestamp, now, packet.payload)
+            .marker(packet.marker)
+            .nackable(false);
+        let mut api = self.rtc.direct_api();
+        if let Some(stream) = api.stream_tx(&tx) {
+            stream.write_rtp(write);
+        }
+    }
+
+    /// Whether the browser asked for a keyframe since last asked.
+    pub fn take_keyframe_request(&mut self) -> bool {
+        std::mem::take(&mut self.keyframe_wanted)
+    }
+
+    /// Ask the browser for a keyframe of the video it sends (the other leg needs one).
+    pub fn request_keyframe(&mut self) {
+        let Some((mid, _)) = self.video else {
+            return;
+        };
+        let mut api = self.rtc.direct_api();
+        if let Some(rx) = api.stream_rx_by_mid(mid, None) {
+            rx.request_keyframe(str0m::media::KeyframeRequestKind::Pli);
+        }
+    }
+
     /// The next decrypted RTP datagram and where it came from.
     pub fn inbound(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
         self.inbound.pop_front()
@@ -296,6 +411,21 @@ impl WebRtcPeer {
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
+}
+
+/// The str0m codec of an SDP encoding name (the ones a browser leg may carry).
+fn codec_named(encoding: &str) -> Option<Codec> {
+    Some(match encoding.to_ascii_lowercase().as_str() {
+        "pcmu" => Codec::PCMU,
+        "pcma" => Codec::PCMA,
+        "telephone-event" => Codec::Tele,
+        "opus" => Codec::Opus,
+        "vp8" => Codec::Vp8,
+        "vp9" => Codec::Vp9,
+        "h264" => Codec::H264,
+        "av1" => Codec::Av1,
+        _ => return None,
+    })
 }
 
 /// (header length, payload type, sequence number, timestamp, marker) of a plain RTP packet.
