@@ -270,7 +270,12 @@ impl WebRtcPeer {
                 Ok(Output::Transmit(t)) => {
                     // A full socket buffer loses this datagram like the network would.
                     let _ = socket.try_send_to(&t.contents, t.destination);
-                    self.remote = Some(t.destination);
+                    // STUN answers go to every candidate pair the browser checks (a browser
+                    // with two interfaces checks from both); DTLS and SRTP go only to the
+                    // selected one, which is where its media comes from.
+                    if !is_stun(&t.contents) {
+                        self.remote = Some(t.destination);
+                    }
                 }
                 Ok(Output::Event(event)) => self.on_event(event),
                 Err(e) => {
@@ -411,6 +416,11 @@ impl WebRtcPeer {
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
+}
+
+/// A STUN message (RFC 7983: first byte 0-3), as opposed to DTLS (20-63) or SRTP (128-191).
+fn is_stun(datagram: &[u8]) -> bool {
+    datagram.first().is_some_and(|b| *b < 4)
 }
 
 /// The str0m codec of an SDP encoding name (the ones a browser leg may carry).
