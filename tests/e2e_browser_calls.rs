@@ -102,19 +102,23 @@ fn browser_hears(b: &mut Browsers, id: &str, hz: u32) -> f64 {
     );
 }
 
-/// baresip heard at least a second (50 frames of 20 ms) of a pure `hz` tone (bounded wait).
-fn phone_hears(p: &Baresip, hz: u32) {
+/// baresip heard at least a second (50 frames of 20 ms) of a pure `hz` tone (bounded wait)
+/// from page `id` (whose RTP counters a failure reports).
+fn phone_hears(p: &Baresip, hz: u32, b: &mut Browsers, id: &str) {
     let deadline = Instant::now() + 10 * SEC;
     loop {
         let got = tone_frames(&p.heard(), f64::from(hz));
         if got >= 50 {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the phone heard {got} frames of {hz} Hz\n{}",
-            p.log()
-        );
+        if Instant::now() > deadline {
+            let rtp = b.run(id, "rtpStats", json!([]));
+            panic!(
+                "the phone heard {got} frames of {hz} Hz; {id}'s RTP: {rtp}\n{}\n{}",
+                b.report(),
+                p.log()
+            );
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -133,7 +137,7 @@ fn a_jssip_browser_calls_a_sip_phone_and_each_hears_the_others_tone() {
     b.run("web", "call", json!(["sip:5000@test.local"]));
     b.wait("web", "confirmed", 20 * SEC);
     browser_hears(&mut b, "web", 1100);
-    phone_hears(&desk, 600);
+    phone_hears(&desk, 600, &mut b, "web");
     b.run("web", "hangup", json!([]));
     b.wait("web", "ended", 10 * SEC);
     assert!(desk.wait_log("terminated", 10 * SEC), "{}", desk.log());
@@ -150,7 +154,7 @@ fn a_sip_phone_calls_a_sipjs_browser_through_the_answer_url_and_each_hears_the_o
     b.run("web", "answer", json!([]));
     b.wait("web", "confirmed", 20 * SEC);
     browser_hears(&mut b, "web", 1300);
-    phone_hears(&caller, 750);
+    phone_hears(&caller, 750, &mut b, "web");
     b.run("web", "hangup", json!([]));
     b.wait("web", "ended", 10 * SEC);
     assert!(caller.wait_log("terminated", 10 * SEC), "{}", caller.log());
@@ -279,7 +283,7 @@ fn piopiyjs_logs_in_with_the_add_sip_field_calls_hears_and_terminates() {
     b.run("pio", "call", json!(["5000"]));
     b.wait("pio", "answered", 20 * SEC);
     browser_hears(&mut b, "pio", 1250);
-    phone_hears(&agent, 850);
+    phone_hears(&agent, 850, &mut b, "pio");
     b.run("pio", "hangup", json!([]));
     b.wait("pio", "ended", 10 * SEC);
     assert!(agent.wait_log("terminated", 10 * SEC), "{}", agent.log());

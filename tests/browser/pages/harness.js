@@ -20,6 +20,18 @@ rm.remoteTracks = [];
       this.addEventListener('iceconnectionstatechange', () =>
         rm.emit('iceState', { state: this.iceConnectionState }));
     }
+    // The SDP exchanged, for a failing test's report.
+    setRemoteDescription(d) {
+      if (d && d.sdp) rm.emit('sdp', { side: 'remote', type: d.type, sdp: d.sdp });
+      return super.setRemoteDescription(d);
+    }
+    setLocalDescription(d) {
+      return super.setLocalDescription(d).then((r) => {
+        const l = this.localDescription;
+        if (l) rm.emit('sdp', { side: 'local', type: l.type, sdp: l.sdp });
+        return r;
+      });
+    }
   }
   window.RTCPeerConnection = Watched;
 }
@@ -77,6 +89,24 @@ rm.videoStats = async () => {
         out.framesDecoded += s.framesDecoded || 0;
         out.frameWidth = Math.max(out.frameWidth, s.frameWidth || 0);
         out.frameHeight = Math.max(out.frameHeight, s.frameHeight || 0);
+      }
+    });
+  }
+  return out;
+};
+
+// RTP counters of every peer connection (inbound and outbound, with the codec), for a failing
+// test's report.
+rm.rtpStats = async () => {
+  const out = [];
+  for (const pc of rm.peers) {
+    const stats = await pc.getStats();
+    const codecs = {};
+    stats.forEach((s) => { if (s.type === 'codec') codecs[s.id] = s.mimeType; });
+    stats.forEach((s) => {
+      if (s.type === 'inbound-rtp' || s.type === 'outbound-rtp') {
+        out.push({ type: s.type, kind: s.kind, ssrc: s.ssrc, packets: s.packetsReceived ?? s.packetsSent,
+          bytes: s.bytesReceived ?? s.bytesSent, codec: codecs[s.codecId] || null });
       }
     });
   }
