@@ -284,3 +284,48 @@ async fn a_browser_leg_connects_and_audio_crosses_to_a_plain_leg_both_ways() {
     drop(call);
     media.shutdown();
 }
+
+#[tokio::test]
+async fn a_browser_with_another_certificate_than_its_sdp_said_is_refused_and_reported() {
+    let media = engine("31710-31719");
+    let mut call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
+    let ours = call
+        .webrtc()
+        .unwrap_or_else(|| panic!("no WebRTC identity"));
+    let a_port = call.anchor(Leg::A).rtp_port;
+    let mut browser = Browser::new().await;
+    let mut remote = browser.as_remote();
+    // The SDP names a certificate the browser does not hold (a man in the middle's view).
+    remote.fingerprint = format!("sha-256 {}", ["AB"; 32].join(":"));
+    command(
+        &call,
+        Command::SetWebRtc {
+            leg: Leg::A,
+            session: Some(Box::new(WebRtcSession {
+                local: ours[0].clone(),
+                remote,
+                payload_types: vec![(0, "PCMU".into(), 8000)],
+                video: None,
+            })),
+        },
+    );
+    browser.connect_to(&ours[0], SocketAddr::new(LOCALHOST, a_port));
+    browser.run_for(Duration::from_secs(3)).await;
+    let event = timeout(Duration::from_secs(3), async {
+        loop {
+            match call.events().recv().await {
+                Some(Event::WebRtc {
+                    connected, reason, ..
+                }) => break (connected, reason),
+                Some(_) => continue,
+                None => panic!("events ended"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no WebRTC event"));
+    assert_eq!(event, (false, Some("dtls-failed")));
+    command(&call, Command::Stop);
+    drop(call);
+    media.shutdown();
+}

@@ -70,6 +70,16 @@ pub struct Relayed {
     pub audio: Option<Remote>,
     /// Same for video.
     pub video: Option<Remote>,
+    /// The sender is a browser that restarted ICE (new credentials in its offer): its
+    /// media task must take both sides' new credentials.
+    pub ice_restart: Option<(Leg, IceRestart)>,
+}
+
+/// New ICE credentials of both sides of a browser leg (RFC 8445 §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceRestart {
+    pub local: (String, String),
+    pub remote: (String, String),
 }
 
 /// One call's offer/answer state.
@@ -563,15 +573,22 @@ impl MediaPlan {
 
     /// Re-anchors an SDP one leg sent mid-call (a re-INVITE's offer, or its answer) for the
     /// other leg: what to send `towards`, and where the sender now receives.
+    ///
+    /// `fresh` gives new ICE credentials (ufrag, password) for our side should the sender be
+    /// a browser restarting ICE.
     pub fn relay(
         &mut self,
         towards: Leg,
         body: &[u8],
         is_offer: bool,
+        fresh: impl FnOnce() -> (String, String),
     ) -> Result<Relayed, SdpProblem> {
         let mut sdp = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
-        // A browser's re-offer or answer goes on as plain RTP; its transport stays as set up
-        // (same ICE credentials and DTLS association: ICE restarts are not supported).
+        // A browser's re-offer or answer goes on as plain RTP; its DTLS association stays.
+        let ice_restart = match webrtc::first_webrtc(&sdp) {
+            Some(i) if is_offer => self.ice_restart(towards.other(), &sdp, i, fresh),
+            _ => None,
+        };
         webrtc::to_plain(&mut sdp);
         let call_type = if self.video.is_some() {
             self.call_type
@@ -616,11 +633,42 @@ impl MediaPlan {
             sdp: Bytes::from(out.to_bytes()),
             audio: remote_of(audio_at),
             video: remote_of(video_at.filter(|_| our_video.is_some())),
+            ice_restart,
         };
         if towards == Leg::A {
             self.to_a = Some(relayed.sdp.clone());
         }
         Ok(relayed)
+    }
+
+    /// A browser's re-offer with new ICE credentials: both sides of that leg get new ones
+    /// (the answer we relay back carries ours).
+    fn ice_restart(
+        &mut self,
+        sender: Leg,
+        sdp: &SessionDescription,
+        index: usize,
+        fresh: impl FnOnce() -> (String, String),
+    ) -> Option<(Leg, IceRestart)> {
+        let new = WebRtcRemote::from_media(sdp, index).ok()?;
+        let stored = match sender {
+            Leg::A => &mut self.a_webrtc.as_mut()?.0,
+            Leg::B => self.b_webrtc.as_mut()?,
+        };
+        if stored.ufrag == new.ufrag && stored.pwd == new.pwd {
+            return None;
+        }
+        stored.ufrag = new.ufrag.clone();
+        stored.pwd = new.pwd.clone();
+        let local = &mut self.locals.as_mut()?[sender.index()];
+        (local.ufrag, local.pwd) = fresh();
+        Some((
+            sender,
+            IceRestart {
+                local: (local.ufrag.clone(), local.pwd.clone()),
+                remote: (new.ufrag, new.pwd),
+            },
+        ))
     }
 
     /// Whether B (the answered leg) is a browser.

@@ -124,6 +124,12 @@ pub enum Command {
         leg: Leg,
         session: Option<Box<WebRtcSession>>,
     },
+    /// A browser leg restarted ICE: new (ufrag, password) on both sides; DTLS and SRTP stay.
+    RestartIce {
+        leg: Leg,
+        local: (String, String),
+        remote: (String, String),
+    },
     Stop,
 }
 

@@ -147,6 +147,7 @@ impl Relay {
             | Command::Record { .. }
             | Command::StopRecord { .. }
             | Command::SetWebRtc { .. }
+            | Command::RestartIce { .. }
             | Command::Stop => {}
         }
     }

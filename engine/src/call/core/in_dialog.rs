@@ -110,12 +110,20 @@ impl Call {
         if let (Some(other), false) = (other, req.body.is_empty()) {
             let towards = if other == LegId::A { Leg::A } else { Leg::B };
             let from = if leg == LegId::A { Leg::A } else { Leg::B };
+            let fresh = (self.token(8), self.token(24));
             let relayed = self
                 .plan
                 .as_mut()
-                .map(|p| p.relay(towards, &req.body, true));
+                .map(|p| p.relay(towards, &req.body, true, || fresh));
             match relayed {
                 Some(Ok(relayed)) => {
+                    if let Some((leg, restart)) = relayed.ice_restart {
+                        self.media(MediaCommand::RestartIce {
+                            leg,
+                            local: restart.local,
+                            remote: restart.remote,
+                        });
+                    }
                     let sdp = relayed.sdp;
                     if let Some((rtp, rtcp)) = relayed.audio {
                         self.media(MediaCommand::SetRemote {
@@ -208,7 +216,7 @@ impl Call {
                     } else {
                         self.plan
                             .as_mut()
-                            .map(|p| p.relay(towards, &resp.body, false))
+                            .map(|p| p.relay(towards, &resp.body, false, Default::default))
                     };
                     let mut ok = Response {
                         status: resp.status,

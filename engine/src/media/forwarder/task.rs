@@ -143,6 +143,11 @@ impl CallTask {
                 Poll::Ready(Some(Command::SetWebRtc { leg, session })) => {
                     self.set_webrtc(leg, session.as_deref(), now);
                 }
+                Poll::Ready(Some(Command::RestartIce { leg, local, remote })) => {
+                    if let Some(peer) = self.peers[leg.index()].as_mut() {
+                        peer.restart_ice(local, remote);
+                    }
+                }
                 Poll::Ready(Some(Command::SetRemote { leg, .. }))
                     if self.peers[leg.index()].is_some() =>
                 {
@@ -344,6 +349,11 @@ impl CallTask {
                     PeerState::Failed(reason) => (false, Some(reason)),
                     PeerState::Connecting => (false, None),
                 };
+                let counter = match connected {
+                    true => &crate::metrics::metrics().webrtc_connected,
+                    false => &crate::metrics::metrics().webrtc_failures,
+                };
+                counter.inc();
                 (self.sink)(Event::WebRtc {
                     leg,
                     connected,
@@ -412,6 +422,7 @@ impl CallTask {
             Ok(peer) => self.peers[leg.index()] = Some(Box::new(peer)),
             Err(error) => {
                 tracing::info!(%error, "WebRTC leg not set up");
+                crate::metrics::metrics().webrtc_failures.inc();
                 self.peers[leg.index()] = None;
                 (self.sink)(Event::WebRtc {
                     leg,

@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
@@ -28,6 +28,12 @@ use crate::media::control::WebRtcSession;
 
 /// Decrypted packets waiting for the relay path at most (a burst after a stall).
 const INBOUND_LIMIT: usize = 256;
+/// How long a browser has to complete ICE and DTLS after the leg is set up (browsers take
+/// well under a second on a LAN; seconds over TURN).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long ICE may stay disconnected (no consent checks from the browser) before the leg
+/// is given up; a short network change recovers within it.
+const DISCONNECTED_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What happened to a peer's connection, for the call core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +98,11 @@ pub(super) struct WebRtcPeer {
     state: PeerState,
     /// The state the task was last told of.
     reported: PeerState,
+    created: Instant,
+    /// The time of the latest `drain`.
+    last_now: Instant,
+    /// Since when ICE has been disconnected, if it is.
+    disconnected_since: Option<Instant>,
     /// Decrypted RTP rebuilt as plain datagrams, oldest first.
     inbound: VecDeque<(SocketAddr, Vec<u8>)>,
     /// Bundled video: its mid and our SSRC for it.
@@ -212,6 +223,9 @@ impl WebRtcPeer {
             deadline: Some(now),
             state: PeerState::Connecting,
             reported: PeerState::Connecting,
+            created: now,
+            last_now: now,
+            disconnected_since: None,
             inbound: VecDeque::new(),
             video,
             video_inbound: VecDeque::new(),
@@ -257,9 +271,23 @@ impl WebRtcPeer {
     /// Run str0m's timers if due, send what it has to send out of `socket`, and queue
     /// decrypted media.
     pub fn drain(&mut self, socket: &UdpSocket, now: Instant) {
+        self.last_now = now;
         if self.deadline.is_some_and(|at| at <= now) {
             self.deadline = None;
             let _ = self.rtc.handle_input(Input::Timeout(now));
+        }
+        if self.state == PeerState::Connecting && now >= self.created + CONNECT_TIMEOUT {
+            self.state = PeerState::Failed("ice-timeout");
+        }
+        if self
+            .disconnected_since
+            .is_some_and(|since| now >= since + DISCONNECTED_TIMEOUT)
+        {
+            self.state = PeerState::Failed("ice-failed");
+        }
+        if matches!(self.state, PeerState::Failed(_)) {
+            self.deadline = None;
+            return;
         }
         loop {
             match self.rtc.poll_output() {
@@ -300,8 +328,10 @@ impl WebRtcPeer {
         match event {
             RtcEvent::Connected => self.state = PeerState::Connected,
             RtcEvent::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.state = PeerState::Failed("ice-failed");
+                self.disconnected_since
+                    .get_or_insert(self.created.max(self.last_now));
             }
+            RtcEvent::IceConnectionStateChange(_) => self.disconnected_since = None,
             RtcEvent::KeyframeRequest(_) => self.keyframe_wanted = true,
             RtcEvent::RtpPacket(packet)
                 if self
@@ -356,6 +386,20 @@ impl WebRtcPeer {
             .direct_api()
             .stream_rx(&ssrc)
             .is_some_and(|s| s.mid() == mid)
+    }
+
+    /// New ICE credentials on both sides (the browser restarted ICE); the DTLS association
+    /// and SRTP keys stay, media keeps flowing on the old path until the new one is checked.
+    pub fn restart_ice(&mut self, local: (String, String), remote: (String, String)) {
+        let mut api = self.rtc.direct_api();
+        api.set_local_ice_credentials(IceCreds {
+            ufrag: local.0,
+            pass: local.1,
+        });
+        api.set_remote_ice_credentials(IceCreds {
+            ufrag: remote.0,
+            pass: remote.1,
+        });
     }
 
     /// The next video packet received.

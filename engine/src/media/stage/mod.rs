@@ -193,6 +193,7 @@ impl Stages {
             | Command::Bridge
             | Command::Unbridge
             | Command::SetWebRtc { .. }
+            | Command::RestartIce { .. }
             | Command::Stop => {}
         }
     }
