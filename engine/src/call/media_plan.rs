@@ -332,6 +332,12 @@ impl MediaPlan {
         self.replan()
     }
 
+    /// A is a browser that offered video: it needs no video ports (it rides A's audio
+    /// transport), so a video ring carries it to browser callees without them.
+    pub fn offers_browser_video(&self) -> bool {
+        self.browser_video.is_some()
+    }
+
     /// Where A receives video and what it may send, while video is carried.
     pub fn a_video(&self) -> Option<(Remote, PayloadTypes)> {
         self.a_video
