@@ -4,11 +4,10 @@
 //! checks it hears the *other's* frequency: the browser with a WebAudio analyser on its remote
 //! track (FFT peak within a bin or two), the phone in the audio it dumped (Goertzel purity).
 //!
-//! WAITING ON MEDIA: every test here needs WebRTC legs (issue 15 item 2: ICE-lite, DTLS-SRTP,
-//! G.711 over `UDP/TLS/RTP/SAVPF`), which are not on main yet — without them a browser's offer
-//! gets 488. They are `#[ignore]`d until then; run them with
-//! `cargo test --test e2e_browser_calls -- --ignored`, and drop the `ignore`s when the media
-//! lands. Everything on 127.0.0.0/8; every process stopped by PID.
+//! They need WebRTC legs (issue 15 item 2: ICE-lite, DTLS-SRTP, G.711 over
+//! `UDP/TLS/RTP/SAVPF`). One still waits on media and is `#[ignore]`d: video between two
+//! browsers (run it with `cargo test --test e2e_browser_calls -- --ignored`).
+//! Everything on 127.0.0.0/8; every process stopped by PID.
 
 mod support;
 
@@ -128,7 +127,6 @@ fn connect_to(user: &str) -> Value {
 }
 
 #[test]
-#[ignore = "needs WebRTC media legs (issue 15 item 2), not on main yet: run with --ignored once they land"]
 fn a_jssip_browser_calls_a_sip_phone_and_each_hears_the_others_tone() {
     let (rig, _ports) = rig(connect_to("desk"));
     let desk = phone(&rig, "desk", 1100, None);
@@ -144,7 +142,6 @@ fn a_jssip_browser_calls_a_sip_phone_and_each_hears_the_others_tone() {
 }
 
 #[test]
-#[ignore = "needs WebRTC media legs (issue 15 item 2), not on main yet: run with --ignored once they land"]
 fn a_sip_phone_calls_a_sipjs_browser_through_the_answer_url_and_each_hears_the_other() {
     let (rig, _ports) = rig(connect_to("web"));
     let mut b = Browsers::start(rig.dir.path());
@@ -160,10 +157,33 @@ fn a_sip_phone_calls_a_sipjs_browser_through_the_answer_url_and_each_hears_the_o
     assert!(caller.wait_log("terminated", 10 * SEC), "{}", caller.log());
 }
 
-/// Two browsers (two chromiums, two tones), the callee reached through a `connect` with
-/// `call_type: video`: audio both ways, and each one's remote video track is decoded.
+/// Two browsers (two chromiums, two tones), JsSIP calling SIP.js through a `connect`: each
+/// hears the other's tone.
 #[test]
-#[ignore = "needs WebRTC media legs (issue 15 item 2), not on main yet: run with --ignored once they land"]
+fn browser_to_browser_audio() {
+    let (rig, _ports) = rig(connect_to("sipjsb"));
+    let mut b = Browsers::start(rig.dir.path());
+    browser_user(&rig, &mut b, Sdk::JsSip, "jssipa", 500);
+    browser_user(&rig, &mut b, Sdk::SipJs, "sipjsb", 900);
+    b.run("jssipa", "call", json!(["sip:5000@test.local"]));
+    b.wait("sipjsb", "incoming", 20 * SEC);
+    b.run("sipjsb", "answer", json!([]));
+    b.wait("jssipa", "confirmed", 20 * SEC);
+    browser_hears(&mut b, "jssipa", 900);
+    browser_hears(&mut b, "sipjsb", 500);
+    b.run("jssipa", "hangup", json!([]));
+    b.wait("sipjsb", "ended", 10 * SEC);
+}
+
+/// The same with `call_type: video` and cameras: audio both ways, and each one's remote video
+/// track plays (frames decoded, per `getStats`).
+///
+/// WAITING ON MEDIA: video is offered on to the browser callee now (with the small hook in
+/// `call/core/connect.rs` on this branch), and frames arrive, but about a third of the video
+/// packets are lost between the two peers and nothing answers the NACKs, so only keyframes
+/// decode (seen: 47 packets received, 20 lost, 81 NACKs, 2 frames decoded in 10 s).
+#[test]
+#[ignore = "video between browsers loses packets in the media task (see the comment): run with --ignored once fixed"]
 fn browser_to_browser_audio_and_video() {
     let script = json!([{"action": "connect", "timeout": 20, "call_type": "video",
                          "call": [{"type": "sip", "user": "vidb"}]}]);
@@ -180,14 +200,15 @@ fn browser_to_browser_audio_and_video() {
     for id in ["vida", "vidb"] {
         let deadline = Instant::now() + 10 * SEC;
         loop {
+            // A second of video at least (the fake camera sends 30 frames a second).
             let v = b.run(id, "videoStats", json!([]));
-            if v["framesDecoded"].as_u64().unwrap_or(0) >= 10 && v["frameWidth"].as_u64() > Some(0)
+            if v["framesDecoded"].as_u64().unwrap_or(0) >= 30 && v["frameWidth"].as_u64() > Some(0)
             {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "{id}: no video decoded: {v}\n{}",
+                "{id}: too little video decoded: {v}\n{}",
                 b.report()
             );
             std::thread::sleep(Duration::from_millis(500));
@@ -200,7 +221,6 @@ fn browser_to_browser_audio_and_video() {
 /// A JsSIP caller keys 1 2 3 # (RFC 4733 in its RTP) during `play_get_input`: the action URL
 /// gets the digits.
 #[test]
-#[ignore = "needs WebRTC media legs (issue 15 item 2), not on main yet: run with --ignored once they land"]
 fn a_browser_callers_dtmf_reaches_play_get_input() {
     let (rig, _ports) = rig(json!([]));
     rig.web.set_replies(vec![Reply::Json(json!([{
@@ -234,7 +254,6 @@ fn a_browser_callers_dtmf_reaches_play_get_input() {
 /// A group `connect` rings a browser user and a SIP user at once: the browser answers, the
 /// caller is connected to it, and the SIP user's INVITE is CANCELled.
 #[test]
-#[ignore = "needs WebRTC media legs (issue 15 item 2), not on main yet: run with --ignored once they land"]
 fn a_group_connect_rings_a_browser_and_a_phone_the_browser_answers_the_phone_is_cancelled() {
     let script = json!([{"action": "connect", "ring_type": "group", "timeout": 20,
                          "call": [{"type": "sip", "user": "grpweb"}, {"type": "sip", "user": "grpdesk"}]}]);
@@ -262,7 +281,6 @@ fn a_group_connect_rings_a_browser_and_a_phone_the_browser_answers_the_phone_is_
 /// piopiyjs as a PIOPIY app uses it: `login` with `add_sip`'s `webrtc_domain`, `call()` a
 /// number, answered (the answer URL connects a SIP phone), audio both ways, `terminate()`.
 #[test]
-#[ignore = "needs WebRTC media legs (issue 15 item 2), not on main yet: run with --ignored once they land"]
 fn piopiyjs_logs_in_with_the_add_sip_field_calls_hears_and_terminates() {
     let (rig, ports) = rig(connect_to("agent"));
     let agent = phone(&rig, "agent", 1250, None);
@@ -285,7 +303,8 @@ fn piopiyjs_logs_in_with_the_add_sip_field_calls_hears_and_terminates() {
     browser_hears(&mut b, "pio", 1250);
     phone_hears(&agent, 850, &mut b, "pio");
     b.run("pio", "hangup", json!([]));
-    b.wait("pio", "ended", 10 * SEC);
+    // piopiyjs reports its own hang-up as `hangup` (`ended` is for the far end's).
+    b.wait("pio", "hangup", 10 * SEC);
     assert!(agent.wait_log("terminated", 10 * SEC), "{}", agent.log());
     // piopiyjs's cloud calls fail here, and that is the only failure it reports.
     let events = b.events_of("pio", Duration::ZERO);

@@ -47,7 +47,8 @@ fn registered_over_wss(rig: &Rig, user: &str) -> bool {
 }
 
 #[test]
-fn jssip_sipjs_and_piopiyjs_register_over_wss_wrong_passwords_are_refused_and_a_call_reaches_piopiyjs() {
+fn jssip_sipjs_and_piopiyjs_register_over_wss_wrong_passwords_are_refused_and_a_call_reaches_piopiyjs(
+) {
     let ports = Ports::new();
     let script = json!([{"action": "connect", "timeout": 20,
                          "call": [{"type": "sip", "user": "pioneer"}]}]);

@@ -82,6 +82,8 @@ rm.measure = async (ms) => {
 // What the peer connections report about received video (frames decoded, size).
 rm.videoStats = async () => {
   const out = { framesDecoded: 0, frameWidth: 0, frameHeight: 0 };
+  const sum = ['packetsReceived', 'packetsLost', 'framesReceived', 'keyFramesDecoded', 'framesDropped',
+    'pliCount', 'firCount', 'nackCount', 'freezeCount'];
   for (const pc of rm.peers) {
     const stats = await pc.getStats();
     stats.forEach((s) => {
@@ -89,6 +91,12 @@ rm.videoStats = async () => {
         out.framesDecoded += s.framesDecoded || 0;
         out.frameWidth = Math.max(out.frameWidth, s.frameWidth || 0);
         out.frameHeight = Math.max(out.frameHeight, s.frameHeight || 0);
+        for (const k of sum) out[k] = (out[k] || 0) + (s[k] || 0);
+      }
+      if (s.type === 'outbound-rtp' && s.kind === 'video') {
+        out.framesSent = (out.framesSent || 0) + (s.framesSent || 0);
+        out.keyFramesSent = (out.keyFramesSent || 0) + (s.keyFramesEncoded || 0);
+        out.pliReceived = (out.pliReceived || 0) + (s.pliCount || 0);
       }
     });
   }
