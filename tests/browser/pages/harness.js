@@ -97,7 +97,10 @@ rm.videoStats = async () => {
         out.framesSent = (out.framesSent || 0) + (s.framesSent || 0);
         out.keyFramesSent = (out.keyFramesSent || 0) + (s.keyFramesEncoded || 0);
         out.pliReceived = (out.pliReceived || 0) + (s.pliCount || 0);
+        out.qualityLimitation = s.qualityLimitationReason;
+        out.sendFps = s.framesPerSecond;
       }
+      if (s.type === 'candidate-pair' && s.nominated) out.outgoingBitrate = s.availableOutgoingBitrate;
     });
   }
   return out;
