@@ -528,6 +528,15 @@ mod tests {
     }
 
     #[test]
+    fn only_stun_answers_are_told_from_media() {
+        // A binding success response, a DTLS record, an SRTP packet (RFC 7983's first bytes).
+        assert!(is_stun(&[0x01, 0x01, 0, 0]));
+        assert!(!is_stun(&[22, 0xfe, 0xfd]));
+        assert!(!is_stun(&[0x80, 0x00]));
+        assert!(!is_stun(&[]));
+    }
+
+    #[test]
     fn rtp_headers_with_csrcs_and_extensions_are_skipped() {
         let mut p = vec![0x91, 0x80 | 8, 0, 7, 0, 0, 0, 9, 1, 2, 3, 4];
         p.extend_from_slice(&[5, 6, 7, 8]); // one CSRC
