@@ -45,6 +45,10 @@ struct Browser {
 
 impl Browser {
     async fn new() -> Self {
+        Self::with_codecs(&[(0, Codec::PCMU, 8000), (101, Codec::Tele, 8000)]).await
+    }
+
+    async fn with_codecs(list: &[(u8, Codec, u32)]) -> Self {
         let socket = UdpSocket::bind((LOCALHOST, 0))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -54,14 +58,15 @@ impl Browser {
             .set_crypto_provider(std::sync::Arc::new(str0m::crypto::from_feature_flags()))
             .clear_codecs();
         let codecs = config.codec_config();
-        for (pt, codec) in [(0u8, Codec::PCMU), (101, Codec::Tele)] {
-            let rate = std::num::NonZeroU32::new(8000).unwrap_or_else(|| unreachable!());
+        for &(pt, codec, rate) in list {
+            let rate = std::num::NonZeroU32::new(rate).unwrap_or_else(|| unreachable!());
+            let channels = (codec == Codec::Opus).then_some(2);
             codecs.add_config(
                 pt.into(),
                 None,
                 codec,
                 Frequency::from(rate),
-                None,
+                channels,
                 FormatParams::default(),
             );
         }
@@ -116,10 +121,14 @@ impl Browser {
     }
 
     fn send_rtp(&mut self, seq: u16, payload: &[u8]) {
+        self.send_pt(0, seq, u32::from(seq) * 160, payload);
+    }
+
+    fn send_pt(&mut self, pt: u8, seq: u16, ts: u32, payload: &[u8]) {
         let write = RtpWrite::new(
-            0.into(),
+            pt.into(),
             SeqNo::from(u64::from(seq)),
-            u32::from(seq) * 160,
+            ts,
             Instant::now(),
             payload.to_vec(),
         );
@@ -202,6 +211,7 @@ async fn a_browser_leg_connects_and_audio_crosses_to_a_plain_leg_both_ways() {
                     (101, "telephone-event".into(), 8000),
                 ],
                 video: None,
+                opus: None,
             })),
         },
     );
@@ -306,6 +316,7 @@ async fn a_browser_with_another_certificate_than_its_sdp_said_is_refused_and_rep
                 remote,
                 payload_types: vec![(0, "PCMU".into(), 8000)],
                 video: None,
+                opus: None,
             })),
         },
     );
@@ -325,6 +336,140 @@ async fn a_browser_with_another_certificate_than_its_sdp_said_is_refused_and_rep
     .await
     .unwrap_or_else(|_| panic!("no WebRTC event"));
     assert_eq!(event, (false, Some("dtls-failed")));
+    command(&call, Command::Stop);
+    drop(call);
+    media.shutdown();
+}
+
+fn sine(freq: f64, rate: u32, from: usize, n: usize) -> Vec<i16> {
+    (from..from + n)
+        .map(|i| {
+            ((2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate)).sin() * 8000.0) as i16
+        })
+        .collect()
+}
+
+/// How strongly `freq` is in `pcm` against a probe frequency: their level ratio.
+fn dominance(pcm: &[i16], rate: u32, freq: f64, probe: f64) -> f64 {
+    engine::media::tone::level(pcm, freq, rate)
+        / engine::media::tone::level(pcm, probe, rate).max(1e-9)
+}
+
+#[tokio::test]
+async fn an_opus_only_browser_is_transcoded_to_and_from_g711_at_its_leg() {
+    let media = engine("31720-31729");
+    let call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
+    let ours = call
+        .webrtc()
+        .unwrap_or_else(|| panic!("no WebRTC identity"));
+    let a_port = call.anchor(Leg::A).rtp_port;
+    let b_port = call.anchor(Leg::B).rtp_port;
+    let phone = UdpSocket::bind((LOCALHOST, 0))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let phone_addr = phone.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let mut browser =
+        Browser::with_codecs(&[(111, Codec::Opus, 48_000), (126, Codec::Tele, 8000)]).await;
+    command(
+        &call,
+        Command::SetWebRtc {
+            leg: Leg::A,
+            session: Some(Box::new(WebRtcSession {
+                local: ours[0].clone(),
+                remote: browser.as_remote(),
+                payload_types: vec![
+                    (111, "opus".into(), 48_000),
+                    (126, "telephone-event".into(), 8000),
+                ],
+                video: None,
+                opus: Some(111),
+            })),
+        },
+    );
+    command(
+        &call,
+        Command::SetRemote {
+            leg: Leg::B,
+            rtp: phone_addr,
+            rtcp: None,
+        },
+    );
+    command(&call, Command::OpenLatchWindow { leg: Leg::B });
+    command(&call, Command::Bridge);
+    browser.connect_to(&ours[0], SocketAddr::new(LOCALHOST, a_port));
+    browser.run_for(Duration::from_secs(3)).await;
+    assert!(browser.connected);
+
+    // Browser → phone: a 600 Hz tone in Opus (48 kHz) arrives as μ-law.
+    let mut encoder = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut frame = [0u8; 400];
+    for n in 0..40u16 {
+        let pcm = sine(600.0, 48_000, usize::from(n) * 960, 960);
+        let len = encoder
+            .encode(&pcm, &mut frame)
+            .unwrap_or_else(|e| panic!("{e}"));
+        browser.send_pt(111, n + 1, u32::from(n) * 960, &frame[..len]);
+        browser.run_for(Duration::from_millis(5)).await;
+    }
+    let mut heard = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Ok(Ok((len, _))) =
+        timeout(Duration::from_millis(300), phone.recv_from(&mut buf)).await
+    {
+        assert_eq!(buf[1] & 0x7f, 0, "μ-law towards the phone");
+        heard.extend(
+            buf[12..len]
+                .iter()
+                .map(|&c| engine::media::AudioCodec::Pcmu.decode(c)),
+        );
+    }
+    assert!(
+        heard.len() >= 160 * 30,
+        "{} samples reached the phone",
+        heard.len()
+    );
+    let tail = &heard[heard.len() / 2..];
+    assert!(
+        dominance(tail, 8000, 600.0, 1000.0) > 10.0,
+        "the phone hears 600 Hz"
+    );
+
+    // Phone → browser: a 1,000 Hz tone in μ-law arrives as Opus.
+    for n in 0..40u16 {
+        let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+        p[2..4].copy_from_slice(&(n + 1).to_be_bytes());
+        p[4..8].copy_from_slice(&(u32::from(n) * 160).to_be_bytes());
+        p.extend(
+            sine(1000.0, 8000, usize::from(n) * 160, 160)
+                .iter()
+                .map(|&s| engine::media::AudioCodec::Pcmu.encode(s)),
+        );
+        let _ = phone.send_to(&p, SocketAddr::new(LOCALHOST, b_port)).await;
+        browser.run_for(Duration::from_millis(5)).await;
+    }
+    browser.run_for(Duration::from_millis(300)).await;
+    let mut decoder =
+        opus::Decoder::new(48_000, opus::Channels::Mono).unwrap_or_else(|e| panic!("{e}"));
+    let mut pcm = Vec::new();
+    let mut out = [0i16; 5760];
+    for (pt, payload) in &browser.heard {
+        assert_eq!(*pt, 111, "Opus towards the browser");
+        let n = decoder
+            .decode(payload, &mut out, false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        pcm.extend_from_slice(&out[..n]);
+    }
+    assert!(
+        pcm.len() >= 960 * 30,
+        "{} samples reached the browser",
+        pcm.len()
+    );
+    let tail = &pcm[pcm.len() / 2..];
+    assert!(
+        dominance(tail, 48_000, 1000.0, 600.0) > 10.0,
+        "the browser hears 1,000 Hz"
+    );
     command(&call, Command::Stop);
     drop(call);
     media.shutdown();

@@ -21,7 +21,7 @@ use crate::media::sdp::webrtc::{self, Setup, WebRtcLocal, WebRtcRemote};
 use crate::media::sdp::{
     anchor, Anchor, LocalOrigin, MediaDescription, MediaKind, SessionDescription,
 };
-use crate::media::{Leg, LegCodecs};
+use crate::media::{AudioCodec, Leg, LegCodecs};
 
 /// Why a leg's SDP cannot be used (answered 488).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,6 +128,9 @@ pub struct MediaPlan {
     browser_video: Option<Box<BrowserVideo>>,
     /// The browser video m-line B accepted (plain), for A's answer.
     b_video: Option<Box<MediaDescription>>,
+    /// A is a browser that offered Opus and no G.711: the Opus payload type. The plan offers
+    /// B G.711 and A's media task transcodes at the leg's edge.
+    a_opus: Option<u8>,
 }
 
 /// A browser caller's video m-line, for browser to browser calls.
@@ -166,12 +169,14 @@ impl MediaPlan {
         let mut offer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
         // A browser's offer is read for its WebRTC side, then handled as a plain one.
         let mut browser_video = None;
+        let mut a_opus = None;
         let a_webrtc = match webrtc::first_webrtc(&offer) {
             Some(i) => {
                 let remote = WebRtcRemote::from_media(&offer, i)?;
                 let mids = mids_of(&offer);
                 browser_video = browser_video_of(&offer);
                 webrtc::to_plain(&mut offer);
+                a_opus = opus_only(&mut offer);
                 if let Some(v) = browser_video.as_mut() {
                     if let Some(m) = offer.media.get(v.index) {
                         v.media = m.clone();
@@ -216,6 +221,7 @@ impl MediaPlan {
             b_webrtc: None,
             browser_video: browser_video.map(Box::new),
             b_video: None,
+            a_opus,
         };
         plan.replan()?;
         Ok(plan)
@@ -415,12 +421,20 @@ impl MediaPlan {
             remote: remote.clone(),
             payload_types: payload_map(sdp, self.index),
             video,
+            opus: self.a_opus,
         };
         if self.a_session.as_ref() == Some(&session) {
             return None;
         }
         self.a_session = Some(session.clone());
         Some(session)
+    }
+
+    /// A call ringmaster placed: A (a browser) answered our WebRTC offer with the SDP this
+    /// plan was made from; its leg's session.
+    pub fn a_session_from_answer(&mut self) -> Option<WebRtcSession> {
+        let own = SessionDescription::parse(&self.offer).ok()?;
+        self.a_session_for(&own)
     }
 
     /// A plain description going to A, made WebRTC if A is a browser (we answer `passive`:
@@ -440,6 +454,9 @@ impl MediaPlan {
                 slot.port = a.rtp_port;
                 bundled.push(v.index);
             }
+        }
+        if let (Some(pt), Some(m)) = (self.a_opus, sdp.media.get_mut(self.index)) {
+            g711_to_opus(m, pt);
         }
         webrtc::to_webrtc(
             &mut sdp,
@@ -514,6 +531,7 @@ impl MediaPlan {
                 remote,
                 payload_types: payload_map(&answer, self.index),
                 video: b_video_session,
+                opus: None,
             })),
             None => None,
         };
@@ -572,7 +590,12 @@ impl MediaPlan {
         let Ok(parsed) = SessionDescription::parse(sdp) else {
             return (None, None);
         };
-        let codecs = parsed.media.get(self.index).and_then(LegCodecs::from_media);
+        let media = parsed.media.get(self.index);
+        let codecs = match self.a_opus {
+            // A hears Opus, but its media task hands the relay μ-law.
+            Some(_) => media.map(|m| LegCodecs::new(AudioCodec::Pcmu, telephone_event_of(m))),
+            None => media.and_then(LegCodecs::from_media),
+        };
         self.to_a = Some(sdp.clone());
         (codecs, self.a_session_for(&parsed))
     }
@@ -596,6 +619,9 @@ impl MediaPlan {
             _ => None,
         };
         webrtc::to_plain(&mut sdp);
+        if towards == Leg::B && self.a_opus.is_some() {
+            opus_only(&mut sdp);
+        }
         let call_type = if self.video.is_some() {
             self.call_type
         } else {
@@ -708,6 +734,9 @@ impl MediaPlan {
             (false, true) => Setup::Active,
             (false, false) => Setup::Passive,
         };
+        if let (Leg::A, Some(pt), Some(m)) = (towards, self.a_opus, sdp.media.get_mut(audio)) {
+            g711_to_opus(m, pt);
+        }
         webrtc::to_webrtc(
             sdp,
             audio,
@@ -738,6 +767,72 @@ fn mids_of(sdp: &SessionDescription) -> Vec<Option<String>> {
         .iter()
         .map(|m| m.attribute("mid").and_then(|a| a.value.clone()))
         .collect()
+}
+
+/// A browser's audio that offers Opus but neither G.711 law: the Opus payload type, and the
+/// m-line given PCMU and PCMA in its place (what the rest of the call is planned with).
+fn opus_only(offer: &mut SessionDescription) -> Option<u8> {
+    let media = offer
+        .media
+        .iter_mut()
+        .find(|m| m.kind == MediaKind::Audio && m.port != 0)?;
+    let mut opus = None;
+    for pt in media.payload_types() {
+        let Some((encoding, rate)) = policy::codec_of(media, pt) else {
+            continue;
+        };
+        if AudioCodec::from_encoding(&encoding, rate).is_some() {
+            return None;
+        }
+        if opus.is_none() && encoding.eq_ignore_ascii_case("opus") && rate == 48_000 {
+            opus = Some(pt);
+        }
+    }
+    let opus = opus?;
+    media.formats.splice(0..0, ["0".to_owned(), "8".to_owned()]);
+    for (pt, name) in [(0, "PCMU"), (8, "PCMA")] {
+        media.fields.push(crate::media::sdp::Field::Attribute(
+            crate::media::sdp::Attribute::new("rtpmap", Some(&format!("{pt} {name}/8000"))),
+        ));
+    }
+    Some(opus)
+}
+
+/// The answer's G.711 on an Opus-only browser's m-line becomes Opus at `pt` (what the browser
+/// offered; the leg's media task transcodes).
+fn g711_to_opus(media: &mut MediaDescription, pt: u8) {
+    let g711 = |f: &str| {
+        f.parse::<u8>().is_ok_and(|p| {
+            policy::codec_of(media, p)
+                .is_some_and(|(e, r)| AudioCodec::from_encoding(&e, r).is_some())
+        })
+    };
+    let kept: Vec<String> = media.formats.iter().filter(|f| !g711(f)).cloned().collect();
+    let is_g711_line = |a: &crate::media::sdp::Attribute| {
+        matches!(a.name.as_str(), "rtpmap" | "fmtp")
+            && a.value
+                .as_deref()
+                .and_then(|v| v.split(' ').next())
+                .is_some_and(|f| matches!(f, "0" | "8") || !kept.iter().any(|k| k == f))
+    };
+    media.retain_attributes(|a| !is_g711_line(a));
+    media.formats = std::iter::once(pt.to_string()).chain(kept).collect();
+    for (name, value) in [
+        ("rtpmap", format!("{pt} opus/48000/2")),
+        ("fmtp", format!("{pt} minptime=10;useinbandfec=1")),
+    ] {
+        media.fields.push(crate::media::sdp::Field::Attribute(
+            crate::media::sdp::Attribute::new(name, Some(&value)),
+        ));
+    }
+}
+
+/// The `telephone-event/8000` payload type of an m-line.
+fn telephone_event_of(media: &MediaDescription) -> Option<u8> {
+    media.payload_types().find(|&pt| {
+        policy::codec_of(media, pt)
+            .is_some_and(|(e, r)| r == 8000 && e.eq_ignore_ascii_case("telephone-event"))
+    })
 }
 
 /// A browser offer's first enabled video m-line: where it is, its SSRCs and mid (the m-line
@@ -1021,5 +1116,38 @@ mod tests {
         let a_video = a_session.unwrap().video.expect("A's video is carried");
         assert_eq!(a_video.ssrcs, vec![5555, 6666]);
         assert_eq!(a_video.mid, "1");
+    }
+
+    #[test]
+    fn an_opus_only_browser_is_planned_as_g711_and_answered_opus() {
+        let offer = BROWSER_OFFER
+            .replace("111 0 8 126", "111 126")
+            .replace("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n", "");
+        let mut p = MediaPlan::from_offer(offer.as_bytes(), CallType::Audio, 9, US).unwrap();
+        p.set_webrtc_locals(Some(locals()));
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        let to_b = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
+        assert!(to_b.contains("m=audio 30002 RTP/AVP 0 8 126\r\n"), "{to_b}");
+        assert!(!to_b.contains("opus"), "{to_b}");
+        let answer = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 8 126\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000\r\n";
+        let b = p.on_b_answer(answer.as_bytes()).unwrap();
+        let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
+        assert!(
+            to_a.contains("m=audio 30000 UDP/TLS/RTP/SAVPF 111 126\r\n"),
+            "{to_a}"
+        );
+        assert!(to_a.contains("a=rtpmap:111 opus/48000/2\r\n"), "{to_a}");
+        assert!(!to_a.contains("PCMU") && !to_a.contains("PCMA"), "{to_a}");
+        let (codecs, session) = p.sent_to_a(&b.to_a);
+        let codecs = codecs.unwrap();
+        assert_eq!(
+            (codecs.audio, codecs.telephone_event),
+            (AudioCodec::Pcmu, Some(126))
+        );
+        assert_eq!(
+            session.unwrap().opus,
+            Some(111),
+            "A's media task transcodes"
+        );
     }
 }

@@ -142,6 +142,9 @@ pub struct WebRtcSession {
     pub payload_types: Vec<(u8, String, u32)>,
     /// Video bundled on the same transport (browser to browser calls).
     pub video: Option<WebRtcVideo>,
+    /// The browser speaks only Opus (this payload type): its audio is transcoded to and from
+    /// μ-law at the leg's edge, so the relay sees a PCMU leg.
+    pub opus: Option<u8>,
 }
 
 /// A browser leg's video m-line, carried on its audio transport (BUNDLE).

@@ -64,6 +64,7 @@ pub mod dtmf;
 pub mod forwarder;
 pub mod g711;
 pub mod latch;
+pub mod opus_bridge;
 pub mod ports;
 pub mod prompt;
 pub mod record;

@@ -76,6 +76,8 @@ pub struct Call {
     plan: Option<MediaPlan>,
     /// Our relay ports for the A side and the B side, once the media task has them.
     anchors: Option<(Anchor, Anchor)>,
+    /// Our WebRTC side of each leg, should one be a browser (from the media task).
+    webrtc: Option<Box<[crate::media::sdp::webrtc::WebRtcLocal; 2]>>,
     /// The script or the app's live commands (none before the answer URL answered, and
     /// after the call's end).
     driver: Option<Driver>,
@@ -217,6 +219,7 @@ impl Call {
             a,
             plan: None,
             anchors: None,
+            webrtc: None,
             driver: None,
             rings: Rings::default(),
             b: BLegs::default(),
@@ -356,13 +359,14 @@ impl Call {
         webrtc: Option<Box<[crate::media::sdp::webrtc::WebRtcLocal; 2]>>,
     ) {
         self.anchors = Some((a, b));
+        self.webrtc = webrtc;
         if self.outbound.is_some() {
             return self.dial_a();
         }
         let Some(plan) = self.plan.as_mut() else {
             return;
         };
-        plan.set_webrtc_locals(webrtc);
+        plan.set_webrtc_locals(self.webrtc.clone());
         if plan.set_anchors(a, b).is_err() {
             self.hangup_all("media-unavailable", Some(503));
             return;

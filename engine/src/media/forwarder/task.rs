@@ -186,21 +186,27 @@ impl CallTask {
 
     /// Send what the stages have due, then sleep until their next deadline.
     fn pace(&mut self, cx: &mut Context<'_>, now: Instant) {
+        let mut peers_run = false;
         loop {
             let stages = self.stages.poll_timeout();
-            let peers = self
+            let mut peers = self
                 .peers
                 .iter()
                 .flatten()
                 .filter_map(|p| p.deadline())
                 .min();
+            if peers.is_some_and(|p| p <= now) {
+                if !peers_run {
+                    peers_run = true;
+                    self.flush_peers(now);
+                    continue;
+                }
+                // Still due after a run: come back in a millisecond rather than spin.
+                peers = Some(now + Duration::from_millis(1));
+            }
             let Some(at) = [stages, peers].into_iter().flatten().min() else {
                 break;
             };
-            if peers.is_some_and(|p| p <= now) {
-                self.flush_peers(now);
-                continue;
-            }
             if at <= now {
                 let (sockets, relay, ipv6) = (&self.sockets, &self.relay, self.ipv6);
                 let peers = &mut self.peers;

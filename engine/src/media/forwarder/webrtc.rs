@@ -24,7 +24,9 @@ use str0m::rtp::{Extension, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event as RtcEvent, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 
+use crate::media::codec::AudioCodec;
 use crate::media::control::WebRtcSession;
+use crate::media::opus_bridge::{to_opus_clock, to_telephony_clock, OpusBridge};
 
 /// Decrypted packets waiting for the relay path at most (a burst after a stall).
 const INBOUND_LIMIT: usize = 256;
@@ -112,6 +114,9 @@ pub(super) struct WebRtcPeer {
     /// The browser asked for a keyframe (PLI/FIR) of the video we send it.
     keyframe_wanted: bool,
     last_video_seq: Option<SeqNo>,
+    /// An Opus-only browser: its payload type, the codec, and the sequence numbers of what
+    /// we write to it (frames are regrouped, so the relayed numbers cannot be kept).
+    opus: Option<(u8, Box<OpusBridge>, u64)>,
 }
 
 /// One video RTP packet as it crosses from one browser leg to another.
@@ -134,6 +139,8 @@ pub(super) enum PeerError {
     Candidate(String),
     #[error("DTLS did not start: {0}")]
     Dtls(String),
+    #[error("no Opus codec: {0}")]
+    Opus(String),
 }
 
 impl WebRtcPeer {
@@ -184,6 +191,14 @@ impl WebRtcPeer {
                 FormatParams::default(),
             );
         }
+        let opus = match session.opus {
+            Some(pt) => Some((
+                pt,
+                Box::new(OpusBridge::new().map_err(|e| PeerError::Opus(e.to_string()))?),
+                u64::from(rand::random::<u16>()),
+            )),
+            None => None,
+        };
         let mut rtc = config.build(now);
         let candidate =
             Candidate::host(local, "udp").map_err(|e| PeerError::Candidate(e.to_string()))?;
@@ -231,6 +246,7 @@ impl WebRtcPeer {
             video_inbound: VecDeque::new(),
             keyframe_wanted: false,
             last_video_seq: None,
+            opus,
         })
     }
 
@@ -255,6 +271,33 @@ impl WebRtcPeer {
         let Some((header_len, pt, seq, ts, marker)) = parse_rtp(packet) else {
             return;
         };
+        if let Some((opus_pt, bridge, next_seq)) = self.opus.as_mut() {
+            // An Opus-only browser: G.711 becomes Opus frames, other types (telephone-event)
+            // pass; every packet takes our own next sequence number.
+            let law = match pt {
+                0 => Some(AudioCodec::Pcmu),
+                8 => Some(AudioCodec::Pcma),
+                _ => None,
+            };
+            let mut writes = Vec::new();
+            match law {
+                Some(law) => bridge.encode(law, &packet[header_len..], &mut |at, opus| {
+                    let at_ts = i64::from(ts) + at;
+                    writes.push((*opus_pt, to_opus_clock(at_ts as u32), opus.to_vec()));
+                }),
+                None => writes.push((pt, ts, packet[header_len..].to_vec())),
+            }
+            let mut api = self.rtc.direct_api();
+            for (pt, ts, payload) in writes {
+                *next_seq += 1;
+                let write = RtpWrite::new(pt.into(), SeqNo::from(*next_seq), ts, now, payload)
+                    .marker(marker);
+                if let Some(stream) = api.stream_tx(&self.tx) {
+                    stream.write_rtp(write);
+                }
+            }
+            return;
+        }
         let seq = match self.last_seq {
             None => SeqNo::from(u64::from(seq)),
             Some(last) => extend(last, seq),
@@ -364,13 +407,23 @@ impl WebRtcPeer {
                     return;
                 }
                 let h = &packet.header;
-                let mut datagram = Vec::with_capacity(12 + packet.payload.len());
-                datagram.push(0x80);
-                datagram.push((u8::from(h.marker) << 7) | (*h.payload_type & 0x7f));
-                datagram.extend_from_slice(&h.sequence_number.to_be_bytes());
-                datagram.extend_from_slice(&h.timestamp.to_be_bytes());
-                datagram.extend_from_slice(&(*h.ssrc).to_be_bytes());
-                datagram.extend_from_slice(&packet.payload);
+                let (mut pt, mut ts) = (*h.payload_type & 0x7f, h.timestamp);
+                let mut datagram = Vec::with_capacity(12 + packet.payload.len().max(160));
+                datagram.extend_from_slice(&[0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+                match self.opus.as_mut() {
+                    // An Opus-only browser's voice reaches the relay as μ-law.
+                    Some((opus_pt, bridge, _)) if *opus_pt == pt => {
+                        if bridge.decode(&packet.payload, &mut datagram) == 0 {
+                            return;
+                        }
+                        (pt, ts) = (0, to_telephony_clock(ts));
+                    }
+                    _ => datagram.extend_from_slice(&packet.payload),
+                }
+                datagram[1] = (u8::from(h.marker) << 7) | pt;
+                datagram[2..4].copy_from_slice(&h.sequence_number.to_be_bytes());
+                datagram[4..8].copy_from_slice(&ts.to_be_bytes());
+                datagram[8..12].copy_from_slice(&(*h.ssrc).to_be_bytes());
                 let from = self.remote.unwrap_or(self.local);
                 self.inbound.push_back((from, datagram));
             }
