@@ -41,7 +41,12 @@ struct Browser {
     connected: bool,
     /// Payloads received.
     heard: Vec<(u8, Vec<u8>)>,
+    /// Video packets received (sequence numbers) and keyframe requests got.
+    video_seqs: Vec<u16>,
+    keyframe_requests: usize,
 }
+
+const BROWSER_VIDEO_SSRC: u32 = 0x2222;
 
 impl Browser {
     async fn new() -> Self {
@@ -89,6 +94,44 @@ impl Browser {
             mid,
             connected: false,
             heard: Vec::new(),
+            video_seqs: Vec::new(),
+            keyframe_requests: 0,
+        }
+    }
+
+    /// Adds a video m-line (mid "1", VP8 at 96), sending with its own SSRC.
+    fn with_video(mut self) -> Self {
+        let mut api = self.rtc.direct_api();
+        api.declare_media("1".into(), MediaKind::Video);
+        api.declare_stream_tx(Ssrc::from(BROWSER_VIDEO_SSRC), None, "1".into(), None);
+        self
+    }
+
+    fn expect_video_from(&mut self, ssrc: u32) {
+        self.rtc
+            .direct_api()
+            .expect_stream_rx(Ssrc::from(ssrc), None, "1".into(), None);
+    }
+
+    fn send_video(&mut self, seq: u16, ts: u32, marker: bool, payload: &[u8]) {
+        let write = RtpWrite::new(
+            96.into(),
+            SeqNo::from(u64::from(seq)),
+            ts,
+            Instant::now(),
+            payload.to_vec(),
+        )
+        .marker(marker);
+        let mut api = self.rtc.direct_api();
+        if let Some(tx) = api.stream_tx(&Ssrc::from(BROWSER_VIDEO_SSRC)) {
+            tx.write_rtp(write);
+        }
+    }
+
+    fn ask_keyframe(&mut self) {
+        let mut api = self.rtc.direct_api();
+        if let Some(rx) = api.stream_rx_by_mid("1".into(), None) {
+            rx.request_keyframe(str0m::media::KeyframeRequestKind::Pli);
         }
     }
 
@@ -150,10 +193,14 @@ impl Browser {
                         let _ = self.socket.send_to(&t.contents, t.destination).await;
                     }
                     Ok(Output::Event(RtcEvent::Connected)) => self.connected = true,
+                    Ok(Output::Event(RtcEvent::RtpPacket(p))) if *p.header.payload_type == 96 => {
+                        self.video_seqs.push(p.header.sequence_number);
+                    }
                     Ok(Output::Event(RtcEvent::RtpPacket(p))) => {
                         self.heard
                             .push((*p.header.payload_type, p.payload.to_vec()));
                     }
+                    Ok(Output::Event(RtcEvent::KeyframeRequest(_))) => self.keyframe_requests += 1,
                     Ok(Output::Event(_)) => {}
                     Err(e) => panic!("browser peer: {e}"),
                 }
@@ -473,4 +520,83 @@ async fn an_opus_only_browser_is_transcoded_to_and_from_g711_at_its_leg() {
     command(&call, Command::Stop);
     drop(call);
     media.shutdown();
+}
+
+/// Two browsers in one call: video goes from one peer to the other undecoded, every packet of
+/// a burst (a keyframe is dozens of full-size packets at once), and keyframe requests cross.
+#[tokio::test]
+async fn video_passes_between_two_browser_legs_whole_and_keyframe_requests_cross() {
+    let media = engine("31730-31739");
+    let call = media.allocate_call().unwrap_or_else(|e| panic!("{e}"));
+    let ours = call
+        .webrtc()
+        .unwrap_or_else(|| panic!("no WebRTC identity"));
+    let codecs = [(0u8, Codec::PCMU, 8000u32), (96, Codec::Vp8, 90_000)];
+    let mut a = Browser::with_codecs(&codecs).await.with_video();
+    let mut b = Browser::with_codecs(&codecs).await.with_video();
+    let payload_types = vec![(0, "PCMU".to_owned(), 8000)];
+    for (leg, browser) in [(Leg::A, &a), (Leg::B, &b)] {
+        command(
+            &call,
+            Command::SetWebRtc {
+                leg,
+                session: Some(Box::new(WebRtcSession {
+                    local: ours[leg_index(leg)].clone(),
+                    remote: browser.as_remote(),
+                    payload_types: payload_types.clone(),
+                    video: Some(engine::media::control::WebRtcVideo {
+                        mid: "1".into(),
+                        ssrcs: vec![BROWSER_VIDEO_SSRC],
+                        payload_types: vec![(96, "VP8".into(), 90_000)],
+                    }),
+                    opus: None,
+                })),
+            },
+        );
+    }
+    command(&call, Command::Bridge);
+    for (leg, browser) in [(Leg::A, &mut a), (Leg::B, &mut b)] {
+        let port = call.anchor(leg).rtp_port;
+        browser.connect_to(&ours[leg_index(leg)], SocketAddr::new(LOCALHOST, port));
+        browser.expect_video_from(ours[leg_index(leg)].video_ssrc);
+    }
+    for _ in 0..30 {
+        a.run_for(Duration::from_millis(50)).await;
+        b.run_for(Duration::from_millis(50)).await;
+        if a.connected && b.connected {
+            break;
+        }
+    }
+    assert!(a.connected && b.connected);
+    // Ten frames of 30 full-size packets each, sent in bursts.
+    let mut seq = 100u16;
+    for frame in 0..10u32 {
+        for i in 0..30 {
+            a.send_video(seq, frame * 3000, i == 29, &[0x42; 1100]);
+            seq += 1;
+        }
+        a.run_for(Duration::from_millis(30)).await;
+        b.run_for(Duration::from_millis(30)).await;
+    }
+    for _ in 0..10 {
+        a.run_for(Duration::from_millis(30)).await;
+        b.run_for(Duration::from_millis(30)).await;
+    }
+    let got: std::collections::BTreeSet<u16> = b.video_seqs.iter().copied().collect();
+    assert_eq!(got.len(), 300, "video packets B got of 300: {}", got.len());
+    b.ask_keyframe();
+    for _ in 0..10 {
+        b.run_for(Duration::from_millis(30)).await;
+        a.run_for(Duration::from_millis(30)).await;
+    }
+    assert!(a.keyframe_requests > 0, "B's keyframe request reached A");
+    drop(call);
+    media.shutdown();
+}
+
+fn leg_index(leg: Leg) -> usize {
+    match leg {
+        Leg::A => 0,
+        Leg::B => 1,
+    }
 }

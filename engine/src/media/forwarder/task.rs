@@ -276,7 +276,11 @@ impl CallTask {
                     if channel == Channel::Rtcp || !peer.receive(from, &buf[..len], now) {
                         self.foreign
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        continue;
                     }
+                    // str0m must be polled after every input: what one datagram yields is
+                    // only kept until the next input.
+                    peer.drain(&self.sockets[slot(leg, Channel::Rtp)], now);
                     continue;
                 }
                 self.relay_packet(leg, channel, from, &mut buf[..len], now);
@@ -347,7 +351,6 @@ impl CallTask {
             let Some(mut peer) = self.peers[leg.index()].take() else {
                 continue;
             };
-            let before = peer.remote;
             peer.drain(&self.sockets[slot(leg, Channel::Rtp)], now);
             if let Some(state) = peer.state_change() {
                 let (connected, reason) = match state {
@@ -366,7 +369,8 @@ impl CallTask {
                     reason,
                 });
             }
-            if let Some(remote) = peer.remote.filter(|r| Some(*r) != before) {
+            let known = self.relay.remote(leg, Channel::Rtp);
+            if let Some(remote) = peer.remote.filter(|r| Some(*r) != known) {
                 // ICE authenticated this source: the relay sends the leg's media there and
                 // admits what comes from it.
                 self.relay.handle(
