@@ -5,9 +5,8 @@
 //! track (FFT peak within a bin or two), the phone in the audio it dumped (Goertzel purity).
 //!
 //! They need WebRTC legs (issue 15 item 2: ICE-lite, DTLS-SRTP, G.711 over
-//! `UDP/TLS/RTP/SAVPF`). One still waits on media and is `#[ignore]`d: video between two
-//! browsers (run it with `cargo test --test e2e_browser_calls -- --ignored`).
-//! Everything on 127.0.0.0/8; every process stopped by PID.
+//! `UDP/TLS/RTP/SAVPF`, bundled video between browsers). Everything on 127.0.0.0/8; every
+//! process stopped by PID.
 
 mod support;
 
@@ -176,17 +175,9 @@ fn browser_to_browser_audio() {
 }
 
 /// The same with `call_type: video` and cameras: audio both ways, and each one's remote video
-/// track plays (frames decoded, per `getStats`).
-///
-/// WAITING ON MEDIA: video is offered on to the browser callee now (with the small hook in
-/// `call/core/connect.rs` on this branch) and both ends get a 640×480 keyframe, but little
-/// more decodes (seen: 47 packets, 20 lost, 81 NACKs, 2 frames in 10 s). Two experiments,
-/// not kept: numbering the forwarded packets contiguously (`write_video`) took losses and
-/// NACKs to 0 (the gaps are packets the forwarder does not pass on), and leaving
-/// transport-cc out of the bundled video m-line (nothing answers it) took decoded frames to
-/// 10; the sender still sends only a few seconds of frames at its initial 300 kbit/s.
+/// track plays (a second of frames decoded, per `getStats`). The caller's video rides its
+/// audio transport (BUNDLE) to the callee, undecoded.
 #[test]
-#[ignore = "video between browsers loses packets in the media task (see the comment): run with --ignored once fixed"]
 fn browser_to_browser_audio_and_video() {
     let script = json!([{"action": "connect", "timeout": 20, "call_type": "video",
                          "call": [{"type": "sip", "user": "vidb"}]}]);
