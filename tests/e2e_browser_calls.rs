@@ -2,7 +2,7 @@
 //! (npm, unchanged) over wss against the real binary; a real SIP phone (Debian's baresip)
 //! is on the other side where a phone belongs. Every side sends its own sine tone and each
 //! checks it hears the *other's* frequency: the browser with a WebAudio analyser on its remote
-//! track (FFT peak within a bin or two), the phone in the audio it dumped (Goertzel purity).
+//! track (FFT peak within a bin, 5.4 Hz), the phone in the audio it dumped (Goertzel purity).
 //!
 //! They need WebRTC legs (issue 15 item 2: ICE-lite, DTLS-SRTP, G.711 over
 //! `UDP/TLS/RTP/SAVPF`, bundled video between browsers). Everything on 127.0.0.0/8; every
@@ -82,13 +82,13 @@ fn phone(rig: &Rig, user: &str, tone: u32, dial: Option<&str>) -> Baresip {
     p
 }
 
-/// Page `id` hears `hz`: the FFT peak of its remote audio is within two bins of it (measured
+/// Page `id` hears `hz`: the FFT peak of its remote audio is within a bin of it (measured
 /// up to 8 times, a second each, while the media settles). Returns the last measure.
 fn browser_hears(b: &mut Browsers, id: &str, hz: u32) -> f64 {
     let mut last = (0.0, 0.0);
     for _ in 0..8 {
         last = b.heard_hz(id);
-        if (last.0 - f64::from(hz)).abs() <= 2.0 * last.1 {
+        if (last.0 - f64::from(hz)).abs() <= last.1 {
             return last.0;
         }
     }
