@@ -42,6 +42,8 @@ pub struct Metrics {
     pub webrtc_connected: IntCounter,
     /// Browser legs given up: DTLS failed, ICE timed out or stayed disconnected.
     pub webrtc_failures: IntCounter,
+    /// Packets from SRTP legs that failed authentication or were replays.
+    pub srtp_refused: IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -140,6 +142,11 @@ impl Metrics {
                 &r,
                 "media_webrtc_failures_total",
                 "Browser legs given up: DTLS failed, ICE timed out or stayed disconnected.",
+            ),
+            srtp_refused: counter(
+                &r,
+                "rtp_srtp_refused_total",
+                "SRTP/SRTCP packets refused (failed authentication, replayed, not SRTP).",
             ),
             registry: r,
         }

@@ -21,7 +21,10 @@ use crate::media::sdp::webrtc::{self, Setup, WebRtcLocal, WebRtcRemote};
 use crate::media::sdp::{
     anchor, Anchor, LocalOrigin, MediaDescription, MediaKind, SessionDescription,
 };
+use crate::media::srtp::LegKeys;
 use crate::media::{AudioCodec, Leg, LegCodecs};
+
+use super::sdes::{SdesPlan, SrtpSetup};
 
 /// Why a leg's SDP cannot be used (answered 488).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +38,8 @@ pub enum SdpProblem {
     NoCommonCodec,
     #[error("the answer does not match the offer")]
     BadAnswer,
+    #[error(transparent)]
+    Srtp(#[from] crate::media::sdp::crypto::SrtpRefusal),
     #[error("unusable WebRTC description: {0}")]
     WebRtc(#[from] webrtc::WebRtcError),
     #[error("a WebRTC leg but no DTLS identity to terminate it")]
@@ -60,6 +65,8 @@ pub struct BAnswer {
     pub to_a: Bytes,
     /// B is a browser: the WebRTC session its media task terminates.
     pub webrtc: Option<Box<WebRtcSession>>,
+    /// B's SRTP keys (`None`: plain RTP), for the media task.
+    pub srtp: Option<LegKeys>,
 }
 
 /// A mid-call SDP re-anchored for the other leg.
@@ -73,6 +80,8 @@ pub struct Relayed {
     /// The sender is a browser that restarted ICE (new credentials in its offer): its
     /// media task must take both sides' new credentials.
     pub ice_restart: Option<(Leg, IceRestart)>,
+    /// The sender's SRTP keys as this SDP left them (`None`: plain), for `SetSrtp`.
+    pub srtp: Option<LegKeys>,
 }
 
 /// New ICE credentials of both sides of a browser leg (RFC 8445 §9).
@@ -115,6 +124,8 @@ pub struct MediaPlan {
     offer_to_b: Option<Bytes>,
     /// The last SDP we sent A (re-sent on refreshes).
     to_a: Option<Bytes>,
+    /// SRTP per leg (`a=crypto`).
+    sdes: SdesPlan,
     /// A is a browser: its side as its offer said, and the mids of its m-lines.
     a_webrtc: Option<(WebRtcRemote, Vec<Option<String>>)>,
     /// Our WebRTC side of leg A and leg B, once the media task exists.
@@ -162,6 +173,7 @@ impl MediaPlan {
         call_type: CallType,
         session_id: u64,
         local_ip: IpAddr,
+        srtp: SrtpSetup,
     ) -> Result<MediaPlan, SdpProblem> {
         if body.is_empty() {
             return Err(SdpProblem::NoOffer);
@@ -215,6 +227,7 @@ impl MediaPlan {
             origin_b: LocalOrigin::new("ringmaster", session_id.wrapping_add(1), local_ip),
             offer_to_b: None,
             to_a: None,
+            sdes: SdesPlan::new(srtp),
             a_webrtc,
             locals: None,
             a_session: None,
@@ -229,14 +242,24 @@ impl MediaPlan {
 
     /// A's offer filtered for the current call type (video only once it has ports), and
     /// which of its m-lines the relay carries.
-    fn filtered(&self) -> Result<(SessionDescription, Vec<bool>), SdpProblem> {
-        let offer = SessionDescription::parse(&self.offer).map_err(|_| SdpProblem::Unreadable)?;
+    fn filtered(&mut self) -> Result<(SessionDescription, Vec<bool>), SdpProblem> {
+        let mut offer =
+            SessionDescription::parse(&self.offer).map_err(|_| SdpProblem::Unreadable)?;
+        // A browser's media is DTLS-SRTP, not SDES: the SRTP policy does not apply to it.
+        let decided = match self.a_webrtc {
+            Some(_) => None,
+            None => self.sdes.offer_from(Leg::A, &mut offer)?,
+        };
         let call_type = if self.video.is_some() {
             self.call_type
         } else {
             CallType::Audio
         };
-        Ok(policy::plan_offer(&offer, call_type, SUPPORTED))
+        let (filtered, relayed) = policy::plan_offer(&offer, call_type, SUPPORTED);
+        if let Some(index) = relayed_index(&filtered, &relayed, MediaKind::Audio) {
+            self.sdes.settle(Leg::A, decided, index);
+        }
+        Ok((filtered, relayed))
     }
 
     /// Filters A's offer and rebuilds the offer for B.
@@ -272,6 +295,8 @@ impl MediaPlan {
             if let Some(m) = offer.media.get_mut(self.index) {
                 offer_both_laws(m);
             }
+            self.sdes.offer_to_b();
+            self.sdes.seal_towards(Leg::B, &mut offer, self.index);
             self.offer_to_b = Some(Bytes::from(offer.to_bytes()));
         }
         Ok(())
@@ -477,6 +502,9 @@ impl MediaPlan {
         let offer = self.offer_to_b.as_ref().ok_or(SdpProblem::NoOffer)?;
         let offer = SessionDescription::parse(offer).map_err(|_| SdpProblem::Unreadable)?;
         let mut answer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        if webrtc::first_webrtc(&answer).is_none() {
+            self.sdes.answer_from(Leg::B, &mut answer)?;
+        }
         let mut b_video = None;
         let b_webrtc = match webrtc::first_webrtc(&answer) {
             Some(i) => {
@@ -549,8 +577,11 @@ impl MediaPlan {
                     *slot = None;
                 }
             }
-            let sdp =
+            let mut sdp =
                 anchor(&answer, &anchors, &mut self.origin_a).map_err(|_| SdpProblem::BadAnswer)?;
+            if self.a_webrtc.is_none() {
+                self.sdes.seal_towards(Leg::A, &mut sdp, self.index);
+            }
             let mut sdp = self.for_a(sdp)?;
             self.origin_a.stamp(&mut sdp);
             Bytes::from(sdp.to_bytes())
@@ -563,6 +594,10 @@ impl MediaPlan {
             codecs,
             video,
             to_a,
+            srtp: match webrtc {
+                Some(_) => None,
+                None => self.sdes.keys(Leg::B),
+            },
             webrtc,
         })
     }
@@ -577,7 +612,10 @@ impl MediaPlan {
         self.a?;
         let anchors = self.anchors(Leg::A, false);
         let (filtered, _) = self.filtered().ok()?;
-        let to_a = anchor(&filtered, &anchors, &mut self.origin_a).ok()?;
+        let mut to_a = anchor(&filtered, &anchors, &mut self.origin_a).ok()?;
+        if self.a_webrtc.is_none() {
+            self.sdes.seal_towards(Leg::A, &mut to_a, self.index);
+        }
         let mut to_a = self.for_a(to_a).ok()?;
         self.origin_a.stamp(&mut to_a);
         Some(Bytes::from(to_a.to_bytes()))
@@ -618,10 +656,25 @@ impl MediaPlan {
             Some(i) if is_offer => self.ice_restart(towards.other(), &sdp, i, fresh),
             _ => None,
         };
+        let sender = towards.other();
+        let browser = |leg: Leg| match leg {
+            Leg::A => self.a_webrtc.is_some(),
+            Leg::B => self.b_webrtc.is_some(),
+        };
+        let (sender_browser, towards_browser) = (browser(sender), browser(towards));
         webrtc::to_plain(&mut sdp);
         if towards == Leg::B && self.a_opus.is_some() {
             opus_only(&mut sdp);
         }
+        // SDES is for phones: a browser leg is DTLS-SRTP whatever the policy.
+        let decided = match (sender_browser, is_offer) {
+            (true, _) => None,
+            (false, true) => self.sdes.offer_from(sender, &mut sdp)?,
+            (false, false) => {
+                self.sdes.answer_from(sender, &mut sdp)?;
+                None
+            }
+        };
         let call_type = if self.video.is_some() {
             self.call_type
         } else {
@@ -640,6 +693,9 @@ impl MediaPlan {
                 .position(|(m, r)| *r && m.kind == kind)
         };
         let (audio_at, video_at) = (first(MediaKind::Audio), first(MediaKind::Video));
+        if let (true, false, Some(index)) = (is_offer, sender_browser, audio_at) {
+            self.sdes.settle(sender, decided, index);
+        }
         let (ours, our_video, origin) = match towards {
             Leg::A => (self.a, self.video.map(|v| v.0), &mut self.origin_a),
             Leg::B => (self.b, self.video.map(|v| v.1), &mut self.origin_b),
@@ -658,6 +714,9 @@ impl MediaPlan {
             .collect();
         let mut out = anchor(&sdp, &anchors, origin).map_err(|_| SdpProblem::Unreadable)?;
         if let Some(audio) = audio_at {
+            if !towards_browser {
+                self.sdes.seal_towards(towards, &mut out, audio);
+            }
             self.shape_for_browser(towards, &mut out, audio, is_offer)?;
         }
         let remote_of = |at: Option<usize>| at.and_then(|i| policy::media_remote(&sdp, i));
@@ -666,6 +725,10 @@ impl MediaPlan {
             audio: remote_of(audio_at),
             video: remote_of(video_at.filter(|_| our_video.is_some())),
             ice_restart,
+            srtp: match sender_browser {
+                true => None,
+                false => self.sdes.keys(sender),
+            },
         };
         if towards == Leg::A {
             self.to_a = Some(relayed.sdp.clone());
@@ -701,6 +764,11 @@ impl MediaPlan {
                 remote: (new.ufrag, new.pwd),
             },
         ))
+    }
+
+    /// The leg's SRTP keys as settled so far (`None`: plain RTP): A's from its offer.
+    pub fn srtp_keys(&self, leg: Leg) -> Option<LegKeys> {
+        self.sdes.keys(leg)
     }
 
     /// Whether B (the answered leg) is a browser.
@@ -759,6 +827,14 @@ impl MediaPlan {
     pub fn last_to_a(&self) -> Option<Bytes> {
         self.to_a.clone()
     }
+}
+
+/// The first relayed m-line of `kind`.
+fn relayed_index(sdp: &SessionDescription, relayed: &[bool], kind: MediaKind) -> Option<usize> {
+    sdp.media
+        .iter()
+        .zip(relayed)
+        .position(|(m, r)| *r && m.kind == kind)
 }
 
 /// The mid of each m-line (`None` where it has none).
@@ -877,11 +953,21 @@ fn payload_types(sdp: &SessionDescription, index: usize) -> PayloadTypes {
 mod tests {
     use super::*;
 
-    const OFFER: &str = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 18 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\nm=video 40002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
-    const ANSWER: &str = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\nm=video 0 RTP/AVP 96\r\n";
-    const US: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 1));
+    use crate::media::sdp::crypto::SrtpPolicy;
+    use crate::media::srtp::MasterKey;
 
-    fn anchor_at(port: u16) -> Anchor {
+    pub(super) const OFFER: &str = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 18 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\nm=video 40002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+    const ANSWER: &str = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\nm=video 0 RTP/AVP 96\r\n";
+    pub(super) const US: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 1));
+
+    pub(super) fn srtp() -> SrtpSetup {
+        SrtpSetup {
+            policy: SrtpPolicy::Optional,
+            keys: [MasterKey::new([0xa1; 30]), MasterKey::new([0xb2; 30])],
+        }
+    }
+
+    pub(super) fn anchor_at(port: u16) -> Anchor {
         Anchor {
             addr: US,
             rtp_port: port,
@@ -891,7 +977,8 @@ mod tests {
 
     #[test]
     fn b_is_offered_our_ports_and_a_is_answered_with_ours_too() {
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        let mut p =
+            MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         assert_eq!(
             p.a_remote(),
             Some(("192.0.2.10:40000".parse().unwrap(), None))
@@ -923,19 +1010,20 @@ mod tests {
     #[test]
     fn unusable_offers_and_answers() {
         assert_eq!(
-            MediaPlan::from_offer(b"", CallType::Audio, 1, US).unwrap_err(),
+            MediaPlan::from_offer(b"", CallType::Audio, 1, US, srtp()).unwrap_err(),
             SdpProblem::NoOffer
         );
         assert_eq!(
-            MediaPlan::from_offer(b"garbage", CallType::Audio, 1, US).unwrap_err(),
+            MediaPlan::from_offer(b"garbage", CallType::Audio, 1, US, srtp()).unwrap_err(),
             SdpProblem::Unreadable
         );
         let g729 = "v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
         assert_eq!(
-            MediaPlan::from_offer(g729.as_bytes(), CallType::Audio, 1, US).unwrap_err(),
+            MediaPlan::from_offer(g729.as_bytes(), CallType::Audio, 1, US, srtp()).unwrap_err(),
             SdpProblem::NoCommonCodec
         );
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        let mut p =
+            MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let one_line = "v=0\r\no=b 1 1 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
         assert_eq!(
@@ -946,7 +1034,8 @@ mod tests {
 
     #[test]
     fn own_answer_when_the_script_answers_first() {
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        let mut p =
+            MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         assert!(p.own_answer_to_a().is_none(), "no ports yet");
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let a = String::from_utf8(p.own_answer_to_a().unwrap().to_vec()).unwrap();
@@ -956,7 +1045,8 @@ mod tests {
     #[test]
     fn a_law_callee_for_a_mu_law_caller_is_offered_both_and_a_keeps_its_own_law() {
         let pcmu_only = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
-        let mut p = MediaPlan::from_offer(pcmu_only.as_bytes(), CallType::Audio, 9, US).unwrap();
+        let mut p =
+            MediaPlan::from_offer(pcmu_only.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let offer = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
         assert!(
@@ -989,8 +1079,8 @@ mod tests {
 
     #[test]
     fn a_browser_caller_reaches_a_phone_as_plain_rtp_and_is_answered_webrtc() {
-        let mut p =
-            MediaPlan::from_offer(BROWSER_OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        let mut p = MediaPlan::from_offer(BROWSER_OFFER.as_bytes(), CallType::Audio, 9, US, srtp())
+            .unwrap();
         assert!(p.a_is_webrtc());
         assert_eq!(p.a_remote(), None, "a browser's SDP address means nothing");
         p.set_webrtc_locals(Some(locals()));
@@ -1042,7 +1132,8 @@ mod tests {
 
     #[test]
     fn a_browser_callee_is_offered_webrtc_and_its_answer_sets_up_leg_b() {
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        let mut p =
+            MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         assert!(!p.a_is_webrtc());
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         assert!(p.offer_to_b_webrtc().is_none(), "no identity, no browser");
@@ -1079,7 +1170,8 @@ mod tests {
     fn browser_to_browser_video_rides_the_audio_transport() {
         let video = "m=video 9 UDP/TLS/RTP/SAVPF 96 97 98\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:Xy1z\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 0A:1B\r\na=setup:actpass\r\na=mid:1\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\na=rtpmap:98 VP9/90000\r\na=ssrc-group:FID 5555 6666\r\na=ssrc:5555 cname:abc\r\na=ssrc:6666 cname:abc\r\n";
         let offer = BROWSER_OFFER.replace("a=group:BUNDLE 0", "a=group:BUNDLE 0 1") + video;
-        let mut p = MediaPlan::from_offer(offer.as_bytes(), CallType::Video, 9, US).unwrap();
+        let mut p =
+            MediaPlan::from_offer(offer.as_bytes(), CallType::Video, 9, US, srtp()).unwrap();
         assert!(!p.offers_video(), "no separate video ports for a browser");
         p.set_webrtc_locals(Some(locals()));
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
@@ -1123,7 +1215,8 @@ mod tests {
         let offer = BROWSER_OFFER
             .replace("111 0 8 126", "111 126")
             .replace("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n", "");
-        let mut p = MediaPlan::from_offer(offer.as_bytes(), CallType::Audio, 9, US).unwrap();
+        let mut p =
+            MediaPlan::from_offer(offer.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
         p.set_webrtc_locals(Some(locals()));
         p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
         let to_b = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
@@ -1151,3 +1244,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "media_plan_srtp_tests.rs"]
+mod srtp_tests;

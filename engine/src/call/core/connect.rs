@@ -131,8 +131,18 @@ impl Call {
                 codecs,
             });
         }
+        self.srtp_to_media(Leg::B, answer.srtp.clone());
         self.media(Command::OpenLatchWindow { leg: Leg::B });
         self.b_video(leg, answer);
+    }
+
+    /// The leg's SRTP keys (`None`: plain RTP) to the media task. The task keeps its
+    /// contexts when the keys did not change.
+    pub(super) fn srtp_to_media(&mut self, leg: Leg, keys: Option<crate::media::srtp::LegKeys>) {
+        self.media(crate::media::Command::SetSrtp {
+            leg,
+            keys: keys.map(Box::new),
+        });
     }
 
     /// Points the video task at both legs once B accepted video.
@@ -201,7 +211,12 @@ impl Call {
             format!("{}@{}", self.token(20), self.setup.domain),
         );
         h.push(HeaderName::CSeq, "1 INVITE");
-        h.push(HeaderName::Contact, self.setup.contact.clone());
+        h.push(
+            HeaderName::Contact,
+            self.setup
+                .contacts
+                .for_transport(&self.setup.contact, c.peer.transport),
+        );
         // Loop bound: every hop through us costs one (RFC 3261 §16.6 step 3 in spirit).
         h.push(
             HeaderName::MaxForwards,
@@ -318,7 +333,11 @@ impl Call {
         let to_a = answer.to_a;
         self.sent_to_a(&to_a);
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
-        self.a.early_media(fx, to_a, &self.setup.contact);
+        let contact = self
+            .setup
+            .contacts
+            .for_transport(&self.setup.contact, self.a.transport());
+        self.a.early_media(fx, to_a, &contact);
     }
 
     /// The script gives up these targets: stop the ringing ones, hang up answered ones.

@@ -90,6 +90,14 @@ impl Call {
         }
     }
 
+    /// Our Contact in a response to `req`, for the transport it came over.
+    fn contact_for(&self, req: &Request) -> String {
+        let transport = crate::call::contact::via_transport(req);
+        self.setup
+            .contacts
+            .for_transport(&self.setup.contact, transport)
+    }
+
     fn dialog_mut(&mut self, leg: LegId) -> Option<&mut crate::call::dialog::Dialog> {
         if leg == LegId::A {
             self.a.dialog_mut()
@@ -125,6 +133,7 @@ impl Call {
                         });
                     }
                     let sdp = relayed.sdp;
+                    self.srtp_to_media(from, relayed.srtp);
                     if let Some((rtp, rtcp)) = relayed.audio {
                         self.media(MediaCommand::SetRemote {
                             leg: from,
@@ -164,8 +173,7 @@ impl Call {
             })
         };
         let mut ok = response_to(&req, 200, None);
-        ok.headers
-            .push(HeaderName::Contact, self.setup.contact.clone());
+        ok.headers.push(HeaderName::Contact, self.contact_for(&req));
         if let Some(sdp) = sdp {
             ok.headers.push(HeaderName::ContentType, "application/sdp");
             ok.body = sdp;
@@ -226,6 +234,7 @@ impl Call {
                     };
                     if let Some(Ok(relayed)) = relayed {
                         let sdp = relayed.sdp;
+                        self.srtp_to_media(answered, relayed.srtp);
                         if let Some((rtp, rtcp)) = relayed.audio {
                             self.media(MediaCommand::SetRemote {
                                 leg: answered,
@@ -262,8 +271,7 @@ impl Call {
         let mut r = response_to(&req, answer.status, None);
         r.reason = answer.reason;
         if answer.status < 300 {
-            r.headers
-                .push(HeaderName::Contact, self.setup.contact.clone());
+            r.headers.push(HeaderName::Contact, self.contact_for(&req));
         }
         for h in answer.headers.iter() {
             r.headers.push(h.name.clone(), h.value.clone());

@@ -240,7 +240,13 @@ impl Call {
             return;
         };
         let session = u64::from(self.setup.max_forwards) ^ self.setup.seed;
-        let plan = MediaPlan::from_offer(offer, CallType::Audio, session, self.setup.local_ip);
+        let plan = MediaPlan::from_offer(
+            offer,
+            CallType::Audio,
+            session,
+            self.setup.local_ip,
+            self.setup.srtp.clone(),
+        );
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
         self.a.event(fx, EventStatus::Started, &None);
         match plan {
@@ -373,6 +379,7 @@ impl Call {
         }
         let a_remote = plan.a_remote();
         let pts = plan.a_payload_types();
+        let srtp = plan.srtp_keys(crate::media::Leg::A);
         self.signalling_to_media(LegId::A);
         if let Some((rtp, rtcp)) = a_remote {
             self.media(MediaCommand::SetRemote {
@@ -385,6 +392,7 @@ impl Call {
                 allowed: pts,
             });
         }
+        self.srtp_to_media(crate::media::Leg::A, srtp);
         self.live_media_ready();
     }
 

@@ -160,6 +160,8 @@ impl Call {
             CallType::Audio,
             session,
             self.setup.local_ip,
+            // We offered A plain RTP: its answer cannot bring keys.
+            self.setup.srtp.plain(),
         );
         let webrtc = self.webrtc.clone();
         let plan = match (plan, self.anchors) {
@@ -260,11 +262,19 @@ mod tests {
             from: "914471000000".into(),
             to: "bob".into(),
             contact: "<sip:ringmaster@203.0.113.1:5060>".into(),
+            contacts: Default::default(),
             domain: "test.local".into(),
             local_ip: "203.0.113.1".parse().unwrap(),
             max_forwards: 70,
             recordings_dir: "/tmp/recordings".into(),
             seed: 9,
+            srtp: crate::call::sdes::SrtpSetup {
+                policy: Default::default(),
+                keys: [
+                    crate::media::srtp::MasterKey::new([1; 30]),
+                    crate::media::srtp::MasterKey::new([2; 30]),
+                ],
+            },
         };
         let out = OutboundCall {
             to: Destination::SipUser("bob".into()),

@@ -23,6 +23,7 @@
 
 mod bind;
 mod link;
+mod protect;
 mod recording;
 mod task;
 mod webrtc;
@@ -319,6 +320,7 @@ impl MediaEngine {
                 now + Duration::from_secs(86_400),
             ))),
             recordings: Recordings::new(self.writer.sink()),
+            protection: Default::default(),
             foreign: self.foreign.clone(),
             peers: [None, None],
             webrtc: WebRtcShared {

@@ -194,6 +194,7 @@ impl Stages {
             | Command::Unbridge
             | Command::SetWebRtc { .. }
             | Command::RestartIce { .. }
+            | Command::SetSrtp { .. }
             | Command::Stop => {}
         }
     }

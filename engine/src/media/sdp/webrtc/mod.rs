@@ -233,7 +233,7 @@ pub fn to_webrtc(
             .flatten()
             .unwrap_or_else(|| index.to_string());
         media.fields.retain(|f| {
-            !matches!(f, Field::Attribute(a) if matches!(a.name.as_str(), "rtcp" | "mid" | "ssrc" | "rtcp-fb"))
+            !matches!(f, Field::Attribute(a) if matches!(a.name.as_str(), "rtcp" | "mid" | "ssrc" | "rtcp-fb" | "crypto"))
         });
         let carried = media.port != 0
             && port != 0
