@@ -49,7 +49,8 @@ fn browser_user(rig: &Rig, b: &mut Browsers, sdk: Sdk, user: &str, tone: u32) {
         tone,
         json!({"wss": ep["wss_URL"], "uri": ep["sip_uri"], "user": user, "password": format!("pw-{user}")}),
     );
-    b.wait(user, "registered", 15 * SEC);
+    // Generous: JsSIP retries a failed WebSocket connection after 2 s, then backs off.
+    b.wait(user, "registered", 30 * SEC);
     assert!(
         registrations_of(rig, user)
             .iter()

@@ -32,6 +32,7 @@
       session_timers: false,
     });
     ua.on('connected', () => rm.emit('connected'));
+    ua.on('disconnected', (e) => rm.emit('disconnected', { code: e.code || null, reason: e.reason || null }));
     ua.on('registered', (e) => rm.emit('registered', { status: e.response.status_code }));
     ua.on('registrationFailed', (e) => rm.emit('registrationFailed', {
       cause: e.cause,

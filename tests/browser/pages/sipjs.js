@@ -21,6 +21,9 @@ rm.start = async (config) => {
     sessionDescriptionHandlerFactoryOptions: { peerConnectionConfiguration: { iceServers: [] } },
     logLevel: 'warn',
     delegate: {
+      onDisconnect(error) {
+        rm.emit('disconnected', { reason: error ? String(error) : null });
+      },
       onInvite(invitation) {
         rm.emit('incoming', { from: invitation.remoteIdentity.uri.toString() });
         follow(invitation);
