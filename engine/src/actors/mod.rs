@@ -459,6 +459,19 @@ impl Engine {
         format!("sip:{}", self.sip_advertised)
     }
 
+    /// `<host>:<port>` of the wss listener at the advertised address: what a piopiyjs app
+    /// passes to `login(user, password, <this>)` (piopiyjs dials `'wss://' + <this>` and uses
+    /// `user@<this>` as its AOR). `None` while wss is off.
+    pub fn webrtc_domain(&self) -> Option<String> {
+        let wss = self.sip_streams.wss?;
+        Some(SocketAddr::new(self.sip_advertised.ip(), wss.port()).to_string())
+    }
+
+    /// `wss://<host>:<port>`, the WebSocket server a JsSIP or SIP.js app connects to.
+    pub fn wss_url(&self) -> Option<String> {
+        self.webrtc_domain().map(|d| format!("wss://{d}"))
+    }
+
     /// Live registrations, optionally of one app, ordered by realm and user.
     pub fn registrations(&self, app: Option<AppId>) -> Result<Vec<RegistrationView>, StoreError> {
         let now = unix_now();

@@ -41,8 +41,11 @@ impl Call {
             return;
         };
         let caller = caller_id.unwrap_or(&self.setup.from).to_string();
-        let call_type = self.video.call_type(video);
+        let mut call_type = self.video.call_type(video);
         if let Some(plan) = self.plan.as_mut() {
+            if video && plan.offers_browser_video() {
+                call_type = crate::media::sdp::policy::CallType::Video;
+            }
             let _ = plan.set_call_type(call_type);
         }
         let mut branches = Vec::new();

@@ -13,6 +13,12 @@ use crate::media::sdp::{MediaDescription, MediaKind, SessionDescription};
 use crate::media::Leg;
 
 impl MediaPlan {
+    /// A is a browser that offered video: it needs no video ports (it rides A's audio
+    /// transport), so a video ring carries it to browser callees without them.
+    pub fn offers_browser_video(&self) -> bool {
+        self.browser_video.is_some()
+    }
+
     /// Our WebRTC side of each leg (from the media task), before the first offer to a browser.
     pub fn set_webrtc_locals(&mut self, locals: Option<Box<[WebRtcLocal; 2]>>) {
         self.locals = locals;

@@ -253,6 +253,9 @@ impl WebRtcPeer {
     /// A datagram arrived on the leg's socket. `false` if it is not for this peer (not
     /// STUN/DTLS/SRTP from an authenticated source): the caller counts it as foreign.
     pub fn receive(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) -> bool {
+        if !source_fits(self.local, from) {
+            return false;
+        }
         let Ok(receive) = Receive::new(Protocol::Udp, from, self.local, datagram) else {
             return false;
         };
@@ -341,7 +344,12 @@ impl WebRtcPeer {
                 Ok(Output::Transmit(t)) => {
                     // A full socket buffer loses this datagram like the network would.
                     let _ = socket.try_send_to(&t.contents, t.destination);
-                    self.remote = Some(t.destination);
+                    // STUN answers go to every candidate pair the browser checks (a browser
+                    // with two interfaces checks from both); DTLS and SRTP go only to the
+                    // selected one, which is where its media comes from.
+                    if !is_stun(&t.contents) {
+                        self.remote = Some(t.destination);
+                    }
                 }
                 Ok(Output::Event(event)) => self.on_event(event),
                 Err(e) => {
@@ -510,6 +518,11 @@ impl WebRtcPeer {
     }
 }
 
+/// A STUN message (RFC 7983: first byte 0-3), as opposed to DTLS (20-63) or SRTP (128-191).
+fn is_stun(datagram: &[u8]) -> bool {
+    datagram.first().is_some_and(|b| *b < 4)
+}
+
 /// The str0m codec of an SDP encoding name (the ones a browser leg may carry).
 fn codec_named(encoding: &str) -> Option<Codec> {
     Some(match encoding.to_ascii_lowercase().as_str() {
@@ -523,6 +536,13 @@ fn codec_named(encoding: &str) -> Option<Codec> {
         "av1" => Codec::Av1,
         _ => return None,
     })
+}
+
+/// Whether a datagram from `from` may be for our host candidate `local`: a candidate on a
+/// loopback address can only be reached from loopback, so a check "from" another address
+/// (a browser trying all its interfaces) is not answered and nothing is ever sent there.
+fn source_fits(local: SocketAddr, from: SocketAddr) -> bool {
+    !local.ip().is_loopback() || from.ip().to_canonical().is_loopback()
 }
 
 /// (header length, payload type, sequence number, timestamp, marker) of a plain RTP packet.
@@ -562,12 +582,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_loopback_candidate_hears_only_loopback() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|e| panic!("{e}"));
+        assert!(source_fits(at("127.0.0.1:30000"), at("127.0.0.1:5000")));
+        assert!(source_fits(at("127.0.0.1:30000"), at("127.9.0.1:5000")));
+        assert!(source_fits(
+            at("127.0.0.1:30000"),
+            at("[::ffff:127.0.0.1]:5000")
+        ));
+        assert!(!source_fits(at("127.0.0.1:30000"), at("192.0.2.2:5000")));
+        assert!(!source_fits(at("127.0.0.1:30000"), at("10.0.0.7:5000")));
+        assert!(source_fits(
+            at("198.51.100.1:30000"),
+            at("203.0.113.9:5000")
+        ));
+    }
+
+    #[test]
     fn sequence_numbers_extend_across_wraps() {
         let s = |v: u64| SeqNo::from(v);
         assert_eq!(*extend(s(65_535), 0), 65_536);
         assert_eq!(*extend(s(65_536), 65_535), 65_535);
         assert_eq!(*extend(s(10), 11), 11);
         assert_eq!(*extend(s(0x2_0005), 3), 0x2_0003);
+    }
+
+    #[test]
+    fn only_stun_answers_are_told_from_media() {
+        // A binding success response, a DTLS record, an SRTP packet (RFC 7983's first bytes).
+        assert!(is_stun(&[0x01, 0x01, 0, 0]));
+        assert!(!is_stun(&[22, 0xfe, 0xfd]));
+        assert!(!is_stun(&[0x80, 0x00]));
+        assert!(!is_stun(&[]));
     }
 
     #[test]
