@@ -232,9 +232,12 @@ pub fn to_webrtc(
             .cloned()
             .flatten()
             .unwrap_or_else(|| index.to_string());
-        media.fields.retain(|f| {
-            !matches!(f, Field::Attribute(a) if matches!(a.name.as_str(), "rtcp" | "mid" | "ssrc" | "rtcp-fb" | "crypto"))
-        });
+        // Whatever transport or stream lines the m-line still carries are another leg's
+        // (a browser's video m-line is taken whole from the other browser's description):
+        // only ours may go out.
+        media
+            .fields
+            .retain(|f| !matches!(f, Field::Attribute(a) if is_leg_specific(&a.name)));
         let carried = media.port != 0
             && port != 0
             && ((index == audio && media.kind == MediaKind::Audio)
@@ -297,6 +300,29 @@ pub fn to_webrtc(
             Some(&format!("BUNDLE {}", bundle.join(" "))),
         ));
     }
+}
+
+/// Attributes that describe one leg's transport, keys or stream identity.
+fn is_leg_specific(name: &str) -> bool {
+    const TRANSPORT: &[&str] = &[
+        "candidate",
+        "remote-candidates",
+        "end-of-candidates",
+        "ice-ufrag",
+        "ice-pwd",
+        "ice-options",
+        "ice-lite",
+        "ice-mismatch",
+        "ice-pacing",
+        "crypto",
+        "key-mgmt",
+        "fingerprint",
+        "setup",
+        "tls-id",
+        "rtcp-mux",
+        "rtcp-mux-only",
+    ];
+    TRANSPORT.contains(&name) || WEBRTC_ONLY.contains(&name)
 }
 
 fn attribute(name: &str, value: Option<&str>) -> Field {

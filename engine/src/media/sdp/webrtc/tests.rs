@@ -104,7 +104,7 @@ fn made_plain_it_is_an_ordinary_offer() {
 
 #[test]
 fn a_plain_description_towards_a_browser_gets_our_side() {
-    let plain = "v=0\r\no=ringmaster 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0 126\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:126 telephone-event/8000\r\na=rtcp:30003\r\nm=video 30004 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
+    let plain = "v=0\r\no=ringmaster 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0 126\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:126 telephone-event/8000\r\na=rtcp:30003\r\na=ice-ufrag:theirs\r\na=fingerprint:sha-256 CC:DD\r\na=candidate:9 1 udp 1 192.0.2.2 5000 typ host\r\na=setup:active\r\nm=video 30004 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
     let mut sdp = SessionDescription::parse(plain.as_bytes()).unwrap();
     let ip: IpAddr = "127.0.0.1".parse().unwrap();
     to_webrtc(
@@ -140,6 +140,12 @@ fn a_plain_description_towards_a_browser_gets_our_side() {
         !text.contains("a=rtcp:"),
         "rtcp-mux, no separate port: {text}"
     );
+    for foreign in ["theirs", "CC:DD", "192.0.2.2", "setup:active"] {
+        assert!(
+            !text.contains(foreign),
+            "another leg's {foreign} went out: {text}"
+        );
+    }
     let back = SessionDescription::parse(text.as_bytes()).unwrap();
     let remote = WebRtcRemote::from_media(&back, 0).unwrap();
     assert_eq!(remote.ssrcs, vec![42]);
