@@ -121,6 +121,9 @@ pub struct Client {
     sock: UdpSocket,
     server: SocketAddr,
     cookie: u64,
+    /// rtpengine answers a cookie it has seen (from any client) from its cache of replies:
+    /// cookies must differ between runs against the same rtpengine.
+    cookie_prefix: String,
 }
 
 impl Client {
@@ -131,6 +134,14 @@ impl Client {
             sock,
             server,
             cookie: 0,
+            cookie_prefix: format!(
+                "bk{}x{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_micros())
+                    .unwrap_or(0)
+            ),
         })
     }
 
@@ -143,7 +154,7 @@ impl Client {
     /// As `call`, with list values allowed.
     pub fn call_args(&mut self, items: &[(&str, Arg)]) -> anyhow::Result<Value> {
         self.cookie += 1;
-        let cookie = format!("bk{}", self.cookie);
+        let cookie = format!("{}n{}", self.cookie_prefix, self.cookie);
         let mut msg = format!("{cookie} ").into_bytes();
         msg.extend_from_slice(&encode_args(items));
         let mut buf = vec![0u8; 65536];

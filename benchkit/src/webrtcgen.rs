@@ -65,6 +65,7 @@ impl Signalling {
                 let to_browser = offer.get("sdp").and_then(ng::Value::as_str).unwrap_or_default();
                 let remote = parse_remote(to_browser)?;
                 let answer_sdp = peer.local_sdp("active");
+                show_sdp(i, &[("rtpengine to the browser", to_browser), ("browser answer", &answer_sdp)]);
                 let answer = client.call(&[
                     ("command", "answer"),
                     ("call-id", &call_id),
@@ -84,10 +85,21 @@ impl Signalling {
                 let offer = peer.local_sdp("actpass");
                 let (dialog, answer) = uac.invite(callee, &offer)?;
                 dialogs.push(dialog);
+                show_sdp(i, &[("browser offer", &offer), ("ringmaster answer", &answer)]);
                 let remote = parse_remote(&answer)?;
                 peer.configure(&remote, true, Instant::now())?;
                 Ok(None)
             }
+        }
+    }
+}
+
+/// With `WEBRTCGEN_SHOW_SDP=1`, the first call's SDPs go to stderr (to see what each relay
+/// offers and answers).
+fn show_sdp(call: usize, sdps: &[(&str, &str)]) {
+    if call == 0 && std::env::var_os("WEBRTCGEN_SHOW_SDP").is_some() {
+        for (what, sdp) in sdps {
+            eprintln!("--- {what}:\n{sdp}");
         }
     }
 }
