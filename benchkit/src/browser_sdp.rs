@@ -186,7 +186,10 @@ mod tests {
         let plain = "v=0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\n";
         assert!(parse_remote(plain).is_err());
         let no_pwd = RELAY.replace("a=ice-pwd:secretsecretsecretsecret\r\n", "");
-        assert!(parse_remote(&no_pwd).unwrap_err().to_string().contains("ice-pwd"));
+        assert!(parse_remote(&no_pwd)
+            .unwrap_err()
+            .to_string()
+            .contains("ice-pwd"));
     }
 
     #[test]

@@ -172,10 +172,13 @@ impl Client {
             }
             let (v, _) = decode(&reply[space + 1..])?;
             if v.get("result").and_then(Value::as_str) != Some("ok") {
-                let command = items.iter().find(|(k, _)| *k == "command").map(|(_, v)| match v {
-                    Arg::Str(s) => *s,
-                    Arg::List(_) => "?",
-                });
+                let command = items
+                    .iter()
+                    .find(|(k, _)| *k == "command")
+                    .map(|(_, v)| match v {
+                        Arg::Str(s) => *s,
+                        Arg::List(_) => "?",
+                    });
                 anyhow::bail!("ng {command:?}: {v:?}");
             }
             return Ok(v);
@@ -215,7 +218,10 @@ mod tests {
     fn bencode_round_trip() {
         let enc = encode(&[("sdp", "v=0"), ("command", "offer")]);
         assert_eq!(enc, b"d7:command5:offer3:sdp3:v=0e");
-        let enc = encode_args(&[("rtcp-mux", Arg::List(&["offer", "require"])), ("ICE", Arg::Str("force"))]);
+        let enc = encode_args(&[
+            ("rtcp-mux", Arg::List(&["offer", "require"])),
+            ("ICE", Arg::Str("force")),
+        ]);
         assert_eq!(enc, b"d3:ICE5:force8:rtcp-muxl5:offer7:requireee");
         let (v, rest) = decode(b"d6:result2:ok3:sdp3:v=04:listli1ei2eee").unwrap();
         assert!(rest.is_empty());

@@ -98,7 +98,8 @@ fn digest_answer(
     let opaque = digest_param(challenge, "opaque")
         .map(|o| format!(", opaque=\"{o}\""))
         .unwrap_or_default();
-    let qop_auth = digest_param(challenge, "qop").is_some_and(|q| q.split(',').any(|q| q.trim() == "auth"));
+    let qop_auth =
+        digest_param(challenge, "qop").is_some_and(|q| q.split(',').any(|q| q.trim() == "auth"));
     if qop_auth {
         let nc = "00000001";
         let resp = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
@@ -173,7 +174,10 @@ impl Uac {
             let Some(msg) = Msg::parse(&String::from_utf8_lossy(&buf[..n])) else {
                 continue;
             };
-            if msg.status == 0 || msg.header("Call-ID") != Some(call_id) || msg.header("CSeq") != Some(cseq) {
+            if msg.status == 0
+                || msg.header("Call-ID") != Some(call_id)
+                || msg.header("CSeq") != Some(cseq)
+            {
                 continue;
             }
             if msg.status < 200 {
@@ -206,12 +210,31 @@ impl Uac {
                 );
                 self.sock.send_to(ack.as_bytes(), self.server)?;
                 let challenge = resp
-                    .headers_named(if resp.status == 407 { "Proxy-Authenticate" } else { "WWW-Authenticate" })
-                    .find(|c| digest_param(c, "algorithm").is_none_or(|a| a.eq_ignore_ascii_case("MD5")));
+                    .headers_named(if resp.status == 407 {
+                        "Proxy-Authenticate"
+                    } else {
+                        "WWW-Authenticate"
+                    })
+                    .find(|c| {
+                        digest_param(c, "algorithm").is_none_or(|a| a.eq_ignore_ascii_case("MD5"))
+                    });
                 match (resp.status, challenge, cseq) {
                     (401 | 407, Some(c), 1) => {
-                        let name = if resp.status == 407 { "Proxy-Authorization" } else { "Authorization" };
-                        auth = format!("{name}: {}\r\n", digest_answer(c, (&self.user, &self.pass), "INVITE", &uri, &format!("{:08x}", self.seq)));
+                        let name = if resp.status == 407 {
+                            "Proxy-Authorization"
+                        } else {
+                            "Authorization"
+                        };
+                        auth = format!(
+                            "{name}: {}\r\n",
+                            digest_answer(
+                                c,
+                                (&self.user, &self.pass),
+                                "INVITE",
+                                &uri,
+                                &format!("{:08x}", self.seq)
+                            )
+                        );
                         continue;
                     }
                     _ => anyhow::bail!("INVITE {uri} answered {}", resp.status),
@@ -265,15 +288,30 @@ mod tests {
             "{ha1}:dcd98b7102dd2f0e8b11d0f600bfb0c093:00000001:0a4f113b:auth:{ha2}"
         ));
         assert_eq!(resp, "6629fae49393a05397450978507c4ef1");
-        let answer = digest_answer(ch, ("Mufasa", "Circle Of Life"), "GET", "/dir/index.html", "0a4f113b");
+        let answer = digest_answer(
+            ch,
+            ("Mufasa", "Circle Of Life"),
+            "GET",
+            "/dir/index.html",
+            "0a4f113b",
+        );
         assert!(answer.contains("response=\"6629fae49393a05397450978507c4ef1\""));
-        assert!(answer.contains("qop=auth") && answer.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""));
-        assert_eq!(digest_param(ch, "realm").as_deref(), Some("testrealm@host.com"));
+        assert!(
+            answer.contains("qop=auth")
+                && answer.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"")
+        );
+        assert_eq!(
+            digest_param(ch, "realm").as_deref(),
+            Some("testrealm@host.com")
+        );
     }
 
     #[test]
     fn parses_a_response_with_compact_headers() {
-        let m = Msg::parse("SIP/2.0 200 OK\r\ni: abc\r\nt: <sip:b@x>;tag=1\r\nCSeq: 2 INVITE\r\n\r\nv=0\r\n").unwrap();
+        let m = Msg::parse(
+            "SIP/2.0 200 OK\r\ni: abc\r\nt: <sip:b@x>;tag=1\r\nCSeq: 2 INVITE\r\n\r\nv=0\r\n",
+        )
+        .unwrap();
         assert_eq!(m.status, 200);
         assert_eq!(m.header("Call-ID"), Some("abc"));
         assert_eq!(m.header("to"), Some("<sip:b@x>;tag=1"));

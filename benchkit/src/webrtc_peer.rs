@@ -89,7 +89,12 @@ impl Peer {
     }
 
     /// Starts ICE and DTLS toward the relay described by its SDP.
-    pub fn configure(&mut self, remote: &RemoteWebrtc, we_offered: bool, now: Instant) -> anyhow::Result<()> {
+    pub fn configure(
+        &mut self,
+        remote: &RemoteWebrtc,
+        we_offered: bool,
+        now: Instant,
+    ) -> anyhow::Result<()> {
         let fingerprint = remote
             .fingerprint
             .parse()
@@ -99,7 +104,8 @@ impl Peer {
             "active" => false,
             other => anyhow::bail!("relay's a=setup:{other} is not one of active/passive/actpass"),
         };
-        self.rtc.add_remote_candidate(Candidate::host(remote.candidate, "udp")?);
+        self.rtc
+            .add_remote_candidate(Candidate::host(remote.candidate, "udp")?);
         let mut api = self.rtc.direct_api();
         // RFC 8445 6.1.1: against an ICE-lite peer the full agent controls; otherwise the offerer.
         api.set_ice_controlling(remote.ice_lite || we_offered);
@@ -114,20 +120,32 @@ impl Peer {
     }
 
     /// One datagram from the socket.
-    pub fn receive(&mut self, now: Instant, source: SocketAddr, buf: &[u8], on: &mut impl FnMut(Happening)) {
+    pub fn receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        buf: &[u8],
+        on: &mut impl FnMut(Happening),
+    ) {
         // An RTP (not RTCP) packet from an SSRC not seen yet: the relay chooses it, and its SDP
         // need not name it (a browser accepts such unsignalled streams in its one audio section).
         if buf.len() >= 12 && buf[0] >> 6 == 2 && !(64..96).contains(&(buf[1] & 0x7f)) {
             let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
             if ssrc != 0 && !self.rx_ssrcs.contains(&ssrc) {
                 self.rx_ssrcs.push(ssrc);
-                self.rtc.direct_api().expect_stream_rx(ssrc.into(), None, self.mid, None);
+                self.rtc
+                    .direct_api()
+                    .expect_stream_rx(ssrc.into(), None, self.mid, None);
             }
         }
         let Ok(contents) = Receive::new(Protocol::Udp, source, self.local, buf) else {
             return;
         };
-        if self.rtc.handle_input(Input::Receive(now, contents)).is_err() {
+        if self
+            .rtc
+            .handle_input(Input::Receive(now, contents))
+            .is_err()
+        {
             on(Happening::Failed("str0m refused a datagram"));
         }
         self.drain(on);
@@ -172,9 +190,9 @@ impl Peer {
                     Err(_) => self.send_errors += 1,
                 },
                 Ok(Output::Event(Event::Connected)) => on(Happening::Connected),
-                Ok(Output::Event(Event::IceConnectionStateChange(IceConnectionState::Disconnected))) => {
-                    on(Happening::Failed("ICE disconnected"))
-                }
+                Ok(Output::Event(Event::IceConnectionStateChange(
+                    IceConnectionState::Disconnected,
+                ))) => on(Happening::Failed("ICE disconnected")),
                 Ok(Output::Event(Event::RtpPacket(p))) => on(Happening::Media(&p.payload)),
                 Ok(Output::Event(_)) => {}
                 Err(_) => {

@@ -1,6 +1,9 @@
 //! A `webrtcgen` worker thread: many browser-style peers driven in one poll loop (mio, one
-//! UDP socket per peer). Readable sockets are served as they wake the loop; every millisecond
-//! a tick sends the frames that are due and runs str0m's timers. The main thread steers the
+//! UDP socket per peer). The loop runs in ticks of 500 µs: it sleeps to the next tick, takes
+//! every readable socket at once (a zero-timeout poll), then sends the frames that are due and
+//! runs str0m's timers. Waking per datagram instead cost the generator most of its CPU in
+//! context switches (perf: 35% of its samples in the scheduler at 200 calls); the batching
+//! adds at most a tick to the measured delay, the same for every relay. The main thread steers the
 //! steps through `Control` and hands over peers as their calls are set up, so ICE and DTLS
 //! start right after each call is answered, as a browser's would.
 
@@ -14,7 +17,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::rtpgen::{StepStats, BUCKETS, BUCKET_NS, FRAME};
 use crate::webrtc_peer::{Happening, Peer};
 
-const TICK: Duration = Duration::from_millis(1);
+const TICK: Duration = Duration::from_micros(500);
 
 /// Shared between the main thread and the workers.
 #[derive(Default)]
@@ -45,18 +48,37 @@ struct Slot {
     failed: bool,
 }
 
+impl Slot {
+    /// When this peer next needs the loop: a frame to send or a str0m timer.
+    fn due(&self) -> Instant {
+        if self.frames_left > 0 {
+            self.next_send.min(self.peer.next_timeout)
+        } else {
+            self.peer.next_timeout
+        }
+    }
+}
+
 /// Runs until `ctl.stop`; `stats` gets the one-way delays of media that came in.
-pub fn run(epoch: Instant, ctl: Arc<Control>, stats: Arc<Mutex<StepStats>>, new_peers: Receiver<Peer>) -> anyhow::Result<()> {
+pub fn run(
+    epoch: Instant,
+    ctl: Arc<Control>,
+    stats: Arc<Mutex<StepStats>>,
+    new_peers: Receiver<Peer>,
+) -> anyhow::Result<()> {
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
     let mut slots: Vec<Slot> = Vec::new();
+    // slots[i].due(), kept beside them.
+    let mut dues: Vec<Instant> = Vec::new();
     let mut buf = vec![0u8; 2048];
     let mut payload = [0u8; 160];
     let mut cur_step = 0u32;
     let mut next_tick = Instant::now();
     while !ctl.stop.load(Ordering::Relaxed) {
         while let Ok(mut peer) = new_peers.try_recv() {
-            poll.registry().register(&mut peer.sock, Token(slots.len()), Interest::READABLE)?;
+            poll.registry()
+                .register(&mut peer.sock, Token(slots.len()), Interest::READABLE)?;
             let now = Instant::now();
             slots.push(Slot {
                 peer,
@@ -65,6 +87,7 @@ pub fn run(epoch: Instant, ctl: Arc<Control>, stats: Arc<Mutex<StepStats>>, new_
                 connected: false,
                 failed: false,
             });
+            dues.push(now);
         }
         let step = ctl.step.load(Ordering::Acquire);
         if step != cur_step {
@@ -82,9 +105,13 @@ pub fn run(epoch: Instant, ctl: Arc<Control>, stats: Arc<Mutex<StepStats>>, new_
                     s.frames_left = 0;
                 }
             }
+            dues.iter_mut().zip(&slots).for_each(|(d, s)| *d = s.due());
         }
         let wait = next_tick.saturating_duration_since(Instant::now());
-        if let Err(e) = poll.poll(&mut events, Some(wait)) {
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+        if let Err(e) = poll.poll(&mut events, Some(Duration::ZERO)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(e.into());
             }
@@ -116,12 +143,14 @@ pub fn run(epoch: Instant, ctl: Arc<Control>, stats: Arc<Mutex<StepStats>>, new_
                 let (c, f) = (&mut s.connected, &mut s.failed);
                 s.peer.receive(now, from, &buf[..n], &mut |h| on(c, f, h));
             }
-        }
-        if now < next_tick {
-            continue;
+            dues[ev.token().0] = s.due();
         }
         next_tick = now + TICK;
-        for s in &mut slots {
+        for (s, due) in slots.iter_mut().zip(&mut dues) {
+            // Most peers have nothing due in a given tick; their deadlines sit in a dense array.
+            if *due > now {
+                continue;
+            }
             let (c, f) = (&mut s.connected, &mut s.failed);
             while s.frames_left > 0 && s.next_send <= now {
                 let lag = now.saturating_duration_since(s.next_send).as_nanos() as u64;
@@ -130,7 +159,8 @@ pub fn run(epoch: Instant, ctl: Arc<Control>, stats: Arc<Mutex<StepStats>>, new_
                 payload[0..8].copy_from_slice(&sent_ns.to_le_bytes());
                 payload[8..12].copy_from_slice(&cur_step.to_le_bytes());
                 payload[12] = 0;
-                s.peer.send_frame(Instant::now(), &payload, &mut |h| on(c, f, h));
+                s.peer
+                    .send_frame(Instant::now(), &payload, &mut |h| on(c, f, h));
                 s.next_send += FRAME;
                 s.frames_left -= 1;
                 ctl.sent.fetch_add(1, Ordering::Relaxed);
@@ -139,8 +169,10 @@ pub fn run(epoch: Instant, ctl: Arc<Control>, stats: Arc<Mutex<StepStats>>, new_
                 s.peer.timeout(now, &mut |h| on(c, f, h));
             }
             if s.peer.send_errors > 0 {
-                ctl.send_errors.fetch_add(std::mem::take(&mut s.peer.send_errors), Ordering::Relaxed);
+                ctl.send_errors
+                    .fetch_add(std::mem::take(&mut s.peer.send_errors), Ordering::Relaxed);
             }
+            *due = s.due();
         }
     }
     Ok(())
