@@ -284,9 +284,13 @@ impl CallActor {
         match self.env.media.allocate_call_with(sink) {
             Ok(call) => {
                 let (a, b) = (call.anchor(Leg::A), call.anchor(Leg::B));
+                let webrtc = call.webrtc();
                 self.media = Some(call.into_control());
-                self.call
-                    .handle(Instant::now(), wall_ms(), Input::MediaReady { a, b });
+                self.call.handle(
+                    Instant::now(),
+                    wall_ms(),
+                    Input::MediaReady { a, b, webrtc },
+                );
             }
             Err(e) => {
                 tracing::warn!(call = %self.call.cmiuuid(), error = %e, "media allocation failed");

@@ -102,6 +102,8 @@ pub enum Input {
     MediaReady {
         a: Anchor,
         b: Anchor,
+        /// Our WebRTC side of each leg, should it be a browser (`None`: no DTLS identity).
+        webrtc: Option<Box<[crate::media::sdp::webrtc::WebRtcLocal; 2]>>,
     },
     MediaFailed,
     /// The answer URL's body, or why there is none.

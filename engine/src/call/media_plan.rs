@@ -14,8 +14,10 @@ use std::net::{IpAddr, SocketAddr};
 use bytes::Bytes;
 
 use crate::media::codec::offer_both_laws;
+use crate::media::control::WebRtcSession;
 use crate::media::rtp::PayloadTypes;
 use crate::media::sdp::policy::{self, CallType, SUPPORTED};
+use crate::media::sdp::webrtc::{self, Setup, WebRtcLocal, WebRtcRemote};
 use crate::media::sdp::{anchor, Anchor, LocalOrigin, MediaKind, SessionDescription};
 use crate::media::{Leg, LegCodecs};
 
@@ -31,6 +33,10 @@ pub enum SdpProblem {
     NoCommonCodec,
     #[error("the answer does not match the offer")]
     BadAnswer,
+    #[error("unusable WebRTC description: {0}")]
+    WebRtc(#[from] webrtc::WebRtcError),
+    #[error("a WebRTC leg but no DTLS identity to terminate it")]
+    NoWebRtc,
 }
 
 /// Remote RTP and optional RTCP address of a leg.
@@ -50,6 +56,8 @@ pub struct BAnswer {
     /// The answer for A if A is still unanswered: B's answer on our ports when A offered B's
     /// law, else our own answer from A's offer (then the media task transcodes).
     pub to_a: Bytes,
+    /// B is a browser: the WebRTC session its media task terminates.
+    pub webrtc: Option<Box<WebRtcSession>>,
 }
 
 /// A mid-call SDP re-anchored for the other leg.
@@ -95,6 +103,14 @@ pub struct MediaPlan {
     offer_to_b: Option<Bytes>,
     /// The last SDP we sent A (re-sent on refreshes).
     to_a: Option<Bytes>,
+    /// A is a browser: its side as its offer said, and the mids of its m-lines.
+    a_webrtc: Option<(WebRtcRemote, Vec<Option<String>>)>,
+    /// Our WebRTC side of leg A and leg B, once the media task exists.
+    locals: Option<Box<[WebRtcLocal; 2]>>,
+    /// The WebRTC session last given to A's media (sent again only when it changes).
+    a_session: Option<WebRtcSession>,
+    /// B is a browser: its side as its (last) answer said.
+    b_webrtc: Option<WebRtcRemote>,
 }
 
 impl MediaPlan {
@@ -108,13 +124,27 @@ impl MediaPlan {
         if body.is_empty() {
             return Err(SdpProblem::NoOffer);
         }
-        let offer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let mut offer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        // A browser's offer is read for its WebRTC side, then handled as a plain one.
+        let a_webrtc = match webrtc::first_webrtc(&offer) {
+            Some(i) => {
+                let remote = WebRtcRemote::from_media(&offer, i)?;
+                let mids = mids_of(&offer);
+                webrtc::to_plain(&mut offer);
+                Some((remote, mids))
+            }
+            None => None,
+        };
         let offers_video = offer
             .media
             .iter()
             .any(|m| m.kind == MediaKind::Video && m.port != 0 && m.is_plain_rtp());
+        let offer_bytes = match a_webrtc {
+            Some(_) => Bytes::from(offer.to_bytes()),
+            None => Bytes::copy_from_slice(body),
+        };
         let mut plan = MediaPlan {
-            offer: Bytes::copy_from_slice(body),
+            offer: offer_bytes,
             call_type,
             relayed: Vec::new(),
             index: 0,
@@ -131,6 +161,10 @@ impl MediaPlan {
             origin_b: LocalOrigin::new("ringmaster", session_id.wrapping_add(1), local_ip),
             offer_to_b: None,
             to_a: None,
+            a_webrtc,
+            locals: None,
+            a_session: None,
+            b_webrtc: None,
         };
         plan.replan()?;
         Ok(plan)
@@ -262,17 +296,101 @@ impl MediaPlan {
         self.offer_to_b.clone()
     }
 
+    /// Our WebRTC side of each leg (from the media task), before the first offer to a browser.
+    pub fn set_webrtc_locals(&mut self, locals: Option<Box<[WebRtcLocal; 2]>>) {
+        self.locals = locals;
+    }
+
+    /// Whether A is a browser.
+    pub fn a_is_webrtc(&self) -> bool {
+        self.a_webrtc.is_some()
+    }
+
+    /// The offer a browser B branch gets: the plain offer with our WebRTC side added (we
+    /// offer `actpass`; the browser answers `active` and is the DTLS client). `None` when no
+    /// DTLS identity exists: browsers cannot be rung then.
+    pub fn offer_to_b_webrtc(&self) -> Option<Bytes> {
+        let plain = self.offer_to_b.as_ref()?;
+        let local = &self.locals.as_ref()?[1];
+        let mut sdp = SessionDescription::parse(plain).ok()?;
+        let ip = self.b?.addr;
+        webrtc::to_webrtc(&mut sdp, self.index, local, Setup::ActPass, ip, &[], None);
+        self.origin_b.clone().stamp(&mut sdp);
+        Some(Bytes::from(sdp.to_bytes()))
+    }
+
+    /// The WebRTC session of leg A for the media task, when it is new or changed since the
+    /// last call: after A was answered with `sdp`.
+    fn a_session_for(&mut self, sdp: &SessionDescription) -> Option<WebRtcSession> {
+        let (remote, _) = self.a_webrtc.as_ref()?;
+        let local = self.locals.as_ref()?[0].clone();
+        let session = WebRtcSession {
+            local,
+            remote: remote.clone(),
+            payload_types: payload_map(sdp, self.index),
+        };
+        if self.a_session.as_ref() == Some(&session) {
+            return None;
+        }
+        self.a_session = Some(session.clone());
+        Some(session)
+    }
+
+    /// A plain description going to A, made WebRTC if A is a browser (we answer `passive`:
+    /// the browser is the DTLS client, RFC 8842 §5.3).
+    fn for_a(&self, mut sdp: SessionDescription) -> Result<SessionDescription, SdpProblem> {
+        let Some((remote, mids)) = &self.a_webrtc else {
+            return Ok(sdp);
+        };
+        let local = &self.locals.as_ref().ok_or(SdpProblem::NoWebRtc)?[0];
+        let ip = self.a.ok_or(SdpProblem::NoOffer)?.addr;
+        webrtc::to_webrtc(
+            &mut sdp,
+            self.index,
+            local,
+            Setup::Passive,
+            ip,
+            mids,
+            remote.mid_extension,
+        );
+        Ok(sdp)
+    }
+
     /// B answered (or sent early media) with `body`: what that settles. Nothing is sent to A
     /// until [`MediaPlan::sent_to_a`] says so.
     pub fn on_b_answer(&mut self, body: &[u8]) -> Result<BAnswer, SdpProblem> {
         let offer = self.offer_to_b.as_ref().ok_or(SdpProblem::NoOffer)?;
         let offer = SessionDescription::parse(offer).map_err(|_| SdpProblem::Unreadable)?;
-        let answer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let mut answer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let b_webrtc = match webrtc::first_webrtc(&answer) {
+            Some(i) => {
+                let remote = WebRtcRemote::from_media(&answer, i)?;
+                webrtc::to_plain(&mut answer);
+                Some(remote)
+            }
+            None => None,
+        };
         let accepted = policy::match_answer(&offer, &answer).map_err(|_| SdpProblem::BadAnswer)?;
         if !accepted.get(self.index).copied().unwrap_or(false) {
             return Err(SdpProblem::NoCommonCodec);
         }
-        let remote = policy::media_remote(&answer, self.index).ok_or(SdpProblem::BadAnswer)?;
+        // A browser's media comes from where ICE finds it; its SDP address may be a
+        // placeholder (`0.0.0.0`, port 9).
+        let placeholder = (SocketAddr::from(([0, 0, 0, 0], 9)), None);
+        let remote = match policy::media_remote(&answer, self.index) {
+            Some(remote) => remote,
+            None if b_webrtc.is_some() => placeholder,
+            None => return Err(SdpProblem::BadAnswer),
+        };
+        self.b_webrtc = b_webrtc.clone();
+        let webrtc = match b_webrtc {
+            Some(remote) => Some(Box::new(WebRtcSession {
+                local: self.locals.as_ref().ok_or(SdpProblem::NoWebRtc)?[1].clone(),
+                remote,
+                payload_types: payload_map(&answer, self.index),
+            })),
+            None => None,
+        };
         let b_media = answer.media.get(self.index).ok_or(SdpProblem::BadAnswer)?;
         let codecs = LegCodecs::from_media(b_media);
         let video = self
@@ -289,6 +407,8 @@ impl MediaPlan {
             }
             let sdp =
                 anchor(&answer, &anchors, &mut self.origin_a).map_err(|_| SdpProblem::BadAnswer)?;
+            let mut sdp = self.for_a(sdp)?;
+            self.origin_a.stamp(&mut sdp);
             Bytes::from(sdp.to_bytes())
         } else {
             self.own_answer_to_a().ok_or(SdpProblem::NoOffer)?
@@ -299,6 +419,7 @@ impl MediaPlan {
             codecs,
             video,
             to_a,
+            webrtc,
         })
     }
 
@@ -313,16 +434,21 @@ impl MediaPlan {
         let anchors = self.anchors(Leg::A, false);
         let (filtered, _) = self.filtered().ok()?;
         let to_a = anchor(&filtered, &anchors, &mut self.origin_a).ok()?;
+        let mut to_a = self.for_a(to_a).ok()?;
+        self.origin_a.stamp(&mut to_a);
         Some(Bytes::from(to_a.to_bytes()))
     }
 
     /// A got `sdp` from us (a 200 or a 183): remember it for refreshes, and return the codecs
-    /// it settles for A (the law we send A, A's telephone-event type).
-    pub fn sent_to_a(&mut self, sdp: &Bytes) -> Option<LegCodecs> {
-        let parsed = SessionDescription::parse(sdp).ok()?;
+    /// it settles for A (the law we send A, A's telephone-event type) and, for a browser A,
+    /// its WebRTC session when that is new.
+    pub fn sent_to_a(&mut self, sdp: &Bytes) -> (Option<LegCodecs>, Option<WebRtcSession>) {
+        let Ok(parsed) = SessionDescription::parse(sdp) else {
+            return (None, None);
+        };
         let codecs = parsed.media.get(self.index).and_then(LegCodecs::from_media);
         self.to_a = Some(sdp.clone());
-        codecs
+        (codecs, self.a_session_for(&parsed))
     }
 
     /// Re-anchors an SDP one leg sent mid-call (a re-INVITE's offer, or its answer) for the
@@ -333,7 +459,10 @@ impl MediaPlan {
         body: &[u8],
         is_offer: bool,
     ) -> Result<Relayed, SdpProblem> {
-        let sdp = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        let mut sdp = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        // A browser's re-offer or answer goes on as plain RTP; its transport stays as set up
+        // (same ICE credentials and DTLS association: ICE restarts are not supported).
+        webrtc::to_plain(&mut sdp);
         let call_type = if self.video.is_some() {
             self.call_type
         } else {
@@ -368,7 +497,10 @@ impl MediaPlan {
                 }
             })
             .collect();
-        let out = anchor(&sdp, &anchors, origin).map_err(|_| SdpProblem::Unreadable)?;
+        let mut out = anchor(&sdp, &anchors, origin).map_err(|_| SdpProblem::Unreadable)?;
+        if let Some(audio) = audio_at {
+            self.to_browser(towards, &mut out, audio, is_offer)?;
+        }
         let remote_of = |at: Option<usize>| at.and_then(|i| policy::media_remote(&sdp, i));
         let relayed = Relayed {
             sdp: Bytes::from(out.to_bytes()),
@@ -381,10 +513,72 @@ impl MediaPlan {
         Ok(relayed)
     }
 
+    /// Whether B (the answered leg) is a browser.
+    pub fn b_is_webrtc(&self) -> bool {
+        self.b_webrtc.is_some()
+    }
+
+    /// Make a mid-call description for `towards` WebRTC if that leg is a browser: the same
+    /// credentials and DTLS role as when the leg was set up.
+    fn to_browser(
+        &mut self,
+        towards: Leg,
+        sdp: &mut SessionDescription,
+        audio: usize,
+        is_offer: bool,
+    ) -> Result<(), SdpProblem> {
+        let (remote, mids, anchor) = match towards {
+            Leg::A => match &self.a_webrtc {
+                Some((remote, mids)) => (remote, mids.as_slice(), self.a),
+                None => return Ok(()),
+            },
+            Leg::B => match &self.b_webrtc {
+                Some(remote) => (remote, &[][..], self.b),
+                None => return Ok(()),
+            },
+        };
+        let local = &self.locals.as_ref().ok_or(SdpProblem::NoWebRtc)?[towards.index()];
+        let ip = anchor.ok_or(SdpProblem::NoOffer)?.addr;
+        let setup = match (is_offer, remote.we_are_dtls_client()) {
+            (true, _) => Setup::ActPass,
+            (false, true) => Setup::Active,
+            (false, false) => Setup::Passive,
+        };
+        webrtc::to_webrtc(sdp, audio, local, setup, ip, mids, remote.mid_extension);
+        let origin = match towards {
+            Leg::A => &mut self.origin_a,
+            Leg::B => &mut self.origin_b,
+        };
+        origin.stamp(sdp);
+        Ok(())
+    }
+
     /// The SDP A last got from us (for a re-INVITE that does not change media).
     pub fn last_to_a(&self) -> Option<Bytes> {
         self.to_a.clone()
     }
+}
+
+/// The mid of each m-line (`None` where it has none).
+fn mids_of(sdp: &SessionDescription) -> Vec<Option<String>> {
+    sdp.media
+        .iter()
+        .map(|m| m.attribute("mid").and_then(|a| a.value.clone()))
+        .collect()
+}
+
+/// (payload type, encoding, clock rate) of m-line `index`: its rtpmaps and static types.
+fn payload_map(sdp: &SessionDescription, index: usize) -> Vec<(u8, String, u32)> {
+    let Some(media) = sdp.media.get(index) else {
+        return Vec::new();
+    };
+    media
+        .payload_types()
+        .filter_map(|pt| {
+            let (encoding, rate) = policy::codec_of(media, pt)?;
+            Some((pt, encoding, rate))
+        })
+        .collect()
 }
 
 fn payload_types(sdp: &SessionDescription, index: usize) -> PayloadTypes {
@@ -436,7 +630,7 @@ mod tests {
         assert!(to_a.contains("m=audio 30000 RTP/AVP 8 101\r\n"), "{to_a}");
         assert!(!to_a.contains("198.51.100.5"));
         assert!(p.last_to_a().is_none(), "nothing sent to A yet");
-        let a = p.sent_to_a(&b.to_a).unwrap();
+        let a = p.sent_to_a(&b.to_a).0.unwrap();
         assert_eq!(a.audio_pt, 8);
         assert_eq!(p.last_to_a().map(|b| b.len()), Some(to_a.len()));
     }
@@ -492,6 +686,106 @@ mod tests {
             to_a.contains("m=audio 30000 RTP/AVP 0 101\r\n"),
             "A keeps μ-law: {to_a}"
         );
-        assert_eq!(p.sent_to_a(&b.to_a).unwrap().audio_pt, 0);
+        assert_eq!(p.sent_to_a(&b.to_a).0.unwrap().audio_pt, 0);
+    }
+
+    const BROWSER_OFFER: &str = "v=0\r\no=- 46117 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic: WMS s\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 126\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:Xy1z\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9\r\na=setup:actpass\r\na=mid:0\r\na=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000\r\na=ssrc:1234567 cname:abc\r\n";
+
+    fn locals() -> Box<[WebRtcLocal; 2]> {
+        let local = |ufrag: &str, ssrc| WebRtcLocal {
+            ufrag: ufrag.into(),
+            pwd: "pwdpwdpwdpwdpwdpwdpwdpwd".into(),
+            fingerprint: "sha-256 AA:BB".into(),
+            ssrc,
+        };
+        Box::new([local("ufA1", 11), local("ufB2", 22)])
+    }
+
+    #[test]
+    fn a_browser_caller_reaches_a_phone_as_plain_rtp_and_is_answered_webrtc() {
+        let mut p =
+            MediaPlan::from_offer(BROWSER_OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        assert!(p.a_is_webrtc());
+        assert_eq!(p.a_remote(), None, "a browser's SDP address means nothing");
+        p.set_webrtc_locals(Some(locals()));
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        let offer = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
+        assert!(
+            offer.contains("m=audio 30002 RTP/AVP 0 8 126\r\n"),
+            "{offer}"
+        );
+        for gone in [
+            "ice-",
+            "fingerprint",
+            "setup",
+            "mid",
+            "ssrc",
+            "BUNDLE",
+            "rtcp-mux",
+        ] {
+            assert!(!offer.contains(gone), "{gone} in {offer}");
+        }
+        let answer = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 0 126\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:126 telephone-event/8000\r\n";
+        let b = p.on_b_answer(answer.as_bytes()).unwrap();
+        assert!(b.webrtc.is_none(), "B is a phone");
+        let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
+        for want in [
+            "m=audio 30000 UDP/TLS/RTP/SAVPF 0 126\r\n",
+            "a=ice-lite\r\n",
+            "a=group:BUNDLE 0\r\n",
+            "a=mid:0\r\n",
+            "a=ice-ufrag:ufA1\r\n",
+            "a=setup:passive\r\n",
+            "a=rtcp-mux\r\n",
+            "a=candidate:1 1 udp 2130706431 203.0.113.1 30000 typ host\r\n",
+        ] {
+            assert!(to_a.contains(want), "{want:?} missing in {to_a}");
+        }
+        let (codecs, session) = p.sent_to_a(&b.to_a);
+        assert_eq!(codecs.unwrap().audio_pt, 0);
+        let session = session.expect("A's media learns it is a browser");
+        assert_eq!(session.remote.ufrag, "Xy1z");
+        assert_eq!(session.local.ufrag, "ufA1");
+        assert!(session.payload_types.contains(&(0, "PCMU".into(), 8000)));
+        assert!(session
+            .payload_types
+            .contains(&(126, "telephone-event".into(), 8000)));
+        let (_, again) = p.sent_to_a(&b.to_a);
+        assert!(again.is_none(), "a refresh does not restart the peer");
+    }
+
+    #[test]
+    fn a_browser_callee_is_offered_webrtc_and_its_answer_sets_up_leg_b() {
+        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
+        assert!(!p.a_is_webrtc());
+        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+        assert!(p.offer_to_b_webrtc().is_none(), "no identity, no browser");
+        p.set_webrtc_locals(Some(locals()));
+        let offer = String::from_utf8(p.offer_to_b_webrtc().unwrap().to_vec()).unwrap();
+        for want in [
+            "m=audio 30002 UDP/TLS/RTP/SAVPF 0 8 101\r\n",
+            "a=setup:actpass\r\n",
+            "a=ice-ufrag:ufB2\r\n",
+            "a=ssrc:22 cname:ringmaster\r\n",
+            "m=video 0 UDP/TLS/RTP/SAVPF",
+        ] {
+            assert!(offer.contains(want), "{want:?} missing in {offer}");
+        }
+        let answer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0 101\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:brws\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 0A:1B\r\na=setup:active\r\na=mid:0\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ssrc:777 cname:x\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n";
+        let b = p.on_b_answer(answer.as_bytes()).unwrap();
+        let session = b.webrtc.expect("B is a browser");
+        assert_eq!(session.remote.ssrcs, vec![777]);
+        assert!(
+            !session.remote.we_are_dtls_client(),
+            "the browser is active"
+        );
+        assert_eq!(session.local.ufrag, "ufB2");
+        assert!(p.b_is_webrtc());
+        let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
+        assert!(
+            to_a.contains("m=audio 30000 RTP/AVP 0 101\r\n"),
+            "A is a phone: {to_a}"
+        );
+        assert!(!to_a.contains("ice-"), "{to_a}");
     }
 }

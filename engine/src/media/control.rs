@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::codec::LegCodecs;
 use super::prompt::Audio;
 use super::rtp::PayloadTypes;
+use super::sdp::webrtc::{WebRtcLocal, WebRtcRemote};
 
 /// One side of a bridged call. Leg A is the leg that came in (or was dialled first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,14 +54,24 @@ pub enum Command {
     },
     /// Where the leg's SIP signalling comes from: its RTP may latch from that address (any
     /// port) as well as from its SDP address (`media::latch`).
-    SetSignallingSource { leg: Leg, ip: std::net::IpAddr },
+    SetSignallingSource {
+        leg: Leg,
+        ip: std::net::IpAddr,
+    },
     /// Open the leg's symmetric-latching window (after the answer, or after a re-INVITE).
-    OpenLatchWindow { leg: Leg },
+    OpenLatchWindow {
+        leg: Leg,
+    },
     /// Which payload types the leg may send us (from the negotiated SDP); others are dropped.
-    SetPayloadTypes { leg: Leg, allowed: PayloadTypes },
+    SetPayloadTypes {
+        leg: Leg,
+        allowed: PayloadTypes,
+    },
     /// The RTP inactivity timeout while bridged; `None` switches it off (e.g. while a leg is
     /// on hold with `inactive` and sends nothing).
-    SetRtpTimeout { after: Option<Duration> },
+    SetRtpTimeout {
+        after: Option<Duration>,
+    },
     /// Relay A↔B, RTP and RTCP, both ways.
     Bridge,
     /// Stop relaying; packets are still received, checked and counted as not bridged.
@@ -68,28 +79,61 @@ pub enum Command {
     /// The leg's negotiated codecs ([`LegCodecs::from_media`] of its SDP): the law sent to it
     /// (bridged audio is transcoded μ↔A when the legs differ), and its telephone-event type
     /// (DTMF is detected on it and sent with it). Until then: PCMU, no telephone-events.
-    SetCodecs { leg: Leg, codecs: LegCodecs },
+    SetCodecs {
+        leg: Leg,
+        codecs: LegCodecs,
+    },
     /// Play 8 kHz mono samples to the leg, in its law, 20 ms per packet at real-time pace.
     /// While it plays, audio relayed to that leg is replaced by the prompt. A new `Play` to the
     /// same leg ends the one playing (`PlayDone { completed: false }`). Ends with
     /// [`Event::PlayDone`].
-    Play { id: u64, leg: Leg, audio: Audio },
+    Play {
+        id: u64,
+        leg: Leg,
+        audio: Audio,
+    },
     /// End a prompt early ([`Event::PlayDone`] with `completed: false`); unknown ids are
     /// ignored (the prompt may have just ended).
-    StopPlay { id: u64 },
+    StopPlay {
+        id: u64,
+    },
     /// Send DTMF digits (`0-9*#A-D`) to the leg as RFC 4733 events on its telephone-event
     /// type (100 ms tones, 100 ms apart). Digits sent while others are still going out are
     /// queued behind them. Ignored (and logged) if the leg negotiated no telephone-events or a
     /// character is not a digit; check with [`super::dtmf::schedule`] first.
-    SendDtmf { leg: Leg, digits: String },
+    SendDtmf {
+        leg: Leg,
+        digits: String,
+    },
     /// Record both legs to a stereo 16-bit 8 kHz WAV at `path` (left: A's side, right: B's;
     /// prompts played to a leg are on the other side's channel). A `Record` while one runs
     /// ends that one first. Ends with [`Event::RecordDone`] (also when the task stops).
-    Record { id: u64, path: PathBuf },
+    Record {
+        id: u64,
+        path: PathBuf,
+    },
     /// End the recording `id`.
-    StopRecord { id: u64 },
+    StopRecord {
+        id: u64,
+    },
     /// End the task, release the ports, and send the final [`Event::Stats`].
+    /// Make `leg` a WebRTC peer terminated here (ICE-lite, DTLS-SRTP, rtcp-mux on the leg's
+    /// RTP socket), or restart it with new credentials (an ICE restart); `None` makes the leg
+    /// plain RTP again. Relayed media, prompts and DTMF reach the peer as SRTP.
+    SetWebRtc {
+        leg: Leg,
+        session: Option<Box<WebRtcSession>>,
+    },
     Stop,
+}
+
+/// Both sides of a WebRTC leg as negotiated in SDP, and the payload types in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebRtcSession {
+    pub local: WebRtcLocal,
+    pub remote: WebRtcRemote,
+    /// (payload type, encoding name, clock rate) of the leg's negotiated m-line.
+    pub payload_types: Vec<(u8, String, u32)>,
 }
 
 /// What a call's media task reports to the call core.
@@ -104,11 +148,19 @@ pub enum Event {
     },
     /// Nothing valid arrived from the leg for the configured time while bridged. Reported once
     /// until packets flow again (or until the next `Bridge`).
-    RtpTimeout { leg: Leg },
+    RtpTimeout {
+        leg: Leg,
+    },
     /// A DTMF digit from the leg (RFC 4733), reported once per key press.
-    Dtmf { leg: Leg, digit: char },
+    Dtmf {
+        leg: Leg,
+        digit: char,
+    },
     /// A prompt ended: played to the end (`completed`), or stopped, replaced or cut by `Stop`.
-    PlayDone { id: u64, completed: bool },
+    PlayDone {
+        id: u64,
+        completed: bool,
+    },
     /// A recording ended and its file is final. `ok: false` when the file could not be
     /// created or written (the log says why); `duration_ms` is what the file holds.
     RecordDone {
@@ -119,6 +171,13 @@ pub enum Event {
     },
     /// The last event of a task: its counters. Sent after the ports were released. Boxed: sent
     /// once per call, inline they would make every event (a mailbox message each) 4× larger.
+    /// A WebRTC leg's transport came up (ICE and DTLS done) or failed (`reason`: `ice-failed`,
+    /// `dtls-failed`); a failed leg carries no more media.
+    WebRtc {
+        leg: Leg,
+        connected: bool,
+        reason: Option<&'static str>,
+    },
     Stats(Box<Stats>),
 }
 

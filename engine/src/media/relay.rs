@@ -146,6 +146,7 @@ impl Relay {
             | Command::SendDtmf { .. }
             | Command::Record { .. }
             | Command::StopRecord { .. }
+            | Command::SetWebRtc { .. }
             | Command::Stop => {}
         }
     }

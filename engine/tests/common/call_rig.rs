@@ -294,7 +294,8 @@ impl Rig {
                         rtcp_port: 30003,
                     };
                     let (now, wall) = (self.now, self.wall());
-                    self.call.handle(now, wall, Input::MediaReady { a, b });
+                    self.call
+                        .handle(now, wall, Input::MediaReady { a, b, webrtc: None });
                 }
                 Output::Media(c) => {
                     let name = format!("{c:?}")

@@ -105,6 +105,7 @@ impl Driver {
                         Input::MediaReady {
                             a: at(30000),
                             b: at(30002),
+                            webrtc: None,
                         }
                     };
                     let (now, wall) = (self.now, self.wall());

@@ -54,10 +54,16 @@ impl Call {
             match resolution {
                 Resolution::Contacts(contacts) if !contacts.is_empty() => {
                     for c in contacts {
+                        // A contact registered over WebSocket is a browser: it is offered
+                        // WebRTC (ICE-lite, DTLS-SRTP); everything else plain RTP.
+                        let browser = c.peer.transport.is_inbound_only();
                         let body = self
                             .plan
                             .as_ref()
-                            .and_then(|p| p.offer_to_b())
+                            .and_then(|p| match browser {
+                                true => p.offer_to_b_webrtc(),
+                                false => p.offer_to_b(),
+                            })
                             .unwrap_or_default();
                         let invite = self.invite_with(&caller, &target, &c, body);
                         let to = display_target(&target);
@@ -102,6 +108,11 @@ impl Call {
         use crate::media::Command;
         let (rtp, rtcp) = answer.remote;
         self.signalling_to_media(leg);
+        // First, so the media task knows B is a browser before it hears of B's SDP address.
+        self.media(Command::SetWebRtc {
+            leg: Leg::B,
+            session: answer.webrtc.clone(),
+        });
         self.media(Command::SetRemote {
             leg: Leg::B,
             rtp,
@@ -137,7 +148,16 @@ impl Call {
 
     /// A gets `sdp` from us: the media task learns A's law and telephone-event type.
     pub(super) fn sent_to_a(&mut self, sdp: &bytes::Bytes) {
-        if let Some(codecs) = self.plan.as_mut().and_then(|p| p.sent_to_a(sdp)) {
+        let Some((codecs, webrtc)) = self.plan.as_mut().map(|p| p.sent_to_a(sdp)) else {
+            return;
+        };
+        if let Some(session) = webrtc {
+            self.media(crate::media::Command::SetWebRtc {
+                leg: crate::media::Leg::A,
+                session: Some(Box::new(session)),
+            });
+        }
+        if let Some(codecs) = codecs {
             self.media(crate::media::Command::SetCodecs {
                 leg: crate::media::Leg::A,
                 codecs,

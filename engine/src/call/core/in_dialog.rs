@@ -150,7 +150,10 @@ impl Call {
         let sdp = if leg == LegId::A {
             self.plan.as_ref().and_then(|p| p.last_to_a())
         } else {
-            self.plan.as_ref().and_then(|p| p.offer_to_b())
+            self.plan.as_ref().and_then(|p| match p.b_is_webrtc() {
+                true => p.offer_to_b_webrtc(),
+                false => p.offer_to_b(),
+            })
         };
         let mut ok = response_to(&req, 200, None);
         ok.headers

@@ -297,7 +297,7 @@ impl Call {
             return;
         }
         match input {
-            Input::MediaReady { a, b } => self.on_media_ready(a, b),
+            Input::MediaReady { a, b, webrtc } => self.on_media_ready(a, b, webrtc),
             Input::MediaFailed => {
                 tracing::warn!(call = %self.setup.cmiuuid, "no media ports; refusing the call");
                 self.hangup_all("media-unavailable", Some(503));
@@ -349,7 +349,12 @@ impl Call {
         self.check_finished();
     }
 
-    fn on_media_ready(&mut self, a: Anchor, b: Anchor) {
+    fn on_media_ready(
+        &mut self,
+        a: Anchor,
+        b: Anchor,
+        webrtc: Option<Box<[crate::media::sdp::webrtc::WebRtcLocal; 2]>>,
+    ) {
         self.anchors = Some((a, b));
         if self.outbound.is_some() {
             return self.dial_a();
@@ -357,6 +362,7 @@ impl Call {
         let Some(plan) = self.plan.as_mut() else {
             return;
         };
+        plan.set_webrtc_locals(webrtc);
         if plan.set_anchors(a, b).is_err() {
             self.hangup_all("media-unavailable", Some(503));
             return;
@@ -390,6 +396,16 @@ impl Call {
             Event::RtpTimeout { leg } => {
                 tracing::info!(call = %self.setup.cmiuuid, ?leg, "no RTP; ending the call");
                 self.hangup_all("rtp-timeout", None);
+            }
+            Event::WebRtc {
+                leg,
+                connected: false,
+                reason: Some(reason),
+            } => {
+                // A browser leg whose ICE or DTLS failed carries no media: the call ends
+                // with that cause in its events and CDR.
+                tracing::info!(call = %self.setup.cmiuuid, ?leg, reason, "WebRTC leg failed; ending the call");
+                self.hangup_all(reason, None);
             }
             Event::PlayDone { id, .. } => {
                 let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);

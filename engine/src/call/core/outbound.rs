@@ -299,6 +299,7 @@ mod tests {
         let ready = Input::MediaReady {
             a: at(30000),
             b: at(30002),
+            webrtc: None,
         };
         call.handle(now, 1_000_100, ready);
         let outs = drain(&mut call);

@@ -25,6 +25,7 @@ mod bind;
 mod link;
 mod recording;
 mod task;
+mod webrtc;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,11 +38,13 @@ use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::sync::{mpsc, oneshot};
 
 pub use link::EventSink;
+pub use webrtc::WebRtcIdentity;
 
 use super::control::{Command, Event, Leg};
 use super::ports::{PortAllocator, PortError, PortRange};
 use super::record::RecordWriter;
 use super::relay::{Relay, RelayConfig};
+use super::sdp::webrtc::WebRtcLocal;
 use super::sdp::Anchor;
 use super::splice::OutStream;
 use super::stage::Stages;
@@ -135,6 +138,14 @@ impl MediaControl {
     }
 }
 
+/// What a call's media task needs for WebRTC legs.
+pub(super) struct WebRtcShared {
+    /// The engine's DTLS identity; `None` if it could not be made (WebRTC legs then fail).
+    identity: Option<WebRtcIdentity>,
+    /// Our host candidate per leg: the advertised address and the leg's RTP port.
+    candidates: [SocketAddr; 2],
+}
+
 /// One call's media as its owner holds it: the local addresses and the control handle (the
 /// events go to the sink given at allocation).
 #[derive(Debug)]
@@ -142,6 +153,8 @@ pub struct CallMedia {
     legs: [LegAddrs; 2],
     advertised_ip: IpAddr,
     control: MediaControl,
+    /// Our side of each leg should it be a browser (fresh ICE credentials per leg).
+    webrtc: Option<Box<[WebRtcLocal; 2]>>,
 }
 
 impl CallMedia {
@@ -162,6 +175,12 @@ impl CallMedia {
 
     pub fn control(&self) -> &MediaControl {
         &self.control
+    }
+
+    /// Our ICE credentials, fingerprint and SSRC for each leg (A, B), for SDP towards a
+    /// browser; `None` when the engine has no DTLS identity.
+    pub fn webrtc(&self) -> Option<Box<[WebRtcLocal; 2]>> {
+        self.webrtc.clone()
     }
 
     pub fn send(&self, command: Command) -> Result<(), MediaError> {
@@ -219,6 +238,8 @@ pub struct MediaEngine {
     writer: RecordWriter,
     /// RTP/RTCP packets refused by a leg's latch, over every call so far.
     foreign: Arc<std::sync::atomic::AtomicU64>,
+    /// The DTLS identity of every WebRTC leg.
+    identity: Option<WebRtcIdentity>,
 }
 
 impl MediaEngine {
@@ -247,6 +268,7 @@ impl MediaEngine {
             runtimes,
             writer: RecordWriter::start().map_err(MediaError::Runtime)?,
             foreign: Arc::default(),
+            identity: WebRtcIdentity::generate(Instant::now()),
         })
     }
 
@@ -298,6 +320,11 @@ impl MediaEngine {
             ))),
             recordings: Recordings::new(self.writer.sink()),
             foreign: self.foreign.clone(),
+            peers: [None, None],
+            webrtc: WebRtcShared {
+                identity: self.identity.clone(),
+                candidates: legs.map(|l| SocketAddr::new(self.config.advertised_ip, l.rtp.port())),
+            },
         };
         handle.spawn(Box::new(task).run());
         Ok(CallMedia {
@@ -306,7 +333,21 @@ impl MediaEngine {
             control: MediaControl {
                 commands: command_tx,
             },
+            webrtc: self.identity.as_ref().map(|id| {
+                let local = || WebRtcLocal {
+                    ufrag: ice_token(8),
+                    pwd: ice_token(24),
+                    fingerprint: id.fingerprint().to_owned(),
+                    ssrc: rand::random::<u32>().max(1),
+                };
+                Box::new([local(), local()])
+            }),
         })
+    }
+
+    /// The engine's WebRTC identity (its fingerprint is in every SDP to a browser).
+    pub fn webrtc_identity(&self) -> Option<&WebRtcIdentity> {
+        self.identity.as_ref()
     }
 
     /// Packets dropped because their source was not the leg's latched (or a consistent)
@@ -381,6 +422,15 @@ impl Drop for MediaEngine {
     fn drop(&mut self) {
         self.stop(false);
     }
+}
+
+/// A random ICE credential of `len` characters from the `ice-char` set (RFC 8839 §5.4:
+/// ufrag at least 4, password at least 22 characters, 128 bits of randomness for the latter).
+fn ice_token(len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    (0..len)
+        .map(|_| char::from(CHARS[usize::from(rand::random::<u8>() & 63)]))
+        .collect()
 }
 
 fn leg_addrs(

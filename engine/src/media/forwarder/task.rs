@@ -28,6 +28,7 @@ use tokio::time::{Interval, MissedTickBehavior, Sleep};
 use super::bind::PortLease;
 use super::link::{EventSink, Receiver};
 use super::recording::Recordings;
+use super::webrtc::{PeerState, WebRtcPeer};
 use crate::media::control::{Channel, Command, Event, Leg};
 use crate::media::relay::{DropReason, Relay, Verdict};
 use crate::media::stage::{Output, Stages};
@@ -73,6 +74,11 @@ pub(super) struct CallTask {
     pub recordings: Recordings,
     /// The engine-wide count of packets refused by a latch (metrics).
     pub foreign: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Per leg: the WebRTC peer terminating it, if the leg is a browser.
+    pub peers: [Option<Box<WebRtcPeer>>; 2],
+    /// What WebRTC legs need from the engine: its certificate, and per leg our host
+    /// candidate (the advertised address and the leg's RTP port).
+    pub webrtc: super::WebRtcShared,
 }
 
 pub(super) fn tick_interval(period: Duration) -> Interval {
@@ -134,6 +140,15 @@ impl CallTask {
             match self.commands.poll_recv(cx) {
                 Poll::Ready(None) => return Poll::Ready(()),
                 Poll::Ready(Some(Command::Stop)) => return Poll::Ready(()),
+                Poll::Ready(Some(Command::SetWebRtc { leg, session })) => {
+                    self.set_webrtc(leg, session.as_deref(), now);
+                }
+                Poll::Ready(Some(Command::SetRemote { leg, .. }))
+                    if self.peers[leg.index()].is_some() =>
+                {
+                    // A browser's SDP address means nothing: its media comes from where ICE
+                    // found it (set when the peer reports its source).
+                }
                 Poll::Ready(Some(command)) => {
                     let before = self.relay.tick_interval();
                     self.relay.handle(now, &command);
@@ -155,7 +170,9 @@ impl CallTask {
             // A socket still had data after its batch: come back after the other tasks ran.
             cx.waker().wake_by_ref();
         }
+        self.flush_peers(now);
         self.pace(cx, now);
+        self.flush_peers(now);
         self.pass_outputs();
         let (recordings, sink) = (&mut self.recordings, &mut self.sink);
         recordings.poll_done(cx, sink);
@@ -164,11 +181,28 @@ impl CallTask {
 
     /// Send what the stages have due, then sleep until their next deadline.
     fn pace(&mut self, cx: &mut Context<'_>, now: Instant) {
-        while let Some(at) = self.stages.poll_timeout() {
+        loop {
+            let stages = self.stages.poll_timeout();
+            let peers = self
+                .peers
+                .iter()
+                .flatten()
+                .filter_map(|p| p.deadline())
+                .min();
+            let Some(at) = [stages, peers].into_iter().flatten().min() else {
+                break;
+            };
+            if peers.is_some_and(|p| p <= now) {
+                self.flush_peers(now);
+                continue;
+            }
             if at <= now {
                 let (sockets, relay, ipv6) = (&self.sockets, &self.relay, self.ipv6);
+                let peers = &mut self.peers;
                 self.stages.on_timeout(now, &mut |leg, packet| {
-                    if let Some(to) = relay.remote(leg, Channel::Rtp) {
+                    if let Some(peer) = peers[leg.index()].as_mut() {
+                        peer.write_rtp(packet, now);
+                    } else if let Some(to) = relay.remote(leg, Channel::Rtp) {
                         let socket = &sockets[slot(leg, Channel::Rtp)];
                         // A full socket buffer loses this packet like the network would.
                         let _ = socket.try_send_to(packet, fit_family(ipv6, to));
@@ -225,42 +259,152 @@ impl CallTask {
                 };
                 let len = read.filled().len();
                 let from = SocketAddr::new(from.ip().to_canonical(), from.port());
-                let outcome = self.relay.on_packet(leg, channel, from, &buf[..len], now);
-                if let Some(addr) = outcome.latched {
-                    (self.sink)(Event::Latched { leg, channel, addr });
-                }
-                let forward = match outcome.verdict {
-                    Verdict::Forward(to) => Some(to),
-                    // Admitted but not relayed: DTMF and recording still see it.
-                    Verdict::Drop(DropReason::NotBridged | DropReason::NoRemote) => None,
-                    Verdict::Drop(DropReason::ForeignSource) => {
-                        // Rare (a stranger, or a moved endpoint's stale packets): one atomic
-                        // add is fine off the fast path.
+                if let Some(peer) = self.peers[leg.index()].as_mut() {
+                    // A browser leg: everything arrives on its RTP socket (rtcp-mux) and
+                    // goes to its peer; the plain RTP it yields is relayed by `flush_peers`.
+                    if channel == Channel::Rtcp || !peer.receive(from, &buf[..len], now) {
                         self.foreign
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        continue;
                     }
-                    Verdict::Drop(_) => continue,
-                };
-                if channel == Channel::Rtp
-                    && !self
-                        .stages
-                        .on_rtp(leg, &mut buf[..len], forward.is_some(), now)
-                    && forward.is_some()
-                {
-                    self.relay.on_suppressed(leg);
                     continue;
                 }
-                if let Some(to) = forward {
-                    let out = &self.sockets[slot(leg.other(), channel)];
-                    match out.try_send_to(&buf[..len], fit_family(self.ipv6, to)) {
-                        Ok(_) => self.relay.on_sent(leg, channel, len),
-                        Err(_) => self.relay.on_send_failed(leg),
-                    }
-                }
+                self.relay_packet(leg, channel, from, &mut buf[..len], now);
             }
         }
         more
+    }
+}
+
+impl CallTask {
+    /// One admitted datagram from `leg`, plain: the relay rules, the media stages, and the
+    /// send to the other leg (its socket, or its WebRTC peer).
+    fn relay_packet(
+        &mut self,
+        leg: Leg,
+        channel: Channel,
+        from: SocketAddr,
+        packet: &mut [u8],
+        now: Instant,
+    ) {
+        let len = packet.len();
+        let outcome = self.relay.on_packet(leg, channel, from, packet, now);
+        if let Some(addr) = outcome.latched {
+            (self.sink)(Event::Latched { leg, channel, addr });
+        }
+        let forward = match outcome.verdict {
+            Verdict::Forward(to) => Some(to),
+            // Admitted but not relayed: DTMF and recording still see it.
+            Verdict::Drop(DropReason::NotBridged | DropReason::NoRemote) => None,
+            Verdict::Drop(DropReason::ForeignSource) => {
+                // Rare (a stranger, or a moved endpoint's stale packets): one atomic add is
+                // fine off the fast path.
+                self.foreign
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+            Verdict::Drop(_) => return,
+        };
+        if channel == Channel::Rtp
+            && !self.stages.on_rtp(leg, packet, forward.is_some(), now)
+            && forward.is_some()
+        {
+            self.relay.on_suppressed(leg);
+            return;
+        }
+        let Some(to) = forward else {
+            return;
+        };
+        if let Some(peer) = self.peers[leg.other().index()].as_mut() {
+            // The browser's peer makes its own RTCP; the other leg's is not passed on.
+            if channel == Channel::Rtp {
+                peer.write_rtp(packet, now);
+                self.relay.on_sent(leg, channel, len);
+            }
+            return;
+        }
+        let out = &self.sockets[slot(leg.other(), channel)];
+        match out.try_send_to(packet, fit_family(self.ipv6, to)) {
+            Ok(_) => self.relay.on_sent(leg, channel, len),
+            Err(_) => self.relay.on_send_failed(leg),
+        }
+    }
+
+    /// Let each WebRTC peer send what it has (handshakes, SRTP, RTCP), report its state
+    /// changes, and relay the media it decrypted.
+    fn flush_peers(&mut self, now: Instant) {
+        for leg in [Leg::A, Leg::B] {
+            let Some(mut peer) = self.peers[leg.index()].take() else {
+                continue;
+            };
+            let before = peer.remote;
+            peer.drain(&self.sockets[slot(leg, Channel::Rtp)], now);
+            if let Some(state) = peer.state_change() {
+                let (connected, reason) = match state {
+                    PeerState::Connected => (true, None),
+                    PeerState::Failed(reason) => (false, Some(reason)),
+                    PeerState::Connecting => (false, None),
+                };
+                (self.sink)(Event::WebRtc {
+                    leg,
+                    connected,
+                    reason,
+                });
+            }
+            if let Some(remote) = peer.remote.filter(|r| Some(*r) != before) {
+                // ICE authenticated this source: the relay sends the leg's media there and
+                // admits what comes from it.
+                self.relay.handle(
+                    now,
+                    &Command::SetRemote {
+                        leg,
+                        rtp: remote,
+                        rtcp: Some(remote),
+                    },
+                );
+            }
+            while let Some((from, mut packet)) = peer.inbound() {
+                self.relay_packet(leg, Channel::Rtp, from, &mut packet, now);
+            }
+            self.peers[leg.index()] = Some(peer);
+        }
+        // Relaying may have written to the other leg's peer: let it send now.
+        for (leg, peer) in [Leg::A, Leg::B].into_iter().zip(self.peers.iter_mut()) {
+            if let Some(peer) = peer.as_mut() {
+                peer.drain(&self.sockets[slot(leg, Channel::Rtp)], now);
+            }
+        }
+    }
+
+    /// Make `leg` a WebRTC peer (or plain again).
+    fn set_webrtc(
+        &mut self,
+        leg: Leg,
+        session: Option<&crate::media::control::WebRtcSession>,
+        now: Instant,
+    ) {
+        let Some(session) = session else {
+            self.peers[leg.index()] = None;
+            return;
+        };
+        let local = self.webrtc.candidates[leg.index()];
+        let peer = self
+            .webrtc
+            .identity
+            .as_ref()
+            .ok_or_else(|| "no DTLS certificate".to_owned())
+            .and_then(|id| WebRtcPeer::new(session, id, local, now).map_err(|e| e.to_string()));
+        match peer {
+            Ok(peer) => self.peers[leg.index()] = Some(Box::new(peer)),
+            Err(error) => {
+                tracing::info!(%error, "WebRTC leg not set up");
+                self.peers[leg.index()] = None;
+                (self.sink)(Event::WebRtc {
+                    leg,
+                    connected: false,
+                    reason: Some("dtls-failed"),
+                });
+            }
+        }
     }
 }
 

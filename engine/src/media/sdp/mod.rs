@@ -26,6 +26,7 @@ pub mod anchor;
 mod attr;
 mod parse;
 pub mod policy;
+pub mod webrtc;
 mod write;
 
 use std::net::IpAddr;

@@ -192,6 +192,7 @@ impl Stages {
             | Command::SetRtpTimeout { .. }
             | Command::Bridge
             | Command::Unbridge
+            | Command::SetWebRtc { .. }
             | Command::Stop => {}
         }
     }
