@@ -44,6 +44,7 @@ struct Slot {
     peer: Peer,
     next_send: Instant,
     frames_left: u64,
+    frames_total: u64,
     connected: bool,
     failed: bool,
 }
@@ -84,6 +85,7 @@ pub fn run(
                 peer,
                 next_send: now,
                 frames_left: 0,
+                frames_total: 0,
                 connected: false,
                 failed: false,
             });
@@ -101,6 +103,7 @@ pub fn run(
                     // Calls spread evenly over the 20 ms, as rtpgen spreads them.
                     s.next_send = start + FRAME * call as u32 / calls as u32;
                     s.frames_left = frames;
+                    s.frames_total = frames;
                 } else {
                     s.frames_left = 0;
                 }
@@ -159,6 +162,10 @@ pub fn run(
                 payload[0..8].copy_from_slice(&sent_ns.to_le_bytes());
                 payload[8..12].copy_from_slice(&cur_step.to_le_bytes());
                 payload[12] = 0;
+                // Which call and which frame of the step, for WEBRTCGEN_LOSS_DETAIL.
+                payload[13..17].copy_from_slice(&(s.peer.call as u32).to_le_bytes());
+                payload[17..21]
+                    .copy_from_slice(&(s.frames_total - s.frames_left).to_le_bytes()[..4]);
                 s.peer
                     .send_frame(Instant::now(), &payload, &mut |h| on(c, f, h));
                 s.next_send += FRAME;

@@ -164,6 +164,7 @@ fn plain_receiver(
     step: Arc<AtomicU32>,
     stop: Arc<AtomicBool>,
     st: Arc<Mutex<StepStats>>,
+    seen: Option<Arc<Mutex<Vec<(u32, u32)>>>>,
 ) {
     let _ = sock.set_nonblocking(true);
     let mut buf = [0u8; 2048];
@@ -182,7 +183,7 @@ fn plain_receiver(
         if pkt[0] & 0x10 != 0 && n >= off + 4 {
             off += 4 + 4 * usize::from(u16::from_be_bytes([pkt[off + 2], pkt[off + 3]]));
         }
-        let Some(p) = pkt.get(off..off + 13) else {
+        let Some(p) = pkt.get(off..off + 21) else {
             continue;
         };
         let sent = u64::from_le_bytes(p[0..8].try_into().unwrap_or([0; 8]));
@@ -193,6 +194,13 @@ fn plain_receiver(
             continue;
         }
         s.received += 1;
+        if let (Some(seen), Some(id)) = (seen.as_ref(), p.get(13..21)) {
+            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            seen.push((
+                u32::from_le_bytes([id[0], id[1], id[2], id[3]]),
+                u32::from_le_bytes([id[4], id[5], id[6], id[7]]),
+            ));
+        }
         s.hist[(now.saturating_sub(sent) / BUCKET_NS).min(BUCKETS as u64) as usize] += 1;
     }
 }
@@ -282,14 +290,17 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let step_no = Arc::new(AtomicU32::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let plain_stats = Arc::new(Mutex::new(StepStats::new()));
+    // WEBRTCGEN_LOSS_DETAIL=1: which frames toward the plain side went missing in a failed step.
+    let seen = std::env::var_os("WEBRTCGEN_LOSS_DETAIL").map(|_| Arc::new(Mutex::new(Vec::new())));
     let receiver = {
+        let seen = seen.clone();
         let (sock, st, step, stop) = (
             plain.try_clone()?,
             plain_stats.clone(),
             step_no.clone(),
             stop.clone(),
         );
-        thread::spawn(move || plain_receiver(sock, epoch, step, stop, st))
+        thread::spawn(move || plain_receiver(sock, epoch, step, stop, st, seen))
     };
     let me = std::process::id();
     let mut best = 0usize;
@@ -303,6 +314,9 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
         let step = k as u32 + 1;
         for s in worker_stats.iter().chain([&plain_stats]) {
             s.lock().unwrap_or_else(|e| e.into_inner()).reset();
+        }
+        if let Some(seen) = &seen {
+            seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
         ctl.sent.store(0, Ordering::Relaxed);
         ctl.max_lag_ns.store(0, Ordering::Relaxed);
@@ -401,6 +415,24 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
             ctl.max_lag_ns.load(Ordering::Relaxed) as f64 / 1e6,
         );
         println!("{line}");
+        if let (Some(seen), true) = (&seen, to_plain < units_total) {
+            let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            let mut got = vec![false; units_total as usize];
+            for &(call, frame) in seen.iter() {
+                if let Some(g) = got.get_mut(call as usize * frames as usize + frame as usize) {
+                    *g = true;
+                }
+            }
+            let missing: Vec<String> = (0..units_total as usize)
+                .filter(|&u| !got[u])
+                .take(50)
+                .map(|u| format!("{}/{}", u / frames as usize, u % frames as usize))
+                .collect();
+            eprintln!(
+                "webrtcgen: {label}: frames lost toward the plain side (call/frame): {}",
+                missing.join(" ")
+            );
+        }
         if lost == 0 && p99 <= max_p99 {
             best = calls;
             best_line = line;
