@@ -34,6 +34,8 @@ pub struct Peer {
     seq: u16,
     pub next_timeout: Instant,
     pub send_errors: u64,
+    /// SRTP (not SRTCP) datagrams handed to the socket: frames str0m actually sent.
+    pub rtp_out: u64,
 }
 
 impl Peer {
@@ -68,6 +70,7 @@ impl Peer {
             seq: 0,
             next_timeout: now,
             send_errors: 0,
+            rtp_out: 0,
         })
     }
 
@@ -185,7 +188,12 @@ impl Peer {
                     return;
                 }
                 Ok(Output::Transmit(t)) => match self.sock.send_to(&t.contents, t.destination) {
-                    Ok(_) => {}
+                    Ok(_) => {
+                        let c = &t.contents;
+                        if c.len() > 12 && c[0] >> 6 == 2 && !(64..96).contains(&(c[1] & 0x7f)) {
+                            self.rtp_out += 1;
+                        }
+                    }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => self.send_errors += 1,
                     Err(_) => self.send_errors += 1,
                 },

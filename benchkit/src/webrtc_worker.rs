@@ -38,6 +38,9 @@ pub struct Control {
     /// Worst lateness of a frame behind its schedule in the current step, ns.
     pub max_lag_ns: AtomicU64,
     pub send_errors: AtomicU64,
+    /// SRTP datagrams the peers' str0m actually sent (frames written may wait or be dropped
+    /// by str0m, e.g. while ICE has no nominated pair).
+    pub rtp_out: AtomicU64,
 }
 
 struct Slot {
@@ -174,6 +177,10 @@ pub fn run(
             }
             if s.peer.next_timeout <= now {
                 s.peer.timeout(now, &mut |h| on(c, f, h));
+            }
+            if s.peer.rtp_out > 0 {
+                ctl.rtp_out
+                    .fetch_add(std::mem::take(&mut s.peer.rtp_out), Ordering::Relaxed);
             }
             if s.peer.send_errors > 0 {
                 ctl.send_errors

@@ -321,6 +321,7 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
         ctl.sent.store(0, Ordering::Relaxed);
         ctl.max_lag_ns.store(0, Ordering::Relaxed);
         ctl.send_errors.store(0, Ordering::Relaxed);
+        ctl.rtp_out.store(0, Ordering::Relaxed);
         let frames = (secs * 50.0).round() as u64;
         let start = Instant::now() + Duration::from_millis(5);
         ctl.calls.store(calls, Ordering::Relaxed);
@@ -403,7 +404,7 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
             format!(" relay_cpu={:.0}%", pct(cpu1 - cpu0))
         };
         let line = format!(
-            "{label}: calls={calls} offered={:.0}pkt/s relayed={:.0}pkt/s lost={lost} ({:.3}%; to_plain {} to_browser {}) delay_ms p50={p50:.2} p99={p99:.2} p99.9={p999:.2} max={max:.2}{relay_cpu} gen_cpu={:.0}% send_errors={} sender_max_lag_ms plain={:.1} browser={:.1} browser_frames={browser_sent}/{units_total}",
+            "{label}: calls={calls} offered={:.0}pkt/s relayed={:.0}pkt/s lost={lost} ({:.3}%; to_plain {} to_browser {}) delay_ms p50={p50:.2} p99={p99:.2} p99.9={p999:.2} max={max:.2}{relay_cpu} gen_cpu={:.0}% send_errors={} sender_max_lag_ms plain={:.1} browser={:.1} browser_frames={browser_sent}/{units_total} browser_srtp_out={}",
             sent as f64 / send_secs,
             received as f64 / send_secs,
             lost as f64 * 100.0 / sent.max(1) as f64,
@@ -413,6 +414,7 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
             plain_errors + ctl.send_errors.load(Ordering::Relaxed),
             plain_lag.as_secs_f64() * 1000.0,
             ctl.max_lag_ns.load(Ordering::Relaxed) as f64 / 1e6,
+            ctl.rtp_out.load(Ordering::Relaxed),
         );
         println!("{line}");
         if let (Some(seen), true) = (&seen, to_plain < units_total) {

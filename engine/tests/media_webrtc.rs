@@ -238,6 +238,30 @@ async fn a_browser_leg_connects_and_audio_crosses_to_a_plain_leg_both_ways() {
     assert_eq!(buf[1] & 0x7f, 0);
     assert!(buf[12..len].iter().all(|&b| b == 0x55));
 
+    // A burst (a browser catching up after a stall sends frames back to back): every frame
+    // of it crosses, not just the last one read in a batch.
+    while timeout(Duration::from_millis(100), phone.recv_from(&mut buf))
+        .await
+        .is_ok()
+    {}
+    for seq in 6..=15u16 {
+        browser.send_rtp(seq, &[seq as u8; 160]);
+    }
+    browser.run_for(Duration::from_millis(20)).await;
+    let mut burst = Vec::new();
+    while let Ok(Ok((len, _))) =
+        timeout(Duration::from_millis(300), phone.recv_from(&mut buf)).await
+    {
+        if len == 172 {
+            burst.push(buf[12]);
+        }
+    }
+    assert_eq!(
+        burst,
+        (6..=15u8).collect::<Vec<_>>(),
+        "all ten frames of the burst, in order"
+    );
+
     // Phone → browser: plain in, SRTP out, decrypted by the browser.
     for seq in 1..=5u16 {
         let mut p = [0u8; 172];

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use str0m::config::{CryptoProvider, DtlsCert};
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Frequency, MediaKind, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, Transmit};
 use str0m::rtp::{Extension, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event as RtcEvent, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::net::UdpSocket;
@@ -94,6 +94,8 @@ pub(super) struct WebRtcPeer {
     reported: PeerState,
     /// Decrypted RTP rebuilt as plain datagrams, oldest first.
     inbound: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// What str0m had to send while `receive` polled it, sent by the next `drain`.
+    outbound: VecDeque<Transmit>,
 }
 
 /// Why a peer could not be set up.
@@ -188,6 +190,7 @@ impl WebRtcPeer {
             state: PeerState::Connecting,
             reported: PeerState::Connecting,
             inbound: VecDeque::new(),
+            outbound: VecDeque::new(),
         })
     }
 
@@ -204,7 +207,31 @@ impl WebRtcPeer {
         if self.rtc.handle_input(input).is_err() {
             return false;
         }
+        // In RTP mode str0m holds one decrypted packet until its output is polled: the next
+        // datagram of the same batch would overwrite it (a burst lost all but its last).
+        self.poll_pending();
         true
+    }
+
+    /// Takes str0m's output up to its next timeout: media into `inbound`, datagrams to send
+    /// into `outbound` (no socket here), both bounded.
+    fn poll_pending(&mut self) {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(at)) => {
+                    self.deadline = Some(at);
+                    return;
+                }
+                Ok(Output::Transmit(t)) => {
+                    if self.outbound.len() < INBOUND_LIMIT {
+                        self.outbound.push_back(t);
+                    }
+                }
+                Ok(Output::Event(event)) => self.on_event(event),
+                // `drain` meets the same error and reports it.
+                Err(_) => return,
+            }
+        }
     }
 
     /// Send a plain RTP packet (header as the relay made it) to the browser.
@@ -228,6 +255,10 @@ impl WebRtcPeer {
     /// Run str0m's timers if due, send what it has to send out of `socket`, and queue
     /// decrypted media.
     pub fn drain(&mut self, socket: &UdpSocket, now: Instant) {
+        while let Some(t) = self.outbound.pop_front() {
+            let _ = socket.try_send_to(&t.contents, t.destination);
+            self.remote = Some(t.destination);
+        }
         if self.deadline.is_some_and(|at| at <= now) {
             self.deadline = None;
             let _ = self.rtc.handle_input(Input::Timeout(now));
