@@ -257,36 +257,6 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
         worker_stats.push(st);
     }
 
-    // Calls one after another; each peer starts ICE and DTLS in its worker at once.
-    let started = Instant::now();
-    let mut targets = Vec::with_capacity(calls_total);
-    for i in 0..calls_total {
-        let mut peer = Peer::new(i, Instant::now())?;
-        if let Some(t) = sig.call(i, &mut peer, plain_addr)? {
-            targets.push(t);
-        }
-        feeds[i % feeds.len()]
-            .send(peer)
-            .map_err(|_| anyhow::anyhow!("a worker thread ended early"))?;
-    }
-    println!(
-        "webrtcgen: {label}: {calls_total} calls set up in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    if let Signalling::Sip { .. } = sig {
-        targets = phone_targets(opts.req("phone-log")?, calls_total)?;
-    }
-    while ctl.connected.load(Ordering::Relaxed) + ctl.failed.load(Ordering::Relaxed) < calls_total
-        && started.elapsed() < Duration::from_secs(opts.num("connect-secs", 120)?)
-    {
-        thread::sleep(Duration::from_millis(50));
-    }
-    let connected = ctl.connected.load(Ordering::Relaxed);
-    println!(
-        "webrtcgen: {label}: {connected} of {calls_total} peers connected (ICE + DTLS) {:.1} s after the first call; plain socket {plain_addr}, {threads} worker threads, {secs} s per step",
-        started.elapsed().as_secs_f64()
-    );
-
     let step_no = Arc::new(AtomicU32::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let plain_stats = Arc::new(Mutex::new(StepStats::new()));
@@ -305,12 +275,41 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let me = std::process::id();
     let mut best = 0usize;
     let mut best_line = String::from("none passed");
-    let mut seqs = vec![0u16; targets.len()];
+    let connect_secs: f64 = opts.num("connect-secs", 60.0)?;
+    let mut targets: Vec<SocketAddr> = Vec::with_capacity(calls_total);
+    let mut made = 0usize;
+    let mut seqs: Vec<u16> = Vec::new();
+    println!("webrtcgen: {label}: plain socket {plain_addr}, {threads} worker threads, {secs} s per step");
     for (k, &calls) in steps.iter().enumerate() {
-        if calls > connected {
-            println!("webrtcgen: step {calls} calls skipped: only {connected} peers connected");
+        // The step's calls are all the calls there are: idle WebRTC legs cost a relay (timers,
+        // consent checks, RTCP), so none is set up before its step. One after another; each
+        // peer starts ICE and DTLS in its worker at once, as a browser does when answered.
+        let started = Instant::now();
+        while made < calls {
+            let mut peer = Peer::new(made, Instant::now())?;
+            if let Some(t) = sig.call(made, &mut peer, plain_addr)? {
+                targets.push(t);
+            }
+            feeds[made % feeds.len()]
+                .send(peer)
+                .map_err(|_| anyhow::anyhow!("a worker thread ended early"))?;
+            made += 1;
+        }
+        if let Signalling::Sip { .. } = sig {
+            targets = phone_targets(opts.req("phone-log")?, calls)?;
+        }
+        seqs.resize(targets.len(), 0);
+        while ctl.connected.load(Ordering::Relaxed) + ctl.failed.load(Ordering::Relaxed) < made
+            && started.elapsed().as_secs_f64() < connect_secs
+        {
+            thread::sleep(Duration::from_millis(20));
+        }
+        let connected = ctl.connected.load(Ordering::Relaxed);
+        if connected < calls {
+            println!("webrtcgen: {label}: step {calls} calls: only {connected} peers connected (ICE + DTLS) within {connect_secs} s");
             break;
         }
+        let setup_secs = started.elapsed().as_secs_f64();
         let step = k as u32 + 1;
         for s in worker_stats.iter().chain([&plain_stats]) {
             s.lock().unwrap_or_else(|e| e.into_inner()).reset();
@@ -404,7 +403,7 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
             format!(" relay_cpu={:.0}%", pct(cpu1 - cpu0))
         };
         let line = format!(
-            "{label}: calls={calls} offered={:.0}pkt/s relayed={:.0}pkt/s lost={lost} ({:.3}%; to_plain {} to_browser {}) delay_ms p50={p50:.2} p99={p99:.2} p99.9={p999:.2} max={max:.2}{relay_cpu} gen_cpu={:.0}% send_errors={} sender_max_lag_ms plain={:.1} browser={:.1} browser_frames={browser_sent}/{units_total} browser_srtp_out={}",
+            "{label}: calls={calls} offered={:.0}pkt/s relayed={:.0}pkt/s lost={lost} ({:.3}%; to_plain {} to_browser {}) delay_ms p50={p50:.2} p99={p99:.2} p99.9={p999:.2} max={max:.2}{relay_cpu} gen_cpu={:.0}% send_errors={} sender_max_lag_ms plain={:.1} browser={:.1} browser_frames={browser_sent}/{units_total} browser_srtp_out={} setup_s={setup_secs:.1}",
             sent as f64 / send_secs,
             received as f64 / send_secs,
             lost as f64 * 100.0 / sent.max(1) as f64,
