@@ -280,7 +280,11 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let mut made = 0usize;
     let mut seqs: Vec<u16> = Vec::new();
     println!("webrtcgen: {label}: plain socket {plain_addr}, {threads} worker threads, {secs} s per step");
-    for (k, &calls) in steps.iter().enumerate() {
+    // Another session's burst on the shared cores can stall the generator or the relay for a
+    // moment: a failed step runs once more (`--retries`) before it ends the series.
+    let retries: u32 = opts.num("retries", 1)?;
+    let (mut k, mut tries, mut step) = (0usize, 0u32, 0u32);
+    while let Some(&calls) = steps.get(k) {
         // The step's calls are all the calls there are: idle WebRTC legs cost a relay (timers,
         // consent checks, RTCP), so none is set up before its step. One after another; each
         // peer starts ICE and DTLS in its worker at once, as a browser does when answered.
@@ -310,7 +314,8 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
             break;
         }
         let setup_secs = started.elapsed().as_secs_f64();
-        let step = k as u32 + 1;
+        // Every run of a step has its own tag, so stragglers of a failed try are not counted.
+        step += 1;
         for s in worker_stats.iter().chain([&plain_stats]) {
             s.lock().unwrap_or_else(|e| e.into_inner()).reset();
         }
@@ -437,6 +442,11 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
         if lost == 0 && p99 <= max_p99 {
             best = calls;
             best_line = line;
+            k += 1;
+            tries = 0;
+        } else if tries < retries {
+            tries += 1;
+            println!("webrtcgen: {label}: step {calls} failed; once more");
         } else {
             break;
         }
