@@ -15,9 +15,11 @@
 //!   configures the peer; the B leg is a SIPp phone whose log names, per call in order, the
 //!   relay port leg B sends to.
 //!
-//! Then steps as in `rtpgen` (`--steps`, `--secs`, `--max-p99-ms`, `--pids`): the first step
-//! with a lost frame or p99 above the limit ends the series; `best N` is the last that passed.
-//! Each step line also gives this generator's own CPU (all its threads).
+//! Then steps as in `rtpgen` (`--steps`, `--secs`, `--max-p99-ms`, `--pids`), except that the
+//! calls a step adds are set up just before it (idle WebRTC legs cost a relay) and that a
+//! failed step runs once more (`--retries`, the machine is shared) before it ends the series;
+//! `best N` is the last step that passed. Each step line also gives this generator's own CPU
+//! (all its threads).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
