@@ -158,6 +158,9 @@ fn phone_targets(path: &str, want: usize) -> anyhow::Result<Vec<SocketAddr>> {
     }
 }
 
+/// (call, frame) of every frame that reached the plain side in the step (loss detail only).
+type SeenFrames = Arc<Mutex<Vec<(u32, u32)>>>;
+
 /// The plain side's receiver: frames that crossed from the browser peers. It drains its
 /// socket every 500 µs, as the workers do, rather than waking per datagram.
 fn plain_receiver(
@@ -166,7 +169,7 @@ fn plain_receiver(
     step: Arc<AtomicU32>,
     stop: Arc<AtomicBool>,
     st: Arc<Mutex<StepStats>>,
-    seen: Option<Arc<Mutex<Vec<(u32, u32)>>>>,
+    seen: Option<SeenFrames>,
 ) {
     let _ = sock.set_nonblocking(true);
     let mut buf = [0u8; 2048];
