@@ -276,3 +276,47 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Issue 15 item 4: what a browser app is given. `add_sip` and `get_sip` keep `connect_URL`
+/// for SIP phones and add `webrtc_domain` (`host:port` of the wss listener, which a piopiyjs
+/// app passes to `login(user, password, webrtc_domain)` as is: piopiyjs dials
+/// `'wss://' + webrtc_domain`) and `wss_URL` (what JsSIP and SIP.js connect to). With wss off
+/// both are null.
+#[test]
+fn endpoint_api_gives_browser_apps_the_wss_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let wss = std::net::SocketAddr::from(([127, 0, 0, 1], support::free_port()));
+    let wss_flag = wss.to_string();
+    let srv = Server::start(dir.path(), &["--wss-listen", &wss_flag]);
+    let (appid, secret) = app(&srv);
+    let (s, added) = srv.post(
+        "/v1/endpoint/add_sip",
+        json!({"appid": appid, "secret": secret, "username": "webby", "password": "webpass12"}),
+    );
+    assert_eq!(s, 200, "{added}");
+    let (s, got) = srv.post(
+        "/v1/endpoint/get_sip",
+        json!({"appid": appid, "secret": secret, "username": "webby"}),
+    );
+    assert_eq!(s, 200, "{got}");
+    for b in [&added, &got] {
+        assert_eq!(b["connect_URL"], format!("sip:{}", srv.sip));
+        assert_eq!(b["webrtc_domain"], wss.to_string());
+        assert_eq!(b["wss_URL"], format!("wss://{wss}"));
+    }
+    drop(srv);
+
+    // The test servers have wss off unless asked: nothing to give.
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let (appid, secret) = app(&srv);
+    let (_, b) = srv.post(
+        "/v1/endpoint/add_sip",
+        json!({"appid": appid, "secret": secret, "username": "webby", "password": "webpass12"}),
+    );
+    assert_eq!(
+        (b["webrtc_domain"].clone(), b["wss_URL"].clone()),
+        (Value::Null, Value::Null),
+        "{b}"
+    );
+}

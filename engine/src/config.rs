@@ -349,6 +349,10 @@ pub struct MediaSettings {
     /// address, any port) or `"any"` (the first source in the latch window, for deployments
     /// whose media arrives through relays the signalling does not show).
     pub latch: crate::media::latch::LatchMode,
+    /// SRTP (SDES, `a=crypto`) on phone and trunk legs: `"optional"` (where a leg asks for
+    /// it), `"require"` (plain offers get 488, B legs are offered `RTP/SAVP`) or `"never"`
+    /// (`RTP/SAVP` offers get 488).
+    pub srtp: crate::media::sdp::crypto::SrtpPolicy,
 }
 
 impl Default for MediaSettings {
@@ -361,6 +365,7 @@ impl Default for MediaSettings {
             max_prompt_mb: 10,
             download_timeout_ms: 10_000,
             latch: crate::media::latch::LatchMode::Strict,
+            srtp: crate::media::sdp::crypto::SrtpPolicy::Optional,
         }
     }
 }
@@ -405,6 +410,13 @@ mod tests {
         let s: Settings = toml::from_str("[media]\nlatch = \"any\"\n").unwrap();
         assert_eq!(s.media.latch, crate::media::latch::LatchMode::Any);
         assert!(toml::from_str::<Settings>("[media]\nlatch = \"loose\"\n").is_err());
+        assert_eq!(
+            s.media.srtp,
+            crate::media::sdp::crypto::SrtpPolicy::Optional
+        );
+        let s: Settings = toml::from_str("[media]\nsrtp = \"require\"\n").unwrap();
+        assert_eq!(s.media.srtp, crate::media::sdp::crypto::SrtpPolicy::Require);
+        assert!(toml::from_str::<Settings>("[media]\nsrtp = \"maybe\"\n").is_err());
         let s: Settings =
             toml::from_str("[defence]\nrate_per_source = 0\nauth_ban_failures = 3\n").unwrap();
         assert_eq!(s.defence.rate().rate, 0);

@@ -38,6 +38,12 @@ pub struct Metrics {
     pub tls_handshake_failures: IntCounter,
     /// WebSocket upgrades refused (no `sip` subprotocol, not an upgrade, timed out).
     pub ws_upgrades_refused: IntCounter,
+    /// Browser (WebRTC) legs whose ICE and DTLS completed.
+    pub webrtc_connected: IntCounter,
+    /// Browser legs given up: DTLS failed, ICE timed out or stayed disconnected.
+    pub webrtc_failures: IntCounter,
+    /// Packets from SRTP legs that failed authentication or were replays.
+    pub srtp_refused: IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -126,6 +132,21 @@ impl Metrics {
                 &r,
                 "sip_ws_upgrades_refused_total",
                 "WebSocket upgrades refused (no `sip` subprotocol, malformed, timed out).",
+            ),
+            webrtc_connected: counter(
+                &r,
+                "media_webrtc_connected_total",
+                "Browser (WebRTC) legs whose ICE and DTLS handshakes completed.",
+            ),
+            webrtc_failures: counter(
+                &r,
+                "media_webrtc_failures_total",
+                "Browser legs given up: DTLS failed, ICE timed out or stayed disconnected.",
+            ),
+            srtp_refused: counter(
+                &r,
+                "rtp_srtp_refused_total",
+                "SRTP/SRTCP packets refused (failed authentication, replayed, not SRTP).",
             ),
             registry: r,
         }

@@ -226,6 +226,56 @@ fn each_legs_codecs_reach_the_media_task() {
     );
 }
 
+/// SDES: an `RTP/SAVP` caller's key reaches the media task as leg A's inbound key, our own key
+/// for A (the call's, from the shell) is in A's answer and is A's outbound key; a plain callee
+/// is offered plain RTP, never a key, and its leg is plain in the media task.
+#[test]
+fn an_srtp_callers_keys_reach_the_media_task_and_a_plain_callee_sees_none() {
+    use engine::media::sdp::crypto::CryptoAttr;
+    use engine::media::srtp::MasterKey;
+    const KEY: &str = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+    let sdp = common::call_rig::A_SDP.replace(" RTP/AVP ", " RTP/SAVP ")
+        + &format!("a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n");
+    let mut rig = Rig::inbound_offering(&[("bob", &[1])], None, &sdp);
+    rig.answer_url(r#"[{"action":"connect","call":[{"type":"sip","user":"bob"}]}]"#);
+    let offer = String::from_utf8_lossy(&rig.invite_of(1).body).to_string();
+    assert!(
+        offer.contains(" RTP/AVP ") && !offer.contains("crypto"),
+        "{offer}"
+    );
+    rig.b(1, 200);
+    let theirs = CryptoAttr::parse(&format!("7 AES_CM_128_HMAC_SHA1_80 inline:{KEY}"))
+        .unwrap()
+        .key;
+    let keys: Vec<_> = rig
+        .media_cmds
+        .iter()
+        .filter_map(|c| match c {
+            MediaCommand::SetSrtp { leg, keys } => Some((*leg, keys.clone())),
+            _ => None,
+        })
+        .collect();
+    let a = keys
+        .iter()
+        .find_map(|(leg, k)| (*leg == Leg::A).then_some(k.clone()))
+        .flatten()
+        .expect("leg A's keys");
+    assert_eq!(
+        (a.inbound.clone(), a.outbound.clone()),
+        (theirs, MasterKey::new([1; 30]))
+    );
+    assert!(keys.contains(&(Leg::B, None)), "{keys:?}");
+    let ok = rig.a_ok().expect("A answered");
+    let answer = String::from_utf8_lossy(&ok.body).to_string();
+    assert!(answer.contains(" RTP/SAVP "), "{answer}");
+    let line = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("a=crypto:"))
+        .expect("our a=crypto");
+    let ours = CryptoAttr::parse(line).unwrap();
+    assert_eq!((ours.tag, ours.key), (7, MasterKey::new([1; 30])));
+}
+
 /// RTP latching (`media::latch`): the media task learns where each leg's SIP comes from — the
 /// caller's source, the address the answered B leg's INVITE went to — before its latch window
 /// opens, so a NATed phone's RTP can latch and a stranger's cannot.

@@ -245,6 +245,14 @@ fuzz_target!(|case: Case| {
         max_forwards: 70,
         recordings_dir: "/var/lib/ringmaster/recordings/1234567".into(),
         seed: 7,
+        contacts: Default::default(),
+        srtp: engine::call::sdes::SrtpSetup {
+            policy: Default::default(),
+            keys: [
+                engine::media::srtp::MasterKey::new([1; 30]),
+                engine::media::srtp::MasterKey::new([2; 30]),
+            ],
+        },
     };
     let sdp = setup.a_sdp.body(10).unwrap_or_default();
     let sdp = if matches!(setup.a_sdp, Sdp::Good) {

@@ -74,6 +74,9 @@ pub struct ServeArgs {
     /// Requests per second each Bandwidth API user may make. Default 10.
     #[arg(long, env = "RINGMASTER_BANDWIDTH_RATE_PER_SEC")]
     bandwidth_rate_per_sec: Option<u32>,
+    /// SRTP (SDES) on phone and trunk legs: optional, require or never. Default optional.
+    #[arg(long, env = "RINGMASTER_SRTP")]
+    srtp: Option<engine::media::sdp::crypto::SrtpPolicy>,
     /// Log format: text or json.
     #[arg(long, env = "RINGMASTER_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -141,6 +144,9 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
     }
     if let Some(v) = a.reveal_sip_passwords {
         s.reveal_sip_passwords = v;
+    }
+    if let Some(v) = a.srtp {
+        s.media.srtp = v;
     }
     if let Some(v) = &a.allow_networks {
         s.policy.allow_networks = v.clone();

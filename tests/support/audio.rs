@@ -62,6 +62,8 @@ pub struct Packet {
     pub timestamp: u32,
     pub ssrc: u32,
     pub payload: Vec<u8>,
+    /// The datagram as it came.
+    pub raw: Vec<u8>,
 }
 
 /// An RTP socket on loopback that records every packet it receives.
@@ -106,6 +108,11 @@ impl Capture {
             stop,
             rx: Some(rx),
         }
+    }
+
+    /// The socket, to send from it (what is sent from here latches here).
+    pub fn socket(&self) -> Arc<UdpSocket> {
+        self.sock.clone()
     }
 
     /// Every RTP packet received so far, in arrival order.
@@ -230,6 +237,7 @@ fn parse(b: &[u8], src: SocketAddr) -> Option<Packet> {
         timestamp: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
         ssrc: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
         payload: b.get(start..)?.to_vec(),
+        raw: b.to_vec(),
     })
 }
 

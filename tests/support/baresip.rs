@@ -30,8 +30,22 @@ pub struct PhoneSpec<'a> {
     pub seconds: u32,
 }
 
+/// What some tests add to a phone: SRTP, SIP over TLS.
+#[derive(Default)]
+pub struct Secure<'a> {
+    /// The account's `mediaenc` (`srtp-mand`, `srtp`); loads `srtp.so`.
+    pub mediaenc: Option<&'a str>,
+    /// Register and call over TLS to this address, trusting this CA (our self-signed
+    /// certificate), with a SIP trace in the log (`-s`).
+    pub tls: Option<(SocketAddr, &'a Path)>,
+}
+
 impl Baresip {
     pub fn start(dir: &Path, spec: &PhoneSpec<'_>) -> Baresip {
+        Baresip::start_secure(dir, spec, &Secure::default())
+    }
+
+    pub fn start_secure(dir: &Path, spec: &PhoneSpec<'_>, secure: &Secure<'_>) -> Baresip {
         assert!(
             Command::new("baresip").arg("-h").output().is_ok(),
             "baresip is not installed; run scripts/setup (installs Debian's baresip-core)"
@@ -39,11 +53,24 @@ impl Baresip {
         let user = spec.aor.split('@').next().unwrap_or("phone");
         let conf = dir.join(format!("baresip-{user}"));
         std::fs::create_dir_all(&conf).unwrap();
+        let mut extra = String::new();
+        let mut params = String::new();
+        if let Some(enc) = secure.mediaenc {
+            extra.push_str("module srtp.so\n");
+            params.push_str(&format!(";mediaenc={enc}"));
+        }
+        let outbound = match secure.tls {
+            Some((addr, ca)) => {
+                extra.push_str(&format!("sip_cafile {}\n", ca.display()));
+                format!("sip:{addr};transport=tls")
+            }
+            None => format!("sip:{}", spec.server),
+        };
         // ausine makes 48 kHz stereo only; baresip resamples it for G.711.
         std::fs::write(
             conf.join("config"),
             format!(
-                "sip_listen 127.0.0.1:{}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\nmodule aubridge.so\nmodule sndfile.so\nmodule menu.so\nmodule_app account.so\naudio_source ausine,{}\naudio_player aubridge,sink\nausrc_srate 48000\nausrc_channels 2\nsnd_path {}\n",
+                "sip_listen 127.0.0.1:{}\n{extra}module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\nmodule aubridge.so\nmodule sndfile.so\nmodule menu.so\nmodule_app account.so\naudio_source ausine,{}\naudio_player aubridge,sink\nausrc_srate 48000\nausrc_channels 2\nsnd_path {}\n",
                 free_port(),
                 spec.tone,
                 conf.display()
@@ -53,8 +80,8 @@ impl Baresip {
         std::fs::write(
             conf.join("accounts"),
             format!(
-                "<sip:{}>;auth_pass={};outbound=\"sip:{}\";regint=600;answermode=auto\n",
-                spec.aor, spec.password, spec.server
+                "<sip:{}>;auth_pass={};outbound=\"{outbound}\"{params};regint=600;answermode=auto\n",
+                spec.aor, spec.password
             ),
         )
         .unwrap();
@@ -63,6 +90,11 @@ impl Baresip {
             .arg(&conf)
             .arg("-t")
             .arg(spec.seconds.to_string());
+        if secure.tls.is_some() {
+            // Loopback only (its SDP must not name the machine's other addresses), and a SIP
+            // trace that says over which transport each message went.
+            cmd.args(["-n", "127.0.0.1", "-s"]);
+        }
         if let Some(to) = spec.dial {
             cmd.arg("-e").arg(format!("/dial {to}"));
         }

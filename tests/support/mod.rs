@@ -13,6 +13,7 @@
 pub mod audio;
 pub mod bandwidth;
 pub mod baresip;
+pub mod browser;
 pub mod caller;
 pub mod http;
 pub mod phone;

@@ -104,6 +104,8 @@ pub struct Dialog {
     pub remote_rtp: Option<SocketAddr>,
     /// Where it wants video, if it took any.
     pub remote_video: Option<SocketAddr>,
+    /// The other side's SDP (its `a=crypto`, say).
+    pub remote_sdp: Vec<u8>,
 }
 
 impl Dialog {
@@ -451,6 +453,7 @@ impl Ua {
                 peer: self.server,
                 remote_rtp: sdp_audio_addr(&r.body),
                 remote_video: sdp_media_addr(&r.body, "video"),
+                remote_sdp: r.body.to_vec(),
             };
             let head = Head {
                 branch: format!("z9hG4bK{}", token()),
@@ -629,6 +632,7 @@ impl Ua {
             peer: inc.src,
             remote_rtp: sdp_audio_addr(&inc.req.body),
             remote_video: sdp_media_addr(&inc.req.body, "video"),
+            remote_sdp: inc.req.body.to_vec(),
         }
     }
 

@@ -4,6 +4,8 @@
 //! One documented difference: passwords are stored only as digest HA1 values, so `get_sip` and
 //! `list_sip` return `"password": null` unless the operator enabled `reveal_sip_passwords`.
 //! `add_sip` and `update_sip` echo the password the client just sent, as PIOPIY does.
+//! `add_sip` and `get_sip` add two fields for browser apps: `webrtc_domain` (what a piopiyjs
+//! app passes to `login`) and `wss_URL` (for JsSIP and SIP.js).
 
 use actix_web::{web, HttpResponse};
 use engine::store::{App, Endpoint};
@@ -43,6 +45,10 @@ fn details(state: &State, ep: &Endpoint, password: Option<String>) -> Value {
         "username": ep.username,
         "password": password,
         "connect_URL": state.engine.connect_url(),
+        // For browser apps (null while the wss listener is off): piopiyjs's `login` domain,
+        // and the URL JsSIP and SIP.js connect to.
+        "webrtc_domain": state.engine.webrtc_domain(),
+        "wss_URL": state.engine.wss_url(),
         "audio": true,
         "video": true,
         "type": "SIP",

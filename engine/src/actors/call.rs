@@ -623,7 +623,8 @@ impl Handler<MediaSignal> for CallActor {
     fn handle(&mut self, msg: MediaSignal, ctx: &mut Context<Self>) {
         if let crate::media::Event::Stats(s) = &msg.0 {
             let foreign = s.a_to_b.dropped.foreign_source + s.b_to_a.dropped.foreign_source;
-            tracing::debug!(call = %self.call.cmiuuid(), a_to_b = s.a_to_b.packets, b_to_a = s.b_to_a.packets, foreign, "media stats");
+            let srtp = s.a_to_b.dropped.srtp + s.b_to_a.dropped.srtp;
+            tracing::debug!(call = %self.call.cmiuuid(), a_to_b = s.a_to_b.packets, b_to_a = s.b_to_a.packets, foreign, srtp, "media stats");
         }
         self.input(ctx, Input::Media(msg.0));
     }

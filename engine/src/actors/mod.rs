@@ -409,9 +409,16 @@ impl Engine {
             trunks: trunks.clone(),
             numbers: numbers.clone(),
             contact: format!("<sip:ringmaster@{advertised}>"),
+            contacts: Arc::new(crate::call::contact::OurContacts::new(
+                advertised.ip(),
+                streams.tls.map(|a| a.port()),
+                streams.ws.map(|a| a.port()),
+                streams.wss.map(|a| a.port()),
+            )),
             local_ip: advertised.ip(),
             fetch_timeout: Duration::from_millis(settings.calls.answer_timeout_ms),
             max_calls_per_app: settings.calls.max_calls_per_app,
+            srtp: settings.media.srtp,
             prompts,
             download_timeout: Duration::from_millis(settings.media.download_timeout_ms),
             recordings_root: recordings_root.clone(),
@@ -450,6 +457,19 @@ impl Engine {
     /// `sip:<host>:<port>`, what PIOPIY calls the `connect_URL`.
     pub fn connect_url(&self) -> String {
         format!("sip:{}", self.sip_advertised)
+    }
+
+    /// `<host>:<port>` of the wss listener at the advertised address: what a piopiyjs app
+    /// passes to `login(user, password, <this>)` (piopiyjs dials `'wss://' + <this>` and uses
+    /// `user@<this>` as its AOR). `None` while wss is off.
+    pub fn webrtc_domain(&self) -> Option<String> {
+        let wss = self.sip_streams.wss?;
+        Some(SocketAddr::new(self.sip_advertised.ip(), wss.port()).to_string())
+    }
+
+    /// `wss://<host>:<port>`, the WebSocket server a JsSIP or SIP.js app connects to.
+    pub fn wss_url(&self) -> Option<String> {
+        self.webrtc_domain().map(|d| format!("wss://{d}"))
     }
 
     /// Live registrations, optionally of one app, ordered by realm and user.

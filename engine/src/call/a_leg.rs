@@ -134,6 +134,15 @@ impl ALeg {
         }
     }
 
+    /// The transport A's SIP uses (UDP before anything is known).
+    pub(super) fn transport(&self) -> crate::sip::transport::Transport {
+        match (&self.inbound, &self.state) {
+            (Some(inb), _) => inb.peer.transport,
+            (None, AState::Answered(d)) => d.peer.transport,
+            _ => crate::sip::transport::Transport::Udp,
+        }
+    }
+
     /// The answered dialog, for in-dialog requests.
     pub(super) fn dialog_mut(&mut self) -> Option<&mut Dialog> {
         match &mut self.state {

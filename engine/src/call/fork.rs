@@ -187,6 +187,14 @@ impl Fork {
             }
             200..=299 => {
                 let seq = b.plan.invite.cseq().map(|c| c.seq).unwrap_or(1);
+                // Our Contact in this dialog is the one the branch INVITE carried (it names
+                // the branch's transport).
+                let contact = b
+                    .plan
+                    .invite
+                    .headers
+                    .get(&crate::sip::message::HeaderName::Contact)
+                    .map_or(contact, str::to_owned);
                 let Some(mut dialog) = Dialog::uac(&b.plan.invite, &resp, b.plan.peer, &contact)
                 else {
                     return;

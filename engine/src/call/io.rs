@@ -65,8 +65,10 @@ pub struct CallSetup {
     /// The caller and the called party as the app sees them (user names or numbers).
     pub from: String,
     pub to: String,
-    /// Our Contact header value.
+    /// Our Contact header value (UDP; see `contacts` for the others).
     pub contact: String,
+    /// Our Contact on TLS and WebSocket legs (`call::contact`), shared by every call.
+    pub contacts: std::sync::Arc<super::contact::OurContacts>,
     /// Our SIP domain (host part of the caller id on B legs).
     pub domain: String,
     /// The address put in SDP `o=` lines.
@@ -76,6 +78,8 @@ pub struct CallSetup {
     /// Where this call's recordings go (the app's directory under the recordings root).
     pub recordings_dir: std::path::PathBuf,
     pub seed: u64,
+    /// The SRTP policy and our keys for this call's legs.
+    pub srtp: super::sdes::SrtpSetup,
 }
 
 /// A call ringmaster places over REST (`pcmo_make_call`).

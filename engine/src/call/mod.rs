@@ -20,6 +20,7 @@
 mod a_leg;
 pub mod admission;
 mod b_legs;
+pub mod contact;
 mod core;
 pub mod dialog;
 mod driver;
@@ -32,6 +33,7 @@ pub mod media_plan;
 pub mod report;
 pub mod resolve;
 mod rings;
+pub mod sdes;
 mod video;
 
 pub use self::core::Call;

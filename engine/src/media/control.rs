@@ -54,24 +54,14 @@ pub enum Command {
     },
     /// Where the leg's SIP signalling comes from: its RTP may latch from that address (any
     /// port) as well as from its SDP address (`media::latch`).
-    SetSignallingSource {
-        leg: Leg,
-        ip: std::net::IpAddr,
-    },
+    SetSignallingSource { leg: Leg, ip: std::net::IpAddr },
     /// Open the leg's symmetric-latching window (after the answer, or after a re-INVITE).
-    OpenLatchWindow {
-        leg: Leg,
-    },
+    OpenLatchWindow { leg: Leg },
     /// Which payload types the leg may send us (from the negotiated SDP); others are dropped.
-    SetPayloadTypes {
-        leg: Leg,
-        allowed: PayloadTypes,
-    },
+    SetPayloadTypes { leg: Leg, allowed: PayloadTypes },
     /// The RTP inactivity timeout while bridged; `None` switches it off (e.g. while a leg is
     /// on hold with `inactive` and sends nothing).
-    SetRtpTimeout {
-        after: Option<Duration>,
-    },
+    SetRtpTimeout { after: Option<Duration> },
     /// Relay A↔B, RTP and RTCP, both ways.
     Bridge,
     /// Stop relaying; packets are still received, checked and counted as not bridged.
@@ -79,44 +69,33 @@ pub enum Command {
     /// The leg's negotiated codecs ([`LegCodecs::from_media`] of its SDP): the law sent to it
     /// (bridged audio is transcoded μ↔A when the legs differ), and its telephone-event type
     /// (DTMF is detected on it and sent with it). Until then: PCMU, no telephone-events.
-    SetCodecs {
-        leg: Leg,
-        codecs: LegCodecs,
-    },
+    SetCodecs { leg: Leg, codecs: LegCodecs },
     /// Play 8 kHz mono samples to the leg, in its law, 20 ms per packet at real-time pace.
     /// While it plays, audio relayed to that leg is replaced by the prompt. A new `Play` to the
     /// same leg ends the one playing (`PlayDone { completed: false }`). Ends with
     /// [`Event::PlayDone`].
-    Play {
-        id: u64,
-        leg: Leg,
-        audio: Audio,
-    },
+    Play { id: u64, leg: Leg, audio: Audio },
     /// End a prompt early ([`Event::PlayDone`] with `completed: false`); unknown ids are
     /// ignored (the prompt may have just ended).
-    StopPlay {
-        id: u64,
-    },
+    StopPlay { id: u64 },
     /// Send DTMF digits (`0-9*#A-D`) to the leg as RFC 4733 events on its telephone-event
     /// type (100 ms tones, 100 ms apart). Digits sent while others are still going out are
     /// queued behind them. Ignored (and logged) if the leg negotiated no telephone-events or a
     /// character is not a digit; check with [`super::dtmf::schedule`] first.
-    SendDtmf {
-        leg: Leg,
-        digits: String,
-    },
+    SendDtmf { leg: Leg, digits: String },
     /// Record both legs to a stereo 16-bit 8 kHz WAV at `path` (left: A's side, right: B's;
     /// prompts played to a leg are on the other side's channel). A `Record` while one runs
     /// ends that one first. Ends with [`Event::RecordDone`] (also when the task stops).
-    Record {
-        id: u64,
-        path: PathBuf,
-    },
+    Record { id: u64, path: PathBuf },
     /// End the recording `id`.
-    StopRecord {
-        id: u64,
+    StopRecord { id: u64 },
+    /// Terminate SRTP on the leg with these SDES keys (`media::srtp`): what it sends is
+    /// checked and decrypted, what goes to it is protected. `None`: the leg is plain RTP (the
+    /// default). The same keys again change nothing (the indexes go on).
+    SetSrtp {
+        leg: Leg,
+        keys: Option<Box<crate::media::srtp::LegKeys>>,
     },
-    /// End the task, release the ports, and send the final [`Event::Stats`].
     /// Make `leg` a WebRTC peer terminated here (ICE-lite, DTLS-SRTP, rtcp-mux on the leg's
     /// RTP socket), or restart it with new credentials (an ICE restart); `None` makes the leg
     /// plain RTP again. Relayed media, prompts and DTMF reach the peer as SRTP.
@@ -124,6 +103,13 @@ pub enum Command {
         leg: Leg,
         session: Option<Box<WebRtcSession>>,
     },
+    /// A browser leg restarted ICE: new (ufrag, password) on both sides; DTLS and SRTP stay.
+    RestartIce {
+        leg: Leg,
+        local: (String, String),
+        remote: (String, String),
+    },
+    /// End the task, release the ports, and send the final [`Event::Stats`].
     Stop,
 }
 
@@ -133,6 +119,21 @@ pub struct WebRtcSession {
     pub local: WebRtcLocal,
     pub remote: WebRtcRemote,
     /// (payload type, encoding name, clock rate) of the leg's negotiated m-line.
+    pub payload_types: Vec<(u8, String, u32)>,
+    /// Video bundled on the same transport (browser to browser calls).
+    pub video: Option<WebRtcVideo>,
+    /// The browser speaks only Opus (this payload type): its audio is transcoded to and from
+    /// μ-law at the leg's edge, so the relay sees a PCMU leg.
+    pub opus: Option<u8>,
+}
+
+/// A browser leg's video m-line, carried on its audio transport (BUNDLE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebRtcVideo {
+    pub mid: String,
+    /// The browser's video SSRCs.
+    pub ssrcs: Vec<u32>,
+    /// (payload type, encoding name, clock rate) negotiated.
     pub payload_types: Vec<(u8, String, u32)>,
 }
 
@@ -212,6 +213,8 @@ pub struct Drops {
     /// the other leg, a telephone-event for a leg that negotiated none, or a late packet
     /// from before a switch of the outgoing stream.
     pub suppressed: u64,
+    /// From an SRTP leg: failed authentication, replayed, or not SRTP at all.
+    pub srtp: u64,
 }
 
 impl Drops {
@@ -223,6 +226,7 @@ impl Drops {
             + self.no_remote
             + self.send_failed
             + self.suppressed
+            + self.srtp
     }
 }
 

@@ -43,6 +43,8 @@
 //! `recv_from` → [`relay`] (header sanity, payload type, latch, bridge) → [`stage`] (DTMF
 //! detection, recording tap, μ↔A transcoding in place, payload type and [`splice`] header
 //! rewrite onto the other leg's outgoing stream) → `try_send_to`. No allocation per packet.
+//! On a leg with SDES keys (`SetSrtp`, [`srtp`]) the datagram is unprotected in place right
+//! after `recv_from` and protected in place right before `try_send_to`.
 //! While ringmaster plays or sends DTMF to a leg, relayed packets to that leg are held back
 //! (counted in [`Drops::suppressed`]); the splice keeps the leg's stream one SSRC with
 //! continuous sequence numbers and timestamps across the switches.
@@ -52,7 +54,7 @@
 //! Only `forwarder` touches tokio, sockets or the clock, the recording writer thread
 //! ([`record::RecordWriter`]) touches files, and the TTS runner ([`prompt::tts`]) starts a
 //! process; prompt loading reads files and must run on a blocking thread. Everything else
-//! (`sdp`, `ports`, `rtp`, `latch`, `relay`, `control`, `codec`, `g711`, `resample`, `dtmf`,
+//! (`sdp`, `srtp`, `ports`, `rtp`, `latch`, `relay`, `control`, `codec`, `g711`, `resample`, `dtmf`,
 //! `splice`, `stage`, `record::timeline`, `tone`) is pure and is handed time as an `Instant`.
 
 pub mod codec;
@@ -64,6 +66,7 @@ pub mod dtmf;
 pub mod forwarder;
 pub mod g711;
 pub mod latch;
+pub mod opus_bridge;
 pub mod ports;
 pub mod prompt;
 pub mod record;
@@ -72,6 +75,7 @@ pub mod resample;
 pub mod rtp;
 pub mod sdp;
 pub mod splice;
+pub mod srtp;
 pub mod stage;
 pub mod tone;
 

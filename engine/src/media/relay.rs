@@ -147,6 +147,8 @@ impl Relay {
             | Command::Record { .. }
             | Command::StopRecord { .. }
             | Command::SetWebRtc { .. }
+            | Command::RestartIce { .. }
+            | Command::SetSrtp { .. }
             | Command::Stop => {}
         }
     }
@@ -238,6 +240,11 @@ impl Relay {
     /// A forwarded datagram from `leg` was held back by the media stages.
     pub fn on_suppressed(&mut self, leg: Leg) {
         self.stats.sent_by_mut(leg).dropped.suppressed += 1;
+    }
+
+    /// A datagram from an SRTP leg failed its check (`forwarder::protect`).
+    pub fn on_srtp_refused(&mut self, leg: Leg) {
+        self.stats.sent_by_mut(leg).dropped.srtp += 1;
     }
 
     /// Where `leg`'s media for `channel` goes: the latched source, else its SDP address.

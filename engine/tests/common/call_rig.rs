@@ -96,6 +96,8 @@ impl Rig {
             max_forwards: 70,
             recordings_dir: "/var/lib/ringmaster/recordings/1234567".into(),
             seed: 7,
+            contacts: Default::default(),
+            srtp: test_srtp(),
         };
         let a_tx = TxId(1);
         let peer = Peer::udp("192.0.2.10:5062".parse().unwrap());
@@ -161,6 +163,8 @@ impl Rig {
             max_forwards: 70,
             recordings_dir: "/var/lib/ringmaster/recordings/1234567".into(),
             seed,
+            contacts: Default::default(),
+            srtp: test_srtp(),
         }
     }
 
@@ -188,6 +192,8 @@ impl Rig {
             max_forwards: 70,
             recordings_dir: "/var/lib/ringmaster/recordings/1234567".into(),
             seed: 9,
+            contacts: Default::default(),
+            srtp: test_srtp(),
         };
         let out = OutboundCall {
             to: Destination::SipUser(to.into()),
@@ -784,5 +790,14 @@ pub fn live_name(ev: &LiveEvent) -> String {
         LiveEvent::Recording { ok, .. } => format!("recording ok={ok}"),
         LiveEvent::Transferred => "transferred".into(),
         LiveEvent::Ended { cause, status } => format!("ended {cause} {status:?}"),
+    }
+}
+
+/// The SRTP side of a test call: the default policy and fixed keys (never random in tests).
+fn test_srtp() -> engine::call::sdes::SrtpSetup {
+    use engine::media::srtp::MasterKey;
+    engine::call::sdes::SrtpSetup {
+        policy: Default::default(),
+        keys: [MasterKey::new([1; 30]), MasterKey::new([2; 30])],
     }
 }

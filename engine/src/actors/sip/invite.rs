@@ -44,11 +44,15 @@ pub struct CallDeps {
     pub numbers: NumberService,
     /// Our Contact header value.
     pub contact: String,
+    /// Our Contact on TLS and WebSocket legs.
+    pub contacts: std::sync::Arc<crate::call::contact::OurContacts>,
     /// Address for SDP `o=` lines.
     pub local_ip: IpAddr,
     pub fetch_timeout: Duration,
     /// Concurrent calls per app; past it new calls get 503.
     pub max_calls_per_app: usize,
+    /// `[media] srtp`.
+    pub srtp: crate::media::sdp::crypto::SrtpPolicy,
     /// Prompt files, downloads and text to speech, with their cache.
     pub prompts: Arc<Prompts>,
     /// How long a `file_url` download may take.
@@ -106,6 +110,16 @@ impl CallDirectory for Directory<'_> {
     }
 }
 
+/// Our SRTP master keys for a new call's two legs, from the thread's CSPRNG (seeded by the
+/// operating system).
+fn fresh_srtp_keys() -> [crate::media::srtp::MasterKey; 2] {
+    use crate::media::srtp::MasterKey;
+    [
+        MasterKey::new(rand::random()),
+        MasterKey::new(rand::random()),
+    ]
+}
+
 /// The engine's side of every call, for admission.
 fn call_config(deps: &CallDeps) -> CallConfig<'_> {
     CallConfig {
@@ -113,6 +127,8 @@ fn call_config(deps: &CallDeps) -> CallConfig<'_> {
         local_ip: deps.local_ip,
         recordings_root: &deps.recordings_root,
         max_calls_per_app: deps.max_calls_per_app,
+        srtp: deps.srtp,
+        contacts: &deps.contacts,
     }
 }
 
@@ -208,6 +224,7 @@ impl SipActor {
         let fresh = Fresh {
             cmiuuid: cmiuuid.clone(),
             seed: rand::random(),
+            srtp_keys: fresh_srtp_keys(),
         };
         let wall = wall_ms();
         let cfg = call_config(&deps);
@@ -366,6 +383,7 @@ impl Handler<PlaceCall> for SipActor {
         let fresh = Fresh {
             cmiuuid: msg.cmiuuid.clone(),
             seed: rand::random(),
+            srtp_keys: fresh_srtp_keys(),
         };
         let setup = admission::start_placed(&call_config(&deps), view, msg.from, msg.to, fresh)
             .map_err(|_| PlaceError::Limit)?;

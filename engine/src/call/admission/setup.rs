@@ -32,6 +32,10 @@ pub struct CallConfig<'a> {
     pub recordings_root: &'a Path,
     /// Concurrent calls per app; past it new calls are refused.
     pub max_calls_per_app: usize,
+    /// `[media] srtp`.
+    pub srtp: crate::media::sdp::crypto::SrtpPolicy,
+    /// Our Contact on TLS and WebSocket legs.
+    pub contacts: &'a std::sync::Arc<crate::call::contact::OurContacts>,
 }
 
 /// The app a new call runs for, as the shell read it, and how many of its calls run now.
@@ -53,6 +57,8 @@ pub struct CallApp {
 pub struct Fresh {
     pub cmiuuid: String,
     pub seed: u64,
+    /// Our SRTP master keys towards leg A and leg B (used only where a leg speaks SRTP).
+    pub srtp_keys: [crate::media::srtp::MasterKey; 2],
 }
 
 /// The app has as many calls in progress as it may.
@@ -167,11 +173,16 @@ fn setup(
         from,
         to,
         contact: cfg.contact.to_string(),
+        contacts: cfg.contacts.clone(),
         domain: app.domain,
         local_ip: cfg.local_ip,
         max_forwards,
         recordings_dir: cfg.recordings_root.join(app.id.to_string()),
         seed: fresh.seed,
+        srtp: crate::call::sdes::SrtpSetup {
+            policy: cfg.srtp,
+            keys: fresh.srtp_keys,
+        },
     }
 }
 
@@ -190,6 +201,8 @@ mod tests {
             local_ip: "192.0.2.1".parse().unwrap(),
             recordings_root: Path::new(ROOT),
             max_calls_per_app,
+            srtp: Default::default(),
+            contacts: Box::leak(Box::default()),
         }
     }
 
@@ -207,6 +220,10 @@ mod tests {
         Fresh {
             cmiuuid: "c-1".into(),
             seed: 99,
+            srtp_keys: [
+                crate::media::srtp::MasterKey::new([1; 30]),
+                crate::media::srtp::MasterKey::new([2; 30]),
+            ],
         }
     }
 

@@ -41,8 +41,11 @@ impl Call {
             return;
         };
         let caller = caller_id.unwrap_or(&self.setup.from).to_string();
-        let call_type = self.video.call_type(video);
+        let mut call_type = self.video.call_type(video);
         if let Some(plan) = self.plan.as_mut() {
+            if video && plan.offers_browser_video() {
+                call_type = crate::media::sdp::policy::CallType::Video;
+            }
             let _ = plan.set_call_type(call_type);
         }
         let mut branches = Vec::new();
@@ -128,8 +131,18 @@ impl Call {
                 codecs,
             });
         }
+        self.srtp_to_media(Leg::B, answer.srtp.clone());
         self.media(Command::OpenLatchWindow { leg: Leg::B });
         self.b_video(leg, answer);
+    }
+
+    /// The leg's SRTP keys (`None`: plain RTP) to the media task. The task keeps its
+    /// contexts when the keys did not change.
+    pub(super) fn srtp_to_media(&mut self, leg: Leg, keys: Option<crate::media::srtp::LegKeys>) {
+        self.media(crate::media::Command::SetSrtp {
+            leg,
+            keys: keys.map(Box::new),
+        });
     }
 
     /// Points the video task at both legs once B accepted video.
@@ -177,10 +190,17 @@ impl Call {
         let tag = self.token(12);
         // The caller id may be a decoded From user of an inbound call (`%0D%0A` arrives as
         // CR LF): escaped, it stays inside the URI whatever it holds.
+        // A browser (a contact on a WebSocket) shows the From display name as the caller
+        // (piopiyjs' `inComingCall.from`); phones show the URI's user.
+        let browser = c.peer.transport.is_inbound_only();
+        let display = match browser {
+            true => format!("\"{}\" ", display_name(caller)),
+            false => String::new(),
+        };
         h.push(
             HeaderName::From,
             format!(
-                "<sip:{}@{}>;tag={tag}",
+                "{display}<sip:{}@{}>;tag={tag}",
                 crate::sip::message::escape_user(caller),
                 self.setup.domain
             ),
@@ -191,7 +211,12 @@ impl Call {
             format!("{}@{}", self.token(20), self.setup.domain),
         );
         h.push(HeaderName::CSeq, "1 INVITE");
-        h.push(HeaderName::Contact, self.setup.contact.clone());
+        h.push(
+            HeaderName::Contact,
+            self.setup
+                .contacts
+                .for_transport(&self.setup.contact, c.peer.transport),
+        );
         // Loop bound: every hop through us costs one (RFC 3261 §16.6 step 3 in spirit).
         h.push(
             HeaderName::MaxForwards,
@@ -203,6 +228,11 @@ impl Call {
         );
         h.push(HeaderName::Allow, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
         h.push(header(CMI_UUID_HEADER), self.setup.cmiuuid.clone());
+        if browser {
+            // What the PIOPIY WebRTC SDK reads from an incoming INVITE (compat-fields §b11).
+            h.push(header("X-Call-ID"), self.setup.cmiuuid.clone());
+            h.push(header("X-To-Number"), display_name(&self.setup.to));
+        }
         for extra in &target.headers {
             h.push(header(&extra.name), extra.value.clone());
         }
@@ -303,7 +333,11 @@ impl Call {
         let to_a = answer.to_a;
         self.sent_to_a(&to_a);
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
-        self.a.early_media(fx, to_a, &self.setup.contact);
+        let contact = self
+            .setup
+            .contacts
+            .for_transport(&self.setup.contact, self.a.transport());
+        self.a.early_media(fx, to_a, &contact);
     }
 
     /// The script gives up these targets: stop the ringing ones, hang up answered ones.
@@ -347,4 +381,13 @@ fn display_target(t: &Target) -> String {
         Destination::Pstn(n) => n.trim_start_matches('+').to_string(),
         Destination::Agent(a) => a.clone(),
     }
+}
+
+/// A caller id or number as a quoted-string's content or a header value: printable ASCII
+/// without quotes or backslashes (RFC 3261 §25.1), at most 64 characters.
+fn display_name(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
+        .take(64)
+        .collect()
 }

@@ -90,6 +90,14 @@ impl Call {
         }
     }
 
+    /// Our Contact in a response to `req`, for the transport it came over.
+    fn contact_for(&self, req: &Request) -> String {
+        let transport = crate::call::contact::via_transport(req);
+        self.setup
+            .contacts
+            .for_transport(&self.setup.contact, transport)
+    }
+
     fn dialog_mut(&mut self, leg: LegId) -> Option<&mut crate::call::dialog::Dialog> {
         if leg == LegId::A {
             self.a.dialog_mut()
@@ -110,13 +118,22 @@ impl Call {
         if let (Some(other), false) = (other, req.body.is_empty()) {
             let towards = if other == LegId::A { Leg::A } else { Leg::B };
             let from = if leg == LegId::A { Leg::A } else { Leg::B };
+            let fresh = (self.token(8), self.token(24));
             let relayed = self
                 .plan
                 .as_mut()
-                .map(|p| p.relay(towards, &req.body, true));
+                .map(|p| p.relay(towards, &req.body, true, || fresh));
             match relayed {
                 Some(Ok(relayed)) => {
+                    if let Some((leg, restart)) = relayed.ice_restart {
+                        self.media(MediaCommand::RestartIce {
+                            leg,
+                            local: restart.local,
+                            remote: restart.remote,
+                        });
+                    }
                     let sdp = relayed.sdp;
+                    self.srtp_to_media(from, relayed.srtp);
                     if let Some((rtp, rtcp)) = relayed.audio {
                         self.media(MediaCommand::SetRemote {
                             leg: from,
@@ -156,8 +173,7 @@ impl Call {
             })
         };
         let mut ok = response_to(&req, 200, None);
-        ok.headers
-            .push(HeaderName::Contact, self.setup.contact.clone());
+        ok.headers.push(HeaderName::Contact, self.contact_for(&req));
         if let Some(sdp) = sdp {
             ok.headers.push(HeaderName::ContentType, "application/sdp");
             ok.body = sdp;
@@ -208,7 +224,7 @@ impl Call {
                     } else {
                         self.plan
                             .as_mut()
-                            .map(|p| p.relay(towards, &resp.body, false))
+                            .map(|p| p.relay(towards, &resp.body, false, Default::default))
                     };
                     let mut ok = Response {
                         status: resp.status,
@@ -218,6 +234,7 @@ impl Call {
                     };
                     if let Some(Ok(relayed)) = relayed {
                         let sdp = relayed.sdp;
+                        self.srtp_to_media(answered, relayed.srtp);
                         if let Some((rtp, rtcp)) = relayed.audio {
                             self.media(MediaCommand::SetRemote {
                                 leg: answered,
@@ -254,8 +271,7 @@ impl Call {
         let mut r = response_to(&req, answer.status, None);
         r.reason = answer.reason;
         if answer.status < 300 {
-            r.headers
-                .push(HeaderName::Contact, self.setup.contact.clone());
+            r.headers.push(HeaderName::Contact, self.contact_for(&req));
         }
         for h in answer.headers.iter() {
             r.headers.push(h.name.clone(), h.value.clone());

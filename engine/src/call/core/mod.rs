@@ -76,6 +76,8 @@ pub struct Call {
     plan: Option<MediaPlan>,
     /// Our relay ports for the A side and the B side, once the media task has them.
     anchors: Option<(Anchor, Anchor)>,
+    /// Our WebRTC side of each leg, should one be a browser (from the media task).
+    webrtc: Option<Box<[crate::media::sdp::webrtc::WebRtcLocal; 2]>>,
     /// The script or the app's live commands (none before the answer URL answered, and
     /// after the call's end).
     driver: Option<Driver>,
@@ -217,6 +219,7 @@ impl Call {
             a,
             plan: None,
             anchors: None,
+            webrtc: None,
             driver: None,
             rings: Rings::default(),
             b: BLegs::default(),
@@ -237,7 +240,13 @@ impl Call {
             return;
         };
         let session = u64::from(self.setup.max_forwards) ^ self.setup.seed;
-        let plan = MediaPlan::from_offer(offer, CallType::Audio, session, self.setup.local_ip);
+        let plan = MediaPlan::from_offer(
+            offer,
+            CallType::Audio,
+            session,
+            self.setup.local_ip,
+            self.setup.srtp.clone(),
+        );
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
         self.a.event(fx, EventStatus::Started, &None);
         match plan {
@@ -356,19 +365,21 @@ impl Call {
         webrtc: Option<Box<[crate::media::sdp::webrtc::WebRtcLocal; 2]>>,
     ) {
         self.anchors = Some((a, b));
+        self.webrtc = webrtc;
         if self.outbound.is_some() {
             return self.dial_a();
         }
         let Some(plan) = self.plan.as_mut() else {
             return;
         };
-        plan.set_webrtc_locals(webrtc);
+        plan.set_webrtc_locals(self.webrtc.clone());
         if plan.set_anchors(a, b).is_err() {
             self.hangup_all("media-unavailable", Some(503));
             return;
         }
         let a_remote = plan.a_remote();
         let pts = plan.a_payload_types();
+        let srtp = plan.srtp_keys(crate::media::Leg::A);
         self.signalling_to_media(LegId::A);
         if let Some((rtp, rtcp)) = a_remote {
             self.media(MediaCommand::SetRemote {
@@ -381,6 +392,7 @@ impl Call {
                 allowed: pts,
             });
         }
+        self.srtp_to_media(crate::media::Leg::A, srtp);
         self.live_media_ready();
     }
 

@@ -14,6 +14,7 @@ use crate::call::media_plan::MediaPlan;
 use crate::call::report::EventStatus;
 use crate::call::LegId;
 use crate::media::sdp::policy::CallType;
+use crate::media::sdp::Anchor;
 use crate::media::{Command as MediaCommand, Leg};
 use crate::sip::message::Response;
 
@@ -48,11 +49,28 @@ impl Call {
         });
     }
 
-    /// ringmaster's own offer: PCMU, PCMA and telephone-event on our A-side port.
-    fn own_offer(&self) -> Bytes {
+    /// ringmaster's own offer: PCMU, PCMA and telephone-event on our A-side port; WebRTC
+    /// (ICE-lite, DTLS `actpass`) for a `browser`.
+    fn own_offer(&self, browser: bool) -> Bytes {
         let Some((a, _)) = self.anchors else {
             return Bytes::new();
         };
+        let plain = self.own_plain_offer(a);
+        let local = self.webrtc.as_ref().map(|l| &l[0]);
+        match (browser, local) {
+            (true, Some(local)) => {
+                let Ok(mut sdp) = crate::media::sdp::SessionDescription::parse(&plain) else {
+                    return plain;
+                };
+                use crate::media::sdp::webrtc::{to_webrtc, Setup};
+                to_webrtc(&mut sdp, 0, &[], local, Setup::ActPass, a.addr, &[], None);
+                Bytes::from(sdp.to_bytes())
+            }
+            _ => plain,
+        }
+    }
+
+    fn own_plain_offer(&self, a: Anchor) -> Bytes {
         let family = if a.addr.is_ipv6() { "IP6" } else { "IP4" };
         let id = self.setup.seed >> 1;
         Bytes::from(format!(
@@ -86,13 +104,15 @@ impl Call {
             },
             None => Target::new(Destination::SipUser(String::new())),
         };
-        let body = self.own_offer();
         let branches: Vec<BranchPlan> = contacts
             .iter()
             .map(|c| BranchPlan {
                 leg: LegId::A,
                 target: A_TARGET,
-                invite: self.invite_with(&caller, &target, c, body.clone()),
+                invite: {
+                    let body = self.own_offer(c.peer.transport.is_inbound_only());
+                    self.invite_with(&caller, &target, c, body)
+                },
                 peer: c.peer,
                 auth: c.auth.clone(),
             })
@@ -140,14 +160,27 @@ impl Call {
             CallType::Audio,
             session,
             self.setup.local_ip,
+            // We offered A plain RTP: its answer cannot bring keys.
+            self.setup.srtp.plain(),
         );
+        let webrtc = self.webrtc.clone();
         let plan = match (plan, self.anchors) {
-            (Ok(mut plan), Some((a, b))) => plan.set_anchors(a, b).map(|_| plan).ok(),
+            (Ok(mut plan), Some((a, b))) => {
+                plan.set_webrtc_locals(webrtc);
+                plan.set_anchors(a, b).map(|_| plan).ok()
+            }
             _ => None,
         };
         match plan {
-            Some(plan) => {
+            Some(mut plan) => {
                 self.signalling_to_media(LegId::A);
+                // A browser answered our WebRTC offer: its leg's peer starts now.
+                if let Some(session) = plan.a_session_from_answer() {
+                    self.media(MediaCommand::SetWebRtc {
+                        leg: Leg::A,
+                        session: Some(Box::new(session)),
+                    });
+                }
                 if let Some((rtp, rtcp)) = plan.a_remote() {
                     self.media(MediaCommand::SetRemote {
                         leg: Leg::A,
@@ -229,11 +262,19 @@ mod tests {
             from: "914471000000".into(),
             to: "bob".into(),
             contact: "<sip:ringmaster@203.0.113.1:5060>".into(),
+            contacts: Default::default(),
             domain: "test.local".into(),
             local_ip: "203.0.113.1".parse().unwrap(),
             max_forwards: 70,
             recordings_dir: "/tmp/recordings".into(),
             seed: 9,
+            srtp: crate::call::sdes::SrtpSetup {
+                policy: Default::default(),
+                keys: [
+                    crate::media::srtp::MasterKey::new([1; 30]),
+                    crate::media::srtp::MasterKey::new([2; 30]),
+                ],
+            },
         };
         let out = OutboundCall {
             to: Destination::SipUser("bob".into()),

@@ -200,7 +200,10 @@ impl Call {
         }
         self.sent_to_a(&sdp);
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
-        let contact = &self.setup.contact;
+        let contact = &self
+            .setup
+            .contacts
+            .for_transport(&self.setup.contact, self.a.transport());
         if self.a.answer(fx, sdp, contact, &self.extra_params).is_err() {
             return self.hangup_all("error", Some(500));
         }

@@ -23,6 +23,7 @@
 
 mod bind;
 mod link;
+mod protect;
 mod recording;
 mod task;
 mod webrtc;
@@ -319,6 +320,7 @@ impl MediaEngine {
                 now + Duration::from_secs(86_400),
             ))),
             recordings: Recordings::new(self.writer.sink()),
+            protection: Default::default(),
             foreign: self.foreign.clone(),
             peers: [None, None],
             webrtc: WebRtcShared {
@@ -339,6 +341,7 @@ impl MediaEngine {
                     pwd: ice_token(24),
                     fingerprint: id.fingerprint().to_owned(),
                     ssrc: rand::random::<u32>().max(1),
+                    video_ssrc: rand::random::<u32>().max(1),
                 };
                 Box::new([local(), local()])
             }),

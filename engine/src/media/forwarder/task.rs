@@ -27,6 +27,7 @@ use tokio::time::{Interval, MissedTickBehavior, Sleep};
 
 use super::bind::PortLease;
 use super::link::{EventSink, Receiver};
+use super::protect::Protection;
 use super::recording::Recordings;
 use super::webrtc::{PeerState, WebRtcPeer};
 use crate::media::control::{Channel, Command, Event, Leg};
@@ -72,6 +73,8 @@ pub(super) struct CallTask {
     /// Sleeps until the stages' next deadline (allocated once per call, reset in place).
     pub pacer: Pin<Box<Sleep>>,
     pub recordings: Recordings,
+    /// SRTP legs' keys and contexts.
+    pub protection: Protection,
     /// The engine-wide count of packets refused by a latch (metrics).
     pub foreign: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Per leg: the WebRTC peer terminating it, if the leg is a browser.
@@ -143,6 +146,11 @@ impl CallTask {
                 Poll::Ready(Some(Command::SetWebRtc { leg, session })) => {
                     self.set_webrtc(leg, session.as_deref(), now);
                 }
+                Poll::Ready(Some(Command::RestartIce { leg, local, remote })) => {
+                    if let Some(peer) = self.peers[leg.index()].as_mut() {
+                        peer.restart_ice(local, remote);
+                    }
+                }
                 Poll::Ready(Some(Command::SetRemote { leg, .. }))
                     if self.peers[leg.index()].is_some() =>
                 {
@@ -156,6 +164,7 @@ impl CallTask {
                         self.tick = tick_interval(self.relay.tick_interval());
                     }
                     self.stages.handle(&command, now);
+                    self.protection.handle(&command);
                 }
                 Poll::Pending => break,
             }
@@ -181,31 +190,37 @@ impl CallTask {
 
     /// Send what the stages have due, then sleep until their next deadline.
     fn pace(&mut self, cx: &mut Context<'_>, now: Instant) {
+        let mut peers_run = false;
         loop {
             let stages = self.stages.poll_timeout();
-            let peers = self
+            let mut peers = self
                 .peers
                 .iter()
                 .flatten()
                 .filter_map(|p| p.deadline())
                 .min();
+            if peers.is_some_and(|p| p <= now) {
+                if !peers_run {
+                    peers_run = true;
+                    self.flush_peers(now);
+                    continue;
+                }
+                // Still due after a run: come back in a millisecond rather than spin.
+                peers = Some(now + Duration::from_millis(1));
+            }
             let Some(at) = [stages, peers].into_iter().flatten().min() else {
                 break;
             };
-            if peers.is_some_and(|p| p <= now) {
-                self.flush_peers(now);
-                continue;
-            }
             if at <= now {
                 let (sockets, relay, ipv6) = (&self.sockets, &self.relay, self.ipv6);
                 let peers = &mut self.peers;
+                let protection = &mut self.protection;
                 self.stages.on_timeout(now, &mut |leg, packet| {
                     if let Some(peer) = peers[leg.index()].as_mut() {
                         peer.write_rtp(packet, now);
                     } else if let Some(to) = relay.remote(leg, Channel::Rtp) {
                         let socket = &sockets[slot(leg, Channel::Rtp)];
-                        // A full socket buffer loses this packet like the network would.
-                        let _ = socket.try_send_to(packet, fit_family(ipv6, to));
+                        protection.send_made(leg, socket, packet, fit_family(ipv6, to));
                     }
                 });
                 continue;
@@ -258,6 +273,13 @@ impl CallTask {
                     Poll::Pending => break,
                 };
                 let len = read.filled().len();
+                let relay = &mut self.relay;
+                let Some(len) = self
+                    .protection
+                    .inbound(leg, channel, &mut buf[..len], relay)
+                else {
+                    continue;
+                };
                 let from = SocketAddr::new(from.ip().to_canonical(), from.port());
                 if let Some(peer) = self.peers[leg.index()].as_mut() {
                     // A browser leg: everything arrives on its RTP socket (rtcp-mux) and
@@ -265,10 +287,14 @@ impl CallTask {
                     if channel == Channel::Rtcp || !peer.receive(from, &buf[..len], now) {
                         self.foreign
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        continue;
                     }
+                    // str0m must be polled after every input: what one datagram yields is
+                    // only kept until the next input.
+                    peer.drain(&self.sockets[slot(leg, Channel::Rtp)], now);
                     continue;
                 }
-                self.relay_packet(leg, channel, from, &mut buf[..len], now);
+                self.relay_packet(leg, channel, from, buf, len, now);
             }
         }
         more
@@ -278,15 +304,18 @@ impl CallTask {
 impl CallTask {
     /// One admitted datagram from `leg`, plain: the relay rules, the media stages, and the
     /// send to the other leg (its socket, or its WebRTC peer).
+    ///
+    /// `buf[..len]` is the packet; `buf` has room behind it for an SRTP tag.
     fn relay_packet(
         &mut self,
         leg: Leg,
         channel: Channel,
         from: SocketAddr,
-        packet: &mut [u8],
+        buf: &mut [u8],
+        len: usize,
         now: Instant,
     ) {
-        let len = packet.len();
+        let packet = &mut buf[..len];
         let outcome = self.relay.on_packet(leg, channel, from, packet, now);
         if let Some(addr) = outcome.latched {
             (self.sink)(Event::Latched { leg, channel, addr });
@@ -323,7 +352,11 @@ impl CallTask {
             return;
         }
         let out = &self.sockets[slot(leg.other(), channel)];
-        match out.try_send_to(packet, fit_family(self.ipv6, to)) {
+        let Some(len) = self.protection.outbound(leg.other(), channel, buf, len) else {
+            self.relay.on_send_failed(leg);
+            return;
+        };
+        match out.try_send_to(&buf[..len], fit_family(self.ipv6, to)) {
             Ok(_) => self.relay.on_sent(leg, channel, len),
             Err(_) => self.relay.on_send_failed(leg),
         }
@@ -336,7 +369,6 @@ impl CallTask {
             let Some(mut peer) = self.peers[leg.index()].take() else {
                 continue;
             };
-            let before = peer.remote;
             peer.drain(&self.sockets[slot(leg, Channel::Rtp)], now);
             if let Some(state) = peer.state_change() {
                 let (connected, reason) = match state {
@@ -344,13 +376,19 @@ impl CallTask {
                     PeerState::Failed(reason) => (false, Some(reason)),
                     PeerState::Connecting => (false, None),
                 };
+                let counter = match connected {
+                    true => &crate::metrics::metrics().webrtc_connected,
+                    false => &crate::metrics::metrics().webrtc_failures,
+                };
+                counter.inc();
                 (self.sink)(Event::WebRtc {
                     leg,
                     connected,
                     reason,
                 });
             }
-            if let Some(remote) = peer.remote.filter(|r| Some(*r) != before) {
+            let known = self.relay.remote(leg, Channel::Rtp);
+            if let Some(remote) = peer.remote.filter(|r| Some(*r) != known) {
                 // ICE authenticated this source: the relay sends the leg's media there and
                 // admits what comes from it.
                 self.relay.handle(
@@ -363,7 +401,25 @@ impl CallTask {
                 );
             }
             while let Some((from, mut packet)) = peer.inbound() {
-                self.relay_packet(leg, Channel::Rtp, from, &mut packet, now);
+                let len = packet.len();
+                // Room for an SRTP tag, should the other leg be an SDES one.
+                packet.resize(len + 32, 0);
+                self.relay_packet(leg, Channel::Rtp, from, &mut packet, len, now);
+            }
+            // Bundled video goes from browser to browser as it is (never decoded), while
+            // the legs are bridged; a keyframe request goes back the same way.
+            let bridged = self.relay.is_bridged();
+            let other = self.peers[leg.other().index()].as_mut().filter(|_| bridged);
+            match other {
+                Some(other) => {
+                    while let Some(video) = peer.video_inbound() {
+                        other.write_video(video, now);
+                    }
+                    if peer.take_keyframe_request() {
+                        other.request_keyframe();
+                    }
+                }
+                None => while peer.video_inbound().is_some() {},
             }
             self.peers[leg.index()] = Some(peer);
         }
@@ -397,6 +453,7 @@ impl CallTask {
             Ok(peer) => self.peers[leg.index()] = Some(Box::new(peer)),
             Err(error) => {
                 tracing::info!(%error, "WebRTC leg not set up");
+                crate::metrics::metrics().webrtc_failures.inc();
                 self.peers[leg.index()] = None;
                 (self.sink)(Event::WebRtc {
                     leg,

@@ -12,22 +12,30 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
 use str0m::config::{CryptoProvider, DtlsCert};
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Frequency, MediaKind, Mid};
-use str0m::net::{Protocol, Receive, Transmit};
+use str0m::net::{Protocol, Receive};
 use str0m::rtp::{Extension, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event as RtcEvent, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 
+use crate::media::codec::AudioCodec;
 use crate::media::control::WebRtcSession;
+use crate::media::opus_bridge::{to_opus_clock, to_telephony_clock, OpusBridge};
 
 /// Decrypted packets waiting for the relay path at most (a burst after a stall).
 const INBOUND_LIMIT: usize = 256;
+/// How long a browser has to complete ICE and DTLS after the leg is set up (browsers take
+/// well under a second on a LAN; seconds over TURN).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long ICE may stay disconnected (no consent checks from the browser) before the leg
+/// is given up; a short network change recovers within it.
+const DISCONNECTED_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What happened to a peer's connection, for the call core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,10 +100,34 @@ pub(super) struct WebRtcPeer {
     state: PeerState,
     /// The state the task was last told of.
     reported: PeerState,
+    created: Instant,
+    /// The time of the latest `drain`.
+    last_now: Instant,
+    /// Since when ICE has been disconnected, if it is.
+    disconnected_since: Option<Instant>,
     /// Decrypted RTP rebuilt as plain datagrams, oldest first.
     inbound: VecDeque<(SocketAddr, Vec<u8>)>,
-    /// What str0m had to send while `receive` polled it, sent by the next `drain`.
-    outbound: VecDeque<Transmit>,
+    /// Bundled video: its mid and our SSRC for it.
+    video: Option<(Mid, Ssrc)>,
+    /// Video packets received, for the other leg's peer (never decoded or relayed to SIP).
+    video_inbound: VecDeque<VideoPacket>,
+    /// The browser asked for a keyframe (PLI/FIR) of the video we send it.
+    keyframe_wanted: bool,
+    last_video_seq: Option<SeqNo>,
+    /// An Opus-only browser: its payload type, the codec, and the sequence numbers of what
+    /// we write to it (frames are regrouped, so the relayed numbers cannot be kept).
+    opus: Option<(u8, Box<OpusBridge>, u64)>,
+}
+
+/// One video RTP packet as it crosses from one browser leg to another.
+#[derive(Debug)]
+pub(super) struct VideoPacket {
+    /// Codec name, so the payload type can be the other leg's number for it.
+    codec: Codec,
+    seq: u16,
+    timestamp: u32,
+    marker: bool,
+    payload: Arc<[u8]>,
 }
 
 /// Why a peer could not be set up.
@@ -107,6 +139,8 @@ pub(super) enum PeerError {
     Candidate(String),
     #[error("DTLS did not start: {0}")]
     Dtls(String),
+    #[error("no Opus codec: {0}")]
+    Opus(String),
 }
 
 impl WebRtcPeer {
@@ -139,13 +173,10 @@ impl WebRtcPeer {
             config = config.set_extension(id, Extension::RtpMid);
         }
         let codecs = config.codec_config();
-        for &(pt, ref encoding, rate) in &session.payload_types {
-            let codec = match encoding.to_ascii_lowercase().as_str() {
-                "pcmu" => Codec::PCMU,
-                "pcma" => Codec::PCMA,
-                "telephone-event" => Codec::Tele,
-                "opus" => Codec::Opus,
-                _ => continue,
+        let video_pts = session.video.iter().flat_map(|v| v.payload_types.iter());
+        for &(pt, ref encoding, rate) in session.payload_types.iter().chain(video_pts) {
+            let Some(codec) = codec_named(encoding) else {
+                continue;
             };
             let channels = (codec == Codec::Opus).then_some(2);
             let Some(rate) = std::num::NonZeroU32::new(rate) else {
@@ -160,6 +191,14 @@ impl WebRtcPeer {
                 FormatParams::default(),
             );
         }
+        let opus = match session.opus {
+            Some(pt) => Some((
+                pt,
+                Box::new(OpusBridge::new().map_err(|e| PeerError::Opus(e.to_string()))?),
+                u64::from(rand::random::<u16>()),
+            )),
+            None => None,
+        };
         let mut rtc = config.build(now);
         let candidate =
             Candidate::host(local, "udp").map_err(|e| PeerError::Candidate(e.to_string()))?;
@@ -178,6 +217,16 @@ impl WebRtcPeer {
         for &ssrc in &session.remote.ssrcs {
             api.expect_stream_rx(ssrc.into(), None, mid, None);
         }
+        let video = session.video.as_ref().map(|v| {
+            let vmid: Mid = v.mid.as_str().into();
+            let vtx: Ssrc = session.local.video_ssrc.into();
+            api.declare_media(vmid, MediaKind::Video);
+            api.declare_stream_tx(vtx, None, vmid, None);
+            for &ssrc in &v.ssrcs {
+                api.expect_stream_rx(ssrc.into(), None, vmid, None);
+            }
+            (vmid, vtx)
+        });
         api.start_dtls(session.remote.we_are_dtls_client())
             .map_err(|e| PeerError::Dtls(e.to_string()))?;
         Ok(WebRtcPeer {
@@ -189,14 +238,24 @@ impl WebRtcPeer {
             deadline: Some(now),
             state: PeerState::Connecting,
             reported: PeerState::Connecting,
+            created: now,
+            last_now: now,
+            disconnected_since: None,
             inbound: VecDeque::new(),
-            outbound: VecDeque::new(),
+            video,
+            video_inbound: VecDeque::new(),
+            keyframe_wanted: false,
+            last_video_seq: None,
+            opus,
         })
     }
 
     /// A datagram arrived on the leg's socket. `false` if it is not for this peer (not
     /// STUN/DTLS/SRTP from an authenticated source): the caller counts it as foreign.
     pub fn receive(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) -> bool {
+        if !source_fits(self.local, from) {
+            return false;
+        }
         let Ok(receive) = Receive::new(Protocol::Udp, from, self.local, datagram) else {
             return false;
         };
@@ -207,31 +266,7 @@ impl WebRtcPeer {
         if self.rtc.handle_input(input).is_err() {
             return false;
         }
-        // In RTP mode str0m holds one decrypted packet until its output is polled: the next
-        // datagram of the same batch would overwrite it (a burst lost all but its last).
-        self.poll_pending();
         true
-    }
-
-    /// Takes str0m's output up to its next timeout: media into `inbound`, datagrams to send
-    /// into `outbound` (no socket here), both bounded.
-    fn poll_pending(&mut self) {
-        loop {
-            match self.rtc.poll_output() {
-                Ok(Output::Timeout(at)) => {
-                    self.deadline = Some(at);
-                    return;
-                }
-                Ok(Output::Transmit(t)) => {
-                    if self.outbound.len() < INBOUND_LIMIT {
-                        self.outbound.push_back(t);
-                    }
-                }
-                Ok(Output::Event(event)) => self.on_event(event),
-                // `drain` meets the same error and reports it.
-                Err(_) => return,
-            }
-        }
     }
 
     /// Send a plain RTP packet (header as the relay made it) to the browser.
@@ -239,6 +274,33 @@ impl WebRtcPeer {
         let Some((header_len, pt, seq, ts, marker)) = parse_rtp(packet) else {
             return;
         };
+        if let Some((opus_pt, bridge, next_seq)) = self.opus.as_mut() {
+            // An Opus-only browser: G.711 becomes Opus frames, other types (telephone-event)
+            // pass; every packet takes our own next sequence number.
+            let law = match pt {
+                0 => Some(AudioCodec::Pcmu),
+                8 => Some(AudioCodec::Pcma),
+                _ => None,
+            };
+            let mut writes = Vec::new();
+            match law {
+                Some(law) => bridge.encode(law, &packet[header_len..], &mut |at, opus| {
+                    let at_ts = i64::from(ts) + at;
+                    writes.push((*opus_pt, to_opus_clock(at_ts as u32), opus.to_vec()));
+                }),
+                None => writes.push((pt, ts, packet[header_len..].to_vec())),
+            }
+            let mut api = self.rtc.direct_api();
+            for (pt, ts, payload) in writes {
+                *next_seq += 1;
+                let write = RtpWrite::new(pt.into(), SeqNo::from(*next_seq), ts, now, payload)
+                    .marker(marker);
+                if let Some(stream) = api.stream_tx(&self.tx) {
+                    stream.write_rtp(write);
+                }
+            }
+            return;
+        }
         let seq = match self.last_seq {
             None => SeqNo::from(u64::from(seq)),
             Some(last) => extend(last, seq),
@@ -255,13 +317,23 @@ impl WebRtcPeer {
     /// Run str0m's timers if due, send what it has to send out of `socket`, and queue
     /// decrypted media.
     pub fn drain(&mut self, socket: &UdpSocket, now: Instant) {
-        while let Some(t) = self.outbound.pop_front() {
-            let _ = socket.try_send_to(&t.contents, t.destination);
-            self.remote = Some(t.destination);
-        }
+        self.last_now = now;
         if self.deadline.is_some_and(|at| at <= now) {
             self.deadline = None;
             let _ = self.rtc.handle_input(Input::Timeout(now));
+        }
+        if self.state == PeerState::Connecting && now >= self.created + CONNECT_TIMEOUT {
+            self.state = PeerState::Failed("ice-timeout");
+        }
+        if self
+            .disconnected_since
+            .is_some_and(|since| now >= since + DISCONNECTED_TIMEOUT)
+        {
+            self.state = PeerState::Failed("ice-failed");
+        }
+        if matches!(self.state, PeerState::Failed(_)) {
+            self.deadline = None;
+            return;
         }
         loop {
             match self.rtc.poll_output() {
@@ -272,7 +344,12 @@ impl WebRtcPeer {
                 Ok(Output::Transmit(t)) => {
                     // A full socket buffer loses this datagram like the network would.
                     let _ = socket.try_send_to(&t.contents, t.destination);
-                    self.remote = Some(t.destination);
+                    // STUN answers go to every candidate pair the browser checks (a browser
+                    // with two interfaces checks from both); DTLS and SRTP go only to the
+                    // selected one, which is where its media comes from.
+                    if !is_stun(&t.contents) {
+                        self.remote = Some(t.destination);
+                    }
                 }
                 Ok(Output::Event(event)) => self.on_event(event),
                 Err(e) => {
@@ -297,24 +374,136 @@ impl WebRtcPeer {
         match event {
             RtcEvent::Connected => self.state = PeerState::Connected,
             RtcEvent::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.state = PeerState::Failed("ice-failed");
+                self.disconnected_since
+                    .get_or_insert(self.created.max(self.last_now));
+            }
+            RtcEvent::IceConnectionStateChange(_) => self.disconnected_since = None,
+            RtcEvent::KeyframeRequest(_) => self.keyframe_wanted = true,
+            RtcEvent::RtpPacket(packet)
+                if self
+                    .video
+                    .is_some_and(|(mid, _)| mid == packet.header.ext_vals.mid.unwrap_or(mid))
+                    && self.is_video_ssrc(packet.header.ssrc) =>
+            {
+                if self.video_inbound.len() >= INBOUND_LIMIT {
+                    return;
+                }
+                let pt = packet.header.payload_type;
+                let Some(codec) = self
+                    .rtc
+                    .codec_config()
+                    .find(|p| p.pt() == pt)
+                    .map(|p| p.spec().codec)
+                else {
+                    return;
+                };
+                self.video_inbound.push_back(VideoPacket {
+                    codec,
+                    seq: packet.header.sequence_number,
+                    timestamp: packet.header.timestamp,
+                    marker: packet.header.marker,
+                    payload: packet.payload,
+                });
             }
             RtcEvent::RtpPacket(packet) => {
                 if self.inbound.len() >= INBOUND_LIMIT {
                     return;
                 }
                 let h = &packet.header;
-                let mut datagram = Vec::with_capacity(12 + packet.payload.len());
-                datagram.push(0x80);
-                datagram.push((u8::from(h.marker) << 7) | (*h.payload_type & 0x7f));
-                datagram.extend_from_slice(&h.sequence_number.to_be_bytes());
-                datagram.extend_from_slice(&h.timestamp.to_be_bytes());
-                datagram.extend_from_slice(&(*h.ssrc).to_be_bytes());
-                datagram.extend_from_slice(&packet.payload);
+                let (mut pt, mut ts) = (*h.payload_type & 0x7f, h.timestamp);
+                let mut datagram = Vec::with_capacity(12 + packet.payload.len().max(160));
+                datagram.extend_from_slice(&[0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+                match self.opus.as_mut() {
+                    // An Opus-only browser's voice reaches the relay as μ-law.
+                    Some((opus_pt, bridge, _)) if *opus_pt == pt => {
+                        if bridge.decode(&packet.payload, &mut datagram) == 0 {
+                            return;
+                        }
+                        (pt, ts) = (0, to_telephony_clock(ts));
+                    }
+                    _ => datagram.extend_from_slice(&packet.payload),
+                }
+                datagram[1] = (u8::from(h.marker) << 7) | pt;
+                datagram[2..4].copy_from_slice(&h.sequence_number.to_be_bytes());
+                datagram[4..8].copy_from_slice(&ts.to_be_bytes());
+                datagram[8..12].copy_from_slice(&(*h.ssrc).to_be_bytes());
                 let from = self.remote.unwrap_or(self.local);
                 self.inbound.push_back((from, datagram));
             }
             _ => {}
+        }
+    }
+
+    fn is_video_ssrc(&mut self, ssrc: Ssrc) -> bool {
+        let Some((mid, _)) = self.video else {
+            return false;
+        };
+        self.rtc
+            .direct_api()
+            .stream_rx(&ssrc)
+            .is_some_and(|s| s.mid() == mid)
+    }
+
+    /// New ICE credentials on both sides (the browser restarted ICE); the DTLS association
+    /// and SRTP keys stay, media keeps flowing on the old path until the new one is checked.
+    pub fn restart_ice(&mut self, local: (String, String), remote: (String, String)) {
+        let mut api = self.rtc.direct_api();
+        api.set_local_ice_credentials(IceCreds {
+            ufrag: local.0,
+            pass: local.1,
+        });
+        api.set_remote_ice_credentials(IceCreds {
+            ufrag: remote.0,
+            pass: remote.1,
+        });
+    }
+
+    /// The next video packet received.
+    pub fn video_inbound(&mut self) -> Option<VideoPacket> {
+        self.video_inbound.pop_front()
+    }
+
+    /// Send a video packet from the other browser leg (its payload type renumbered for this
+    /// leg's negotiated one of the same codec).
+    pub fn write_video(&mut self, packet: VideoPacket, now: Instant) {
+        let Some((_, tx)) = self.video else {
+            return;
+        };
+        let Some(pt) = self
+            .rtc
+            .codec_config()
+            .find(|p| p.spec().codec == packet.codec)
+            .map(|p| p.pt())
+        else {
+            return;
+        };
+        let seq = match self.last_video_seq {
+            None => SeqNo::from(u64::from(packet.seq)),
+            Some(last) => extend(last, packet.seq),
+        };
+        self.last_video_seq = Some(seq);
+        let write = RtpWrite::new(pt, seq, packet.timestamp, now, packet.payload)
+            .marker(packet.marker)
+            .nackable(false);
+        let mut api = self.rtc.direct_api();
+        if let Some(stream) = api.stream_tx(&tx) {
+            stream.write_rtp(write);
+        }
+    }
+
+    /// Whether the browser asked for a keyframe since last asked.
+    pub fn take_keyframe_request(&mut self) -> bool {
+        std::mem::take(&mut self.keyframe_wanted)
+    }
+
+    /// Ask the browser for a keyframe of the video it sends (the other leg needs one).
+    pub fn request_keyframe(&mut self) {
+        let Some((mid, _)) = self.video else {
+            return;
+        };
+        let mut api = self.rtc.direct_api();
+        if let Some(rx) = api.stream_rx_by_mid(mid, None) {
+            rx.request_keyframe(str0m::media::KeyframeRequestKind::Pli);
         }
     }
 
@@ -327,6 +516,33 @@ impl WebRtcPeer {
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
+}
+
+/// A STUN message (RFC 7983: first byte 0-3), as opposed to DTLS (20-63) or SRTP (128-191).
+fn is_stun(datagram: &[u8]) -> bool {
+    datagram.first().is_some_and(|b| *b < 4)
+}
+
+/// The str0m codec of an SDP encoding name (the ones a browser leg may carry).
+fn codec_named(encoding: &str) -> Option<Codec> {
+    Some(match encoding.to_ascii_lowercase().as_str() {
+        "pcmu" => Codec::PCMU,
+        "pcma" => Codec::PCMA,
+        "telephone-event" => Codec::Tele,
+        "opus" => Codec::Opus,
+        "vp8" => Codec::Vp8,
+        "vp9" => Codec::Vp9,
+        "h264" => Codec::H264,
+        "av1" => Codec::Av1,
+        _ => return None,
+    })
+}
+
+/// Whether a datagram from `from` may be for our host candidate `local`: a candidate on a
+/// loopback address can only be reached from loopback, so a check "from" another address
+/// (a browser trying all its interfaces) is not answered and nothing is ever sent there.
+fn source_fits(local: SocketAddr, from: SocketAddr) -> bool {
+    !local.ip().is_loopback() || from.ip().to_canonical().is_loopback()
 }
 
 /// (header length, payload type, sequence number, timestamp, marker) of a plain RTP packet.
@@ -366,12 +582,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_loopback_candidate_hears_only_loopback() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|e| panic!("{e}"));
+        assert!(source_fits(at("127.0.0.1:30000"), at("127.0.0.1:5000")));
+        assert!(source_fits(at("127.0.0.1:30000"), at("127.9.0.1:5000")));
+        assert!(source_fits(
+            at("127.0.0.1:30000"),
+            at("[::ffff:127.0.0.1]:5000")
+        ));
+        assert!(!source_fits(at("127.0.0.1:30000"), at("192.0.2.2:5000")));
+        assert!(!source_fits(at("127.0.0.1:30000"), at("10.0.0.7:5000")));
+        assert!(source_fits(
+            at("198.51.100.1:30000"),
+            at("203.0.113.9:5000")
+        ));
+    }
+
+    #[test]
     fn sequence_numbers_extend_across_wraps() {
         let s = |v: u64| SeqNo::from(v);
         assert_eq!(*extend(s(65_535), 0), 65_536);
         assert_eq!(*extend(s(65_536), 65_535), 65_535);
         assert_eq!(*extend(s(10), 11), 11);
         assert_eq!(*extend(s(0x2_0005), 3), 0x2_0003);
+    }
+
+    #[test]
+    fn only_stun_answers_are_told_from_media() {
+        // A binding success response, a DTLS record, an SRTP packet (RFC 7983's first bytes).
+        assert!(is_stun(&[0x01, 0x01, 0, 0]));
+        assert!(!is_stun(&[22, 0xfe, 0xfd]));
+        assert!(!is_stun(&[0x80, 0x00]));
+        assert!(!is_stun(&[]));
     }
 
     #[test]

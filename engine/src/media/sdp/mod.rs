@@ -24,6 +24,7 @@
 
 pub mod anchor;
 mod attr;
+pub mod crypto;
 mod parse;
 pub mod policy;
 pub mod webrtc;

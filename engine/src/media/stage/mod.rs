@@ -193,6 +193,8 @@ impl Stages {
             | Command::Bridge
             | Command::Unbridge
             | Command::SetWebRtc { .. }
+            | Command::RestartIce { .. }
+            | Command::SetSrtp { .. }
             | Command::Stop => {}
         }
     }

@@ -106,8 +106,10 @@ pub struct WebRtcLocal {
     pub pwd: String,
     /// Our certificate's `a=fingerprint` value.
     pub fingerprint: String,
-    /// The SSRC we send with.
+    /// The SSRC we send audio with.
     pub ssrc: u32,
+    /// The SSRC we send video with (browser to browser calls).
+    pub video_ssrc: u32,
 }
 
 /// Whether an m-line is a WebRTC one (DTLS-SRTP over UDP).
@@ -145,17 +147,7 @@ impl WebRtcRemote {
         let setup = find("setup")
             .and_then(|s| Setup::parse(&s))
             .unwrap_or(Setup::ActPass);
-        let mut ssrcs: Vec<u32> = Vec::new();
-        for a in media.attributes().filter(|a| a.name == "ssrc") {
-            let ssrc = a
-                .value
-                .as_deref()
-                .and_then(|v| v.split(' ').next())
-                .and_then(|s| s.parse().ok());
-            if let Some(ssrc) = ssrc.filter(|s| !ssrcs.contains(s)) {
-                ssrcs.push(ssrc);
-            }
-        }
+        let ssrcs = ssrcs_of(media);
         let mid_extension = media
             .attributes()
             .filter(|a| a.name == "extmap")
@@ -183,6 +175,22 @@ impl WebRtcRemote {
     }
 }
 
+/// The SSRCs an m-line announces (`a=ssrc`), in order, without repeats.
+pub fn ssrcs_of(media: &MediaDescription) -> Vec<u32> {
+    let mut ssrcs: Vec<u32> = Vec::new();
+    for a in media.attributes().filter(|a| a.name == "ssrc") {
+        let ssrc = a
+            .value
+            .as_deref()
+            .and_then(|v| v.split(' ').next())
+            .and_then(|s| s.parse().ok());
+        if let Some(ssrc) = ssrc.filter(|s| !ssrcs.contains(s)) {
+            ssrcs.push(ssrc);
+        }
+    }
+    ssrcs
+}
+
 /// Make a browser's description plain: WebRTC m-lines become `RTP/AVP`, and the WebRTC-only
 /// attributes go (session and media level). Non-WebRTC m-lines are left alone.
 pub fn to_plain(sdp: &mut SessionDescription) {
@@ -202,17 +210,21 @@ pub fn to_plain(sdp: &mut SessionDescription) {
 /// Add ringmaster's WebRTC side to a plain, anchored description going to a browser leg.
 /// `mids` gives each m-line's mid (from the browser's offer when answering it; `None` makes
 /// one up). The audio m-line at `audio` becomes WebRTC with our host candidate at `ip` and
-/// its m= port; every other enabled m-line is disabled (port 0), since only audio is
-/// terminated.
+/// its m= port; the m-lines in `bundled` (a video m-line between two browsers, its port
+/// already set to the audio one) share that transport (BUNDLE); every other enabled m-line is
+/// disabled (port 0).
+#[allow(clippy::too_many_arguments)]
 pub fn to_webrtc(
     sdp: &mut SessionDescription,
     audio: usize,
+    bundled: &[usize],
     local: &WebRtcLocal,
     setup: Setup,
     ip: IpAddr,
     mids: &[Option<String>],
     mid_extension: Option<u8>,
 ) {
+    let port = sdp.media.get(audio).map_or(0, |m| m.port);
     let mut bundle = Vec::new();
     for (index, media) in sdp.media.iter_mut().enumerate() {
         let mid = mids
@@ -221,23 +233,29 @@ pub fn to_webrtc(
             .flatten()
             .unwrap_or_else(|| index.to_string());
         media.fields.retain(|f| {
-            !matches!(f, Field::Attribute(a) if a.name == "rtcp" || a.name == "mid" || a.name == "ssrc")
+            !matches!(f, Field::Attribute(a) if matches!(a.name.as_str(), "rtcp" | "mid" | "ssrc" | "rtcp-fb" | "crypto"))
         });
-        if index != audio || media.port == 0 || media.kind != MediaKind::Audio {
+        let carried = media.port != 0
+            && port != 0
+            && ((index == audio && media.kind == MediaKind::Audio)
+                || (bundled.contains(&index) && media.kind == MediaKind::Video));
+        media.proto = WEBRTC_PROTO.to_owned();
+        if !carried {
             if media.port != 0 {
                 media.port = 0;
                 media.fields.clear();
             }
-            media.proto = WEBRTC_PROTO.to_owned();
             media.fields.push(attribute("mid", Some(&mid)));
             continue;
         }
-        media.proto = WEBRTC_PROTO.to_owned();
-        let port = media.port;
+        media.port = port;
+        media.connection = None;
+        let video = media.kind == MediaKind::Video;
+        let pts: Vec<String> = media.formats.clone();
+        let f = &mut media.fields;
         let push = |fields: &mut Vec<Field>, name: &str, value: Option<String>| {
             fields.push(attribute(name, value.as_deref()));
         };
-        let f = &mut media.fields;
         push(f, "mid", Some(mid.clone()));
         push(f, "ice-ufrag", Some(local.ufrag.clone()));
         push(f, "ice-pwd", Some(local.pwd.clone()));
@@ -251,13 +269,22 @@ pub fn to_webrtc(
                 Some(format!("{id} urn:ietf:params:rtp-hdrext:sdes:mid")),
             );
         }
+        if video {
+            // Keyframe requests cross between the browsers (a receiver that missed the
+            // first keyframe asks for one).
+            for pt in &pts {
+                push(f, "rtcp-fb", Some(format!("{pt} nack pli")));
+                push(f, "rtcp-fb", Some(format!("{pt} ccm fir")));
+            }
+        }
         push(
             f,
             "candidate",
             Some(format!("1 1 udp 2130706431 {ip} {port} typ host")),
         );
         push(f, "end-of-candidates", None);
-        push(f, "ssrc", Some(format!("{} cname:ringmaster", local.ssrc)));
+        let ssrc = if video { local.video_ssrc } else { local.ssrc };
+        push(f, "ssrc", Some(format!("{ssrc} cname:ringmaster")));
         bundle.push(mid);
     }
     sdp.fields.retain(|f| {

@@ -43,6 +43,7 @@ fn local() -> WebRtcLocal {
         pwd: "rmPasswordRmPasswordRm12".into(),
         fingerprint: "sha-256 AA:BB".into(),
         ssrc: 42,
+        video_ssrc: 43,
     }
 }
 
@@ -109,6 +110,7 @@ fn a_plain_description_towards_a_browser_gets_our_side() {
     to_webrtc(
         &mut sdp,
         0,
+        &[],
         &local(),
         Setup::Passive,
         ip,

@@ -14,12 +14,23 @@ use std::net::{IpAddr, SocketAddr};
 use bytes::Bytes;
 
 use crate::media::codec::offer_both_laws;
-use crate::media::control::WebRtcSession;
+use crate::media::control::{WebRtcSession, WebRtcVideo};
 use crate::media::rtp::PayloadTypes;
 use crate::media::sdp::policy::{self, CallType, SUPPORTED};
-use crate::media::sdp::webrtc::{self, Setup, WebRtcLocal, WebRtcRemote};
-use crate::media::sdp::{anchor, Anchor, LocalOrigin, MediaKind, SessionDescription};
-use crate::media::{Leg, LegCodecs};
+use crate::media::sdp::webrtc::{self, WebRtcLocal, WebRtcRemote};
+use crate::media::sdp::{
+    anchor, Anchor, LocalOrigin, MediaDescription, MediaKind, SessionDescription,
+};
+use crate::media::srtp::LegKeys;
+use crate::media::{AudioCodec, Leg, LegCodecs};
+
+use super::sdes::{SdesPlan, SrtpSetup};
+
+mod browser;
+use browser::{
+    browser_video_of, mids_of, opus_only, payload_map, payload_map_of, telephone_event_of,
+    BrowserVideo, BROWSER_VIDEO,
+};
 
 /// Why a leg's SDP cannot be used (answered 488).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +44,8 @@ pub enum SdpProblem {
     NoCommonCodec,
     #[error("the answer does not match the offer")]
     BadAnswer,
+    #[error(transparent)]
+    Srtp(#[from] crate::media::sdp::crypto::SrtpRefusal),
     #[error("unusable WebRTC description: {0}")]
     WebRtc(#[from] webrtc::WebRtcError),
     #[error("a WebRTC leg but no DTLS identity to terminate it")]
@@ -58,6 +71,8 @@ pub struct BAnswer {
     pub to_a: Bytes,
     /// B is a browser: the WebRTC session its media task terminates.
     pub webrtc: Option<Box<WebRtcSession>>,
+    /// B's SRTP keys (`None`: plain RTP), for the media task.
+    pub srtp: Option<LegKeys>,
 }
 
 /// A mid-call SDP re-anchored for the other leg.
@@ -68,6 +83,18 @@ pub struct Relayed {
     pub audio: Option<Remote>,
     /// Same for video.
     pub video: Option<Remote>,
+    /// The sender is a browser that restarted ICE (new credentials in its offer): its
+    /// media task must take both sides' new credentials.
+    pub ice_restart: Option<(Leg, IceRestart)>,
+    /// The sender's SRTP keys as this SDP left them (`None`: plain), for `SetSrtp`.
+    pub srtp: Option<LegKeys>,
+}
+
+/// New ICE credentials of both sides of a browser leg (RFC 8445 §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceRestart {
+    pub local: (String, String),
+    pub remote: (String, String),
 }
 
 /// One call's offer/answer state.
@@ -103,6 +130,8 @@ pub struct MediaPlan {
     offer_to_b: Option<Bytes>,
     /// The last SDP we sent A (re-sent on refreshes).
     to_a: Option<Bytes>,
+    /// SRTP per leg (`a=crypto`).
+    sdes: SdesPlan,
     /// A is a browser: its side as its offer said, and the mids of its m-lines.
     a_webrtc: Option<(WebRtcRemote, Vec<Option<String>>)>,
     /// Our WebRTC side of leg A and leg B, once the media task exists.
@@ -111,6 +140,14 @@ pub struct MediaPlan {
     a_session: Option<WebRtcSession>,
     /// B is a browser: its side as its (last) answer said.
     b_webrtc: Option<WebRtcRemote>,
+    /// A browser caller's video, offered on to a browser callee on the audio transport
+    /// (BUNDLE) when the call type is video.
+    browser_video: Option<Box<BrowserVideo>>,
+    /// The browser video m-line B accepted (plain), for A's answer.
+    b_video: Option<Box<MediaDescription>>,
+    /// A is a browser that offered Opus and no G.711: the Opus payload type. The plan offers
+    /// B G.711 and A's media task transcodes at the leg's edge.
+    a_opus: Option<u8>,
 }
 
 impl MediaPlan {
@@ -120,25 +157,38 @@ impl MediaPlan {
         call_type: CallType,
         session_id: u64,
         local_ip: IpAddr,
+        srtp: SrtpSetup,
     ) -> Result<MediaPlan, SdpProblem> {
         if body.is_empty() {
             return Err(SdpProblem::NoOffer);
         }
         let mut offer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
         // A browser's offer is read for its WebRTC side, then handled as a plain one.
+        let mut browser_video = None;
+        let mut a_opus = None;
         let a_webrtc = match webrtc::first_webrtc(&offer) {
             Some(i) => {
                 let remote = WebRtcRemote::from_media(&offer, i)?;
                 let mids = mids_of(&offer);
+                browser_video = browser_video_of(&offer);
                 webrtc::to_plain(&mut offer);
+                a_opus = opus_only(&mut offer);
+                if let Some(v) = browser_video.as_mut() {
+                    if let Some(m) = offer.media.get(v.index) {
+                        v.media = m.clone();
+                        policy::filter_codecs(&mut v.media, BROWSER_VIDEO);
+                    }
+                }
                 Some((remote, mids))
             }
             None => None,
         };
-        let offers_video = offer
-            .media
-            .iter()
-            .any(|m| m.kind == MediaKind::Video && m.port != 0 && m.is_plain_rtp());
+        // A browser's video rides its audio transport: no separate video ports for it.
+        let offers_video = a_webrtc.is_none()
+            && offer
+                .media
+                .iter()
+                .any(|m| m.kind == MediaKind::Video && m.port != 0 && m.is_plain_rtp());
         let offer_bytes = match a_webrtc {
             Some(_) => Bytes::from(offer.to_bytes()),
             None => Bytes::copy_from_slice(body),
@@ -161,10 +211,14 @@ impl MediaPlan {
             origin_b: LocalOrigin::new("ringmaster", session_id.wrapping_add(1), local_ip),
             offer_to_b: None,
             to_a: None,
+            sdes: SdesPlan::new(srtp),
             a_webrtc,
             locals: None,
             a_session: None,
             b_webrtc: None,
+            browser_video: browser_video.map(Box::new),
+            b_video: None,
+            a_opus,
         };
         plan.replan()?;
         Ok(plan)
@@ -172,14 +226,24 @@ impl MediaPlan {
 
     /// A's offer filtered for the current call type (video only once it has ports), and
     /// which of its m-lines the relay carries.
-    fn filtered(&self) -> Result<(SessionDescription, Vec<bool>), SdpProblem> {
-        let offer = SessionDescription::parse(&self.offer).map_err(|_| SdpProblem::Unreadable)?;
+    fn filtered(&mut self) -> Result<(SessionDescription, Vec<bool>), SdpProblem> {
+        let mut offer =
+            SessionDescription::parse(&self.offer).map_err(|_| SdpProblem::Unreadable)?;
+        // A browser's media is DTLS-SRTP, not SDES: the SRTP policy does not apply to it.
+        let decided = match self.a_webrtc {
+            Some(_) => None,
+            None => self.sdes.offer_from(Leg::A, &mut offer)?,
+        };
         let call_type = if self.video.is_some() {
             self.call_type
         } else {
             CallType::Audio
         };
-        Ok(policy::plan_offer(&offer, call_type, SUPPORTED))
+        let (filtered, relayed) = policy::plan_offer(&offer, call_type, SUPPORTED);
+        if let Some(index) = relayed_index(&filtered, &relayed, MediaKind::Audio) {
+            self.sdes.settle(Leg::A, decided, index);
+        }
+        Ok((filtered, relayed))
     }
 
     /// Filters A's offer and rebuilds the offer for B.
@@ -215,6 +279,8 @@ impl MediaPlan {
             if let Some(m) = offer.media.get_mut(self.index) {
                 offer_both_laws(m);
             }
+            self.sdes.offer_to_b();
+            self.sdes.seal_towards(Leg::B, &mut offer, self.index);
             self.offer_to_b = Some(Bytes::from(offer.to_bytes()));
         }
         Ok(())
@@ -296,80 +362,50 @@ impl MediaPlan {
         self.offer_to_b.clone()
     }
 
-    /// Our WebRTC side of each leg (from the media task), before the first offer to a browser.
-    pub fn set_webrtc_locals(&mut self, locals: Option<Box<[WebRtcLocal; 2]>>) {
-        self.locals = locals;
-    }
-
-    /// Whether A is a browser.
-    pub fn a_is_webrtc(&self) -> bool {
-        self.a_webrtc.is_some()
-    }
-
-    /// The offer a browser B branch gets: the plain offer with our WebRTC side added (we
-    /// offer `actpass`; the browser answers `active` and is the DTLS client). `None` when no
-    /// DTLS identity exists: browsers cannot be rung then.
-    pub fn offer_to_b_webrtc(&self) -> Option<Bytes> {
-        let plain = self.offer_to_b.as_ref()?;
-        let local = &self.locals.as_ref()?[1];
-        let mut sdp = SessionDescription::parse(plain).ok()?;
-        let ip = self.b?.addr;
-        webrtc::to_webrtc(&mut sdp, self.index, local, Setup::ActPass, ip, &[], None);
-        self.origin_b.clone().stamp(&mut sdp);
-        Some(Bytes::from(sdp.to_bytes()))
-    }
-
-    /// The WebRTC session of leg A for the media task, when it is new or changed since the
-    /// last call: after A was answered with `sdp`.
-    fn a_session_for(&mut self, sdp: &SessionDescription) -> Option<WebRtcSession> {
-        let (remote, _) = self.a_webrtc.as_ref()?;
-        let local = self.locals.as_ref()?[0].clone();
-        let session = WebRtcSession {
-            local,
-            remote: remote.clone(),
-            payload_types: payload_map(sdp, self.index),
-        };
-        if self.a_session.as_ref() == Some(&session) {
-            return None;
-        }
-        self.a_session = Some(session.clone());
-        Some(session)
-    }
-
-    /// A plain description going to A, made WebRTC if A is a browser (we answer `passive`:
-    /// the browser is the DTLS client, RFC 8842 §5.3).
-    fn for_a(&self, mut sdp: SessionDescription) -> Result<SessionDescription, SdpProblem> {
-        let Some((remote, mids)) = &self.a_webrtc else {
-            return Ok(sdp);
-        };
-        let local = &self.locals.as_ref().ok_or(SdpProblem::NoWebRtc)?[0];
-        let ip = self.a.ok_or(SdpProblem::NoOffer)?.addr;
-        webrtc::to_webrtc(
-            &mut sdp,
-            self.index,
-            local,
-            Setup::Passive,
-            ip,
-            mids,
-            remote.mid_extension,
-        );
-        Ok(sdp)
-    }
-
     /// B answered (or sent early media) with `body`: what that settles. Nothing is sent to A
     /// until [`MediaPlan::sent_to_a`] says so.
     pub fn on_b_answer(&mut self, body: &[u8]) -> Result<BAnswer, SdpProblem> {
         let offer = self.offer_to_b.as_ref().ok_or(SdpProblem::NoOffer)?;
         let offer = SessionDescription::parse(offer).map_err(|_| SdpProblem::Unreadable)?;
         let mut answer = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
+        if webrtc::first_webrtc(&answer).is_none() {
+            self.sdes.answer_from(Leg::B, &mut answer)?;
+        }
+        let mut b_video = None;
         let b_webrtc = match webrtc::first_webrtc(&answer) {
             Some(i) => {
                 let remote = WebRtcRemote::from_media(&answer, i)?;
+                // Browser video (only ever offered to a browser, on the audio transport):
+                // read, then taken out so the rest is matched against the plain offer.
+                if let Some(v) = &self.browser_video {
+                    let accepted = answer
+                        .media
+                        .get(v.index)
+                        .is_some_and(|m| m.port != 0 && m.kind == MediaKind::Video);
+                    if accepted {
+                        let ssrcs = webrtc::ssrcs_of(&answer.media[v.index]);
+                        let mid = mids_of(&answer).get(v.index).cloned().flatten();
+                        b_video = Some((mid, ssrcs));
+                    }
+                }
                 webrtc::to_plain(&mut answer);
                 Some(remote)
             }
             None => None,
         };
+        let mut b_video_session = None;
+        self.b_video = None;
+        if let (Some((mid, ssrcs)), Some(v)) = (b_video, &self.browser_video) {
+            if let Some(m) = answer.media.get_mut(v.index) {
+                b_video_session = Some(WebRtcVideo {
+                    mid: mid.unwrap_or_else(|| v.index.to_string()),
+                    ssrcs,
+                    payload_types: payload_map_of(m),
+                });
+                self.b_video = Some(Box::new(m.clone()));
+                m.port = 0;
+            }
+        }
         let accepted = policy::match_answer(&offer, &answer).map_err(|_| SdpProblem::BadAnswer)?;
         if !accepted.get(self.index).copied().unwrap_or(false) {
             return Err(SdpProblem::NoCommonCodec);
@@ -388,6 +424,8 @@ impl MediaPlan {
                 local: self.locals.as_ref().ok_or(SdpProblem::NoWebRtc)?[1].clone(),
                 remote,
                 payload_types: payload_map(&answer, self.index),
+                video: b_video_session,
+                opus: None,
             })),
             None => None,
         };
@@ -405,8 +443,11 @@ impl MediaPlan {
                     *slot = None;
                 }
             }
-            let sdp =
+            let mut sdp =
                 anchor(&answer, &anchors, &mut self.origin_a).map_err(|_| SdpProblem::BadAnswer)?;
+            if self.a_webrtc.is_none() {
+                self.sdes.seal_towards(Leg::A, &mut sdp, self.index);
+            }
             let mut sdp = self.for_a(sdp)?;
             self.origin_a.stamp(&mut sdp);
             Bytes::from(sdp.to_bytes())
@@ -419,6 +460,10 @@ impl MediaPlan {
             codecs,
             video,
             to_a,
+            srtp: match webrtc {
+                Some(_) => None,
+                None => self.sdes.keys(Leg::B),
+            },
             webrtc,
         })
     }
@@ -433,7 +478,10 @@ impl MediaPlan {
         self.a?;
         let anchors = self.anchors(Leg::A, false);
         let (filtered, _) = self.filtered().ok()?;
-        let to_a = anchor(&filtered, &anchors, &mut self.origin_a).ok()?;
+        let mut to_a = anchor(&filtered, &anchors, &mut self.origin_a).ok()?;
+        if self.a_webrtc.is_none() {
+            self.sdes.seal_towards(Leg::A, &mut to_a, self.index);
+        }
         let mut to_a = self.for_a(to_a).ok()?;
         self.origin_a.stamp(&mut to_a);
         Some(Bytes::from(to_a.to_bytes()))
@@ -446,23 +494,53 @@ impl MediaPlan {
         let Ok(parsed) = SessionDescription::parse(sdp) else {
             return (None, None);
         };
-        let codecs = parsed.media.get(self.index).and_then(LegCodecs::from_media);
+        let media = parsed.media.get(self.index);
+        let codecs = match self.a_opus {
+            // A hears Opus, but its media task hands the relay μ-law.
+            Some(_) => media.map(|m| LegCodecs::new(AudioCodec::Pcmu, telephone_event_of(m))),
+            None => media.and_then(LegCodecs::from_media),
+        };
         self.to_a = Some(sdp.clone());
         (codecs, self.a_session_for(&parsed))
     }
 
     /// Re-anchors an SDP one leg sent mid-call (a re-INVITE's offer, or its answer) for the
     /// other leg: what to send `towards`, and where the sender now receives.
+    ///
+    /// `fresh` gives new ICE credentials (ufrag, password) for our side should the sender be
+    /// a browser restarting ICE.
     pub fn relay(
         &mut self,
         towards: Leg,
         body: &[u8],
         is_offer: bool,
+        fresh: impl FnOnce() -> (String, String),
     ) -> Result<Relayed, SdpProblem> {
         let mut sdp = SessionDescription::parse(body).map_err(|_| SdpProblem::Unreadable)?;
-        // A browser's re-offer or answer goes on as plain RTP; its transport stays as set up
-        // (same ICE credentials and DTLS association: ICE restarts are not supported).
+        // A browser's re-offer or answer goes on as plain RTP; its DTLS association stays.
+        let ice_restart = match webrtc::first_webrtc(&sdp) {
+            Some(i) if is_offer => self.ice_restart(towards.other(), &sdp, i, fresh),
+            _ => None,
+        };
+        let sender = towards.other();
+        let browser = |leg: Leg| match leg {
+            Leg::A => self.a_webrtc.is_some(),
+            Leg::B => self.b_webrtc.is_some(),
+        };
+        let (sender_browser, towards_browser) = (browser(sender), browser(towards));
         webrtc::to_plain(&mut sdp);
+        if towards == Leg::B && self.a_opus.is_some() {
+            opus_only(&mut sdp);
+        }
+        // SDES is for phones: a browser leg is DTLS-SRTP whatever the policy.
+        let decided = match (sender_browser, is_offer) {
+            (true, _) => None,
+            (false, true) => self.sdes.offer_from(sender, &mut sdp)?,
+            (false, false) => {
+                self.sdes.answer_from(sender, &mut sdp)?;
+                None
+            }
+        };
         let call_type = if self.video.is_some() {
             self.call_type
         } else {
@@ -481,6 +559,9 @@ impl MediaPlan {
                 .position(|(m, r)| *r && m.kind == kind)
         };
         let (audio_at, video_at) = (first(MediaKind::Audio), first(MediaKind::Video));
+        if let (true, false, Some(index)) = (is_offer, sender_browser, audio_at) {
+            self.sdes.settle(sender, decided, index);
+        }
         let (ours, our_video, origin) = match towards {
             Leg::A => (self.a, self.video.map(|v| v.0), &mut self.origin_a),
             Leg::B => (self.b, self.video.map(|v| v.1), &mut self.origin_b),
@@ -499,13 +580,21 @@ impl MediaPlan {
             .collect();
         let mut out = anchor(&sdp, &anchors, origin).map_err(|_| SdpProblem::Unreadable)?;
         if let Some(audio) = audio_at {
-            self.to_browser(towards, &mut out, audio, is_offer)?;
+            if !towards_browser {
+                self.sdes.seal_towards(towards, &mut out, audio);
+            }
+            self.shape_for_browser(towards, &mut out, audio, is_offer)?;
         }
         let remote_of = |at: Option<usize>| at.and_then(|i| policy::media_remote(&sdp, i));
         let relayed = Relayed {
             sdp: Bytes::from(out.to_bytes()),
             audio: remote_of(audio_at),
             video: remote_of(video_at.filter(|_| our_video.is_some())),
+            ice_restart,
+            srtp: match sender_browser {
+                true => None,
+                false => self.sdes.keys(sender),
+            },
         };
         if towards == Leg::A {
             self.to_a = Some(relayed.sdp.clone());
@@ -513,44 +602,9 @@ impl MediaPlan {
         Ok(relayed)
     }
 
-    /// Whether B (the answered leg) is a browser.
-    pub fn b_is_webrtc(&self) -> bool {
-        self.b_webrtc.is_some()
-    }
-
-    /// Make a mid-call description for `towards` WebRTC if that leg is a browser: the same
-    /// credentials and DTLS role as when the leg was set up.
-    fn to_browser(
-        &mut self,
-        towards: Leg,
-        sdp: &mut SessionDescription,
-        audio: usize,
-        is_offer: bool,
-    ) -> Result<(), SdpProblem> {
-        let (remote, mids, anchor) = match towards {
-            Leg::A => match &self.a_webrtc {
-                Some((remote, mids)) => (remote, mids.as_slice(), self.a),
-                None => return Ok(()),
-            },
-            Leg::B => match &self.b_webrtc {
-                Some(remote) => (remote, &[][..], self.b),
-                None => return Ok(()),
-            },
-        };
-        let local = &self.locals.as_ref().ok_or(SdpProblem::NoWebRtc)?[towards.index()];
-        let ip = anchor.ok_or(SdpProblem::NoOffer)?.addr;
-        let setup = match (is_offer, remote.we_are_dtls_client()) {
-            (true, _) => Setup::ActPass,
-            (false, true) => Setup::Active,
-            (false, false) => Setup::Passive,
-        };
-        webrtc::to_webrtc(sdp, audio, local, setup, ip, mids, remote.mid_extension);
-        let origin = match towards {
-            Leg::A => &mut self.origin_a,
-            Leg::B => &mut self.origin_b,
-        };
-        origin.stamp(sdp);
-        Ok(())
+    /// The leg's SRTP keys as settled so far (`None`: plain RTP): A's from its offer.
+    pub fn srtp_keys(&self, leg: Leg) -> Option<LegKeys> {
+        self.sdes.keys(leg)
     }
 
     /// The SDP A last got from us (for a re-INVITE that does not change media).
@@ -559,26 +613,12 @@ impl MediaPlan {
     }
 }
 
-/// The mid of each m-line (`None` where it has none).
-fn mids_of(sdp: &SessionDescription) -> Vec<Option<String>> {
+/// The first relayed m-line of `kind`.
+fn relayed_index(sdp: &SessionDescription, relayed: &[bool], kind: MediaKind) -> Option<usize> {
     sdp.media
         .iter()
-        .map(|m| m.attribute("mid").and_then(|a| a.value.clone()))
-        .collect()
-}
-
-/// (payload type, encoding, clock rate) of m-line `index`: its rtpmaps and static types.
-fn payload_map(sdp: &SessionDescription, index: usize) -> Vec<(u8, String, u32)> {
-    let Some(media) = sdp.media.get(index) else {
-        return Vec::new();
-    };
-    media
-        .payload_types()
-        .filter_map(|pt| {
-            let (encoding, rate) = policy::codec_of(media, pt)?;
-            Some((pt, encoding, rate))
-        })
-        .collect()
+        .zip(relayed)
+        .position(|(m, r)| *r && m.kind == kind)
 }
 
 fn payload_types(sdp: &SessionDescription, index: usize) -> PayloadTypes {
@@ -589,203 +629,8 @@ fn payload_types(sdp: &SessionDescription, index: usize) -> PayloadTypes {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const OFFER: &str = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 18 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\nm=video 40002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
-    const ANSWER: &str = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\nm=video 0 RTP/AVP 96\r\n";
-    const US: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 1));
-
-    fn anchor_at(port: u16) -> Anchor {
-        Anchor {
-            addr: US,
-            rtp_port: port,
-            rtcp_port: port + 1,
-        }
-    }
-
-    #[test]
-    fn b_is_offered_our_ports_and_a_is_answered_with_ours_too() {
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
-        assert_eq!(
-            p.a_remote(),
-            Some(("192.0.2.10:40000".parse().unwrap(), None))
-        );
-        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
-        let offer = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
-        assert!(offer.contains("c=IN IP4 203.0.113.1\r\n"), "{offer}");
-        assert!(
-            offer.contains("m=audio 30002 RTP/AVP 0 8 101\r\n"),
-            "G.729 filtered out: {offer}"
-        );
-        assert!(offer.contains("m=video 0 "), "{offer}");
-        assert!(!offer.contains("192.0.2.10"));
-        let b = p.on_b_answer(ANSWER.as_bytes()).unwrap();
-        assert_eq!(b.remote.0, "198.51.100.5:50000".parse().unwrap());
-        let pts = b.payload_types;
-        assert!(pts.contains(8) && pts.contains(101) && !pts.contains(0));
-        let codecs = b.codecs.unwrap();
-        assert_eq!((codecs.audio_pt, codecs.telephone_event), (8, Some(101)));
-        let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
-        assert!(to_a.contains("m=audio 30000 RTP/AVP 8 101\r\n"), "{to_a}");
-        assert!(!to_a.contains("198.51.100.5"));
-        assert!(p.last_to_a().is_none(), "nothing sent to A yet");
-        let a = p.sent_to_a(&b.to_a).0.unwrap();
-        assert_eq!(a.audio_pt, 8);
-        assert_eq!(p.last_to_a().map(|b| b.len()), Some(to_a.len()));
-    }
-
-    #[test]
-    fn unusable_offers_and_answers() {
-        assert_eq!(
-            MediaPlan::from_offer(b"", CallType::Audio, 1, US).unwrap_err(),
-            SdpProblem::NoOffer
-        );
-        assert_eq!(
-            MediaPlan::from_offer(b"garbage", CallType::Audio, 1, US).unwrap_err(),
-            SdpProblem::Unreadable
-        );
-        let g729 = "v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
-        assert_eq!(
-            MediaPlan::from_offer(g729.as_bytes(), CallType::Audio, 1, US).unwrap_err(),
-            SdpProblem::NoCommonCodec
-        );
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
-        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
-        let one_line = "v=0\r\no=b 1 1 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
-        assert_eq!(
-            p.on_b_answer(one_line.as_bytes()).unwrap_err(),
-            SdpProblem::BadAnswer
-        );
-    }
-
-    #[test]
-    fn own_answer_when_the_script_answers_first() {
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
-        assert!(p.own_answer_to_a().is_none(), "no ports yet");
-        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
-        let a = String::from_utf8(p.own_answer_to_a().unwrap().to_vec()).unwrap();
-        assert!(a.contains("m=audio 30000 RTP/AVP 0 8 101\r\n"), "{a}");
-    }
-
-    #[test]
-    fn a_law_callee_for_a_mu_law_caller_is_offered_both_and_a_keeps_its_own_law() {
-        let pcmu_only = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
-        let mut p = MediaPlan::from_offer(pcmu_only.as_bytes(), CallType::Audio, 9, US).unwrap();
-        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
-        let offer = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
-        assert!(
-            offer.contains("m=audio 30002 RTP/AVP 0 8 101\r\n"),
-            "{offer}"
-        );
-        let pcma = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
-        let b = p.on_b_answer(pcma.as_bytes()).unwrap();
-        assert_eq!(b.codecs.unwrap().audio_pt, 8, "B speaks A-law");
-        let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
-        assert!(
-            to_a.contains("m=audio 30000 RTP/AVP 0 101\r\n"),
-            "A keeps μ-law: {to_a}"
-        );
-        assert_eq!(p.sent_to_a(&b.to_a).0.unwrap().audio_pt, 0);
-    }
-
-    const BROWSER_OFFER: &str = "v=0\r\no=- 46117 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic: WMS s\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 126\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:Xy1z\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9\r\na=setup:actpass\r\na=mid:0\r\na=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000\r\na=ssrc:1234567 cname:abc\r\n";
-
-    fn locals() -> Box<[WebRtcLocal; 2]> {
-        let local = |ufrag: &str, ssrc| WebRtcLocal {
-            ufrag: ufrag.into(),
-            pwd: "pwdpwdpwdpwdpwdpwdpwdpwd".into(),
-            fingerprint: "sha-256 AA:BB".into(),
-            ssrc,
-        };
-        Box::new([local("ufA1", 11), local("ufB2", 22)])
-    }
-
-    #[test]
-    fn a_browser_caller_reaches_a_phone_as_plain_rtp_and_is_answered_webrtc() {
-        let mut p =
-            MediaPlan::from_offer(BROWSER_OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
-        assert!(p.a_is_webrtc());
-        assert_eq!(p.a_remote(), None, "a browser's SDP address means nothing");
-        p.set_webrtc_locals(Some(locals()));
-        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
-        let offer = String::from_utf8(p.offer_to_b().unwrap().to_vec()).unwrap();
-        assert!(
-            offer.contains("m=audio 30002 RTP/AVP 0 8 126\r\n"),
-            "{offer}"
-        );
-        for gone in [
-            "ice-",
-            "fingerprint",
-            "setup",
-            "mid",
-            "ssrc",
-            "BUNDLE",
-            "rtcp-mux",
-        ] {
-            assert!(!offer.contains(gone), "{gone} in {offer}");
-        }
-        let answer = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 0 126\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:126 telephone-event/8000\r\n";
-        let b = p.on_b_answer(answer.as_bytes()).unwrap();
-        assert!(b.webrtc.is_none(), "B is a phone");
-        let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
-        for want in [
-            "m=audio 30000 UDP/TLS/RTP/SAVPF 0 126\r\n",
-            "a=ice-lite\r\n",
-            "a=group:BUNDLE 0\r\n",
-            "a=mid:0\r\n",
-            "a=ice-ufrag:ufA1\r\n",
-            "a=setup:passive\r\n",
-            "a=rtcp-mux\r\n",
-            "a=candidate:1 1 udp 2130706431 203.0.113.1 30000 typ host\r\n",
-        ] {
-            assert!(to_a.contains(want), "{want:?} missing in {to_a}");
-        }
-        let (codecs, session) = p.sent_to_a(&b.to_a);
-        assert_eq!(codecs.unwrap().audio_pt, 0);
-        let session = session.expect("A's media learns it is a browser");
-        assert_eq!(session.remote.ufrag, "Xy1z");
-        assert_eq!(session.local.ufrag, "ufA1");
-        assert!(session.payload_types.contains(&(0, "PCMU".into(), 8000)));
-        assert!(session
-            .payload_types
-            .contains(&(126, "telephone-event".into(), 8000)));
-        let (_, again) = p.sent_to_a(&b.to_a);
-        assert!(again.is_none(), "a refresh does not restart the peer");
-    }
-
-    #[test]
-    fn a_browser_callee_is_offered_webrtc_and_its_answer_sets_up_leg_b() {
-        let mut p = MediaPlan::from_offer(OFFER.as_bytes(), CallType::Audio, 9, US).unwrap();
-        assert!(!p.a_is_webrtc());
-        p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
-        assert!(p.offer_to_b_webrtc().is_none(), "no identity, no browser");
-        p.set_webrtc_locals(Some(locals()));
-        let offer = String::from_utf8(p.offer_to_b_webrtc().unwrap().to_vec()).unwrap();
-        for want in [
-            "m=audio 30002 UDP/TLS/RTP/SAVPF 0 8 101\r\n",
-            "a=setup:actpass\r\n",
-            "a=ice-ufrag:ufB2\r\n",
-            "a=ssrc:22 cname:ringmaster\r\n",
-            "m=video 0 UDP/TLS/RTP/SAVPF",
-        ] {
-            assert!(offer.contains(want), "{want:?} missing in {offer}");
-        }
-        let answer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0 101\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:brws\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 0A:1B\r\na=setup:active\r\na=mid:0\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ssrc:777 cname:x\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n";
-        let b = p.on_b_answer(answer.as_bytes()).unwrap();
-        let session = b.webrtc.expect("B is a browser");
-        assert_eq!(session.remote.ssrcs, vec![777]);
-        assert!(
-            !session.remote.we_are_dtls_client(),
-            "the browser is active"
-        );
-        assert_eq!(session.local.ufrag, "ufB2");
-        assert!(p.b_is_webrtc());
-        let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
-        assert!(
-            to_a.contains("m=audio 30000 RTP/AVP 0 101\r\n"),
-            "A is a phone: {to_a}"
-        );
-        assert!(!to_a.contains("ice-"), "{to_a}");
-    }
-}
+mod browser_tests;
+#[cfg(test)]
+mod srtp_tests;
+#[cfg(test)]
+mod tests;
