@@ -9,21 +9,30 @@
 //!   It relays through ringmaster (ports read from SIPp logs of real calls) or through
 //!   rtpengine (sessions created with its ng protocol, see `ng.rs`).
 //!
+//! * `webrtcgen`: the same measurement with browser-style legs: per call a str0m peer doing
+//!   ICE, DTLS and SRTP toward the relay, bridged to a plain RTP leg; through rtpengine (ng)
+//!   or through ringmaster (real calls over SIP with WebRTC offers).
+//!
 //! * `live`: REST-driven calls as a Bandwidth v1 app makes them (create two, bridge, hang
 //!   up), cycles per second and their latency, with the callbacks on its own listener.
 //!
 //! Timing figures printed here are measurements; nothing here is a pass/fail test.
 
 mod answer;
+mod browser_sdp;
 mod live;
 mod ng;
 mod provision;
 mod rtpgen;
+mod sip_uac;
+mod webrtc_peer;
+mod webrtc_worker;
+mod webrtcgen;
 
 fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
-        anyhow::bail!("usage: benchkit provision|answer|rtpgen|live [options]");
+        anyhow::bail!("usage: benchkit provision|answer|rtpgen|webrtcgen|live [options]");
     }
     let cmd = args.remove(0);
     let opts = Opts::parse(&args)?;
@@ -31,6 +40,7 @@ fn main() -> anyhow::Result<()> {
         "provision" => provision::run(&opts),
         "answer" => answer::run(&opts),
         "rtpgen" => rtpgen::run(&opts),
+        "webrtcgen" => webrtcgen::run(&opts),
         "live" => live::run(&opts),
         other => anyhow::bail!("unknown command {other:?}"),
     }

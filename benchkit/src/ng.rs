@@ -33,17 +33,43 @@ impl Value {
     }
 }
 
-/// Bencodes a dictionary of string keys to string values (keys sorted, as bencode wants).
-pub fn encode(items: &[(&str, &str)]) -> Vec<u8> {
+/// A value of an ng command: a string, or a list of strings (flags such as `rtcp-mux`).
+#[derive(Clone, Copy)]
+pub enum Arg<'a> {
+    Str(&'a str),
+    List(&'a [&'a str]),
+}
+
+fn put_str(out: &mut Vec<u8>, v: &str) {
+    out.extend_from_slice(format!("{}:", v.len()).as_bytes());
+    out.extend_from_slice(v.as_bytes());
+}
+
+/// Bencodes a dictionary of string keys (sorted, as bencode wants) to strings or lists.
+pub fn encode_args(items: &[(&str, Arg)]) -> Vec<u8> {
     let mut sorted: Vec<_> = items.to_vec();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = b"d".to_vec();
     for (k, v) in sorted {
-        out.extend_from_slice(format!("{}:{k}{}:", k.len(), v.len()).as_bytes());
-        out.extend_from_slice(v.as_bytes());
+        put_str(&mut out, k);
+        match v {
+            Arg::Str(s) => put_str(&mut out, s),
+            Arg::List(l) => {
+                out.push(b'l');
+                l.iter().for_each(|s| put_str(&mut out, s));
+                out.push(b'e');
+            }
+        }
     }
     out.push(b'e');
     out
+}
+
+/// Bencodes a dictionary of string keys to string values.
+#[cfg(test)]
+pub fn encode(items: &[(&str, &str)]) -> Vec<u8> {
+    let args: Vec<(&str, Arg)> = items.iter().map(|&(k, v)| (k, Arg::Str(v))).collect();
+    encode_args(&args)
 }
 
 /// Decodes one bencode value from the front of `buf`; returns it and the rest.
@@ -95,6 +121,9 @@ pub struct Client {
     sock: UdpSocket,
     server: SocketAddr,
     cookie: u64,
+    /// rtpengine answers a cookie it has seen (from any client) from its cache of replies:
+    /// cookies must differ between runs against the same rtpengine.
+    cookie_prefix: String,
 }
 
 impl Client {
@@ -105,15 +134,29 @@ impl Client {
             sock,
             server,
             cookie: 0,
+            cookie_prefix: format!(
+                "bk{}x{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_micros())
+                    .unwrap_or(0)
+            ),
         })
     }
 
     /// Sends one command and returns the reply dictionary (retries twice on a timeout).
     pub fn call(&mut self, items: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let args: Vec<(&str, Arg)> = items.iter().map(|&(k, v)| (k, Arg::Str(v))).collect();
+        self.call_args(&args)
+    }
+
+    /// As `call`, with list values allowed.
+    pub fn call_args(&mut self, items: &[(&str, Arg)]) -> anyhow::Result<Value> {
         self.cookie += 1;
-        let cookie = format!("bk{}", self.cookie);
+        let cookie = format!("{}n{}", self.cookie_prefix, self.cookie);
         let mut msg = format!("{cookie} ").into_bytes();
-        msg.extend_from_slice(&encode(items));
+        msg.extend_from_slice(&encode_args(items));
         let mut buf = vec![0u8; 65536];
         for _ in 0..3 {
             self.sock.send_to(&msg, self.server)?;
@@ -129,7 +172,14 @@ impl Client {
             }
             let (v, _) = decode(&reply[space + 1..])?;
             if v.get("result").and_then(Value::as_str) != Some("ok") {
-                anyhow::bail!("ng {:?}: {:?}", items.first(), v);
+                let command = items
+                    .iter()
+                    .find(|(k, _)| *k == "command")
+                    .map(|(_, v)| match v {
+                        Arg::Str(s) => *s,
+                        Arg::List(_) => "?",
+                    });
+                anyhow::bail!("ng {command:?}: {v:?}");
             }
             return Ok(v);
         }
@@ -168,6 +218,11 @@ mod tests {
     fn bencode_round_trip() {
         let enc = encode(&[("sdp", "v=0"), ("command", "offer")]);
         assert_eq!(enc, b"d7:command5:offer3:sdp3:v=0e");
+        let enc = encode_args(&[
+            ("rtcp-mux", Arg::List(&["offer", "require"])),
+            ("ICE", Arg::Str("force")),
+        ]);
+        assert_eq!(enc, b"d3:ICE5:force8:rtcp-muxl5:offer7:requireee");
         let (v, rest) = decode(b"d6:result2:ok3:sdp3:v=04:listli1ei2eee").unwrap();
         assert!(rest.is_empty());
         assert_eq!(v.get("result").and_then(Value::as_str), Some("ok"));

@@ -27,19 +27,19 @@ use std::time::{Duration, Instant};
 
 use crate::{ng, Opts};
 
-const PACKET: usize = 172;
-const FRAME: Duration = Duration::from_millis(20);
-const BUCKET_NS: u64 = 10_000;
-const BUCKETS: usize = 200_000; // 2 s
+pub(crate) const PACKET: usize = 172;
+pub(crate) const FRAME: Duration = Duration::from_millis(20);
+pub(crate) const BUCKET_NS: u64 = 10_000;
+pub(crate) const BUCKETS: usize = 200_000; // 2 s
 
-struct StepStats {
-    received: u64,
-    wrong_step: u64,
-    hist: Vec<u32>,
+pub(crate) struct StepStats {
+    pub(crate) received: u64,
+    pub(crate) wrong_step: u64,
+    pub(crate) hist: Vec<u32>,
 }
 
 impl StepStats {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         StepStats {
             received: 0,
             wrong_step: 0,
@@ -47,7 +47,7 @@ impl StepStats {
         }
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.received = 0;
         self.wrong_step = 0;
         self.hist.iter_mut().for_each(|b| *b = 0);
@@ -55,7 +55,7 @@ impl StepStats {
 }
 
 /// The delay (ms) at quantile `q` of the merged histograms.
-fn quantile(hists: &[&[u32]], total: u64, q: f64) -> f64 {
+pub(crate) fn quantile(hists: &[&[u32]], total: u64, q: f64) -> f64 {
     if total == 0 {
         return 0.0;
     }
@@ -70,7 +70,7 @@ fn quantile(hists: &[&[u32]], total: u64, q: f64) -> f64 {
     f64::INFINITY
 }
 
-fn bind(port: u16) -> anyhow::Result<UdpSocket> {
+pub(crate) fn bind(port: u16) -> anyhow::Result<UdpSocket> {
     let s = socket2::Socket::new(
         socket2::Domain::IPV4,
         socket2::Type::DGRAM,
@@ -84,7 +84,7 @@ fn bind(port: u16) -> anyhow::Result<UdpSocket> {
     Ok(s.into())
 }
 
-fn cpu_ticks(pid: u32) -> u64 {
+pub(crate) fn cpu_ticks(pid: u32) -> u64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0;
     };
