@@ -445,6 +445,11 @@ impl MediaPlan {
             }
             let mut sdp =
                 anchor(&answer, &anchors, &mut self.origin_a).map_err(|_| SdpProblem::BadAnswer)?;
+            // An answer may only list what the offer had (RFC 3264 §6.1): B may have answered
+            // a type A never offered (B was offered both laws and telephone-events).
+            if let Some(m) = sdp.media.get_mut(self.index) {
+                keep_offered(m, self.a_payload_types);
+            }
             if self.a_webrtc.is_none() {
                 self.sdes.seal_towards(Leg::A, &mut sdp, self.index);
             }
@@ -619,6 +624,24 @@ fn relayed_index(sdp: &SessionDescription, relayed: &[bool], kind: MediaKind) ->
         .iter()
         .zip(relayed)
         .position(|(m, r)| *r && m.kind == kind)
+}
+
+/// Keep the formats of `media` that are in `offered`, with their `rtpmap`/`fmtp`/`rtcp-fb`
+/// lines (an m-line left with none keeps what it had: the caller checked one fits).
+fn keep_offered(media: &mut MediaDescription, offered: PayloadTypes) {
+    let fits = |f: &str| f.parse::<u8>().is_ok_and(|pt| offered.contains(pt));
+    if !media.formats.iter().any(|f| fits(f)) {
+        return;
+    }
+    media.formats.retain(|f| fits(f));
+    media.retain_attributes(|a| match a.name.as_str() {
+        "rtpmap" | "fmtp" | "rtcp-fb" => a
+            .value
+            .as_deref()
+            .and_then(|v| v.split(' ').next())
+            .is_some_and(|f| f == "*" || fits(f)),
+        _ => true,
+    });
 }
 
 fn payload_types(sdp: &SessionDescription, index: usize) -> PayloadTypes {

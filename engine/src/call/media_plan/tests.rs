@@ -107,3 +107,19 @@ fn a_law_callee_for_a_mu_law_caller_is_offered_both_and_a_keeps_its_own_law() {
     );
     assert_eq!(p.sent_to_a(&b.to_a).0.unwrap().audio_pt, 0);
 }
+
+#[test]
+fn a_is_answered_only_the_types_it_offered() {
+    let pcmu = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let mut p = MediaPlan::from_offer(pcmu.as_bytes(), CallType::Audio, 9, US, srtp()).unwrap();
+    p.set_anchors(anchor_at(30000), anchor_at(30002)).unwrap();
+    let answer = "v=0\r\no=bob 7 7 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 50000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n";
+    let b = p.on_b_answer(answer.as_bytes()).unwrap();
+    let to_a = String::from_utf8(b.to_a.to_vec()).unwrap();
+    assert!(to_a.contains("m=audio 30000 RTP/AVP 0\r\n"), "{to_a}");
+    assert!(
+        !to_a.contains("101"),
+        "A never offered telephone-event: {to_a}"
+    );
+    assert!(b.payload_types.contains(101), "B may still send its digits");
+}

@@ -24,7 +24,7 @@ use super::{Attribute, Connection, Field, Origin, SessionDescription};
 
 /// Attributes that describe transport or keys we do not terminate, so they must not reach the
 /// other leg.
-const NOT_HONOURED: &[&str] = &[
+pub(super) const NOT_HONOURED: &[&str] = &[
     "candidate",
     "remote-candidates",
     "end-of-candidates",

@@ -302,27 +302,10 @@ pub fn to_webrtc(
     }
 }
 
-/// Attributes that describe one leg's transport, keys or stream identity.
+/// Attributes that describe one leg's transport, keys or stream identity: what the anchor
+/// never passes on, and the WebRTC stream lines.
 fn is_leg_specific(name: &str) -> bool {
-    const TRANSPORT: &[&str] = &[
-        "candidate",
-        "remote-candidates",
-        "end-of-candidates",
-        "ice-ufrag",
-        "ice-pwd",
-        "ice-options",
-        "ice-lite",
-        "ice-mismatch",
-        "ice-pacing",
-        "crypto",
-        "key-mgmt",
-        "fingerprint",
-        "setup",
-        "tls-id",
-        "rtcp-mux",
-        "rtcp-mux-only",
-    ];
-    TRANSPORT.contains(&name) || WEBRTC_ONLY.contains(&name)
+    super::anchor::NOT_HONOURED.contains(&name) || WEBRTC_ONLY.contains(&name)
 }
 
 fn attribute(name: &str, value: Option<&str>) -> Field {
