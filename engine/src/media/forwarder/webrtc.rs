@@ -215,7 +215,10 @@ impl WebRtcPeer {
         api.declare_media(mid, MediaKind::Audio);
         api.declare_stream_tx(tx, None, mid, None);
         for &ssrc in &session.remote.ssrcs {
-            api.expect_stream_rx(ssrc.into(), None, mid, None);
+            // No NACKs for audio (a late voice frame is useless, and the NACK timer would
+            // wake every idle leg about 30 times a second).
+            api.expect_stream_rx(ssrc.into(), None, mid, None)
+                .suppress_nack(true);
         }
         let video = session.video.as_ref().map(|v| {
             let vmid: Mid = v.mid.as_str().into();
