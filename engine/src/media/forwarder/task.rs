@@ -366,10 +366,18 @@ impl CallTask {
     /// changes, and relay the media it decrypted.
     fn flush_peers(&mut self, now: Instant) {
         for leg in [Leg::A, Leg::B] {
+            let known = self.relay.remote(leg, Channel::Rtp);
+            let idle =
+                |p: &WebRtcPeer| !p.has_work(now) && (p.remote.is_none() || p.remote == known);
+            if self.peers[leg.index()].as_deref().is_none_or(idle) {
+                continue;
+            }
             let Some(mut peer) = self.peers[leg.index()].take() else {
                 continue;
             };
-            peer.drain(&self.sockets[slot(leg, Channel::Rtp)], now);
+            if peer.needs_drain(now) {
+                peer.drain(&self.sockets[slot(leg, Channel::Rtp)], now);
+            }
             if let Some(state) = peer.state_change() {
                 let (connected, reason) = match state {
                     PeerState::Connected => (true, None),
@@ -387,7 +395,6 @@ impl CallTask {
                     reason,
                 });
             }
-            let known = self.relay.remote(leg, Channel::Rtp);
             if let Some(remote) = peer.remote.filter(|r| Some(*r) != known) {
                 // ICE authenticated this source: the relay sends the leg's media there and
                 // admits what comes from it.
@@ -425,7 +432,7 @@ impl CallTask {
         }
         // Relaying may have written to the other leg's peer: let it send now.
         for (leg, peer) in [Leg::A, Leg::B].into_iter().zip(self.peers.iter_mut()) {
-            if let Some(peer) = peer.as_mut() {
+            if let Some(peer) = peer.as_mut().filter(|p| p.needs_drain(now)) {
                 peer.drain(&self.sockets[slot(leg, Channel::Rtp)], now);
             }
         }

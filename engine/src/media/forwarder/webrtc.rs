@@ -100,6 +100,8 @@ pub(super) struct WebRtcPeer {
     state: PeerState,
     /// The state the task was last told of.
     reported: PeerState,
+    /// Something was written since the last drain (str0m has output to give).
+    dirty: bool,
     created: Instant,
     /// The time of the latest `drain`.
     last_now: Instant,
@@ -241,6 +243,7 @@ impl WebRtcPeer {
             deadline: Some(now),
             state: PeerState::Connecting,
             reported: PeerState::Connecting,
+            dirty: true,
             created: now,
             last_now: now,
             disconnected_since: None,
@@ -271,6 +274,7 @@ impl WebRtcPeer {
 
     /// Send a plain RTP packet (header as the relay made it) to the browser.
     pub fn write_rtp(&mut self, packet: &[u8], now: Instant) {
+        self.dirty = true;
         let Some((header_len, pt, seq, ts, marker)) = parse_rtp(packet) else {
             return;
         };
@@ -318,6 +322,7 @@ impl WebRtcPeer {
     /// decrypted media.
     pub fn drain(&mut self, socket: &UdpSocket, now: Instant) {
         self.last_now = now;
+        self.dirty = false;
         if self.deadline.is_some_and(|at| at <= now) {
             self.deadline = None;
             let _ = self.rtc.handle_input(Input::Timeout(now));
@@ -360,6 +365,21 @@ impl WebRtcPeer {
                 }
             }
         }
+    }
+
+    /// Whether [`WebRtcPeer::drain`] has anything to do: a write since the last one, or a
+    /// timer due. (Each drain polls str0m to its timeout: the task's cost per packet.)
+    pub fn needs_drain(&self, now: Instant) -> bool {
+        self.dirty || self.deadline.is_some_and(|at| at <= now)
+    }
+
+    /// Whether the task has anything to take from this peer or do for it.
+    pub fn has_work(&self, now: Instant) -> bool {
+        self.needs_drain(now)
+            || !self.inbound.is_empty()
+            || !self.video_inbound.is_empty()
+            || self.keyframe_wanted
+            || self.state != self.reported
     }
 
     /// The state, if it changed since last asked.
@@ -447,6 +467,7 @@ impl WebRtcPeer {
     /// New ICE credentials on both sides (the browser restarted ICE); the DTLS association
     /// and SRTP keys stay, media keeps flowing on the old path until the new one is checked.
     pub fn restart_ice(&mut self, local: (String, String), remote: (String, String)) {
+        self.dirty = true;
         let mut api = self.rtc.direct_api();
         api.set_local_ice_credentials(IceCreds {
             ufrag: local.0,
@@ -466,6 +487,7 @@ impl WebRtcPeer {
     /// Send a video packet from the other browser leg (its payload type renumbered for this
     /// leg's negotiated one of the same codec).
     pub fn write_video(&mut self, packet: VideoPacket, now: Instant) {
+        self.dirty = true;
         let Some((_, tx)) = self.video else {
             return;
         };
@@ -498,6 +520,7 @@ impl WebRtcPeer {
 
     /// Ask the browser for a keyframe of the video it sends (the other leg needs one).
     pub fn request_keyframe(&mut self) {
+        self.dirty = true;
         let Some((mid, _)) = self.video else {
             return;
         };
