@@ -157,6 +157,22 @@ fn ng_sessions(
     Ok(out)
 }
 
+/// `--pids 1,2`: the processes whose CPU each step reports.
+pub(crate) fn pid_list(opts: &Opts) -> Vec<u32> {
+    opts.get("pids")
+        .map(|p| p.split(',').filter_map(|v| v.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// `--steps 100,200,400`: the call counts to step through.
+pub(crate) fn step_list(opts: &Opts) -> anyhow::Result<Vec<usize>> {
+    Ok(opts
+        .req("steps")?
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()?)
+}
+
 pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let a_port: u16 = opts.num("a-port", 31000)?;
     let b_port: u16 = opts.num("b-port", 31002)?;
@@ -164,15 +180,8 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let max_p99: f64 = opts.num("max-p99-ms", 20.0)?;
     let clk_tck: f64 = opts.num("clk-tck", 100.0)?;
     let label = opts.get("label").unwrap_or("relay").to_string();
-    let pids: Vec<u32> = opts
-        .get("pids")
-        .map(|p| p.split(',').filter_map(|v| v.parse().ok()).collect())
-        .unwrap_or_default();
-    let steps: Vec<usize> = opts
-        .req("steps")?
-        .split(',')
-        .map(|s| s.trim().parse())
-        .collect::<Result<_, _>>()?;
+    let pids = pid_list(opts);
+    let steps = step_list(opts)?;
     let sock_a = bind(a_port)?;
     let sock_b = bind(b_port)?;
     let targets = if let Some(map) = opts.get("map") {

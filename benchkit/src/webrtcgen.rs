@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 
 use crate::browser_sdp::parse_remote;
 use crate::ng::{self, Arg};
-use crate::rtpgen::{bind, cpu_ticks, quantile, StepStats, BUCKETS, BUCKET_NS, FRAME, PACKET};
+use crate::rtpgen::{
+    bind, cpu_ticks, pid_list, quantile, step_list, StepStats, BUCKETS, BUCKET_NS, FRAME, PACKET,
+};
 use crate::sip_uac::{Dialog, Uac};
 use crate::webrtc_peer::Peer;
 use crate::webrtc_worker::{self, Control};
@@ -216,15 +218,8 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let clk_tck: f64 = opts.num("clk-tck", 100.0)?;
     let threads: usize = opts.num("threads", 2)?;
     let label = opts.get("label").unwrap_or("relay").to_string();
-    let pids: Vec<u32> = opts
-        .get("pids")
-        .map(|p| p.split(',').filter_map(|v| v.parse().ok()).collect())
-        .unwrap_or_default();
-    let steps: Vec<usize> = opts
-        .req("steps")?
-        .split(',')
-        .map(|s| s.trim().parse())
-        .collect::<Result<_, _>>()?;
+    let pids = pid_list(opts);
+    let steps = step_list(opts)?;
     let calls_total = steps.iter().copied().max().unwrap_or(0);
     let plain = bind(opts.num("plain-port", 31004)?)?;
     let plain_addr = plain.local_addr()?;

@@ -431,7 +431,8 @@ impl WebRtcPeer {
                 }
                 let h = &packet.header;
                 let (mut pt, mut ts) = (*h.payload_type & 0x7f, h.timestamp);
-                let mut datagram = Vec::with_capacity(12 + packet.payload.len().max(160));
+                // Room behind the packet for an SRTP tag, should the other leg be an SDES one.
+                let mut datagram = Vec::with_capacity(12 + packet.payload.len().max(160) + 32);
                 datagram.extend_from_slice(&[0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
                 match self.opus.as_mut() {
                     // An Opus-only browser's voice reaches the relay as μ-law.

@@ -26,7 +26,8 @@ pub(super) struct SessionKeys {
 
 impl SessionKeys {
     pub fn derive(master: &MasterKey, labels: [u8; 3]) -> Self {
-        let prf = Aes128::new_from_slice(master.key()).expect("16-byte key");
+        // Fixed-size keys: the cipher is built from arrays, so no length can be wrong.
+        let prf = Aes128::new(&master.key().into());
         let mut enc = [0u8; 16];
         let mut auth = [0u8; 20];
         let mut salt = [0u8; 14];
@@ -34,7 +35,7 @@ impl SessionKeys {
         derive_into(&prf, master.salt(), labels[1], &mut auth);
         derive_into(&prf, master.salt(), labels[2], &mut salt);
         SessionKeys {
-            cipher: Aes128::new_from_slice(&enc).expect("16-byte key"),
+            cipher: Aes128::new(&enc.into()),
             salt,
             auth: <Hmac<Sha1> as Mac>::new_from_slice(&auth).expect("HMAC takes any key"),
         }
@@ -82,7 +83,7 @@ fn derive_into(prf: &Aes128, master_salt: &[u8], label: u8, out: &mut [u8]) {
 
 #[cfg(test)]
 pub(super) fn derive_for_test(master: &MasterKey, label: u8, out: &mut [u8]) {
-    let prf = Aes128::new_from_slice(master.key()).expect("16-byte key");
+    let prf = Aes128::new(&master.key().into());
     derive_into(&prf, master.salt(), label, out);
 }
 

@@ -81,8 +81,10 @@ impl MasterKey {
         &self.0
     }
 
-    fn key(&self) -> &[u8] {
-        &self.0[..16]
+    fn key(&self) -> [u8; 16] {
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&self.0[..16]);
+        key
     }
 
     fn salt(&self) -> &[u8] {
