@@ -3,7 +3,8 @@
 //! on loopback. The independent device (PyJWT, pylibsrtp, tones) is `e2e_cloudua.rs`; here
 //! each SIP outcome the API promises is checked message by message:
 //! - placed: 180 → `callNotify` ringing → 200 → `callAnswered` (remoteRtpIp/Port) → RTP both
-//!   ways through the relay → the phone's BYE → `callHungup`; `sessionReferenceId` in each;
+//!   ways through the relay → re-INVITE → `callNotify` reInvite → the phone's BYE →
+//!   `callHungup`; `sessionReferenceId` in each;
 //! - placed: a 486 → `callFailed` sipStatus 486; cancelled by `sessionReferenceId` → CANCEL;
 //! - called: `newRemoteCall` → ringback (180) → answer (200) → RTP both ways →
 //!   `hangupcalljwt` → BYE → `callHungup`; the spent `replyId` → 404;
@@ -151,6 +152,16 @@ fn a_device_calls_a_phone() {
     let relay_b: SocketAddr = ([127, 0, 0, 1], port_of(&answered)).into();
     let relay_a = sdp_audio_addr(&inv.req.body).expect("our SDP to the phone");
     audio_both_ways(&dev, relay_b, &phone, relay_a);
+    // A re-INVITE from the phone (a session refresh, say) is told to the device.
+    assert_eq!(
+        bob.reinvite(&mut d, &support::ua::sdp(phone.addr)).status,
+        200
+    );
+    let re = w.callback("callNotify", 2);
+    assert_eq!(
+        (re["event"].as_str(), &re["replyId"]),
+        (Some("reInvite"), &placed["replyId"])
+    );
     assert_eq!(bob.bye(&mut d), 200);
     let hung = w.callback("callHungup", 1);
     assert_eq!(
