@@ -322,10 +322,16 @@ fn a_placed_live_call_reports_answer_and_joins_its_bridge_then() {
 fn a_placed_live_call_that_rings_out_reports_timeout_then_no_answer() {
     let mut rig = Rig::outbound_live(&[("bob", &[7])], "bob", "c2");
     rig.b(0, 180);
+    rig.b(0, 183);
     rig.advance(29.0);
-    assert!(lives(&rig).is_empty());
+    assert_eq!(lives(&rig), ["ringing"], "reported once");
+    assert_eq!(
+        rig.media_ready.len(),
+        1,
+        "the B side's ports, reported once"
+    );
     rig.advance(1.5);
-    assert_eq!(lives(&rig), ["timeout"]);
+    assert_eq!(lives(&rig), ["ringing", "timeout"]);
     assert_eq!(rig.sip().last(), Some(&"A<-CANCEL"));
     rig.b(0, 487);
     assert!(rig.finished, "{:#?}", rig.log);
@@ -406,4 +412,101 @@ fn a_transfer_to_a_script_url_fetches_it_like_an_answer_url() {
     assert_eq!(body["action"], "transfer");
     rig.answer_url(r#"[{"action":"hangup"}]"#);
     assert_eq!(rig.sip().last(), Some(&"A<-BYE"));
+}
+
+/// A Cloud SIP UA device's inbound call: no 180 until the device rings back, its RTP endpoint
+/// on the B side with its own codec and keys, 486 for a refusal, 480 when it never answers.
+fn device_call() -> Rig {
+    Rig::inbound_live_with(
+        &[],
+        engine::call::live::LiveSetup {
+            auto_answer: false,
+            answer_timeout: Some(Duration::from_secs(60)),
+            ring_at_once: false,
+            ..Default::default()
+        },
+    )
+}
+
+fn device_media() -> engine::call::live::DeviceMedia {
+    use engine::media::srtp::{LegKeys, MasterKey, Suite};
+    engine::call::live::DeviceMedia {
+        rtp: "203.0.113.7:40000".parse().unwrap(),
+        codec: engine::media::codec::AudioCodec::Pcma,
+        event_pt: 96,
+        srtp: Some(Box::new(LegKeys {
+            suite: Suite::AesCm128HmacSha1_32,
+            inbound: MasterKey::new([3; 30]),
+            outbound: MasterKey::new([4; 30]),
+        })),
+    }
+}
+
+#[test]
+fn a_device_rings_back_then_answers_with_its_own_media() {
+    let mut rig = device_call();
+    assert!(rig.sip().is_empty(), "no ringback before the device's");
+    assert_eq!(rig.media_ready.len(), 1);
+    assert_eq!(lives(&rig), ["incoming answered=false"]);
+    assert_eq!(rig.command(LiveCommand::Ringback), Ok(LiveAccepted::Done));
+    assert_eq!(rig.sip(), ["A<-180"]);
+    assert_eq!(
+        rig.command(LiveCommand::Device(device_media())),
+        Ok(LiveAccepted::Done)
+    );
+    assert_eq!(
+        rig.command(LiveCommand::Device(device_media())),
+        Err(LiveError::AlreadyBridged)
+    );
+    let before = format!("{:?}", rig.media_cmds);
+    assert!(
+        !before.contains("203.0.113.7"),
+        "nothing relayed before the answer: {before}"
+    );
+    assert_eq!(rig.command(LiveCommand::Answer), Ok(LiveAccepted::Done));
+    assert_eq!(rig.sip(), ["A<-180", "A<-200"]);
+    let text = format!("{:?}", rig.media_cmds);
+    assert!(text.contains("203.0.113.7:40000"), "{text}");
+    assert!(
+        text.contains("Pcma") && text.contains("telephone_event: Some(96)"),
+        "{text}"
+    );
+    assert!(text.contains("SetSrtp { leg: B"), "{text}");
+    assert_eq!(rig.media.last().map(String::as_str), Some("Bridge"));
+    assert_eq!(
+        rig.command(LiveCommand::Ringback),
+        Err(LiveError::NotRinging)
+    );
+    // A re-INVITE from the caller is told to the device.
+    rig.a_reinvite();
+    assert!(
+        lives(&rig).iter().any(|l| l == "reoffer update=false"),
+        "{:?}",
+        lives(&rig)
+    );
+}
+
+#[test]
+fn a_device_refuses_busy_or_lets_the_call_ring_out() {
+    let mut rig = device_call();
+    assert_eq!(
+        rig.command(LiveCommand::Reject(486)),
+        Ok(LiveAccepted::Done)
+    );
+    assert_eq!(rig.sip(), ["A<-486"]);
+    assert!(rig.finished);
+
+    let mut rig = device_call();
+    rig.advance(59.0);
+    assert!(!rig.finished);
+    rig.advance(1.5);
+    assert_eq!(rig.sip(), ["A<-480"]);
+    assert!(rig.finished);
+    assert_eq!(
+        rig.live.last(),
+        Some(&LiveEvent::Ended {
+            cause: "no-answer".into(),
+            status: Some(480)
+        })
+    );
 }

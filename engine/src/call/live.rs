@@ -25,6 +25,9 @@ pub struct LiveSetup {
     /// A thin device's RTP endpoint the call's B side relays with once the call is answered
     /// (a Cloud SIP UA placed call).
     pub device: Option<DeviceMedia>,
+    /// An inbound caller gets 180 at once (default); `false`: only when the app says so
+    /// (`Ringback`: a Cloud SIP UA device rings back when it wants).
+    pub ring_at_once: bool,
 }
 
 /// A device that sends and receives its own RTP (Cloud SIP UA): the call's B side relays the
@@ -47,6 +50,7 @@ impl Default for LiveSetup {
             call_timeout: Duration::from_secs(60),
             answer_timeout: None,
             device: None,
+            ring_at_once: true,
         }
     }
 }

@@ -67,6 +67,8 @@ pub struct Rig {
     pub video_cmds: Vec<engine::media::Command>,
     /// What a live call reported to its app, in order.
     pub live: Vec<LiveEvent>,
+    /// `MediaReady` reports (where the B side is).
+    pub media_ready: Vec<LiveEvent>,
 }
 
 impl Rig {
@@ -109,6 +111,17 @@ impl Rig {
 
     /// An inbound call from alice driven by the app's live commands.
     pub fn inbound_live(users: &[(&str, &[u32])], auto_answer: bool) -> Rig {
+        Rig::inbound_live_with(
+            users,
+            LiveSetup {
+                auto_answer,
+                ..LiveSetup::default()
+            },
+        )
+    }
+
+    /// An inbound live call set up as `live` says (a Cloud UA device's, say).
+    pub fn inbound_live_with(users: &[(&str, &[u32])], live: LiveSetup) -> Rig {
         let now = Instant::now();
         let invite = request(&format!(
             "INVITE sip:5000@test.local SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKa1\nFrom: <sip:alice@test.local>;tag=at\nTo: <sip:5000@test.local>\nCall-ID: a-call\nCSeq: 1 INVITE\nContact: <sip:alice@192.0.2.10:5062>\nMax-Forwards: 70\nContent-Type: application/sdp\n\n{}",
@@ -116,10 +129,6 @@ impl Rig {
         ));
         let setup = Rig::setup("call-1", "alice", "5000", 7);
         let peer = Peer::udp("192.0.2.10:5062".parse().unwrap());
-        let live = LiveSetup {
-            auto_answer,
-            ..LiveSetup::default()
-        };
         let call = Call::new_live(setup, TxId(1), invite.clone(), peer, now, 1_000_000, live);
         let mut rig = Rig::with(call, now, invite, users);
         rig.drain();
@@ -240,6 +249,7 @@ impl Rig {
             loads: Vec::new(),
             video_cmds: Vec::new(),
             live: Vec::new(),
+            media_ready: Vec::new(),
         }
     }
 
@@ -371,7 +381,12 @@ impl Rig {
                 }
                 Output::Live(ev) => {
                     self.log.push(format!("live {}", live_name(&ev)));
-                    self.live.push(ev);
+                    // The ports' report is plumbing for the shell (the Cloud UA callbacks'
+                    // addresses), not an event an app hears: kept apart.
+                    match ev {
+                        LiveEvent::MediaReady { .. } => self.media_ready.push(ev),
+                        ev => self.live.push(ev),
+                    }
                 }
                 Output::Finished => {
                     self.finished = true;
@@ -774,6 +789,9 @@ pub fn live_name(ev: &LiveEvent) -> String {
     match ev {
         LiveEvent::Incoming { answered } => format!("incoming answered={answered}"),
         LiveEvent::Answered => "answered".into(),
+        LiveEvent::Ringing => "ringing".into(),
+        LiveEvent::Reoffer { update } => format!("reoffer update={update}"),
+        LiveEvent::MediaReady { .. } => "media-ready".into(),
         LiveEvent::Timeout => "timeout".into(),
         LiveEvent::Prompt { kind, done, .. } => format!(
             "{}-{}",

@@ -263,6 +263,7 @@ pub(super) async fn place(
             auto_answer: true,
             call_timeout: PLACE_TIMEOUT,
             answer_timeout: None,
+            ring_at_once: true,
             device: Some(DeviceMedia {
                 rtp,
                 codec,

@@ -367,6 +367,7 @@ fn device_of(
         setup: LiveSetup {
             auto_answer: false,
             answer_timeout: Some(answer_timeout),
+            ring_at_once: false,
             ..LiveSetup::default()
         },
         user: None,

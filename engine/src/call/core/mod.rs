@@ -262,8 +262,15 @@ impl Call {
                 return;
             }
         }
-        // The caller hears ringback while the app is asked what to do.
-        self.a.respond(fx, 180, None);
+        // The caller hears ringback while the app is asked what to do (unless the live app
+        // rings back itself).
+        let ring = match &self.driver {
+            Some(Driver::Live(l)) => l.setup.ring_at_once,
+            _ => true,
+        };
+        if ring {
+            self.a.respond(fx, 180, None);
+        }
         self.outbox.push(Output::AllocateMedia);
         if self.is_live() {
             return; // the app hears of the call once the ports are ready
