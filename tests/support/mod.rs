@@ -15,6 +15,7 @@ pub mod bandwidth;
 pub mod baresip;
 pub mod browser;
 pub mod caller;
+pub mod cloudua;
 pub mod http;
 pub mod phone;
 pub mod reports;
