@@ -16,6 +16,7 @@ pub mod baresip;
 pub mod browser;
 pub mod caller;
 pub mod cloudua;
+pub mod cloudua_rig;
 pub mod http;
 pub mod phone;
 pub mod reports;
