@@ -15,7 +15,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::cloudua_rig::{
-    baresip, device_hears, hs, ok, phone_hears, place_body, relay, world, DOMAIN, SEC,
+    baresip, device_hears, hs, ok, phone_hears, place_body, relay, world, world_with, DOMAIN, SEC,
 };
 use support::rtp::Rtp;
 use support::ua::sdp_audio_addr;
@@ -68,7 +68,6 @@ fn device_calls_a_real_phone_that_answers_both_hear_each_other_and_the_phone_han
 #[test]
 fn a_real_phone_calls_the_device_which_answers_both_hear_each_other_and_the_device_hangs_up() {
     let mut w = world();
-    w.dev.reply(json!("visitor-42"), 0);
     let alice = baresip(&w, "alice", 1200, Some("door"));
     let call = w.dev.wait_callback("newRemoteCall", 10 * SEC);
     for field in [
@@ -128,17 +127,17 @@ fn a_real_phone_calls_the_device_which_answers_both_hear_each_other_and_the_devi
 
 #[test]
 fn calls_to_the_device_ring_back_are_cancelled_time_out_with_480_and_are_refused_486() {
-    let mut w = world();
+    let mut w = world_with(3);
     w.rig.endpoint("alice");
     let mut alice = w.rig.phone("alice");
     let rtp = Rtp::bind();
 
     // Ringback, then the caller gives up: 180, CANCEL, callHungup (its 500 retried).
-    w.dev.reply(json!({"visitor": 1}), 0);
+    w.dev.reply(json!({"visitor": 1}));
+    w.dev.fail("callHungup", 1);
     let mut out = alice.invite("door", rtp.addr);
     let call = w.dev.wait_callback("newRemoteCall", 10 * SEC);
     let reply_id = call["replyId"].clone();
-    w.dev.reply(json!({"visitor": 1}), 1);
     ok(
         &mut w,
         "sendremotecallringbackjwt",

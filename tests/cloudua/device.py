@@ -341,7 +341,7 @@ def request(method, cmd, body=None):
 
 class Callbacks(BaseHTTPRequestHandler):
     session_reference = None  # what /newRemoteCall answers with, set by the `reply` command
-    fail_next = 0  # answer this many callbacks 500 (to see them retried)
+    failing = {}  # callback name -> how many more to answer 500 (to see them retried)
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -350,8 +350,9 @@ class Callbacks(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode(errors="replace")
         name = self.path.rstrip("/").rsplit("/", 1)[-1]
-        fail = Callbacks.fail_next > 0
-        Callbacks.fail_next -= 1 if fail else 0
+        fail = Callbacks.failing.get(name, 0) > 0
+        if fail:
+            Callbacks.failing[name] -= 1
         emit({"callback": name, "path": self.path, "body": body, "failed": fail,
               "signature": self.headers.get("X-Ringmaster-Signature")})
         reply = {}
@@ -395,7 +396,10 @@ def main():
 
     def reply(c):
         Callbacks.session_reference = c.get("session_reference_id")
-        Callbacks.fail_next = int(c.get("fail_next", 0))
+        return True
+
+    def fail(c):
+        Callbacks.failing[c["callback"]] = int(c["times"])
         return True
 
     commands = {
@@ -406,6 +410,7 @@ def main():
                                   else json.dumps(c.get("body", {})).encode()),
         "options": lambda c: request("OPTIONS", c, None),
         "reply": reply,
+        "fail": fail,
         "rtp_open": rtp_open,
         "rtp_send": rtp_send,
         "rtp_stop": lambda c: port(c).stop_sending() or True,

@@ -246,13 +246,15 @@ impl Device {
         )
     }
 
-    /// What `/newRemoteCall` answers from now on (`sessionReferenceId`, or nothing with
-    /// `Value::Null`), and how many callbacks to answer 500 first.
-    pub fn reply(&mut self, session_reference_id: Value, fail_next: u32) {
-        self.cmd(
-            json!({"cmd": "reply", "session_reference_id": session_reference_id,
-                        "fail_next": fail_next}),
-        );
+    /// What `/newRemoteCall` answers from now on: `{"sessionReferenceId": reference}`, or
+    /// `{}` with `Value::Null`.
+    pub fn reply(&mut self, reference: Value) {
+        self.cmd(json!({"cmd": "reply", "session_reference_id": reference}));
+    }
+
+    /// Answers the next `times` callbacks `name` with 500 (ringmaster must retry them).
+    pub fn fail(&mut self, name: &str, times: u32) {
+        self.cmd(json!({"cmd": "fail", "callback": name, "times": times}));
     }
 
     /// Every callback received so far (full entries, see [`Device::callbacks`]).
