@@ -51,6 +51,10 @@ pub enum ApiError {
     TrunkUsernameInUse,
     #[error("Trunk does not exist")]
     TrunkMissing,
+    #[error("A Cloud UA domain with this name exists, or the app has one")]
+    CloudUaDomainExists,
+    #[error("Cloud UA domain does not exist")]
+    CloudUaDomainMissing,
     #[error("Invalid number: {0}")]
     InvalidNumber(&'static str),
     #[error("The number is already assigned")]
@@ -101,6 +105,8 @@ impl ApiError {
             ApiError::IpInUse(_) => "ip_in_use",
             ApiError::TrunkUsernameInUse => "trunk_username_in_use",
             ApiError::TrunkMissing => "trunk_not_found",
+            ApiError::CloudUaDomainExists => "cloudua_domain_exists",
+            ApiError::CloudUaDomainMissing => "cloudua_domain_not_found",
             ApiError::InvalidNumber(_) => "invalid_number",
             ApiError::NumberExists => "number_exists",
             ApiError::NumberMissing => "number_not_found",
@@ -160,6 +166,18 @@ impl From<NumberError> for ApiError {
     }
 }
 
+impl From<engine::actors::device_domains::DomainError> for ApiError {
+    fn from(e: engine::actors::device_domains::DomainError) -> Self {
+        use engine::actors::device_domains::DomainError;
+        match e {
+            DomainError::Taken => ApiError::CloudUaDomainExists,
+            DomainError::NoSuchApp => ApiError::NoSuchApp,
+            DomainError::NoSuchDomain => ApiError::CloudUaDomainMissing,
+            _ => ApiError::Storage,
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         let s = match self {
@@ -175,11 +193,13 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized | ApiError::MetricsUnauthorized => 401,
             ApiError::NoSuchApp
             | ApiError::TrunkMissing
+            | ApiError::CloudUaDomainMissing
             | ApiError::NumberMissing
             | ApiError::CallMissing
             | ApiError::RecordingMissing
             | ApiError::UserMissing => 404,
             ApiError::TrunkExists
+            | ApiError::CloudUaDomainExists
             | ApiError::IpInUse(_)
             | ApiError::TrunkUsernameInUse
             | ApiError::NumberExists

@@ -36,6 +36,8 @@ pub struct State {
     pub metrics_token: Option<String>,
     /// Per-user request rate of the Bandwidth API (`[bandwidth] rate_per_sec`, `burst`).
     pub bandwidth_rate: routes::bandwidth::rate::UserRate,
+    /// Per-domain request rate of the Cloud SIP UA API (`[cloudua] rate_per_sec`, `burst`).
+    pub cloudua_rate: routes::bandwidth::rate::UserRate,
 }
 
 /// Why the server did not run.
@@ -99,6 +101,10 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         bandwidth_rate: routes::bandwidth::rate::UserRate::new(
             settings.bandwidth.rate_per_sec,
             settings.bandwidth.burst,
+        ),
+        cloudua_rate: routes::bandwidth::rate::UserRate::new(
+            settings.cloudua.rate_per_sec,
+            settings.cloudua.burst,
         ),
     });
     let addr = settings.http_listen;

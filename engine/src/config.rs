@@ -8,12 +8,14 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 mod bandwidth;
+mod cloudua;
 mod http;
 mod quota;
 mod transports;
 
 pub use crate::media::PortRange;
 pub use bandwidth::BandwidthSettings;
+pub use cloudua::CloudUaSettings;
 pub use http::HttpSettings;
 pub use quota::{OutboxSettings, RetentionSettings};
 pub use transports::{Listen, ListenError, TransportSettings};
@@ -52,6 +54,7 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub retention: RetentionSettings,
     pub bandwidth: BandwidthSettings,
+    pub cloudua: CloudUaSettings,
 }
 
 impl Default for Settings {
@@ -76,6 +79,7 @@ impl Default for Settings {
             outbox: OutboxSettings::default(),
             retention: RetentionSettings::default(),
             bandwidth: BandwidthSettings::default(),
+            cloudua: CloudUaSettings::default(),
         }
     }
 }

@@ -72,13 +72,19 @@ fn a_ringing_call_is_answered_by_command_and_only_once() {
     assert_eq!(rig.command(LiveCommand::Answer), Ok(LiveAccepted::Done));
     assert_eq!(rig.sip(), ["A<-180", "A<-200"]);
     assert_eq!(rig.command(LiveCommand::Answer), Err(LiveError::NotRinging));
-    assert_eq!(rig.command(LiveCommand::Reject), Err(LiveError::NotRinging));
+    assert_eq!(
+        rig.command(LiveCommand::Reject(603)),
+        Err(LiveError::NotRinging)
+    );
 }
 
 #[test]
 fn a_ringing_call_is_rejected_with_603() {
     let mut rig = Rig::inbound_live(&[], false);
-    assert_eq!(rig.command(LiveCommand::Reject), Ok(LiveAccepted::Done));
+    assert_eq!(
+        rig.command(LiveCommand::Reject(603)),
+        Ok(LiveAccepted::Done)
+    );
     assert_eq!(rig.sip(), ["A<-180", "A<-603"]);
     assert!(rig.finished);
     assert_eq!(

@@ -2,6 +2,7 @@
 
 mod admin;
 mod bans;
+mod cloudua;
 mod number;
 mod pcmo;
 mod serve;
@@ -78,6 +79,13 @@ pub enum Command {
         #[command(subcommand)]
         command: user::UserCommand,
     },
+    /// Cloud SIP UA domains (`/mediaservice/{domain}/…`): which app a domain drives.
+    Cloudua {
+        #[command(flatten)]
+        client: ClientOpts,
+        #[command(subcommand)]
+        command: cloudua::CloudUaCommand,
+    },
     /// Bearer tokens for PIOPIY's v3 API (`/v3/voice/…`).
     Token {
         #[command(flatten)]
@@ -130,6 +138,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             number::run(client, command).map(|_| ExitCode::SUCCESS)
         }
         Command::User { client, command } => user::run(client, command).map(|_| ExitCode::SUCCESS),
+        Command::Cloudua { client, command } => {
+            cloudua::run(client, command).map(|_| ExitCode::SUCCESS)
+        }
         Command::Token { client, command } => {
             token::run(client, command).map(|_| ExitCode::SUCCESS)
         }

@@ -5,6 +5,7 @@ pub mod bandwidth;
 pub mod bans;
 pub mod call_action;
 pub mod calls;
+pub mod cloudua;
 pub mod endpoints;
 pub mod health;
 pub mod make_call;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub fn configure_public(cfg: &mut web::ServiceConfig) {
     endpoints::configure(cfg);
     bandwidth::configure(cfg);
+    cloudua::configure(cfg);
     make_call::configure(cfg);
     call_action::configure(cfg);
     calls::configure_public(cfg);
@@ -47,6 +49,7 @@ fn configure_admin_only(cfg: &mut web::ServiceConfig) {
     // Before `admin`: its `/admin/v1` scope would otherwise claim these paths and answer 404.
     trunks::configure(cfg);
     numbers::configure(cfg);
+    cloudua::domains::configure(cfg);
     bans::configure(cfg);
     users::configure(cfg);
     calls::configure_admin(cfg);

@@ -18,6 +18,7 @@ use actix::prelude::*;
 pub use super::call::LiveLink;
 use super::call::{BSide, CallActor, CallFinished, CallReported, Control};
 use super::clock::{unix_now, wall_ms};
+use super::device_callbacks::SessionRefSet;
 use super::egress::AppHttp;
 use crate::call::live::{LiveAccepted, LiveCommand, LiveError, LiveEvent};
 use crate::live::{
@@ -48,6 +49,10 @@ pub struct LiveActor {
     store: Arc<dyn Store>,
     /// `http://host:port` of the HTTP API, for `callUri` and `recordingUri`.
     public_base: String,
+    /// Cloud SIP UA callbacks, in order per call.
+    devices: super::device_callbacks::DeviceCallbacks,
+    /// Numbers the `httpTransactionId`s of device callbacks.
+    next_tx: u64,
 }
 
 impl LiveActor {
@@ -59,7 +64,38 @@ impl LiveActor {
             app_http,
             store,
             public_base,
+            devices: Default::default(),
+            next_tx: 0,
         }
+    }
+
+    /// A device call's event: its Cloud UA callback, if it has one.
+    fn device_callback(&mut self, id: &str, ev: &LiveEvent, me: Recipient<SessionRefSet>) {
+        let Some(e) = self.table.get(id) else {
+            return;
+        };
+        let Some(session) = e.view.cloudua.as_deref() else {
+            return;
+        };
+        let Some(base) = session.callback_base.clone() else {
+            return;
+        };
+        self.next_tx += 1;
+        let tx = format!("{id}-{}", self.next_tx);
+        let answered = e.view.active_ms.is_some();
+        let Some((name, body)) = crate::live::cloudua::render(session, id, ev, &tx, answered)
+        else {
+            return;
+        };
+        let secret = self
+            .store
+            .app(e.view.app)
+            .ok()
+            .flatten()
+            .map(|a| a.secret)
+            .unwrap_or_default();
+        self.devices
+            .send(id, &base, name, body, secret, &self.app_http, me);
     }
 
     /// Renders and sends `ev`'s callback, if the call has a callback URL; returns the
@@ -210,9 +246,25 @@ impl Handler<CallStarted> for LiveActor {
 
 impl Handler<CallReported> for LiveActor {
     type Result = ();
-    fn handle(&mut self, msg: CallReported, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: CallReported, ctx: &mut Context<Self>) {
         let at = wall_ms();
-        let logged = self.callback(&msg.id, &msg.event, at);
+        if let LiveEvent::MediaReady { b, a_codec } = &msg.event {
+            let (b, a_codec) = (*b, *a_codec);
+            self.table.update_cloudua(&msg.id, |s| {
+                s.b = Some(b);
+                s.a_codec = a_codec;
+            });
+        }
+        let is_device = self
+            .table
+            .get(&msg.id)
+            .is_some_and(|e| e.view.cloudua.is_some());
+        let logged = if is_device {
+            self.device_callback(&msg.id, &msg.event, ctx.address().recipient());
+            None
+        } else {
+            self.callback(&msg.id, &msg.event, at)
+        };
         for f in self.table.event(&msg.id, &msg.event, at, logged) {
             match f {
                 Followup::LeaveBridge { other, .. } => {
@@ -229,7 +281,16 @@ impl Handler<CallFinished> for LiveActor {
     type Result = ();
     fn handle(&mut self, msg: CallFinished, _: &mut Context<Self>) {
         self.addrs.remove(&msg.id);
+        self.devices.finished(&msg.id);
         self.table.finished(&msg.id, wall_ms());
+    }
+}
+
+impl Handler<SessionRefSet> for LiveActor {
+    type Result = ();
+    fn handle(&mut self, msg: SessionRefSet, _: &mut Context<Self>) {
+        self.table
+            .update_cloudua(&msg.call, |s| s.session_ref = Some(msg.value));
     }
 }
 
@@ -330,6 +391,32 @@ impl LiveService {
             .send(Write(f))
             .await
             .map_err(|_| LiveRequestError::Unavailable)
+    }
+
+    /// The call of Cloud UA domain `domain` with `replyId` `reply` (live or recently ended).
+    pub async fn device_call(&self, domain: &str, reply: &str) -> Option<CallView> {
+        let (d, r) = (domain.to_string(), reply.to_string());
+        self.read(move |t, _| t.by_reply(&d, &r).map(|e| e.view.clone()))
+            .await
+            .ok()?
+    }
+
+    /// The newest call of `domain` placed with this `sessionReferenceId`.
+    pub async fn device_call_by_ref(&self, domain: &str, r: serde_json::Value) -> Option<CallView> {
+        let d = domain.to_string();
+        self.read(move |t, _| t.by_session_ref(&d, &r).map(|e| e.view.clone()))
+            .await
+            .ok()?
+    }
+
+    /// Changes a device call's session (the codec and keys its answer set).
+    pub async fn update_device(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut crate::live::cloudua::Session) + Send + 'static,
+    ) {
+        let id = id.to_string();
+        let _ = self.write(move |t| t.update_cloudua(&id, f)).await;
     }
 
     /// A call's row (live or recently ended).

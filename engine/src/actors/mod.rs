@@ -19,6 +19,8 @@ pub mod bandwidth;
 pub mod call;
 pub mod cdrs;
 mod clock;
+pub mod device_callbacks;
+pub mod device_domains;
 pub mod directory;
 pub mod egress;
 pub mod fork;
@@ -418,6 +420,7 @@ impl Engine {
             local_ip: advertised.ip(),
             fetch_timeout: Duration::from_millis(settings.calls.answer_timeout_ms),
             max_calls_per_app: settings.calls.max_calls_per_app,
+            cloudua_answer_timeout: settings.cloudua.answer_timeout(),
             srtp: settings.media.srtp,
             prompts,
             download_timeout: Duration::from_millis(settings.media.download_timeout_ms),

@@ -170,12 +170,14 @@ impl ALeg {
         fx.report(self.record.event(status, fx.wall_ms(), extra));
     }
 
-    /// A placed call's A leg rings (reported once).
-    pub(super) fn ringing(&mut self, fx: &mut Effects, extra: &Option<String>) {
-        if !self.record.ringing {
-            self.record.ringing = true;
-            self.event(fx, EventStatus::Ringing, extra);
+    /// A placed call's A leg rings (reported once: true the first time).
+    pub(super) fn ringing(&mut self, fx: &mut Effects, extra: &Option<String>) -> bool {
+        if self.record.ringing {
+            return false;
         }
+        self.record.ringing = true;
+        self.event(fx, EventStatus::Ringing, extra);
+        true
     }
 
     /// Ends the leg's record (terminal event and CDR, once).

@@ -19,6 +19,25 @@ pub struct LiveSetup {
     pub auto_answer: bool,
     /// How long a placed call may ring before it is given up (`callTimeout`, 1–300 s).
     pub call_timeout: Duration,
+    /// How long an inbound call that is not auto-answered may ring unanswered before the
+    /// caller gets 480 (Cloud SIP UA); `None`: until the caller gives up.
+    pub answer_timeout: Option<Duration>,
+    /// A thin device's RTP endpoint the call's B side relays with once the call is answered
+    /// (a Cloud SIP UA placed call).
+    pub device: Option<DeviceMedia>,
+}
+
+/// A device that sends and receives its own RTP (Cloud SIP UA): the call's B side relays the
+/// caller's audio to it, in its codec, SRTP when it gave keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceMedia {
+    /// Where the device receives (`receiveIp`/`receivePort`); RTCP on the next port.
+    pub rtp: std::net::SocketAddr,
+    pub codec: crate::media::codec::AudioCodec,
+    /// `telephoneEventPayloadType`.
+    pub event_pt: u8,
+    /// SDES keys of the device's leg: its own (inbound) and ours (outbound).
+    pub srtp: Option<Box<crate::media::srtp::LegKeys>>,
 }
 
 impl Default for LiveSetup {
@@ -26,6 +45,8 @@ impl Default for LiveSetup {
         LiveSetup {
             auto_answer: true,
             call_timeout: Duration::from_secs(60),
+            answer_timeout: None,
+            device: None,
         }
     }
 }
@@ -68,8 +89,14 @@ pub struct GatherSpec {
 pub enum LiveCommand {
     /// Answer an inbound call that is still ringing.
     Answer,
-    /// Refuse an inbound call that is still ringing (603).
-    Reject,
+    /// Refuse an inbound call that is still ringing with this status (Bandwidth: 603;
+    /// Cloud SIP UA's hang-up before answer: 486).
+    Reject(u16),
+    /// Tell a ringing inbound caller that the callee rings (180).
+    Ringback,
+    /// Relay the call's B side with a device's RTP endpoint (Cloud SIP UA), from its answer
+    /// on (at once when it is answered already).
+    Device(DeviceMedia),
     /// End the call: a ringing caller gets 480, an answered one a BYE, a dialled one a CANCEL.
     Hangup,
     /// Play or speak to the caller; replaces the live prompt playing.
@@ -175,6 +202,14 @@ pub enum LiveEvent {
     Incoming { answered: bool },
     /// The call was answered (a placed call's callee, or `Answer`).
     Answered,
+    /// A placed call's callee rings (180/183), reported once.
+    Ringing,
+    /// The call's media ports are bound: `b` is where a device or another call sends the
+    /// call's B-side audio; `a_codec` is the law the caller's offer put first (inbound).
+    MediaReady {
+        b: Anchor,
+        a_codec: Option<crate::media::codec::AudioCodec>,
+    },
     /// A placed call rang out its `callTimeout`.
     Timeout,
     Prompt {

@@ -8,6 +8,7 @@
 //! bridges likewise.
 
 mod bridge;
+pub mod cloudua;
 
 use std::collections::{HashMap, VecDeque};
 
@@ -90,6 +91,8 @@ pub struct CallView {
     pub cause: Option<String>,
     /// Whether the app drives it live (false: a PCMO script does).
     pub live: bool,
+    /// A Cloud SIP UA device's call: its session.
+    pub cloudua: Option<Box<cloudua::Session>>,
 }
 
 /// One event in `GET /calls/{id}/events`.
@@ -320,6 +323,36 @@ impl CallTable {
             if let Some(old) = self.ended.pop_front() {
                 self.calls.remove(&old);
             }
+        }
+    }
+
+    /// The live call of Cloud UA domain `domain` whose `replyId` is `reply`.
+    pub fn by_reply(&self, domain: &str, reply: &str) -> Option<&Entry> {
+        self.calls.values().find(|e| {
+            e.view
+                .cloudua
+                .as_ref()
+                .is_some_and(|s| s.reply_id == reply && s.domain == domain)
+        })
+    }
+
+    /// The newest call of Cloud UA domain `domain` placed with `sessionReferenceId` `r`.
+    pub fn by_session_ref(&self, domain: &str, r: &serde_json::Value) -> Option<&Entry> {
+        self.calls
+            .values()
+            .filter(|e| {
+                e.view
+                    .cloudua
+                    .as_ref()
+                    .is_some_and(|s| s.domain == domain && s.session_ref.as_ref() == Some(r))
+            })
+            .max_by_key(|e| (e.view.end_ms.is_none(), e.view.start_ms))
+    }
+
+    /// Changes a call's Cloud UA session.
+    pub fn update_cloudua(&mut self, id: &str, f: impl FnOnce(&mut cloudua::Session)) {
+        if let Some(s) = self.calls.get_mut(id).and_then(|e| e.view.cloudua.as_mut()) {
+            f(s);
         }
     }
 

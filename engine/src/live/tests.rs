@@ -18,6 +18,7 @@ fn view(id: &str, user: &str) -> CallView {
         callback: None,
         cause: None,
         live: true,
+        cloudua: None,
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod bandwidth;
 pub(crate) mod calls;
+mod cloudua;
 mod routing;
 
 use std::sync::{Arc, Barrier};
@@ -168,6 +169,7 @@ pub(crate) fn run(store: &dyn Store) {
     bandwidth::apps_detach_bandwidth_endpoints(store);
     bandwidth::numbers_change_app(store);
     bandwidth::apps_update(store);
+    cloudua::domains(store);
     store.flush().unwrap();
 }
 

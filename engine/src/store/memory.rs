@@ -49,6 +49,7 @@ struct State {
     endpoints_by_id: BTreeMap<String, EndpointKey>,
     /// `(domain id, username)`.
     endpoints_by_bw_domain: BTreeMap<(String, String), EndpointKey>,
+    cloudua_domains: BTreeMap<String, crate::store::CloudUaDomain>,
 }
 
 /// The in-memory store. Holds endpoint HA1s, so its `Debug` shows only sizes.
@@ -317,6 +318,39 @@ impl Store for MemoryStore {
 
     fn update_number(&self, number: &Number) -> Result<(), StoreError> {
         self.replace_number(number)
+    }
+
+    fn insert_cloudua_domain(&self, d: &crate::store::CloudUaDomain) -> Result<(), StoreError> {
+        key::plain(&d.name, "domain name")?;
+        let mut state = self.write();
+        if !state.apps.contains_key(&d.app) {
+            return Err(StoreError::NotFound);
+        }
+        if state.cloudua_domains.contains_key(&d.name)
+            || state.cloudua_domains.values().any(|x| x.app == d.app)
+        {
+            return Err(StoreError::Conflict);
+        }
+        state.cloudua_domains.insert(d.name.clone(), d.clone());
+        Ok(())
+    }
+
+    fn cloudua_domain(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::store::CloudUaDomain>, StoreError> {
+        Ok(self.read().cloudua_domains.get(name).cloned())
+    }
+
+    fn cloudua_domains(&self) -> Result<Vec<crate::store::CloudUaDomain>, StoreError> {
+        Ok(self.read().cloudua_domains.values().cloned().collect())
+    }
+
+    fn delete_cloudua_domain(&self, name: &str) -> Result<(), StoreError> {
+        match self.write().cloudua_domains.remove(name) {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound),
+        }
     }
 
     fn insert_account(&self, account: &Account) -> Result<(), StoreError> {

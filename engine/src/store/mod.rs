@@ -39,6 +39,7 @@
 //! tests of the cores that sit on top).
 
 pub mod cdr;
+pub mod cloudua;
 // The group commit's shell: a flusher thread, paced by the clock, so concurrent writers
 // share one fsync.
 #[allow(clippy::disallowed_methods)]
@@ -55,6 +56,7 @@ use std::sync::Arc;
 
 use crate::sip::registrar::{Aor, Binding};
 pub use cdr::{CallUuid, Cdr, CdrCursor, CdrKind, CdrStatus, Direction, Leg};
+pub use cloudua::CloudUaDomain;
 pub use commit::GroupCommit;
 pub use delivery::{Delivery, DeliveryKind};
 pub use memory::MemoryStore;
@@ -216,6 +218,20 @@ pub trait Store: Send + Sync + 'static {
     fn endpoint_by_id(&self, id: &str) -> Result<Option<Endpoint>, StoreError>;
     /// A domain's endpoints, by username.
     fn endpoints_of_bw_domain(&self, domain_id: &str) -> Result<Vec<Endpoint>, StoreError>;
+
+    // ---- Cloud SIP UA domains ----
+    /// Inserts a domain; `Conflict` if its name is taken or its app has one already,
+    /// `NotFound` if its app does not exist.
+    fn insert_cloudua_domain(&self, domain: &CloudUaDomain) -> Result<(), StoreError>;
+    fn cloudua_domain(&self, name: &str) -> Result<Option<CloudUaDomain>, StoreError>;
+    /// Every domain, by name.
+    fn cloudua_domains(&self) -> Result<Vec<CloudUaDomain>, StoreError>;
+    /// `NotFound` if absent.
+    fn delete_cloudua_domain(&self, name: &str) -> Result<(), StoreError>;
+    /// The domain of `app`, if it has one (a scan: domains are few, operator-made).
+    fn cloudua_domain_of_app(&self, app: AppId) -> Result<Option<CloudUaDomain>, StoreError> {
+        Ok(self.cloudua_domains()?.into_iter().find(|d| d.app == app))
+    }
 
     // ---- CDRs ----
     /// Stores a CDR and, if given, the outbox delivery of its webhook, atomically. Returns

@@ -18,6 +18,7 @@
 //! | `deliveries`         | seq, big-endian `u64`            | [`Delivery`]               |
 //! | `accounts`           | user id                          | [`Account`]                |
 //! | `bw_domains`         | domain id                        | [`BwDomain`]               |
+//! | `cloudua_domains`    | Cloud UA domain name             | [`CloudUaDomain`](super::CloudUaDomain) |
 //! | `bw_domain_names`    | domain name                      | the domain id              |
 //! | `bw_domains_by_account` | `user \0 domain id`          | empty                      |
 //! | `endpoints_by_id`    | endpoint id (`re-…`)             | the endpoint's key         |
@@ -56,6 +57,7 @@
 
 mod bandwidth;
 mod calls;
+mod cloudua;
 mod open;
 #[cfg(test)]
 mod process_tests;
@@ -99,6 +101,7 @@ pub struct SledStore {
     deliveries: sled::Tree,
     accounts: sled::Tree,
     bw_domains: sled::Tree,
+    cloudua_domains: sled::Tree,
     bw_domain_names: sled::Tree,
     bw_domains_by_account: sled::Tree,
     endpoints_by_id: sled::Tree,
@@ -142,6 +145,7 @@ impl SledStore {
             deliveries: tree("deliveries")?,
             accounts: tree("accounts")?,
             bw_domains: tree("bw_domains")?,
+            cloudua_domains: tree("cloudua_domains")?,
             bw_domain_names: tree("bw_domain_names")?,
             bw_domains_by_account: tree("bw_domains_by_account")?,
             endpoints_by_id: tree("endpoints_by_id")?,
@@ -560,6 +564,25 @@ impl Store for SledStore {
 
     fn update_number(&self, number: &Number) -> Result<(), StoreError> {
         self.replace_number(number)
+    }
+
+    fn insert_cloudua_domain(&self, d: &crate::store::CloudUaDomain) -> Result<(), StoreError> {
+        self.put_cloudua_domain(d)
+    }
+
+    fn cloudua_domain(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::store::CloudUaDomain>, StoreError> {
+        self.get_cloudua_domain(name)
+    }
+
+    fn cloudua_domains(&self) -> Result<Vec<crate::store::CloudUaDomain>, StoreError> {
+        self.all_cloudua_domains()
+    }
+
+    fn delete_cloudua_domain(&self, name: &str) -> Result<(), StoreError> {
+        self.remove_cloudua_domain(name)
     }
 
     fn insert_account(&self, account: &Account) -> Result<(), StoreError> {

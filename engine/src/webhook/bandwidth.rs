@@ -48,6 +48,8 @@ pub fn render(call: &CallbackCall<'_>, ev: &LiveEvent, at_ms: u64) -> Option<Val
             put("callState", json!("active"));
             "answer"
         }
+        // Bandwidth v1 has no callbacks for these (Cloud SIP UA renders them).
+        LiveEvent::Ringing | LiveEvent::MediaReady { .. } => return None,
         LiveEvent::Timeout => {
             put("from", json!(call.from));
             put("to", json!(call.to));

@@ -141,6 +141,7 @@ impl Rig {
         let live = LiveSetup {
             auto_answer: true,
             call_timeout: Duration::from_secs(30),
+            ..LiveSetup::default()
         };
         let call = Call::outbound_live(setup, out, now, 1_000_000, live);
         let invite = request("OPTIONS sip:x@test.local SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\nFrom: <sip:x@test.local>;tag=1\nTo: <sip:x@test.local>\nCall-ID: none\nCSeq: 1 OPTIONS\n\n");

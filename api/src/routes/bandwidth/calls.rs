@@ -235,11 +235,13 @@ async fn create(
         setup: LiveSetup {
             auto_answer: true,
             call_timeout: std::time::Duration::from_secs(timeout),
+            ..LiveSetup::default()
         },
         user: Some(user.account.id.clone()),
         callback,
         tag: b.tag,
         shown: Some((from.clone(), to.clone())),
+        cloudua: None,
     };
     let placed = state
         .engine
@@ -462,7 +464,7 @@ async fn update(
     let cmd = match b.state.as_deref() {
         None => None,
         Some("active") => Some(LiveCommand::Answer),
-        Some("rejected") => Some(LiveCommand::Reject),
+        Some("rejected") => Some(LiveCommand::Reject(603)),
         Some("completed") => Some(LiveCommand::Hangup),
         Some("transferring") => {
             let to = b

@@ -51,6 +51,8 @@ pub struct CallDeps {
     pub fetch_timeout: Duration,
     /// Concurrent calls per app; past it new calls get 503.
     pub max_calls_per_app: usize,
+    /// `[cloudua] answer_timeout_secs`: an inbound call to a device rings this long.
+    pub cloudua_answer_timeout: Duration,
     /// `[media] srtp`.
     pub srtp: crate::media::sdp::crypto::SrtpPolicy,
     /// Prompt files, downloads and text to speech, with their cache.
@@ -247,7 +249,11 @@ impl SipActor {
                 return self.respond(tx, *response);
             }
         };
-        let live = live_of(&app);
+        let cloudua = store.cloudua_domain_of_app(app.id).ok().flatten();
+        let live = match &cloudua {
+            Some(domain) => Some(device_of(domain, &req, &setup, deps.cloudua_answer_timeout)),
+            None => live_of(&app),
+        };
         let mut view = started_view(&setup, &app, CallDirection::In, wall, live.as_ref());
         if let (Some(_), admission::Caller::Endpoint { user, domain }) = (&live, &caller) {
             // Bandwidth shows an endpoint caller as its SIP URI.
@@ -306,6 +312,8 @@ pub struct LivePlacement {
     /// `from` and `to` as the app wrote them (`+E.164`, `sip:` URIs), for its views and
     /// callbacks; `None`: as the call's SIP shows them.
     pub shown: Option<(String, String)>,
+    /// A Cloud SIP UA device's session: its callbacks are the media service's.
+    pub cloudua: Option<Box<crate::live::cloudua::Session>>,
 }
 
 /// An inbound call's live placement, when its app is a Bandwidth application: answered first
@@ -330,7 +338,43 @@ fn live_of(app: &App) -> Option<LivePlacement> {
         callback,
         tag: None,
         shown: None,
+        cloudua: None,
     })
+}
+
+/// An inbound call's live placement when its app is a Cloud SIP UA domain's: not answered
+/// until the device answers (`answerremotecalljwt`), 480 after the domain's answer timeout;
+/// its callbacks go to the domain's callback base URL.
+fn device_of(
+    domain: &crate::store::CloudUaDomain,
+    req: &crate::sip::message::Request,
+    setup: &crate::call::CallSetup,
+    answer_timeout: Duration,
+) -> LivePlacement {
+    let sip_call_id = {
+        use crate::sip::message::HeaderView;
+        req.call_id().map(str::to_string)
+    };
+    let session = crate::live::cloudua::Session::inbound(
+        domain,
+        crate::directory::new_secret(&mut rand::thread_rng()),
+        setup.from.clone(),
+        format!("sip:{}@{}", setup.to, domain.name),
+        sip_call_id,
+        setup.srtp.keys[1].clone(),
+    );
+    LivePlacement {
+        setup: LiveSetup {
+            auto_answer: false,
+            answer_timeout: Some(answer_timeout),
+            ..LiveSetup::default()
+        },
+        user: None,
+        callback: None,
+        tag: None,
+        shown: None,
+        cloudua: Some(Box::new(session)),
+    }
 }
 
 /// The call as the live-call table first sees it.
@@ -360,6 +404,7 @@ fn started_view(
         callback: live.and_then(|l| l.callback.clone()),
         cause: None,
         live: live.is_some(),
+        cloudua: live.and_then(|l| l.cloudua.clone()),
     }
 }
 

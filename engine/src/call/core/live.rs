@@ -14,7 +14,8 @@ use crate::call::driver::{Driver, Live};
 use crate::call::effects::Effects;
 use crate::call::io::Output;
 use crate::call::live::{
-    valid_digits, LiveAccepted, LiveCommand, LiveError, LiveEvent, LivePrompt, LiveSetup,
+    valid_digits, DeviceMedia, LiveAccepted, LiveCommand, LiveError, LiveEvent, LivePrompt,
+    LiveSetup,
 };
 use crate::media::codec::{AudioCodec, LegCodecs};
 use crate::media::rtp::PayloadTypes;
@@ -109,11 +110,31 @@ impl Call {
                 self.live_answer();
                 Ok(LiveAccepted::Done)
             }
-            LiveCommand::Reject => {
+            LiveCommand::Reject(status) => {
                 if !self.a.is_ringing() {
                     return Err(LiveError::NotRinging);
                 }
-                self.hangup_all("rejected", Some(603));
+                self.hangup_all("rejected", Some(status));
+                Ok(LiveAccepted::Done)
+            }
+            LiveCommand::Ringback => {
+                if !self.a.is_ringing() {
+                    return Err(LiveError::NotRinging);
+                }
+                let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                self.a.respond(fx, 180, None);
+                Ok(LiveAccepted::Done)
+            }
+            LiveCommand::Device(media) => {
+                if !self.b.ids().is_empty() {
+                    return Err(LiveError::HasOwnLegs);
+                }
+                let live = self.live_mut().ok_or(LiveError::ScriptDriven)?;
+                if live.join.is_some() || live.setup.device.is_some() {
+                    return Err(LiveError::AlreadyBridged);
+                }
+                live.setup.device = Some(media);
+                self.apply_join();
                 Ok(LiveAccepted::Done)
             }
             LiveCommand::Play(prompt) => {
@@ -330,10 +351,27 @@ impl Call {
             return;
         };
         let answer = live.setup.auto_answer || live.answer_pending;
+        let answer_timeout = live.setup.answer_timeout;
         if answer && self.a.is_ringing() {
             self.live_answer();
         }
         let answered = self.a.is_answered();
+        if let (Some((_, b)), false) = (self.anchors, self.ending) {
+            let a_codec = self
+                .plan
+                .as_ref()
+                .and_then(|p| p.a_codecs_from_offer())
+                .map(|c| c.audio);
+            self.outbox
+                .push(Output::Live(LiveEvent::MediaReady { b, a_codec }));
+        }
+        if let (Some(after), false) = (answer_timeout, answered) {
+            let at = self.outbox.now() + after;
+            self.outbox.push(Output::Timer {
+                id: super::LIVE_ANSWER_TIMER,
+                at,
+            });
+        }
         if !self.ending {
             self.outbox
                 .push(Output::Live(LiveEvent::Incoming { answered }));
@@ -365,6 +403,13 @@ impl Call {
         self.hangup_all("no-answer", None);
     }
 
+    /// An inbound live call rang its `answer_timeout` unanswered: 480 to the caller.
+    pub(super) fn live_answer_timeout(&mut self) {
+        if self.a.is_ringing() && !self.ending {
+            self.hangup_all("no-answer", Some(480));
+        }
+    }
+
     /// The call is being torn down.
     pub(super) fn live_hung_up(&mut self) {
         let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
@@ -387,7 +432,8 @@ impl Call {
             .push(Output::Live(LiveEvent::Ended { cause, status }));
     }
 
-    /// Relays this call with the other call's B side, once this call is answered.
+    /// Relays this call with the other call's B side (or the device's RTP endpoint), once
+    /// this call is answered.
     fn apply_join(&mut self) {
         let answered = self.a.is_answered();
         let Some((_, _)) = self.anchors else {
@@ -396,33 +442,46 @@ impl Call {
         let Some(live) = self.live_mut() else {
             return;
         };
-        let Some(peer) = live.join else {
-            return;
+        let peer = match (&live.setup.device, live.join) {
+            (Some(d), _) => d.clone(),
+            (None, Some(peer)) => DeviceMedia {
+                rtp: std::net::SocketAddr::new(peer.addr, peer.rtp_port),
+                codec: AudioCodec::Pcmu,
+                event_pt: JOIN_EVENT_PT,
+                srtp: None,
+            },
+            (None, None) => return,
         };
         if !answered || live.joined || live.held {
             return;
         }
         live.joined = true;
-        let pcmu = AudioCodec::Pcmu;
+        let rtcp = std::net::SocketAddr::new(peer.rtp.ip(), peer.rtp.port().wrapping_add(1));
         self.media(MediaCommand::SetRemote {
             leg: Leg::B,
-            rtp: std::net::SocketAddr::new(peer.addr, peer.rtp_port),
-            rtcp: Some(std::net::SocketAddr::new(peer.addr, peer.rtcp_port)),
+            rtp: peer.rtp,
+            rtcp: Some(rtcp),
         });
         self.media(MediaCommand::SetSignallingSource {
             leg: Leg::B,
-            ip: peer.addr,
+            ip: peer.rtp.ip(),
         });
         self.media(MediaCommand::SetPayloadTypes {
             leg: Leg::B,
             allowed: PayloadTypes::NONE
-                .with(pcmu.static_payload_type())
-                .with(JOIN_EVENT_PT),
+                .with(peer.codec.static_payload_type())
+                .with(peer.event_pt),
         });
         self.media(MediaCommand::SetCodecs {
             leg: Leg::B,
-            codecs: LegCodecs::new(pcmu, Some(JOIN_EVENT_PT)),
+            codecs: LegCodecs::new(peer.codec, Some(peer.event_pt)),
         });
+        if let Some(keys) = peer.srtp {
+            self.media(MediaCommand::SetSrtp {
+                leg: Leg::B,
+                keys: Some(keys),
+            });
+        }
         self.media(MediaCommand::OpenLatchWindow { leg: Leg::B });
         self.media(MediaCommand::Bridge);
     }

@@ -63,6 +63,8 @@ struct OutboundA {
 const CALL_LIMIT_TIMER: TimerId = TimerId(u64::MAX);
 /// The timer id of a live placed call's `callTimeout`.
 const LIVE_DIAL_TIMER: TimerId = TimerId(u64::MAX - 2);
+/// An inbound live call rang its `answer_timeout` unanswered.
+const LIVE_ANSWER_TIMER: TimerId = TimerId(u64::MAX - 3);
 
 /// One call: its parts and the conductor's own state (the script, the lifecycle flags).
 pub struct Call {
@@ -333,6 +335,7 @@ impl Call {
             Input::RequestFailed { leg, purpose } => self.on_request_failed(leg, purpose),
             Input::Timer(id) if id == CALL_LIMIT_TIMER => self.hangup_all("duration-limit", None),
             Input::Timer(id) if id == LIVE_DIAL_TIMER => self.live_dial_timeout(),
+            Input::Timer(id) if id == LIVE_ANSWER_TIMER => self.live_answer_timeout(),
             Input::Timer(id) if id == RECORDING_WAIT_TIMER => {
                 let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
                 let dir = &self.setup.recordings_dir;
@@ -367,6 +370,10 @@ impl Call {
         self.anchors = Some((a, b));
         self.webrtc = webrtc;
         if self.outbound.is_some() {
+            if self.is_live() {
+                self.outbox
+                    .push(Output::Live(LiveEvent::MediaReady { b, a_codec: None }));
+            }
             return self.dial_a();
         }
         let Some(plan) = self.plan.as_mut() else {

@@ -126,7 +126,11 @@ impl Call {
         match event {
             ForkEvent::Ringing { .. } => {
                 let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
-                self.a.ringing(fx, &self.extra_params);
+                let first = self.a.ringing(fx, &self.extra_params);
+                if first && self.is_live() {
+                    self.outbox
+                        .push(Output::Live(crate::call::live::LiveEvent::Ringing));
+                }
             }
             ForkEvent::Answered {
                 dialog, response, ..

@@ -125,6 +125,21 @@ impl Store for Probe {
     fn update_number(&self, number: &Number) -> Result<(), StoreError> {
         self.inner.update_number(number)
     }
+    fn insert_cloudua_domain(&self, d: &crate::store::CloudUaDomain) -> Result<(), StoreError> {
+        self.inner.insert_cloudua_domain(d)
+    }
+    fn cloudua_domain(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::store::CloudUaDomain>, StoreError> {
+        self.inner.cloudua_domain(name)
+    }
+    fn cloudua_domains(&self) -> Result<Vec<crate::store::CloudUaDomain>, StoreError> {
+        self.inner.cloudua_domains()
+    }
+    fn delete_cloudua_domain(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.delete_cloudua_domain(name)
+    }
     fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
         self.inner.insert_account(account)
     }
