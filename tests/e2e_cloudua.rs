@@ -15,7 +15,8 @@ mod support;
 
 use serde_json::{json, Value};
 use support::cloudua_rig::{
-    baresip, device_hears, hs, ok, phone_hears, place_body, relay, world, world_with, DOMAIN, SEC,
+    assert_all_signed, baresip, device_hears, hs, ok, phone_hears, place_body, relay, world,
+    world_with, DOMAIN, SEC,
 };
 use support::rtp::Rtp;
 use support::ua::sdp_audio_addr;
@@ -26,7 +27,8 @@ fn device_calls_a_real_phone_that_answers_both_hear_each_other_and_the_phone_han
     let bob = baresip(&w, "bob", 1100, None);
     let port = w.dev.rtp_open("call", None);
     let reference = json!({"visit": 7, "door": "front"});
-    let body = place_body("sip:bob@test.local", port, reference.clone());
+    let mut body = place_body("sip:bob@test.local", port, reference.clone());
+    body["codec"] = json!("PCMA");
     let placed = ok(&mut w, "placeremotecalljwt", body);
     let reply_id = placed["replyId"].clone();
     assert!(
@@ -40,18 +42,14 @@ fn device_calls_a_real_phone_that_answers_both_hear_each_other_and_the_phone_han
     assert_eq!(ringing["sessionReferenceId"], reference, "{ringing}");
     let answered = w.dev.wait_callback("callAnswered", 10 * SEC);
     assert_eq!(answered["replyId"], reply_id, "{answered}");
-    assert_eq!(answered["codec"], "PCMU", "{answered}");
+    assert_eq!(answered["codec"], "PCMA", "{answered}");
     assert_eq!(answered["sessionReferenceId"], reference, "{answered}");
     let to = relay(&w, &answered);
 
-    w.dev.rtp_send("call", to, "PCMU", 700, None);
+    w.dev.rtp_send("call", to, "PCMA", 700, None);
     phone_hears(&mut w, &bob, 700, "call");
     device_hears(&mut w, "call", 1100, to);
-    assert!(
-        w.dev.callbacks().iter().all(|c| c["signature"].is_string()),
-        "every callback is signed: {:#?}",
-        w.dev.callbacks()
-    );
+    assert_all_signed(&w);
 
     bob.quit();
     let hungup = w.dev.wait_callback("callHungup", 10 * SEC);
@@ -177,6 +175,7 @@ fn calls_to_the_device_ring_back_are_cancelled_time_out_with_480_and_are_refused
     let call = w.dev.wait_callback("newRemoteCall", 10 * SEC);
     ok(&mut w, "hangupcalljwt", json!({"replyId": call["replyId"]}));
     assert_eq!(alice.final_response(&mut out, 10 * SEC).err(), Some(486));
+    assert_all_signed(&w);
     w.rig.assert_alive();
 }
 
@@ -187,7 +186,9 @@ fn placed_calls_refused_486_fail_and_cancelled_before_answer_send_cancel() {
     let mut bob = w.rig.phone("bob");
     let port = w.dev.rtp_open("call", None);
 
-    let body = place_body("sip:bob@test.local", port, json!("busy-1"));
+    // This placement's callbacks go to its own callbackBaseUrl, not the domain's.
+    let mut body = place_body("sip:bob@test.local", port, json!("busy-1"));
+    body["callbackBaseUrl"] = json!(format!("{}/percall", w.dev.callback_base));
     let placed = ok(&mut w, "placeremotecalljwt", body);
     let inv = bob.expect_request("INVITE", None, 10 * SEC);
     let offered = sdp_audio_addr(&inv.req.body).expect("an SDP offer");
@@ -196,7 +197,10 @@ fn placed_calls_refused_486_fail_and_cancelled_before_answer_send_cancel() {
         "the phone is offered ringmaster's relay, not the device: {offered}"
     );
     bob.reply(&inv, 486, None);
-    let failed = w.dev.wait_callback("callFailed", 10 * SEC);
+    let entry = w.dev.try_callback_entry("callFailed", 10 * SEC);
+    let entry = entry.unwrap_or_else(|| panic!("no callFailed: {:#?}", w.dev.callbacks()));
+    assert_eq!(entry["path"], "/cb/percall/callFailed", "{entry}");
+    let failed = &entry["body"];
     assert_eq!(failed["sipStatus"], 486, "{failed}");
     assert_eq!(failed["domain"], DOMAIN, "{failed}");
     assert_eq!(failed["sessionReferenceId"], "busy-1", "{failed}");
@@ -223,6 +227,7 @@ fn placed_calls_refused_486_fail_and_cancelled_before_answer_send_cancel() {
         .dev
         .post("hangupcalljwt", json!({"replyId": placed["replyId"]}), auth);
     assert_eq!(again.status, 404, "a cancelled call's replyId: {again:?}");
+    assert_all_signed(&w);
     w.rig.assert_alive();
 }
 

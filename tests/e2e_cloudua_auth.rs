@@ -11,7 +11,9 @@ use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 use support::cloudua::{Answer, Auth, Device};
-use support::cloudua_rig::{add_domain, hs, place_body, world, DOMAIN, HEARD, SEC};
+use support::cloudua_rig::{
+    add_domain, config, hs, place_body, world_configured, DOMAIN, HEARD, SEC,
+};
 
 #[test]
 fn thin_devices_hear_each_other_over_rtp_and_srtp() {
@@ -77,7 +79,9 @@ fn assert_unauthorized(a: &Answer, what: &str) {
 
 #[test]
 fn only_valid_tokens_pass_and_every_route_answers_cors_and_bad_input() {
-    let mut w = world();
+    // Every bad token counts as a failed REST authentication: more than the default 10 from
+    // one address would turn the later 401s into the defence's 429.
+    let mut w = world_configured(&(config(20) + "[defence]\nrest_failures = 50\n"));
     // A second domain, on a second app, verified with an EC P-256 key only.
     let other = w.rig.srv.app_with_endpoints(&[]);
     let gate_keys = w.dev.keys(&w.rig.dir.path().join("gate-keys"));

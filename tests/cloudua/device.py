@@ -341,9 +341,22 @@ def request(method, cmd, body=None):
     return {"status": status, "body": parsed, "headers": {k.lower(): v for k, v in hdrs.items()}}
 
 
+def signed(header, raw):
+    """README "Webhooks": `t=<unix s>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, checked
+    here from that description (within 5 minutes), not with ringmaster's code."""
+    if Callbacks.secret is None or not header:
+        return None
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    if abs(time.time() - int(parts.get("t", "0"))) > 300:
+        return False
+    mac = hmac.new(Callbacks.secret.encode(), parts["t"].encode() + b"." + raw, hashlib.sha256)
+    return hmac.compare_digest(mac.hexdigest(), parts.get("v1", ""))
+
+
 class Callbacks(BaseHTTPRequestHandler):
     session_reference = None  # what /newRemoteCall answers with, set by the `reply` command
     failing = {}  # callback name -> how many more to answer 500 (to see them retried)
+    secret = None  # the app's secret, to check X-Ringmaster-Signature (`signing` command)
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -355,8 +368,9 @@ class Callbacks(BaseHTTPRequestHandler):
         fail = Callbacks.failing.get(name, 0) > 0
         if fail:
             Callbacks.failing[name] -= 1
+        signature = self.headers.get("X-Ringmaster-Signature")
         emit({"callback": name, "path": self.path, "body": body, "failed": fail,
-              "signature": self.headers.get("X-Ringmaster-Signature")})
+              "signature": signature, "signature_ok": signed(signature, raw)})
         reply = {}
         if name == "newRemoteCall" and Callbacks.session_reference is not None:
             reply = {"sessionReferenceId": Callbacks.session_reference}
@@ -400,6 +414,10 @@ def main():
         Callbacks.session_reference = c.get("session_reference_id")
         return True
 
+    def signing(c):
+        Callbacks.secret = c["secret"]
+        return True
+
     def fail(c):
         Callbacks.failing[c["callback"]] = int(c["times"])
         return True
@@ -413,6 +431,7 @@ def main():
         "options": lambda c: request("OPTIONS", c, None),
         "reply": reply,
         "fail": fail,
+        "signing": signing,
         "rtp_open": rtp_open,
         "rtp_send": rtp_send,
         "rtp_stop": lambda c: port(c).stop_sending() or True,

@@ -73,7 +73,8 @@ pub struct Device {
     child: Child,
     stdin: Option<ChildStdin>,
     answers: Receiver<Value>,
-    /// Every callback received, in order: `{"callback","path","body","signature","failed"}`.
+    /// Every callback received, in order: `{"callback", "path", "body", "signature",
+    /// "signature_ok", "failed"}`.
     callbacks: Arc<Mutex<Vec<Value>>>,
     /// Indexes of callbacks [`Device::wait_callback`] already returned.
     taken: Mutex<HashSet<usize>>,
@@ -250,6 +251,12 @@ impl Device {
     /// `{}` with `Value::Null`.
     pub fn reply(&mut self, reference: Value) {
         self.cmd(json!({"cmd": "reply", "session_reference_id": reference}));
+    }
+
+    /// Checks every callback's `X-Ringmaster-Signature` with this secret from now on (its
+    /// entry's `signature_ok`).
+    pub fn signing(&mut self, secret: &str) {
+        self.cmd(json!({"cmd": "signing", "secret": secret}));
     }
 
     /// Answers the next `times` callbacks `name` with 500 (ringmaster must retry them).

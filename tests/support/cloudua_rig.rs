@@ -41,10 +41,16 @@ pub fn world() -> World {
 }
 
 pub fn world_with(answer_timeout_secs: u32) -> World {
+    world_configured(&config(answer_timeout_secs))
+}
+
+/// A world with these settings (TOML).
+pub fn world_configured(config_toml: &str) -> World {
     // The app's own answer URL fails: a call that reached it instead of the device would show.
-    let rig = Rig::configured(vec![Reply::Status(503)], None, &config(answer_timeout_secs));
+    let rig = Rig::configured(vec![Reply::Status(503)], None, config_toml);
     let mut dev = Device::start(rig.dir.path(), rig.srv.http, DOMAIN);
     let keys = dev.keys(&rig.dir.path().join("keys"));
+    dev.signing(&rig.secret);
     let added = add_domain(
         &rig,
         DOMAIN,
@@ -174,4 +180,14 @@ pub fn place_body(to: &str, port: u16, reference: Value) -> Value {
     json!({"destinationUri": to, "sourceUser": "door", "codec": "PCMU",
            "receiveIp": "127.0.0.1", "receivePort": port, "telephoneEventPayloadType": 101,
            "sessionReferenceId": reference})
+}
+
+/// Every callback the device got so far carried a valid `X-Ringmaster-Signature` (the app's
+/// secret, checked by the device itself).
+pub fn assert_all_signed(w: &World) {
+    let cbs = w.dev.callbacks();
+    assert!(
+        !cbs.is_empty() && cbs.iter().all(|c| c["signature_ok"] == true),
+        "every callback is signed with the app's secret: {cbs:#?}"
+    );
 }
