@@ -204,6 +204,8 @@ pub enum LiveEvent {
     Answered,
     /// A placed call's callee rings (180/183), reported once.
     Ringing,
+    /// The caller's side sent a re-INVITE (`update: false`) or an UPDATE in the dialog.
+    Reoffer { update: bool },
     /// The call's media ports are bound: `b` is where a device or another call sends the
     /// call's B-side audio; `a_codec` is the law the caller's offer put first (inbound).
     MediaReady {

@@ -189,6 +189,15 @@ pub fn render(
             put("sipCallId", json!(sip_call_id));
             "callNotify"
         }
+        LiveEvent::Reoffer { update } => {
+            let event = if *update { "update" } else { "reInvite" };
+            put("event", json!(event));
+            put("replyId", json!(s.reply_id));
+            put("monitoringParticipant", json!(false));
+            put("participantId", json!(call));
+            put("sipCallId", json!(sip_call_id));
+            "callNotify"
+        }
         LiveEvent::Answered if s.placed => {
             let b = s.b?;
             put("replyId", json!(s.reply_id));

@@ -49,7 +49,9 @@ pub fn render(call: &CallbackCall<'_>, ev: &LiveEvent, at_ms: u64) -> Option<Val
             "answer"
         }
         // Bandwidth v1 has no callbacks for these (Cloud SIP UA renders them).
-        LiveEvent::Ringing | LiveEvent::MediaReady { .. } => return None,
+        LiveEvent::Ringing | LiveEvent::MediaReady { .. } | LiveEvent::Reoffer { .. } => {
+            return None
+        }
         LiveEvent::Timeout => {
             put("from", json!(call.from));
             put("to", json!(call.to));

@@ -4,6 +4,7 @@
 use super::Call;
 use crate::call::effects::Effects;
 use crate::call::io::{Output, Purpose};
+use crate::call::live::LiveEvent;
 use crate::call::LegId;
 use crate::media::{Command as MediaCommand, Leg};
 use crate::sip::message::{
@@ -61,7 +62,13 @@ impl Call {
                     }
                 }
             }
-            Method::Invite => self.on_reinvite(leg, tx, req),
+            Method::Invite => {
+                if leg == LegId::A && self.is_live() {
+                    self.outbox
+                        .push(Output::Live(LiveEvent::Reoffer { update: false }));
+                }
+                self.on_reinvite(leg, tx, req)
+            }
             Method::Info if leg == LegId::A && is_dtmf_info(&req) => {
                 // SIP INFO DTMF (application/dtmf-relay, application/dtmf) from the caller.
                 let content_type = req.headers.get(&HeaderName::ContentType).unwrap_or("");
@@ -81,6 +88,10 @@ impl Call {
                 });
             }
             _ => {
+                if req.method == Method::Update && leg == LegId::A && self.is_live() {
+                    self.outbox
+                        .push(Output::Live(LiveEvent::Reoffer { update: true }));
+                }
                 // Other INFO, OPTIONS, UPDATE without SDP.
                 self.outbox.push(Output::Respond {
                     tx,

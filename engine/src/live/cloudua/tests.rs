@@ -87,6 +87,18 @@ fn a_placed_call_rings_answers_and_fails() {
 }
 
 #[test]
+fn a_reoffer_is_a_notify() {
+    let s = session(false);
+    let (name, body) = render(&s, "c1", &LiveEvent::Reoffer { update: true }, "t", true).unwrap();
+    assert_eq!(
+        (name, body["event"].as_str()),
+        ("callNotify", Some("update"))
+    );
+    let (_, body) = render(&s, "c1", &LiveEvent::Reoffer { update: false }, "t", true).unwrap();
+    assert_eq!(body["event"], "reInvite");
+}
+
+#[test]
 fn events_without_a_callback() {
     let s = session(false);
     assert!(render(&s, "c1", &LiveEvent::Ringing, "t", false).is_none());
