@@ -1,7 +1,8 @@
 //! The Cloud SIP UA API's door: tokens (HS256, RS256 and ES256 pass; expired, not yet valid,
 //! no exp, wrong key, wrong domain, `alg: none`, HS256 keyed with a public key, an algorithm
 //! the domain has no key for: all refused with the same 401), the domain CLI, CORS preflight on
-//! every route, and bad input (400, `codec_unsupported`, 404). The thin device
+//! every route, bad input (400, `codec_unsupported`, 404), a deleted domain, and the
+//! per-domain rate (429 `rate_limited`). The thin device
 //! (tests/cloudua/device.py) mints the tokens with PyJWT and makes the keys. First, the device
 //! itself is checked against a second device, without ringmaster.
 
@@ -82,18 +83,27 @@ fn only_valid_tokens_pass_and_every_route_answers_cors_and_bad_input() {
     // Every bad token counts as a failed REST authentication: more than the default 10 from
     // one address would turn the later 401s into the defence's 429.
     let mut w = world_configured(&(config(20) + "[defence]\nrest_failures = 50\n"));
-    // A second domain, on a second app, verified with an EC P-256 key only.
+    // A second domain, on a second app, verified with an EC P-256 key only, whose tokens
+    // must also name their issuer.
     let other = w.rig.srv.app_with_endpoints(&[]);
     let gate_keys = w.dev.keys(&w.rig.dir.path().join("gate-keys"));
-    let app = other["appid"].as_u64().expect("appid");
-    let added = add_domain(
-        &w.rig,
+    let app = other["appid"].as_u64().expect("appid").to_string();
+    let added = w.rig.srv.cli_json(&[
+        "cloudua",
+        "domain",
+        "add",
+        "--name",
         "gate.example",
-        app,
-        None,
-        &gate_keys.ec_public,
-        &w.dev,
-    );
+        "--app",
+        &app,
+        "--public-key",
+        gate_keys.ec_public.to_str().unwrap(),
+        "--issuer",
+        "gate-vendor",
+        "--callback-base-url",
+        &w.dev.callback_base,
+        "--json",
+    ]);
     assert_eq!(added["algorithms"], json!(["ES256"]), "{added}");
     let listed = w.rig.srv.cli_json(&["cloudua", "domain", "list", "--json"]);
     assert!(listed.to_string().contains("gate.example"), "{listed}");
@@ -117,7 +127,7 @@ fn only_valid_tokens_pass_and_every_route_answers_cors_and_bad_input() {
         ),
         (
             "gate.example",
-            json!({"alg": "ES256", "key": gate_keys.ec_private, "aud": "gate.example"}),
+            json!({"alg": "ES256", "key": gate_keys.ec_private, "aud": "gate.example", "iss": "gate-vendor"}),
         ),
         // Just expired, within the documented 60 s leeway.
         (
@@ -188,6 +198,22 @@ fn only_valid_tokens_pass_and_every_route_answers_cors_and_bad_input() {
         Auth::Token(json!({"alg": "HS256-raw", "key": gate_keys.ec_public, "aud": "gate.example"})),
     );
     assert_unauthorized(&a, "HS256 keyed with the EC public key");
+    for (what, iss) in [
+        ("no issuer", Value::Null),
+        ("another issuer", json!("mallory")),
+    ] {
+        let mut spec = json!({"alg": "ES256", "key": gate_keys.ec_private, "aud": "gate.example"});
+        if !iss.is_null() {
+            spec["iss"] = iss;
+        }
+        let a = w.dev.post_to(
+            "gate.example",
+            "hangupcalljwt",
+            probe.clone(),
+            Auth::Token(spec),
+        );
+        assert_unauthorized(&a, what);
+    }
     let a = w
         .dev
         .post_to("gate.example", "hangupcalljwt", probe.clone(), hs(&w));
@@ -264,5 +290,60 @@ fn only_valid_tokens_pass_and_every_route_answers_cors_and_bad_input() {
         "nothing above made a call: {:#?}",
         w.dev.callbacks()
     );
+
+    // A deleted domain's tokens no longer pass.
+    let out = w
+        .rig
+        .srv
+        .cli(&["cloudua", "domain", "delete", "gate.example"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = w.rig.srv.cli_json(&["cloudua", "domain", "list", "--json"]);
+    assert!(!listed.to_string().contains("gate.example"), "{listed}");
+    let spec = json!({"alg": "ES256", "key": gate_keys.ec_private, "aud": "gate.example", "iss": "gate-vendor"});
+    let a = w.dev.post_to(
+        "gate.example",
+        "hangupcalljwt",
+        json!({"replyId": "no-such-call"}),
+        Auth::Token(spec),
+    );
+    assert_unauthorized(&a, "a deleted domain");
     w.rig.assert_alive();
+}
+
+#[test]
+fn a_domain_past_its_rate_gets_429_and_another_domain_does_not() {
+    // [cloudua] rate_per_sec = 1, burst = 3: the fourth request at once is refused.
+    let mut w = world_configured(&(config(20) + "rate_per_sec = 1\nburst = 3\n"));
+    let other = w.rig.srv.app_with_endpoints(&[]);
+    let app = other["appid"].as_u64().expect("appid");
+    let k = w.keys.clone();
+    add_domain(
+        &w.rig,
+        "gate.example",
+        app,
+        Some(&k.hs256),
+        &k.rsa_public,
+        &w.dev,
+    );
+    let probe = json!({"replyId": "no-such-call"});
+    let answers: Vec<Answer> = (0..6)
+        .map(|_| w.dev.post("hangupcalljwt", probe.clone(), hs(&w)))
+        .collect();
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    assert_eq!(
+        &statuses[..3],
+        &[404, 404, 404],
+        "the burst passes: {statuses:?}"
+    );
+    // Past the burst (a slow machine may have earned one more token meanwhile).
+    let refused = answers[3..].iter().find(|a| a.status == 429);
+    let refused = refused.unwrap_or_else(|| panic!("no 429 past the burst: {statuses:?}"));
+    assert_eq!(refused.body["error"]["code"], "rate_limited", "{refused:?}");
+    let gate = Auth::Token(json!({"alg": "HS256", "key": k.hs256, "aud": "gate.example"}));
+    let a = w.dev.post_to("gate.example", "hangupcalljwt", probe, gate);
+    assert_eq!(a.status, 404, "another domain has its own budget: {a:?}");
 }
