@@ -13,10 +13,13 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
+use support::cloudua::Auth;
 use support::cloudua_rig::{
-    assert_all_signed, baresip, device_hears, hs, ok, phone_hears, place_body, relay, world,
-    world_with, DOMAIN, SEC,
+    add_domain, assert_all_signed, baresip, device_hears, hs, ok, phone_hears, place_body, relay,
+    world, world_with, DOMAIN, SEC,
 };
 use support::rtp::Rtp;
 use support::ua::sdp_audio_addr;
@@ -214,6 +217,32 @@ fn placed_calls_refused_486_fail_and_cancelled_before_answer_send_cancel() {
     let ringing = w.dev.wait_callback("callNotify", 10 * SEC);
     assert_eq!(ringing["event"], "ringing", "{ringing}");
     assert_eq!(ringing["replyId"], placed["replyId"], "{ringing}");
+    // Another tenant's device knows nothing of this call, even with its replyId and
+    // sessionReferenceId: 404, and the phone keeps ringing.
+    let other = w.rig.srv.app_with_endpoints(&[]);
+    let k = w.keys.clone();
+    let app = other["appid"].as_u64().expect("appid");
+    add_domain(
+        &w.rig,
+        "gate.example",
+        app,
+        Some(&k.hs256),
+        &k.rsa_public,
+        &w.dev,
+    );
+    let gate = || Auth::Token(json!({"alg": "HS256", "key": k.hs256, "aud": "gate.example"}));
+    for body in [
+        json!({"replyId": placed["replyId"]}),
+        json!({"sessionReferenceId": reference}),
+    ] {
+        let a = w.dev.post_to("gate.example", "hangupcalljwt", body, gate());
+        assert_eq!(a.status, 404, "another domain's call: {a:?}");
+    }
+    assert!(
+        bob.try_request("CANCEL", None, Duration::from_millis(300))
+            .is_none(),
+        "another domain cancelled the call"
+    );
     // Cancelled by the placement's own sessionReferenceId (the device may not have kept
     // the replyId).
     ok(
