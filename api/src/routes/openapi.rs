@@ -62,6 +62,11 @@ mod tests {
             "/v3/voice/pcmo/transfer:",
             "/v3/voice/call/hangup:",
             "/admin/v1/tokens:",
+            "/mediaservice/{domain}/placeremotecalljwt:",
+            "/mediaservice/{domain}/answerremotecalljwt:",
+            "/mediaservice/{domain}/sendremotecallringbackjwt:",
+            "/mediaservice/{domain}/hangupcalljwt:",
+            "/admin/v1/cloudua/domains:",
             "/health:",
             "/metrics:",
         ] {
