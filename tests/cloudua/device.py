@@ -347,9 +347,10 @@ def signed(header, raw):
     if Callbacks.secret is None or not header:
         return None
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    if abs(time.time() - int(parts.get("t", "0"))) > 300:
-        return False
-    mac = hmac.new(Callbacks.secret.encode(), parts["t"].encode() + b"." + raw, hashlib.sha256)
+    t = parts.get("t", "")
+    if not t.isdigit() or abs(time.time() - int(t)) > 300:
+        return False  # a malformed header is a bad signature, never a crash of the handler
+    mac = hmac.new(Callbacks.secret.encode(), t.encode() + b"." + raw, hashlib.sha256)
     return hmac.compare_digest(mac.hexdigest(), parts.get("v1", ""))
 
 
@@ -357,6 +358,7 @@ class Callbacks(BaseHTTPRequestHandler):
     session_reference = None  # what /newRemoteCall answers with, set by the `reply` command
     failing = {}  # callback name -> how many more to answer 500 (to see them retried)
     secret = None  # the app's secret, to check X-Ringmaster-Signature (`signing` command)
+    lock = threading.Lock()  # callbacks come in on threads of their own
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -365,9 +367,10 @@ class Callbacks(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode(errors="replace")
         name = self.path.rstrip("/").rsplit("/", 1)[-1]
-        fail = Callbacks.failing.get(name, 0) > 0
-        if fail:
-            Callbacks.failing[name] -= 1
+        with Callbacks.lock:
+            fail = Callbacks.failing.get(name, 0) > 0
+            if fail:
+                Callbacks.failing[name] -= 1
         signature = self.headers.get("X-Ringmaster-Signature")
         emit({"callback": name, "path": self.path, "body": body, "failed": fail,
               "signature": signature, "signature_ok": signed(signature, raw)})
