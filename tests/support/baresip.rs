@@ -124,6 +124,15 @@ impl Baresip {
         false
     }
 
+    /// Asks baresip to quit, as its user would (SIGTERM by PID, with the `kill` program):
+    /// it hangs up its calls (BYE) and unregisters before it exits.
+    pub fn quit(&self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
     /// The audio the phone received in its calls so far (8 kHz mono samples of every
     /// `dump-*-dec.wav`, in file-name order).
     pub fn heard(&self) -> Vec<i16> {

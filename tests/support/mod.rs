@@ -15,6 +15,8 @@ pub mod bandwidth;
 pub mod baresip;
 pub mod browser;
 pub mod caller;
+pub mod cloudua;
+pub mod cloudua_rig;
 pub mod http;
 pub mod phone;
 pub mod reports;
