@@ -362,4 +362,23 @@ fn bad_requests_get_clear_errors() {
         .send_string("{not json");
     assert!(matches!(resp, Err(ureq::Error::Status(400, _))));
     assert_eq!(w.post("hangupcalljwt", json!({})).0, 400);
+    // Bad tokens count towards the address's REST ban; the ban answers in this API's shape.
+    let mut last = (0, Value::Null);
+    for _ in 0..12 {
+        let resp = ureq::post(&url)
+            .set("Authorization", "Bearer not.a.token")
+            .send_json(json!({"replyId": "x"}));
+        last = match resp {
+            Err(ureq::Error::Status(s, r)) => (s, r.into_json().unwrap_or(Value::Null)),
+            other => panic!("{other:?}"),
+        };
+    }
+    assert_eq!(last.0, 429, "{}", last.1);
+    assert_eq!(
+        (
+            last.1["success"].as_bool(),
+            last.1["error"]["code"].as_str()
+        ),
+        (Some(false), Some("too_many_failures"))
+    );
 }

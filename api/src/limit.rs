@@ -78,7 +78,17 @@ pub async fn limit_failures(
         return next.call(req).await.map(|r| r.map_into_left_body());
     };
     if let Some(secs) = state.rest_guard.blocked(Instant::now(), ip) {
-        let resp = ApiError::TooManyFailures(secs).error_response();
+        // Each API answers in its own shape (the Cloud SIP UA's `{success, error}`).
+        let resp = if req.path().starts_with("/mediaservice/") {
+            crate::routes::cloudua::CuaError::new(
+                429,
+                "too_many_failures",
+                format!("Too many failed authentications; retry after {secs} seconds"),
+            )
+            .error_response()
+        } else {
+            ApiError::TooManyFailures(secs).error_response()
+        };
         return Ok(req.into_response(resp).map_into_right_body());
     }
     let path = req.path().to_string();
