@@ -12,9 +12,10 @@ line:
   - first line printed: {"ready": {"port": PORT}} (the server listens on 127.0.0.1:PORT);
   - each command {"cmd": NAME, ...} gets exactly one line, {"ok": ...} or {"error": "..."}.
 Commands:
-  plan     {"steps": [...], "reject": STATUS?}: what the agent does on each connection once
-           ringmaster's `start` arrived (see `Connection.run_plan`); `reject` refuses the
-           WebSocket upgrade with that HTTP status instead.
+  plan     {"steps": [...], "reject": STATUS?, "stall": SECONDS?}: what the agent does on each
+           connection once ringmaster's `start` arrived (see `Connection.run_plan`); `reject`
+           refuses the WebSocket upgrade with that HTTP status instead, `stall` leaves it
+           unanswered that long.
   secret   {"secret": S}: check X-Ringmaster-Signature with this app secret.
   tone     {...a tone step...}: start sending a tone on the newest connection now.
   send     {"msg": {...}}: send this JSON on the newest connection now.
@@ -305,7 +306,11 @@ class Connection:
         for step in steps:
             await asyncio.sleep(max(0.0, t0 + float(step.get("at", 0)) - time.monotonic()))
             if "tone" in step:
-                self.tasks.append(asyncio.create_task(self.tone(step["tone"])))
+                # A bulk tone is queued whole before the next step (a mark after it, say).
+                if step["tone"].get("pace") == "realtime":
+                    self.tasks.append(asyncio.create_task(self.tone(step["tone"])))
+                else:
+                    await self.tone(step["tone"])
             if "send" in step:
                 await self.send(step["send"])
             if step.get("close"):
@@ -355,12 +360,16 @@ class Agent:
         self.upgrades = []  # every upgrade request: {"target", "headers", "rejected"}
         self.steps = []
         self.reject = None
+        self.stall = None
         self.secret = None
 
-    def process_request(self, connection, request):
+    async def process_request(self, connection, request):
         headers = {k.lower(): v for k, v in request.headers.raw_items()}
         self.upgrades.append({"target": request.path, "headers": headers,
-                              "rejected": self.reject})
+                              "rejected": self.reject, "stalled": self.stall})
+        if self.stall:
+            # Never answers the upgrade (ringmaster's connect timeout must end it).
+            await asyncio.sleep(self.stall)
         if self.reject:
             return connection.respond(HTTPStatus(self.reject), "refused by the test agent\n")
         return None
@@ -396,6 +405,7 @@ class Agent:
         if name == "plan":
             self.steps = cmd.get("steps", [])
             self.reject = cmd.get("reject")
+            self.stall = cmd.get("stall")
             return True
         if name == "secret":
             self.secret = cmd["secret"]
@@ -412,6 +422,11 @@ class Agent:
             return True
         if name == "report":
             hzs = cmd.get("hz", [])
+            now = int(time.time())
+            for u in self.upgrades:
+                if self.secret is not None:
+                    u["signature_ok"] = check_signature(u["headers"].get("x-ringmaster-signature"),
+                                                        self.secret, u["target"], now)
             return {"upgrades": self.upgrades,
                     "connections": [c.report(hzs, self.secret) for c in self.conns]}
         raise ValueError(f"unknown command {name!r}")
@@ -422,7 +437,7 @@ async def main():
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     async with serve(agent.handler, "127.0.0.1", 0, process_request=agent.process_request,
-                     max_size=MAX_MESSAGE, ping_interval=None) as server:
+                     max_size=MAX_MESSAGE, ping_interval=None, open_timeout=60) as server:
         port = server.sockets[0].getsockname()[1]
         emit({"ready": {"port": port}})
 

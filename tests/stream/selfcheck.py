@@ -46,9 +46,8 @@ class Driver:
         self.p.wait(timeout=5)
 
 
-async def ringmaster(port, encoding, rate, secret, seconds=4.0):
+async def ringmaster(port, encoding, rate, secret, seconds=4.0, target="/agent?x=1"):
     """What ringmaster would do: signed upgrade, connected, start, paced media, stop."""
-    target = "/agent?x=1"
     t = str(int(time.time()))
     v1 = hmac.new(secret.encode(), f"{t}.{target}".encode(), hashlib.sha256).hexdigest()
     heard = []
@@ -135,10 +134,30 @@ def run(encoding, rate, tone):
     print(f"selfcheck: {encoding}@{rate} {tone.get('dialect')}: ok ({got} agent frames)")
 
 
+def pipecat():
+    """Pipecat (tests/stream/pipecat_agent.py) hears 700 Hz and answers with 1400 Hz."""
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "pipecat_agent.py"), "1400", "700"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    port = json.loads(p.stdout.readline())["ready"]["port"]
+    heard = asyncio.run(ringmaster(port, "audio/x-mulaw", 8000, "s", target="/ws"))
+    time.sleep(0.5)
+    p.stdin.write('{"cmd": "report"}\n')
+    p.stdin.flush()
+    r = json.loads(p.stdout.readline())["ok"]
+    p.stdin.close()
+    p.wait(timeout=10)
+    got = A.tone_frames(agent_audio(heard, "audio/x-mulaw", 8000), 1400.0, 8000)
+    sids = {m.get("streamSid") for m in heard if m.get("event") == "media"}
+    if r["transport"] != "twilio" or r["heard_frames"] < 190 or got < 150 or sids != {"MZ1"}:
+        fail(f"pipecat: report {r}, {got} frames of 1400 Hz back, streamSids {sids}")
+    print(f"selfcheck: pipecat: ok (it heard {r['heard_frames']}, we heard {got})")
+
+
 if __name__ == "__main__":
+    pipecat()
     run("audio/x-mulaw", 8000, {"dialect": "twilio", "hz": 1400, "seconds": 2})
     run("audio/x-l16", 16000, {"dialect": "twilio", "hz": 1400, "seconds": 2, "pace": "realtime"})
     run("audio/x-l16", 16000, {"dialect": "piopiy", "hz": 1400, "seconds": 2, "rate": 8000})
     run("audio/x-mulaw", 8000, {"dialect": "piopiy", "hz": 1400, "seconds": 2, "rate": 24000,
                                 "format": "wav"})
-    print("selfcheck: 4 passed, 0 failed")
+    print("selfcheck: 5 passed, 0 failed")

@@ -22,6 +22,7 @@ pub mod phone;
 pub mod reports;
 pub mod rig;
 pub mod rtp;
+pub mod stream_agent;
 pub mod stream_ua;
 pub mod transports;
 pub mod ua;

@@ -1,0 +1,398 @@
+//! PCMO `stream` end to end: the real binary streams a call's audio to a voice agent's
+//! WebSocket and plays back what the agent sends, all on loopback.
+//!
+//! The caller is a real softphone (Debian's baresip sending its own 700 Hz sine) or, where
+//! single packets are counted, the test UA with an RTP capture; the agent is
+//! tests/stream/agent.py (the `websockets` package, its own G.711, L16, WAV and Goertzel
+//! detector) answering with **another** frequency, 1400 Hz, so a loop inside ringmaster
+//! cannot pass; or Pipecat itself. Counts, never timings:
+//!
+//! - μ-law at 8 kHz, Twilio dialect: both ends hear each other, 200 ± 10 frames of 160 bytes
+//!   over the agent's 4 s, the upgrade's signature verifies, the agent closing the socket
+//!   runs the script's next action (a prompt the caller hears);
+//! - L16 at 16 kHz, PIOPIY dialect (`streamAudio` raw, `stop`): 640-byte frames, the tones
+//!   survive resampling both ways, a mark comes back once its audio played, `stop` ends the
+//!   stream and the script goes on;
+//! - barge-in: `break` and Twilio `clear` drop 10 s of queued audio at once; DTMF reaches the
+//!   agent; the caller hanging up sends `stop`;
+//! - `listen_mode: both` in a bridged call: two tracks, each with only its party's tone;
+//! - failures: an unreachable URL, a refused upgrade and one never answered each give a
+//!   `stream_failed` event and the script goes on;
+//! - Pipecat (its FastAPI WebSocket transport and Twilio serializer) holds a call.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::audio::{decode, tone_frames, tone_wav_bytes, Capture, Law, Packet};
+use support::baresip::{Baresip, PhoneSpec};
+use support::free_port;
+use support::http::Reply;
+use support::rig::Rig;
+use support::stream_agent::{tone, Agent, Pipecat, Seen};
+
+const SEC: Duration = Duration::from_secs(1);
+/// What the caller sends.
+const CALLER_HZ: u32 = 700;
+/// What the agent answers with.
+const AGENT_HZ: u32 = 1400;
+/// The prompt of the script's action after the stream.
+const NEXT_HZ: u32 = 500;
+/// The called party's tone in a bridged call.
+const CALLEE_HZ: u32 = 1100;
+
+/// A baresip phone of `user` sending a `hz` sine, dialling `dial` at start.
+fn phone(rig: &Rig, user: &str, hz: u32, dial: Option<&str>) -> Baresip {
+    rig.endpoint(user);
+    let aor = format!("{user}@test.local");
+    let password = format!("pw-{user}");
+    Baresip::start(
+        rig.dir.path(),
+        &PhoneSpec {
+            aor: &aor,
+            password: &password,
+            server: rig.srv.sip,
+            tone: hz,
+            dial,
+            seconds: 40,
+        },
+    )
+}
+
+/// Waits (bounded) until `phone` heard at least `n` 20 ms frames of `hz`; how many it heard.
+fn hears(phone: &Baresip, hz: u32, n: usize) -> usize {
+    let deadline = Instant::now() + 20 * SEC;
+    loop {
+        let got = tone_frames(&phone.heard(), f64::from(hz));
+        if got >= n || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn stream(url: &str, listen_mode: &str, quality: &str) -> Value {
+    json!({"action": "stream", "ws_url": url, "listen_mode": listen_mode,
+           "voice_quality": quality})
+}
+
+/// The action after the stream: 2 s of a `NEXT_HZ` prompt served by the app's web server.
+fn next_prompt(rig: &Rig) -> Value {
+    rig.web.route(
+        "/next.wav",
+        Reply::Bytes("audio/wav", tone_wav_bytes(f64::from(NEXT_HZ), 2.0)),
+    );
+    json!({"action": "play", "file_url": rig.web.url("/next.wav")})
+}
+
+/// A rig whose answer URL returns `script(rig)` (built once the rig's URLs are known).
+fn rig_with(script: impl FnOnce(&Rig) -> Value) -> Rig {
+    let rig = Rig::start(vec![Reply::Status(500)]);
+    let s = script(&rig);
+    rig.web.set_replies(vec![Reply::Json(s)]);
+    rig
+}
+
+/// The checks every stream's first messages must pass: `connected`, then `start` for this
+/// call with `tracks` and this media format, sequence numbers in order.
+fn assert_start(seen: &Seen, rig: &Rig, tracks: &[&str], encoding: &str, rate: u32) {
+    let events = seen.events();
+    assert_eq!(events[..2], ["connected", "start"], "{events:?}");
+    assert_eq!(seen.raw["connected"]["protocol"], "Call", "{}", seen.raw);
+    let start = seen.start();
+    let sid = start["streamSid"].as_str().unwrap_or("");
+    assert!(!sid.is_empty(), "{start}");
+    assert_eq!(start["start"]["streamSid"], sid, "{start}");
+    assert_eq!(start["sequenceNumber"], "1", "{start}");
+    assert_eq!(start["start"]["tracks"], json!(tracks), "{start}");
+    assert_eq!(
+        start["start"]["mediaFormat"],
+        json!({"encoding": encoding, "sampleRate": rate, "channels": 1}),
+        "{start}"
+    );
+    assert_eq!(start["start"]["appid"], json!(rig.appid), "{start}");
+    let call = start["start"]["callSid"].as_str().unwrap_or("");
+    assert!(!call.is_empty(), "{start}");
+    assert_eq!(seen.header("x-ringmaster-call-id"), Some(call), "{}", seen.raw);
+    assert_eq!(seen.bad_sequence(), 0, "sequenceNumber gaps: {events:?}");
+}
+
+/// μ-law, Twilio dialect, the agent closing after 4 s: both ends hear each other, 200 ± 10
+/// frames of 160 bytes, the signature verifies, the next action runs.
+#[test]
+fn a_mulaw_stream_carries_both_tones_is_signed_and_the_agent_closing_runs_the_next_action() {
+    let mut agent_box = None;
+    let rig = rig_with(|rig| {
+        let agent = agent_box.insert(Agent::start(rig.dir.path()));
+        json!([stream(&agent.url("/agent?x=1"), "caller", "8000"), next_prompt(rig)])
+    });
+    let mut agent = agent_box.unwrap();
+    agent.secret(&rig.secret);
+    agent.plan(json!([
+        {"at": 0, "tone": tone("twilio", AGENT_HZ, 8.0, "realtime")},
+        {"at": 4.0, "close": true}
+    ]));
+    let alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
+
+    let seen = agent.wait(0, &[CALLER_HZ, AGENT_HZ], 30 * SEC, |s| {
+        s.closed_by().is_some()
+    });
+    assert_eq!(seen.closed_by(), Some("agent"), "{}", seen.raw);
+    assert_eq!(seen.target(), "/agent?x=1");
+    seen.signature()
+        .unwrap_or_else(|why| panic!("X-Ringmaster-Signature: {why}; {}", seen.raw));
+    assert_start(&seen, &rig, &["inbound"], "audio/x-mulaw", 8000);
+    let inbound = seen.track("inbound");
+    assert!(
+        (190..=210).contains(&inbound.frames),
+        "{} frames over the agent's 4 s: {:?}",
+        inbound.frames,
+        inbound
+    );
+    assert_eq!(inbound.frames_of(160), inbound.frames, "{inbound:?}");
+    assert_eq!(inbound.bad_chunks, 0, "{inbound:?}");
+    assert!(
+        inbound.tone_frames(CALLER_HZ) >= 150,
+        "the agent heard {} frames of the caller's {CALLER_HZ} Hz\n{}",
+        inbound.tone_frames(CALLER_HZ),
+        alice.log()
+    );
+    assert_eq!(inbound.tone_frames(AGENT_HZ), 0, "its own tone came back");
+    assert_eq!(seen.tracks(), ["inbound"]);
+
+    // The agent closed: the script's `play` runs and the caller hears it.
+    let next = hears(&alice, NEXT_HZ, 50);
+    assert!(next >= 50, "after the stream: {next} frames of the prompt");
+    let heard = alice.heard();
+    let at_caller = tone_frames(&heard, f64::from(AGENT_HZ));
+    assert!(
+        at_caller >= 100,
+        "the caller heard {at_caller} frames of the agent's {AGENT_HZ} Hz\n{}",
+        rig.srv.log()
+    );
+    assert!(
+        tone_frames(&heard, f64::from(CALLER_HZ)) < 5,
+        "the caller's own tone came back"
+    );
+    assert!(rig.error_events().is_empty(), "{:?}", rig.error_events());
+    rig.assert_alive();
+}
+
+/// L16 at 16 kHz, PIOPIY dialect: 640-byte frames, the tones survive resampling both ways,
+/// a mark comes back after its audio, `{"action":"stop"}` ends the stream with ringmaster's
+/// `stop`, and the script goes on.
+#[test]
+fn an_l16_stream_at_16k_resamples_both_ways_echoes_marks_and_stops_on_the_agents_stop() {
+    let mut agent_box = None;
+    let rig = rig_with(|rig| {
+        let agent = agent_box.insert(Agent::start(rig.dir.path()));
+        json!([stream(&agent.url("/agent"), "caller", "16000"), next_prompt(rig)])
+    });
+    let mut agent = agent_box.unwrap();
+    let mut piopiy = tone("piopiy", AGENT_HZ, 3.0, "bulk");
+    piopiy["rate"] = json!(16000);
+    agent.plan(json!([
+        {"at": 0, "tone": piopiy},
+        {"at": 0, "send": {"event": "mark", "mark": {"name": "after-3s"}}},
+        {"at": 4.0, "send": {"action": "stop"}}
+    ]));
+    let alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
+
+    let seen = agent.wait(0, &[CALLER_HZ, AGENT_HZ], 30 * SEC, |s| {
+        s.closed_by().is_some()
+    });
+    assert_start(&seen, &rig, &["inbound"], "audio/x-l16", 16000);
+    assert_eq!(
+        seen.closed_by(),
+        Some("ringmaster"),
+        "after the agent's stop ringmaster closes: {}",
+        seen.raw
+    );
+    let stop = seen.stop().unwrap_or_else(|| panic!("no stop: {}", seen.raw));
+    assert_eq!(
+        stop["stop"]["callSid"],
+        seen.start()["start"]["callSid"],
+        "{stop}"
+    );
+    assert_eq!(seen.events().last().map(String::as_str), Some("stop"));
+    assert_eq!(seen.marks(), ["after-3s"], "{}", seen.raw);
+    let inbound = seen.track("inbound");
+    assert!(
+        (190..=215).contains(&inbound.frames),
+        "{} frames over the agent's 4 s: {inbound:?}",
+        inbound.frames
+    );
+    assert_eq!(inbound.frames_of(640), inbound.frames, "{inbound:?}");
+    assert!(
+        inbound.tone_frames(CALLER_HZ) >= 150,
+        "8 → 16 kHz: {} frames of {CALLER_HZ} Hz",
+        inbound.tone_frames(CALLER_HZ)
+    );
+    assert_eq!(inbound.tone_frames(AGENT_HZ), 0);
+
+    let next = hears(&alice, NEXT_HZ, 50);
+    assert!(next >= 50, "after the stream: {next} frames of the prompt");
+    let at_caller = tone_frames(&alice.heard(), f64::from(AGENT_HZ));
+    assert!(
+        (100..=160).contains(&at_caller),
+        "16 → 8 kHz: the caller heard {at_caller} frames of the agent's 3 s of {AGENT_HZ} Hz"
+    );
+    rig.assert_alive();
+}
+
+/// Packets of `packets[from..]` that are clearly the `hz` tone.
+fn tone_packets(packets: &[Packet], from: usize, hz: u32) -> usize {
+    packets[from.min(packets.len())..]
+        .iter()
+        .filter(|p| tone_frames(&decode(std::slice::from_ref(p), Law::Mu), f64::from(hz)) == 1)
+        .count()
+}
+
+/// Waits (bounded) until the capture holds `n` packets of `hz`.
+fn wait_tone(cap: &Capture, hz: u32, n: usize) -> Vec<Packet> {
+    cap.wait(15 * SEC, |p| tone_packets(p, 0, hz) >= n)
+}
+
+/// Barge-in: 10 s queued, then `break` (PIOPIY) or `clear` (Twilio): at most 3 packets of it
+/// reach the caller after the agent sent the message. Digits reach the agent; the caller
+/// hanging up ends the stream with `stop`.
+#[test]
+fn break_and_clear_drop_ten_seconds_of_queued_audio_at_once() {
+    let mut agent_box = None;
+    let rig = rig_with(|rig| {
+        let agent = agent_box.insert(Agent::start(rig.dir.path()));
+        json!([stream(&agent.url("/barge"), "caller", "8000")])
+    });
+    let mut agent = agent_box.unwrap();
+    rig.endpoint("alice");
+    let mut alice = rig.phone("alice");
+    let cap = Capture::bind();
+    let mut out = alice.invite("5000", cap.addr);
+    let mut d = alice
+        .final_response(&mut out, 5 * SEC)
+        .expect("answered for the stream");
+    let to = d.remote_rtp.expect("ringmaster's RTP address");
+    let caller = cap.send_tone(to, Law::Mu, f64::from(CALLER_HZ), 14.0);
+    agent.wait(0, &[], 10 * SEC, |s| !s.start().is_null());
+
+    for (hz, stop) in [
+        (AGENT_HZ, json!({"action": "break"})),
+        (1800, json!({"event": "clear"})),
+    ] {
+        agent.send_tone(tone("twilio", hz, 10.0, "bulk"));
+        wait_tone(&cap, hz, 25);
+        agent.send(stop.clone());
+        let sent = cap.packets().len();
+        // What arrives in the next second: at most 3 packets of the dropped audio.
+        std::thread::sleep(SEC);
+        let packets = cap.packets();
+        let late = tone_packets(&packets, sent, hz);
+        assert!(
+            late <= 3,
+            "{late} packets of the {hz} Hz queue after {stop}\n{}",
+            rig.srv.log()
+        );
+        assert!(
+            tone_packets(&packets, 0, hz) < 150,
+            "{stop}: the queue played on"
+        );
+    }
+
+    cap.press(to, '5');
+    let seen = agent.wait(0, &[], 10 * SEC, |s| !s.dtmf().is_empty());
+    assert_eq!(seen.dtmf(), ["5"], "{}", seen.raw);
+    assert_eq!(alice.bye(&mut d), 200);
+    let seen = agent.wait(0, &[CALLER_HZ], 10 * SEC, |s| s.closed_by().is_some());
+    assert!(seen.stop().is_some(), "the call ended: stop; {}", seen.raw);
+    assert_eq!(seen.closed_by(), Some("ringmaster"));
+    assert!(seen.track("inbound").tone_frames(CALLER_HZ) >= 100);
+    caller.join().unwrap();
+    rig.assert_alive();
+}
+
+/// An unreachable URL, an upgrade refused with 403 and one never answered (the 5 s connect
+/// timeout): a `stream_failed` event each, with its reason, and the script goes on to the
+/// prompt the caller hears. The refused upgrade was signed too.
+#[test]
+fn unreachable_refused_and_silent_agents_give_stream_failed_and_the_call_goes_on() {
+    let mut boxes = None;
+    let rig = rig_with(|rig| {
+        let (refusing, silent) = boxes.insert((
+            Agent::start(rig.dir.path()),
+            Agent::start(rig.dir.path()),
+        ));
+        let dead = format!("ws://127.0.0.1:{}/nobody", free_port());
+        json!([
+            stream(&dead, "caller", "8000"),
+            stream(&refusing.url("/refuse?y=2"), "caller", "8000"),
+            stream(&silent.url("/silent"), "caller", "8000"),
+            next_prompt(rig)
+        ])
+    });
+    let (mut refusing, mut silent) = boxes.unwrap();
+    refusing.reject(403);
+    refusing.secret(&rig.secret);
+    silent.stall(30);
+    let alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
+
+    let next = hears(&alice, NEXT_HZ, 50);
+    assert!(
+        next >= 50,
+        "after three failed streams: {next} frames of the prompt\n{}",
+        rig.srv.log()
+    );
+    let errors = rig.error_events();
+    let failed: Vec<&Value> = errors
+        .iter()
+        .filter(|e| e["code"] == "stream_failed")
+        .collect();
+    assert_eq!(failed.len(), 3, "{errors:#?}");
+    for e in &failed {
+        assert!(
+            e["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "a reason: {e}"
+        );
+    }
+    let upgrades = refusing.upgrades();
+    assert_eq!(upgrades.len(), 1, "{upgrades:?}");
+    assert_eq!(upgrades[0]["target"], "/refuse?y=2");
+    assert_eq!(upgrades[0]["signature_ok"], true, "{upgrades:?}");
+    assert_eq!(silent.upgrades().len(), 1);
+    assert!(
+        refusing.seen(&[]).is_empty() && silent.seen(&[]).is_empty(),
+        "no WebSocket opened"
+    );
+    rig.assert_alive();
+}
+
+/// Pipecat, its FastAPI WebSocket transport and Twilio serializer unchanged but for
+/// `auto_hang_up`, holds a call: it hears the caller's tone and the caller hears its answer.
+#[test]
+fn pipecat_with_its_twilio_serializer_holds_a_call_through_ringmaster() {
+    let mut pipecat_box = None;
+    let rig = rig_with(|rig| {
+        let pipecat = pipecat_box.insert(Pipecat::start(rig.dir.path(), AGENT_HZ, CALLER_HZ));
+        json!([stream(&pipecat.url(), "caller", "8000")])
+    });
+    let mut pipecat = pipecat_box.unwrap();
+    let alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
+
+    let report = pipecat.wait(30 * SEC, |r| r["heard_frames"].as_u64() >= Some(150));
+    assert_eq!(report["transport"], "twilio", "{report}\n{}", pipecat.log());
+    assert!(
+        report["heard_frames"].as_u64() >= Some(150),
+        "Pipecat heard the caller: {report}\n{}",
+        pipecat.log()
+    );
+    let at_caller = hears(&alice, AGENT_HZ, 100);
+    assert!(
+        at_caller >= 100,
+        "the caller heard {at_caller} frames of Pipecat's {AGENT_HZ} Hz\n{}",
+        pipecat.log()
+    );
+    alice.quit();
+    let report = pipecat.wait(15 * SEC, |r| r["ended"] == true);
+    assert_eq!(report["ended"], true, "the pipeline ended with the call: {report}");
+    rig.assert_alive();
+}
