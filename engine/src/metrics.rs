@@ -44,6 +44,11 @@ pub struct Metrics {
     pub webrtc_failures: IntCounter,
     /// Packets from SRTP legs that failed authentication or were replays.
     pub srtp_refused: IntCounter,
+    pub streams_started: IntCounter,
+    pub streams_failed: IntCounter,
+    pub stream_frames_dropped: IntCounter,
+    pub stream_messages_dropped: IntCounter,
+    pub stream_audio_refused: IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -147,6 +152,31 @@ impl Metrics {
                 &r,
                 "rtp_srtp_refused_total",
                 "SRTP/SRTCP packets refused (failed authentication, replayed, not SRTP).",
+            ),
+            streams_started: counter(
+                &r,
+                "streams_started_total",
+                "`stream` WebSockets opened to agents.",
+            ),
+            streams_failed: counter(
+                &r,
+                "streams_failed_total",
+                "`stream`s that failed: unreachable, refused by [policy], handshake or I/O error.",
+            ),
+            stream_frames_dropped: counter(
+                &r,
+                "stream_frames_dropped_total",
+                "Audio frames not streamed because the agent's connection was behind.",
+            ),
+            stream_messages_dropped: counter(
+                &r,
+                "stream_messages_dropped_total",
+                "Messages from agents dropped: malformed, oversize, or unsupported audio (ogg).",
+            ),
+            stream_audio_refused: counter(
+                &r,
+                "stream_audio_refused_total",
+                "Audio from agents refused because the caller's playout queue was full.",
             ),
             registry: r,
         }

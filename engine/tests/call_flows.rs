@@ -230,20 +230,58 @@ fn invalid_json_gets_its_error_and_a_503() {
 }
 
 #[test]
-fn stream_is_refused_cleanly_until_it_lands() {
+fn stream_answers_streams_the_caller_and_goes_on_when_it_ends() {
     let mut rig = Rig::inbound(&[], None);
-    rig.answer_url(r#"[{"action":"stream","ws_url":"wss://app.example.com/audio"}]"#);
+    rig.answer_url(r#"[{"action":"stream","ws_url":"wss://app.example.com/audio","voice_quality":"16000"},{"action":"hangup"}]"#);
+    assert_eq!(rig.sip(), ["A<-180", "A<-200"], "answered before streaming");
+    let spec = rig
+        .media_cmds
+        .iter()
+        .find_map(|c| match c {
+            engine::media::Command::Stream { spec, .. } => Some(spec.clone()),
+            _ => None,
+        })
+        .expect("a Stream command");
+    assert_eq!(
+        (spec.tracks, spec.rate, spec.encoding()),
+        ([true, false], 16000, "audio/x-l16")
+    );
+    assert_eq!(spec.start["callSid"], "call-1");
+    let id = rig
+        .media_cmds
+        .iter()
+        .find_map(|c| match c {
+            engine::media::Command::Stream { id, .. } => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    // A failed stream is an error event, and the script goes on (here: hangs up).
+    rig.media_event(engine::media::Event::StreamDone {
+        id,
+        end: engine::media::stream::StreamEnd::Failed("cannot connect".into()),
+    });
     assert!(
-        rig.log.contains(&"error unsupported_action".to_string()),
+        rig.log.contains(&"error stream_failed".to_string()),
         "{:#?}",
         rig.log
     );
-    assert_eq!(
-        rig.sip(),
-        ["A<-180", "A<-500"],
-        "never answered and then dropped"
+    assert_eq!(rig.sip().last(), Some(&"A<-BYE"));
+}
+
+#[test]
+fn streaming_the_callee_without_one_is_a_script_error_not_the_end() {
+    let mut rig = Rig::inbound(&[], None);
+    rig.answer_url(r#"[{"action":"stream","ws_url":"wss://app.example.com/audio","listen_mode":"callee"},{"action":"hangup"}]"#);
+    assert!(
+        rig.log.contains(&"error stream_no_callee".to_string()),
+        "{:#?}",
+        rig.log
     );
-    ones(&rig);
+    assert!(!rig
+        .media_cmds
+        .iter()
+        .any(|c| matches!(c, engine::media::Command::Stream { .. })));
+    assert_eq!(rig.sip().last(), Some(&"A<-BYE"), "the next action ran");
 }
 
 #[test]

@@ -98,7 +98,7 @@ pub use action::connect::{CallerId, ConnectKind, MediaKind};
 pub use action::gather::DigitRules;
 pub use action::param::ParamValue;
 pub use action::record::{Channels, RecordFormat, Recording};
-pub use action::stream::Stream;
+pub use action::stream::{ListenMode, Stream};
 pub use action::Action;
 pub use call::CallInfo;
 pub use command::{

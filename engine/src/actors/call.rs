@@ -162,7 +162,13 @@ impl CallActor {
                         }
                     }
                 }
-                Output::Media(cmd) => {
+                Output::Media(mut cmd) => {
+                    // A stream's credentials are the shell's to add: the app's secret signs
+                    // the upgrade, the egress policy checks the agent's address.
+                    if let crate::media::Command::Stream { spec, .. } = &mut cmd {
+                        spec.secret = self.app.secret.clone();
+                        spec.policy = Some(Arc::new(self.env.app_http.policy().clone()));
+                    }
                     if let Some(m) = &self.media {
                         if let Err(e) = m.send(cmd) {
                             tracing::debug!(call = %self.call.cmiuuid(), error = %e, "media command not delivered");

@@ -109,6 +109,14 @@ pub enum Command {
         local: (String, String),
         remote: (String, String),
     },
+    /// Stream the call's audio to and from a WebSocket (`media::stream`); ends with
+    /// [`Event::StreamDone`].
+    Stream {
+        id: u64,
+        spec: Box<crate::media::stream::StreamSpec>,
+    },
+    /// End the stream `id` (its session sends `stop` and closes).
+    StopStream { id: u64 },
     /// End the task, release the ports, and send the final [`Event::Stats`].
     Stop,
 }
@@ -178,6 +186,11 @@ pub enum Event {
         leg: Leg,
         connected: bool,
         reason: Option<&'static str>,
+    },
+    /// A stream ended, and why (the script goes on).
+    StreamDone {
+        id: u64,
+        end: crate::media::stream::StreamEnd,
     },
     Stats(Box<Stats>),
 }

@@ -77,6 +77,7 @@ pub mod sdp;
 pub mod splice;
 pub mod srtp;
 pub mod stage;
+pub mod stream;
 pub mod tone;
 
 pub use codec::{AudioCodec, LegCodecs};

@@ -149,6 +149,8 @@ impl Relay {
             | Command::SetWebRtc { .. }
             | Command::RestartIce { .. }
             | Command::SetSrtp { .. }
+            | Command::Stream { .. }
+            | Command::StopStream { .. }
             | Command::Stop => {}
         }
     }

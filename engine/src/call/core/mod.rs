@@ -23,6 +23,7 @@ mod in_dialog;
 mod live;
 mod outbound;
 mod script;
+mod stream;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -92,6 +93,8 @@ pub struct Call {
     finished: bool,
     /// A script-driven call's bridge is held by the app (PIOPIY `hold`).
     held_script: bool,
+    /// The script's `stream` in progress.
+    stream: Option<pcmo::MediaId>,
     /// Outputs for the shell, events for the script, and the instant of the current input.
     outbox: Outbox,
     /// Re-INVITEs relayed to the other leg, by their server transaction, until answered.
@@ -230,6 +233,7 @@ impl Call {
             ending: false,
             finished: false,
             held_script: false,
+            stream: None,
             outbox: Outbox::new(now, wall_ms),
             relayed: HashMap::new(),
             media_actions: MediaActions::default(),
@@ -433,6 +437,7 @@ impl Call {
                 tracing::info!(call = %self.setup.cmiuuid, ?leg, reason, "WebRTC leg failed; ending the call");
                 self.hangup_all(reason, None);
             }
+            Event::StreamDone { id, end } => self.on_stream_done(id, end),
             Event::PlayDone { id, .. } => {
                 let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
                 self.media_actions.on_play_done(fx, id);

@@ -155,8 +155,10 @@ impl Call {
                     self.media_actions.load_prompt(fx, media_id, request);
                 }
                 Command::StopMedia { media_id } => {
-                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
-                    self.media_actions.stop_prompt(fx, media_id);
+                    if !self.stop_stream(media_id) {
+                        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                        self.media_actions.stop_prompt(fx, media_id);
+                    }
                 }
                 Command::Record(how) => {
                     let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
@@ -165,14 +167,13 @@ impl Call {
                 }
                 // The interpreter runs the digit rules and timers; DTMF detection is always on.
                 Command::CollectDigits(_) => {}
-                Command::Stream { .. } => {
-                    self.script_error(
-                        "unsupported_action",
-                        "",
-                        "stream is not supported by this version of ringmaster",
-                    );
-                    self.hangup_all("unsupported-action", Some(500));
-                    return;
+                Command::Stream { media_id, stream } => {
+                    // Answered first (the interpreter's `Answer` above), then streamed.
+                    if answer {
+                        self.answer_a_own();
+                        answer = false;
+                    }
+                    self.start_stream(media_id, stream);
                 }
                 _ => {}
             }

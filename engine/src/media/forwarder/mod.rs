@@ -25,6 +25,7 @@ mod bind;
 mod link;
 mod protect;
 mod recording;
+mod stream;
 mod task;
 mod webrtc;
 
@@ -327,6 +328,7 @@ impl MediaEngine {
                 identity: self.identity.clone(),
                 candidates: legs.map(|l| SocketAddr::new(self.config.advertised_ip, l.rtp.port())),
             },
+            stream: None,
         };
         handle.spawn(Box::new(task).run());
         Ok(CallMedia {

@@ -82,6 +82,11 @@ pub(super) struct CallTask {
     /// What WebRTC legs need from the engine: its certificate, and per leg our host
     /// candidate (the advertised address and the leg's RTP port).
     pub webrtc: super::WebRtcShared,
+    /// The `stream` in progress: its id and the end its session will report.
+    pub stream: Option<(
+        u64,
+        tokio::sync::oneshot::Receiver<crate::media::stream::StreamEnd>,
+    )>,
 }
 
 pub(super) fn tick_interval(period: Duration) -> Interval {
@@ -151,6 +156,10 @@ impl CallTask {
                         peer.restart_ice(local, remote);
                     }
                 }
+                Poll::Ready(Some(Command::Stream { id, spec })) => {
+                    self.start_stream(id, *spec, now)
+                }
+                Poll::Ready(Some(Command::StopStream { id })) => self.stages.stop_stream(id),
                 Poll::Ready(Some(Command::SetRemote { leg, .. }))
                     if self.peers[leg.index()].is_some() =>
                 {
@@ -185,7 +194,38 @@ impl CallTask {
         self.pass_outputs();
         let (recordings, sink) = (&mut self.recordings, &mut self.sink);
         recordings.poll_done(cx, sink);
+        self.poll_stream(cx);
         Poll::Pending
+    }
+
+    /// Starts a stream's session (replacing one in progress) and its stage.
+    fn start_stream(&mut self, id: u64, spec: crate::media::stream::StreamSpec, now: Instant) {
+        use crate::media::stream::{Playout, TAP_QUEUE};
+        if let Some((old, _)) = self.stream.take() {
+            self.stages.stop_stream(old);
+        }
+        let (tap, tap_rx) = tokio::sync::mpsc::channel(TAP_QUEUE);
+        let (done, done_rx) = tokio::sync::oneshot::channel();
+        let playout = std::sync::Arc::new(std::sync::Mutex::new(Playout::default()));
+        let sid = format!("MZ{:032x}", rand::random::<u128>());
+        self.stages
+            .start_stream(id, spec.tracks, tap, playout.clone(), now);
+        tokio::spawn(super::stream::run(spec, sid, tap_rx, playout, done));
+        self.stream = Some((id, done_rx));
+    }
+
+    /// A session that ended: its stage goes, the call core hears why.
+    fn poll_stream(&mut self, cx: &mut Context<'_>) {
+        let Some((id, done)) = self.stream.as_mut() else {
+            return;
+        };
+        if let Poll::Ready(end) = std::pin::Pin::new(done).poll(cx) {
+            let id = *id;
+            self.stream = None;
+            self.stages.stop_stream(id);
+            let end = end.unwrap_or(crate::media::stream::StreamEnd::Ended);
+            (self.sink)(Event::StreamDone { id, end });
+        }
     }
 
     /// Send what the stages have due, then sleep until their next deadline.

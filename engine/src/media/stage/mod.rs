@@ -19,6 +19,7 @@
 //! Time is passed in; nothing here touches a socket, a clock, a file or a thread.
 
 mod play;
+mod stream;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -102,6 +103,8 @@ pub struct Stages {
     legs: [LegStage; 2],
     /// Boxed: only calls that record need its 168 bytes.
     recording: Option<Box<Recording>>,
+    /// A `stream` in progress (boxed: most calls never stream).
+    stream: Option<Box<stream::StreamStage>>,
     timing: DtmfTiming,
     outputs: VecDeque<Output>,
 }
@@ -134,6 +137,7 @@ impl Stages {
         Stages {
             legs: [leg(a), leg(b)],
             recording: None,
+            stream: None,
             timing: DtmfTiming::default(),
             outputs: VecDeque::new(),
         }
@@ -195,6 +199,8 @@ impl Stages {
             | Command::SetWebRtc { .. }
             | Command::RestartIce { .. }
             | Command::SetSrtp { .. }
+            | Command::Stream { .. }
+            | Command::StopStream { .. }
             | Command::Stop => {}
         }
     }
@@ -232,6 +238,8 @@ impl Stages {
             u16::from(reader.sequence_number()),
             reader.timestamp(),
         );
+        // The agent's audio is going to the caller: what the callee says is held meanwhile.
+        let stream_busy = from == Leg::B && self.stream.as_ref().is_some_and(|s| s.playing);
         let [a, b] = &mut self.legs;
         let (source, target) = match from {
             Leg::A => (a, b),
@@ -245,6 +253,9 @@ impl Stages {
             if let Some(digit) = detector.on_event(ssrc, seq, timestamp, payload) {
                 self.outputs
                     .push_back(Output::Event(Event::Dtmf { leg: from, digit }));
+                if let Some(stream) = &self.stream {
+                    stream.digit(from, digit);
+                }
             }
             let Some(target_pt) = target.codecs.telephone_event.filter(|_| forward) else {
                 return false;
@@ -260,7 +271,10 @@ impl Stages {
         if let (Some(law), Some(recording)) = (law, self.recording.as_mut()) {
             tap(recording, voice(from), law, &packet[start..end], now);
         }
-        if !forward || target.busy() {
+        if let (Some(law), Some(stream)) = (law, self.stream.as_mut()) {
+            stream.tap(from, law, &packet[start..end]);
+        }
+        if !forward || target.busy() || stream_busy {
             return false;
         }
         let samples = match law {
@@ -282,9 +296,12 @@ impl Stages {
             let dtmf = stage.dtmf.as_ref().and_then(DtmfSender::next_at);
             [player, dtmf]
         });
-        legs.chain([self.recording.as_ref().map(|r| r.next_flush)])
-            .flatten()
-            .min()
+        legs.chain([
+            self.recording.as_ref().map(|r| r.next_flush),
+            self.stream.as_ref().map(|s| s.next_at),
+        ])
+        .flatten()
+        .min()
     }
 
     /// Send what is due at `now` through `send(leg, packet)`.
@@ -335,6 +352,7 @@ impl Stages {
                 }
             }
         }
+        self.stream_out(now, send);
         if let Some(recording) = self.recording.as_mut().filter(|r| r.next_flush <= now) {
             let first = recording.timeline.flushed();
             let mut samples = Vec::new();
@@ -350,6 +368,55 @@ impl Stages {
         }
     }
 
+    /// A stream starts: `tracks` (A, B) are tapped into `tap`; `playout` goes to the caller.
+    pub fn start_stream(
+        &mut self,
+        id: u64,
+        tracks: [bool; 2],
+        tap: tokio::sync::mpsc::Sender<crate::media::stream::Tap>,
+        playout: std::sync::Arc<std::sync::Mutex<crate::media::stream::Playout>>,
+        now: Instant,
+    ) {
+        self.stream = Some(Box::new(stream::StreamStage::new(
+            id, tracks, tap, playout, now,
+        )));
+    }
+
+    /// The stream `id` ends here (its tap closes, so its session ends too).
+    pub fn stop_stream(&mut self, id: u64) {
+        if self.stream.as_ref().is_some_and(|s| s.id == id) {
+            self.stream = None;
+        }
+    }
+
+    /// The agent's frame due for the caller, sent like a prompt's.
+    fn stream_out(&mut self, now: Instant, send: &mut dyn FnMut(Leg, &[u8])) {
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        let mut frame = [0i16; FRAME];
+        if !stream.due(now, &mut frame) {
+            return;
+        }
+        if let Some(recording) = self.recording.as_mut() {
+            recording.timeline.push(prompt_to(Leg::A), &frame, now);
+        }
+        let stage = &mut self.legs[Leg::A.index()];
+        if stage.busy() {
+            return; // a prompt or DTMF of ours is going out: it takes precedence
+        }
+        let codec = stage.codecs.audio;
+        let header = stage.out.audio(FRAME as u32, now);
+        let mut buf = [0u8; 12 + FRAME];
+        let mut head = [0u8; 12];
+        header.write(stage.codecs.audio_pt, &mut head);
+        buf[..12].copy_from_slice(&head);
+        for (byte, &sample) in buf[12..].iter_mut().zip(&frame) {
+            *byte = codec.encode(sample);
+        }
+        send(Leg::A, &buf);
+    }
+
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
     }
@@ -362,6 +429,7 @@ impl Stages {
             }
             stage.dtmf = None;
         }
+        self.stream = None;
         self.close_recording(now);
     }
 
