@@ -19,6 +19,8 @@ Commands:
   secret   {"secret": S}: check X-Ringmaster-Signature with this app secret.
   tone     {...a tone step...}: start sending a tone on the newest connection now.
   send     {"msg": {...}}: send this JSON on the newest connection now.
+  raw      {"text": T} | {"oversize": BYTES}: send this text as it is, or a `media` message
+           that long, on the newest connection now.
   close    {}: close the newest connection now (code 1000).
   report   {"hz": [..]}: what every connection saw (see `Connection.report`).
 It exits when stdin closes. It listens on 127.0.0.1 only.
@@ -264,6 +266,16 @@ class Connection:
         await self.ws.send(json.dumps(msg))
         self.sent["messages"] += 1
 
+    async def send_raw(self, raw):
+        """Sends `raw["text"]` as it is, or a `media` message `raw["oversize"]` bytes long."""
+        if "oversize" in raw:
+            pad = "A" * max(0, int(raw["oversize"]) - 60)
+            text = json.dumps({"event": "media", "streamSid": self.sid, "media": {"payload": pad}})
+        else:
+            text = raw["text"]
+        await self.ws.send(text)
+        self.sent["messages"] += 1
+
     async def tone(self, step):
         """Sends `seconds` of a `hz` tone: `dialect` "twilio" (`media` in the stream's own
         format) or "piopiy" (`streamAudio`, `format` raw L16 or wav, at `rate`); `pace`
@@ -300,8 +312,8 @@ class Connection:
         await self.ws.close(1000, "agent done")
 
     async def run_plan(self, steps):
-        """Each step at `at` seconds after `start`: {"tone": {...}} (in the background),
-        {"send": {...}}, {"close": true}."""
+        """Each step at `at` seconds after `start`: {"tone": {...}} (a realtime one in the
+        background), {"send": {...}}, {"raw": {...}} (see `send_raw`), {"close": true}."""
         t0 = time.monotonic()
         for step in steps:
             await asyncio.sleep(max(0.0, t0 + float(step.get("at", 0)) - time.monotonic()))
@@ -313,6 +325,8 @@ class Connection:
                     await self.tone(step["tone"])
             if "send" in step:
                 await self.send(step["send"])
+            if "raw" in step:
+                await self.send_raw(step["raw"])
             if step.get("close"):
                 await self.close()
                 return
@@ -416,6 +430,9 @@ class Agent:
             return True
         if name == "send":
             await self.newest().send(cmd["msg"])
+            return True
+        if name == "raw":
+            await self.newest().send_raw(cmd)
             return True
         if name == "close":
             await self.newest().close()

@@ -298,7 +298,8 @@ impl Agent {
     }
 
     /// What the agent does on each connection once `start` arrived: steps
-    /// `{"at": seconds after start, "tone": {..} | "send": {..} | "close": true}`.
+    /// `{"at": seconds after start, "tone": {..} | "send": {..} | "raw": {"text"} |
+    /// {"oversize": bytes} | "close": true}`.
     pub fn plan(&mut self, steps: Value) {
         self.process.cmd(json!({"cmd": "plan", "steps": steps}));
     }
@@ -317,8 +318,7 @@ impl Agent {
 
     /// Checks each upgrade's X-Ringmaster-Signature with this secret.
     pub fn secret(&mut self, secret: &str) {
-        self.process
-            .cmd(json!({"cmd": "secret", "secret": secret}));
+        self.process.cmd(json!({"cmd": "secret", "secret": secret}));
     }
 
     /// Starts sending a tone (see [`tone`]) on the newest connection now.
