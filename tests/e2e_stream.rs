@@ -18,7 +18,8 @@
 //! - `listen_mode: both` in a bridged call: two tracks, each with only its party's tone;
 //! - failures: an unreachable URL, a refused upgrade and one never answered each give a
 //!   `stream_failed` event and the script goes on;
-//! - Pipecat (its FastAPI WebSocket transport and Twilio serializer) holds a call.
+//! - Pipecat (its FastAPI WebSocket transport and Twilio serializer) holds a call;
+//! - examples/stream/ (the answer server and the parrot agent) hold a call.
 
 mod support;
 
@@ -30,7 +31,7 @@ use support::baresip::{Baresip, PhoneSpec};
 use support::free_port;
 use support::http::Reply;
 use support::rig::Rig;
-use support::stream_agent::{tone, Agent, Pipecat, Seen};
+use support::stream_agent::{tone, Agent, Example, Pipecat, Seen};
 
 const SEC: Duration = Duration::from_secs(1);
 /// What the caller sends.
@@ -601,5 +602,56 @@ fn pipecat_with_its_twilio_serializer_holds_a_call_through_ringmaster() {
         report["ended"], true,
         "the pipeline ended with the call: {report}"
     );
+    rig.assert_alive();
+}
+
+/// examples/stream/: the answer server's script streams the call to the parrot agent, which
+/// checks the upgrade's signature, greets with a 440 Hz beep and then plays the caller back.
+#[test]
+fn the_example_answer_server_and_parrot_agent_hold_a_call() {
+    let agent_port = free_port();
+    let agent_url = format!("ws://127.0.0.1:{agent_port}/agent");
+    let answer = Example::start(
+        "answer_server.py",
+        &["--listen", "127.0.0.1:0", "--agent", &agent_url],
+    );
+    let base = answer
+        .printed()
+        .iter()
+        .find_map(|l| {
+            l.split_whitespace()
+                .last()
+                .filter(|u| u.starts_with("http"))
+                .map(String::from)
+        })
+        .expect("where the answer server listens");
+    let rig = Rig::with(
+        vec![Reply::Status(500)],
+        Some(
+            json!({"answer_url": format!("{base}/answer"), "event_url": format!("{base}/events")}),
+        ),
+    );
+    let listen = format!("127.0.0.1:{agent_port}");
+    let agent = Example::start("agent.py", &["--listen", &listen, "--secret", &rig.secret]);
+    let alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
+
+    let beep = hears(&alice, 440, 40);
+    assert!(
+        beep >= 40,
+        "the greeting: {beep} frames; {:?}",
+        agent.printed()
+    );
+    let parrot = hears(&alice, CALLER_HZ, 100);
+    assert!(
+        parrot >= 100,
+        "the caller played back: {parrot} frames; {:?}",
+        agent.printed()
+    );
+    let printed = agent.printed();
+    assert!(
+        printed.iter().any(|l| l.contains("from alice to 5000")),
+        "{printed:?}"
+    );
+    alice.quit();
     rig.assert_alive();
 }

@@ -431,3 +431,64 @@ impl Pipecat {
         }
     }
 }
+
+/// A program of examples/stream/ (the answer server, the parrot agent), run from the stream
+/// venv: what it printed is kept; killed by PID on drop.
+pub struct Example {
+    child: Child,
+    printed: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Example {
+    /// Starts `examples/stream/<script>` with `args` and waits (bounded) for its first line,
+    /// which names where it listens.
+    pub fn start(script: &str, args: &[&str]) -> Example {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/stream")
+            .join(script);
+        let mut child = Command::new(python())
+            .arg(path)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the example");
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let p = printed.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    p.lock().unwrap().push(line);
+                }
+            });
+        }
+        let e = Example { child, printed };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !e.printed().iter().any(|l| l.contains("listening on")) {
+            assert!(
+                Instant::now() < deadline,
+                "{script} did not start: {:?}",
+                e.printed()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        e
+    }
+
+    /// Every line it printed so far (stdout and stderr).
+    pub fn printed(&self) -> Vec<String> {
+        self.printed.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
