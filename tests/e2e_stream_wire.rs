@@ -31,6 +31,7 @@ struct Seen {
 
 /// One agent connection: it answers `frames` μ-law frames of 0xD5 (what the test caller
 /// counts as intact) and a mark, keeps reading for `hold`, then closes.
+#[allow(clippy::result_large_err)]
 fn agent(frames: usize, hold: Duration) -> (u16, Arc<Mutex<Seen>>, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
