@@ -357,6 +357,9 @@ pub struct MediaSettings {
     /// it), `"require"` (plain offers get 488, B legs are offered `RTP/SAVP`) or `"never"`
     /// (`RTP/SAVP` offers get 488).
     pub srtp: crate::media::sdp::crypto::SrtpPolicy,
+    /// Concurrent `stream`s one app may have; past it a stream fails (`stream_failed`) and
+    /// the script goes on.
+    pub max_streams_per_app: usize,
 }
 
 impl Default for MediaSettings {
@@ -370,6 +373,7 @@ impl Default for MediaSettings {
             download_timeout_ms: 10_000,
             latch: crate::media::latch::LatchMode::Strict,
             srtp: crate::media::sdp::crypto::SrtpPolicy::Optional,
+            max_streams_per_app: 100,
         }
     }
 }

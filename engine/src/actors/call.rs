@@ -63,6 +63,8 @@ pub struct CallEnv {
     pub download_timeout: Duration,
     /// The live-call table: every call registers, live events go there.
     pub live: Option<LiveLink>,
+    /// Concurrent `stream`s per app.
+    pub streams: Arc<super::stream_slots::StreamSlots>,
 }
 
 /// Where a call reports to the live-call table (recipients, so a call does not know the
@@ -106,6 +108,8 @@ pub struct CallActor {
     /// The caller's dialog of an inbound call (routed at start).
     a_dialog: Option<DialogId>,
     reports_sent: u64,
+    /// The app's stream slot while this call streams.
+    stream_slot: Option<super::stream_slots::StreamSlot>,
 }
 
 impl CallActor {
@@ -121,6 +125,7 @@ impl CallActor {
             dialogs: Vec::new(),
             a_dialog,
             reports_sent: 0,
+            stream_slot: None,
         }
     }
 
@@ -165,9 +170,24 @@ impl CallActor {
                 Output::Media(mut cmd) => {
                     // A stream's credentials are the shell's to add: the app's secret signs
                     // the upgrade, the egress policy checks the agent's address.
-                    if let crate::media::Command::Stream { spec, .. } = &mut cmd {
+                    if let crate::media::Command::Stream { id, spec } = &mut cmd {
                         spec.secret = self.app.secret.clone();
                         spec.policy = Some(Arc::new(self.env.app_http.policy().clone()));
+                        self.stream_slot = None;
+                        match self.env.streams.take(self.app.id.0) {
+                            Some(slot) => self.stream_slot = Some(slot),
+                            None => {
+                                let why = format!(
+                                    "the app's limit of {} concurrent streams is reached",
+                                    self.env.streams.max()
+                                );
+                                let end = crate::media::stream::StreamEnd::Failed(why);
+                                ctx.address().do_send(MediaSignal(
+                                    crate::media::Event::StreamDone { id: *id, end },
+                                ));
+                                continue;
+                            }
+                        }
                     }
                     if let Some(m) = &self.media {
                         if let Err(e) = m.send(cmd) {
@@ -627,6 +647,9 @@ impl Handler<ForkReport> for CallActor {
 impl Handler<MediaSignal> for CallActor {
     type Result = ();
     fn handle(&mut self, msg: MediaSignal, ctx: &mut Context<Self>) {
+        if let crate::media::Event::StreamDone { .. } = &msg.0 {
+            self.stream_slot = None;
+        }
         if let crate::media::Event::Stats(s) = &msg.0 {
             let foreign = s.a_to_b.dropped.foreign_source + s.b_to_a.dropped.foreign_source;
             let srtp = s.a_to_b.dropped.srtp + s.b_to_a.dropped.srtp;

@@ -32,6 +32,7 @@ pub mod registration;
 pub mod reports;
 pub mod retention;
 pub mod sip;
+pub mod stream_slots;
 pub mod transport;
 pub mod trunks;
 
@@ -421,6 +422,7 @@ impl Engine {
             fetch_timeout: Duration::from_millis(settings.calls.answer_timeout_ms),
             max_calls_per_app: settings.calls.max_calls_per_app,
             cloudua_answer_timeout: settings.cloudua.answer_timeout(),
+            streams: stream_slots::StreamSlots::new(settings.media.max_streams_per_app),
             srtp: settings.media.srtp,
             prompts,
             download_timeout: Duration::from_millis(settings.media.download_timeout_ms),

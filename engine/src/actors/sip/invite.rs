@@ -53,6 +53,8 @@ pub struct CallDeps {
     pub max_calls_per_app: usize,
     /// `[cloudua] answer_timeout_secs`: an inbound call to a device rings this long.
     pub cloudua_answer_timeout: Duration,
+    /// `[media] max_streams_per_app`.
+    pub streams: Arc<crate::actors::stream_slots::StreamSlots>,
     /// `[media] srtp`.
     pub srtp: crate::media::sdp::crypto::SrtpPolicy,
     /// Prompt files, downloads and text to speech, with their cache.
@@ -163,6 +165,7 @@ impl SipActor {
                 prompts: deps.prompts.clone(),
                 download_timeout: deps.download_timeout,
                 live: deps.live.as_ref().map(crate::actors::live::LiveLink::to),
+                streams: deps.streams.clone(),
             })
         });
         Arc::clone(env)

@@ -154,11 +154,10 @@ impl Call {
                     let request = AudioRequest::speak(text, voice);
                     self.media_actions.load_prompt(fx, media_id, request);
                 }
+                Command::StopMedia { media_id } if self.stop_stream(media_id) => {}
                 Command::StopMedia { media_id } => {
-                    if !self.stop_stream(media_id) {
-                        let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
-                        self.media_actions.stop_prompt(fx, media_id);
-                    }
+                    let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
+                    self.media_actions.stop_prompt(fx, media_id);
                 }
                 Command::Record(how) => {
                     let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
