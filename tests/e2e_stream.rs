@@ -277,7 +277,7 @@ fn an_l16_stream_at_16k_resamples_both_ways_echoes_marks_and_stops_on_the_agents
 fn listen_mode_both_in_a_bridged_call_streams_each_partys_tone_on_its_own_track() {
     let mut agent_box = None;
     let rig = rig_with(|rig| {
-        agent_box.insert(Agent::start(rig.dir.path()));
+        agent_box = Some(Agent::start(rig.dir.path()));
         json!([{"action": "connect", "call": [{"type": "sip", "user": "bob"}]}])
     });
     let mut agent = agent_box.unwrap();
