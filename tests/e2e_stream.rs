@@ -338,19 +338,14 @@ fn listen_mode_both_in_a_bridged_call_streams_each_partys_tone_on_its_own_track(
     rig.assert_alive();
 }
 
-/// L16 at 32 kHz: 1280-byte frames; PIOPIY `wav` (stereo, 44.1 kHz) is played; `ogg` and
-/// text that is not JSON are dropped and counted, and the stream goes on.
+/// A call the app places (`pcmo_make_call` to alice, `stream_on_answer`) streams once alice
+/// answers, with the call's `extra_params` as `customParameters`; L16 at 32 kHz: 1280-byte
+/// frames; PIOPIY `wav` (stereo, 44.1 kHz) is played; `ogg` and text that is not JSON are
+/// dropped and counted, and the stream goes on.
 #[test]
-fn a_32k_stream_plays_stereo_wav_and_drops_ogg_and_garbage() {
-    let mut agent_box = None;
-    let rig = rig_with(|rig| {
-        let agent = agent_box.insert(Agent::start(rig.dir.path()));
-        json!([
-            stream(&agent.url("/hd"), "caller", "32000"),
-            next_prompt(rig)
-        ])
-    });
-    let mut agent = agent_box.unwrap();
+fn a_placed_call_streams_at_32k_plays_stereo_wav_and_drops_ogg_and_garbage() {
+    let rig = Rig::start(vec![Reply::Status(500)]);
+    let mut agent = Agent::start(rig.dir.path());
     let mut wav = tone("piopiy", AGENT_HZ, 2.0, "bulk");
     wav["rate"] = json!(44100);
     wav["format"] = json!("wav");
@@ -362,7 +357,20 @@ fn a_32k_stream_plays_stereo_wav_and_drops_ogg_and_garbage() {
         {"at": 0.2, "tone": wav},
         {"at": 4.0, "close": true}
     ]));
-    let alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
+    let alice = phone(&rig, "alice", CALLER_HZ, None);
+    assert!(
+        alice.wait_log("200 OK", 10 * SEC),
+        "alice did not register:\n{}",
+        alice.log()
+    );
+    let mut hd = stream(&agent.url("/hd"), "caller", "32000");
+    hd["stream_on_answer"] = json!(true);
+    let (status, body) = rig.srv.post(
+        "/v1/pcmo_make_call",
+        json!({"appid": rig.appid, "secret": rig.secret, "from": "1000", "to": "alice",
+               "extra_params": {"order": "42"}, "pcmo": [hd, next_prompt(&rig)]}),
+    );
+    assert_eq!(status, 200, "{body}");
 
     let seen = agent.wait(0, &[CALLER_HZ, AGENT_HZ], 30 * SEC, |s| {
         s.closed_by().is_some()
@@ -374,6 +382,12 @@ fn a_32k_stream_plays_stereo_wav_and_drops_ogg_and_garbage() {
         seen.raw
     );
     assert_start(&seen, &rig, &["inbound"], "audio/x-l16", 32000);
+    assert_eq!(
+        seen.start()["start"]["customParameters"],
+        json!({"order": "42"}),
+        "{}",
+        seen.raw
+    );
     let inbound = seen.track("inbound");
     assert!(
         (190..=210).contains(&inbound.frames) && inbound.frames_of(1280) == inbound.frames,
@@ -443,7 +457,7 @@ fn wait_tone(cap: &Capture, hz: u32, n: usize) -> Vec<Packet> {
     cap.wait(15 * SEC, |p| tone_packets(p, 0, hz) >= n)
 }
 
-/// Barge-in: 10 s queued, then `break` (PIOPIY); 130 s offered (past the 120 s queue: the
+/// Barge-in: 10 s queued, paused and resumed, then `break` (PIOPIY); 130 s offered (past the 120 s queue: the
 /// excess refused and counted), then Twilio `clear`: at most 3 packets of the dropped audio
 /// reach the caller after the agent sent the message. Digits reach the agent; the caller
 /// hanging up ends the stream with `stop`.
@@ -463,7 +477,7 @@ fn break_and_clear_drop_ten_seconds_of_queued_audio_at_once() {
         .final_response(&mut out, 5 * SEC)
         .expect("answered for the stream");
     let to = d.remote_rtp.expect("ringmaster's RTP address");
-    let caller = cap.send_tone(to, Law::Mu, f64::from(CALLER_HZ), 14.0);
+    let caller = cap.send_tone(to, Law::Mu, f64::from(CALLER_HZ), 16.0);
     agent.wait(0, &[], 10 * SEC, |s| !s.start().is_null());
 
     // 10 s, then 130 s: more than the queue holds (120 s); the excess is refused and
@@ -484,6 +498,16 @@ fn break_and_clear_drop_ten_seconds_of_queued_audio_at_once() {
         });
         if seconds < 60.0 {
             assert_eq!(refused(), 0.0, "{seconds} s fit in the queue");
+            // PIOPIY `pause` holds the queue (at most 3 packets after it), `resume` plays on.
+            agent.send(json!({"action": "pause"}));
+            let paused = cap.packets().len();
+            std::thread::sleep(Duration::from_millis(600));
+            let late = tone_packets(&cap.packets(), paused, hz);
+            assert!(late <= 3, "{late} packets after pause");
+            agent.send(json!({"action": "resume"}));
+            let resumed = cap.packets().len();
+            let more = cap.wait(10 * SEC, |p| tone_packets(p, resumed, hz) >= 25);
+            assert!(tone_packets(&more, resumed, hz) >= 25, "resume plays on");
         } else {
             // At least 60 s were taken: at most (130 - 60) / 0.2 messages refused.
             let r = refused();
