@@ -13,13 +13,19 @@
 //! - L16 at 16 kHz, PIOPIY dialect (`streamAudio` raw, `stop`): 640-byte frames, the tones
 //!   survive resampling both ways, a mark comes back once its audio played, `stop` ends the
 //!   stream and the script goes on;
-//! - barge-in: `break` and Twilio `clear` drop 10 s of queued audio at once; DTMF reaches the
-//!   agent; the caller hanging up sends `stop`;
-//! - `listen_mode: both` in a bridged call: two tracks, each with only its party's tone;
+//! - a placed call (`stream_on_answer`) at 32 kHz: 1280-byte frames, `extra_params` as
+//!   `customParameters`, a stereo 44.1 kHz WAV played, ogg and garbage dropped and counted;
+//! - barge-in: `pause`/`resume`, then `break` and Twilio `clear` drop queued audio at once
+//!   (past 120 s the queue refuses, counted); DTMF reaches the agent; the caller hanging up
+//!   sends `stop`;
+//! - `listen_mode: both` in a bridged call (the app hands the bridged call a `stream` with
+//!   the v3 transfer): two tracks, each with only its party's tone;
 //! - failures: an unreachable URL, a refused upgrade and one never answered each give a
 //!   `stream_failed` event and the script goes on;
 //! - Pipecat (its FastAPI WebSocket transport and Twilio serializer) holds a call;
 //! - examples/stream/ (the answer server and the parrot agent) hold a call.
+//!
+//! Ignored until the engine does it: a message over 1 MiB dropped while the stream goes on.
 
 mod support;
 
