@@ -1,5 +1,6 @@
-//! `benchkit answer --listen 127.0.0.1:9000 [--user bob] [--workers 1]`: every POST (any path)
-//! gets `[{"action":"connect","connect":[{"type":"sip","user":"<user>"}]}]`; other events are
+//! `benchkit answer --listen 127.0.0.1:9000 [--user bob] [--workers 1] [--stream WS_URL]`: every
+//! POST (any path) gets `[{"action":"connect","connect":[{"type":"sip","user":"<user>"}]}]`
+//! (or `[{"action":"stream","ws_url":WS_URL}]`); other events are
 //! answered 200 and dropped. Prints the number of requests served when stopped (SIGTERM/INT).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,9 +14,14 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
     let listen = opts.get("listen").unwrap_or("127.0.0.1:9000").to_string();
     let user = opts.get("user").unwrap_or("bob").to_string();
     let workers: usize = opts.num("workers", 1)?;
-    let script =
-        serde_json::json!([{"action": "connect", "connect": [{"type": "sip", "user": user}]}])
-            .to_string();
+    // `--stream ws://…`: every call is streamed to that agent instead (the stream benchmark).
+    let script = match opts.get("stream") {
+        Some(ws) => serde_json::json!([{"action": "stream", "ws_url": ws}]),
+        None => {
+            serde_json::json!([{"action": "connect", "connect": [{"type": "sip", "user": user}]}])
+        }
+    }
+    .to_string();
     let served = Arc::new(AtomicU64::new(0));
     let counter = served.clone();
     actix_web::rt::System::new().block_on(async move {

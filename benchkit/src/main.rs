@@ -16,6 +16,9 @@
 //! * `live`: REST-driven calls as a Bandwidth v1 app makes them (create two, bridge, hang
 //!   up), cycles per second and their latency, with the callbacks on its own listener.
 //!
+//! * `streamgen`: voice-agent load: calls streamed (PCMO `stream`) to a WebSocket agent it
+//!   runs itself, which echoes the audio back; loss, RTP→WS delay and round trip per step.
+//!
 //! Timing figures printed here are measurements; nothing here is a pass/fail test.
 
 mod answer;
@@ -25,6 +28,7 @@ mod ng;
 mod provision;
 mod rtpgen;
 mod sip_uac;
+mod streamgen;
 mod webrtc_peer;
 mod webrtc_worker;
 mod webrtcgen;
@@ -32,7 +36,7 @@ mod webrtcgen;
 fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
-        anyhow::bail!("usage: benchkit provision|answer|rtpgen|webrtcgen|live [options]");
+        anyhow::bail!("usage: benchkit provision|answer|rtpgen|webrtcgen|live|streamgen [options]");
     }
     let cmd = args.remove(0);
     let opts = Opts::parse(&args)?;
@@ -42,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         "rtpgen" => rtpgen::run(&opts),
         "webrtcgen" => webrtcgen::run(&opts),
         "live" => live::run(&opts),
+        "streamgen" => streamgen::run(&opts),
         other => anyhow::bail!("unknown command {other:?}"),
     }
 }
