@@ -32,11 +32,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::audio::{decode, tone_frames, tone_wav_bytes, Capture, Law, Packet};
+use support::audio::{decode, read_wav, tone_frames, tone_wav_bytes, Capture, Law, Packet};
 use support::baresip::{Baresip, PhoneSpec};
 use support::free_port;
 use support::http::Reply;
-use support::rig::Rig;
+use support::rig::{api_raw, Auth, Rig};
 use support::stream_agent::{tone, Agent, Example, Pipecat, Seen};
 
 const SEC: Duration = Duration::from_secs(1);
@@ -196,13 +196,14 @@ fn a_mulaw_stream_carries_both_tones_is_signed_and_the_agent_closing_runs_the_ne
 
 /// L16 at 16 kHz, PIOPIY dialect: 640-byte frames, the tones survive resampling both ways,
 /// a mark comes back after its audio, `{"action":"stop"}` ends the stream with ringmaster's
-/// `stop`, and the script goes on.
+/// `stop`, and the script goes on; a `record` started before the stream records through it.
 #[test]
-fn an_l16_stream_at_16k_resamples_both_ways_echoes_marks_and_stops_on_the_agents_stop() {
+fn an_l16_stream_at_16k_resamples_both_ways_echoes_marks_stops_and_is_recorded() {
     let mut agent_box = None;
     let rig = rig_with(|rig| {
         let agent = agent_box.insert(Agent::start(rig.dir.path()));
         json!([
+            {"action": "record"},
             stream(&agent.url("/agent"), "caller", "16000"),
             next_prompt(rig)
         ])
@@ -272,6 +273,37 @@ fn an_l16_stream_at_16k_resamples_both_ways_echoes_marks_and_stops_on_the_agents
     assert!(
         (100..=160).contains(&at_caller),
         "16 → 8 kHz: the caller heard {at_caller} frames of the agent's 3 s of {AGENT_HZ} Hz"
+    );
+
+    // `record` before the stream kept recording through it: the caller on the left, what the
+    // caller heard (the agent) on the right.
+    let hits = rig.web.wait_hits("/events", 20 * SEC, |h| {
+        h.iter().any(|h| h.json()["type"] == "recording")
+    });
+    let ev = hits
+        .iter()
+        .map(|h| h.json())
+        .find(|e| e["type"] == "recording")
+        .unwrap();
+    let url = ev["url"].as_str().expect("recording url");
+    let (status, wav) = api_raw(&rig.srv, "GET", url, Auth::Admin);
+    assert_eq!(status, 200, "{ev}");
+    let (_, ch) = read_wav(&wav);
+    let (left, right) = (&ch[0], &ch[1]);
+    assert!(
+        tone_frames(left, f64::from(CALLER_HZ)) >= 150,
+        "the caller, left: {}",
+        tone_frames(left, f64::from(CALLER_HZ))
+    );
+    assert!(
+        tone_frames(right, f64::from(AGENT_HZ)) >= 100,
+        "the agent, right: {}",
+        tone_frames(right, f64::from(AGENT_HZ))
+    );
+    assert_eq!(
+        tone_frames(left, f64::from(AGENT_HZ)),
+        0,
+        "the agent on the left"
     );
     rig.assert_alive();
 }
