@@ -20,8 +20,9 @@
 //!   sends `stop`;
 //! - `listen_mode: both` in a bridged call (the app hands the bridged call a `stream` with
 //!   the v3 transfer): two tracks, each with only its party's tone;
-//! - failures: an unreachable URL, a refused upgrade and one never answered each give a
-//!   `stream_failed` event and the script goes on;
+//! - failures: an unreachable URL, a refused upgrade, one never answered and one past the
+//!   app's limit of concurrent streams each give a `stream_failed` event and the script goes
+//!   on;
 //! - Pipecat (its FastAPI WebSocket transport and Twilio serializer) holds a call;
 //! - examples/stream/ (the answer server and the parrot agent) hold a call.
 //!
@@ -581,46 +582,66 @@ fn break_and_clear_drop_ten_seconds_of_queued_audio_at_once() {
 }
 
 /// An unreachable URL, an upgrade refused with 403 and one never answered (the 5 s connect
-/// timeout): a `stream_failed` event each, with its reason, and the script goes on to the
-/// prompt the caller hears. The refused upgrade was signed too.
+/// timeout): a `stream_failed` event each, with its reason, and alice's script goes on to a
+/// stream that stays open. With `[media] max_streams_per_app = 1` that stream is the app's
+/// one: bob's stream fails at once (`stream_failed`, the limit) and his script goes on to the
+/// prompt he hears. The refused upgrade was signed too.
 #[test]
-fn unreachable_refused_and_silent_agents_give_stream_failed_and_the_call_goes_on() {
-    let mut boxes = None;
-    let rig = rig_with(|rig| {
-        let (refusing, silent) =
-            boxes.insert((Agent::start(rig.dir.path()), Agent::start(rig.dir.path())));
-        let dead = format!("ws://127.0.0.1:{}/nobody", free_port());
-        json!([
+fn unreachable_refused_silent_and_over_limit_streams_give_stream_failed_and_the_call_goes_on() {
+    let config = "[policy]\nallow_networks = [\"127.0.0.0/8\"]\n[media]\nmax_streams_per_app = 1\n[calls]\nanswer_timeout_ms = 1500\nanswer_connect_timeout_ms = 1000\n";
+    let rig = Rig::configured(vec![Reply::Status(500)], None, config);
+    let (mut holder, mut refusing, mut silent) = (
+        Agent::start(rig.dir.path()),
+        Agent::start(rig.dir.path()),
+        Agent::start(rig.dir.path()),
+    );
+    let dead = format!("ws://127.0.0.1:{}/nobody", free_port());
+    rig.web.set_replies(vec![
+        Reply::Json(json!([
             stream(&dead, "caller", "8000"),
             stream(&refusing.url("/refuse?y=2"), "caller", "8000"),
             stream(&silent.url("/silent"), "caller", "8000"),
-            next_prompt(rig)
-        ])
-    });
-    let (mut refusing, mut silent) = boxes.unwrap();
+            stream(&holder.url("/hold"), "caller", "8000")
+        ])),
+        Reply::Json(json!([
+            stream(&holder.url("/second"), "caller", "8000"),
+            next_prompt(&rig)
+        ])),
+    ]);
     refusing.reject(403);
     refusing.secret(&rig.secret);
     silent.stall(30);
-    let alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
-
-    let next = hears(&alice, NEXT_HZ, 50);
+    let _alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
+    let held = holder.wait(0, &[], 30 * SEC, |s| !s.start().is_null());
+    assert_eq!(
+        held.target(),
+        "/hold",
+        "alice's script went on past three failures"
+    );
+    let alice_failed = rig.error_events();
+    let bob = phone(&rig, "bob", CALLEE_HZ, Some("5000"));
+    let next = hears(&bob, NEXT_HZ, 50);
     assert!(
         next >= 50,
-        "after three failed streams: {next} frames of the prompt\n{}",
+        "after the stream over the limit: {next} frames of the prompt\n{}",
         rig.srv.log()
     );
-    let errors = rig.error_events();
-    let failed: Vec<&Value> = errors
-        .iter()
-        .filter(|e| e["code"] == "stream_failed")
-        .collect();
-    assert_eq!(failed.len(), 3, "{errors:#?}");
-    for e in &failed {
-        assert!(
-            e["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "a reason: {e}"
-        );
-    }
+
+    let reasons = |errors: &[Value]| -> Vec<String> {
+        errors
+            .iter()
+            .filter(|e| e["code"] == "stream_failed")
+            .map(|e| e["message"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let (first, all) = (reasons(&alice_failed), reasons(&rig.error_events()));
+    assert_eq!(first.len(), 3, "{alice_failed:#?}");
+    assert!(
+        first.iter().all(|m| !m.is_empty()),
+        "a reason each: {first:?}"
+    );
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(all[3].contains("limit"), "bob's: {all:?}");
     let upgrades = refusing.upgrades();
     assert_eq!(upgrades.len(), 1, "{upgrades:?}");
     assert_eq!(upgrades[0]["target"], "/refuse?y=2");
@@ -630,6 +651,9 @@ fn unreachable_refused_and_silent_agents_give_stream_failed_and_the_call_goes_on
         refusing.seen(&[]).is_empty() && silent.seen(&[]).is_empty(),
         "no WebSocket opened"
     );
+    let held = holder.seen(&[]);
+    assert_eq!(held.len(), 1, "the stream over the limit never connected");
+    assert_eq!(held[0].closed_by(), None, "alice's stream is still open");
     rig.assert_alive();
 }
 
