@@ -487,3 +487,29 @@ fn a_reinvite_pending_when_the_call_ends_gets_487() {
     assert!(rig.finished);
     ones(&rig);
 }
+
+#[test]
+fn a_stream_on_answer_starts_when_the_callee_is_bridged_with_both_tracks() {
+    let mut rig = Rig::inbound(&[("bob", &[1])], None);
+    rig.answer_url(r#"[{"action":"stream","ws_url":"wss://app.example.com/audio","listen_mode":"both","stream_on_answer":true},{"action":"connect","call":[{"type":"sip","user":"bob"}]}]"#);
+    let streams = |rig: &Rig| {
+        rig.media_cmds
+            .iter()
+            .filter_map(|c| match c {
+                engine::media::Command::Stream { spec, .. } => Some(spec.tracks),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        streams(&rig).is_empty(),
+        "nothing streams before the callee answers"
+    );
+    assert!(
+        rig.sip().contains(&"B1<-INVITE") || rig.sip().iter().any(|s| s.contains("INVITE")),
+        "{:?}",
+        rig.sip()
+    );
+    rig.b(1, 200);
+    assert_eq!(streams(&rig), [[true, true]], "both parties, once bridged");
+}

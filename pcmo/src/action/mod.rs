@@ -117,6 +117,8 @@ impl Action {
     pub fn requires(&self) -> Requirement {
         match self {
             Action::Connect(_) | Action::Hangup | Action::Param(_) => Requirement::Nothing,
+            // Waits for a callee to answer (the caller is answered with it).
+            Action::Stream(s) if s.stream_on_answer => Requirement::Nothing,
             Action::Play(_)
             | Action::Speak(_)
             | Action::Input(_)

@@ -8,7 +8,9 @@
 //!
 //! `ws_url` (`ws://` or `wss://`) is required. `listen_mode` is `caller` (default), `callee`
 //! or `both`; `voice_quality` is the sample rate `8000` (default), `16000` or `32000`, as a
-//! string (documented) or a number; `stream_on_answer` (default false) is passed to the engine.
+//! string (documented) or a number; `stream_on_answer` (default false): the stream starts
+//! when the next `connect`'s callee answers and is bridged, and runs beside the script (which
+//! goes on at once) — how `callee` and `both` stream a bridged call.
 //! The stream ends when the WebSocket closes or sends `{"action":"stop"}`; the engine then
 //! reports `MediaDone`.
 
@@ -73,14 +75,21 @@ pub(crate) fn parse(mut f: Fields<'_>, d: &mut Diagnostics) -> Option<Stream> {
 }
 
 impl Stream {
-    /// Emits `Stream` and waits for its `MediaDone`.
+    /// Emits `Stream` and waits for its `MediaDone`; with `stream_on_answer` the script goes
+    /// on at once (the engine starts the stream when a callee answers and is bridged, and it
+    /// runs beside the rest of the script).
     pub(crate) fn start(self, fx: &mut Effects<'_>) -> Flow {
         let media_id = fx.media_id();
+        let background = self.stream_on_answer;
         fx.push(Command::Stream {
             media_id,
             stream: self,
         });
-        Flow::Wait(Step::Media(media_id))
+        if background {
+            Flow::Next
+        } else {
+            Flow::Wait(Step::Media(media_id))
+        }
     }
 
     pub(crate) fn describe(&self, then: &str) -> Vec<String> {

@@ -95,6 +95,8 @@ pub struct Call {
     held_script: bool,
     /// The script's `stream` in progress.
     stream: Option<pcmo::MediaId>,
+    /// A `stream_on_answer` stream waiting for a bridged callee.
+    stream_pending: Option<Box<(pcmo::MediaId, pcmo::Stream)>>,
     /// Outputs for the shell, events for the script, and the instant of the current input.
     outbox: Outbox,
     /// Re-INVITEs relayed to the other leg, by their server transaction, until answered.
@@ -234,6 +236,7 @@ impl Call {
             finished: false,
             held_script: false,
             stream: None,
+            stream_pending: None,
             outbox: Outbox::new(now, wall_ms),
             relayed: HashMap::new(),
             media_actions: MediaActions::default(),

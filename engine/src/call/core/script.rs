@@ -226,6 +226,7 @@ impl Call {
         }
         self.bridge_media();
         self.report(ev);
+        self.start_pending_stream();
     }
 }
 

@@ -4,7 +4,9 @@
 //!
 //! `listen_mode`: `caller` streams the A leg (track `inbound`); `callee` the bridged B leg
 //! (track `outbound`) and is a script error without one; `both` both, as two tracks (only
-//! `inbound` while no B leg is bridged). The agent's audio always goes to the caller.
+//! `inbound` while no B leg is bridged). The agent's audio always goes to the caller. With
+//! `stream_on_answer` the stream waits for the next bridge (a `connect`'s callee answering)
+//! and then runs beside the script.
 
 use super::Call;
 use crate::media::stream::{StreamEnd, StreamSpec};
@@ -14,6 +16,11 @@ impl Call {
     pub(super) fn start_stream(&mut self, media_id: pcmo::MediaId, s: pcmo::Stream) {
         use pcmo::ListenMode;
         let bridged = self.b.bridged().is_some();
+        if s.stream_on_answer && !bridged {
+            // Started by the next bridge (see `bridge`); the script has gone on.
+            self.stream_pending = Some(Box::new((media_id, s)));
+            return;
+        }
         let tracks = match s.listen_mode {
             ListenMode::Caller => [true, false],
             ListenMode::Callee => [false, true],
@@ -53,6 +60,14 @@ impl Call {
             id: media_id.0,
             spec: Box::new(spec),
         });
+    }
+
+    /// A callee was bridged: a stream waiting for it starts.
+    pub(super) fn start_pending_stream(&mut self) {
+        if let Some(p) = self.stream_pending.take() {
+            let (media_id, s) = *p;
+            self.start_stream(media_id, s);
+        }
     }
 
     /// The media task's stream ended: the script goes on.
