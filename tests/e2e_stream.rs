@@ -13,13 +13,13 @@
 //! - L16 at 16 kHz, PIOPIY dialect (`streamAudio` raw, `stop`): 640-byte frames, the tones
 //!   survive resampling both ways, a mark comes back once its audio played, `stop` ends the
 //!   stream and the script goes on;
-//! - a placed call (`stream_on_answer`) at 32 kHz: 1280-byte frames, `extra_params` as
+//! - a placed call at 32 kHz: 1280-byte frames, `extra_params` as
 //!   `customParameters`, a stereo 44.1 kHz WAV played, ogg and garbage dropped and counted;
 //! - barge-in: `pause`/`resume`, then `break` and Twilio `clear` drop queued audio at once
 //!   (past 120 s the queue refuses, counted); DTMF reaches the agent; the caller hanging up
 //!   sends `stop`;
-//! - `listen_mode: both` in a bridged call (the app hands the bridged call a `stream` with
-//!   the v3 transfer): two tracks, each with only its party's tone;
+//! - `listen_mode: both` in a bridged call (`stream_on_answer` beside the next `connect`):
+//!   two tracks, each with only its party's tone;
 //! - failures: an unreachable URL, a refused upgrade, one never answered and one past the
 //!   app's limit of concurrent streams each give a `stream_failed` event and the script goes
 //!   on;
@@ -309,15 +309,18 @@ fn an_l16_stream_at_16k_resamples_both_ways_echoes_marks_stops_and_is_recorded()
     rig.assert_alive();
 }
 
-/// `listen_mode: both` in a bridged call: alice (700 Hz) calls, the script bridges bob
-/// (1100 Hz), then the app hands the live call a `stream` pipeline (v3 transfer): two tracks,
-/// `inbound` with only alice's tone, `outbound` with only bob's, 200 ± 10 frames each.
+/// `listen_mode: both` in a bridged call: alice (700 Hz) calls; the script's `stream` with
+/// `stream_on_answer` waits beside it for the next `connect`'s callee, bob (1100 Hz): once he
+/// is bridged, two tracks, `inbound` with only alice's tone, `outbound` with only bob's,
+/// 200 ± 10 frames each; the agent closing leaves the bridged call as it was.
 #[test]
 fn listen_mode_both_in_a_bridged_call_streams_each_partys_tone_on_its_own_track() {
     let mut agent_box = None;
     let rig = rig_with(|rig| {
-        agent_box = Some(Agent::start(rig.dir.path()));
-        json!([{"action": "connect", "call": [{"type": "sip", "user": "bob"}]}])
+        let agent = agent_box.insert(Agent::start(rig.dir.path()));
+        let mut both = stream(&agent.url("/both"), "both", "8000");
+        both["stream_on_answer"] = json!(true);
+        json!([both, {"action": "connect", "call": [{"type": "sip", "user": "bob"}]}])
     });
     let mut agent = agent_box.unwrap();
     agent.plan(json!([{"at": 4.0, "close": true}]));
@@ -328,27 +331,6 @@ fn listen_mode_both_in_a_bridged_call_streams_each_partys_tone_on_its_own_track(
         bob.log()
     );
     let alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
-    let bridged = hears(&bob, CALLER_HZ, 25);
-    assert!(
-        bridged >= 25,
-        "not bridged: bob heard {bridged} frames of alice"
-    );
-
-    let cmiuuid = rig.web.hits("/answer")[0].json()["cmiuuid"].clone();
-    let token = rig
-        .srv
-        .cli_json(&["token", "create", "--app", &rig.appid.to_string(), "--json"]);
-    let token = token["token"].as_str().expect("token");
-    let resp = ureq::post(&format!("http://{}/v3/voice/pcmo/transfer", rig.srv.http))
-        .set("authorization", &format!("Bearer {token}"))
-        .timeout(10 * SEC)
-        .send_json(json!({"call_id": cmiuuid,
-                          "pipeline": [stream(&agent.url("/both"), "both", "8000")]}));
-    let body: Value = resp
-        .unwrap_or_else(|e| panic!("transfer: {e}"))
-        .into_json()
-        .unwrap();
-    assert_eq!(body["status"], "success", "{body}");
 
     let seen = agent.wait(0, &[CALLER_HZ, CALLEE_HZ], 30 * SEC, |s| {
         s.closed_by().is_some()
@@ -373,12 +355,18 @@ fn listen_mode_both_in_a_bridged_call_streams_each_partys_tone_on_its_own_track(
             "{name} carries the other's {other} Hz: {t:?}"
         );
     }
+    // The bridge outlived the stream: bob still hears alice.
+    let before = tone_frames(&bob.heard(), f64::from(CALLER_HZ));
+    let after = hears(&bob, CALLER_HZ, before + 50);
+    assert!(
+        after >= before + 50,
+        "bob heard {before}, then {after} frames of alice"
+    );
     drop(alice);
     rig.assert_alive();
 }
 
-/// A call the app places (`pcmo_make_call` to alice, `stream_on_answer`) streams once alice
-/// answers, with the call's `extra_params` as `customParameters`; L16 at 32 kHz: 1280-byte
+/// A call the app places (`pcmo_make_call` to alice) streams once alice answers, with the call's `extra_params` as `customParameters`; L16 at 32 kHz: 1280-byte
 /// frames; PIOPIY `wav` (stereo, 44.1 kHz) is played; `ogg` and text that is not JSON are
 /// dropped and counted, and the stream goes on.
 #[test]
@@ -402,8 +390,7 @@ fn a_placed_call_streams_at_32k_plays_stereo_wav_and_drops_ogg_and_garbage() {
         "alice did not register:\n{}",
         alice.log()
     );
-    let mut hd = stream(&agent.url("/hd"), "caller", "32000");
-    hd["stream_on_answer"] = json!(true);
+    let hd = stream(&agent.url("/hd"), "caller", "32000");
     let (status, body) = rig.srv.post(
         "/v1/pcmo_make_call",
         json!({"appid": rig.appid, "secret": rig.secret, "from": "1000", "to": "alice",
