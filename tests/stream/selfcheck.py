@@ -153,11 +153,30 @@ def pipecat():
     print(f"selfcheck: pipecat: ok (it heard {r['heard_frames']}, we heard {got})")
 
 
+def signature_checker():
+    """The agent's checker refuses a wrong secret, another target and a stale timestamp."""
+    now = int(time.time())
+    good = hmac.new(b"s", f"{now}./a?x=1".encode(), hashlib.sha256).hexdigest()
+    header = f"t={now},v1={good}"
+    cases = [
+        (A.check_signature(header, "s", "/a?x=1", now), True),
+        (A.check_signature(header, "other", "/a?x=1", now) is True, False),
+        (A.check_signature(header, "s", "/a?x=2", now) is True, False),
+        (A.check_signature(header, "s", "/a?x=1", now + 600) is True, False),
+        (A.check_signature(None, "s", "/a?x=1", now) is True, False),
+    ]
+    for i, (got, want) in enumerate(cases):
+        if got != want:
+            fail(f"signature case {i}: {got}")
+    print("selfcheck: signature checker: ok")
+
+
 if __name__ == "__main__":
+    signature_checker()
     pipecat()
     run("audio/x-mulaw", 8000, {"dialect": "twilio", "hz": 1400, "seconds": 2})
     run("audio/x-l16", 16000, {"dialect": "twilio", "hz": 1400, "seconds": 2, "pace": "realtime"})
     run("audio/x-l16", 16000, {"dialect": "piopiy", "hz": 1400, "seconds": 2, "rate": 8000})
     run("audio/x-mulaw", 8000, {"dialect": "piopiy", "hz": 1400, "seconds": 2, "rate": 24000,
                                 "format": "wav"})
-    print("selfcheck: 5 passed, 0 failed")
+    print("selfcheck: 6 passed, 0 failed")
