@@ -5,7 +5,7 @@
 //! single packets are counted, the test UA with an RTP capture; the agent is
 //! tests/stream/agent.py (the `websockets` package, its own G.711, L16, WAV and Goertzel
 //! detector) answering with **another** frequency, 1400 Hz, so a loop inside ringmaster
-//! cannot pass; or Pipecat itself. Counts, never timings:
+//! cannot pass. Counts, never timings:
 //!
 //! - μ-law at 8 kHz, Twilio dialect: both ends hear each other, 200 ± 10 frames of 160 bytes
 //!   over the agent's 4 s, the upgrade's signature verifies, the agent closing the socket
@@ -19,117 +19,25 @@
 //!   (past 120 s the queue refuses, counted); DTMF reaches the agent; the caller hanging up
 //!   sends `stop`;
 //! - `listen_mode: both` in a bridged call (`stream_on_answer` beside the next `connect`):
-//!   two tracks, each with only its party's tone;
-//! - failures: an unreachable URL, a refused upgrade, one never answered and one past the
-//!   app's limit of concurrent streams each give a `stream_failed` event and the script goes
-//!   on;
-//! - Pipecat (its FastAPI WebSocket transport and Twilio serializer) holds a call;
-//! - examples/stream/ (the answer server and the parrot agent) hold a call.
+//!   two tracks, each with only its party's tone.
+//!
+//! Failures, Pipecat and the examples are in e2e_stream_agents.rs.
 //!
 //! Ignored until the engine does it: a message over 1 MiB dropped while the stream goes on.
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{json, Value};
-use support::audio::{decode, read_wav, tone_frames, tone_wav_bytes, Capture, Law, Packet};
-use support::baresip::{Baresip, PhoneSpec};
-use support::free_port;
+use serde_json::json;
+use support::audio::{decode, read_wav, tone_frames, Capture, Law, Packet};
 use support::http::Reply;
 use support::rig::{api_raw, Auth, Rig};
-use support::stream_agent::{tone, Agent, Example, Pipecat, Seen};
-
-const SEC: Duration = Duration::from_secs(1);
-/// What the caller sends.
-const CALLER_HZ: u32 = 700;
-/// What the agent answers with.
-const AGENT_HZ: u32 = 1400;
-/// The prompt of the script's action after the stream.
-const NEXT_HZ: u32 = 500;
-/// The called party's tone in a bridged call.
-const CALLEE_HZ: u32 = 1100;
-
-/// A baresip phone of `user` sending a `hz` sine, dialling `dial` at start.
-fn phone(rig: &Rig, user: &str, hz: u32, dial: Option<&str>) -> Baresip {
-    rig.endpoint(user);
-    let aor = format!("{user}@test.local");
-    let password = format!("pw-{user}");
-    Baresip::start(
-        rig.dir.path(),
-        &PhoneSpec {
-            aor: &aor,
-            password: &password,
-            server: rig.srv.sip,
-            tone: hz,
-            dial,
-            seconds: 40,
-        },
-    )
-}
-
-/// Waits (bounded) until `phone` heard at least `n` 20 ms frames of `hz`; how many it heard.
-fn hears(phone: &Baresip, hz: u32, n: usize) -> usize {
-    let deadline = Instant::now() + 20 * SEC;
-    loop {
-        let got = tone_frames(&phone.heard(), f64::from(hz));
-        if got >= n || Instant::now() > deadline {
-            return got;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn stream(url: &str, listen_mode: &str, quality: &str) -> Value {
-    json!({"action": "stream", "ws_url": url, "listen_mode": listen_mode,
-           "voice_quality": quality})
-}
-
-/// The action after the stream: 2 s of a `NEXT_HZ` prompt served by the app's web server.
-fn next_prompt(rig: &Rig) -> Value {
-    rig.web.route(
-        "/next.wav",
-        Reply::Bytes("audio/wav", tone_wav_bytes(f64::from(NEXT_HZ), 2.0)),
-    );
-    json!({"action": "play", "file_url": rig.web.url("/next.wav")})
-}
-
-/// A rig whose answer URL returns `script(rig)` (built once the rig's URLs are known).
-fn rig_with(script: impl FnOnce(&Rig) -> Value) -> Rig {
-    let rig = Rig::start(vec![Reply::Status(500)]);
-    let s = script(&rig);
-    rig.web.set_replies(vec![Reply::Json(s)]);
-    rig
-}
-
-/// The checks every stream's first messages must pass: `connected`, then `start` for this
-/// call with `tracks` and this media format, sequence numbers in order.
-fn assert_start(seen: &Seen, rig: &Rig, tracks: &[&str], encoding: &str, rate: u32) {
-    let events = seen.events();
-    assert_eq!(events[..2], ["connected", "start"], "{events:?}");
-    assert_eq!(seen.raw["connected"]["protocol"], "Call", "{}", seen.raw);
-    let start = seen.start();
-    let sid = start["streamSid"].as_str().unwrap_or("");
-    assert!(!sid.is_empty(), "{start}");
-    assert_eq!(start["start"]["streamSid"], sid, "{start}");
-    assert_eq!(start["sequenceNumber"], "1", "{start}");
-    assert_eq!(start["start"]["tracks"], json!(tracks), "{start}");
-    assert_eq!(
-        start["start"]["mediaFormat"],
-        json!({"encoding": encoding, "sampleRate": rate, "channels": 1}),
-        "{start}"
-    );
-    assert_eq!(start["start"]["appid"], json!(rig.appid), "{start}");
-    let call = start["start"]["callSid"].as_str().unwrap_or("");
-    assert!(!call.is_empty(), "{start}");
-    assert_eq!(
-        seen.header("x-ringmaster-call-id"),
-        Some(call),
-        "{}",
-        seen.raw
-    );
-    assert_eq!(seen.bad_sequence(), 0, "sequenceNumber gaps: {events:?}");
-}
+use support::stream_agent::{tone, Agent};
+use support::stream_calls::{
+    assert_start, hears, next_prompt, phone, rig_with, stream, AGENT_HZ, CALLEE_HZ, CALLER_HZ,
+    NEXT_HZ, SEC,
+};
 
 /// μ-law, Twilio dialect, the agent closing after 4 s: both ends hear each other, 200 ± 10
 /// frames of 160 bytes, the signature verifies, the next action runs.
@@ -483,8 +391,8 @@ fn wait_tone(cap: &Capture, hz: u32, n: usize) -> Vec<Packet> {
     cap.wait(15 * SEC, |p| tone_packets(p, 0, hz) >= n)
 }
 
-/// Barge-in: 10 s queued, paused and resumed, then `break` (PIOPIY); 130 s offered (past the 120 s queue: the
-/// excess refused and counted), then Twilio `clear`: at most 3 packets of the dropped audio
+/// Barge-in: 10 s queued, paused and resumed, then `break` (PIOPIY); 130 s offered (past
+/// the 120 s queue: the excess refused and counted), then Twilio `clear`: at most 3 packets of the dropped audio
 /// reach the caller after the agent sent the message. Digits reach the agent; the caller
 /// hanging up ends the stream with `stop`.
 #[test]
@@ -565,166 +473,5 @@ fn break_and_clear_drop_ten_seconds_of_queued_audio_at_once() {
     assert_eq!(seen.closed_by(), Some("ringmaster"));
     assert!(seen.track("inbound").tone_frames(CALLER_HZ) >= 100);
     caller.join().unwrap();
-    rig.assert_alive();
-}
-
-/// An unreachable URL, an upgrade refused with 403 and one never answered (the 5 s connect
-/// timeout): a `stream_failed` event each, with its reason, and alice's script goes on to a
-/// stream that stays open. With `[media] max_streams_per_app = 1` that stream is the app's
-/// one: bob's stream fails at once (`stream_failed`, the limit) and his script goes on to the
-/// prompt he hears. The refused upgrade was signed too.
-#[test]
-fn unreachable_refused_silent_and_over_limit_streams_give_stream_failed_and_the_call_goes_on() {
-    let config = "[policy]\nallow_networks = [\"127.0.0.0/8\"]\n[media]\nmax_streams_per_app = 1\n[calls]\nanswer_timeout_ms = 1500\nanswer_connect_timeout_ms = 1000\n";
-    let rig = Rig::configured(vec![Reply::Status(500)], None, config);
-    let (mut holder, mut refusing, mut silent) = (
-        Agent::start(rig.dir.path()),
-        Agent::start(rig.dir.path()),
-        Agent::start(rig.dir.path()),
-    );
-    let dead = format!("ws://127.0.0.1:{}/nobody", free_port());
-    rig.web.set_replies(vec![
-        Reply::Json(json!([
-            stream(&dead, "caller", "8000"),
-            stream(&refusing.url("/refuse?y=2"), "caller", "8000"),
-            stream(&silent.url("/silent"), "caller", "8000"),
-            stream(&holder.url("/hold"), "caller", "8000")
-        ])),
-        Reply::Json(json!([
-            stream(&holder.url("/second"), "caller", "8000"),
-            next_prompt(&rig)
-        ])),
-    ]);
-    refusing.reject(403);
-    refusing.secret(&rig.secret);
-    silent.stall(30);
-    let _alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
-    let held = holder.wait(0, &[], 30 * SEC, |s| !s.start().is_null());
-    assert_eq!(
-        held.target(),
-        "/hold",
-        "alice's script went on past three failures"
-    );
-    let alice_failed = rig.error_events();
-    let bob = phone(&rig, "bob", CALLEE_HZ, Some("5000"));
-    let next = hears(&bob, NEXT_HZ, 50);
-    assert!(
-        next >= 50,
-        "after the stream over the limit: {next} frames of the prompt\n{}",
-        rig.srv.log()
-    );
-
-    let reasons = |errors: &[Value]| -> Vec<String> {
-        errors
-            .iter()
-            .filter(|e| e["code"] == "stream_failed")
-            .map(|e| e["message"].as_str().unwrap_or("").to_string())
-            .collect()
-    };
-    let (first, all) = (reasons(&alice_failed), reasons(&rig.error_events()));
-    assert_eq!(first.len(), 3, "{alice_failed:#?}");
-    assert!(
-        first.iter().all(|m| !m.is_empty()),
-        "a reason each: {first:?}"
-    );
-    assert_eq!(all.len(), 4, "{all:?}");
-    assert!(all[3].contains("limit"), "bob's: {all:?}");
-    let upgrades = refusing.upgrades();
-    assert_eq!(upgrades.len(), 1, "{upgrades:?}");
-    assert_eq!(upgrades[0]["target"], "/refuse?y=2");
-    assert_eq!(upgrades[0]["signature_ok"], true, "{upgrades:?}");
-    assert_eq!(silent.upgrades().len(), 1);
-    assert!(
-        refusing.seen(&[]).is_empty() && silent.seen(&[]).is_empty(),
-        "no WebSocket opened"
-    );
-    let held = holder.seen(&[]);
-    assert_eq!(held.len(), 1, "the stream over the limit never connected");
-    assert_eq!(held[0].closed_by(), None, "alice's stream is still open");
-    rig.assert_alive();
-}
-
-/// Pipecat, its FastAPI WebSocket transport and Twilio serializer unchanged but for
-/// `auto_hang_up`, holds a call: it hears the caller's tone and the caller hears its answer.
-#[test]
-fn pipecat_with_its_twilio_serializer_holds_a_call_through_ringmaster() {
-    let mut pipecat_box = None;
-    let rig = rig_with(|rig| {
-        let pipecat = pipecat_box.insert(Pipecat::start(rig.dir.path(), AGENT_HZ, CALLER_HZ));
-        json!([stream(&pipecat.url(), "caller", "8000")])
-    });
-    let mut pipecat = pipecat_box.unwrap();
-    let alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
-
-    let report = pipecat.wait(30 * SEC, |r| r["heard_frames"].as_u64() >= Some(150));
-    assert_eq!(report["transport"], "twilio", "{report}\n{}", pipecat.log());
-    assert!(
-        report["heard_frames"].as_u64() >= Some(150),
-        "Pipecat heard the caller: {report}\n{}",
-        pipecat.log()
-    );
-    let at_caller = hears(&alice, AGENT_HZ, 100);
-    assert!(
-        at_caller >= 100,
-        "the caller heard {at_caller} frames of Pipecat's {AGENT_HZ} Hz\n{}",
-        pipecat.log()
-    );
-    alice.quit();
-    let report = pipecat.wait(15 * SEC, |r| r["ended"] == true);
-    assert_eq!(
-        report["ended"], true,
-        "the pipeline ended with the call: {report}"
-    );
-    rig.assert_alive();
-}
-
-/// examples/stream/: the answer server's script streams the call to the parrot agent, which
-/// checks the upgrade's signature, greets with a 440 Hz beep and then plays the caller back.
-#[test]
-fn the_example_answer_server_and_parrot_agent_hold_a_call() {
-    let agent_port = free_port();
-    let agent_url = format!("ws://127.0.0.1:{agent_port}/agent");
-    let answer = Example::start(
-        "answer_server.py",
-        &["--listen", "127.0.0.1:0", "--agent", &agent_url],
-    );
-    let base = answer
-        .printed()
-        .iter()
-        .find_map(|l| {
-            l.split_whitespace()
-                .last()
-                .filter(|u| u.starts_with("http"))
-                .map(String::from)
-        })
-        .expect("where the answer server listens");
-    let rig = Rig::with(
-        vec![Reply::Status(500)],
-        Some(
-            json!({"answer_url": format!("{base}/answer"), "event_url": format!("{base}/events")}),
-        ),
-    );
-    let listen = format!("127.0.0.1:{agent_port}");
-    let agent = Example::start("agent.py", &["--listen", &listen, "--secret", &rig.secret]);
-    let alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
-
-    let beep = hears(&alice, 440, 40);
-    assert!(
-        beep >= 40,
-        "the greeting: {beep} frames; {:?}",
-        agent.printed()
-    );
-    let parrot = hears(&alice, CALLER_HZ, 100);
-    assert!(
-        parrot >= 100,
-        "the caller played back: {parrot} frames; {:?}",
-        agent.printed()
-    );
-    let printed = agent.printed();
-    assert!(
-        printed.iter().any(|l| l.contains("from alice to 5000")),
-        "{printed:?}"
-    );
-    alice.quit();
     rig.assert_alive();
 }

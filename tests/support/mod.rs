@@ -23,6 +23,7 @@ pub mod reports;
 pub mod rig;
 pub mod rtp;
 pub mod stream_agent;
+pub mod stream_calls;
 pub mod stream_ua;
 pub mod transports;
 pub mod ua;
