@@ -104,8 +104,9 @@ fn a_mulaw_stream_carries_both_tones_is_signed_and_the_agent_closing_runs_the_ne
 }
 
 /// L16 at 16 kHz, PIOPIY dialect: 640-byte frames, the tones survive resampling both ways,
-/// a mark comes back after its audio, `{"action":"stop"}` ends the stream with ringmaster's
-/// `stop`, and the script goes on; a `record` started before the stream records through it.
+/// a mark comes back after its audio, `[{"action":"stop"}]` (an array, as PIOPIY's SDK sends
+/// it) ends the stream with ringmaster's `stop`, and the script goes on; a `record` started
+/// before the stream records through it.
 #[test]
 fn an_l16_stream_at_16k_resamples_both_ways_echoes_marks_stops_and_is_recorded() {
     let mut agent_box = None;
@@ -123,7 +124,7 @@ fn an_l16_stream_at_16k_resamples_both_ways_echoes_marks_stops_and_is_recorded()
     agent.plan(json!([
         {"at": 0, "tone": piopiy},
         {"at": 0, "send": {"event": "mark", "mark": {"name": "after-3s"}}},
-        {"at": 4.0, "send": {"action": "stop"}}
+        {"at": 4.0, "send": [{"action": "stop"}]}
     ]));
     let alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
 
