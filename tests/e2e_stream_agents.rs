@@ -1,8 +1,8 @@
 //! PCMO `stream` end to end with other agents and when streams fail: the real binary on
 //! loopback, baresip as the caller sending 700 Hz.
 //!
-//! - failures: an unreachable URL, a refused upgrade, one never answered and one past the
-//!   app's limit of concurrent streams each give a `stream_failed` event and the script goes
+//! - failures: an unreachable URL, a refused upgrade, one never answered, a wss:// agent with
+//!   an untrusted certificate and one past the app's limit of concurrent streams each give a `stream_failed` event and the script goes
 //!   on;
 //! - Pipecat (PyPI `pipecat-ai`: its FastAPI WebSocket transport and Twilio serializer, as its
 //!   telephony examples run them, `auto_hang_up` off) holds a call: it hears the caller's tone
@@ -22,8 +22,9 @@ use support::stream_calls::{
     hears, next_prompt, phone, rig_with, stream, AGENT_HZ, CALLEE_HZ, CALLER_HZ, NEXT_HZ, SEC,
 };
 
-/// An unreachable URL, an upgrade refused with 403 and one never answered (the 5 s connect
-/// timeout): a `stream_failed` event each, with its reason, and alice's script goes on to a
+/// An unreachable URL, an upgrade refused with 403, one never answered (the 5 s connect
+/// timeout) and a wss:// agent whose self-signed certificate is not trusted: a
+/// `stream_failed` event each, with its reason, and alice's script goes on to a
 /// stream that stays open. With `[media] max_streams_per_app = 1` that stream is the app's
 /// one: bob's stream fails at once (`stream_failed`, the limit) and his script goes on to the
 /// prompt he hears. The refused upgrade was signed too.
@@ -31,17 +32,20 @@ use support::stream_calls::{
 fn unreachable_refused_silent_and_over_limit_streams_give_stream_failed_and_the_call_goes_on() {
     let config = "[policy]\nallow_networks = [\"127.0.0.0/8\"]\n[media]\nmax_streams_per_app = 1\n[calls]\nanswer_timeout_ms = 1500\nanswer_connect_timeout_ms = 1000\n";
     let rig = Rig::configured(vec![Reply::Status(500)], None, config);
-    let (mut holder, mut refusing, mut silent) = (
+    let (mut holder, mut refusing, mut silent, mut untrusted) = (
         Agent::start(rig.dir.path()),
         Agent::start(rig.dir.path()),
         Agent::start(rig.dir.path()),
+        Agent::start_tls(rig.dir.path()),
     );
+    let wss = format!("wss://127.0.0.1:{}/tls", untrusted.port);
     let dead = format!("ws://127.0.0.1:{}/nobody", free_port());
     rig.web.set_replies(vec![
         Reply::Json(json!([
             stream(&dead, "caller", "8000"),
             stream(&refusing.url("/refuse?y=2"), "caller", "8000"),
             stream(&silent.url("/silent"), "caller", "8000"),
+            stream(&wss, "caller", "8000"),
             stream(&holder.url("/hold"), "caller", "8000")
         ])),
         Reply::Json(json!([
@@ -57,7 +61,7 @@ fn unreachable_refused_silent_and_over_limit_streams_give_stream_failed_and_the_
     assert_eq!(
         held.target(),
         "/hold",
-        "alice's script went on past three failures"
+        "alice's script went on past four failures"
     );
     let alice_failed = rig.error_events();
     let bob = phone(&rig, "bob", CALLEE_HZ, Some("5000"));
@@ -76,18 +80,26 @@ fn unreachable_refused_silent_and_over_limit_streams_give_stream_failed_and_the_
             .collect()
     };
     let (first, all) = (reasons(&alice_failed), reasons(&rig.error_events()));
-    assert_eq!(first.len(), 3, "{alice_failed:#?}");
+    assert_eq!(first.len(), 4, "{alice_failed:#?}");
     assert!(
         first.iter().all(|m| !m.is_empty()),
         "a reason each: {first:?}"
     );
-    assert_eq!(all.len(), 4, "{all:?}");
-    assert!(all[3].contains("limit"), "bob's: {all:?}");
+    assert_eq!(all.len(), 5, "{all:?}");
+    assert!(all[4].contains("limit"), "bob's: {all:?}");
+    assert!(
+        first[1].contains("403") && first[3].contains("TLS"),
+        "the reasons say what failed: {first:?}"
+    );
     let upgrades = refusing.upgrades();
     assert_eq!(upgrades.len(), 1, "{upgrades:?}");
     assert_eq!(upgrades[0]["target"], "/refuse?y=2");
     assert_eq!(upgrades[0]["signature_ok"], true, "{upgrades:?}");
     assert_eq!(silent.upgrades().len(), 1);
+    assert!(
+        untrusted.upgrades().is_empty(),
+        "a certificate no public root vouches for: no upgrade over it"
+    );
     assert!(
         refusing.seen(&[]).is_empty() && silent.seen(&[]).is_empty(),
         "no WebSocket opened"

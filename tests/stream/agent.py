@@ -23,7 +23,8 @@ Commands:
            that long, on the newest connection now.
   close    {}: close the newest connection now (code 1000).
   report   {"hz": [..]}: what every connection saw (see `Connection.report`).
-It exits when stdin closes. It listens on 127.0.0.1 only.
+It exits when stdin closes. It listens on 127.0.0.1 only; `agent.py --tls CERT KEY` serves
+wss:// with that certificate.
 """
 
 import array
@@ -34,6 +35,7 @@ import hmac
 import io
 import json
 import math
+import ssl
 import sys
 import threading
 import time
@@ -453,8 +455,14 @@ async def main():
     agent = Agent()
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
+    tls = None
+    if len(sys.argv) == 4 and sys.argv[1] == "--tls":
+        # wss:// with this certificate and key (PEM files).
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[2], sys.argv[3])
     async with serve(agent.handler, "127.0.0.1", 0, process_request=agent.process_request,
-                     max_size=MAX_MESSAGE, ping_interval=None, open_timeout=60) as server:
+                     max_size=MAX_MESSAGE, ping_interval=None, open_timeout=60,
+                     ssl=tls) as server:
         port = server.sockets[0].getsockname()[1]
         emit({"ready": {"port": port}})
 

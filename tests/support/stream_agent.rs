@@ -288,6 +288,37 @@ impl Agent {
         Agent { process, port }
     }
 
+    /// An agent serving wss:// with a self-signed certificate for 127.0.0.1 (made with the
+    /// `openssl` command, which scripts/setup installs): no public root vouches for it.
+    pub fn start_tls(dir: &Path) -> Agent {
+        let (cert, key) = (dir.join("agent-cert.pem"), dir.join("agent-key.pem"));
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("run openssl (scripts/setup installs it)");
+        assert!(made.status.success(), "openssl: {made:?}");
+        let args = [
+            "--tls".to_string(),
+            cert.display().to_string(),
+            key.display().to_string(),
+        ];
+        let (process, ready) = Process::start(dir, "agent.py", &args);
+        let port = ready["port"].as_u64().expect("port") as u16;
+        Agent { process, port }
+    }
+
     /// `ws://127.0.0.1:PORT<path>`.
     pub fn url(&self, path: &str) -> String {
         format!("ws://127.0.0.1:{}{path}", self.port)
