@@ -1,15 +1,13 @@
-//! The four commands: place a call from a device, answer or ring back a call to it, hang up.
-//! Each checks the body, then talks to the call through the engine's live-call service.
+//! Placing a call from a device, and the checks of the fields every command shares (codec,
+//! receive address, telephone-event payload type, crypto, sessionReferenceId).
 
 use std::net::{IpAddr, SocketAddr};
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use engine::actors::live::LiveRequestError;
 use engine::actors::sip::LivePlacement;
 use engine::actors::{LivePlaceRequest, PlaceCallError};
-use engine::call::live::{DeviceMedia, LiveCommand, LiveError, LiveSetup};
+use engine::call::live::{DeviceMedia, LiveSetup};
 use engine::live::cloudua::{crypto_of, Session, DEVICE_EVENT_PT};
-use engine::live::CallView;
 use engine::media::codec::AudioCodec;
 use engine::media::srtp::{LegKeys, MasterKey};
 use engine::store::{App, CloudUaDomain};
@@ -26,7 +24,7 @@ const MAX_SESSION_REF: usize = 1024;
 /// At most this many `crypto` elements are read.
 const MAX_CRYPTO: usize = 8;
 
-fn text<'a>(m: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, CuaError> {
+pub(super) fn text<'a>(m: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, CuaError> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
@@ -39,7 +37,7 @@ fn required<'a>(m: &'a Map<String, Value>, key: &str) -> Result<&'a str, CuaErro
 }
 
 /// `codec`: PCMU or PCMA (PCMU when absent). GSM is named but not carried.
-fn codec(m: &Map<String, Value>) -> Result<AudioCodec, CuaError> {
+pub(super) fn codec(m: &Map<String, Value>) -> Result<AudioCodec, CuaError> {
     match text(m, "codec")?.map(str::to_ascii_uppercase).as_deref() {
         None | Some("PCMU") => Ok(AudioCodec::Pcmu),
         Some("PCMA") => Ok(AudioCodec::Pcma),
@@ -52,7 +50,7 @@ fn codec(m: &Map<String, Value>) -> Result<AudioCodec, CuaError> {
 }
 
 /// `receiveIp`/`receivePort`, allowed by `[policy]`.
-fn receive_addr(state: &State, m: &Map<String, Value>) -> Result<SocketAddr, CuaError> {
+pub(super) fn receive_addr(state: &State, m: &Map<String, Value>) -> Result<SocketAddr, CuaError> {
     let ip: IpAddr = required(m, "receiveIp")?
         .trim()
         .parse()
@@ -75,7 +73,7 @@ fn receive_addr(state: &State, m: &Map<String, Value>) -> Result<SocketAddr, Cua
 }
 
 /// `telephoneEventPayloadType`: a dynamic payload type (96-127), 101 when absent.
-fn event_pt(m: &Map<String, Value>) -> Result<u8, CuaError> {
+pub(super) fn event_pt(m: &Map<String, Value>) -> Result<u8, CuaError> {
     match m.get("telephoneEventPayloadType") {
         None | Some(Value::Null) => Ok(DEVICE_EVENT_PT),
         Some(v) => v
@@ -87,7 +85,7 @@ fn event_pt(m: &Map<String, Value>) -> Result<u8, CuaError> {
 }
 
 /// The device's first usable `crypto` element (its own key), if it sent any.
-fn device_crypto(
+pub(super) fn device_crypto(
     m: &Map<String, Value>,
 ) -> Result<Option<engine::media::sdp::crypto::CryptoAttr>, CuaError> {
     let list = match m.get("crypto") {
@@ -107,7 +105,7 @@ fn device_crypto(
         })
 }
 
-fn session_ref(m: &Map<String, Value>) -> Result<Option<Value>, CuaError> {
+pub(super) fn session_ref(m: &Map<String, Value>) -> Result<Option<Value>, CuaError> {
     match m.get("sessionReferenceId") {
         None | Some(Value::Null) => Ok(None),
         Some(v) if v.to_string().len() <= MAX_SESSION_REF => Ok(Some(v.clone())),
@@ -308,127 +306,4 @@ pub(super) async fn place(
 fn base64_key(k: &MasterKey) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(k.as_bytes())
-}
-
-/// The live call `replyId` (or, for `hangupcalljwt`, `sessionReferenceId`) names.
-async fn call_of(
-    state: &State,
-    d: &CloudUaDomain,
-    m: &Map<String, Value>,
-    by_ref: bool,
-) -> Result<CallView, CuaError> {
-    let found = match text(m, "replyId")? {
-        Some(r) => state.engine.live.device_call(&d.name, r.trim()).await,
-        None if by_ref => match session_ref(m)? {
-            Some(r) => state.engine.live.device_call_by_ref(&d.name, r).await,
-            None => return Err(CuaError::bad("replyId or sessionReferenceId is required")),
-        },
-        None => return Err(CuaError::bad("replyId is required")),
-    };
-    match found {
-        Some(v) if v.end_ms.is_none() => Ok(v),
-        _ => Err(CuaError::not_found()),
-    }
-}
-
-fn refused(e: LiveRequestError) -> CuaError {
-    match e {
-        LiveRequestError::NoSuchCall | LiveRequestError::Refused(LiveError::Ended) => {
-            CuaError::not_found()
-        }
-        LiveRequestError::Refused(e) => CuaError::new(409, "conflict", e.to_string()),
-        _ => CuaError::new(503, "unavailable", "the call cannot be reached now"),
-    }
-}
-
-pub(super) async fn answer(
-    state: web::Data<State>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, CuaError> {
-    let d = authorize(&state, &req)?;
-    let m = body(payload).await?;
-    let call = call_of(&state, &d, &m, false).await?;
-    let session = call.cloudua.clone().ok_or_else(CuaError::not_found)?;
-    if session.placed {
-        return Err(CuaError::new(
-            409,
-            "conflict",
-            "the device placed this call",
-        ));
-    }
-    let codec = codec(&m)?;
-    let rtp = receive_addr(&state, &m)?;
-    let event_pt = event_pt(&m)?;
-    let srtp = device_crypto(&m)?.map(|c| {
-        Box::new(LegKeys {
-            suite: c.suite,
-            inbound: c.key,
-            outbound: session.our_key.clone(),
-        })
-    });
-    let chosen_ref = session_ref(&m)?;
-    let live = &state.engine.live;
-    let media = DeviceMedia {
-        rtp,
-        codec,
-        event_pt,
-        srtp,
-    };
-    live.command(&call.id, LiveCommand::Device(media))
-        .await
-        .map_err(refused)?;
-    live.update_device(&call.id, move |s| {
-        s.device_codec = Some(codec);
-        if chosen_ref.is_some() {
-            s.session_ref = chosen_ref;
-        }
-    })
-    .await;
-    live.command(&call.id, LiveCommand::Answer)
-        .await
-        .map_err(refused)?;
-    Ok(ok(json!({})))
-}
-
-pub(super) async fn ringback(
-    state: web::Data<State>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, CuaError> {
-    let d = authorize(&state, &req)?;
-    let m = body(payload).await?;
-    let call = call_of(&state, &d, &m, false).await?;
-    state
-        .engine
-        .live
-        .command(&call.id, LiveCommand::Ringback)
-        .await
-        .map_err(refused)?;
-    Ok(ok(json!({})))
-}
-
-/// Before the answer a called device's hang-up is a busy (486) and a placed call's a
-/// CANCEL; after it, a BYE.
-pub(super) async fn hangup(
-    state: web::Data<State>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, CuaError> {
-    let d = authorize(&state, &req)?;
-    let m = body(payload).await?;
-    let call = call_of(&state, &d, &m, true).await?;
-    let placed = call.cloudua.as_ref().is_some_and(|s| s.placed);
-    let live = &state.engine.live;
-    if !placed {
-        match live.command(&call.id, LiveCommand::Reject(486)).await {
-            Ok(_) => return Ok(ok(json!({}))),
-            Err(LiveRequestError::Refused(LiveError::NotRinging)) => {}
-            Err(e) => return Err(refused(e)),
-        }
-    }
-    live.command(&call.id, LiveCommand::Hangup)
-        .await
-        .map_err(refused)?;
-    Ok(ok(json!({})))
 }

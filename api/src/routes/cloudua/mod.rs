@@ -12,6 +12,7 @@
 
 mod calls;
 pub mod domains;
+mod reply;
 pub mod token;
 
 use actix_web::http::StatusCode;
@@ -36,15 +37,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route(
         "/mediaservice/{domain}/answerremotecalljwt",
-        web::post().to(calls::answer),
+        web::post().to(reply::answer),
     )
     .route(
         "/mediaservice/{domain}/sendremotecallringbackjwt",
-        web::post().to(calls::ringback),
+        web::post().to(reply::ringback),
     )
     .route(
         "/mediaservice/{domain}/hangupcalljwt",
-        web::post().to(calls::hangup),
+        web::post().to(reply::hangup),
     );
     for r in ROUTES {
         cfg.route(

@@ -138,9 +138,11 @@ async fn connect(spec: &StreamSpec) -> Result<Ws, String> {
     {
         headers.insert("X-Ringmaster-Call-Id", v);
     }
+    // The socket takes up to 16× the message limit, so an oversize message is dropped and
+    // counted (below) rather than tearing the stream down; past that it is a broken peer.
     let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE));
+        .max_message_size(Some(16 * MAX_MESSAGE))
+        .max_frame_size(Some(16 * MAX_MESSAGE));
     let (ws, _) = tokio_tungstenite::client_async_with_config(request, io, Some(config))
         .await
         .map_err(|e| format!("the WebSocket handshake failed: {e}"))?;
@@ -223,11 +225,19 @@ async fn serve(
                 }
             }
             msg = source.next() => {
+                let msg = match msg {
+                    None | Some(Err(_)) => return StreamEnd::Closed,
+                    Some(Ok(m)) => m,
+                };
+                if msg.len() > MAX_MESSAGE {
+                    crate::metrics::metrics().stream_messages_dropped.inc();
+                    continue;
+                }
                 let text = match msg {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return StreamEnd::Closed,
-                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Message::Close(_) => return StreamEnd::Closed,
+                    Message::Text(t) => t.to_string(),
                     // Raw bytes in the stream's format (what some agents send).
-                    Some(Ok(Message::Binary(b))) => {
+                    Message::Binary(b) => {
                         pcm.clear();
                         if decoder.media(&b, &mut pcm).is_err() {
                             crate::metrics::metrics().stream_messages_dropped.inc();
@@ -236,7 +246,7 @@ async fn serve(
                         }
                         continue;
                     }
-                    Some(Ok(_)) => continue,
+                    _ => continue,
                 };
                 let parsed = match wire::parse(&text) {
                     Ok(p) => p,
