@@ -14,7 +14,8 @@
 //!   survive resampling both ways, a mark comes back once its audio played, `stop` ends the
 //!   stream and the script goes on;
 //! - a placed call at 32 kHz: 1280-byte frames, `extra_params` as
-//!   `customParameters`, a stereo 44.1 kHz WAV played, ogg and garbage dropped and counted;
+//!   `customParameters`, a stereo 44.1 kHz WAV played, ogg, garbage and a message over 1 MiB
+//!   dropped and counted;
 //! - barge-in: `pause`/`resume`, then `break` and Twilio `clear` drop queued audio at once
 //!   (past 120 s the queue refuses, counted); DTMF reaches the agent; the caller hanging up
 //!   sends `stop`;
@@ -22,8 +23,6 @@
 //!   two tracks, each with only its party's tone.
 //!
 //! Failures, Pipecat and the examples are in e2e_stream_agents.rs.
-//!
-//! Ignored until the engine does it: a message over 1 MiB dropped while the stream goes on.
 
 mod support;
 
@@ -275,11 +274,12 @@ fn listen_mode_both_in_a_bridged_call_streams_each_partys_tone_on_its_own_track(
     rig.assert_alive();
 }
 
-/// A call the app places (`pcmo_make_call` to alice) streams once alice answers, with the call's `extra_params` as `customParameters`; L16 at 32 kHz: 1280-byte
-/// frames; PIOPIY `wav` (stereo, 44.1 kHz) is played; `ogg` and text that is not JSON are
+/// A call the app places (`pcmo_make_call` to alice) streams once alice answers, with the
+/// call's `extra_params` as `customParameters`; L16 at 32 kHz: 1280-byte frames; PIOPIY `wav`
+/// (stereo, 44.1 kHz) is played; `ogg`, text that is not JSON and a message over 1 MiB are
 /// dropped and counted, and the stream goes on.
 #[test]
-fn a_placed_call_streams_at_32k_plays_stereo_wav_and_drops_ogg_and_garbage() {
+fn a_placed_call_streams_at_32k_plays_stereo_wav_and_drops_bad_messages() {
     let rig = Rig::start(vec![Reply::Status(500)]);
     let mut agent = Agent::start(rig.dir.path());
     let mut wav = tone("piopiy", AGENT_HZ, 2.0, "bulk");
@@ -290,6 +290,7 @@ fn a_placed_call_streams_at_32k_plays_stereo_wav_and_drops_ogg_and_garbage() {
         {"at": 0, "raw": {"text": "this is not JSON"}},
         {"at": 0, "send": {"type": "streamAudio", "data": {"audioDataType": "ogg",
                            "sampleRate": 8000, "audioData": "T2dnUwACAAAAAAAAAAA="}}},
+        {"at": 0, "raw": {"oversize": 1_200_000}},
         {"at": 0.2, "tone": wav},
         {"at": 4.0, "close": true}
     ]));
@@ -335,10 +336,10 @@ fn a_placed_call_streams_at_32k_plays_stereo_wav_and_drops_ogg_and_garbage() {
     let dropped = support::wire::metric_settles(
         rig.srv.http,
         "ringmaster_stream_messages_dropped_total",
-        2.0,
+        3.0,
         5 * SEC,
     );
-    assert_eq!(dropped, Some(2.0), "ogg, not JSON");
+    assert_eq!(dropped, Some(3.0), "ogg, not JSON, over 1 MiB");
 
     let next = hears(&alice, NEXT_HZ, 50);
     assert!(next >= 50, "after the stream: {next} frames of the prompt");
@@ -348,35 +349,6 @@ fn a_placed_call_streams_at_32k_plays_stereo_wav_and_drops_ogg_and_garbage() {
         "the caller heard {at_caller} frames of the 2 s stereo WAV"
     );
     rig.assert_alive();
-}
-
-/// A message over the 1 MiB limit is dropped and counted, and the stream goes on (the
-/// issue's "malformed or oversize messages are dropped and counted").
-#[test]
-#[ignore = "engine: an oversize message ends the stream (tungstenite's max_message_size \
-            closes the socket, 1006) instead of being dropped and counted"]
-fn an_oversize_message_is_dropped_and_the_stream_goes_on() {
-    let mut agent_box = None;
-    let rig = rig_with(|rig| {
-        let agent = agent_box.insert(Agent::start(rig.dir.path()));
-        json!([stream(&agent.url("/big"), "caller", "8000")])
-    });
-    let mut agent = agent_box.unwrap();
-    agent.plan(json!([
-        {"at": 0, "raw": {"oversize": 1_200_000}},
-        {"at": 2.0, "close": true}
-    ]));
-    let _alice = phone(&rig, "alice", CALLER_HZ, Some("5000"));
-    let seen = agent.wait(0, &[], 30 * SEC, |s| s.closed_by().is_some());
-    assert_eq!(seen.closed_by(), Some("agent"), "{}", seen.raw);
-    assert!(seen.track("inbound").frames >= 90, "{}", seen.raw);
-    let dropped = support::wire::metric_settles(
-        rig.srv.http,
-        "ringmaster_stream_messages_dropped_total",
-        1.0,
-        5 * SEC,
-    );
-    assert_eq!(dropped, Some(1.0));
 }
 
 /// Packets of `packets[from..]` that are clearly the `hz` tone.
@@ -393,9 +365,9 @@ fn wait_tone(cap: &Capture, hz: u32, n: usize) -> Vec<Packet> {
 }
 
 /// Barge-in: 10 s queued, paused and resumed, then `break` (PIOPIY); 130 s offered (past
-/// the 120 s queue: the excess refused and counted), then Twilio `clear`: at most 3 packets of the dropped audio
-/// reach the caller after the agent sent the message. Digits reach the agent; the caller
-/// hanging up ends the stream with `stop`.
+/// the 120 s queue: the excess refused and counted), then Twilio `clear`: at most 3 packets
+/// of the dropped audio reach the caller after the agent sent the message. Digits reach the
+/// agent; the caller hanging up ends the stream with `stop`.
 #[test]
 fn break_and_clear_drop_ten_seconds_of_queued_audio_at_once() {
     let mut agent_box = None;
