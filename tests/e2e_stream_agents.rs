@@ -2,8 +2,8 @@
 //! loopback, baresip as the caller sending 700 Hz.
 //!
 //! - failures: an unreachable URL, a refused upgrade, one never answered, a wss:// agent with
-//!   an untrusted certificate and one past the app's limit of concurrent streams each give a `stream_failed` event and the script goes
-//!   on;
+//!   an untrusted certificate and one past the app's limit of concurrent streams each give a
+//!   `stream_failed` event and the script goes on;
 //! - Pipecat (PyPI `pipecat-ai`: its FastAPI WebSocket transport and Twilio serializer, as its
 //!   telephony examples run them, `auto_hang_up` off) holds a call: it hears the caller's tone
 //!   and the caller hears its 1400 Hz;
@@ -30,8 +30,9 @@ use support::stream_calls::{
 /// prompt he hears. The refused upgrade was signed too.
 #[test]
 fn unreachable_refused_silent_and_over_limit_streams_give_stream_failed_and_the_call_goes_on() {
-    let config = "[policy]\nallow_networks = [\"127.0.0.0/8\"]\n[media]\nmax_streams_per_app = 1\n[calls]\nanswer_timeout_ms = 1500\nanswer_connect_timeout_ms = 1000\n";
-    let rig = Rig::configured(vec![Reply::Status(500)], None, config);
+    let config =
+        support::rig::CONFIG.replace("[calls]", "[media]\nmax_streams_per_app = 1\n[calls]");
+    let rig = Rig::configured(vec![Reply::Status(500)], None, &config);
     let (mut holder, mut refusing, mut silent, mut untrusted) = (
         Agent::start(rig.dir.path()),
         Agent::start(rig.dir.path()),
