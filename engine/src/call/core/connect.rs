@@ -15,6 +15,7 @@ use crate::sip::message::{HeaderName, Headers, Method, Request};
 
 impl Call {
     pub(super) fn start_ring(&mut self, ring: pcmo::Ring) {
+        self.outbox.set_metadata(ring.metadata.clone());
         let (id, video) = self.rings.start(&ring);
         let targets = ring
             .targets
