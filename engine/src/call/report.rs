@@ -88,11 +88,15 @@ pub enum Report {
 pub struct RecordingReport {
     /// `<cmiuuid>-<n>`: unique, and safe in a path and a URL.
     pub recording_id: String,
-    /// The WAV file.
+    /// The file (`.wav` or `.mp3`).
     pub path: PathBuf,
     pub started_ms: u64,
     pub ended_ms: u64,
     pub duration_ms: u64,
+    /// `wav` or `mp3`.
+    pub format: &'static str,
+    /// 2 (one per party) or 1 (both mixed).
+    pub channels: u16,
     /// False when the file could not be written (then it may be missing or partial).
     pub ok: bool,
 }
