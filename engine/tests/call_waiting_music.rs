@@ -107,3 +107,30 @@ fn the_music_ends_with_the_connect_and_a_load_failure_is_an_error_event() {
     assert_eq!(music_plays(&rig), 0);
     assert!(rig.sip().contains(&"B1<-INVITE"), "the targets still ring");
 }
+
+#[test]
+fn an_answered_caller_hears_the_music_on_its_leg_without_a_183() {
+    // A call ringmaster placed: A (bob) is answered before the script rings carol.
+    let script = r#"[{"action":"connect","params":{"caller_id":"14155550100","options":{"waiting_music":"https://app.example.com/hold.mp3"}},"endpoints":[{"type":"sip","user":"carol"}]}]"#;
+    let mut rig = Rig::outbound(&[("bob", &[7]), ("carol", &[3])], "bob", script);
+    rig.b(0, 180);
+    rig.b(0, 200);
+    assert_eq!(
+        rig.sip()[1..],
+        ["A<-ACK", "B1<-INVITE"],
+        "no 183 on an answered leg"
+    );
+    assert_eq!(
+        rig.loads,
+        [(
+            MediaId(MUSIC),
+            AudioRequest::Url("https://app.example.com/hold.mp3".into())
+        )],
+        "a URL goes through the shell's URL policy and prompt cache"
+    );
+    rig.audio_loaded(MediaId(MUSIC), Some(800));
+    assert_eq!(music_plays(&rig), 1);
+    rig.b(1, 200);
+    assert_eq!(music_stops(&rig), 1);
+    assert!(rig.media.contains(&"Bridge".to_string()));
+}
