@@ -87,7 +87,11 @@ fn a_stream_that_cannot_connect_is_reported_and_the_script_goes_on() {
     bob.reply(&inv, 486, None);
     // The error event goes through the outbox: wait (bounded) for it.
     let deadline = std::time::Instant::now() + 10 * SEC;
-    while !rig.error_events().iter().any(|e| e["code"] == "stream_failed") {
+    while !rig
+        .error_events()
+        .iter()
+        .any(|e| e["code"] == "stream_failed")
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "{:#?}",
