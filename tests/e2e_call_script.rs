@@ -85,10 +85,19 @@ fn a_stream_that_cannot_connect_is_reported_and_the_script_goes_on() {
         .expect("answered to stream");
     let inv = bob.expect_request("INVITE", None, 10 * SEC);
     bob.reply(&inv, 486, None);
-    let errors = rig.error_events();
-    assert!(
-        errors.iter().any(|e| e["code"] == "stream_failed"),
-        "{errors:#?}"
-    );
+    // The error event goes through the outbox: wait (bounded) for it.
+    let deadline = std::time::Instant::now() + 10 * SEC;
+    while !rig
+        .error_events()
+        .iter()
+        .any(|e| e["code"] == "stream_failed")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:#?}",
+            rig.error_events()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     rig.assert_alive();
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::http::Reply;
+use support::reports::reports;
 use support::rig::Rig;
 use support::rtp::Rtp;
 
@@ -107,4 +108,55 @@ fn v3_uri_in_our_own_domain_rings_the_registered_user() {
         .expect("answered by bob");
     assert_eq!(alice.bye(&mut d_a), 200);
     bob.expect_bye(&d_b, 5 * SEC);
+}
+
+/// `params.metadata` rides along: every leg event from the connect on and every CDR (webhook
+/// and PIOPIY's `cmiuuid_cdr` pull) carry the object beside `extra_params`.
+#[test]
+fn v3_metadata_arrives_in_the_events_and_the_cdrs() {
+    let rig = Rig::start(vec![Reply::Status(500)]);
+    rig.endpoint("alice");
+    let mut bob = rig.ua("bob");
+    let metadata = json!({"priority": 1, "queue": "sales", "vip": true});
+    let script = json!([{"action": "connect",
+        "params": {"caller_id": "14155550100", "options": {"ring_timeout_sec": 10},
+                   "metadata": metadata},
+        "endpoints": [{"type": "sip", "uri": format!("sip:bob@{}", bob.addr)}]}]);
+    rig.web.set_replies(vec![Reply::Json(script)]);
+    let mut alice = rig.phone("alice");
+    let mut out = alice.invite("5000", Rtp::bind().addr);
+    let inv_b = bob.expect_request("INVITE", None, 5 * SEC);
+    let d_b = bob.answer(&inv_b, Rtp::bind().addr);
+    let mut d_a = alice
+        .final_response(&mut out, 5 * SEC)
+        .expect("answered by bob");
+    assert_eq!(alice.bye(&mut d_a), 200);
+    bob.expect_bye(&d_b, 5 * SEC);
+
+    let cmiuuid = rig.web.hits("/answer")[0].json()["cmiuuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = reports(&rig, &cmiuuid, 2);
+    let b_events: Vec<&Value> = r.events.iter().filter(|e| e["leg"] == "b").collect();
+    assert!(!b_events.is_empty(), "{:#?}", r.events);
+    for e in b_events {
+        assert_eq!(e["metadata"], metadata, "B leg event {e}");
+    }
+    let hangup_a = r
+        .events
+        .iter()
+        .find(|e| e["leg"] == "a" && e["status"] == "hangup")
+        .expect("A's hangup event");
+    assert_eq!(hangup_a["metadata"], metadata, "{hangup_a}");
+    for c in &r.cdrs {
+        assert_eq!(c["metadata"], metadata, "CDR {c}");
+        assert!(c.get("extra_params").is_some(), "beside extra_params: {c}");
+    }
+    let (status, body) = rig.srv.post(
+        "/v1/piopiy/cmiuuid_cdr",
+        json!({"appid": rig.appid, "secret": rig.secret, "cmiuuid": cmiuuid}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["cdr"]["metadata"], metadata, "stored CDR: {body}");
 }

@@ -255,6 +255,7 @@ fn send_for(
     let mut tick = 0u64;
     let mut pkt = [0xFFu8; 172];
     pkt[0] = 0x80;
+    pkt[1] = 0x00; // PCMU
     pkt[8..12].copy_from_slice(&0x5eed_0000u32.to_be_bytes());
     let mut seqs = seqs.lock().unwrap();
     while start.elapsed() < how_long {

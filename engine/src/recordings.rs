@@ -1,10 +1,11 @@
-//! Recorded calls on disk: `<recordings root>/<appid>/<recording id>.wav`, written by the
-//! media task's recorder thread; listed, found and deleted here for the admin API.
+//! Recorded calls on disk: `<recordings root>/<appid>/<recording id>.wav` (or `.mp3`), written
+//! by the media task's recorder thread; listed, found and deleted here for the admin API.
 //!
 //! A recording id is `<cmiuuid>-<n>`: letters, digits and `-` only, so an id taken from a URL
 //! can never name a path outside the root. The files are the record: nothing else is stored,
 //! so a file deleted by hand simply stops being listed. All methods block (disk I/O).
 
+pub mod audio_info;
 pub mod retention;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,9 @@ use crate::store::AppId;
 /// The longest id accepted (a cmiuuid is 36 characters).
 const MAX_ID: usize = 80;
 
+/// The file name extensions of recordings, and their MIME types.
+const FORMATS: [(&str, &str); 2] = [("wav", "audio/wav"), ("mp3", "audio/mpeg")];
+
 /// One recording file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingFile {
@@ -24,6 +28,31 @@ pub struct RecordingFile {
     pub bytes: u64,
     /// When the file was last written, Unix milliseconds.
     pub modified_ms: u64,
+}
+
+impl RecordingFile {
+    /// `wav` or `mp3`, from the file name.
+    pub fn format(&self) -> &'static str {
+        let ext = self.path.extension().and_then(|e| e.to_str());
+        FORMATS
+            .iter()
+            .find(|(e, _)| Some(*e) == ext)
+            .map_or("wav", |(e, _)| e)
+    }
+
+    /// The MIME type to serve it with.
+    pub fn mime(&self) -> &'static str {
+        let format = self.format();
+        FORMATS
+            .iter()
+            .find(|(e, _)| *e == format)
+            .map_or("audio/wav", |(_, m)| m)
+    }
+
+    /// Channels and duration, read from the file's headers (blocking).
+    pub fn audio_info(&self) -> Option<audio_info::AudioInfo> {
+        audio_info::read(&self.path)
+    }
 }
 
 /// The recordings root.
@@ -54,12 +83,17 @@ impl Recordings {
             return Ok(None);
         }
         for app in self.app_dirs()? {
-            let path = self.root.join(app.0.to_string()).join(format!("{id}.wav"));
-            match std::fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => return Ok(Some(file(id, app, path, &meta))),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+            for (ext, _) in FORMATS {
+                let path = self
+                    .root
+                    .join(app.0.to_string())
+                    .join(format!("{id}.{ext}"));
+                match std::fs::metadata(&path) {
+                    Ok(meta) if meta.is_file() => return Ok(Some(file(id, app, path, &meta))),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(None)
@@ -75,7 +109,10 @@ impl Recordings {
             for entry in std::fs::read_dir(self.root.join(app.0.to_string()))? {
                 let entry = entry?;
                 let name = entry.file_name();
-                let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".wav")) else {
+                let Some(id) = name.to_str().and_then(|n| {
+                    let (id, ext) = n.rsplit_once('.')?;
+                    FORMATS.iter().any(|(e, _)| *e == ext).then_some(id)
+                }) else {
                     continue;
                 };
                 let meta = entry.metadata()?;
@@ -152,10 +189,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = Recordings::new(dir.path());
         assert!(r.list(None).unwrap().is_empty(), "no root yet");
-        for (app, id) in [(7, "c1-1"), (7, "c1-2"), (9, "c2-1")] {
+        for (app, id, ext) in [(7, "c1-1", "wav"), (7, "c1-2", "mp3"), (9, "c2-1", "wav")] {
             let d = dir.path().join(app.to_string());
             std::fs::create_dir_all(&d).unwrap();
-            std::fs::write(d.join(format!("{id}.wav")), b"RIFF").unwrap();
+            std::fs::write(d.join(format!("{id}.{ext}")), b"RIFF").unwrap();
         }
         std::fs::write(dir.path().join("7").join("notes.txt"), b"x").unwrap();
         std::fs::create_dir_all(dir.path().join("not-an-app")).unwrap();
@@ -170,6 +207,9 @@ mod tests {
         let f = r.find("c2-1").unwrap().unwrap();
         assert_eq!((f.app, f.bytes), (AppId(9), 4));
         assert_eq!(r.find("../7/c1-1").unwrap(), None);
+        let mp3 = r.find("c1-2").unwrap().unwrap();
+        assert_eq!((mp3.format(), mp3.mime()), ("mp3", "audio/mpeg"));
+        assert_eq!((f.format(), f.mime()), ("wav", "audio/wav"));
         assert!(r.delete("c1-1").unwrap());
         assert!(!r.delete("c1-1").unwrap());
         assert_eq!(r.find("c1-1").unwrap(), None);

@@ -160,7 +160,7 @@ fn a_recording_ends_with_the_call_and_is_reported_before_the_call_finishes() {
         r#"[{"action":"record"},{"action":"connect","call":[{"type":"sip","user":"bob"}]}]"#,
     );
     let path = rig.media_cmds.iter().find_map(|c| match c {
-        MediaCommand::Record { id, path } => Some((*id, path.clone())),
+        MediaCommand::Record { id, path, .. } => Some((*id, path.clone())),
         _ => None,
     });
     let (id, path) = path.expect("recording started");

@@ -314,6 +314,7 @@ async fn a_recording_of_two_legs_has_each_tone_on_its_own_channel() {
         Command::Record {
             id: 3,
             path: path.clone(),
+            layout: Default::default(),
         },
     );
     let (us_a, us_b) = (call.local(Leg::A).rtp, call.local(Leg::B).rtp);
@@ -405,6 +406,7 @@ async fn stopping_a_call_ends_its_prompt_and_recording_before_the_stats() {
         Command::Record {
             id: 1,
             path: path.clone(),
+            layout: Default::default(),
         },
     );
     let long: Arc<[i16]> = vec![1000i16; 80_000].into();

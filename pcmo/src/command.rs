@@ -138,6 +138,9 @@ pub struct Ring {
     /// What the caller hears while the targets ring, if the script chose it (v3
     /// `waiting_music`); otherwise ringback as the engine sees fit.
     pub waiting_music: Option<AudioSource>,
+    /// v3 `params.metadata` as a compact JSON object (`None` when the connect has none): the
+    /// engine carries it into the call's events and CDRs beside `extra_params`.
+    pub metadata: Option<String>,
 }
 
 /// One leg to start.

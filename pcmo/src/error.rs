@@ -96,6 +96,9 @@ pub enum ErrorCode {
     TooManyAgents,
     /// `agent_not_last`: a v3 `agent` endpoint comes before a `pstn` or `sip` endpoint.
     AgentNotLast,
+    /// `agent_unsupported`: a v3 `agent` endpoint; ringmaster has no agent directory, so it
+    /// refuses the script up front rather than failing the ring at run time.
+    AgentUnsupported,
     /// `speech_input_unsupported`: `input` asks for `speech`, which ringmaster does not do.
     SpeechInputUnsupported,
     /// `invalid_url`: a URL field is not an absolute URL of the expected scheme.
@@ -124,6 +127,7 @@ impl ErrorCode {
         ErrorCode::TooManyKeys,
         ErrorCode::TooManyAgents,
         ErrorCode::AgentNotLast,
+        ErrorCode::AgentUnsupported,
         ErrorCode::SpeechInputUnsupported,
         ErrorCode::InvalidUrl,
         ErrorCode::InvalidHeader,
@@ -149,6 +153,7 @@ impl ErrorCode {
             ErrorCode::TooManyKeys => "too_many_keys",
             ErrorCode::TooManyAgents => "too_many_agents",
             ErrorCode::AgentNotLast => "agent_not_last",
+            ErrorCode::AgentUnsupported => "agent_unsupported",
             ErrorCode::SpeechInputUnsupported => "speech_input_unsupported",
             ErrorCode::InvalidUrl => "invalid_url",
             ErrorCode::InvalidHeader => "invalid_header",
@@ -336,6 +341,9 @@ pub enum ErrorKind {
     /// An agent endpoint before a pstn/sip one.
     #[error("agent endpoints must come after every pstn and sip endpoint")]
     AgentNotLast,
+    /// An agent endpoint: ringmaster cannot ring agents.
+    #[error("agent endpoints are not supported: ring a \"sip\" user or uri, or a \"pstn\" number")]
+    AgentUnsupported,
     /// `input` asks for speech recognition.
     #[error("speech input is not supported; use \"input\": [\"dtmf\"]")]
     SpeechInputUnsupported,
@@ -382,6 +390,7 @@ impl ErrorKind {
             ErrorKind::TooManyKeys { .. } => ErrorCode::TooManyKeys,
             ErrorKind::TooManyAgents { .. } => ErrorCode::TooManyAgents,
             ErrorKind::AgentNotLast => ErrorCode::AgentNotLast,
+            ErrorKind::AgentUnsupported => ErrorCode::AgentUnsupported,
             ErrorKind::SpeechInputUnsupported => ErrorCode::SpeechInputUnsupported,
             ErrorKind::InvalidUrl { .. } => ErrorCode::InvalidUrl,
             ErrorKind::InvalidHeader { .. } => ErrorCode::InvalidHeader,

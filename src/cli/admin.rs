@@ -12,8 +12,13 @@ pub enum AppCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// Where calls fetch their PCMO. Without it (and without --default-script) a call
+        /// rings the dialled user of the app, or the dialled number through the trunk.
         #[arg(long)]
-        answer_url: String,
+        answer_url: Option<String>,
+        /// A PCMO file every call runs, for an app with no answer URL.
+        #[arg(long, conflicts_with_all = ["answer_url", "fallback_pcmo"])]
+        default_script: Option<std::path::PathBuf>,
         #[arg(long)]
         event_url: Option<String>,
         /// The app's own SIP domain (default: the server's).
@@ -112,10 +117,13 @@ pub fn app(o: ClientOpts, cmd: AppCommand) -> anyhow::Result<()> {
             event_url,
             domain,
             fallback_pcmo,
+            default_script,
             answer_timeout_ms,
             json,
         } => {
-            let fallback = match fallback_pcmo {
+            // A default script is kept as the fallback of an app with no answer URL, which
+            // runs it for every call.
+            let fallback = match fallback_pcmo.or(default_script) {
                 Some(p) => Some(
                     std::fs::read_to_string(&p)
                         .with_context(|| format!("reading {}", p.display()))?,

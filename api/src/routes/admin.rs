@@ -72,7 +72,11 @@ async fn create_app(
     let body = json_object(payload).await?;
     let new = NewApp {
         name: string(&body, "name")?.to_string(),
-        answer_url: string(&body, "answer_url")?.to_string(),
+        // Optional: without one the app's calls run its default script (`fallback_pcmo`) or
+        // the built-in one (ring the dialled user, or the number through the trunk).
+        answer_url: opt_string(&body, "answer_url")?
+            .unwrap_or_default()
+            .to_string(),
         event_url: opt_string(&body, "event_url")?.map(str::to_string),
         domain: opt_string(&body, "domain")?.map(str::to_string),
         fallback_pcmo: fallback_pcmo(&body)?,

@@ -1,5 +1,6 @@
-//! Recorded calls: `GET /admin/v1/recordings[?app=APPID]` lists them, `GET
-//! /admin/v1/recordings/{id}` downloads one (`audio/wav`, byte ranges supported), `DELETE
+//! Recorded calls: `GET /admin/v1/recordings[?app=APPID]` lists them (with `format`,
+//! `channels` and `duration_ms` read from each file), `GET /admin/v1/recordings/{id}` downloads
+//! one (`audio/wav` or `audio/mpeg`, byte ranges supported), `DELETE
 //! /admin/v1/recordings/{id}` deletes it.
 //!
 //! The operator's admin token opens every recording. An app may fetch or delete its own with
@@ -36,13 +37,21 @@ struct ListQuery {
     app: Option<String>,
 }
 
-fn view(f: &RecordingFile) -> serde_json::Value {
+/// One recording in a listing; `info` is what its headers say (`null`s if unreadable).
+fn view(
+    f: &RecordingFile,
+    info: Option<engine::recordings::audio_info::AudioInfo>,
+) -> serde_json::Value {
     json!({
         "recording_id": f.id,
         "appid": f.app.0,
         "bytes": f.bytes,
         "modified_at": f.modified_ms,
         "url": format!("/admin/v1/recordings/{}", f.id),
+        "format": f.format(),
+        "content_type": f.mime(),
+        "channels": info.map(|i| i.channels),
+        "duration_ms": info.map(|i| i.duration_ms),
     })
 }
 
@@ -52,11 +61,18 @@ async fn list(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse,
         .map_err(|_| ApiError::InvalidProperty("query", "malformed query string"))?;
     let app = q.app.as_deref().map(parse_appid).transpose()?;
     let recordings = state.engine.recordings.clone();
-    let files = web::block(move || recordings.list(app))
-        .await
-        .map_err(|_| ApiError::Storage)?
-        .map_err(io_error)?;
-    let items: Vec<serde_json::Value> = files.iter().map(view).collect();
+    // The headers are read here too, off the async threads.
+    let items = web::block(move || {
+        recordings.list(app).map(|files| {
+            files
+                .iter()
+                .map(|f| view(f, f.audio_info()))
+                .collect::<Vec<_>>()
+        })
+    })
+    .await
+    .map_err(|_| ApiError::Storage)?
+    .map_err(io_error)?;
     Ok(HttpResponse::Ok().json(json!({ "recordings": items })))
 }
 
@@ -69,7 +85,7 @@ async fn download(
     let named = NamedFile::open_async(&file.path)
         .await
         .map_err(|_| ApiError::RecordingMissing)?
-        .set_content_type("audio/wav".parse().expect("a valid MIME type"));
+        .set_content_type(file.mime().parse().expect("a valid MIME type"));
     Ok(named.into_response(&req))
 }
 

@@ -353,6 +353,30 @@ impl CallActor {
         url: String,
         body: serde_json::Value,
     ) {
+        // An app created without an answer URL: its calls run its own script, or the
+        // built-in one, with no HTTP at all (a call it placed by REST named its own URL).
+        if fetch_id.is_none() && self.app.answer_url.is_empty() && self.call.request_id().is_none()
+        {
+            let script = match &self.app.fallback_pcmo {
+                Some(script) => script.clone(),
+                None => {
+                    let to = super::first_call::dialled(&body);
+                    let is_user = self
+                        .env
+                        .store
+                        .endpoint(&self.app.domain, &to)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|e| e.is_of(self.app.id));
+                    super::first_call::builtin_script(&to, is_user)
+                }
+            };
+            // Fed after this batch of outputs, as a fetched script would be.
+            ctx.spawn(fut::ready(()).map(move |(), act: &mut Self, ctx| {
+                act.input(ctx, Input::AnswerScript(Ok(script)))
+            }));
+            return;
+        }
         let app_url = (url != self.app.answer_url).then(|| self.env.app_http.clone());
         let http = match &app_url {
             Some(a) => a.client().clone(),

@@ -23,6 +23,7 @@ pub mod device_callbacks;
 pub mod device_domains;
 pub mod directory;
 pub mod egress;
+pub mod first_call;
 pub mod fork;
 mod keys;
 pub mod live;

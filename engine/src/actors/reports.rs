@@ -63,6 +63,7 @@ pub fn live_event(app: &App, call: &CallRef<'_>, seq: u64, e: &LegEvent) -> Live
         vn: String::new(),
         request_id: call.request_id.map(str::to_string),
         extra_params: e.extra_params.clone().unwrap_or_default(),
+        metadata: metadata(&e.metadata),
         status: status(e.status),
         event_id: format!("{cmiuuid}-{seq}"),
         seq,
@@ -96,6 +97,7 @@ pub fn error_event(
         vn: String::new(),
         request_id: call.request_id.map(str::to_string),
         extra_params: String::new(),
+        metadata: None,
         status: EventStatus::Error,
         event_id: format!("{cmiuuid}-{seq}"),
         seq,
@@ -107,6 +109,13 @@ pub fn error_event(
             message: message.into(),
         }),
     }
+}
+
+/// The connect's metadata as a JSON object (the call core keeps it as compact JSON text,
+/// always an object: pcmo builds it from validated keys and scalar values).
+fn metadata(text: &Option<String>) -> Option<serde_json::Map<String, serde_json::Value>> {
+    text.as_deref()
+        .and_then(|t| serde_json::from_str::<serde_json::Map<_, _>>(t).ok())
 }
 
 /// The CDR of one leg.
@@ -142,6 +151,7 @@ pub fn cdr(app: &App, call: &CallRef<'_>, c: &LegCdr) -> Cdr {
         },
         cdr_kind: kind,
         extra_params: c.extra_params.clone().unwrap_or_default(),
+        metadata: metadata(&c.metadata),
         call_rate: 0.0,
         balance: 0.0,
         hangup_cause: c.cause.clone(),
@@ -165,8 +175,8 @@ pub fn recording_event(
         request_id: call.request_id.map(str::to_string),
         status: if r.ok { "complete" } else { "error" }.into(),
         url: format!("/admin/v1/recordings/{}", r.recording_id),
-        format: "wav".into(),
-        channels: 2,
+        format: r.format.into(),
+        channels: r.channels as u8,
         sample_rate: 8000,
         start_time: r.started_ms,
         end_time: r.ended_ms,

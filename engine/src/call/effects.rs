@@ -19,6 +19,8 @@ pub(super) struct Outbox {
     events: VecDeque<pcmo::Event>,
     now: Instant,
     wall_ms: u64,
+    /// The last v3 connect's `params.metadata`, stamped on every leg event and CDR from then on.
+    metadata: Option<String>,
 }
 
 impl Outbox {
@@ -28,6 +30,14 @@ impl Outbox {
             events: VecDeque::new(),
             now,
             wall_ms,
+            metadata: None,
+        }
+    }
+
+    /// A connect with `params.metadata` ran: its events and CDRs carry it from now on.
+    pub(super) fn set_metadata(&mut self, metadata: Option<String>) {
+        if metadata.is_some() {
+            self.metadata = metadata;
         }
     }
 
@@ -45,7 +55,10 @@ impl Outbox {
         self.wall_ms
     }
 
-    pub(super) fn push(&mut self, o: Output) {
+    pub(super) fn push(&mut self, mut o: Output) {
+        if let Output::Report(r) = &mut o {
+            r.carry_metadata(&self.metadata);
+        }
         self.out.push_back(o);
     }
 

@@ -23,6 +23,7 @@ use super::io::Output;
 pub use super::io::{AudioFailure, AudioRequest};
 pub use super::report::RecordingReport;
 use super::report::Report;
+use crate::media::record::{FileFormat, Layout};
 use crate::media::{Command as MediaCommand, Leg};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,7 @@ struct ActiveRecording {
     /// The id in events, file names and the recordings API.
     name: String,
     started_ms: u64,
+    layout: Layout,
 }
 
 /// How long a finished call waits for its recordings to be final before it gives up on them.
@@ -126,31 +128,27 @@ impl MediaActions {
         }
     }
 
-    /// `record`: a stereo WAV (A's side left, B's right) in `dir` (the app's recordings
-    /// directory). v3 `format: mp3` and `channels: single` are not written yet: the app is
-    /// told and gets the WAV.
+    /// `record` (and connect's recording option): a file in `dir` (the app's recordings
+    /// directory), WAV unless `format: mp3`, one channel per leg (A's side left, B's right)
+    /// unless `channels: single` (both parties mixed to mono).
     pub(super) fn start_recording(&mut self, fx: &mut Effects, how: Recording, dir: &Path) {
-        if how.format == Some(RecordFormat::Mp3) || how.channels == Some(Channels::Single) {
-            fx.script_error(
-                "record_option_unsupported",
-                "",
-                "ringmaster records dual-channel WAV only; recording as WAV, one channel per leg",
-            );
-        }
+        let layout = layout(&how);
         self.next_recording += 1;
         let n = self.next_recording;
         let name = format!("{}-{n}", fx.call());
-        let path = dir.join(format!("{name}.wav"));
+        let path = dir.join(format!("{name}.{}", layout.format.extension()));
         self.recordings.insert(
             u64::from(n),
             ActiveRecording {
                 name,
                 started_ms: fx.wall_ms(),
+                layout,
             },
         );
         fx.media(MediaCommand::Record {
             id: u64::from(n),
             path,
+            layout,
         });
     }
 
@@ -169,6 +167,8 @@ impl MediaActions {
             started_ms: rec.started_ms,
             ended_ms: fx.wall_ms(),
             duration_ms,
+            format: rec.layout.format.extension(),
+            channels: rec.layout.channels(),
             ok,
         };
         fx.report(Report::Recording(report.clone()));
@@ -207,16 +207,30 @@ impl MediaActions {
     pub(super) fn give_up_recordings(&mut self, fx: &mut Effects, dir: &Path) {
         for (_, rec) in self.recordings.drain() {
             tracing::warn!(call = %fx.call(), recording = %rec.name, "recording not confirmed by the media task");
-            let path = dir.join(format!("{}.wav", rec.name));
+            let path = dir.join(format!("{}.{}", rec.name, rec.layout.format.extension()));
             fx.report(Report::Recording(RecordingReport {
                 recording_id: rec.name,
                 path,
                 started_ms: rec.started_ms,
                 ended_ms: fx.wall_ms(),
                 duration_ms: 0,
+                format: rec.layout.format.extension(),
+                channels: rec.layout.channels(),
                 ok: false,
             }));
         }
+    }
+}
+
+/// The file a script's recording options ask for (PIOPIY's defaults: WAV, one channel per
+/// party).
+fn layout(how: &Recording) -> Layout {
+    Layout {
+        format: match how.format {
+            Some(RecordFormat::Mp3) => FileFormat::Mp3,
+            Some(RecordFormat::Wav) | None => FileFormat::Wav,
+        },
+        mono: how.channels == Some(Channels::Single),
     }
 }
 
@@ -285,5 +299,32 @@ mod tests {
         assert_eq!(r.recording_id, "call-1-1");
         assert_eq!(r.path, dir.join("call-1-1.wav"));
         assert!(!r.ok);
+    }
+
+    #[test]
+    fn mp3_and_single_channel_reach_the_media_task_without_an_error() {
+        let mut out = Outbox::new(Instant::now(), 5_000);
+        let mut actions = MediaActions::default();
+        let dir = Path::new("/recordings/app-1");
+        let fx = &mut Effects::new(&mut out, "call-1");
+        let how = Recording {
+            format: Some(RecordFormat::Mp3),
+            channels: Some(Channels::Single),
+        };
+        actions.start_recording(fx, how, dir);
+        let (outputs, _) = drain(&mut out);
+        assert!(
+            matches!(
+                outputs.as_slice(),
+                [Output::Media(MediaCommand::Record { id: 1, path, layout })]
+                    if path == &dir.join("call-1-1.mp3")
+                        && *layout == Layout { format: FileFormat::Mp3, mono: true }
+            ),
+            "{outputs:?}"
+        );
+        let fx = &mut Effects::new(&mut out, "call-1");
+        let r = actions.on_record_done(fx, 1, dir.join("call-1-1.mp3"), 900, true);
+        let r = r.expect("the recording's report");
+        assert_eq!((r.format, r.channels, r.duration_ms), ("mp3", 1, 900));
     }
 }

@@ -88,11 +88,15 @@ pub enum Report {
 pub struct RecordingReport {
     /// `<cmiuuid>-<n>`: unique, and safe in a path and a URL.
     pub recording_id: String,
-    /// The WAV file.
+    /// The file (`.wav` or `.mp3`).
     pub path: PathBuf,
     pub started_ms: u64,
     pub ended_ms: u64,
     pub duration_ms: u64,
+    /// `wav` or `mp3`.
+    pub format: &'static str,
+    /// 2 (one per party) or 1 (both mixed).
+    pub channels: u16,
     /// False when the file could not be written (then it may be missing or partial).
     pub ok: bool,
 }
@@ -107,6 +111,8 @@ pub struct LegEvent {
     pub to: String,
     pub at_ms: u64,
     pub extra_params: Option<String>,
+    /// The v3 connect's `params.metadata` (a JSON object), once a connect with one has run.
+    pub metadata: Option<String>,
     /// For `hangup`: why (`caller-hung-up`, `callee-hung-up`, `no-answer`, `busy`, `cancelled`,
     /// `duration-limit`, `script-ended`, `rtp-timeout`, `error`...) and the SIP status.
     pub cause: Option<String>,
@@ -126,6 +132,19 @@ pub struct LegCdr {
     pub cause: String,
     pub sip_status: Option<u16>,
     pub extra_params: Option<String>,
+    /// The v3 connect's `params.metadata` (a JSON object), once a connect with one has run.
+    pub metadata: Option<String>,
+}
+
+impl Report {
+    /// Stamps the connect's metadata on a leg event or CDR (other reports carry none).
+    pub fn carry_metadata(&mut self, metadata: &Option<String>) {
+        match self {
+            Report::Event(e) => e.metadata.clone_from(metadata),
+            Report::Cdr(c) => c.metadata.clone_from(metadata),
+            _ => {}
+        }
+    }
 }
 
 impl LegCdr {
@@ -193,6 +212,7 @@ impl LegRecord {
             to: self.to.clone(),
             at_ms: now_ms,
             extra_params: extra.clone(),
+            metadata: None,
             cause: None,
             sip_status: None,
         })
@@ -229,6 +249,7 @@ impl LegRecord {
                 cause: cause.to_string(),
                 sip_status,
                 extra_params: extra.clone(),
+                metadata: None,
             }),
         ]
     }

@@ -137,7 +137,7 @@ pub fn plan<'a>(
                 digits,
             })
         }
-        // Agents are not resolved by the engine yet.
+        // pcmo refuses agent targets at validation (`agent_unsupported`); kept for safety.
         Destination::Agent(_) => Lookup::Decided(Resolution::Unroutable(404)),
     }
 }

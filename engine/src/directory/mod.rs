@@ -153,7 +153,10 @@ pub fn build_app(
             "name must be 1 to 128 characters",
         ));
     }
-    check_url(&new.answer_url)?;
+    // No answer URL: the app's calls run its default script or the built-in one.
+    if !new.answer_url.is_empty() {
+        check_url(&new.answer_url)?;
+    }
     if let Some(e) = &new.event_url {
         check_url(e)?;
     }

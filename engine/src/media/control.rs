@@ -83,10 +83,15 @@ pub enum Command {
     /// queued behind them. Ignored (and logged) if the leg negotiated no telephone-events or a
     /// character is not a digit; check with [`super::dtmf::schedule`] first.
     SendDtmf { leg: Leg, digits: String },
-    /// Record both legs to a stereo 16-bit 8 kHz WAV at `path` (left: A's side, right: B's;
-    /// prompts played to a leg are on the other side's channel). A `Record` while one runs
-    /// ends that one first. Ends with [`Event::RecordDone`] (also when the task stops).
-    Record { id: u64, path: PathBuf },
+    /// Record both legs at 8 kHz to `path`, in `layout` (WAV or MP3; stereo, left: A's side,
+    /// right: B's, prompts played to a leg on the other side's channel; or both mixed to
+    /// mono). A `Record` while one runs ends that one first. Ends with [`Event::RecordDone`]
+    /// (also when the task stops).
+    Record {
+        id: u64,
+        path: PathBuf,
+        layout: crate::media::record::Layout,
+    },
     /// End the recording `id`.
     StopRecord { id: u64 },
     /// Terminate SRTP on the leg with these SDES keys (`media::srtp`): what it sends is

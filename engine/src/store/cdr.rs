@@ -145,6 +145,9 @@ pub struct Cdr {
     pub cdr_kind: CdrKind,
     /// The script's `param` values, as PIOPIY passes them: a string.
     pub extra_params: String,
+    /// The v3 connect's `params.metadata` object, when the call ran one (ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
     pub call_rate: f64,
     pub balance: f64,
     /// e.g. `NORMAL_CLEARING`, `ORIGINATOR_CANCEL`, `USER_BUSY`, `NO_ANSWER`.

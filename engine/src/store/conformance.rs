@@ -110,6 +110,7 @@ pub(crate) fn cdr(app: u64, call: &str, leg_id: &str, time: u64) -> Cdr {
         status: CdrStatus::Answered,
         cdr_kind: CdrKind::InAnswered,
         extra_params: String::new(),
+        metadata: None,
         call_rate: 0.0,
         balance: 0.0,
         hangup_cause: "NORMAL_CLEARING".to_owned(),

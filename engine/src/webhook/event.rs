@@ -70,6 +70,9 @@ pub struct LiveEvent {
     pub request_id: Option<String>,
     /// The script's `param` values, as PIOPIY passes them: a string.
     pub extra_params: String,
+    /// The v3 connect's `params.metadata` object, once a connect with one has run (ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
     pub status: EventStatus,
     pub event_id: String,
     pub seq: u64,
@@ -151,6 +154,7 @@ pub(crate) mod tests {
             vn: "14155550199".into(),
             request_id: None,
             extra_params: String::new(),
+            metadata: None,
             status,
             event_id: format!("{call}-{seq}"),
             seq,

@@ -15,6 +15,10 @@ use crate::sip::message::{HeaderName, Headers, Method, Request};
 
 impl Call {
     pub(super) fn start_ring(&mut self, ring: pcmo::Ring) {
+        self.outbox.set_metadata(ring.metadata.clone());
+        if let Some(music) = ring.waiting_music.clone() {
+            self.start_waiting_music(music);
+        }
         let (id, video) = self.rings.start(&ring);
         let targets = ring
             .targets

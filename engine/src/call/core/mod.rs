@@ -24,6 +24,7 @@ mod live;
 mod outbound;
 mod script;
 mod stream;
+mod waiting_music;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -97,6 +98,8 @@ pub struct Call {
     stream: Option<pcmo::MediaId>,
     /// A `stream_on_answer` stream waiting for a bridged callee.
     stream_pending: Option<Box<(pcmo::MediaId, pcmo::Stream)>>,
+    /// The connect's waiting music, while its targets ring.
+    music: Option<waiting_music::WaitingMusic>,
     /// Outputs for the shell, events for the script, and the instant of the current input.
     outbox: Outbox,
     /// Re-INVITEs relayed to the other leg, by their server transaction, until answered.
@@ -237,6 +240,7 @@ impl Call {
             held_script: false,
             stream: None,
             stream_pending: None,
+            music: None,
             outbox: Outbox::new(now, wall_ms),
             relayed: HashMap::new(),
             media_actions: MediaActions::default(),
@@ -357,6 +361,11 @@ impl Call {
             }
             Input::Timer(id) => self.outbox.event(pcmo::Event::TimerFired(id)),
             Input::Media(ev) => self.on_media_event(ev),
+            Input::AudioLoaded { media_id, result } if media_id == waiting_music::MUSIC => {
+                if !self.ending {
+                    self.on_music_loaded(result);
+                }
+            }
             Input::AudioLoaded { media_id, result } if !self.ending => {
                 let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
                 self.media_actions.on_audio_loaded(fx, media_id, result);
@@ -441,6 +450,9 @@ impl Call {
                 self.hangup_all(reason, None);
             }
             Event::StreamDone { id, end } => self.on_stream_done(id, end),
+            Event::PlayDone { id, completed } if id == waiting_music::MUSIC.0 => {
+                self.on_music_done(completed);
+            }
             Event::PlayDone { id, .. } => {
                 let fx = &mut Effects::new(&mut self.outbox, &self.setup.cmiuuid);
                 self.media_actions.on_play_done(fx, id);
@@ -542,6 +554,7 @@ impl Call {
     /// ones a CANCEL. Legs report their end when it is confirmed.
     fn hangup_all(&mut self, cause: &str, a_status: Option<u16>) {
         self.ending = true;
+        self.stop_waiting_music();
         // Dialling A: its ring is cancelled below; A ends when the ring reports it. Before
         // the ring started (no ports yet, or A not resolved yet) nothing will report, so A
         // ends at once, and a late resolution dials nobody.

@@ -96,7 +96,10 @@ impl Call {
                 Command::Answer => answer = true,
                 Command::Ring(ring) => self.start_ring(ring),
                 Command::Cancel { target_ids } => self.cancel_targets(&target_ids),
-                Command::Bridge { target_id } => self.bridge(target_id),
+                Command::Bridge { target_id } => {
+                    self.stop_waiting_music();
+                    self.bridge(target_id)
+                }
                 Command::Unbridge { target_id } if self.b.is_bridged_to(target_id) => {
                     self.unbridge_media();
                     self.b.clear_bridge();
@@ -115,6 +118,7 @@ impl Call {
                 Command::StartTimer { id, at } => self.outbox.push(Output::Timer { id, at }),
                 Command::SetParam(v) => self.extra_params = Some(v.to_extra_params()),
                 Command::PostEvent(pcmo::ScriptEvent::ConnectFinished { outcome, .. }) => {
+                    self.stop_waiting_music();
                     self.last_outcome = Some(outcome);
                 }
                 Command::ScriptError(e) => {

@@ -60,9 +60,9 @@ impl Recordings {
             };
         };
         match job {
-            RecordJob::Open { id, path } => {
+            RecordJob::Open { id, path, layout } => {
                 let key = sink.new_key();
-                if sink.send(Job::Open { key, path }) {
+                if sink.send(Job::Open { key, path, layout }) {
                     self.open.push((id, key));
                 }
                 None

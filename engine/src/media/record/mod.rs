@@ -1,6 +1,6 @@
 //! Call recording: a pure time line ([`timeline`]) that lays both legs' audio onto a stereo
 //! 8 kHz 16-bit frame sequence, and the writer thread ([`RecordWriter`]) that puts frames into
-//! WAV files.
+//! files: WAV or MP3, one channel per leg or both mixed to mono ([`Layout`], [`file`]).
 //!
 //! # Contract
 //!
@@ -15,11 +15,10 @@
 //! * When the engine stops, the thread finishes the jobs queued, finalises the files still
 //!   open and ends.
 
+mod file;
 pub mod timeline;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -27,25 +26,19 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
+use file::OpenFile;
+pub use file::{FileFormat, Layout};
 pub use timeline::{StereoTimeline, Track};
 
 /// Frame blocks that may wait for the disk (all calls together); at the usual 100 ms per
 /// block, 25 s of audio for one call or a few seconds each for many.
 pub const MAX_QUEUED_BLOCKS: usize = 256;
 
-/// The WAV layout of every recording.
-const SPEC: hound::WavSpec = hound::WavSpec {
-    channels: 2,
-    sample_rate: timeline::RATE,
-    bits_per_sample: 16,
-    sample_format: hound::SampleFormat::Int,
-};
-
 /// The result of one recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finished {
     pub path: PathBuf,
-    /// Stereo frames in the file (8000 per second).
+    /// Frames in the file (8000 per second), whatever its layout.
     pub frames: u64,
     /// Everything was written and the header finalised.
     pub ok: bool,
@@ -57,6 +50,7 @@ pub enum Job {
     Open {
         key: u64,
         path: PathBuf,
+        layout: Layout,
     },
     /// Interleaved stereo frames starting at frame `first` of the recording.
     Frames {
@@ -151,29 +145,12 @@ impl Drop for RecordWriter {
     }
 }
 
-/// An open recording on the writer thread.
-struct OpenFile {
-    path: PathBuf,
-    writer: Option<hound::WavWriter<BufWriter<File>>>,
-    frames: u64,
-    ok: bool,
-}
-
 fn write_loop(jobs: mpsc::Receiver<Job>, queued: Arc<AtomicUsize>) {
     let mut files: HashMap<u64, OpenFile> = HashMap::new();
     for job in jobs {
         match job {
-            Job::Open { key, path } => {
-                let writer = create(&path);
-                files.insert(
-                    key,
-                    OpenFile {
-                        ok: writer.is_some(),
-                        path,
-                        writer,
-                        frames: 0,
-                    },
-                );
+            Job::Open { key, path, layout } => {
+                files.insert(key, OpenFile::create(path, layout));
             }
             Job::Frames {
                 key,
@@ -195,62 +172,6 @@ fn write_loop(jobs: mpsc::Receiver<Job>, queued: Arc<AtomicUsize>) {
     // Every sink is gone: finalise what is still open.
     for (_, file) in files {
         file.finish();
-    }
-}
-
-fn create(path: &PathBuf) -> Option<hound::WavWriter<BufWriter<File>>> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Err(error) = std::fs::create_dir_all(dir) {
-            tracing::warn!(path = %path.display(), %error, "cannot create the recording's directory");
-            return None;
-        }
-    }
-    match hound::WavWriter::create(path, SPEC) {
-        Ok(writer) => Some(writer),
-        Err(error) => {
-            tracing::warn!(path = %path.display(), %error, "cannot create a recording");
-            None
-        }
-    }
-}
-
-impl OpenFile {
-    fn write(&mut self, first: u64, samples: &[i16]) {
-        let Some(writer) = self.writer.as_mut() else {
-            return;
-        };
-        // Blocks dropped on the way left a hole: silence keeps both channels on time.
-        let gap = first.saturating_sub(self.frames);
-        let silence = (0..gap * 2).map(|_| 0i16);
-        let mut result = Ok(());
-        for sample in silence.chain(samples.iter().copied()) {
-            result = writer.write_sample(sample);
-            if result.is_err() {
-                break;
-            }
-        }
-        match result {
-            Ok(()) => self.frames = first.max(self.frames) + samples.len() as u64 / 2,
-            Err(error) => {
-                tracing::warn!(path = %self.path.display(), %error, "recording write failed");
-                self.ok = false;
-                self.writer = None;
-            }
-        }
-    }
-
-    fn finish(mut self) -> Finished {
-        if let Some(writer) = self.writer.take() {
-            if let Err(error) = writer.finalize() {
-                tracing::warn!(path = %self.path.display(), %error, "recording not finalised");
-                self.ok = false;
-            }
-        }
-        Finished {
-            path: self.path,
-            frames: self.frames,
-            ok: self.ok,
-        }
     }
 }
 

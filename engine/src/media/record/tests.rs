@@ -1,3 +1,4 @@
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -41,7 +42,8 @@ fn a_recording_has_each_legs_tone_on_its_own_channel_for_the_time_recorded() {
     let key = sink.new_key();
     assert!(sink.send(Job::Open {
         key,
-        path: path.clone()
+        path: path.clone(),
+        layout: Layout::default(),
     }));
 
     // One second of a call, packet by packet, as the media task sees it: A sends 700 Hz,
@@ -112,7 +114,8 @@ fn lost_blocks_become_silence_and_a_bad_path_is_reported() {
     let path = dir.path().join("gap.wav");
     assert!(sink.send(Job::Open {
         key,
-        path: path.clone()
+        path: path.clone(),
+        layout: Layout::default(),
     }));
     assert!(sink.send(Job::Frames {
         key,
@@ -137,7 +140,8 @@ fn lost_blocks_become_silence_and_a_bad_path_is_reported() {
     let key = sink.new_key();
     assert!(sink.send(Job::Open {
         key,
-        path: dir.path().to_path_buf()
+        path: dir.path().to_path_buf(),
+        layout: Layout::default(),
     }));
     assert!(sink.send(Job::Frames {
         key,
@@ -172,4 +176,102 @@ fn frame_blocks_beyond_the_bound_are_dropped_but_control_jobs_are_not() {
     let (reply, _answer) = oneshot::channel();
     assert!(sink.send(Job::Close { key: 1, reply }));
     assert_ne!(sink.new_key(), sink.new_key());
+}
+
+/// One second of a call (A sends 700 Hz, B 1300 Hz) written in `layout`; the file's path.
+fn record_one_second(dir: &std::path::Path, layout: Layout, name: &str) -> (PathBuf, Finished) {
+    let path = dir.join(name);
+    let Ok(mut writer) = RecordWriter::start() else {
+        panic!("writer thread")
+    };
+    let Some(sink) = writer.sink() else {
+        panic!("sink")
+    };
+    let key = sink.new_key();
+    assert!(sink.send(Job::Open {
+        key,
+        path: path.clone(),
+        layout,
+    }));
+    let t0 = Instant::now();
+    let mut timeline = StereoTimeline::new(t0);
+    let a = sine(700.0, 8000, 1.0, 8000.0);
+    let b = sine(1300.0, 8000, 1.0, 8000.0);
+    for i in 0..50 {
+        let at = t0 + Duration::from_millis(20 * (i as u64 + 1));
+        timeline.push(Track::VoiceA, &a[i * 160..(i + 1) * 160], at);
+        timeline.push(Track::VoiceB, &b[i * 160..(i + 1) * 160], at);
+    }
+    let mut all = Vec::new();
+    timeline.finish(t0 + Duration::from_secs(1), &mut all);
+    assert!(sink.send(Job::Frames {
+        key,
+        first: 0,
+        samples: all
+    }));
+    let finished = close(&sink, key);
+    drop(sink);
+    writer.stop(true);
+    (path, finished)
+}
+
+#[test]
+fn single_channel_wav_mixes_both_parties_into_one_channel() {
+    let Ok(dir) = tempfile::tempdir() else {
+        panic!("tempdir")
+    };
+    let layout = Layout {
+        format: FileFormat::Wav,
+        mono: true,
+    };
+    let (path, finished) = record_one_second(dir.path(), layout, "mono.wav");
+    assert!(finished.ok);
+    assert_eq!(finished.frames, 8000);
+    let Ok(reader) = hound::WavReader::open(&path) else {
+        panic!("cannot open {}", path.display());
+    };
+    let spec = reader.spec();
+    assert_eq!((spec.channels, spec.sample_rate), (1, 8000));
+    let samples: Vec<i16> = reader
+        .into_samples::<i16>()
+        .map(|s| s.unwrap_or(0))
+        .collect();
+    assert_eq!(samples.len(), 8000);
+    assert!(level(&samples, 700.0, 8000) > 7000.0);
+    assert!(level(&samples, 1300.0, 8000) > 7000.0);
+}
+
+#[test]
+fn mp3_recordings_decode_to_both_parties_tones() {
+    let Ok(dir) = tempfile::tempdir() else {
+        panic!("tempdir")
+    };
+    for mono in [false, true] {
+        let layout = Layout {
+            format: FileFormat::Mp3,
+            mono,
+        };
+        let (path, finished) = record_one_second(dir.path(), layout, &format!("r{mono}.mp3"));
+        assert!(finished.ok, "{finished:?}");
+        assert_eq!(finished.frames, 8000);
+        let Ok(bytes) = std::fs::read(&path) else {
+            panic!("no file")
+        };
+        // Decoded the way prompts are (symphonia, mixed to 8 kHz mono).
+        let audio = match crate::media::prompt::decode(&bytes, &Default::default()) {
+            Ok(a) => a,
+            Err(e) => panic!("mono={mono}: the mp3 does not decode: {e}"),
+        };
+        assert!(audio.len() >= 7000, "mono={mono}: {} samples", audio.len());
+        let middle = &audio[1000..7000];
+        assert!(level(middle, 700.0, 8000) > 2000.0, "mono={mono}: A's tone");
+        assert!(
+            level(middle, 1300.0, 8000) > 2000.0,
+            "mono={mono}: B's tone"
+        );
+        assert!(
+            level(middle, 1000.0, 8000) < 500.0,
+            "mono={mono}: not noise"
+        );
+    }
 }

@@ -57,6 +57,7 @@ pub enum RecordJob {
     Open {
         id: u64,
         path: PathBuf,
+        layout: crate::media::record::Layout,
     },
     /// Interleaved stereo frames starting at frame `first`.
     Frames {
@@ -171,11 +172,12 @@ impl Stages {
                 }
             }
             Command::SendDtmf { leg, digits } => self.send_dtmf(*leg, digits, now),
-            Command::Record { id, path } => {
+            Command::Record { id, path, layout } => {
                 self.close_recording(now);
                 self.outputs.push_back(Output::Record(RecordJob::Open {
                     id: *id,
                     path: path.clone(),
+                    layout: *layout,
                 }));
                 self.recording = Some(Box::new(Recording {
                     id: *id,

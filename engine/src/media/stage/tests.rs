@@ -342,6 +342,7 @@ fn a_recording_gets_both_legs_and_the_prompts_on_the_right_channels() {
         &Command::Record {
             id: 5,
             path: "/tmp/x.wav".into(),
+            layout: Default::default(),
         },
         t0,
     );
@@ -389,7 +390,7 @@ fn a_recording_gets_both_legs_and_the_prompts_on_the_right_channels() {
 /// Open comes first and Close last; both name the recording.
 fn frames_job(job: RecordJob) {
     match job {
-        RecordJob::Open { id, path } | RecordJob::Close { id, path } => {
+        RecordJob::Open { id, path, .. } | RecordJob::Close { id, path } => {
             assert_eq!((id, path), (5, PathBuf::from("/tmp/x.wav")));
         }
         RecordJob::Frames { .. } => {}

@@ -24,6 +24,7 @@
 use std::time::Duration;
 
 use super::Connect;
+use crate::action::param::ParamValue;
 use crate::command::{Command, ConnectOutcome, HangupReason, Ring, RingTarget, ScriptEvent};
 use crate::event::{Event, FailReason};
 use crate::id::{TargetId, TimerId};
@@ -274,6 +275,8 @@ impl Ringing {
             caller_id: self.connect.caller_id.clone(),
             media: self.connect.media,
             waiting_music: self.connect.waiting_music.clone(),
+            metadata: (!self.connect.metadata.is_empty())
+                .then(|| ParamValue::Data(self.connect.metadata.clone()).to_extra_params()),
         }));
         self.timer = Some(fx.timer(timeout));
     }

@@ -320,6 +320,11 @@ fn parse_target(
                 )
                 .map(Destination::Agent)
             })
+            .inspect(|_| {
+                // Refused here, not at ring time: a script `pcmo check` calls valid must not
+                // fail with a 404 once a caller is on the line.
+                d.error(f.at("type"), ErrorKind::AgentUnsupported);
+            })
         }
         None => {
             f.accept(&["user", "uri", "number", "id"]);
@@ -555,6 +560,16 @@ mod tests {
     }
 
     #[test]
+    fn every_agent_target_is_refused_at_its_type() {
+        let (t, e, _) = parse(
+            json!([{"type": "pstn", "number": "918888888887"}, {"type": "agent", "id": "a1"}]),
+            Dialect::V3,
+        );
+        assert_eq!(t.len(), 2);
+        assert_eq!(e, vec![("agent_unsupported", "/0/call/1/type".to_string())]);
+    }
+
+    #[test]
     fn agents_last_and_at_most_two() {
         let (_, e, _) = parse(
             json!([
@@ -566,7 +581,10 @@ mod tests {
         assert_eq!(
             e,
             vec![
+                ("agent_unsupported", "/0/call/0/type".to_string()),
                 ("agent_not_last", "/0/call/1".to_string()),
+                ("agent_unsupported", "/0/call/2/type".to_string()),
+                ("agent_unsupported", "/0/call/3/type".to_string()),
                 ("too_many_agents", "/0/call/3".to_string())
             ]
         );
