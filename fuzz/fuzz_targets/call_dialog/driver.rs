@@ -198,7 +198,7 @@ impl Driver {
                     });
                 }
             }
-            Command::Record { id, path } => self.records.push((id, path)),
+            Command::Record { id, path, .. } => self.records.push((id, path)),
             Command::StopRecord { id } => {
                 if let Some(i) = self.records.iter().position(|r| r.0 == id) {
                     let (id, path) = self.records.remove(i);
@@ -717,10 +717,10 @@ fn live_command(command: u8, arg: u8) -> engine::call::live::LiveCommand {
         looped: arg % 2 == 0,
         tag: None,
     };
-    match command % 15 {
+    match command % 17 {
         0 => LiveCommand::TakeControl,
         1 => LiveCommand::Answer,
-        2 => LiveCommand::Reject,
+        2 => LiveCommand::Reject(if arg % 2 == 0 { 603 } else { 486 }),
         3 => LiveCommand::Hangup,
         4 => LiveCommand::Play(prompt()),
         5 => LiveCommand::StopAudio,
@@ -745,6 +745,18 @@ fn live_command(command: u8, arg: u8) -> engine::call::live::LiveCommand {
         },
         12 => LiveCommand::Leave,
         13 => LiveCommand::FetchScript("https://app.example.com/next".into()),
+        // A Cloud SIP UA device's commands.
+        15 => LiveCommand::Ringback,
+        16 => LiveCommand::Device(engine::call::live::DeviceMedia {
+            rtp: "203.0.113.7:40000".parse().unwrap(),
+            codec: if arg % 2 == 0 {
+                engine::media::codec::AudioCodec::Pcmu
+            } else {
+                engine::media::codec::AudioCodec::Pcma
+            },
+            event_pt: 96 + arg % 32,
+            srtp: None,
+        }),
         _ => {
             let text = super::SCRIPTS[usize::from(arg) % super::SCRIPTS.len()];
             LiveCommand::RunScript(Box::new(pcmo::Script::parse(text).expect("a fixed script")))
