@@ -82,10 +82,14 @@ async fn download(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let file = authorised(&state, &req, &id).await?;
-    let named = NamedFile::open_async(&file.path)
+    let mut named = NamedFile::open_async(&file.path)
         .await
-        .map_err(|_| ApiError::RecordingMissing)?
-        .set_content_type(file.mime().parse().expect("a valid MIME type"));
+        .map_err(|_| ApiError::RecordingMissing)?;
+    // Our own constant ("audio/wav" or "audio/mpeg"); were it ever unparsable, actix-files'
+    // guess from the extension stands rather than a panic.
+    if let Ok(mime) = file.mime().parse() {
+        named = named.set_content_type(mime);
+    }
     Ok(named.into_response(&req))
 }
 

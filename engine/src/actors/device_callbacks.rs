@@ -131,7 +131,7 @@ async fn post(
         .map_err(|_| "refused by the egress policy")?;
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let sig = crate::webhook::signature(secret, unix_now(), &bytes);
-    let resp = http
+    let mut resp = http
         .client()
         .post(url)
         .header("content-type", "application/json")
@@ -144,9 +144,13 @@ async fn post(
     if !resp.status().is_success() {
         return Err("answered an error status");
     }
-    let answer = resp.bytes().await.map_err(|_| "answer cut short")?;
-    if answer.len() > MAX_ANSWER {
-        return Ok(Value::Null);
+    // Read at most MAX_ANSWER bytes: a device's server cannot make us buffer more.
+    let mut answer = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|_| "answer cut short")? {
+        if answer.len() + chunk.len() > MAX_ANSWER {
+            return Ok(Value::Null);
+        }
+        answer.extend_from_slice(&chunk);
     }
     Ok(serde_json::from_slice(&answer).unwrap_or(Value::Null))
 }

@@ -146,14 +146,17 @@ impl Decoder {
     }
 
     fn resampler(&mut self, from: u32) -> Result<&mut Resampler, ConvertError> {
-        if let Some(i) = self.down.iter().position(|(r, _)| *r == from) {
-            return Ok(&mut self.down[i].1);
-        }
-        if self.down.len() >= 4 {
-            self.down.remove(0);
-        }
-        self.down.push((from, Resampler::new(from, 8000)?));
-        Ok(&mut self.down.last_mut().expect("just pushed").1)
+        let i = match self.down.iter().position(|(r, _)| *r == from) {
+            Some(i) => i,
+            None => {
+                if self.down.len() >= 4 {
+                    self.down.remove(0);
+                }
+                self.down.push((from, Resampler::new(from, 8000)?));
+                self.down.len() - 1
+            }
+        };
+        Ok(&mut self.down[i].1)
     }
 
     /// Twilio `media`: bytes in the stream's own format.
