@@ -375,15 +375,6 @@ impl Drop for Device {
     /// Closing stdin asks the device to stop its threads and exit; it is killed (by PID,
     /// through the `Child`) if it has not within two seconds.
     fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        super::close_then_kill(self.stdin.take(), &mut self.child);
     }
 }

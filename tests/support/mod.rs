@@ -345,3 +345,18 @@ pub fn test_file(rel: &str) -> PathBuf {
         .join("tests")
         .join(rel)
 }
+
+/// Ends a helper program driven over stdin: closing its stdin asks it to exit; it is killed
+/// (by PID, through the `Child`) if it has not within two seconds.
+pub fn close_then_kill(stdin: Option<std::process::ChildStdin>, child: &mut Child) {
+    drop(stdin);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -16,11 +16,14 @@ use engine::call::{
 };
 use engine::media::sdp::Anchor;
 use engine::sip::message::{
-    parse, response_to, HeaderName, HeaderView, Message, Method, Request, Response, Uri,
+    parse, response_to, HeaderName, HeaderView, Message, Request, Response, Uri,
 };
 use engine::sip::transaction::TxId;
 use engine::sip::Peer;
 use pcmo::{Destination, FetchError};
+
+pub use super::call_log::live_name;
+use super::call_log::{describe, leg_name};
 
 pub const A_SDP: &str = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
 
@@ -752,63 +755,6 @@ impl Rig {
 
     pub fn a_ok(&self) -> Option<&Response> {
         self.a_ok.as_ref()
-    }
-}
-
-fn leg_name(l: LegId) -> String {
-    if l == LegId::A {
-        "A".into()
-    } else {
-        format!("B{}", l.0)
-    }
-}
-
-fn describe(r: &Report) -> String {
-    match r {
-        Report::Event(e) => {
-            let leg = leg_name(e.leg);
-            match &e.cause {
-                Some(c) => format!("ev {leg} {}({c})", e.status.as_str()),
-                None => format!("ev {leg} {}", e.status.as_str()),
-            }
-        }
-        Report::Cdr(c) => format!("cdr {} {} {}", leg_name(c.leg), c.kind(), c.cause),
-        Report::ScriptError { code, .. } => format!("error {code}"),
-        Report::Recording(r) => format!("recording {} ok={}", r.recording_id, r.ok),
-    }
-}
-
-#[allow(dead_code)]
-pub fn method(r: &Request) -> Method {
-    r.method.clone()
-}
-
-/// A live event's short name for the log: `incoming`, `answered`, `speak-started`, ...
-pub fn live_name(ev: &LiveEvent) -> String {
-    use engine::call::live::PromptKind;
-    match ev {
-        LiveEvent::Incoming { answered } => format!("incoming answered={answered}"),
-        LiveEvent::Answered => "answered".into(),
-        LiveEvent::Ringing => "ringing".into(),
-        LiveEvent::Reoffer { update } => format!("reoffer update={update}"),
-        LiveEvent::MediaReady { .. } => "media-ready".into(),
-        LiveEvent::Timeout => "timeout".into(),
-        LiveEvent::Prompt { kind, done, .. } => format!(
-            "{}-{}",
-            if *kind == PromptKind::Speak {
-                "speak"
-            } else {
-                "playback"
-            },
-            if *done { "done" } else { "started" }
-        ),
-        LiveEvent::Gather { digits, reason, .. } => {
-            format!("gather {digits} {}", reason.as_str())
-        }
-        LiveEvent::Dtmf(d) => format!("dtmf {d}"),
-        LiveEvent::Recording { ok, .. } => format!("recording ok={ok}"),
-        LiveEvent::Transferred => "transferred".into(),
-        LiveEvent::Ended { cause, status } => format!("ended {cause} {status:?}"),
     }
 }
 

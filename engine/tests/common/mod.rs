@@ -7,6 +7,7 @@
 #![allow(clippy::disallowed_methods)]
 #![allow(dead_code)]
 
+pub mod call_log;
 pub mod call_rig;
 
 use std::collections::VecDeque;
