@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 mod bandwidth;
 mod cloudua;
+mod cluster;
 mod http;
 mod quota;
 mod transports;
@@ -16,6 +17,7 @@ mod transports;
 pub use crate::media::PortRange;
 pub use bandwidth::BandwidthSettings;
 pub use cloudua::CloudUaSettings;
+pub use cluster::{redact_url, ClusterSettings, StoreSettings};
 pub use http::HttpSettings;
 pub use quota::{OutboxSettings, RetentionSettings};
 pub use transports::{Listen, ListenError, TransportSettings};
@@ -55,6 +57,8 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub bandwidth: BandwidthSettings,
     pub cloudua: CloudUaSettings,
+    pub store: StoreSettings,
+    pub cluster: ClusterSettings,
 }
 
 impl Default for Settings {
@@ -80,6 +84,8 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             bandwidth: BandwidthSettings::default(),
             cloudua: CloudUaSettings::default(),
+            store: StoreSettings::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }

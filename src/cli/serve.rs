@@ -77,6 +77,19 @@ pub struct ServeArgs {
     /// SRTP (SDES) on phone and trunk legs: optional, require or never. Default optional.
     #[arg(long, env = "RINGMASTER_SRTP")]
     srtp: Option<engine::media::sdp::crypto::SrtpPolicy>,
+    /// The store: `postgres://user:password@host:port/db` shares one PostgreSQL among nodes.
+    /// Default: the embedded sled store in the data directory.
+    #[arg(long = "store", env = "RINGMASTER_STORE_URL", hide_env_values = true)]
+    store_url: Option<String>,
+    /// This node's name among the nodes sharing a store. Default: the host name.
+    #[arg(long, env = "RINGMASTER_NODE_ID")]
+    node_id: Option<String>,
+    /// File with the cluster secret (≥ 32 bytes), required with a PostgreSQL store.
+    #[arg(long, env = "RINGMASTER_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<PathBuf>,
+    /// The internal HTTP listener other nodes forward REST commands to. Default: off.
+    #[arg(long, env = "RINGMASTER_INTERNAL_LISTEN")]
+    internal_listen: Option<SocketAddr>,
     /// Log format: text or json.
     #[arg(long, env = "RINGMASTER_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -93,6 +106,18 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
     };
     if let Some(v) = &a.data_dir {
         s.data_dir = v.clone();
+    }
+    if let Some(v) = &a.store_url {
+        s.store.url = Some(v.clone());
+    }
+    if let Some(v) = &a.node_id {
+        s.cluster.node_id = Some(v.clone());
+    }
+    if let Some(v) = &a.cluster_secret_file {
+        s.cluster.secret_file = Some(v.clone());
+    }
+    if let Some(v) = a.internal_listen {
+        s.cluster.internal_listen = Some(v);
     }
     if let Some(v) = a.sip_listen {
         s.sip_listen = v;

@@ -253,6 +253,7 @@ mod tests {
             transport: Transport::Udp,
             source: "198.51.100.7:40000".parse().unwrap(),
             user_agent: None,
+            node: None,
         }
     }
 

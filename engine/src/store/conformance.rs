@@ -68,6 +68,7 @@ pub(crate) fn binding(contact: &str, expires_at: u64) -> Binding {
         transport: Transport::Udp,
         source: "192.0.2.10:5060".parse().expect("a literal socket address"),
         user_agent: Some("conformance".to_owned()),
+        node: None,
     }
 }
 

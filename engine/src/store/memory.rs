@@ -50,6 +50,7 @@ struct State {
     /// `(domain id, username)`.
     endpoints_by_bw_domain: BTreeMap<(String, String), EndpointKey>,
     cloudua_domains: BTreeMap<String, crate::store::CloudUaDomain>,
+    nodes: BTreeMap<String, crate::store::NodeInfo>,
 }
 
 /// The in-memory store. Holds endpoint HA1s, so its `Debug` shows only sizes.
@@ -458,6 +459,20 @@ impl Store for MemoryStore {
 
     fn deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
         Ok(self.read().deliveries.values().cloned().collect())
+    }
+
+    fn put_node(&self, node: &crate::store::NodeInfo) -> Result<(), StoreError> {
+        self.write().nodes.insert(node.id.clone(), node.clone());
+        Ok(())
+    }
+
+    fn nodes(&self) -> Result<Vec<crate::store::NodeInfo>, StoreError> {
+        Ok(self.read().nodes.values().cloned().collect())
+    }
+
+    fn delete_node(&self, id: &str) -> Result<(), StoreError> {
+        self.write().nodes.remove(id);
+        Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -49,6 +49,7 @@ pub(crate) mod conformance;
 pub mod delivery;
 mod key;
 pub mod memory;
+pub mod node;
 pub mod record;
 pub mod sled_store;
 
@@ -60,6 +61,7 @@ pub use cloudua::CloudUaDomain;
 pub use commit::GroupCommit;
 pub use delivery::{Delivery, DeliveryKind};
 pub use memory::MemoryStore;
+pub use node::NodeInfo;
 pub use record::{
     Account, App, AppId, BwDomain, CallbackMethod, Endpoint, EndpointToken, LiveApp, Number, Trunk,
 };
@@ -274,5 +276,14 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- durability ----
     /// Blocks until every write made before the call is on stable storage.
+    // ---- nodes (several nodes sharing one store) ----
+    /// Writes this node's entry (its heartbeat). A single-node backend keeps it in memory.
+    fn put_node(&self, node: &NodeInfo) -> Result<(), StoreError>;
+    /// Every node that ever wrote an entry, by id; liveness is the caller's reading of
+    /// `heartbeat_ms`.
+    fn nodes(&self) -> Result<Vec<NodeInfo>, StoreError>;
+    /// Removes a node's entry (a node declared dead and cleaned up).
+    fn delete_node(&self, id: &str) -> Result<(), StoreError>;
+
     fn flush(&self) -> Result<(), StoreError>;
 }

@@ -108,6 +108,8 @@ pub struct SledStore {
     endpoints_by_bw_domain: sled::Tree,
     /// Serialises membership-changing writes with the index scans they depend on (module doc).
     writer: Mutex<()>,
+    /// This process's node entry: a sled store has one node, so it is not persisted.
+    nodes: Mutex<std::collections::BTreeMap<String, super::NodeInfo>>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -146,6 +148,7 @@ impl SledStore {
             accounts: tree("accounts")?,
             bw_domains: tree("bw_domains")?,
             cloudua_domains: tree("cloudua_domains")?,
+            nodes: Mutex::default(),
             bw_domain_names: tree("bw_domain_names")?,
             bw_domains_by_account: tree("bw_domains_by_account")?,
             endpoints_by_id: tree("endpoints_by_id")?,
@@ -668,6 +671,23 @@ impl Store for SledStore {
 
     /// sled's `flush`: writes out the log and `fsync`s it. Every write that returned before this
     /// call is durable when it returns `Ok`.
+    fn put_node(&self, node: &super::NodeInfo) -> Result<(), StoreError> {
+        let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        nodes.insert(node.id.clone(), node.clone());
+        Ok(())
+    }
+
+    fn nodes(&self) -> Result<Vec<super::NodeInfo>, StoreError> {
+        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(nodes.values().cloned().collect())
+    }
+
+    fn delete_node(&self, id: &str) -> Result<(), StoreError> {
+        let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        nodes.remove(id);
+        Ok(())
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(drop).map_err(backend)
     }

@@ -56,4 +56,8 @@ pub struct Binding {
     pub source: SocketAddr,
     #[serde(default)]
     pub user_agent: Option<String>,
+    /// The node holding this binding's flow, when several nodes share one store (`None`: this
+    /// single node). A call for it from another node goes through that node (RFC 3327 Path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }

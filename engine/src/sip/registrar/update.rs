@@ -155,6 +155,7 @@ pub fn apply(
                         transport: source.transport,
                         source: source.addr,
                         user_agent: user_agent.clone(),
+                        node: None,
                     });
                     changed = true;
                 }

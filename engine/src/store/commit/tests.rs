@@ -54,6 +54,15 @@ async fn write_and_sync(probe: &Arc<Probe>, commit: &GroupCommit, callers: usize
 }
 
 impl Store for Probe {
+    fn put_node(&self, node: &crate::store::NodeInfo) -> Result<(), StoreError> {
+        self.inner.put_node(node)
+    }
+    fn nodes(&self) -> Result<Vec<crate::store::NodeInfo>, StoreError> {
+        self.inner.nodes()
+    }
+    fn delete_node(&self, id: &str) -> Result<(), StoreError> {
+        self.inner.delete_node(id)
+    }
     fn insert_app(&self, app: &App) -> Result<(), StoreError> {
         self.inner.insert_app(app)
     }
