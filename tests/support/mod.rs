@@ -19,6 +19,7 @@ pub mod cloudua;
 pub mod cloudua_rig;
 pub mod http;
 pub mod phone;
+pub mod postgres;
 pub mod reports;
 pub mod rig;
 pub mod rtp;
