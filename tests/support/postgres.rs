@@ -100,14 +100,13 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let pid = self.pid();
         let _ = Command::new(script())
             .arg("stop")
             .arg(&self.dir)
             .arg("immediate")
             .status();
-        if let Some(pid) = pid {
-            // pg_ctl gave up (it waits 30 s at most): the postmaster goes by its PID.
+        // Still there (its pid file is removed when it exits): pg_ctl gave up.
+        if let Some(pid) = self.pid() {
             let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
         }
     }
