@@ -23,6 +23,7 @@ pub mod postgres;
 pub mod reports;
 pub mod rig;
 pub mod rtp;
+pub mod store_node;
 pub mod stream_agent;
 pub mod stream_calls;
 pub mod stream_ua;
