@@ -123,6 +123,9 @@ fn one_node_keeps_its_state_in_postgres_across_kill9_and_calls_report_to_the_app
     let mut rig = rig_on(&pg.url, secrets.path());
     rig.endpoint("alice");
     rig.endpoint("bob");
+    // A binding from before the crash (its 200 came after the commit).
+    let mut early = rig.ua("bob");
+    early.register(3600);
     wait_db_up(&rig.srv, 1.0, 10 * SEC);
     let trips = metric(&rig.srv, "store_db_round_trips_total").expect("round trips metric");
     assert!(
@@ -141,7 +144,19 @@ fn one_node_keeps_its_state_in_postgres_across_kill9_and_calls_report_to_the_app
         assert_eq!((s, b["username"].clone()), (200, json!(user)), "{b}");
     }
 
-    let (mut alice, mut bob) = (rig.phone("alice"), rig.phone("bob"));
+    let (s, regs) = admin(
+        &rig.srv,
+        &token,
+        "GET",
+        &format!("/admin/v1/registrations?app={}", rig.appid),
+        None,
+    );
+    assert!(
+        s == 200 && regs.to_string().contains(&early.addr.to_string()),
+        "bob's binding after kill -9: {regs}"
+    );
+    // Bob is reached on the binding that came back from the database.
+    let (mut alice, mut bob) = (rig.phone("alice"), early);
     let (mut d_a, d_b, alice_rtp, bob_rtp, cmiuuid) = call_alice_to_bob(&rig, &mut alice, &mut bob);
     audio_both_ways(&d_a, &d_b, &alice_rtp, &bob_rtp, 50);
     assert_eq!(alice.bye(&mut d_a), 200);
