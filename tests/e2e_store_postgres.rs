@@ -323,12 +323,15 @@ fn store_migrate_moves_a_sled_data_dir_into_postgres_and_old_passwords_work() {
         store.flush().unwrap();
     }
 
-    let out = std::process::Command::new(BIN)
-        .args(["store", "migrate", "--data-dir"])
-        .arg(sled_dir.path())
-        .args(["--to", &pg.url, "--json"])
-        .output()
-        .expect("run ringmaster store migrate");
+    let migrate = || {
+        std::process::Command::new(BIN)
+            .args(["store", "migrate", "--node-id", "n1", "--data-dir"])
+            .arg(sled_dir.path())
+            .args(["--to", &pg.url, "--json"])
+            .output()
+            .expect("run ringmaster store migrate")
+    };
+    let out = migrate();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -336,10 +339,6 @@ fn store_migrate_moves_a_sled_data_dir_into_postgres_and_old_passwords_work() {
     assert!(
         out.status.success(),
         "store migrate failed: {stderr}{stdout}"
-    );
-    assert!(
-        !stderr.contains("ringmaster:ringmaster@"),
-        "the password in its output: {stderr}"
     );
     let report: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("store migrate --json printed no JSON ({e}): {stdout}"));
@@ -352,6 +351,19 @@ fn store_migrate_moves_a_sled_data_dir_into_postgres_and_old_passwords_work() {
     ] {
         assert_eq!(count(&report, key), Some(want), "{key} in {report}");
     }
+    // Once more into the same database: refused, clearly, the password not shown.
+    let again = migrate();
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success(),
+        "a second migrate into a full store succeeded"
+    );
+    assert!(err.contains("already holds data"), "{err}");
+    assert!(
+        !err.contains(":ringmaster@"),
+        "the password in the error: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 
     // A node on PostgreSQL with a fresh data directory: everything is in the database.
     let node_dir = tempfile::tempdir().unwrap();
