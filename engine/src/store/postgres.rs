@@ -24,6 +24,7 @@
 //! when it returns; reads go on from the mirror; the node reconnects by itself, commits its
 //! journal, reloads the mirror (it may have missed notifications) and carries on.
 
+mod copy;
 mod journal;
 mod row;
 mod schema;
@@ -44,6 +45,7 @@ use super::{
     NodeInfo, Number, Store, StoreError, Trunk,
 };
 use crate::sip::registrar::{Aor, Binding};
+pub use copy::Copied;
 use journal::Journal;
 use row::{Change, Row};
 
