@@ -154,6 +154,11 @@ impl PgStore {
         let mut listening =
             sync::listener(&store).map_err(|e| connect_error(&store.redacted, &e))?;
         store.reload(&mut listening)?;
+        // Calls this node owned in a previous life ended with it.
+        for id in store.mirror.live_calls_of(node) {
+            store.delete_live_call(&id)?;
+        }
+        store.flush_pending()?;
         crate::metrics::metrics().store_db_up.set(1);
         sync::start_background(store.clone(), listening);
         tracing::info!(url = %store.redacted, node, "PostgreSQL store open");
@@ -536,6 +541,26 @@ impl Store for PgStore {
             m.delete_node(id)?;
             Ok(((), vec![(Row::Node(id.to_string()), false, Some(None))]))
         })
+    }
+
+    fn put_live_call(&self, id: &str, node: &str) -> Result<(), StoreError> {
+        self.change(true, |m| {
+            m.put_live_call(id, node)?;
+            let data = serde_json::json!({ "node": node });
+            Ok((
+                (),
+                vec![(Row::Call(id.to_string()), false, Some(Some(data)))],
+            ))
+        })
+    }
+    fn delete_live_call(&self, id: &str) -> Result<(), StoreError> {
+        self.change(true, |m| {
+            m.delete_live_call(id)?;
+            Ok(((), vec![(Row::Call(id.to_string()), false, Some(None))]))
+        })
+    }
+    fn live_call_node(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.mirror.live_call_node(id)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
