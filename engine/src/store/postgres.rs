@@ -29,8 +29,11 @@ mod journal;
 mod row;
 mod schema;
 pub mod secrets;
+// The store's shell: its background thread and the time it reads for its logs.
+#[allow(clippy::disallowed_methods)]
 mod sync;
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests;
 
 use std::path::Path;

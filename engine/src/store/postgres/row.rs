@@ -158,7 +158,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<Value, StoreError> {
 pub(crate) fn read(m: &MemoryStore, row: &Row) -> Result<Option<Value>, StoreError> {
     Ok(match row {
         Row::App(id) => m.app(*id)?.map(|a| json(&a)).transpose()?,
-        Row::Tombstone(id) => m.tombstones().contains(id).then(|| Value::Bool(true)),
+        Row::Tombstone(id) => m.tombstones().contains(id).then_some(Value::Bool(true)),
         Row::Account(id) => m.account(id)?.map(|a| json(&a)).transpose()?,
         Row::BwDomain(id) => m.bw_domain(id)?.map(|d| json(&d)).transpose()?,
         Row::CloudUa(name) => m.cloudua_domain(name)?.map(|d| json(&d)).transpose()?,
