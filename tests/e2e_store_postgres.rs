@@ -39,9 +39,19 @@ fn connect_bob() -> Reply {
 }
 
 /// A PostgreSQL of its own in a fresh directory (handed to the postgres user by scripts/pg).
-fn postgres() -> (Postgres, tempfile::TempDir) {
+/// Field order is drop order: the server stops (by pg_ctl, then by PID) while its directory,
+/// pid file included, still exists; the directory goes after.
+struct Db {
+    pg: Postgres,
+    _dir: tempfile::TempDir,
+}
+
+fn postgres() -> Db {
     let dir = tempfile::tempdir().unwrap();
-    (Postgres::start(dir.path()), dir)
+    Db {
+        pg: Postgres::start(dir.path()),
+        _dir: dir,
+    }
 }
 
 /// A call rig (server, app web server, app) whose node is `n1` on the store at `url`.
@@ -118,7 +128,8 @@ fn app_listed(srv: &Server, token: &str, appid: u64) -> bool {
 
 #[test]
 fn one_node_keeps_its_state_in_postgres_across_kill9_and_calls_report_to_the_app() {
-    let (pg, _pg_dir) = postgres();
+    let db = postgres();
+    let pg = &db.pg;
     let secrets = tempfile::tempdir().unwrap();
     let mut rig = rig_on(&pg.url, secrets.path());
     rig.endpoint("alice");
@@ -182,7 +193,8 @@ fn assert_store_refusal(what: &str, status: u16, body: &Value) {
 
 #[test]
 fn postgres_down_for_ten_seconds_calls_go_on_writes_get_503_and_reports_follow_its_return() {
-    let (pg, _pg_dir) = postgres();
+    let db = postgres();
+    let pg = &db.pg;
     let secrets = tempfile::tempdir().unwrap();
     let rig = rig_on(&pg.url, secrets.path());
     for user in ["alice", "bob", "carol"] {
@@ -290,7 +302,8 @@ fn count(report: &Value, key: &str) -> Option<u64> {
 #[test]
 fn store_migrate_moves_a_sled_data_dir_into_postgres_and_old_passwords_work() {
     use engine::store::{SledStore, Store};
-    let (pg, _pg_dir) = postgres();
+    let db = postgres();
+    let pg = &db.pg;
     let secrets = tempfile::tempdir().unwrap();
 
     // A single sled node with an app, two endpoints (one registered), a number and CDRs.
@@ -416,7 +429,8 @@ fn store_migrate_moves_a_sled_data_dir_into_postgres_and_old_passwords_work() {
 
 #[test]
 fn two_nodes_on_one_store_share_endpoints_and_the_admin_token() {
-    let (pg, _pg_dir) = postgres();
+    let db = postgres();
+    let pg = &db.pg;
     let secrets = tempfile::tempdir().unwrap();
     let secret = secret_file(secrets.path());
     let (dir1, dir2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
