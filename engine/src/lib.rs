@@ -52,6 +52,7 @@
 #[allow(clippy::disallowed_methods)]
 pub mod actors;
 pub mod call;
+pub mod cluster;
 pub mod config;
 pub mod directory;
 pub mod egress;
