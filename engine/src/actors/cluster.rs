@@ -1,0 +1,234 @@
+//! This node among the nodes sharing one store: its id, its heartbeat in the store, and the
+//! [`Cluster`] handle through which the SIP actor (the proxy for the flows this node holds)
+//! and calls (routing to flows other nodes hold) see which nodes are alive.
+//!
+//! Only with a shared store (`[store] url`): a single node writes no heartbeat, records no
+//! node on its bindings and routes nothing through anyone. The liveness rule itself is pure
+//! (`cluster::NodeView`); this shell reads the store's node table and the wall clock.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::clock::wall_ms;
+use crate::cluster::NodeView;
+use crate::config::Settings;
+use crate::sip::proxy::route::RouteKey;
+use crate::sip::proxy::Proxy;
+use crate::store::{NodeInfo, Store};
+
+/// The smallest cluster secret accepted (bytes).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Why the cluster part of start-up failed. Each says what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    #[error("several nodes share this store: give every node the same cluster secret file (--cluster-secret-file, [cluster] secret_file)")]
+    NoSecret,
+    #[error("cannot read the cluster secret file {path}: {source}")]
+    ReadSecret {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the cluster secret file {path} holds {len} bytes; at least {MIN_SECRET_BYTES} are needed")]
+    ShortSecret { path: PathBuf, len: usize },
+}
+
+/// This node's id: `[cluster] node_id`, else the host name.
+pub fn node_id(settings: &Settings) -> String {
+    settings
+        .cluster
+        .node_id
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(super::host_name)
+}
+
+/// The node the registrar records on bindings: this node's id when the store is shared,
+/// `None` on a single node.
+pub fn registrar_node(settings: &Settings) -> Option<String> {
+    settings.store.url.is_some().then(|| node_id(settings))
+}
+
+/// Reads the cluster secret (the whole file, at least [`MIN_SECRET_BYTES`]).
+pub fn read_secret(path: &Path) -> Result<Vec<u8>, ClusterError> {
+    let bytes = std::fs::read(path).map_err(|source| ClusterError::ReadSecret {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if bytes.len() < MIN_SECRET_BYTES {
+        return Err(ClusterError::ShortSecret {
+            path: path.to_path_buf(),
+            len: bytes.len(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// This node in a cluster, as the SIP actor and calls use it.
+#[derive(Clone)]
+pub struct Cluster {
+    id: String,
+    store: Arc<dyn Store>,
+    dead_after_ms: u64,
+    proxy: Arc<Proxy>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("id", &self.id).finish()
+    }
+}
+
+impl Cluster {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The nodes alive now, as the store's heartbeats say (a read of the store's mirror).
+    pub fn view(&self) -> NodeView {
+        let nodes = self.store.nodes().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the nodes; treating the others as dead");
+            Vec::new()
+        });
+        NodeView::at(&self.id, &nodes, wall_ms(), self.dead_after_ms)
+    }
+
+    pub fn proxy(&self) -> &Proxy {
+        &self.proxy
+    }
+
+    pub fn key(&self) -> &RouteKey {
+        self.proxy.key()
+    }
+}
+
+/// With a shared store: reads the secret, starts the heartbeat, and returns the handle. `sip`
+/// is this node's advertised SIP address (UDP and TCP), where other nodes send calls for the
+/// flows it holds. `None` on a single node.
+pub fn start(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    sip: SocketAddr,
+) -> Result<Option<Cluster>, ClusterError> {
+    if settings.store.url.is_none() {
+        return Ok(None);
+    }
+    let path = settings
+        .cluster
+        .secret_file
+        .as_deref()
+        .ok_or(ClusterError::NoSecret)?;
+    let key = RouteKey::from_secret(&read_secret(path)?);
+    let id = node_id(settings);
+    let c = &settings.cluster;
+    let dead_after_ms = u64::from(c.dead_after_secs.max(1)) * 1000;
+    let me = NodeInfo {
+        id: id.clone(),
+        sip,
+        internal_http: c.internal_listen,
+        started_ms: wall_ms(),
+        heartbeat_ms: 0,
+    };
+    HeartbeatActor {
+        me,
+        store: store.clone(),
+        every: Duration::from_secs(u64::from(c.heartbeat_secs.max(1))),
+        dead_after_ms,
+        alive: BTreeSet::new(),
+    }
+    .start();
+    tracing::info!(node = %id, %sip, heartbeat_secs = c.heartbeat_secs, dead_after_secs = c.dead_after_secs, "cluster: this node joined");
+    Ok(Some(Cluster {
+        proxy: Arc::new(Proxy::new(id.clone(), sip, key)),
+        id,
+        store,
+        dead_after_ms,
+    }))
+}
+
+/// Writes this node's heartbeat every `every`, and says in the log when another node is seen
+/// alive or declared dead.
+struct HeartbeatActor {
+    me: NodeInfo,
+    store: Arc<dyn Store>,
+    every: Duration,
+    dead_after_ms: u64,
+    /// The other nodes alive at the last beat.
+    alive: BTreeSet<String>,
+}
+
+impl HeartbeatActor {
+    fn beat(&mut self) {
+        let now = wall_ms();
+        self.me.heartbeat_ms = now;
+        // A write to the store's mirror, committed by its flusher: no database round trip
+        // blocks this thread.
+        if let Err(e) = self.store.put_node(&self.me) {
+            tracing::warn!(error = %e, "cluster: heartbeat not written");
+        }
+        let Ok(nodes) = self.store.nodes() else {
+            return;
+        };
+        let view = NodeView::at(&self.me.id, &nodes, now, self.dead_after_ms);
+        let alive: BTreeSet<String> = view.alive().map(|(id, _)| id.to_string()).collect();
+        for id in alive.difference(&self.alive) {
+            tracing::info!(node = %id, "cluster: node alive");
+        }
+        for id in self.alive.difference(&alive) {
+            tracing::warn!(node = %id, "cluster: node declared dead (no heartbeat); its flows are no longer routed to");
+        }
+        self.alive = alive;
+    }
+}
+
+impl Actor for HeartbeatActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.beat();
+        ctx.run_interval(self.every, |act, _| act.beat());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_must_be_long_enough_and_readable() {
+        let dir = std::env::temp_dir().join(format!("rm-cluster-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let short = dir.join("short");
+        std::fs::write(&short, [7u8; 31]).unwrap();
+        assert!(matches!(
+            read_secret(&short),
+            Err(ClusterError::ShortSecret { len: 31, .. })
+        ));
+        let good = dir.join("good");
+        std::fs::write(&good, [7u8; 32]).unwrap();
+        assert_eq!(read_secret(&good).unwrap().len(), 32);
+        assert!(matches!(
+            read_secret(&dir.join("missing")),
+            Err(ClusterError::ReadSecret { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_single_node_records_no_node_on_its_bindings() {
+        let mut s = Settings::default();
+        s.cluster.node_id = Some("n7".into());
+        assert_eq!(registrar_node(&s), None);
+        s.store.url = Some("postgres://db/rm".into());
+        assert_eq!(registrar_node(&s).as_deref(), Some("n7"));
+        s.cluster.node_id = None;
+        assert_eq!(registrar_node(&s), Some(super::super::host_name()));
+    }
+}
