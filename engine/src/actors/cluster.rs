@@ -36,7 +36,9 @@ pub enum ClusterError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the cluster secret file {path} holds {len} bytes; at least {MIN_SECRET_BYTES} are needed")]
+    #[error(
+        "the cluster secret file {path} holds {len} bytes; at least {MIN_SECRET_BYTES} are needed"
+    )]
     ShortSecret { path: PathBuf, len: usize },
 }
 

@@ -70,13 +70,18 @@ impl Contact {
     /// The transport the device itself is reached on (a browser is one over WebSocket, even
     /// through another node).
     pub fn flow_transport(&self) -> crate::sip::Transport {
-        self.via.as_ref().map_or(self.peer.transport, |h| h.flow.transport)
+        self.via
+            .as_ref()
+            .map_or(self.peer.transport, |h| h.flow.transport)
     }
 
     /// Where the device's signalling comes from, for the media latch: its own address, not
     /// the node that forwards its SIP.
     pub fn media_source(&self) -> std::net::IpAddr {
-        self.via.as_ref().map_or(self.peer.addr, |h| h.flow.addr).ip()
+        self.via
+            .as_ref()
+            .map_or(self.peer.addr, |h| h.flow.addr)
+            .ip()
     }
 
     /// The signed Route of an INVITE through `via`'s node (`None` for a direct contact).

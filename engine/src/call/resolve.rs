@@ -24,8 +24,8 @@ use super::admission::as_number;
 use super::fork::ClientAuth;
 use super::{Contact, NodeHop, Resolution};
 use crate::cluster::{BindingReach, NodeView};
-use crate::sip::proxy::route::RouteKey;
 use crate::sip::message::{Host, SipUri, Uri};
+use crate::sip::proxy::route::RouteKey;
 use crate::sip::registrar::{Aor, Binding};
 use crate::sip::{Peer, Transport};
 
@@ -291,8 +291,15 @@ mod tests {
             app: 1,
             enabled: true,
         });
-        let Resolution::Contacts(c) = user_contacts(1, owner, &alice(), &[binding(NOW + 60)], NOW, &NodeView::single(), None)
-        else {
+        let Resolution::Contacts(c) = user_contacts(
+            1,
+            owner,
+            &alice(),
+            &[binding(NOW + 60)],
+            NOW,
+            &NodeView::single(),
+            None,
+        ) else {
             panic!("the app's own user was not found");
         };
         assert_eq!(c.len(), 1);
@@ -310,7 +317,10 @@ mod tests {
         let unknown = user_contacts(2, None, &alice(), &[], NOW, &NodeView::single(), None);
         assert_eq!(unknown, Resolution::NotRegistered);
         // Registered, live, in the shared domain — but app 1's: app 2 gets the same answer.
-        assert_eq!(user_contacts(2, theirs, &alice(), &live, NOW, &NodeView::single(), None), unknown);
+        assert_eq!(
+            user_contacts(2, theirs, &alice(), &live, NOW, &NodeView::single(), None),
+            unknown
+        );
     }
 
     #[test]
@@ -318,11 +328,27 @@ mod tests {
         let mine = |enabled| Some(Owner { app: 1, enabled });
         let live = [binding(NOW + 60)];
         assert_eq!(
-            user_contacts(1, mine(false), &alice(), &live, NOW, &NodeView::single(), None),
+            user_contacts(
+                1,
+                mine(false),
+                &alice(),
+                &live,
+                NOW,
+                &NodeView::single(),
+                None
+            ),
             Resolution::NotRegistered
         );
         assert_eq!(
-            user_contacts(1, mine(true), &alice(), &[binding(NOW)], NOW, &NodeView::single(), None),
+            user_contacts(
+                1,
+                mine(true),
+                &alice(),
+                &[binding(NOW)],
+                NOW,
+                &NodeView::single(),
+                None
+            ),
             Resolution::NotRegistered
         );
         assert_eq!(
@@ -362,7 +388,11 @@ mod tests {
             1,
             owner,
             &alice(),
-            &[on("n1", Transport::Udp), on("n2", Transport::Tcp), on("n3", Transport::Udp)],
+            &[
+                on("n1", Transport::Udp),
+                on("n2", Transport::Tcp),
+                on("n3", Transport::Udp),
+            ],
             NOW,
             &view,
             Some(&key),
@@ -379,9 +409,15 @@ mod tests {
         assert_eq!(hop.node, "n2");
         assert_eq!(hop.flow.transport, Transport::Tcp);
         assert_eq!(c[1].flow_transport(), Transport::Tcp);
-        assert_eq!(c[1].media_source(), "198.51.100.7".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(
+            c[1].media_source(),
+            "198.51.100.7".parse::<std::net::IpAddr>().unwrap()
+        );
         let route = c[1].node_route("c1", "t1").unwrap();
-        assert!(route.starts_with("<sip:192.0.2.1:5062;lr;rm-node=n2;rm-flow="), "{route}");
+        assert!(
+            route.starts_with("<sip:192.0.2.1:5062;lr;rm-node=n2;rm-flow="),
+            "{route}"
+        );
         assert_eq!(c[0].node_route("c1", "t1"), None);
         // Without the cluster key nothing can be signed: only the local binding rings.
         let Resolution::Contacts(c) = user_contacts(

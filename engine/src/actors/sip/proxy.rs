@@ -37,7 +37,10 @@ impl SipActor {
         let Ok(msg) = parse(inbound.bytes.clone()) else {
             return false;
         };
-        let transmit = match cluster.proxy().on_message(msg, inbound.peer, &cluster.view()) {
+        let transmit = match cluster
+            .proxy()
+            .on_message(msg, inbound.peer, &cluster.view())
+        {
             Verdict::Pass => return false,
             Verdict::Forward(t) => t,
             Verdict::Refuse { status, transmit } => {

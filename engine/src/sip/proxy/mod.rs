@@ -30,8 +30,8 @@ use bytes::Bytes;
 
 use crate::cluster::NodeView;
 use crate::sip::message::{
-    response_to, split_list, HeaderName, HeaderView, Message, Method, NameAddr, Request,
-    Response, Uri, Via,
+    response_to, split_list, HeaderName, HeaderView, Message, Method, NameAddr, Request, Response,
+    Uri, Via,
 };
 use crate::sip::{Peer, Transmit};
 use route::{flow_peer, flow_token, record_route, same_mac, RouteKey, PROXY_BRANCH};

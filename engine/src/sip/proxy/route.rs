@@ -70,7 +70,14 @@ impl RouteKey {
     }
 
     /// The MAC of an initial request's Route (`rm-mac`).
-    pub fn request_mac(&self, node: &str, flow: &str, call_id: &str, from_tag: &str, ruri: &str) -> String {
+    pub fn request_mac(
+        &self,
+        node: &str,
+        flow: &str,
+        call_id: &str,
+        from_tag: &str,
+        ruri: &str,
+    ) -> String {
         self.mac(&["i", node, flow, call_id, from_tag, ruri])
     }
 
@@ -164,7 +171,12 @@ mod tests {
             let p = flow_peer(&tok).unwrap();
             assert_eq!((p.transport, p.addr), (t, a.parse().unwrap()));
         }
-        for junk in ["", "zz", &hex::encode("sctp 192.0.2.1:1"), &hex::encode("udp nowhere")] {
+        for junk in [
+            "",
+            "zz",
+            &hex::encode("sctp 192.0.2.1:1"),
+            &hex::encode("udp nowhere"),
+        ] {
             assert_eq!(flow_peer(junk), None, "{junk}");
         }
     }
@@ -175,7 +187,10 @@ mod tests {
         let other = RouteKey::from_secret(&[8; 32]);
         let m = k.request_mac("n2", "f", "c1", "t1", "sip:a@192.0.2.1");
         assert_eq!(m.len(), 32);
-        assert!(same_mac(&m, &k.request_mac("n2", "f", "c1", "t1", "sip:a@192.0.2.1")));
+        assert!(same_mac(
+            &m,
+            &k.request_mac("n2", "f", "c1", "t1", "sip:a@192.0.2.1")
+        ));
         for changed in [
             other.request_mac("n2", "f", "c1", "t1", "sip:a@192.0.2.1"),
             k.request_mac("n3", "f", "c1", "t1", "sip:a@192.0.2.1"),

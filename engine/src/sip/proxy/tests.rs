@@ -119,8 +119,13 @@ fn a_call_from_another_node_reaches_the_device_and_every_in_dialog_request_passe
     assert_eq!(at_n1.top_via().unwrap().branch(), Some("z9hG4bKn1a"));
 
     // n1's dialog routes through n2 (its Record-Route): ACK and BYE reach the device.
-    let mut d = Dialog::uac(&inv, &at_n1, Peer::udp(n2()), "<sip:ringmaster@192.0.2.1:5060>")
-        .unwrap();
+    let mut d = Dialog::uac(
+        &inv,
+        &at_n1,
+        Peer::udp(n2()),
+        "<sip:ringmaster@192.0.2.1:5060>",
+    )
+    .unwrap();
     assert_eq!(d.route_set, vec![rr.to_string()]);
     for r in [d.ack(1, None), d.request(Method::Bye, None)] {
         let method = r.method.clone();
@@ -140,8 +145,13 @@ fn a_call_from_another_node_reaches_the_device_and_every_in_dialog_request_passe
 
     // The device's own BYE goes through n2 to the node its Request-URI names (n1's Contact),
     // and n1's 200 comes back to the device.
-    let mut dev = Dialog::uas(&at_phone, "p1", Peer::udp(n2()), "<sip:alice@10.0.0.5:5062>")
-        .unwrap();
+    let mut dev = Dialog::uas(
+        &at_phone,
+        "p1",
+        Peer::udp(n2()),
+        "<sip:alice@10.0.0.5:5062>",
+    )
+    .unwrap();
     let mut bye = dev.request(Method::Bye, None);
     bye.headers.push_front(
         HeaderName::Via,
