@@ -224,6 +224,60 @@ mod tests {
     }
 
     #[test]
+    fn a_restarting_node_prunes_only_its_own_bindings() {
+        use crate::sip::registrar::Aor;
+        use crate::sip::Transport;
+        use crate::store::conformance::{app, binding, endpoint};
+        use crate::store::MemoryStore;
+        let store = MemoryStore::default();
+        store.insert_app(&app(1, "example.com")).unwrap();
+        store
+            .insert_endpoint(&endpoint(1, "example.com", "alice"))
+            .unwrap();
+        let aor = Aor::new("alice", "example.com");
+        let far = super::super::clock::unix_now() + 600;
+        let on = |contact: &str, node: &str, transport| crate::sip::registrar::Binding {
+            node: Some(node.into()),
+            transport,
+            instance: None,
+            reg_id: None,
+            ..binding(contact, far)
+        };
+        store
+            .put_bindings(
+                &aor,
+                &[
+                    on("sip:a@192.0.2.1", "n1", Transport::Udp),
+                    on("sip:b@192.0.2.2", "n1", Transport::Ws),
+                    on("sip:c@192.0.2.3", "n2", Transport::Ws),
+                ],
+            )
+            .unwrap();
+        // n1 restarts: its WS binding died with its connection; n2's did not.
+        let live = super::super::restore_bindings(&store, Some("n1")).unwrap();
+        assert_eq!(live.len(), 1);
+        let restored: Vec<_> = live[0].1.iter().map(|b| b.contact.as_str()).collect();
+        assert_eq!(restored, ["sip:a@192.0.2.1"]);
+        let mut stored: Vec<_> = store
+            .bindings(&aor)
+            .unwrap()
+            .into_iter()
+            .map(|b| b.contact)
+            .collect();
+        stored.sort();
+        assert_eq!(stored, ["sip:a@192.0.2.1", "sip:c@192.0.2.3"]);
+        // A single node (no node id) prunes every connection-bound binding, as before.
+        super::super::restore_bindings(&store, None).unwrap();
+        let stored: Vec<_> = store
+            .bindings(&aor)
+            .unwrap()
+            .into_iter()
+            .map(|b| b.contact)
+            .collect();
+        assert_eq!(stored, ["sip:a@192.0.2.1"]);
+    }
+
+    #[test]
     fn a_single_node_records_no_node_on_its_bindings() {
         let mut s = Settings::default();
         s.cluster.node_id = Some("n7".into());

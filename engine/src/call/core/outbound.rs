@@ -96,6 +96,9 @@ impl Call {
                 return self.hangup_all("failed", None);
             }
         };
+        if let Some(first) = contacts.first() {
+            self.a.set_media_source(first.media_source());
+        }
         let caller = self.setup.from.clone();
         let target = match self.outbound.as_ref() {
             Some(o) => Target {
