@@ -26,8 +26,6 @@ mod tests;
 
 use std::net::SocketAddr;
 
-use bytes::Bytes;
-
 use crate::cluster::NodeView;
 use crate::sip::message::{
     response_to, split_list, HeaderName, HeaderView, Message, Method, NameAddr, Request, Response,
@@ -240,10 +238,7 @@ impl Proxy {
         match r.encode() {
             Ok(bytes) => Verdict::Refuse {
                 status,
-                transmit: Transmit {
-                    peer: from,
-                    bytes: Bytes::from(bytes),
-                },
+                transmit: Transmit { peer: from, bytes },
             },
             Err(_) => Verdict::Drop("refusal not encodable"),
         }
