@@ -231,6 +231,10 @@ impl ResponseError for ApiError {
         if let ApiError::TooManyFailures(secs) | ApiError::Draining(secs) = self {
             resp.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
         }
+        if let ApiError::Storage = self {
+            // The store's database away (a shared store), or a failed write: worth a retry.
+            resp.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
+        }
         resp.json(body)
     }
 }

@@ -49,6 +49,12 @@ pub struct Metrics {
     pub stream_frames_dropped: IntCounter,
     pub stream_messages_dropped: IntCounter,
     pub stream_audio_refused: IntCounter,
+    /// SQL round trips to a PostgreSQL store (0 on sled).
+    pub store_db_round_trips: IntCounter,
+    /// Group commits written to a PostgreSQL store.
+    pub store_db_commits: IntCounter,
+    /// 1 while the PostgreSQL store is reachable (and on sled).
+    pub store_db_up: IntGauge,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -177,6 +183,21 @@ impl Metrics {
                 &r,
                 "stream_audio_refused_total",
                 "Audio from agents refused because the caller's playout queue was full.",
+            ),
+            store_db_round_trips: counter(
+                &r,
+                "store_db_round_trips_total",
+                "SQL round trips to the PostgreSQL store.",
+            ),
+            store_db_commits: counter(
+                &r,
+                "store_db_commits_total",
+                "Group commits written to the PostgreSQL store.",
+            ),
+            store_db_up: gauge(
+                &r,
+                "store_db_up",
+                "1 while the store's database is reachable (always 1 on sled).",
             ),
             registry: r,
         }

@@ -89,6 +89,30 @@ pub fn admin_token(dir: &Path) -> Result<String, KeyError> {
     Ok(token)
 }
 
+/// Writes the admin token a shared store holds into `<data-dir>/admin.token` (atomically,
+/// mode 0600), so the CLI on this node reads the token every node accepts.
+pub fn write_admin_token(dir: &Path, token: &str) -> Result<(), KeyError> {
+    let path = dir.join("admin.token");
+    if fs::read_to_string(&path).is_ok_and(|t| t.trim() == token) {
+        return Ok(());
+    }
+    let tmp = dir.join(".admin.token.tmp");
+    {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        f.write_all(token.as_bytes()).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(io(&tmp))?;
+    fs::rename(&tmp, &path).map_err(io(&path))?;
+    Ok(())
+}
+
 fn key32(dir: &Path, name: &str) -> Result<[u8; 32], KeyError> {
     let b = load_or_create(dir, name, 32, false)?;
     b.try_into().map_err(|_| KeyError {

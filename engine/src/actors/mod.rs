@@ -15,6 +15,7 @@
 //! `clock`, the one place the shells read it.
 
 mod audio;
+pub mod backend;
 pub mod bandwidth;
 pub mod call;
 pub mod cdrs;
@@ -67,7 +68,7 @@ use crate::sip::message::{Host, Limits};
 use crate::sip::registrar::{Aor, Binding, RegistrarConfig};
 use crate::sip::transaction::{Config as TxConfig, Timers, TransactionLayer};
 use crate::sip::Transport;
-use crate::store::{AppId, GroupCommit, SledStore, Store, StoreError};
+use crate::store::{AppId, GroupCommit, Store, StoreError};
 
 /// Why the engine did not start. Each says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -171,15 +172,13 @@ impl Engine {
             path: dir.clone(),
             source,
         })?;
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join("store"))?);
+        // The embedded sled store, or a PostgreSQL store shared with other nodes.
+        let opened = backend::open(settings, &dir)?;
+        let store = opened.store;
         let commit = GroupCommit::start(store.clone())?;
-        let admin_token = keys::admin_token(&dir)?;
-        let nonce_key = keys::nonce_key(&dir)?;
-        let sealer = if settings.reveal_sip_passwords {
-            Some(Arc::new(Sealer::new(&keys::seal_key(&dir)?)))
-        } else {
-            None
-        };
+        let admin_token = opened.admin_token;
+        let nonce_key = opened.nonce_key;
+        let sealer = opened.seal_key.map(|k| Arc::new(Sealer::new(&k)));
 
         let default_domain = settings.sip_domain.clone().unwrap_or_else(host_name);
         let domains = Domains::new(&default_domain);

@@ -226,7 +226,7 @@ impl Handler<Register> for RegistrationActor {
                 tracing::error!(aor = %Escaped(&self.aor.to_string()), error = %e, "could not store bindings");
                 self.sip.respond.do_send(Respond {
                     tx: msg.tx,
-                    response: response_to(&msg.request, 500, Some(&msg.to_tag)),
+                    response: store_failed(&msg.request, &msg.to_tag, &e),
                 });
                 return;
             }
@@ -246,15 +246,16 @@ impl Handler<Register> for RegistrationActor {
         let commit = self.commit.clone();
         let sip = self.sip.clone();
         let ok = update.response;
-        let failed = response_to(&msg.request, 500, Some(&msg.to_tag));
+        let request = msg.request;
+        let to_tag = msg.to_tag;
         let tx = msg.tx;
         ctx.spawn(
             async move {
                 let response = match commit.sync().await {
                     Ok(()) => ok,
                     Err(e) => {
-                        tracing::error!(error = %e, "store flush failed; REGISTER answered 500");
-                        failed
+                        tracing::error!(error = %e, "store flush failed; REGISTER refused");
+                        store_failed(&request, &to_tag, &e)
                     }
                 };
                 sip.respond.do_send(Respond { tx, response });
@@ -316,5 +317,24 @@ impl Handler<Current> for RegistrationActor {
                 .cloned()
                 .collect(),
         )
+    }
+}
+
+/// The answer to a REGISTER whose binding could not be stored: 503 with Retry-After while a
+/// shared store's database is away (RFC 3261 §21.5.4: the client retries, or tries another
+/// node), 500 for any other failure.
+fn store_failed(request: &Request, to_tag: &str, e: &StoreError) -> crate::sip::message::Response {
+    let unavailable = match e {
+        StoreError::Unavailable(_) => true,
+        StoreError::FlushFailed(inner) => matches!(inner.as_ref(), StoreError::Unavailable(_)),
+        _ => false,
+    };
+    if unavailable {
+        let mut r = response_to(request, 503, Some(to_tag));
+        r.headers
+            .push(crate::sip::message::HeaderName::RetryAfter, "5");
+        r
+    } else {
+        response_to(request, 500, Some(to_tag))
     }
 }

@@ -75,6 +75,22 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
+    /// Marks an app id as deleted (a mirror loading another store's tombstones).
+    pub(crate) fn add_tombstone(&self, id: AppId) {
+        self.write().apps_deleted.insert(id);
+    }
+
+    /// Ids of deleted apps (tombstones), in order.
+    pub(crate) fn tombstones(&self) -> Vec<AppId> {
+        self.read().apps_deleted.iter().copied().collect()
+    }
+
+    /// Takes over everything `other` holds, at once (a mirror swapping in a fresh snapshot).
+    pub(crate) fn replace_with(&self, other: MemoryStore) {
+        let fresh = other.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        *self.write() = fresh;
+    }
+
     // Every method leaves the maps consistent before it can panic (the only panics possible are
     // allocation failures), so a poisoned lock is safe to take over.
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -439,11 +455,11 @@ impl Store for MemoryStore {
     }
 
     fn prune_cdrs_before(&self, before: u64, max: usize) -> Result<usize, StoreError> {
-        Ok(self.prune_before(before, max))
+        Ok(self.prune_before(before, max).len())
     }
 
     fn prune_cdrs_of_app(&self, app: AppId, keep: usize, max: usize) -> Result<usize, StoreError> {
-        Ok(self.prune_app(app, keep, max))
+        Ok(self.prune_app(app, keep, max).len())
     }
 
     fn put_delivery(&self, delivery: &Delivery) -> Result<(), StoreError> {

@@ -50,6 +50,7 @@ pub mod delivery;
 mod key;
 pub mod memory;
 pub mod node;
+pub mod postgres;
 pub mod record;
 pub mod sled_store;
 
@@ -62,6 +63,7 @@ pub use commit::GroupCommit;
 pub use delivery::{Delivery, DeliveryKind};
 pub use memory::MemoryStore;
 pub use node::NodeInfo;
+pub use postgres::PgStore;
 pub use record::{
     Account, App, AppId, BwDomain, CallbackMethod, Endpoint, EndpointToken, LiveApp, Number, Trunk,
 };
@@ -125,6 +127,14 @@ pub enum StoreError {
     /// A group-commit flush failed; every caller waiting on that flush gets the same error.
     #[error("flushing the store failed: {0}")]
     FlushFailed(#[source] Arc<StoreError>),
+    /// The shared database cannot be reached now (PostgreSQL down or unreachable): a write
+    /// that would be acknowledged is refused rather than kept only here. Retry later.
+    #[error("the shared store is unavailable: {0}")]
+    Unavailable(String),
+    /// A database store could not be opened or used: unreachable at start-up, authentication
+    /// refused, a schema newer than this build, or a statement the database refused.
+    #[error("database store: {0}")]
+    Database(String),
     /// The group-commit flusher thread is gone (it panicked), so durability cannot be confirmed.
     #[error("the store's flusher has stopped")]
     CommitStopped,

@@ -94,13 +94,13 @@ impl BwError {
         e
     }
 
-    /// 500: the store failed; nothing was changed.
+    /// 503: the store failed (its database away, with a shared store); nothing was changed.
     pub fn internal() -> Self {
         BwError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal-server-error",
-            "internal-server-error",
-            "Storage failure; nothing was changed",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service-unavailable",
+            "storage-unavailable",
+            "Storage failure; nothing was changed; retry later",
         )
     }
 

@@ -118,7 +118,8 @@ impl MemoryStore {
         Ok(out)
     }
 
-    pub(super) fn prune_before(&self, before: u64, max: usize) -> usize {
+    /// Retention by age; the CDRs that went (a mirror tells the shared store which).
+    pub(crate) fn prune_before(&self, before: u64, max: usize) -> Vec<Cdr> {
         let mut state = self.write();
         let doomed: Vec<Vec<u8>> = state
             .cdrs_by_time
@@ -127,19 +128,36 @@ impl MemoryStore {
             .take_while(|k| key::split_cdr_by_time(k).is_some_and(|(time, _)| time < before))
             .cloned()
             .collect();
+        let mut gone = Vec::with_capacity(doomed.len());
         for by_time in &doomed {
             let k = by_time[8..].to_vec();
             if let Some(cdr) = state.cdrs.remove(&k) {
                 state
                     .cdrs_by_app
                     .remove(&key::cdr_by_app(cdr.appid, cdr.time, &k));
+                gone.push(cdr);
             }
             state.cdrs_by_time.remove(by_time);
         }
-        doomed.len()
+        gone
     }
 
-    pub(super) fn prune_app(&self, app: AppId, keep: usize, max: usize) -> usize {
+    /// Removes one CDR (a mirror applying another node's retention); whether it was there.
+    pub(crate) fn remove_cdr(&self, cmiuuid: &str, leg_id: &str) -> Result<bool, StoreError> {
+        let k = key::cdr(cmiuuid, leg_id)?;
+        let mut state = self.write();
+        let Some(cdr) = state.cdrs.remove(&k) else {
+            return Ok(false);
+        };
+        state.cdrs_by_time.remove(&key::cdr_by_time(cdr.time, &k));
+        state
+            .cdrs_by_app
+            .remove(&key::cdr_by_app(cdr.appid, cdr.time, &k));
+        Ok(true)
+    }
+
+    /// Retention by count; the CDRs that went.
+    pub(crate) fn prune_app(&self, app: AppId, keep: usize, max: usize) -> Vec<Cdr> {
         let mut state = self.write();
         let prefix = key::app(app);
         let mine: Vec<&Vec<u8>> = state
@@ -154,11 +172,14 @@ impl MemoryStore {
             .take(max)
             .cloned()
             .collect();
+        let mut gone = Vec::with_capacity(doomed.len());
         for by_app in &doomed {
-            state.cdrs.remove(&by_app[16..]);
+            if let Some(cdr) = state.cdrs.remove(&by_app[16..]) {
+                gone.push(cdr);
+            }
             state.cdrs_by_time.remove(&by_app[8..]);
             state.cdrs_by_app.remove(by_app);
         }
-        doomed.len()
+        gone
     }
 }
