@@ -262,4 +262,48 @@ fn three_nodes_reach_each_others_phones_and_survive_one_of_them() {
         .expect("BYE of the first call through node 2");
     assert_eq!(bye.call_id(), inv.call_id());
     bob.reply(&bye, 200, "bt", None);
+
+    // 5. The other way: bob (node 2, over TCP) calls alice (node 1). Node 2 runs this call
+    //    and relays its media; node 1 forwards alice's signalling.
+    web.set_replies(vec![Reply::Json(json!([
+        {"action": "connect", "timeout": 10, "call": [{"type": "sip", "user": "alice"}]}
+    ]))]);
+    let (rtp_a, rtp_b) = (Rtp::bind(), Rtp::bind());
+    let offer = sdp(rtp_b.addr);
+    let caller = std::thread::spawn(move || {
+        let call = bob.invite("test.local", "alice", &offer);
+        (bob, call)
+    });
+    let ring = alice.expect_request("INVITE", None, 15 * SEC);
+    assert_eq!(
+        ring.src, n1.sip,
+        "node 1 forwards node 2's call over alice's flow"
+    );
+    let to_alice = sdp_audio_addr(&ring.req.body).expect("SDP in the INVITE");
+    assert_eq!(
+        to_alice.ip(),
+        n2.sip.ip(),
+        "bob's call is relayed by node 2"
+    );
+    let d_a = alice.answer(&ring, rtp_a.addr);
+    let (mut bob, call) = caller.join().unwrap();
+    let mut call = call.expect("bob's call answered");
+    let to_bob = sdp_audio_addr(&call.answer).expect("SDP in the 200");
+    assert_eq!(to_bob.ip(), n2.sip.ip());
+    let senders = [rtp_a.send(to_alice, 25), rtp_b.send(to_bob, 25)];
+    for s in senders {
+        s.join().unwrap();
+    }
+    assert!(
+        rtp_a.wait_received(20, 3 * SEC) >= 20,
+        "alice heard {}",
+        rtp_a.received()
+    );
+    assert!(
+        rtp_b.wait_received(20, 3 * SEC) >= 20,
+        "bob heard {}",
+        rtp_b.received()
+    );
+    assert_eq!(bob.bye(&mut call), Some(200));
+    alice.expect_bye(&d_a, 10 * SEC);
 }

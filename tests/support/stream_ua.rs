@@ -405,6 +405,8 @@ impl StreamUa {
 /// A call this client placed and that was answered.
 pub struct StreamCall {
     pub call_id: String,
+    /// The answer's body (its SDP).
+    pub answer: Bytes,
     from: String,
     to: String,
     target: String,
@@ -461,6 +463,7 @@ impl StreamUa {
                 .map(|a| a.uri.to_string())
                 .unwrap_or_else(|| uri.clone());
             let call = StreamCall {
+                answer: r.body.clone(),
                 call_id: call_id.clone(),
                 from: from.clone(),
                 to: to_tagged,
