@@ -141,26 +141,39 @@ fn three_nodes_reach_each_others_phones_and_survive_one_of_them() {
         });
     }
 
-    // alice registers on node 1 over UDP, bob on node 2 over TCP.
+    // alice registers on node 1 over UDP, bob on node 2 over TCP, once those nodes know them.
+    for (srv, user) in [(&n1, "alice"), (&n2, "bob")] {
+        eventually(5 * SEC, "the endpoint on the phone's node", || {
+            let (status, _) = srv.post(
+                "/v1/endpoint/get_sip",
+                json!({"appid": app["appid"], "secret": app["secret"], "username": user}),
+            );
+            (status == 200).then_some(())
+        });
+    }
     let mut alice = Ua::new(n1.sip, "test.local", "alice", "pw-alice");
-    eventually(5 * SEC, "alice's endpoint on node 1", || {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| alice.register(300))).ok()
-    });
+    alice.register(300);
     let mut bob = StreamUa::connect(Kind::Tcp, n2.sip, Path::new("-"), "bob", "pw-bob");
     let r = eventually(5 * SEC, "bob's endpoint on node 2", || {
         bob.register("test.local", 300).filter(|r| r.status == 200)
     });
     assert_eq!(r.status, 200);
-    // Both bindings, with their nodes, as node 3 sees them.
+    // Both bindings, with the nodes holding their flows, as node 3 sees them.
     eventually(5 * SEC, "both registrations on node 3", || {
         let (status, regs) = admin_get_as(&n1, &n3, "/admin/v1/registrations");
-        let users: Vec<&str> = regs["registrations"]
-            .as_array()
-            .or(regs.as_array())?
+        let mut seen: Vec<(&str, &str, &str)> = regs["registrations"]
+            .as_array()?
             .iter()
-            .filter_map(|r| r["username"].as_str())
+            .filter_map(|r| {
+                Some((
+                    r["username"].as_str()?,
+                    r["node"].as_str()?,
+                    r["transport"].as_str()?,
+                ))
+            })
             .collect();
-        (status == 200 && users.contains(&"alice") && users.contains(&"bob")).then_some(())
+        seen.sort();
+        (status == 200 && seen == [("alice", "n1", "udp"), ("bob", "n2", "tcp")]).then_some(())
     });
 
     // 1. alice (node 1) calls bob (node 2) through the answer URL: node 1 runs the call and

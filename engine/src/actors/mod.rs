@@ -126,6 +126,9 @@ pub struct RegistrationView {
     pub expires_in: u64,
     pub registered_at: u64,
     pub user_agent: Option<String>,
+    /// The node holding the binding's flow, when several nodes share the store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// The running engine, as the HTTP side sees it.
@@ -528,6 +531,7 @@ fn view(aor: &Aor, b: Binding, owner: Option<AppId>, now: u64) -> RegistrationVi
         expires_in: b.expires_at.saturating_sub(now),
         registered_at: b.registered_at,
         user_agent: b.user_agent,
+        node: b.node,
     }
 }
 
