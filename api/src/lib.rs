@@ -10,6 +10,7 @@
 pub mod body;
 pub mod drain;
 pub mod error;
+pub mod forward;
 pub mod limit;
 pub mod routes;
 
@@ -113,6 +114,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     let server = HttpServer::new(move || {
         let app = App::new()
             .app_data(app_state.clone())
+            .wrap(from_fn(forward::forward_to_owner))
             .wrap(from_fn(limit::limit_failures));
         match admin_addr {
             None => app.configure(app_config),
@@ -127,6 +129,14 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     .shutdown_timeout(5)
     .bind(addr)
     .map_err(|source| RunError::Bind { addr, source })?;
+    // The internal listener other nodes forward call commands to: the same routes (the
+    // forwarded request carries the app's own credentials).
+    let server = match settings.cluster.internal_listen {
+        Some(addr) => server
+            .bind(addr)
+            .map_err(|source| RunError::Bind { addr, source })?,
+        None => server,
+    };
     // HTTPS: the same routes with the certificate of SIP TLS and WSS (its resolver follows a
     // SIGHUP reload).
     let server = match (settings.http.https_listen, &engine.certs) {

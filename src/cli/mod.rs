@@ -6,6 +6,7 @@ mod cloudua;
 mod number;
 mod pcmo;
 mod serve;
+mod store;
 mod token;
 mod trunk;
 mod user;
@@ -125,6 +126,11 @@ pub enum Command {
         #[command(subcommand)]
         command: pcmo::PcmoCommand,
     },
+    /// The store itself: `migrate` a single node's data into a PostgreSQL store.
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
+    },
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -150,5 +156,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Bans { client, json } => bans::list(client, json).map(|_| ExitCode::SUCCESS),
         Command::Unban { client, target } => bans::unban(client, target).map(|_| ExitCode::SUCCESS),
         Command::Pcmo { command } => pcmo::run(command),
+        Command::Store { command } => store::run(command),
     }
 }

@@ -13,8 +13,30 @@ use crate::config::Settings;
 use crate::store::postgres::secrets::read_cluster_secret;
 use crate::store::{PgStore, SledStore, Store, StoreError};
 
+/// This node among the nodes sharing a PostgreSQL store.
+#[derive(Debug)]
+pub struct Cluster {
+    pub node: String,
+    /// The cluster secret: authenticates requests between nodes.
+    pub secret: Vec<u8>,
+    /// A node silent for longer is dead.
+    pub dead_after_ms: u64,
+}
+
+impl Cluster {
+    /// HMAC-SHA256 of `parts` (joined by NUL) under the cluster secret, hex.
+    pub fn sign(&self, parts: &[&str]) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.secret)
+            .expect("HMAC takes keys of any length");
+        mac.update(parts.join("\0").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
 /// The store and its secrets.
 pub(super) struct Opened {
+    pub cluster: Option<Cluster>,
     pub store: Arc<dyn Store>,
     pub admin_token: String,
     pub nonce_key: [u8; 32],
@@ -36,6 +58,7 @@ pub(super) fn open(settings: &Settings, dir: &Path) -> Result<Opened, StartError
     let Some(url) = settings.store.url.as_deref() else {
         crate::metrics::metrics().store_db_up.set(1);
         return Ok(Opened {
+            cluster: None,
             store: Arc::new(SledStore::open(&dir.join("store"))?),
             admin_token: keys::admin_token(dir)?,
             nonce_key: keys::nonce_key(dir)?,
@@ -92,6 +115,11 @@ fn open_postgres(
     let admin_token = String::from_utf8_lossy(&token).trim().to_string();
     keys::write_admin_token(dir, &admin_token)?;
     Ok(Opened {
+        cluster: Some(Cluster {
+            node,
+            secret: cluster_secret,
+            dead_after_ms: u64::from(settings.cluster.dead_after_secs.max(1)) * 1000,
+        }),
         store: pg,
         admin_token,
         nonce_key,

@@ -53,6 +53,8 @@ pub struct LiveActor {
     devices: super::device_callbacks::DeviceCallbacks,
     /// Numbers the `httpTransactionId`s of device callbacks.
     next_tx: u64,
+    /// This node's id when the store is shared (the live-call index is kept), else `None`.
+    node: Option<String>,
 }
 
 impl LiveActor {
@@ -66,7 +68,14 @@ impl LiveActor {
             public_base,
             devices: Default::default(),
             next_tx: 0,
+            node: None,
         }
+    }
+
+    /// Keeps the shared live-call index under this node's id (a PostgreSQL store).
+    pub fn indexed_as(mut self, node: Option<String>) -> Self {
+        self.node = node;
+        self
     }
 
     /// A device call's event: its Cloud UA callback, if it has one.
@@ -240,6 +249,13 @@ impl Handler<CallStarted> for LiveActor {
     type Result = ();
     fn handle(&mut self, msg: CallStarted, _: &mut Context<Self>) {
         self.addrs.insert(msg.view.id.clone(), msg.addr);
+        // Shared with the other nodes (a PostgreSQL store), so a REST command for this call
+        // sent to any node reaches this one; committed by the store's next group commit.
+        if let Some(node) = &self.node {
+            if let Err(e) = self.store.put_live_call(&msg.view.id, node) {
+                tracing::warn!(error = %e, "live-call index not updated");
+            }
+        }
         self.table.started(msg.view);
     }
 }
@@ -281,6 +297,11 @@ impl Handler<CallFinished> for LiveActor {
     type Result = ();
     fn handle(&mut self, msg: CallFinished, _: &mut Context<Self>) {
         self.addrs.remove(&msg.id);
+        if self.node.is_some() {
+            if let Err(e) = self.store.delete_live_call(&msg.id) {
+                tracing::warn!(error = %e, "live-call index not updated");
+            }
+        }
         self.devices.finished(&msg.id);
         self.table.finished(&msg.id, wall_ms());
     }

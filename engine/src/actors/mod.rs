@@ -166,6 +166,8 @@ pub struct Engine {
     pub media: Arc<MediaEngine>,
     store: Arc<dyn Store>,
     commit: GroupCommit,
+    /// This node among the nodes sharing a PostgreSQL store (`None` on sled).
+    pub cluster: Option<Arc<backend::Cluster>>,
 }
 
 impl Engine {
@@ -178,6 +180,7 @@ impl Engine {
         // The embedded sled store, or a PostgreSQL store shared with other nodes.
         let opened = backend::open(settings, &dir)?;
         let store = opened.store;
+        let cluster = opened.cluster.map(Arc::new);
         let commit = GroupCommit::start(store.clone())?;
         let admin_token = opened.admin_token;
         let nonce_key = opened.nonce_key;
@@ -416,7 +419,9 @@ impl Engine {
                 settings.http_listen
             }
         );
-        let live_table = live::LiveActor::new(app_http.clone(), store.clone(), public_base).start();
+        let live_table = live::LiveActor::new(app_http.clone(), store.clone(), public_base)
+            .indexed_as(cluster.as_ref().map(|c| c.node.clone()))
+            .start();
         sip.do_send(EnableCalls(CallDeps {
             media: media.clone(),
             http,
@@ -462,6 +467,7 @@ impl Engine {
             domains,
             store,
             commit,
+            cluster,
         })
     }
 
@@ -510,6 +516,23 @@ impl Engine {
             (&a.realm, &a.username, &a.contact).cmp(&(&b.realm, &b.username, &b.contact))
         });
         Ok(out)
+    }
+
+    /// The internal HTTP address of the live node that owns call `id`, when another node does
+    /// (a REST command for it is forwarded there).
+    pub fn call_owner(&self, id: &str) -> Option<SocketAddr> {
+        let cluster = self.cluster.as_ref()?;
+        let node = self.store.live_call_node(id).ok()??;
+        if node == cluster.node {
+            return None;
+        }
+        let now = unix_now() * 1000;
+        self.store
+            .nodes()
+            .ok()?
+            .into_iter()
+            .find(|n| n.id == node && n.alive_at(now, cluster.dead_after_ms))?
+            .internal_http
     }
 
     /// Waits until every write so far is durable (used at shutdown).

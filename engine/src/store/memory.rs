@@ -51,6 +51,8 @@ struct State {
     endpoints_by_bw_domain: BTreeMap<(String, String), EndpointKey>,
     cloudua_domains: BTreeMap<String, crate::store::CloudUaDomain>,
     nodes: BTreeMap<String, crate::store::NodeInfo>,
+    /// Live call id → owning node (a shared store's index, mirrored).
+    live_calls: BTreeMap<String, String>,
 }
 
 /// The in-memory store. Holds endpoint HA1s, so its `Debug` shows only sizes.
@@ -78,6 +80,13 @@ impl MemoryStore {
     /// Marks an app id as deleted (a mirror loading another store's tombstones).
     pub(crate) fn add_tombstone(&self, id: AppId) {
         self.write().apps_deleted.insert(id);
+    }
+
+    /// The live calls a node owns (a restarted node clears what its previous life left).
+    pub(crate) fn live_calls_of(&self, node: &str) -> Vec<String> {
+        let state = self.read();
+        let owned = state.live_calls.iter().filter(|(_, n)| n.as_str() == node);
+        owned.map(|(id, _)| id.clone()).collect()
     }
 
     /// Ids of deleted apps (tombstones), in order.
@@ -489,6 +498,22 @@ impl Store for MemoryStore {
     fn delete_node(&self, id: &str) -> Result<(), StoreError> {
         self.write().nodes.remove(id);
         Ok(())
+    }
+
+    fn put_live_call(&self, id: &str, node: &str) -> Result<(), StoreError> {
+        self.write()
+            .live_calls
+            .insert(id.to_string(), node.to_string());
+        Ok(())
+    }
+
+    fn delete_live_call(&self, id: &str) -> Result<(), StoreError> {
+        self.write().live_calls.remove(id);
+        Ok(())
+    }
+
+    fn live_call_node(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.read().live_calls.get(id).cloned())
     }
 
     fn flush(&self) -> Result<(), StoreError> {

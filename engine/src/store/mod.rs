@@ -295,5 +295,20 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a node's entry (a node declared dead and cleaned up).
     fn delete_node(&self, id: &str) -> Result<(), StoreError>;
 
+    // ---- live-call index (which node owns a live call, for REST commands) ----
+    /// Records that `node` owns the live call `id`. A single-node store has nothing to share:
+    /// the default keeps nothing.
+    fn put_live_call(&self, _id: &str, _node: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// The call ended.
+    fn delete_live_call(&self, _id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// The node that owns the live call `id`, if a node recorded one.
+    fn live_call_node(&self, _id: &str) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
     fn flush(&self) -> Result<(), StoreError>;
 }

@@ -24,12 +24,16 @@
 //! when it returns; reads go on from the mirror; the node reconnects by itself, commits its
 //! journal, reloads the mirror (it may have missed notifications) and carries on.
 
+mod copy;
 mod journal;
 mod row;
 mod schema;
 pub mod secrets;
+// The store's shell: its background thread and the time it reads for its logs.
+#[allow(clippy::disallowed_methods)]
 mod sync;
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests;
 
 use std::path::Path;
@@ -44,6 +48,7 @@ use super::{
     NodeInfo, Number, Store, StoreError, Trunk,
 };
 use crate::sip::registrar::{Aor, Binding};
+pub use copy::Copied;
 use journal::Journal;
 use row::{Change, Row};
 
@@ -152,6 +157,11 @@ impl PgStore {
         let mut listening =
             sync::listener(&store).map_err(|e| connect_error(&store.redacted, &e))?;
         store.reload(&mut listening)?;
+        // Calls this node owned in a previous life ended with it.
+        for id in store.mirror.live_calls_of(node) {
+            store.delete_live_call(&id)?;
+        }
+        store.flush_pending()?;
         crate::metrics::metrics().store_db_up.set(1);
         sync::start_background(store.clone(), listening);
         tracing::info!(url = %store.redacted, node, "PostgreSQL store open");
@@ -534,6 +544,26 @@ impl Store for PgStore {
             m.delete_node(id)?;
             Ok(((), vec![(Row::Node(id.to_string()), false, Some(None))]))
         })
+    }
+
+    fn put_live_call(&self, id: &str, node: &str) -> Result<(), StoreError> {
+        self.change(true, |m| {
+            m.put_live_call(id, node)?;
+            let data = serde_json::json!({ "node": node });
+            Ok((
+                (),
+                vec![(Row::Call(id.to_string()), false, Some(Some(data)))],
+            ))
+        })
+    }
+    fn delete_live_call(&self, id: &str) -> Result<(), StoreError> {
+        self.change(true, |m| {
+            m.delete_live_call(id)?;
+            Ok(((), vec![(Row::Call(id.to_string()), false, Some(None))]))
+        })
+    }
+    fn live_call_node(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.mirror.live_call_node(id)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

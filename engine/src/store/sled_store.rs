@@ -210,6 +210,22 @@ fn decode_tx<T: DeserializeOwned>(
     decode(key, bytes).map_err(ConflictableTransactionError::Abort)
 }
 
+impl SledStore {
+    /// Ids of deleted apps (tombstones), for copying this store into another.
+    pub fn deleted_apps(&self) -> Result<Vec<AppId>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.apps_deleted.iter() {
+            let (k, _) = kv.map_err(backend)?;
+            let raw: [u8; 8] = k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                key: format!("apps_deleted {k:?}"),
+                reason: "not an 8-byte id".into(),
+            })?;
+            out.push(AppId(u64::from_be_bytes(raw)));
+        }
+        Ok(out)
+    }
+}
+
 impl Store for SledStore {
     fn insert_app(&self, app: &App) -> Result<(), StoreError> {
         let k = key::app(app.id);

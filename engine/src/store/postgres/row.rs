@@ -32,6 +32,8 @@ pub(crate) enum Row {
     /// `(node, seq)`: each node delivers its own outbox.
     Delivery(String, u64),
     Node(String),
+    /// A live call's id → `{"node": owner}`.
+    Call(String),
 }
 
 /// A row's new value (`None`: deleted). `create` rows must not exist yet: the database
@@ -58,6 +60,7 @@ impl Row {
             Row::Cdr(..) => "cdr",
             Row::Delivery(..) => "delivery",
             Row::Node(_) => "node",
+            Row::Call(_) => "call",
         }
     }
 
@@ -70,7 +73,8 @@ impl Row {
             | Row::CloudUa(s)
             | Row::Trunk(s)
             | Row::Number(s)
-            | Row::Node(s) => serde_json::json!([s]),
+            | Row::Node(s)
+            | Row::Call(s) => serde_json::json!([s]),
             Row::Endpoint(d, u) | Row::Cdr(d, u) => serde_json::json!([d, u]),
             Row::Bindings(aor) => serde_json::json!([aor.domain, aor.user]),
             Row::Delivery(node, seq) => serde_json::json!([node, seq]),
@@ -95,6 +99,7 @@ impl Row {
             "cdr" => Row::Cdr(s(0)?, s(1)?),
             "delivery" => Row::Delivery(s(0)?, n(1)?),
             "node" => Row::Node(s(0)?),
+            "call" => Row::Call(s(0)?),
             _ => return None,
         })
     }
@@ -115,6 +120,7 @@ impl Row {
             Row::Cdr(..) => 9,
             Row::Delivery(..) => 10,
             Row::Node(_) => 11,
+            Row::Call(_) => 12,
         }
     }
 
@@ -122,7 +128,10 @@ impl Row {
     /// away and committed when it returns; every other write is refused meanwhile (it would be
     /// acknowledged to a client).
     pub fn kept_while_down(&self) -> bool {
-        matches!(self, Row::Cdr(..) | Row::Delivery(..) | Row::Node(_))
+        matches!(
+            self,
+            Row::Cdr(..) | Row::Delivery(..) | Row::Node(_) | Row::Call(_)
+        )
     }
 
     pub fn endpoint(domain: &str, username: &str) -> Row {
@@ -149,7 +158,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<Value, StoreError> {
 pub(crate) fn read(m: &MemoryStore, row: &Row) -> Result<Option<Value>, StoreError> {
     Ok(match row {
         Row::App(id) => m.app(*id)?.map(|a| json(&a)).transpose()?,
-        Row::Tombstone(id) => m.tombstones().contains(id).then(|| Value::Bool(true)),
+        Row::Tombstone(id) => m.tombstones().contains(id).then_some(Value::Bool(true)),
         Row::Account(id) => m.account(id)?.map(|a| json(&a)).transpose()?,
         Row::BwDomain(id) => m.bw_domain(id)?.map(|d| json(&d)).transpose()?,
         Row::CloudUa(name) => m.cloudua_domain(name)?.map(|d| json(&d)).transpose()?,
@@ -182,6 +191,9 @@ pub(crate) fn read(m: &MemoryStore, row: &Row) -> Result<Option<Value>, StoreErr
             .find(|n| &n.id == id)
             .map(|n| json(&n))
             .transpose()?,
+        Row::Call(id) => m
+            .live_call_node(id)?
+            .map(|node| serde_json::json!({ "node": node })),
     })
 }
 
@@ -217,6 +229,7 @@ pub(crate) fn apply(m: &MemoryStore, row: &Row, data: Option<&Value>) -> Result<
             Row::Cdr(call, leg) => m.remove_cdr(call, leg).map(drop),
             Row::Delivery(_, seq) => m.delete_delivery(*seq).map(drop),
             Row::Node(id) => m.delete_node(id),
+            Row::Call(id) => m.delete_live_call(id),
         });
     };
     match row {
@@ -270,6 +283,13 @@ pub(crate) fn apply(m: &MemoryStore, row: &Row, data: Option<&Value>) -> Result<
         Row::Cdr(..) => m.insert_cdr(&decode::<Cdr>(row, v)?, None).map(drop),
         Row::Delivery(..) => m.put_delivery(&decode::<Delivery>(row, v)?),
         Row::Node(_) => m.put_node(&decode::<NodeInfo>(row, v)?),
+        Row::Call(id) => match v.get("node").and_then(Value::as_str) {
+            Some(node) => m.put_live_call(id, node),
+            None => Err(StoreError::Corrupt {
+                key: format!("call {id}"),
+                reason: "no node".into(),
+            }),
+        },
     }
 }
 
@@ -287,6 +307,7 @@ mod tests {
             Row::Cdr("c-1".into(), "b1".into()),
             Row::Delivery("n1".into(), 99),
             Row::Node("n2".into()),
+            Row::Call("c-9".into()),
             Row::Number("+911234".into()),
         ];
         for r in rows {

@@ -264,3 +264,36 @@ fn start_up_errors_say_what_is_wrong_and_secrets_are_shared() {
         .to_string();
     assert!(e.contains("schema is version 99"), "{e}");
 }
+
+#[test]
+fn a_sled_store_is_copied_whole_and_only_into_an_empty_database() {
+    let db = TestDb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let sled = crate::store::SledStore::open(&dir.path().join("store")).unwrap();
+    conformance::seed(&sled);
+    sled.insert_app(&conformance::app(9, "gone.example"))
+        .unwrap();
+    sled.delete_app(AppId(9)).unwrap();
+    sled.insert_cdr(
+        &conformance::cdr(1, "call-9", "a", 1_700_000_000_000),
+        Some(&conformance::delivery(3, Some("call-9"))),
+    )
+    .unwrap();
+    sled.flush().unwrap();
+    let pg = db.open("n1");
+    let copied = pg.copy_from(&sled).unwrap();
+    assert_eq!(copied.deleted_apps, 1);
+    assert_eq!(copied.cdrs, 1);
+    assert_eq!(copied.deliveries, 1);
+    assert_eq!(snapshot(&sled), snapshot(pg.as_ref()));
+    assert!(matches!(pg.copy_from(&sled), Err(StoreError::Conflict)));
+    pg.close();
+    let fresh = db.open("n1");
+    assert_eq!(snapshot(&sled), snapshot(fresh.as_ref()));
+    assert_eq!(fresh.deliveries().unwrap().len(), 1);
+    assert!(matches!(
+        fresh.insert_app(&conformance::app(9, "again.example")),
+        Err(StoreError::Conflict)
+    ));
+    fresh.close();
+}
