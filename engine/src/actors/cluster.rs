@@ -2,13 +2,13 @@
 //! [`Cluster`] handle through which the SIP actor (the proxy for the flows this node holds)
 //! and calls (routing to flows other nodes hold) see which nodes are alive.
 //!
-//! Only with a shared store (`[store] url`): a single node writes no heartbeat, records no
-//! node on its bindings and routes nothing through anyone. The liveness rule itself is pure
+//! Only with a shared store (`[store] url`; its node id and cluster secret come from
+//! `backend`, which opened it): a single node writes no heartbeat, records no node on its
+//! bindings and routes nothing through anyone. The liveness rule itself is pure
 //! (`cluster::NodeView`); this shell reads the store's node table and the wall clock.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,56 +21,14 @@ use crate::sip::proxy::route::RouteKey;
 use crate::sip::proxy::Proxy;
 use crate::store::{NodeInfo, Store};
 
-/// The smallest cluster secret accepted (bytes).
-pub const MIN_SECRET_BYTES: usize = 32;
-
-/// Why the cluster part of start-up failed. Each says what to fix.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClusterError {
-    #[error("several nodes share this store: give every node the same cluster secret file (--cluster-secret-file, [cluster] secret_file)")]
-    NoSecret,
-    #[error("cannot read the cluster secret file {path}: {source}")]
-    ReadSecret {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error(
-        "the cluster secret file {path} holds {len} bytes; at least {MIN_SECRET_BYTES} are needed"
-    )]
-    ShortSecret { path: PathBuf, len: usize },
-}
-
-/// This node's id: `[cluster] node_id`, else the host name.
-pub fn node_id(settings: &Settings) -> String {
-    settings
-        .cluster
-        .node_id
-        .clone()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(super::host_name)
-}
-
 /// The node the registrar records on bindings: this node's id when the store is shared,
 /// `None` on a single node.
 pub fn registrar_node(settings: &Settings) -> Option<String> {
-    settings.store.url.is_some().then(|| node_id(settings))
-}
-
-/// Reads the cluster secret (the whole file, at least [`MIN_SECRET_BYTES`]).
-pub fn read_secret(path: &Path) -> Result<Vec<u8>, ClusterError> {
-    let bytes = std::fs::read(path).map_err(|source| ClusterError::ReadSecret {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if bytes.len() < MIN_SECRET_BYTES {
-        return Err(ClusterError::ShortSecret {
-            path: path.to_path_buf(),
-            len: bytes.len(),
-        });
-    }
-    Ok(bytes)
+    settings
+        .store
+        .url
+        .is_some()
+        .then(|| super::backend::node_id(settings))
 }
 
 /// This node in a cluster, as the SIP actor and calls use it.
@@ -111,26 +69,20 @@ impl Cluster {
     }
 }
 
-/// With a shared store: reads the secret, starts the heartbeat, and returns the handle. `sip`
-/// is this node's advertised SIP address (UDP and TCP), where other nodes send calls for the
-/// flows it holds. `None` on a single node.
+/// With a shared store (`shared`: this node's id and the cluster secret, as the store was
+/// opened with): starts the heartbeat and returns the handle. `sip` is this node's advertised
+/// SIP address (UDP and TCP), where other nodes send calls for the flows it holds. `None` on a
+/// single node.
 pub fn start(
+    shared: Option<&super::backend::Cluster>,
     settings: &Settings,
     store: Arc<dyn Store>,
     sip: SocketAddr,
-) -> Result<Option<Cluster>, ClusterError> {
-    if settings.store.url.is_none() {
-        return Ok(None);
-    }
-    let path = settings
-        .cluster
-        .secret_file
-        .as_deref()
-        .ok_or(ClusterError::NoSecret)?;
-    let key = RouteKey::from_secret(&read_secret(path)?);
-    let id = node_id(settings);
+) -> Option<Cluster> {
+    let shared = shared?;
+    let key = RouteKey::from_secret(&shared.secret);
+    let id = shared.node.clone();
     let c = &settings.cluster;
-    let dead_after_ms = u64::from(c.dead_after_secs.max(1)) * 1000;
     let me = NodeInfo {
         id: id.clone(),
         sip,
@@ -142,17 +94,17 @@ pub fn start(
         me,
         store: store.clone(),
         every: Duration::from_secs(u64::from(c.heartbeat_secs.max(1))),
-        dead_after_ms,
+        dead_after_ms: shared.dead_after_ms,
         alive: BTreeSet::new(),
     }
     .start();
     tracing::info!(node = %id, %sip, heartbeat_secs = c.heartbeat_secs, dead_after_secs = c.dead_after_secs, "cluster: this node joined");
-    Ok(Some(Cluster {
+    Some(Cluster {
         proxy: Arc::new(Proxy::new(id.clone(), sip, key)),
         id,
         store,
-        dead_after_ms,
-    }))
+        dead_after_ms: shared.dead_after_ms,
+    })
 }
 
 /// Writes this node's heartbeat every `every`, and says in the log when another node is seen
@@ -202,26 +154,6 @@ impl Actor for HeartbeatActor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_secret_must_be_long_enough_and_readable() {
-        let dir = std::env::temp_dir().join(format!("rm-cluster-secret-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let short = dir.join("short");
-        std::fs::write(&short, [7u8; 31]).unwrap();
-        assert!(matches!(
-            read_secret(&short),
-            Err(ClusterError::ShortSecret { len: 31, .. })
-        ));
-        let good = dir.join("good");
-        std::fs::write(&good, [7u8; 32]).unwrap();
-        assert_eq!(read_secret(&good).unwrap().len(), 32);
-        assert!(matches!(
-            read_secret(&dir.join("missing")),
-            Err(ClusterError::ReadSecret { .. })
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 
     #[test]
     fn a_restarting_node_prunes_only_its_own_bindings() {

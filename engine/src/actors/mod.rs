@@ -353,9 +353,7 @@ impl Engine {
         };
         // Several nodes sharing the store: the heartbeat, the proxy for this node's flows, and
         // calls to flows other nodes hold.
-        if let Some(c) = cluster::start(settings, store.clone(), advertised)
-            .map_err(|e| StartError::Setting(e.to_string()))?
-        {
+        if let Some(c) = cluster::start(cluster.as_deref(), settings, store.clone(), advertised) {
             sip.do_send(sip::EnableCluster(c));
         }
         let directory = DirectoryService::new(
