@@ -27,6 +27,10 @@ const SEC: Duration = Duration::from_secs(1);
 
 /// One node: its own directory, loopback address and RTP window; the shared store and secret.
 fn node(root: &Path, n: u8, pg: &Postgres, secret: &Path) -> Server {
+    node_with(root, n, pg, secret, &[])
+}
+
+fn node_with(root: &Path, n: u8, pg: &Postgres, secret: &Path, extra: &[&str]) -> Server {
     let dir = root.join(format!("n{n}"));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("ringmaster.toml");
@@ -38,22 +42,21 @@ fn node(root: &Path, n: u8, pg: &Postgres, secret: &Path) -> Server {
     .unwrap();
     let low = 20_000 + u16::from(n) * 400 + (free_port() / 4 % 10) * 40;
     let range = format!("{low}-{}", low + 39);
-    Server::start_at(
-        [127, 0, 0, 1 + n],
-        &dir,
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--rtp-ports",
-            &range,
-            "--store",
-            &pg.url,
-            "--node-id",
-            &format!("n{n}"),
-            "--cluster-secret-file",
-            secret.to_str().unwrap(),
-        ],
-    )
+    let node_id = format!("n{n}");
+    let mut args = vec![
+        "--config",
+        config.to_str().unwrap(),
+        "--rtp-ports",
+        &range,
+        "--store",
+        &pg.url,
+        "--node-id",
+        &node_id,
+        "--cluster-secret-file",
+        secret.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Server::start_at([127, 0, 0, 1 + n], &dir, &args)
 }
 
 /// Retries `f` until it returns Some, for at most `limit` (the other nodes learn of a commit
@@ -319,4 +322,90 @@ fn three_nodes_reach_each_others_phones_and_survive_one_of_them() {
     );
     assert_eq!(bob.bye(&mut call), Some(200));
     alice.expect_bye(&d_a, 10 * SEC);
+}
+
+/// A REST command for a live call, sent to a node that does not run it, is carried out by the
+/// node that does: the live-call index in the store names it, and the request goes to that
+/// node's internal listener under the cluster's mark (a forged mark is refused).
+#[test]
+fn a_call_command_sent_to_another_node_reaches_the_calls_node() {
+    let root = tempfile::tempdir().unwrap();
+    let pg = Postgres::start(&root.path().join("pg"));
+    let secret = root.path().join("cluster.secret");
+    std::fs::write(
+        &secret,
+        "another cluster secret, of the REST forwarding test",
+    )
+    .unwrap();
+    let internal = |n: u8| format!("127.0.0.{}:{}", 1 + n, free_port());
+    let (i4, i5) = (internal(4), internal(5));
+    let n4 = node_with(root.path(), 4, &pg, &secret, &["--internal-listen", &i4]);
+    let n5 = node_with(root.path(), 5, &pg, &secret, &["--internal-listen", &i5]);
+
+    // alice's calls wait for a digit (30 s): the call stays up on node 4.
+    let web = HttpStub::start(vec![Reply::Json(json!([
+        {"action": "input", "max_digit": 1, "timeout": 30, "action_url": "http://127.0.0.1:9/digits"}
+    ]))]);
+    let (status, app) = admin_post(
+        &n4,
+        "/admin/v1/apps",
+        json!({"name": "cluster-rest", "answer_url": web.answer_url(), "event_url": web.event_url()}),
+    );
+    assert_eq!(status, 201, "app create: {app}");
+    let (status, _) = n4.post(
+        "/v1/endpoint/add_sip",
+        json!({"appid": app["appid"], "secret": app["secret"], "username": "alice",
+               "password": "pw-alice"}),
+    );
+    assert_eq!(status, 200);
+    let (status, token) = admin_post(&n4, "/admin/v1/tokens", json!({"app": app["appid"]}));
+    assert_eq!(status, 201, "{token}");
+    let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
+    let hangup = |srv: &Server, call: &str, mark: Option<&str>| -> (u16, Value) {
+        let mut req = ureq::post(&format!("http://{}/v3/voice/call/hangup", srv.http))
+            .set("authorization", &bearer)
+            .timeout(Duration::from_secs(15));
+        if let Some(m) = mark {
+            req = req.set("x-ringmaster-forwarded", m);
+        }
+        match req.send_json(json!({"call_id": call})) {
+            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+            Err(ureq::Error::Status(s, r)) => (s, r.into_json().unwrap_or(Value::Null)),
+            Err(e) => panic!("hangup: {e}"),
+        }
+    };
+    // Node 5 learns of the app and alice through the store (LISTEN/NOTIFY).
+    eventually(10 * SEC, "alice on node 5", || {
+        let (status, _) = n5.post(
+            "/v1/endpoint/get_sip",
+            json!({"appid": app["appid"], "secret": app["secret"], "username": "alice"}),
+        );
+        (status == 200).then_some(())
+    });
+
+    let mut alice = Ua::new(n4.sip, "test.local", "alice", "pw-alice");
+    alice.register(300);
+    let rtp = Rtp::bind();
+    let mut out = alice.invite("4000", rtp.addr);
+    let d = alice
+        .final_response(&mut out, 10 * SEC)
+        .unwrap_or_else(|s| panic!("alice's call got {s}; node 4 log:\n{}", n4.log()));
+    let hits = web.wait_hits("/answer", 10 * SEC, |h| !h.is_empty());
+    let call = hits[0].json()["cmiuuid"].as_str().unwrap().to_string();
+
+    // A call no node runs: node 5 answers itself.
+    let (status, body) = hangup(&n5, "no-such-call", None);
+    assert_eq!(status, 404, "{body}; node 5 log:\n{}", n5.log());
+    // A forged forwarding mark is refused before any handler runs.
+    let (status, _) = hangup(&n5, &call, Some("1:deadbeef"));
+    assert_eq!(status, 403);
+    // Node 5 does not run alice's call: it forwards the command to node 4, which ends it.
+    let (status, body) = eventually(10 * SEC, "the index to name node 4", || {
+        let (status, body) = hangup(&n5, &call, None);
+        (status != 404).then_some((status, body))
+    });
+    assert_eq!(status, 200, "{body}; node 5 log:\n{}", n5.log());
+    assert_eq!(body["status"], "success");
+    assert_eq!(body["call_id"], call.as_str());
+    alice.expect_bye(&d, 10 * SEC);
 }
