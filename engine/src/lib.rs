@@ -31,6 +31,8 @@
 //!   media runtimes' threads), the recorder thread and the TTS runner.
 //! * [`store`]: the `Store` trait with its sled and in-memory backends; [`store::commit`] is
 //!   the group commit's flusher thread (a shell).
+//! * [`cluster`]: several nodes sharing one store: which are alive, how a call reaches a
+//!   binding another node holds (through it, `sip::proxy`).
 //! * [`directory`]: the rules for apps, endpoints, trunks and numbers.
 //! * [`webhook`]: event bodies, signing, retry, the outbox's queue.
 //! * [`egress`]: which addresses an app may make the engine contact.
@@ -52,6 +54,7 @@
 #[allow(clippy::disallowed_methods)]
 pub mod actors;
 pub mod call;
+pub mod cluster;
 pub mod config;
 pub mod directory;
 pub mod egress;

@@ -101,10 +101,17 @@ pub struct Server {
 impl Server {
     /// Starts the server on fresh loopback ports with its data in `dir`.
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_at([127, 0, 0, 1], dir, extra)
+    }
+
+    /// [`Server::start`] with SIP and HTTP on another loopback address (`[127, 0, 0, 2]`:
+    /// one node of several on one machine).
+    pub fn start_at(ip: [u8; 4], dir: &Path, extra: &[&str]) -> Server {
+        assert_eq!(ip[0], 127, "tests stay on loopback");
         let mut s = Server {
             dir: dir.to_path_buf(),
-            sip: SocketAddr::from(([127, 0, 0, 1], free_port())),
-            http: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            sip: SocketAddr::from((ip, free_port())),
+            http: SocketAddr::from((ip, free_port())),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
@@ -114,8 +121,8 @@ impl Server {
             match s.try_spawn() {
                 Ok(()) => return s,
                 Err(log) if log.contains("Address already in use") => {
-                    s.sip = SocketAddr::from(([127, 0, 0, 1], free_port()));
-                    s.http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+                    s.sip = SocketAddr::from((ip, free_port()));
+                    s.http = SocketAddr::from((ip, free_port()));
                 }
                 Err(log) => panic!("ringmaster exited during start; log:\n{log}"),
             }

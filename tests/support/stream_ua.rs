@@ -1,4 +1,4 @@
-//! A blocking SIP client over WebSocket (ws, wss) and TLS, for the transport tests: it
+//! A blocking SIP client over WebSocket (ws, wss), TLS and TCP, for the transport tests: it
 //! connects to a test server's listener, sends SIP text as one WebSocket message (RFC 7118) or
 //! on the TLS stream, and reads messages back within deadlines. TLS trusts exactly the
 //! server's self-signed certificate (made in its data directory), checked for `localhost`.
@@ -30,6 +30,8 @@ pub enum Kind {
     Ws,
     Wss,
     Tls,
+    /// Plain TCP (RFC 3261 §18), framed by Content-Length like TLS.
+    Tcp,
 }
 
 impl Kind {
@@ -39,6 +41,7 @@ impl Kind {
             Kind::Ws => "WS",
             Kind::Wss => "WSS",
             Kind::Tls => "TLS",
+            Kind::Tcp => "TCP",
         }
     }
 }
@@ -47,6 +50,7 @@ enum Wire {
     Ws(WebSocket<TcpStream>),
     Wss(WebSocket<TlsStream>),
     Tls(TlsStream, StreamFramer),
+    Tcp(TcpStream, StreamFramer),
 }
 
 /// A client config trusting only the certificate in `cert` (a PEM file).
@@ -140,6 +144,12 @@ impl StreamUa {
                 let local = tls.sock.local_addr().unwrap();
                 (Wire::Tls(tls, StreamFramer::new(Default::default())), local)
             }
+            Kind::Tcp => {
+                let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+                    .expect("TCP to the SIP port");
+                let local = tcp.local_addr().unwrap();
+                (Wire::Tcp(tcp, StreamFramer::new(Default::default())), local)
+            }
         };
         StreamUa {
             wire,
@@ -156,6 +166,7 @@ impl StreamUa {
             Wire::Ws(ws) => ws.get_ref(),
             Wire::Wss(ws) => &ws.get_ref().sock,
             Wire::Tls(t, _) => &t.sock,
+            Wire::Tcp(t, _) => t,
         }
     }
 
@@ -168,6 +179,10 @@ impl StreamUa {
                 t.write_all(text.as_bytes()).unwrap();
                 t.flush().unwrap();
             }
+            Wire::Tcp(t, _) => {
+                t.write_all(text.as_bytes()).unwrap();
+                t.flush().unwrap();
+            }
         }
     }
 
@@ -176,7 +191,7 @@ impl StreamUa {
         match &mut self.wire {
             Wire::Ws(ws) => ws.send(m),
             Wire::Wss(ws) => ws.send(m),
-            Wire::Tls(..) => panic!("not a WebSocket"),
+            Wire::Tls(..) | Wire::Tcp(..) => panic!("not a WebSocket"),
         }
     }
 
@@ -187,7 +202,7 @@ impl StreamUa {
         let r = match &mut self.wire {
             Wire::Ws(ws) => ws.read(),
             Wire::Wss(ws) => ws.read(),
-            Wire::Tls(..) => panic!("not a WebSocket"),
+            Wire::Tls(..) | Wire::Tcp(..) => panic!("not a WebSocket"),
         };
         match r {
             Ok(m) => Ok(Some(m)),
@@ -220,6 +235,23 @@ impl StreamUa {
                         return parse(b).ok();
                     }
                     t.sock.set_read_timeout(Some(slice)).unwrap();
+                    let mut buf = [0u8; 16384];
+                    match t.read(&mut buf) {
+                        Ok(0) => return None,
+                        Ok(n) => framer.push(&buf[..n]),
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) => {}
+                        Err(_) => return None,
+                    }
+                }
+                Wire::Tcp(t, framer) => {
+                    if let Ok(Some(Frame::Message(b))) = framer.next_frame() {
+                        return parse(b).ok();
+                    }
+                    t.set_read_timeout(Some(slice)).unwrap();
                     let mut buf = [0u8; 16384];
                     match t.read(&mut buf) {
                         Ok(0) => return None,
@@ -355,6 +387,11 @@ impl StreamUa {
         let mut r = engine::sip::message::response_to(req, status, Some(tag));
         if req.method.as_str() == "INVITE" && status < 300 {
             r.headers.push(HeaderName::Contact, self.contact());
+            // RFC 3261 §12.1.1: the Record-Route comes back, so the caller routes through
+            // the same proxies.
+            for rr in req.headers.get_all(&HeaderName::RecordRoute) {
+                r.headers.push(HeaderName::RecordRoute, rr);
+            }
         }
         if let Some(body) = sdp {
             r.headers.push(HeaderName::ContentType, "application/sdp");
@@ -368,6 +405,8 @@ impl StreamUa {
 /// A call this client placed and that was answered.
 pub struct StreamCall {
     pub call_id: String,
+    /// The answer's body (its SDP).
+    pub answer: Bytes,
     from: String,
     to: String,
     target: String,
@@ -424,6 +463,7 @@ impl StreamUa {
                 .map(|a| a.uri.to_string())
                 .unwrap_or_else(|| uri.clone());
             let call = StreamCall {
+                answer: r.body.clone(),
                 call_id: call_id.clone(),
                 from: from.clone(),
                 to: to_tagged,

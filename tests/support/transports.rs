@@ -37,6 +37,7 @@ impl Ports {
             Kind::Ws => self.ws,
             Kind::Wss => self.wss,
             Kind::Tls => self.tls,
+            Kind::Tcp => panic!("SIP over TCP is on the server's SIP port (Server::sip)"),
         }
     }
 

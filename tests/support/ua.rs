@@ -613,6 +613,10 @@ impl Ua {
         let mut r = response_to(&inc.req, status, Some(&inc.tag));
         if inc.req.method.as_str() == "INVITE" && status < 300 {
             r.headers.push(HeaderName::Contact, self.contact());
+            // RFC 3261 §12.1.1: the Record-Route comes back (a node proxying for this phone).
+            for rr in inc.req.headers.get_all(&HeaderName::RecordRoute) {
+                r.headers.push(HeaderName::RecordRoute, rr);
+            }
         }
         if let Some(body) = body {
             r.headers.push(HeaderName::ContentType, "application/sdp");

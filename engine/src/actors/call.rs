@@ -65,6 +65,8 @@ pub struct CallEnv {
     pub live: Option<LiveLink>,
     /// Concurrent `stream`s per app.
     pub streams: Arc<super::stream_slots::StreamSlots>,
+    /// This node among others sharing the store: which nodes are alive, the routing key.
+    pub cluster: Option<super::cluster::Cluster>,
 }
 
 /// Where a call reports to the live-call table (recipients, so a call does not know the
@@ -210,6 +212,7 @@ impl CallActor {
                         self.app.account.clone(),
                     );
                     let egress = self.env.app_http.clone();
+                    let cluster = self.env.cluster.clone();
                     let fut = async move {
                         let snapshot = trunks.list();
                         let mut results = Vec::with_capacity(targets.len());
@@ -225,6 +228,7 @@ impl CallActor {
                                     account: account.as_deref(),
                                 },
                                 egress.policy(),
+                                cluster.as_ref(),
                             );
                             results.push((id, r.await));
                         }
@@ -451,6 +455,7 @@ async fn resolve_target(
     snapshot: &[Trunk],
     tenant: Tenant<'_>,
     egress: &crate::egress::EgressPolicy,
+    cluster: Option<&super::cluster::Cluster>,
 ) -> Resolution {
     let Tenant {
         app,
@@ -505,7 +510,10 @@ async fn resolve_target(
                     })
                 });
             let bindings = store.bindings(&aor).unwrap_or_default();
-            resolve::user_contacts(app, owner, &aor, &bindings, wall_ms() / 1000)
+            // Bindings of other nodes ring through them while they are alive.
+            let nodes = cluster.map_or_else(crate::cluster::NodeView::single, |c| c.view());
+            let key = cluster.map(|c| c.key());
+            resolve::user_contacts(app, owner, &aor, &bindings, wall_ms() / 1000, &nodes, key)
         }
         Lookup::Address(target) => {
             let verdict = super::egress::lookup_allowed(egress, &target.host, target.port).await;

@@ -20,6 +20,7 @@ pub mod bandwidth;
 pub mod call;
 pub mod cdrs;
 mod clock;
+pub mod cluster;
 pub mod device_callbacks;
 pub mod device_domains;
 pub mod directory;
@@ -125,6 +126,9 @@ pub struct RegistrationView {
     pub expires_in: u64,
     pub registered_at: u64,
     pub user_agent: Option<String>,
+    /// The node holding the binding's flow, when several nodes share the store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// The running engine, as the HTTP side sees it.
@@ -193,7 +197,8 @@ impl Engine {
         }
         crate::metrics::metrics().apps.add(apps.len() as i64);
 
-        let live = restore_bindings(store.as_ref())?;
+        let registrar_node = cluster::registrar_node(settings);
+        let live = restore_bindings(store.as_ref(), registrar_node.as_deref())?;
         commit.sync().await?;
 
         let auth_cfg =
@@ -209,6 +214,7 @@ impl Engine {
             max_expires: settings.registrar.max_expires,
             default_expires: settings.registrar.default_expires,
             max_contacts: settings.registrar.max_contacts,
+            node: registrar_node,
         };
 
         // The certificate of TLS and WSS, before anything listens: a bad one stops start-up.
@@ -345,6 +351,11 @@ impl Engine {
             }
             Err(_) => return Err(StartError::SipThread),
         };
+        // Several nodes sharing the store: the heartbeat, the proxy for this node's flows, and
+        // calls to flows other nodes hold.
+        if let Some(c) = cluster::start(cluster.as_deref(), settings, store.clone(), advertised) {
+            sip.do_send(sip::EnableCluster(c));
+        }
         let directory = DirectoryService::new(
             store.clone(),
             commit.clone(),
@@ -541,11 +552,17 @@ fn view(aor: &Aor, b: Binding, owner: Option<AppId>, now: u64) -> RegistrationVi
         expires_in: b.expires_at.saturating_sub(now),
         registered_at: b.registered_at,
         user_agent: b.user_agent,
+        node: b.node,
     }
 }
 
-/// Loads bindings, drops the expired ones from the store, returns the live ones.
-fn restore_bindings(store: &dyn Store) -> Result<Vec<(Aor, Vec<Binding>)>, StoreError> {
+/// Loads bindings, drops the expired ones from the store, returns the live ones. With a
+/// shared store (`node`: this node's id) only the bindings this node holds are restored and
+/// pruned: those of other nodes are theirs, and their connections did not die with us.
+fn restore_bindings(
+    store: &dyn Store,
+    node: Option<&str>,
+) -> Result<Vec<(Aor, Vec<Binding>)>, StoreError> {
     let now = unix_now();
     let mut live = Vec::new();
     let mut purged = 0;
@@ -560,17 +577,23 @@ fn restore_bindings(store: &dyn Store) -> Result<Vec<(Aor, Vec<Binding>)>, Store
             store.put_bindings(&aor, &[])?;
             continue;
         }
+        let ours: Vec<Binding> = bindings
+            .iter()
+            .filter(|b| b.held_by(node))
+            .cloned()
+            .collect();
         // A binding over WS, WSS or TLS is reached only over the connection it came on,
         // which died with the previous process: the device registers again when it
         // reconnects.
-        let keep: Vec<Binding> = bindings
+        let keep: Vec<Binding> = ours
             .iter()
             .filter(|b| b.expires_at > now && !b.transport.binding_needs_its_connection())
             .cloned()
             .collect();
-        if keep.len() != bindings.len() {
-            purged += bindings.len() - keep.len();
-            store.put_bindings(&aor, &keep)?;
+        if keep.len() != ours.len() {
+            purged += ours.len() - keep.len();
+            let all = crate::sip::registrar::with_others(&keep, &bindings, node);
+            store.put_bindings(&aor, &all)?;
         }
         if !keep.is_empty() {
             live.push((aor, keep));

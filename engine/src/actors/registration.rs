@@ -1,6 +1,11 @@
 //! One actor per address of record: it owns that AOR's bindings, applies REGISTERs to them in
 //! arrival order (the §10.3 read-modify-write needs no lock that way), makes each change
 //! durable before its 200 is sent, and purges bindings when they expire.
+//!
+//! When several nodes share the store, the actor owns only the bindings whose flows this node
+//! holds (`RegistrarConfig::node`); those of other nodes for the same AOR come from the store,
+//! are seen by a REGISTER (a device moving between nodes replaces its binding) and are written
+//! back untouched with every change (`registrar::with_others`). Each node expires its own.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,6 +127,17 @@ impl RegistrationActor {
         }));
     }
 
+    /// The AOR's whole set to write: ours, and what the store holds for other nodes.
+    fn with_others(&self, ours: &[Binding]) -> Vec<Binding> {
+        match self.cfg.node.as_deref() {
+            None => ours.to_vec(),
+            node => {
+                let stored = self.store.bindings(&self.aor).unwrap_or_default();
+                registrar::with_others(ours, &stored, node)
+            }
+        }
+    }
+
     fn expire(&mut self, ctx: &mut Context<Self>) {
         let now = unix_now();
         let before = self.bindings.len();
@@ -129,7 +145,8 @@ impl RegistrationActor {
         self.count.set(self.bindings.len());
         if self.bindings.len() != before {
             // An expiry needs no acknowledgement, so it rides on the next group commit.
-            if let Err(e) = self.store.put_bindings(&self.aor, &self.bindings) {
+            let all = self.with_others(&self.bindings);
+            if let Err(e) = self.store.put_bindings(&self.aor, &all) {
                 tracing::error!(aor = %Escaped(&self.aor.to_string()), error = %e, "could not purge expired bindings");
             }
             tracing::info!(aor = %Escaped(&self.aor.to_string()), expired = before - self.bindings.len(), "bindings expired");
@@ -159,9 +176,12 @@ impl Handler<Register> for RegistrationActor {
     type Result = ();
 
     fn handle(&mut self, msg: Register, ctx: &mut Context<Self>) {
+        // Other nodes' bindings of this AOR take part: a device that moved here from another
+        // node replaces its binding there, and `*` removes them all.
+        let current = self.with_others(&self.bindings);
         let update = match registrar::apply(
             &msg.request,
-            &self.bindings,
+            &current,
             msg.now,
             msg.peer,
             &self.cfg,
@@ -211,7 +231,13 @@ impl Handler<Register> for RegistrationActor {
                 return;
             }
         }
-        self.bindings = update.bindings;
+        let node = self.cfg.node.as_deref();
+        self.bindings = update
+            .bindings
+            .iter()
+            .filter(|b| b.held_by(node))
+            .cloned()
+            .collect();
         self.count.set(self.bindings.len());
         self.schedule_expiry(ctx);
         tracing::debug!(aor = %Escaped(&self.aor.to_string()), bindings = self.bindings.len(), "registration updated");
@@ -255,7 +281,8 @@ impl Handler<FlowClosed> for RegistrationActor {
         }
         self.count.set(self.bindings.len());
         // Like an expiry: no one waits for it, so it rides on the next group commit.
-        if let Err(e) = self.store.put_bindings(&self.aor, &self.bindings) {
+        let all = self.with_others(&self.bindings);
+        if let Err(e) = self.store.put_bindings(&self.aor, &all) {
             tracing::error!(aor = %Escaped(&self.aor.to_string()), error = %e, "could not drop the bindings of a closed connection");
         }
         tracing::info!(aor = %Escaped(&self.aor.to_string()), transport = %peer.transport, source = %peer.addr, dropped = gone, "connection closed: its bindings dropped");

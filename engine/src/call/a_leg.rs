@@ -48,6 +48,9 @@ pub(super) struct ALeg {
     /// The INVITE when the call came in, until A is answered; `None` for a call ringmaster
     /// places. Boxed: a placed call has none, an answered call no longer needs it.
     inbound: Option<Box<InboundA>>,
+    /// Where a placed call's party sends from when its SIP passes another node (the flow's
+    /// address, for the media latch); `None`: where its SIP comes from.
+    media_source: Option<IpAddr>,
 }
 
 impl ALeg {
@@ -66,6 +69,7 @@ impl ALeg {
             end_cause: None,
             outcome: None,
             inbound: Some(Box::new(InboundA { tx, invite, peer })),
+            media_source: None,
         }
     }
 
@@ -78,6 +82,7 @@ impl ALeg {
             end_cause: None,
             outcome: None,
             inbound: None,
+            media_source: None,
         }
     }
 
@@ -129,9 +134,15 @@ impl ALeg {
     pub(super) fn signalling_source(&self) -> Option<IpAddr> {
         match (&self.inbound, &self.state) {
             (Some(inb), _) => Some(inb.peer.addr.ip()),
-            (None, AState::Answered(d)) => Some(d.peer.addr.ip()),
+            (None, AState::Answered(d)) => Some(self.media_source.unwrap_or(d.peer.addr.ip())),
             _ => None,
         }
+    }
+
+    /// A placed call dials a device whose SIP another node forwards: its media comes from
+    /// `ip` (see [`crate::call::Contact::media_source`]).
+    pub(super) fn set_media_source(&mut self, ip: IpAddr) {
+        self.media_source = Some(ip);
     }
 
     /// The transport A's SIP uses (UDP before anything is known).

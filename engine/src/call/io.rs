@@ -52,6 +52,52 @@ pub struct Contact {
     pub peer: Peer,
     /// Credentials for a server that challenges (a trunk's).
     pub auth: Option<ClientAuth>,
+    /// A binding whose flow another node holds: `peer` is that node, and the INVITE names
+    /// it and the flow in a signed Route (`sip::proxy`).
+    pub via: Option<NodeHop>,
+}
+
+/// The node a contact is reached through, and the flow it holds for the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeHop {
+    pub node: String,
+    /// The device's flow on that node (its transport and source address).
+    pub flow: Peer,
+    pub key: crate::sip::proxy::route::RouteKey,
+}
+
+impl Contact {
+    /// The transport the device itself is reached on (a browser is one over WebSocket, even
+    /// through another node).
+    pub fn flow_transport(&self) -> crate::sip::Transport {
+        self.via
+            .as_ref()
+            .map_or(self.peer.transport, |h| h.flow.transport)
+    }
+
+    /// Where the device's signalling comes from, for the media latch: its own address, not
+    /// the node that forwards its SIP.
+    pub fn media_source(&self) -> std::net::IpAddr {
+        self.via
+            .as_ref()
+            .map_or(self.peer.addr, |h| h.flow.addr)
+            .ip()
+    }
+
+    /// The signed Route of an INVITE through `via`'s node (`None` for a direct contact).
+    pub fn node_route(&self, call_id: &str, from_tag: &str) -> Option<String> {
+        let hop = self.via.as_ref()?;
+        let flow = crate::sip::proxy::route::flow_token(hop.flow.transport, hop.flow.addr);
+        Some(crate::sip::proxy::route::request_route(
+            &hop.key,
+            &hop.node,
+            self.peer.addr,
+            &flow,
+            call_id,
+            from_tag,
+            &self.uri.to_string(),
+        ))
+    }
 }
 
 /// What a call is created with.

@@ -38,7 +38,7 @@ mod video;
 
 pub use self::core::Call;
 pub use self::io::{
-    AudioFailure, AudioRequest, CallSetup, Contact, Input, OutboundCall, Output, Purpose,
+    AudioFailure, AudioRequest, CallSetup, Contact, Input, NodeHop, OutboundCall, Output, Purpose,
     Resolution, RingId,
 };
 pub use self::report::RecordingReport;

@@ -22,8 +22,10 @@ use pcmo::action::connect::targets::Destination;
 
 use super::admission::as_number;
 use super::fork::ClientAuth;
-use super::{Contact, Resolution};
+use super::{Contact, NodeHop, Resolution};
+use crate::cluster::{BindingReach, NodeView};
 use crate::sip::message::{Host, SipUri, Uri};
+use crate::sip::proxy::route::RouteKey;
 use crate::sip::registrar::{Aor, Binding};
 use crate::sip::{Peer, Transport};
 
@@ -145,12 +147,18 @@ pub fn plan<'a>(
 /// The live registrations of `aor` as ring targets for a call of app `app`: nobody when the
 /// name is unknown, another app's, or disabled, or when it has no binding that is still live
 /// at `now_secs` (Unix seconds).
+///
+/// Several nodes: a binding whose flow another live node holds is rung through that node
+/// (`nodes`), with a Route signed by `key`; one of a dead node is skipped (its flow died with
+/// it), and so is one of another node when there is no key to sign with.
 pub fn user_contacts(
     app: u64,
     owner: Option<Owner>,
     aor: &Aor,
     bindings: &[Binding],
     now_secs: u64,
+    nodes: &NodeView,
+    key: Option<&RouteKey>,
 ) -> Resolution {
     let ours = owner.is_some_and(|o| o.app == app && o.enabled);
     if !ours {
@@ -160,15 +168,29 @@ pub fn user_contacts(
         .iter()
         .filter(|b| b.expires_at > now_secs)
         .filter_map(|b| {
+            let flow = Peer {
+                transport: b.transport,
+                addr: b.source,
+                conn: None,
+            };
+            let (peer, via) = match nodes.reach(b) {
+                BindingReach::Local => (flow, None),
+                BindingReach::Unreachable => return None,
+                BindingReach::Through { node, sip } => {
+                    let hop = NodeHop {
+                        node,
+                        flow,
+                        key: key?.clone(),
+                    };
+                    (Peer::udp(sip), Some(hop))
+                }
+            };
             Some(Contact {
                 uri: Uri::parse(&b.contact).ok()?,
                 to: format!("<sip:{}@{}>", aor.user, aor.domain),
-                peer: Peer {
-                    transport: b.transport,
-                    addr: b.source,
-                    conn: None,
-                },
+                peer,
                 auth: None,
+                via,
             })
         })
         .collect();
@@ -193,6 +215,7 @@ pub fn at_address(target: AddressTarget, verdict: Result<SocketAddr, u16>) -> Re
                 conn: None,
             },
             auth: None,
+            via: None,
         }]),
     }
 }
@@ -229,6 +252,7 @@ pub fn through_trunk(
                 conn: None,
             },
             auth,
+            via: None,
         }]),
         Err(_) => Resolution::Unroutable(502),
     }
@@ -267,8 +291,15 @@ mod tests {
             app: 1,
             enabled: true,
         });
-        let Resolution::Contacts(c) = user_contacts(1, owner, &alice(), &[binding(NOW + 60)], NOW)
-        else {
+        let Resolution::Contacts(c) = user_contacts(
+            1,
+            owner,
+            &alice(),
+            &[binding(NOW + 60)],
+            NOW,
+            &NodeView::single(),
+            None,
+        ) else {
             panic!("the app's own user was not found");
         };
         assert_eq!(c.len(), 1);
@@ -283,10 +314,13 @@ mod tests {
             app: 1,
             enabled: true,
         });
-        let unknown = user_contacts(2, None, &alice(), &[], NOW);
+        let unknown = user_contacts(2, None, &alice(), &[], NOW, &NodeView::single(), None);
         assert_eq!(unknown, Resolution::NotRegistered);
         // Registered, live, in the shared domain — but app 1's: app 2 gets the same answer.
-        assert_eq!(user_contacts(2, theirs, &alice(), &live, NOW), unknown);
+        assert_eq!(
+            user_contacts(2, theirs, &alice(), &live, NOW, &NodeView::single(), None),
+            unknown
+        );
     }
 
     #[test]
@@ -294,17 +328,110 @@ mod tests {
         let mine = |enabled| Some(Owner { app: 1, enabled });
         let live = [binding(NOW + 60)];
         assert_eq!(
-            user_contacts(1, mine(false), &alice(), &live, NOW),
+            user_contacts(
+                1,
+                mine(false),
+                &alice(),
+                &live,
+                NOW,
+                &NodeView::single(),
+                None
+            ),
             Resolution::NotRegistered
         );
         assert_eq!(
-            user_contacts(1, mine(true), &alice(), &[binding(NOW)], NOW),
+            user_contacts(
+                1,
+                mine(true),
+                &alice(),
+                &[binding(NOW)],
+                NOW,
+                &NodeView::single(),
+                None
+            ),
             Resolution::NotRegistered
         );
         assert_eq!(
-            user_contacts(1, mine(true), &alice(), &[], NOW),
+            user_contacts(1, mine(true), &alice(), &[], NOW, &NodeView::single(), None),
             Resolution::NotRegistered
         );
+    }
+
+    #[test]
+    fn a_binding_on_another_live_node_rings_through_it_and_one_on_a_dead_node_not_at_all() {
+        use crate::store::NodeInfo;
+        let owner = Some(Owner {
+            app: 1,
+            enabled: true,
+        });
+        let node = |id: &str, port: u16, heartbeat_ms: u64| NodeInfo {
+            id: id.into(),
+            sip: std::net::SocketAddr::from(([192, 0, 2, 1], port)),
+            internal_http: None,
+            started_ms: 0,
+            heartbeat_ms,
+        };
+        let now_ms = NOW * 1000;
+        let nodes = [
+            node("n1", 5060, now_ms),
+            node("n2", 5062, now_ms - 1000),
+            node("n3", 5064, now_ms - 60_000),
+        ];
+        let view = NodeView::at("n1", &nodes, now_ms, 10_000);
+        let key = RouteKey::from_secret(&[3; 32]);
+        let on = |n: &str, transport: Transport| Binding {
+            node: Some(n.into()),
+            transport,
+            ..binding(NOW + 60)
+        };
+        let Resolution::Contacts(c) = user_contacts(
+            1,
+            owner,
+            &alice(),
+            &[
+                on("n1", Transport::Udp),
+                on("n2", Transport::Tcp),
+                on("n3", Transport::Udp),
+            ],
+            NOW,
+            &view,
+            Some(&key),
+        ) else {
+            panic!("nobody to ring");
+        };
+        // n1's own binding: straight to the device. n2's: to n2, which holds the TCP flow.
+        // n3 is dead: skipped.
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].via, None);
+        assert_eq!(c[0].peer.addr, "198.51.100.7:40000".parse().unwrap());
+        let hop = c[1].via.as_ref().unwrap();
+        assert_eq!(c[1].peer, Peer::udp("192.0.2.1:5062".parse().unwrap()));
+        assert_eq!(hop.node, "n2");
+        assert_eq!(hop.flow.transport, Transport::Tcp);
+        assert_eq!(c[1].flow_transport(), Transport::Tcp);
+        assert_eq!(
+            c[1].media_source(),
+            "198.51.100.7".parse::<std::net::IpAddr>().unwrap()
+        );
+        let route = c[1].node_route("c1", "t1").unwrap();
+        assert!(
+            route.starts_with("<sip:192.0.2.1:5062;lr;rm-node=n2;rm-flow="),
+            "{route}"
+        );
+        assert_eq!(c[0].node_route("c1", "t1"), None);
+        // Without the cluster key nothing can be signed: only the local binding rings.
+        let Resolution::Contacts(c) = user_contacts(
+            1,
+            owner,
+            &alice(),
+            &[on("n1", Transport::Udp), on("n2", Transport::Tcp)],
+            NOW,
+            &view,
+            None,
+        ) else {
+            panic!("nobody to ring");
+        };
+        assert_eq!(c.len(), 1);
     }
 
     const DOMAIN: &str = "shared.example.com";

@@ -11,6 +11,7 @@ pub mod defence;
 pub mod digest;
 pub mod flow;
 pub mod message;
+pub mod proxy;
 pub mod registrar;
 pub mod stream;
 pub mod transaction;

@@ -410,6 +410,7 @@ impl Rig {
                             to: format!("<sip:{u}@test.local>"),
                             peer: Peer::udp(format!("198.51.100.{n}:5060").parse().unwrap()),
                             auth: None,
+                            via: None,
                         })
                         .collect(),
                 ),
@@ -420,6 +421,7 @@ impl Rig {
                 to: format!("<sip:{n}@192.0.2.200>"),
                 peer: Peer::udp("192.0.2.200:5060".parse().unwrap()),
                 auth: None,
+                via: None,
             }]),
             _ => Resolution::Unroutable(404),
         }

@@ -166,6 +166,7 @@ impl SipActor {
                 download_timeout: deps.download_timeout,
                 live: deps.live.as_ref().map(crate::actors::live::LiveLink::to),
                 streams: deps.streams.clone(),
+                cluster: self.cluster.clone(),
             })
         });
         Arc::clone(env)

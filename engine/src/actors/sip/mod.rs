@@ -8,6 +8,7 @@
 //! event to the actor it belongs to.
 
 mod invite;
+mod proxy;
 mod register;
 pub mod routes;
 mod security;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 pub use invite::{CallDeps, LivePlacement, PlaceCall, PlaceError};
+pub use proxy::EnableCluster;
 use routes::{
     CallEnded, CallSignal, CancelRequest, Respond, RouteDialog, Routes, SendAck, SendRequest,
     TxOutcome, TxReport,
@@ -81,6 +83,8 @@ pub struct SipActor {
     ban_secs: u64,
     /// Set once a drain began: new INVITEs get 503 with this Retry-After.
     draining: Option<Duration>,
+    /// This node among others sharing the store (`None`: a single node).
+    cluster: Option<super::cluster::Cluster>,
 }
 
 impl SipActor {
@@ -111,6 +115,7 @@ impl SipActor {
             guard: AuthGuard::new(BanConfig::default()),
             ban_secs: BanConfig::default().ban.as_secs(),
             draining: None,
+            cluster: None,
         }
     }
 
@@ -254,6 +259,9 @@ impl Actor for SipActor {
 impl Handler<SipInbound> for SipActor {
     type Result = ();
     fn handle(&mut self, msg: SipInbound, ctx: &mut Context<Self>) {
+        if self.proxied(&msg.0) {
+            return;
+        }
         self.layer.handle_inbound(Instant::now(), msg.0);
         self.drain(ctx);
     }

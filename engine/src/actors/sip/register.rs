@@ -83,7 +83,7 @@ impl SipActor {
         let actor = RegistrationActor::new(
             aor.clone(),
             Vec::new(),
-            self.registrar,
+            self.registrar.clone(),
             self.store.clone(),
             self.commit.clone(),
             self.registration_link(ctx),
@@ -113,7 +113,7 @@ impl SipActor {
             let actor = RegistrationActor::new(
                 aor.clone(),
                 bindings,
-                self.registrar,
+                self.registrar.clone(),
                 self.store.clone(),
                 self.commit.clone(),
                 self.registration_link(ctx),

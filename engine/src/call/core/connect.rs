@@ -63,7 +63,7 @@ impl Call {
                     for c in contacts {
                         // A contact registered over WebSocket is a browser: it is offered
                         // WebRTC (ICE-lite, DTLS-SRTP); everything else plain RTP.
-                        let browser = c.peer.transport.is_inbound_only();
+                        let browser = c.flow_transport().is_inbound_only();
                         let body = self
                             .plan
                             .as_ref()
@@ -75,7 +75,7 @@ impl Call {
                         let invite = self.invite_with(&caller, &target, &c, body);
                         let to = display_target(&target);
                         let fx = &Effects::new(&mut self.outbox, &self.setup.cmiuuid);
-                        let leg = self.b.add(fx, target_id, &caller, &to, c.peer.addr.ip());
+                        let leg = self.b.add(fx, target_id, &caller, &to, c.media_source());
                         branches.push(BranchPlan {
                             leg,
                             target: target_id,
@@ -196,7 +196,7 @@ impl Call {
         // CR LF): escaped, it stays inside the URI whatever it holds.
         // A browser (a contact on a WebSocket) shows the From display name as the caller
         // (piopiyjs' `inComingCall.from`); phones show the URI's user.
-        let browser = c.peer.transport.is_inbound_only();
+        let browser = c.flow_transport().is_inbound_only();
         let display = match browser {
             true => format!("\"{}\" ", display_name(caller)),
             false => String::new(),
@@ -210,10 +210,13 @@ impl Call {
             ),
         );
         h.push(HeaderName::To, c.to.clone());
-        h.push(
-            HeaderName::CallId,
-            format!("{}@{}", self.token(20), self.setup.domain),
-        );
+        let call_id = format!("{}@{}", self.token(20), self.setup.domain);
+        // A device on another node: through that node, named with its flow in a Route it
+        // checks (RFC 3327 Path semantics; `sip::proxy`).
+        if let Some(route) = c.node_route(&call_id, &tag) {
+            h.push(HeaderName::Route, route);
+        }
+        h.push(HeaderName::CallId, call_id);
         h.push(HeaderName::CSeq, "1 INVITE");
         h.push(
             HeaderName::Contact,

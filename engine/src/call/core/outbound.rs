@@ -96,6 +96,9 @@ impl Call {
                 return self.hangup_all("failed", None);
             }
         };
+        if let Some(first) = contacts.first() {
+            self.a.set_media_source(first.media_source());
+        }
         let caller = self.setup.from.clone();
         let target = match self.outbound.as_ref() {
             Some(o) => Target {
@@ -110,7 +113,7 @@ impl Call {
                 leg: LegId::A,
                 target: A_TARGET,
                 invite: {
-                    let body = self.own_offer(c.peer.transport.is_inbound_only());
+                    let body = self.own_offer(c.flow_transport().is_inbound_only());
                     self.invite_with(&caller, &target, c, body)
                 },
                 peer: c.peer,
@@ -371,6 +374,7 @@ mod tests {
                         to: "<sip:bob@test.local>".into(),
                         peer: crate::sip::Peer::udp("198.51.100.7:5060".parse().unwrap()),
                         auth: None,
+                        via: None,
                     }]),
                 )],
             },

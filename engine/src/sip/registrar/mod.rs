@@ -11,7 +11,7 @@ mod domains;
 pub mod update;
 
 pub use admission::{admit, Admission, EndpointAuth};
-pub use binding::{Aor, Binding};
+pub use binding::{with_others, Aor, Binding};
 pub use domains::Domains;
 pub use update::{apply, contact_value, RegistrarConfig, Update};
 

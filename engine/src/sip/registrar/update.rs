@@ -9,8 +9,8 @@ use crate::sip::message::{
 };
 use crate::sip::{ConnId, Peer};
 
-/// Registration limits.
-#[derive(Debug, Clone, Copy)]
+/// Registration limits, and the node bindings are recorded as held by.
+#[derive(Debug, Clone)]
 pub struct RegistrarConfig {
     /// Shorter non-zero expiries get 423 Interval Too Brief.
     pub min_expires: u32,
@@ -20,6 +20,10 @@ pub struct RegistrarConfig {
     pub default_expires: u32,
     /// Bindings per address of record; past it the bindings closest to expiry are dropped.
     pub max_contacts: usize,
+    /// This node's id when several nodes share the store: every binding it writes records it
+    /// (`Binding::node`), so the others route calls for it through this node. `None` on a
+    /// single node.
+    pub node: Option<String>,
 }
 
 impl Default for RegistrarConfig {
@@ -29,6 +33,7 @@ impl Default for RegistrarConfig {
             max_expires: 7200,
             default_expires: 3600,
             max_contacts: 10,
+            node: None,
         }
     }
 }
@@ -140,6 +145,8 @@ pub fn apply(
                         b.transport = source.transport;
                         b.source = source.addr;
                         b.user_agent = user_agent.clone();
+                        // The flow is wherever the device registered last.
+                        b.node = cfg.node.clone();
                     }
                     changed = true;
                 } else if granted > 0 {
@@ -155,7 +162,7 @@ pub fn apply(
                         transport: source.transport,
                         source: source.addr,
                         user_agent: user_agent.clone(),
-                        node: None,
+                        node: cfg.node.clone(),
                     });
                     changed = true;
                 }

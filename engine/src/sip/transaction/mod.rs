@@ -16,6 +16,8 @@
 
 mod accepted;
 mod client_invite;
+#[cfg(test)]
+pub(crate) use client_invite::{build_ack, build_cancel};
 mod client_non_invite;
 mod id_hash;
 mod key;
