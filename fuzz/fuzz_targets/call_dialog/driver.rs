@@ -676,6 +676,7 @@ pub(crate) fn resolve(d: &Destination) -> Resolution {
         to,
         peer: Peer::udp(peer.parse().unwrap()),
         auth: None,
+        via: None,
     };
     match d {
         Destination::SipUser(u) => {
