@@ -11,6 +11,10 @@ use engine::store::{Cdr, SledStore, Store};
 use serde_json::{json, Value};
 use support::Server;
 
+fn cdr(appid: u64, call: &str, leg_id: &str, time_ms: u64) -> Cdr {
+    support::reports::sample_cdr(appid, call, leg_id, time_ms, "{\"order\":\"42\"}")
+}
+
 fn admin_get(srv: &Server, path: &str) -> (u16, Value) {
     let token = std::fs::read_to_string(srv.dir.join("admin.token")).unwrap();
     let resp = ureq::get(&format!("http://{}{}", srv.http, path))
@@ -38,22 +42,6 @@ fn create_app(srv: &Server, name: &str) -> (u64, String) {
         a["appid"].as_u64().unwrap(),
         a["secret"].as_str().unwrap().to_owned(),
     )
-}
-
-fn cdr(appid: u64, call: &str, leg_id: &str, time_ms: u64) -> Cdr {
-    let leg = if leg_id == "a" { "a" } else { "b" };
-    serde_json::from_value(json!({
-        "type": "cdr", "cmiuuid": call, "leg_id": leg_id, "leg": leg,
-        "conversation_uuid": format!("conv-{call}"), "appid": appid,
-        "from": "14155550100", "to": "14155550199", "callerid": "14155550100",
-        "direction": if leg == "a" { "inbound" } else { "outbound" },
-        "time": time_ms, "start_time": time_ms / 1000 - 30, "answer_time": time_ms / 1000 - 20,
-        "end_time": time_ms / 1000, "duration": 20, "status": "answered",
-        "cdr_kind": if leg == "a" { "in_answered" } else { "out_answered" },
-        "extra_params": "{\"order\":\"42\"}", "call_rate": 0.0, "balance": 0.0,
-        "hangup_cause": "NORMAL_CLEARING", "sip_status": 200, "request_id": null
-    }))
-    .unwrap()
 }
 
 #[test]

@@ -17,7 +17,7 @@ use engine::sip::message::{HeaderName, HeaderView, NameAddr, Request};
 use serde_json::{json, Value};
 use support::http::{HttpStub, Reply};
 use support::postgres::Postgres;
-use support::rig::{admin_post, CONFIG};
+use support::rig::{admin_get_as, admin_post, CONFIG};
 use support::rtp::Rtp;
 use support::stream_ua::{Kind, StreamUa};
 use support::ua::{sdp, sdp_audio_addr, Ua};
@@ -81,22 +81,6 @@ fn record_route(req: &Request) -> Option<(SocketAddr, String)> {
         SocketAddr::new(u.host.ip()?, u.port?),
         u.params.value("rm-node")?.to_string(),
     ))
-}
-
-/// GETs from `srv`'s admin API with the admin token node `token_of` made: the token is one
-/// for the whole cluster (shared through the store).
-fn admin_get_as(token_of: &Server, srv: &Server, path: &str) -> (u16, Value) {
-    let token = std::fs::read_to_string(token_of.dir.join("admin.token")).expect("admin token");
-    let resp = ureq::get(&format!("http://{}{}", srv.http, path))
-        .set("authorization", &format!("Bearer {}", token.trim()))
-        .timeout(Duration::from_secs(10))
-        .call();
-    let resp = match resp {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("GET {path}: {e}"),
-    };
-    (resp.status(), resp.into_json().unwrap_or(Value::Null))
 }
 
 fn make_call(srv: &Server, app: &Value, to: &str, pcmo: Value) {

@@ -270,23 +270,6 @@ fn postgres_down_for_ten_seconds_calls_go_on_writes_get_503_and_reports_follow_i
     rig.assert_alive();
 }
 
-/// A CDR of `appid`'s call `call`, leg `leg_id`, as the engine writes them.
-fn cdr(appid: u64, call: &str, leg_id: &str, time_ms: u64) -> engine::store::Cdr {
-    let leg = if leg_id == "a" { "a" } else { "b" };
-    serde_json::from_value(json!({
-        "type": "cdr", "cmiuuid": call, "leg_id": leg_id, "leg": leg,
-        "conversation_uuid": format!("conv-{call}"), "appid": appid,
-        "from": "14155550100", "to": "14155550199", "callerid": "14155550100",
-        "direction": if leg == "a" { "inbound" } else { "outbound" },
-        "time": time_ms, "start_time": time_ms / 1000 - 30, "answer_time": time_ms / 1000 - 20,
-        "end_time": time_ms / 1000, "duration": 20, "status": "answered",
-        "cdr_kind": if leg == "a" { "in_answered" } else { "out_answered" },
-        "extra_params": "{}", "call_rate": 0.0, "balance": 0.0,
-        "hangup_cause": "NORMAL_CLEARING", "sip_status": 200, "request_id": null
-    }))
-    .unwrap()
-}
-
 /// The number under `key` anywhere in the migrate command's JSON report.
 fn count(report: &Value, key: &str) -> Option<u64> {
     match report {
@@ -327,11 +310,17 @@ fn store_migrate_moves_a_sled_data_dir_into_postgres_and_old_passwords_work() {
         let store = SledStore::open(&sled_dir.path().join("store")).unwrap();
         for (leg, t) in [("a", 1_800_000_001_000), ("b1", 1_800_000_000_900)] {
             assert!(store
-                .insert_cdr(&cdr(appid, "mig-call", leg, t), None)
+                .insert_cdr(
+                    &support::reports::sample_cdr(appid, "mig-call", leg, t, "{}"),
+                    None
+                )
                 .unwrap());
         }
         assert!(store
-            .insert_cdr(&cdr(appid, "mig-call-2", "a", 1_800_000_002_000), None)
+            .insert_cdr(
+                &support::reports::sample_cdr(appid, "mig-call-2", "a", 1_800_000_002_000, "{}"),
+                None
+            )
             .unwrap());
         store.flush().unwrap();
     }

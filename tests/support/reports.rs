@@ -141,3 +141,27 @@ pub fn stored_cdrs(rig: &Rig, cmiuuid: &str, legs: usize) -> BTreeMap<String, St
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A CDR of `appid`'s call `call`, leg `leg_id` ("a" or a B leg), answered, as the engine
+/// writes them, with the app's `extra_params` (a JSON text): for tests that seed a store.
+pub fn sample_cdr(
+    appid: u64,
+    call: &str,
+    leg_id: &str,
+    time_ms: u64,
+    extra_params: &str,
+) -> engine::store::Cdr {
+    let leg = if leg_id == "a" { "a" } else { "b" };
+    serde_json::from_value(serde_json::json!({
+        "type": "cdr", "cmiuuid": call, "leg_id": leg_id, "leg": leg,
+        "conversation_uuid": format!("conv-{call}"), "appid": appid,
+        "from": "14155550100", "to": "14155550199", "callerid": "14155550100",
+        "direction": if leg == "a" { "inbound" } else { "outbound" },
+        "time": time_ms, "start_time": time_ms / 1000 - 30, "answer_time": time_ms / 1000 - 20,
+        "end_time": time_ms / 1000, "duration": 20, "status": "answered",
+        "cdr_kind": if leg == "a" { "in_answered" } else { "out_answered" },
+        "extra_params": extra_params, "call_rate": 0.0, "balance": 0.0,
+        "hangup_cause": "NORMAL_CLEARING", "sip_status": 200, "request_id": null
+    }))
+    .expect("a CDR in the engine's format")
+}

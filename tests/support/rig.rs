@@ -170,7 +170,13 @@ pub fn admin_post(srv: &Server, path: &str, body: Value) -> (u16, Value) {
 
 /// GETs from the admin API with the server's admin token.
 pub fn admin_get(srv: &Server, path: &str) -> (u16, Value) {
-    let token = std::fs::read_to_string(srv.dir.join("admin.token")).expect("admin token");
+    admin_get_as(srv, srv, path)
+}
+
+/// GETs from `srv`'s admin API with the admin token of `token_of` (several nodes sharing a
+/// store share one token).
+pub fn admin_get_as(token_of: &Server, srv: &Server, path: &str) -> (u16, Value) {
+    let token = std::fs::read_to_string(token_of.dir.join("admin.token")).expect("admin token");
     let resp = ureq::get(&format!("http://{}{}", srv.http, path))
         .set("authorization", &format!("Bearer {}", token.trim()))
         .timeout(Duration::from_secs(10))

@@ -231,37 +231,19 @@ impl StreamUa {
             let slice = left.min(Duration::from_millis(200));
             match &mut self.wire {
                 Wire::Tls(t, framer) => {
-                    if let Ok(Some(Frame::Message(b))) = framer.next_frame() {
-                        return parse(b).ok();
-                    }
                     t.sock.set_read_timeout(Some(slice)).unwrap();
-                    let mut buf = [0u8; 16384];
-                    match t.read(&mut buf) {
-                        Ok(0) => return None,
-                        Ok(n) => framer.push(&buf[..n]),
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                            ) => {}
-                        Err(_) => return None,
+                    match read_framed(t, framer) {
+                        Framed::Message(b) => return parse(b).ok(),
+                        Framed::Closed => return None,
+                        Framed::More => {}
                     }
                 }
                 Wire::Tcp(t, framer) => {
-                    if let Ok(Some(Frame::Message(b))) = framer.next_frame() {
-                        return parse(b).ok();
-                    }
                     t.set_read_timeout(Some(slice)).unwrap();
-                    let mut buf = [0u8; 16384];
-                    match t.read(&mut buf) {
-                        Ok(0) => return None,
-                        Ok(n) => framer.push(&buf[..n]),
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                            ) => {}
-                        Err(_) => return None,
+                    match read_framed(t, framer) {
+                        Framed::Message(b) => return parse(b).ok(),
+                        Framed::Closed => return None,
+                        Framed::More => {}
                     }
                 }
                 _ => match self.read_ws(slice) {
@@ -490,5 +472,36 @@ impl StreamUa {
         ));
         self.final_response("BYE", Duration::from_secs(10))
             .map(|r| r.status)
+    }
+}
+
+/// What one read of a framed stream gave.
+enum Framed {
+    Message(Bytes),
+    Closed,
+    More,
+}
+
+/// A message already framed, else one read (under the stream's read timeout) into the framer.
+fn read_framed(stream: &mut impl Read, framer: &mut StreamFramer) -> Framed {
+    if let Ok(Some(Frame::Message(b))) = framer.next_frame() {
+        return Framed::Message(b);
+    }
+    let mut buf = [0u8; 16384];
+    match stream.read(&mut buf) {
+        Ok(0) => Framed::Closed,
+        Ok(n) => {
+            framer.push(&buf[..n]);
+            Framed::More
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Framed::More
+        }
+        Err(_) => Framed::Closed,
     }
 }

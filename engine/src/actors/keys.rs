@@ -41,6 +41,13 @@ fn load_or_create(dir: &Path, name: &str, len: usize, text: bool) -> Result<Vec<
     } else {
         raw
     };
+    write_private(dir, name, &content)?;
+    Ok(content)
+}
+
+/// Writes `name` in `dir` atomically (a temporary file, fsynced, renamed), mode 0600.
+fn write_private(dir: &Path, name: &str, content: &[u8]) -> Result<(), KeyError> {
+    let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
     {
         let mut f = fs::OpenOptions::new()
@@ -50,7 +57,7 @@ fn load_or_create(dir: &Path, name: &str, len: usize, text: bool) -> Result<Vec<
             .mode(0o600)
             .open(&tmp)
             .map_err(io(&tmp))?;
-        f.write_all(&content).map_err(io(&tmp))?;
+        f.write_all(content).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
     }
     fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(io(&tmp))?;
@@ -58,7 +65,7 @@ fn load_or_create(dir: &Path, name: &str, len: usize, text: bool) -> Result<Vec<
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(content)
+    Ok(())
 }
 
 /// The shortest admin token the server accepts. An operator may write their own token into
@@ -96,21 +103,7 @@ pub fn write_admin_token(dir: &Path, token: &str) -> Result<(), KeyError> {
     if fs::read_to_string(&path).is_ok_and(|t| t.trim() == token) {
         return Ok(());
     }
-    let tmp = dir.join(".admin.token.tmp");
-    {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(token.as_bytes()).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(io(&tmp))?;
-    fs::rename(&tmp, &path).map_err(io(&path))?;
-    Ok(())
+    write_private(dir, "admin.token", token.as_bytes())
 }
 
 fn key32(dir: &Path, name: &str) -> Result<[u8; 32], KeyError> {
