@@ -126,6 +126,13 @@ impl PgStore {
         self.config.connect(NoTls)
     }
 
+    /// A fresh connection for the flushes, with the commit statement prepared.
+    fn new_writer(&self) -> Result<Writer, StoreError> {
+        let mut client = self.connect().map_err(db)?;
+        let commit = prepare(&mut client)?;
+        Ok(Writer { client, commit })
+    }
+
     pub(super) fn mark_down(&self, why: &str) {
         if self.up.swap(false, Ordering::AcqRel) {
             crate::metrics::metrics().store_db_up.set(0);
@@ -159,10 +166,7 @@ impl PgStore {
             return self.keep_locally(batch);
         }
         if writer.is_none() {
-            match self.connect().map_err(db).and_then(|mut c| {
-                let commit = prepare(&mut c)?;
-                Ok(Writer { client: c, commit })
-            }) {
+            match self.new_writer() {
                 Ok(w) => *writer = Some(w),
                 Err(e) => {
                     self.mark_down(&e.to_string());
@@ -170,7 +174,9 @@ impl PgStore {
                 }
             }
         }
-        let w = writer.as_mut().expect("connected just above");
+        let Some(w) = writer.as_mut() else {
+            return self.keep_locally(batch);
+        };
         match commit(w, &self.node, batch) {
             Ok(()) => Ok(()),
             Err(e) if is_connection_error(&e) => {
@@ -374,12 +380,7 @@ impl PgStore {
 
     /// Back after an outage: a fresh writer, the journal committed, the mirror reloaded.
     fn recover(&self, client: &mut Client) -> Result<(), StoreError> {
-        {
-            let mut writer = self.lock_writer();
-            let mut c = self.connect().map_err(db)?;
-            let commit = prepare(&mut c)?;
-            *writer = Some(Writer { client: c, commit });
-        }
+        *self.lock_writer() = Some(self.new_writer()?);
         self.commit_journal()?;
         self.reload(client)?;
         if !self.up.swap(true, Ordering::AcqRel) {
